@@ -1,0 +1,46 @@
+# `make lab` and `make test` each create .venv when it is missing and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: help install lab test lint typecheck unit notebooks bench clean
+
+help:
+	@echo "make lab        create .venv, install, open JupyterLab on the course"
+	@echo "make test       create .venv, install, run lint, type checks and every test (notebooks too)"
+	@echo "make notebooks  re-execute every notebook in place (after changing code they use)"
+	@echo "make bench      run the benchmarks (not part of make test)"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[course,test,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+
+lint: $(STAMP)
+	$(BIN)/ruff check kmslib tests benchmarks
+	$(BIN)/ruff format --check kmslib
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+notebooks: $(STAMP)
+	$(BIN)/python -m kmslib.course.execute notebooks
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info .hypothesis

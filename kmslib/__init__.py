@@ -1,0 +1,62 @@
+"""kmslib: a small, real key custodian for teaching cryptographic key management.
+
+Quick start::
+
+    from kmslib import KeyCustodian
+
+    kms = KeyCustodian()
+    kms.establish_aes_key("terminal_123")
+    token = kms.encrypt_data_aes("terminal_123", "Confidential Communication")
+    kms.decrypt_data_aes("terminal_123", token)   # 'Confidential Communication'
+
+Everything is built on pyca/cryptography. ``import kmslib`` loads nothing else: the
+course's interactive forms live in :mod:`kmslib.widgets`.
+"""
+
+from __future__ import annotations
+
+from kmslib.audit import AuditEntry, AuditLog
+from kmslib.custodian import REVOCATION_SUCCESSFUL, KeyCustodian
+from kmslib.dh import GROUPS, DHPrivateKey, DHPublicKey, load_public_key, public_key_pem
+from kmslib.errors import (
+    ArgumentTypeError,
+    DecryptionError,
+    InvalidInputError,
+    InvalidPeerKeyError,
+    KeyExistsError,
+    KeyNotFoundError,
+    KeyRevokedError,
+    KeyTypeError,
+    KMSError,
+    MessageTooLongError,
+)
+from kmslib.keyinfo import KeyInfo
+from kmslib.tokens import TokenInfo, inspect_token
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GROUPS",
+    "REVOCATION_SUCCESSFUL",
+    "ArgumentTypeError",
+    "AuditEntry",
+    "AuditLog",
+    "DHPrivateKey",
+    "DHPublicKey",
+    "DecryptionError",
+    "InvalidInputError",
+    "InvalidPeerKeyError",
+    "KMSError",
+    "KeyCustodian",
+    "KeyExistsError",
+    "KeyInfo",
+    "KeyNotFoundError",
+    "KeyRevokedError",
+    "KeyTypeError",
+    "MessageTooLongError",
+    "TokenInfo",
+    "__version__",
+    "inspect_token",
+    "load_public_key",
+    "public_key_pem",
+]

@@ -1,0 +1,172 @@
+"""A tamper-evident audit log: every key operation, hash-chained.
+
+Each :class:`AuditEntry` records the UTC time, the operation, the key id, the key version
+and the outcome (``"ok"`` or the error class name), never plaintext, tokens or key
+material. Its ``hash`` is SHA-256 over its own fields and the previous entry's hash, so
+editing, removing or reordering any entry breaks the chain, and the last hash (the log's
+:attr:`AuditLog.head`) vouches for the whole log. Entries export as JSON lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, overload
+
+__all__ = ["GENESIS", "AuditEntry", "AuditLog", "verify_chain"]
+
+#: The ``prev_hash`` of the first entry.
+GENESIS = "0" * 64
+
+
+def _digest(seq: int, time: str, operation: str, key_id: str | None, version: int | None, outcome: str, prev: str) -> str:
+    fields = [seq, time, operation, key_id, version, outcome, prev]
+    return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One recorded operation.
+
+    Attributes:
+        seq: the entry's position in the log, from 0.
+        time: when the operation finished (timezone-aware UTC).
+        operation: the custodian method's name, such as ``"encrypt_data_aes"``.
+        key_id: the key the operation named, or ``None``.
+        version: the key version it used, or ``None``.
+        outcome: ``"ok"``, or the class name of the error it raised.
+        prev_hash: the previous entry's :attr:`hash` (:data:`GENESIS` for the first).
+        hash: SHA-256 over this entry's fields and ``prev_hash``, in hex.
+    """
+
+    seq: int
+    time: datetime
+    operation: str
+    key_id: str | None
+    version: int | None
+    outcome: str
+    prev_hash: str
+    hash: str
+
+    def expected_hash(self) -> str:
+        """The hash this entry's fields call for (equal to :attr:`hash` unless it was edited)."""
+        return _digest(self.seq, self.time.isoformat(), self.operation, self.key_id, self.version, self.outcome, self.prev_hash)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as a JSON-ready dict (time in ISO 8601)."""
+        return {
+            "seq": self.seq,
+            "time": self.time.isoformat(),
+            "operation": self.operation,
+            "key_id": self.key_id,
+            "version": self.version,
+            "outcome": self.outcome,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditEntry:
+        """Rebuild an entry from :meth:`to_dict` output."""
+        return cls(
+            seq=data["seq"],
+            time=datetime.fromisoformat(data["time"]),
+            operation=data["operation"],
+            key_id=data["key_id"],
+            version=data["version"],
+            outcome=data["outcome"],
+            prev_hash=data["prev_hash"],
+            hash=data["hash"],
+        )
+
+
+def verify_chain(entries: Iterable[AuditEntry], *, head: str | None = None) -> bool:
+    """Check that ``entries`` form an unbroken chain from the first entry.
+
+    Args:
+        entries: the entries, in order.
+        head: the expected hash of the last entry (for example a saved :attr:`AuditLog.head`);
+            with it, removing entries from the end is detected too.
+
+    Returns:
+        ``True`` if no entry was edited, removed or reordered, else ``False``.
+    """
+    prev = GENESIS
+    for seq, entry in enumerate(entries):
+        if entry.seq != seq or entry.prev_hash != prev or entry.expected_hash() != entry.hash:
+            return False
+        prev = entry.hash
+    return head is None or head == prev
+
+
+class AuditLog(Sequence[AuditEntry]):
+    """The read-only, thread-safe, hash-chained sequence of a custodian's operations."""
+
+    def __init__(self) -> None:
+        self._entries: list[AuditEntry] = []
+        self._lock = threading.Lock()
+
+    def _append(self, time: datetime, operation: str, key_id: str | None, version: int | None, outcome: str) -> None:
+        """Record one operation (kmslib's own use: the log is read-only to everyone else)."""
+        stamp = time.isoformat()
+        with self._lock:
+            seq = len(self._entries)
+            prev = self._entries[-1].hash if self._entries else GENESIS
+            digest = _digest(seq, stamp, operation, key_id, version, outcome, prev)
+            self._entries.append(AuditEntry(seq, time, operation, key_id, version, outcome, prev, digest))
+
+    @overload
+    def __getitem__(self, index: int) -> AuditEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[AuditEntry]: ...
+    def __getitem__(self, index: int | slice) -> AuditEntry | Sequence[AuditEntry]:
+        with self._lock:
+            return self._entries[index]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[AuditEntry]:
+        with self._lock:
+            return iter(list(self._entries))
+
+    @property
+    def head(self) -> str:
+        """The hash of the newest entry (:data:`GENESIS` while the log is empty)."""
+        with self._lock:
+            return self._entries[-1].hash if self._entries else GENESIS
+
+    def verify(self) -> bool:
+        """Check the whole chain; ``True`` if no entry was edited, removed or reordered."""
+        with self._lock:
+            entries = list(self._entries)
+        return verify_chain(entries, head=entries[-1].hash if entries else GENESIS)
+
+    def to_jsonl(self) -> str:
+        """The log as JSON lines, one entry a line (verify it later with :meth:`verify_jsonl`)."""
+        return "".join(json.dumps(entry.to_dict()) + "\n" for entry in self)
+
+    @staticmethod
+    def verify_jsonl(text: str, *, head: str | None = None) -> bool:
+        """Check a log exported by :meth:`to_jsonl`.
+
+        Args:
+            text: the JSON lines.
+            head: the expected hash of the last entry, if known.
+
+        Returns:
+            ``True`` if the chain is unbroken (and ends at ``head``), ``False`` if anything
+            was edited, removed, reordered or cannot be read.
+        """
+        try:
+            entries = [AuditEntry.from_dict(json.loads(line)) for line in text.splitlines() if line.strip()]
+        except (ValueError, KeyError, TypeError):
+            return False
+        return verify_chain(entries, head=head)
+
+    def __repr__(self) -> str:
+        return f"AuditLog(entries={len(self)}, head={self.head[:16]!r})"

@@ -1,0 +1,666 @@
+"""``KeyCustodian``: keeps keys in memory and does every key operation, by key id.
+
+The original description's API, unchanged, plus the lifecycle of a real KMS:
+
+- AES-256 keys (GCM by default, CBC with PKCS7 on request) and RSA key pairs (OAEP-SHA256
+  by default, PKCS#1 v1.5 on request); one algorithm per key, fixed when it is made;
+- Diffie-Hellman key exchange into a shared AES key (:mod:`kmslib.dh`);
+- versions, rotation, rewrap, revocation of one version or of the whole key (a tombstone
+  keeps the id forever), and a hash-chained audit log of every operation.
+
+Callers hold key ids and :class:`~kmslib.keyinfo.KeyInfo` handles, never key bytes. A
+custodian is safe to share between threads: state changes under one lock, the cryptography
+runs outside it, and nothing succeeds on a key once :meth:`KeyCustodian.invalidate_key` has returned.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Literal, overload
+
+from cryptography.hazmat.primitives.asymmetric import rsa as pyca_rsa
+
+from kmslib import _checks, _ffdh
+from kmslib.aes import AES_MODES, AESKeyVersion
+from kmslib.audit import AuditLog
+from kmslib.dh import DEFAULT_INFO, DHPrivateKey, DHPublicKey, derive_key_bytes, generate_key_pair
+from kmslib.errors import (
+    ArgumentTypeError,
+    DecryptionError,
+    InvalidInputError,
+    KeyExistsError,
+    KeyNotFoundError,
+    KeyRevokedError,
+    KeyTypeError,
+)
+from kmslib.keyinfo import KeyInfo
+from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, RSA_PADDINGS, RSAKeyVersion
+from kmslib.tokens import AES_CBC, format_token, inspect_token, parse_token
+
+__all__ = ["REVOCATION_SUCCESSFUL", "KeyCustodian"]
+
+#: What :meth:`KeyCustodian.invalidate_key` returns, as the original description promises.
+REVOCATION_SUCCESSFUL = "Key Revocation Successful"
+_MAX_REASON = 500
+
+Material = AESKeyVersion | RSAKeyVersion
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(slots=True)
+class _Key:
+    """The custodian's record of one key (guarded by the custodian's lock)."""
+
+    key_id: str
+    kind: str
+    algorithm: str
+    created_at: datetime
+    versions: dict[int, Material]
+    newest: int = 1
+    fingerprint: str = ""
+    revoked_versions: set[int] = field(default_factory=set)
+    revoked_at: datetime | None = None
+    reason: str | None = None
+
+    def info(self) -> KeyInfo:
+        return KeyInfo(
+            key_id=self.key_id,
+            kind=self.kind,
+            algorithm=self.algorithm,
+            version=self.newest,
+            revoked_versions=tuple(sorted(self.revoked_versions)),
+            state="revoked" if self.revoked_at is not None else "active",
+            created_at=self.created_at,
+            revoked_at=self.revoked_at,
+            reason=self.reason,
+            fingerprint=self.fingerprint,
+        )
+
+
+class _Audited:
+    """Context manager that records one operation in the audit log when it ends."""
+
+    __slots__ = ("_custodian", "key_id", "operation", "version")
+
+    def __init__(self, custodian: KeyCustodian, operation: str, key_id: object) -> None:
+        self._custodian = custodian
+        self.operation = operation
+        self.key_id = key_id[: _checks.MAX_KEY_ID_LENGTH] if isinstance(key_id, str) else None
+        self.version: int | None = None
+
+    def __enter__(self) -> _Audited:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
+        outcome = "ok" if exc_type is None else exc_type.__name__
+        self._custodian._audit._append(self._custodian._now(), self.operation, self.key_id, self.version, outcome)
+        return False
+
+
+class KeyCustodian:
+    """Holds AES and RSA keys in memory and performs every operation on them by key id.
+
+    Args:
+        clock: returns the current time as a timezone-aware ``datetime``; timestamps of
+            keys and audit entries come from it (inject a fixed clock for repeatable tests
+            and notebooks). Defaults to the system clock in UTC.
+
+    Raises:
+        ArgumentTypeError: ``clock`` is not callable.
+    """
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        if clock is not None and not callable(clock):
+            raise ArgumentTypeError(f"clock must be callable, not {type(clock).__name__}")
+        self._clock: Clock = clock or _utc_now
+        self._keys: dict[str, _Key] = {}
+        self._lock = threading.RLock()
+        self._audit = AuditLog()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if not isinstance(now, datetime) or now.utcoffset() is None:
+            raise InvalidInputError("the clock must return a timezone-aware datetime")
+        return now.astimezone(timezone.utc)
+
+    def _audited(self, operation: str, key_id: object = None) -> _Audited:
+        return _Audited(self, operation, key_id)
+
+    def _get(self, key_id: object) -> _Key:
+        """The record of ``key_id``, live or revoked (call with the lock held)."""
+        checked = _checks.key_id(key_id)
+        try:
+            return self._keys[checked]
+        except KeyError:
+            raise KeyNotFoundError(f"no key with id {checked!r}") from None
+
+    def _live(self, key_id: object, kind: str | None = None) -> _Key:
+        """The record of an active key of ``kind`` (call with the lock held)."""
+        key = self._get(key_id)
+        if key.revoked_at is not None:
+            raise KeyRevokedError(f"key {key.key_id!r} was revoked; it can no longer be used")
+        if kind is not None and key.kind != kind:
+            use = "encrypt_data_rsa/decrypt_data_rsa" if key.kind == "rsa" else "encrypt_data_aes/decrypt_data_aes"
+            raise KeyTypeError(f"key {key.key_id!r} is an {key.kind.upper()} key, not {kind.upper()}: use {use}")
+        return key
+
+    def _version(self, key: _Key, version: int) -> Material:
+        """The material of one version named by a token (call with the lock held)."""
+        if version in key.revoked_versions:
+            raise KeyRevokedError(f"version {version} of key {key.key_id!r} was revoked")
+        material = key.versions.get(version)
+        if material is None:
+            raise DecryptionError()
+        return material
+
+    def _require_free(self, key_id: object) -> str:
+        checked = _checks.key_id(key_id)
+        with self._lock:
+            if checked in self._keys:
+                raise KeyExistsError(f"the key id {checked!r} is taken (ids of revoked keys are never reused)")
+        return checked
+
+    def _create(self, key_id: str, kind: str, material: Material, audit: _Audited) -> KeyInfo:
+        audit.version = 1
+        with self._lock:
+            if key_id in self._keys:
+                raise KeyExistsError(f"the key id {key_id!r} is taken (ids of revoked keys are never reused)")
+            key = _Key(key_id, kind, material.algorithm, self._now(), {1: material}, fingerprint=material.fingerprint)
+            self._keys[key_id] = key
+            return key.info()
+
+    def _decrypt(
+        self, key_id: object, kind: str, token: object, associated_data: bytes | None, audit: _Audited
+    ) -> tuple[_Key, bytes]:
+        """Decrypt ``token`` with the version it names; return the key record and the plaintext."""
+        with self._lock:
+            self._live(key_id, kind)
+        version, algorithm, payload = parse_token(token)
+        with self._lock:
+            key = self._live(key_id, kind)
+            material = self._version(key, version)
+        if algorithm != material.algorithm:
+            raise DecryptionError()
+        audit.version = version
+        if isinstance(material, AESKeyVersion):
+            self._check_associated_data(material, associated_data)
+            return key, material.decrypt(payload, associated_data)
+        if associated_data is not None:
+            raise InvalidInputError("RSA tokens carry no associated data")
+        return key, material.decrypt(payload)
+
+    @staticmethod
+    def _check_associated_data(material: AESKeyVersion, associated_data: bytes | None) -> None:
+        if associated_data is not None and material.algorithm == AES_CBC:
+            raise InvalidInputError("an aes-256-cbc key cannot bind associated_data (only aes-256-gcm can)")
+
+    @staticmethod
+    def _decode(plaintext: bytes, encoding: str | None) -> str | bytes:
+        if encoding is None:
+            return plaintext
+        try:
+            return plaintext.decode(encoding)
+        except UnicodeDecodeError:
+            raise DecryptionError() from None
+
+    # ------------------------------------------------------------------ AES
+
+    def establish_aes_key(self, key_id: str, *, mode: str = "gcm") -> KeyInfo:
+        """Create a new AES-256 key from the OS CSPRNG.
+
+        Args:
+            key_id: the new key's id.
+            mode: ``"gcm"`` (AES-256-GCM, authenticated: the default) or ``"cbc"``
+                (AES-256-CBC with PKCS7, as the original description specifies).
+
+        Returns:
+            The new key's :class:`KeyInfo` (metadata only).
+
+        Raises:
+            KeyExistsError: the id is taken, by a live or a revoked key.
+            InvalidInputError: a bad key id or mode.
+        """
+        with self._audited("establish_aes_key", key_id) as audit:
+            checked = self._require_free(key_id)
+            mode = _checks.choice(mode, "mode", AES_MODES)
+            return self._create(checked, "aes", AESKeyVersion.generate(mode), audit)
+
+    def import_aes_key(self, key_id: str, key_bytes: bytes, *, mode: str = "gcm") -> KeyInfo:
+        """Bring your own AES-256 key: keep ``key_bytes`` as version 1 of a new key.
+
+        Args:
+            key_id: the new key's id.
+            key_bytes: exactly 32 bytes.
+            mode: ``"gcm"`` or ``"cbc"``.
+
+        Returns:
+            The new key's :class:`KeyInfo`.
+
+        Raises:
+            KeyExistsError: the id is taken.
+            ArgumentTypeError: ``key_bytes`` is not bytes.
+            InvalidInputError: ``key_bytes`` is not 32 bytes long, or a bad id or mode.
+        """
+        with self._audited("import_aes_key", key_id) as audit:
+            checked = self._require_free(key_id)
+            mode = _checks.choice(mode, "mode", AES_MODES)
+            if not isinstance(key_bytes, (bytes, bytearray, memoryview)):
+                raise ArgumentTypeError(f"key_bytes must be bytes, not {type(key_bytes).__name__}")
+            return self._create(checked, "aes", AESKeyVersion(bytes(key_bytes), mode), audit)
+
+    def encrypt_data_aes(
+        self, key_id: str, plaintext: str | bytes, *, associated_data: str | bytes | None = None
+    ) -> str:
+        """Encrypt with the newest version of an AES key.
+
+        Args:
+            key_id: the AES key's id.
+            plaintext: ``str`` (encoded as UTF-8) or bytes.
+            associated_data: GCM only: data that is authenticated but not encrypted (not
+                stored in the token); decrypting needs exactly the same.
+
+        Returns:
+            The token ``kms:v<version>:<algorithm>:<base64 payload>``.
+
+        Raises:
+            KeyNotFoundError, KeyRevokedError, KeyTypeError: no such key, a revoked one, an RSA one.
+            InvalidInputError: associated data for a CBC key, or a bad key id.
+            ArgumentTypeError: ``plaintext`` or ``associated_data`` of the wrong type.
+        """
+        with self._audited("encrypt_data_aes", key_id) as audit:
+            data = _checks.data(plaintext, "plaintext")
+            aad = _checks.optional_data(associated_data, "associated_data")
+            with self._lock:
+                key = self._live(key_id, "aes")
+                version, material = key.newest, key.versions[key.newest]
+            assert isinstance(material, AESKeyVersion)
+            self._check_associated_data(material, aad)
+            audit.version = version
+            return format_token(version, material.algorithm, material.encrypt(data, aad))
+
+    @overload
+    def decrypt_data_aes(
+        self, key_id: str, token: str, *, associated_data: str | bytes | None = ..., encoding: str = ...
+    ) -> str: ...
+    @overload
+    def decrypt_data_aes(
+        self, key_id: str, token: str, *, associated_data: str | bytes | None = ..., encoding: None
+    ) -> bytes: ...
+    def decrypt_data_aes(
+        self, key_id: str, token: str, *, associated_data: str | bytes | None = None, encoding: str | None = "utf-8"
+    ) -> str | bytes:
+        """Decrypt a token with the AES key version it names.
+
+        Args:
+            key_id: the AES key's id.
+            token: a token made by :meth:`encrypt_data_aes` (or built by the documented format).
+            associated_data: the associated data given at encryption (GCM only).
+            encoding: how to decode the plaintext; ``None`` returns bytes.
+
+        Returns:
+            The plaintext, as ``str`` (or bytes with ``encoding=None``).
+
+        Raises:
+            DecryptionError: a malformed or tampered token, another key's token, other
+                associated data, or bytes that are not text: always the same message.
+            KeyRevokedError: the key, or the token's version, was revoked.
+            KeyNotFoundError, KeyTypeError: no such key, or an RSA key.
+            InvalidInputError: associated data for a CBC key, or a bad argument.
+        """
+        with self._audited("decrypt_data_aes", key_id) as audit:
+            enc = _checks.encoding(encoding)
+            aad = _checks.optional_data(associated_data, "associated_data")
+            _, plaintext = self._decrypt(key_id, "aes", token, aad, audit)
+            return self._decode(plaintext, enc)
+
+    # ------------------------------------------------------------------ RSA
+
+    def generate_rsa_pair(self, key_id: str, *, key_size: int = 2048, padding: str = "oaep") -> KeyInfo:
+        """Generate an RSA key pair (public exponent 65537).
+
+        Args:
+            key_id: the new key's id.
+            key_size: 2048 (the default), 3072 or 4096 bits.
+            padding: ``"oaep"`` (OAEP with SHA-256: the default) or ``"pkcs1v15"``
+                (PKCS#1 v1.5, as the original description specifies).
+
+        Returns:
+            The new key's :class:`KeyInfo`.
+
+        Raises:
+            KeyExistsError: the id is taken.
+            InvalidInputError: a bad key id, key size or padding.
+        """
+        with self._audited("generate_rsa_pair", key_id) as audit:
+            checked = self._require_free(key_id)
+            padding = _checks.choice(padding, "padding", RSA_PADDINGS)
+            if isinstance(key_size, bool) or not isinstance(key_size, int):
+                raise ArgumentTypeError(f"key_size must be an int, not {type(key_size).__name__}")
+            if key_size not in KEY_SIZES:
+                raise InvalidInputError(f"key_size must be one of {', '.join(map(str, KEY_SIZES))}, not {key_size}")
+            return self._create(checked, "rsa", RSAKeyVersion.generate(key_size, padding), audit)
+
+    def import_rsa_key(
+        self, key_id: str, pem: str | bytes, *, padding: str = "oaep", password: str | bytes | None = None
+    ) -> KeyInfo:
+        """Bring your own RSA private key (PEM, PKCS#8 or PKCS#1) as version 1 of a new key.
+
+        Args:
+            key_id: the new key's id.
+            pem: the private key as PEM text.
+            padding: ``"oaep"`` or ``"pkcs1v15"``.
+            password: the PEM's password, if it is encrypted.
+
+        Returns:
+            The new key's :class:`KeyInfo`.
+
+        Raises:
+            KeyExistsError: the id is taken.
+            InvalidInputError: not an RSA private key, a wrong or missing password, a
+                modulus under 2048 bits, or a bad id or padding.
+        """
+        with self._audited("import_rsa_key", key_id) as audit:
+            checked = self._require_free(key_id)
+            padding = _checks.choice(padding, "padding", RSA_PADDINGS)
+            raw = _checks.text_or_bytes_pem(pem, "pem")
+            secret = _checks.optional_data(password, "password")
+            try:
+                private = _ffdh.load_pem_private_key(raw, secret)
+            except TypeError:
+                raise InvalidInputError("the PEM's encryption and the password do not match") from None
+            except ValueError:
+                raise InvalidInputError("the text is not a PEM private key, or the password is wrong") from None
+            if not isinstance(private, pyca_rsa.RSAPrivateKey):
+                raise InvalidInputError(f"the PEM holds a {type(private).__name__}, not an RSA private key")
+            if private.key_size < MIN_IMPORT_BITS:
+                raise InvalidInputError(f"the key has {private.key_size} bits; at least {MIN_IMPORT_BITS} are needed")
+            return self._create(checked, "rsa", RSAKeyVersion(private, padding), audit)
+
+    def encrypt_data_rsa(self, key_id: str, plaintext: str | bytes) -> str:
+        """Encrypt with the newest version of an RSA key's public key.
+
+        Args:
+            key_id: the RSA key's id.
+            plaintext: ``str`` (UTF-8) or bytes, at most 190 bytes for OAEP and 245 for
+                PKCS#1 v1.5 with a 2048-bit key.
+
+        Returns:
+            The token.
+
+        Raises:
+            MessageTooLongError: the plaintext is over the limit (the message names it).
+            KeyNotFoundError, KeyRevokedError, KeyTypeError: no such key, a revoked one, an AES one.
+        """
+        with self._audited("encrypt_data_rsa", key_id) as audit:
+            data = _checks.data(plaintext, "plaintext")
+            with self._lock:
+                key = self._live(key_id, "rsa")
+                version, material = key.newest, key.versions[key.newest]
+            assert isinstance(material, RSAKeyVersion)
+            audit.version = version
+            return format_token(version, material.algorithm, material.encrypt(data))
+
+    @overload
+    def decrypt_data_rsa(self, key_id: str, token: str, *, encoding: str = ...) -> str: ...
+    @overload
+    def decrypt_data_rsa(self, key_id: str, token: str, *, encoding: None) -> bytes: ...
+    def decrypt_data_rsa(self, key_id: str, token: str, *, encoding: str | None = "utf-8") -> str | bytes:
+        """Decrypt a token with the RSA key version it names.
+
+        Args:
+            key_id: the RSA key's id.
+            token: a token made by :meth:`encrypt_data_rsa`.
+            encoding: how to decode the plaintext; ``None`` returns bytes.
+
+        Returns:
+            The plaintext. With PKCS#1 v1.5 a forged token may yield pseudo-random bytes
+            instead of an error (implicit rejection, the defence against Bleichenbacher attacks).
+
+        Raises:
+            DecryptionError: a malformed, tampered or foreign token: always the same message.
+            KeyRevokedError: the key, or the token's version, was revoked.
+            KeyNotFoundError, KeyTypeError: no such key, or an AES key.
+        """
+        with self._audited("decrypt_data_rsa", key_id) as audit:
+            enc = _checks.encoding(encoding)
+            _, plaintext = self._decrypt(key_id, "rsa", token, None, audit)
+            return self._decode(plaintext, enc)
+
+    def export_public_key(self, key_id: str) -> str:
+        """Return the public key of an RSA key's newest version as SubjectPublicKeyInfo PEM.
+
+        Secret material is never exported.
+
+        Raises:
+            KeyTypeError: the key is an AES key (it has no public half).
+            KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
+        """
+        with self._audited("export_public_key", key_id) as audit:
+            with self._lock:
+                key = self._live(key_id)
+                if key.kind != "rsa":
+                    raise KeyTypeError(f"key {key.key_id!r} is an AES key: it has no public key, and secrets are never exported")
+                audit.version, material = key.newest, key.versions[key.newest]
+            assert isinstance(material, RSAKeyVersion)
+            return material.public_pem()
+
+    # ------------------------------------------------------------------ Diffie-Hellman
+
+    def generate_diffie_hellman_params_and_key(self, *, group: str = "ffdhe2048") -> tuple[DHPrivateKey, DHPublicKey]:
+        """Make a Diffie-Hellman key pair in a fixed, published group.
+
+        The name is the original description's; no parameters are generated (that takes
+        seconds to minutes): the group is RFC 7919's, as in TLS 1.3.
+
+        Args:
+            group: ``"ffdhe2048"`` (the default), ``"ffdhe3072"``, ``"ffdhe4096"`` or ``"x25519"``.
+
+        Returns:
+            ``(private_key, public_key)`` handles; send the public one to the peer.
+
+        Raises:
+            InvalidInputError: an unknown group.
+        """
+        with self._audited("generate_diffie_hellman_params_and_key"):
+            return generate_key_pair(group)
+
+    def derive_shared_key(
+        self,
+        key_id: str,
+        private_key: DHPrivateKey | object,
+        peer_public_key: DHPublicKey | str | bytes | object,
+        *,
+        mode: str = "gcm",
+        info: bytes = DEFAULT_INFO,
+    ) -> KeyInfo:
+        """Agree a key with a peer and keep it as version 1 of a new AES key.
+
+        Validates the peer's public key, computes the shared secret, derives 32 bytes with
+        HKDF-SHA256 (no salt, ``info``). The peer, doing the same with our public key, gets
+        the same AES key, so each side decrypts the other's tokens.
+
+        Args:
+            key_id: the new AES key's id.
+            private_key: our private key (a handle or a pyca key).
+            peer_public_key: the peer's public key (a handle, a pyca key or PEM text).
+            mode: ``"gcm"`` or ``"cbc"``.
+            info: HKDF's context string; both sides must use the same.
+
+        Returns:
+            The new key's :class:`KeyInfo`; both sides see the same fingerprint.
+
+        Raises:
+            InvalidPeerKeyError: the peer's key fails validation or is of another group; no key is kept.
+            KeyExistsError: the id is taken.
+        """
+        with self._audited("derive_shared_key", key_id) as audit:
+            checked = self._require_free(key_id)
+            mode = _checks.choice(mode, "mode", AES_MODES)
+            if not isinstance(info, (bytes, bytearray)):
+                raise ArgumentTypeError(f"info must be bytes, not {type(info).__name__}")
+            key_bytes = derive_key_bytes(private_key, peer_public_key, bytes(info))
+            return self._create(checked, "aes", AESKeyVersion(key_bytes, mode), audit)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def rotate_key(self, key_id: str) -> KeyInfo:
+        """Add a new version to a key; encryption uses it from now on.
+
+        Tokens of older versions still decrypt (until those versions are revoked);
+        :meth:`rewrap` moves them to the newest version.
+
+        Returns:
+            The key's :class:`KeyInfo`, with the new version.
+
+        Raises:
+            KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
+        """
+        with self._audited("rotate_key", key_id) as audit:
+            with self._lock:
+                current = self._live(key_id).versions
+                newest = current[max(current)]
+            if isinstance(newest, AESKeyVersion):
+                mode = next(m for m, a in AES_MODES.items() if a == newest.algorithm)
+                fresh: Material = AESKeyVersion.generate(mode)
+            else:  # RSA key generation is slow: never under the lock
+                padding = next(p for p, a in RSA_PADDINGS.items() if a == newest.algorithm)
+                fresh = RSAKeyVersion.generate(newest.key_size, padding)
+            with self._lock:
+                key = self._live(key_id)
+                key.newest += 1
+                key.versions[key.newest] = fresh
+                key.fingerprint = fresh.fingerprint
+                audit.version = key.newest
+                return key.info()
+
+    def rewrap(self, key_id: str, token: str, *, associated_data: str | bytes | None = None) -> str:
+        """Re-encrypt a token under the key's newest version, without returning the plaintext.
+
+        Args:
+            key_id: the key's id (AES or RSA).
+            token: a token of any live version of that key.
+            associated_data: the token's associated data (GCM); the new token binds the same.
+
+        Returns:
+            The new token.
+
+        Raises:
+            DecryptionError: the token does not decrypt.
+            KeyRevokedError: the key, or the token's version, was revoked.
+            KeyNotFoundError: no such key.
+        """
+        with self._audited("rewrap", key_id) as audit:
+            aad = _checks.optional_data(associated_data, "associated_data")
+            with self._lock:
+                kind = self._live(key_id).kind
+            key, plaintext = self._decrypt(key_id, kind, token, aad, audit)
+            with self._lock:
+                version, material = key.newest, self._live(key_id).versions[key.newest]
+            audit.version = version
+            payload = material.encrypt(plaintext, aad) if isinstance(material, AESKeyVersion) else material.encrypt(plaintext)
+            return format_token(version, material.algorithm, payload)
+
+    def invalidate_key(self, key_id: str, *, version: int | None = None, reason: str | None = None) -> str:
+        """Revoke a whole key, or one version of it.
+
+        With no ``version``, the whole key is revoked: every version's material is dropped
+        (its bytes overwritten where Python allows), and the id stays as a tombstone with
+        state ``"revoked"``, so it is never reused. With a ``version``, only that version is
+        revoked; its tokens then raise :class:`~kmslib.errors.KeyRevokedError`.
+
+        Args:
+            key_id: the key's id.
+            version: one version to revoke; not the newest (rotate first).
+            reason: why, kept in the key's metadata (at most 500 characters).
+
+        Returns:
+            ``"Key Revocation Successful"``.
+
+        Raises:
+            KeyNotFoundError: no such key, or no such version.
+            KeyRevokedError: it is already revoked.
+            InvalidInputError: ``version`` is the newest, or a bad argument.
+        """
+        with self._audited("invalidate_key", key_id) as audit:
+            if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+                raise ArgumentTypeError(f"version must be an int or None, not {type(version).__name__}")
+            if reason is not None:
+                if not isinstance(reason, str):
+                    raise ArgumentTypeError(f"reason must be a str or None, not {type(reason).__name__}")
+                if len(reason) > _MAX_REASON:
+                    raise InvalidInputError(f"reason is {len(reason)} characters long; the limit is {_MAX_REASON}")
+            with self._lock:
+                key = self._live(key_id)
+                audit.version = version
+                if version is None:
+                    key.revoked_at, key.reason = self._now(), reason
+                    key.revoked_versions = set(range(1, key.newest + 1))
+                    doomed = list(key.versions.values())
+                    key.versions.clear()
+                else:
+                    if not 1 <= version <= key.newest:
+                        raise KeyNotFoundError(f"key {key.key_id!r} has no version {version}")
+                    if version in key.revoked_versions:
+                        raise KeyRevokedError(f"version {version} of key {key.key_id!r} is already revoked")
+                    if version == key.newest:
+                        raise InvalidInputError(
+                            f"version {version} is the newest version of key {key.key_id!r}: rotate first, "
+                            "or revoke the whole key"
+                        )
+                    key.revoked_versions.add(version)
+                    doomed = [key.versions.pop(version)]
+                    if reason is not None:
+                        key.reason = reason
+                for material in doomed:
+                    material.destroy()
+            return REVOCATION_SUCCESSFUL
+
+    def key_info(self, key_id: str) -> KeyInfo:
+        """Return a key's metadata (also for a revoked key's tombstone).
+
+        Raises:
+            KeyNotFoundError: no such key.
+            InvalidInputError: a bad key id.
+        """
+        with self._lock:
+            return self._get(key_id).info()
+
+    def list_keys(self) -> tuple[KeyInfo, ...]:
+        """Return every key's metadata, live and revoked, in the order they were made."""
+        with self._lock:
+            return tuple(key.info() for key in self._keys.values())
+
+    @property
+    def audit_log(self) -> AuditLog:
+        """The read-only, hash-chained log of every key operation and its outcome."""
+        return self._audit
+
+    inspect_token = staticmethod(inspect_token)
+
+    def __contains__(self, key_id: object) -> bool:
+        with self._lock:
+            return key_id in self._keys
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._keys)
+
+    def __repr__(self) -> str:
+        with self._lock:
+            active = sum(1 for key in self._keys.values() if key.revoked_at is None)
+            return f"KeyCustodian(keys={len(self._keys)}, active={active})"
+
+    def __reduce__(self) -> object:
+        raise TypeError("a KeyCustodian cannot be pickled: it holds secret key material")

@@ -1,0 +1,88 @@
+"""Every error kmslib raises on purpose, under one root.
+
+Catch :class:`KMSError` to catch them all. The tree::
+
+    KMSError(Exception)
+    ├── KeyNotFoundError(KMSError, LookupError)    no key with that id (or no such version)
+    ├── KeyExistsError(KMSError)                   the id is taken, by a live key or a revoked one
+    ├── KeyRevokedError(KMSError)                  the key, or that version of it, was revoked
+    ├── KeyTypeError(KMSError, TypeError)          an RSA key used for AES, or the reverse
+    ├── DecryptionError(KMSError)                  malformed, tampered or wrong-key token; one message for all
+    ├── InvalidInputError(KMSError, ValueError)    bad key id, bad argument value, an operation the state forbids
+    │   ├── MessageTooLongError(InvalidInputError) plaintext over the RSA padding's limit
+    │   └── ArgumentTypeError(InvalidInputError, TypeError)
+    │                                              an argument of the wrong Python type (names the argument)
+    └── InvalidPeerKeyError(KMSError, ValueError)  a Diffie-Hellman public key that fails validation
+
+Messages never contain key bytes or plaintext. :class:`DecryptionError` carries one
+fixed message whatever the cause (bad base64, bad padding, bad tag, wrong key, text that
+is not UTF-8), so that it can never serve as a padding oracle, like Fernet's ``InvalidToken``.
+
+``ArgumentTypeError`` is kmslib's one addition to the contract's tree: a wrong Python
+type is both a ``TypeError`` (as Python code expects) and a ``KMSError`` (as kmslib promises).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DECRYPTION_FAILED",
+    "ArgumentTypeError",
+    "DecryptionError",
+    "InvalidInputError",
+    "InvalidPeerKeyError",
+    "KMSError",
+    "KeyExistsError",
+    "KeyNotFoundError",
+    "KeyRevokedError",
+    "KeyTypeError",
+    "MessageTooLongError",
+]
+
+#: The one message of every :class:`DecryptionError`.
+DECRYPTION_FAILED = (
+    "decryption failed: the token is malformed or was tampered with, or it was made by "
+    "another key or with other associated data (for binary plaintext pass encoding=None)"
+)
+
+
+class KMSError(Exception):
+    """The root of every error kmslib raises on purpose."""
+
+
+class KeyNotFoundError(KMSError, LookupError):
+    """No key has that id (or the key has no such version)."""
+
+
+class KeyExistsError(KMSError):
+    """The key id is taken, by a live key or by a revoked one (ids are never reused)."""
+
+
+class KeyRevokedError(KMSError):
+    """The key, or the version of it that a token names, has been revoked."""
+
+
+class KeyTypeError(KMSError, TypeError):
+    """A key of one kind was used for another kind's operation (RSA for AES, or the reverse)."""
+
+
+class DecryptionError(KMSError):
+    """A token could not be decrypted. The message is the same for every cause."""
+
+    def __init__(self, message: str = DECRYPTION_FAILED) -> None:
+        super().__init__(message)
+
+
+class InvalidInputError(KMSError, ValueError):
+    """An argument has a bad value, or the key's state forbids the operation."""
+
+
+class MessageTooLongError(InvalidInputError):
+    """The plaintext is longer than the RSA key and padding can encrypt."""
+
+
+class ArgumentTypeError(InvalidInputError, TypeError):
+    """An argument has the wrong Python type; the message names the argument."""
+
+
+class InvalidPeerKeyError(KMSError, ValueError):
+    """A Diffie-Hellman or X25519 public key failed validation, or is not a public key at all."""

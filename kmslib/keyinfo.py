@@ -1,0 +1,64 @@
+"""``KeyInfo``: what may be known about a key without holding it.
+
+A ``KeyInfo`` is a handle's metadata, like Tink's ``keyset_info()``: it carries no key bytes,
+so it is safe to print, log, pickle and show in a notebook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = ["KeyInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """Immutable, public metadata of one key.
+
+    Attributes:
+        key_id: the key's id.
+        kind: ``"aes"`` or ``"rsa"``.
+        algorithm: the token algorithm name (``"aes-256-gcm"``, ``"rsa-oaep-sha256"``, ...).
+        version: the newest version (encryption uses it).
+        revoked_versions: the versions revoked one by one, or all of them once the key is revoked.
+        state: ``"active"`` or ``"revoked"``.
+        created_at: when the key was made (timezone-aware UTC).
+        revoked_at: when the whole key was revoked, or ``None``.
+        reason: the reason given at revocation, or ``None``.
+        fingerprint: a short public fingerprint of the newest version: SHA-256 of the public
+            key for RSA, of a keyed derivation for AES (never of the raw key).
+    """
+
+    key_id: str
+    kind: str
+    algorithm: str
+    version: int
+    revoked_versions: tuple[int, ...]
+    state: str
+    created_at: datetime
+    revoked_at: datetime | None
+    reason: str | None
+    fingerprint: str
+
+    @property
+    def active(self) -> bool:
+        """Whether the key can still be used."""
+        return self.state == "active"
+
+    def __repr__(self) -> str:
+        parts = [
+            f"key_id={self.key_id!r}",
+            f"algorithm={self.algorithm!r}",
+            f"version={self.version}",
+            f"state={self.state!r}",
+            f"fingerprint={self.fingerprint!r}",
+            f"created_at={self.created_at.isoformat(timespec='seconds')!r}",
+        ]
+        if self.revoked_versions:
+            parts.append(f"revoked_versions={self.revoked_versions!r}")
+        if self.revoked_at is not None:
+            parts.append(f"revoked_at={self.revoked_at.isoformat(timespec='seconds')!r}")
+        if self.reason is not None:
+            parts.append(f"reason={self.reason!r}")
+        return f"KeyInfo({', '.join(parts)})"
