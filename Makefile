@@ -24,8 +24,8 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
 
 lint: $(STAMP)
-	$(BIN)/ruff check kmslib tests benchmarks
-	$(BIN)/ruff format --check kmslib
+	$(BIN)/ruff check kmslib tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check kmslib tests $(wildcard benchmarks)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -6,6 +6,7 @@ but never echoes a value that could be secret (plaintext, key bytes).
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Collection
 
 from kmslib.errors import ArgumentTypeError, InvalidInputError
@@ -21,15 +22,14 @@ def key_id(value: object, name: str = "key_id") -> str:
     Raises:
         ArgumentTypeError: ``value`` is not a ``str``.
         InvalidInputError: ``value`` is empty, too long, not printable or only spaces.
+
     """
     if not isinstance(value, str):
         raise ArgumentTypeError(f"{name} must be a str, not {type(value).__name__}")
     if not value.strip(" "):
         raise InvalidInputError(f"{name} must not be empty or only spaces")
     if len(value) > MAX_KEY_ID_LENGTH:
-        raise InvalidInputError(
-            f"{name} is {len(value)} characters long; the limit is {MAX_KEY_ID_LENGTH}"
-        )
+        raise InvalidInputError(f"{name} is {len(value)} characters long; the limit is {MAX_KEY_ID_LENGTH}")
     if not value.isprintable():
         raise InvalidInputError(f"{name} must contain printable characters only")
     return value
@@ -41,6 +41,7 @@ def data(value: object, name: str) -> bytes:
     Raises:
         ArgumentTypeError: ``value`` is neither ``str`` nor bytes-like.
         InvalidInputError: a ``str`` that cannot be encoded (a lone surrogate).
+
     """
     if isinstance(value, str):
         try:
@@ -63,6 +64,7 @@ def choice(value: object, name: str, allowed: Collection[str]) -> str:
     Raises:
         ArgumentTypeError: ``value`` is not a ``str``.
         InvalidInputError: ``value`` is not one of the allowed names.
+
     """
     if not isinstance(value, str):
         raise ArgumentTypeError(f"{name} must be a str, not {type(value).__name__}")
@@ -77,6 +79,7 @@ def text_or_bytes_pem(value: object, name: str) -> bytes:
 
     Raises:
         ArgumentTypeError: ``value`` is neither ``str`` nor bytes-like.
+
     """
     if isinstance(value, str):
         return value.encode("ascii", errors="replace")
@@ -91,13 +94,12 @@ def encoding(value: object) -> str | None:
     Raises:
         ArgumentTypeError: ``value`` is neither ``str`` nor ``None``.
         InvalidInputError: Python knows no such encoding.
+
     """
     if value is None:
         return None
     if not isinstance(value, str):
         raise ArgumentTypeError(f"encoding must be a str or None, not {type(value).__name__}")
-    import codecs
-
     try:
         codecs.lookup(value)
     except LookupError:

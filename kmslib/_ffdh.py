@@ -65,8 +65,9 @@ _FFDHE2048 = int(
     "BC0AB182B324FB61D108A94BB2C8E3FBB96ADAB760D7F4681D4F42A3DE394DF4"
     "AE56EDE76372BB190B07A7C8EE0A6D709E02FCE1CDF7E2ECC03404CD28342F61"
     "9172FE9CE98583FF8E4F1232EEF28183C3FE3B1B4C6FAD733BB5FCBC2EC22005"
-    "C58EF1837D1683B2C6F34A26C1B2EFFA886B423861285C97FFFFFFFFFFFFFFFF"
-    , 16)
+    "C58EF1837D1683B2C6F34A26C1B2EFFA886B423861285C97FFFFFFFFFFFFFFFF",
+    16,
+)
 _FFDHE3072 = int(
     "FFFFFFFFFFFFFFFFADF85458A2BB4A9AAFDC5620273D3CF1D8B9C583CE2D3695"
     "A9E13641146433FBCC939DCE249B3EF97D2FE363630C75D8F681B202AEC4617A"
@@ -79,8 +80,9 @@ _FFDHE3072 = int(
     "BC34F4DEF99C023861B46FC9D6E6C9077AD91D2691F7F7EE598CB0FAC186D91C"
     "AEFE130985139270B4130C93BC437944F4FD4452E2D74DD364F2E21E71F54BFF"
     "5CAE82AB9C9DF69EE86D2BC522363A0DABC521979B0DEADA1DBF9A42D5C4484E"
-    "0ABCD06BFA53DDEF3C1B20EE3FD59D7C25E41D2B66C62E37FFFFFFFFFFFFFFFF"
-    , 16)
+    "0ABCD06BFA53DDEF3C1B20EE3FD59D7C25E41D2B66C62E37FFFFFFFFFFFFFFFF",
+    16,
+)
 _FFDHE4096 = int(
     "FFFFFFFFFFFFFFFFADF85458A2BB4A9AAFDC5620273D3CF1D8B9C583CE2D3695"
     "A9E13641146433FBCC939DCE249B3EF97D2FE363630C75D8F681B202AEC4617A"
@@ -97,8 +99,9 @@ _FFDHE4096 = int(
     "7930E9E4E58857B6AC7D5F42D69F6D187763CF1D5503400487F55BA57E31CC7A"
     "7135C886EFB4318AED6A1E012D9E6832A907600A918130C46DC778F971AD0038"
     "092999A333CB8B7A1A1DB93D7140003C2A4ECEA9F98D0ACC0A8291CDCEC97DCF"
-    "8EC9B55A7F88A46B4DB5A851F44182E1C68A007E5E655F6AFFFFFFFFFFFFFFFF"
-    , 16)
+    "8EC9B55A7F88A46B4DB5A851F44182E1C68A007E5E655F6AFFFFFFFFFFFFFFFF",
+    16,
+)
 
 GENERATOR = 2
 #: The RFC 7919 groups by name: their safe primes p (the generator is 2 for each).
@@ -123,6 +126,7 @@ def generate_parameters(key_size: int) -> Any:
 
     Returns:
         pyca DH parameters, whose ``generate_private_key()`` makes keys in that new group.
+
     """
     if not 512 <= key_size <= 1024:
         raise ValueError("teaching parameters are 512 to 1024 bits; use an RFC 7919 group for real keys")
@@ -162,6 +166,7 @@ def exchange(private_key: Any, peer_public_key: Any) -> bytes:
 
     Raises:
         InvalidPeerKeyError: the peer key fails any check.
+
     """
     mine = private_key.parameters().parameter_numbers()
     theirs = peer_public_key.parameters().parameter_numbers()
@@ -185,6 +190,7 @@ def load_pem_public_key(pem: bytes) -> Any:
 
     Raises:
         ValueError: the PEM is not a public key pyca can load.
+
     """
     try:
         return serialization.load_pem_public_key(pem)
@@ -198,5 +204,6 @@ def load_pem_private_key(pem: bytes, password: bytes | None) -> Any:
     Raises:
         TypeError: a password was given for an unencrypted key, or none for an encrypted one.
         ValueError: the PEM is not a private key, or the password is wrong.
+
     """
     return serialization.load_pem_private_key(pem, password)

@@ -43,6 +43,7 @@ class AESKeyVersion:
 
     Raises:
         InvalidInputError: ``key`` is not 32 bytes long.
+
     """
 
     __slots__ = ("_aead", "_aes", "_key", "algorithm", "fingerprint")
@@ -83,13 +84,12 @@ class AESKeyVersion:
 
         Raises:
             DecryptionError: the payload is malformed, tampered with, or not made by this key.
+
         """
         aead, aes = self._aead, self._aes
         if aead is not None:
             try:
-                return aead.decrypt(
-                    payload[:GCM_NONCE_BYTES], payload[GCM_NONCE_BYTES:], associated_data
-                )
+                return aead.decrypt(payload[:GCM_NONCE_BYTES], payload[GCM_NONCE_BYTES:], associated_data)
             except (InvalidTag, ValueError):
                 raise DecryptionError() from None
         if aes is None:
@@ -114,5 +114,5 @@ class AESKeyVersion:
     def __repr__(self) -> str:
         return f"AESKeyVersion(algorithm={self.algorithm!r}, fingerprint={self.fingerprint!r})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("AES key material cannot be pickled")

@@ -23,7 +23,9 @@ __all__ = ["GENESIS", "AuditEntry", "AuditLog", "verify_chain"]
 GENESIS = "0" * 64
 
 
-def _digest(seq: int, time: str, operation: str, key_id: str | None, version: int | None, outcome: str, prev: str) -> str:
+def _digest(  # noqa: PLR0917 - the chained fields, in their fixed order
+    seq: int, time: str, operation: str, key_id: str | None, version: int | None, outcome: str, prev: str
+) -> str:
     fields = [seq, time, operation, key_id, version, outcome, prev]
     return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode("utf-8")).hexdigest()
 
@@ -41,6 +43,7 @@ class AuditEntry:
         outcome: ``"ok"``, or the class name of the error it raised.
         prev_hash: the previous entry's :attr:`hash` (:data:`GENESIS` for the first).
         hash: SHA-256 over this entry's fields and ``prev_hash``, in hex.
+
     """
 
     seq: int
@@ -54,7 +57,9 @@ class AuditEntry:
 
     def expected_hash(self) -> str:
         """The hash this entry's fields call for (equal to :attr:`hash` unless it was edited)."""
-        return _digest(self.seq, self.time.isoformat(), self.operation, self.key_id, self.version, self.outcome, self.prev_hash)
+        return _digest(
+            self.seq, self.time.isoformat(), self.operation, self.key_id, self.version, self.outcome, self.prev_hash
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as a JSON-ready dict (time in ISO 8601)."""
@@ -94,6 +99,7 @@ def verify_chain(entries: Iterable[AuditEntry], *, head: str | None = None) -> b
 
     Returns:
         ``True`` if no entry was edited, removed or reordered, else ``False``.
+
     """
     prev = GENESIS
     for seq, entry in enumerate(entries):
@@ -161,6 +167,7 @@ class AuditLog(Sequence[AuditEntry]):
         Returns:
             ``True`` if the chain is unbroken (and ends at ``head``), ``False`` if anything
             was edited, removed, reordered or cannot be read.
+
         """
         try:
             entries = [AuditEntry.from_dict(json.loads(line)) for line in text.splitlines() if line.strip()]

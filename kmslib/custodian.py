@@ -117,6 +117,7 @@ class KeyCustodian:
 
     Raises:
         ArgumentTypeError: ``clock`` is not callable.
+
     """
 
     def __init__(self, *, clock: Clock | None = None) -> None:
@@ -231,6 +232,7 @@ class KeyCustodian:
         Raises:
             KeyExistsError: the id is taken, by a live or a revoked key.
             InvalidInputError: a bad key id or mode.
+
         """
         with self._audited("establish_aes_key", key_id) as audit:
             checked = self._require_free(key_id)
@@ -252,6 +254,7 @@ class KeyCustodian:
             KeyExistsError: the id is taken.
             ArgumentTypeError: ``key_bytes`` is not bytes.
             InvalidInputError: ``key_bytes`` is not 32 bytes long, or a bad id or mode.
+
         """
         with self._audited("import_aes_key", key_id) as audit:
             checked = self._require_free(key_id)
@@ -278,6 +281,7 @@ class KeyCustodian:
             KeyNotFoundError, KeyRevokedError, KeyTypeError: no such key, a revoked one, an RSA one.
             InvalidInputError: associated data for a CBC key, or a bad key id.
             ArgumentTypeError: ``plaintext`` or ``associated_data`` of the wrong type.
+
         """
         with self._audited("encrypt_data_aes", key_id) as audit:
             data = _checks.data(plaintext, "plaintext")
@@ -318,6 +322,7 @@ class KeyCustodian:
             KeyRevokedError: the key, or the token's version, was revoked.
             KeyNotFoundError, KeyTypeError: no such key, or an RSA key.
             InvalidInputError: associated data for a CBC key, or a bad argument.
+
         """
         with self._audited("decrypt_data_aes", key_id) as audit:
             enc = _checks.encoding(encoding)
@@ -342,6 +347,7 @@ class KeyCustodian:
         Raises:
             KeyExistsError: the id is taken.
             InvalidInputError: a bad key id, key size or padding.
+
         """
         with self._audited("generate_rsa_pair", key_id) as audit:
             checked = self._require_free(key_id)
@@ -370,6 +376,7 @@ class KeyCustodian:
             KeyExistsError: the id is taken.
             InvalidInputError: not an RSA private key, a wrong or missing password, a
                 modulus under 2048 bits, or a bad id or padding.
+
         """
         with self._audited("import_rsa_key", key_id) as audit:
             checked = self._require_free(key_id)
@@ -402,6 +409,7 @@ class KeyCustodian:
         Raises:
             MessageTooLongError: the plaintext is over the limit (the message names it).
             KeyNotFoundError, KeyRevokedError, KeyTypeError: no such key, a revoked one, an AES one.
+
         """
         with self._audited("encrypt_data_rsa", key_id) as audit:
             data = _checks.data(plaintext, "plaintext")
@@ -432,6 +440,7 @@ class KeyCustodian:
             DecryptionError: a malformed, tampered or foreign token: always the same message.
             KeyRevokedError: the key, or the token's version, was revoked.
             KeyNotFoundError, KeyTypeError: no such key, or an AES key.
+
         """
         with self._audited("decrypt_data_rsa", key_id) as audit:
             enc = _checks.encoding(encoding)
@@ -446,12 +455,15 @@ class KeyCustodian:
         Raises:
             KeyTypeError: the key is an AES key (it has no public half).
             KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
+
         """
         with self._audited("export_public_key", key_id) as audit:
             with self._lock:
                 key = self._live(key_id)
                 if key.kind != "rsa":
-                    raise KeyTypeError(f"key {key.key_id!r} is an AES key: it has no public key, and secrets are never exported")
+                    raise KeyTypeError(
+                        f"key {key.key_id!r} is an AES key: it has no public key, and secrets are never exported"
+                    )
                 audit.version, material = key.newest, key.versions[key.newest]
             assert isinstance(material, RSAKeyVersion)
             return material.public_pem()
@@ -472,6 +484,7 @@ class KeyCustodian:
 
         Raises:
             InvalidInputError: an unknown group.
+
         """
         with self._audited("generate_diffie_hellman_params_and_key"):
             return generate_key_pair(group)
@@ -504,6 +517,7 @@ class KeyCustodian:
         Raises:
             InvalidPeerKeyError: the peer's key fails validation or is of another group; no key is kept.
             KeyExistsError: the id is taken.
+
         """
         with self._audited("derive_shared_key", key_id) as audit:
             checked = self._require_free(key_id)
@@ -526,6 +540,7 @@ class KeyCustodian:
 
         Raises:
             KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
+
         """
         with self._audited("rotate_key", key_id) as audit:
             with self._lock:
@@ -560,6 +575,7 @@ class KeyCustodian:
             DecryptionError: the token does not decrypt.
             KeyRevokedError: the key, or the token's version, was revoked.
             KeyNotFoundError: no such key.
+
         """
         with self._audited("rewrap", key_id) as audit:
             aad = _checks.optional_data(associated_data, "associated_data")
@@ -569,7 +585,9 @@ class KeyCustodian:
             with self._lock:
                 version, material = key.newest, self._live(key_id).versions[key.newest]
             audit.version = version
-            payload = material.encrypt(plaintext, aad) if isinstance(material, AESKeyVersion) else material.encrypt(plaintext)
+            payload = (
+                material.encrypt(plaintext, aad) if isinstance(material, AESKeyVersion) else material.encrypt(plaintext)
+            )
             return format_token(version, material.algorithm, payload)
 
     def invalidate_key(self, key_id: str, *, version: int | None = None, reason: str | None = None) -> str:
@@ -592,6 +610,7 @@ class KeyCustodian:
             KeyNotFoundError: no such key, or no such version.
             KeyRevokedError: it is already revoked.
             InvalidInputError: ``version`` is the newest, or a bad argument.
+
         """
         with self._audited("invalidate_key", key_id) as audit:
             if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
@@ -633,6 +652,7 @@ class KeyCustodian:
         Raises:
             KeyNotFoundError: no such key.
             InvalidInputError: a bad key id.
+
         """
         with self._lock:
             return self._get(key_id).info()
@@ -662,5 +682,5 @@ class KeyCustodian:
             active = sum(1 for key in self._keys.values() if key.revoked_at is None)
             return f"KeyCustodian(keys={len(self._keys)}, active={active})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("a KeyCustodian cannot be pickled: it holds secret key material")

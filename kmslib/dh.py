@@ -64,6 +64,7 @@ class DHPublicKey:
         group: ``"ffdhe2048"``, ``"ffdhe3072"``, ``"ffdhe4096"`` or ``"x25519"``.
         bits: the size of the group's prime (finite field) or of the key (X25519).
         fingerprint: the first 16 hex digits of SHA-256 over the SubjectPublicKeyInfo DER.
+
     """
 
     __slots__ = ("bits", "cryptography_key", "fingerprint", "group")
@@ -101,6 +102,7 @@ class DHPrivateKey:
         cryptography_key: the pyca/cryptography private key.
         group: the key's group name.
         bits: as for :class:`DHPublicKey`.
+
     """
 
     __slots__ = ("_public", "bits", "cryptography_key", "group")
@@ -119,12 +121,9 @@ class DHPrivateKey:
         return self._public
 
     def __repr__(self) -> str:
-        return (
-            f"DHPrivateKey(group={self.group!r}, bits={self.bits}, "
-            f"public_fingerprint={self._public.fingerprint!r})"
-        )
+        return f"DHPrivateKey(group={self.group!r}, bits={self.bits}, public_fingerprint={self._public.fingerprint!r})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("a DHPrivateKey cannot be pickled: it holds a secret")
 
 
@@ -139,6 +138,7 @@ def generate_key_pair(group: str = "ffdhe2048") -> tuple[DHPrivateKey, DHPublicK
 
     Raises:
         InvalidInputError: ``group`` is not one of :data:`GROUPS`.
+
     """
     _checks.choice(group, "group", GROUPS)
     raw = x25519.X25519PrivateKey.generate() if group == "x25519" else _ffdh.generate_private_key(group)
@@ -168,7 +168,7 @@ def _public(key: object, name: str = "peer_public_key") -> Any:
     )
 
 
-def load_public_key(pem: str | bytes) -> DHPublicKey:
+def load_public_key(pem: str | bytes | bytearray | memoryview) -> DHPublicKey:
     """Load a Diffie-Hellman or X25519 public key from SubjectPublicKeyInfo PEM.
 
     Args:
@@ -180,6 +180,7 @@ def load_public_key(pem: str | bytes) -> DHPublicKey:
     Raises:
         ArgumentTypeError: ``pem`` is neither ``str`` nor bytes.
         InvalidPeerKeyError: the text is not a PEM public key, or not a DH or X25519 one.
+
     """
     raw = _checks.text_or_bytes_pem(pem, "pem")
     try:
@@ -203,6 +204,7 @@ def public_key_pem(key: Any) -> str:
 
     Raises:
         ArgumentTypeError: ``key`` is none of those.
+
     """
     if isinstance(key, (DHPublicKey, DHPrivateKey)):
         key = key.cryptography_key
@@ -227,6 +229,7 @@ def shared_secret(private_key: object, peer_public_key: object) -> bytes:
     Raises:
         ArgumentTypeError: a key of the wrong Python type.
         InvalidPeerKeyError: the peer's key fails validation, or is of another group.
+
     """
     mine = _private(private_key)
     theirs = _public(peer_public_key)
@@ -259,6 +262,7 @@ def derive_key_bytes(private_key: object, peer_public_key: object, info: bytes =
     Raises:
         ArgumentTypeError: a key of the wrong Python type.
         InvalidPeerKeyError: the peer's key fails validation.
+
     """
     secret = shared_secret(private_key, peer_public_key)
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)

@@ -28,6 +28,7 @@ class KeyInfo:
         reason: the reason given at revocation, or ``None``.
         fingerprint: a short public fingerprint of the newest version: SHA-256 of the public
             key for RSA, of a keyed derivation for AES (never of the raw key).
+
     """
 
     key_id: str

@@ -45,6 +45,7 @@ class RSAKeyVersion:
     Args:
         private_key: a pyca/cryptography RSA private key.
         padding_name: ``"oaep"`` or ``"pkcs1v15"``.
+
     """
 
     __slots__ = ("_padding", "_private", "algorithm", "fingerprint", "key_size", "max_plaintext", "public_key")
@@ -57,9 +58,7 @@ class RSAKeyVersion:
         self.key_size = private_key.key_size
         #: The longest plaintext, in bytes, this key and padding can encrypt.
         self.max_plaintext = (self.key_size + 7) // 8 - _OVERHEAD[padding_name]
-        der = self.public_key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        der = self.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         self.fingerprint = hashlib.sha256(der).hexdigest()[:16]
 
     @classmethod
@@ -72,6 +71,7 @@ class RSAKeyVersion:
 
         Raises:
             MessageTooLongError: ``plaintext`` is longer than :attr:`max_plaintext`.
+
         """
         if len(plaintext) > self.max_plaintext:
             raise MessageTooLongError(
@@ -85,6 +85,7 @@ class RSAKeyVersion:
 
         Raises:
             DecryptionError: the ciphertext has the wrong length or (OAEP) bad padding.
+
         """
         private = self._private  # read once: destroy() may run in another thread
         if private is None:
@@ -109,5 +110,5 @@ class RSAKeyVersion:
     def __repr__(self) -> str:
         return f"RSAKeyVersion(algorithm={self.algorithm!r}, bits={self.key_size}, fingerprint={self.fingerprint!r})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("RSA key material cannot be pickled")

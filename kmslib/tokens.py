@@ -63,6 +63,7 @@ def format_token(version: int, algorithm: str, payload: bytes) -> str:
 
     Returns:
         The ASCII token ``kms:v<version>:<algorithm>:<base64 payload>``.
+
     """
     return f"kms:v{version}:{algorithm}:{base64.b64encode(payload).decode('ascii')}"
 
@@ -79,6 +80,7 @@ def parse_token(token: object) -> tuple[int, str, bytes]:
     Raises:
         ArgumentTypeError: ``token`` is not a ``str``.
         DecryptionError: the token is malformed (the one message of every decryption failure).
+
     """
     if not isinstance(token, str):
         raise ArgumentTypeError(f"token must be a str, not {type(token).__name__}")
@@ -107,6 +109,7 @@ class TokenInfo:
         nonce: the GCM nonce or the CBC IV; ``None`` for RSA.
         ciphertext: the ciphertext proper (for CBC, padded; for RSA, the whole payload).
         tag: the GCM authentication tag; ``None`` for the other algorithms.
+
     """
 
     version: int
@@ -145,6 +148,7 @@ def split_payload(algorithm: str, payload: bytes) -> tuple[bytes | None, bytes, 
 
     Raises:
         DecryptionError: the payload is too short, or not whole blocks for CBC.
+
     """
     if algorithm == AES_GCM:
         if len(payload) < GCM_NONCE_BYTES + GCM_TAG_BYTES:
@@ -170,6 +174,7 @@ def inspect_token(token: str) -> TokenInfo:
     Raises:
         ArgumentTypeError: ``token`` is not a ``str``.
         DecryptionError: the token is malformed (the same error decryption raises).
+
     """
     version, algorithm, payload = parse_token(token)
     nonce, ciphertext, tag = split_payload(algorithm, payload)

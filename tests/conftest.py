@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -48,7 +48,7 @@ def kms(clock: StepClock) -> KeyCustodian:
 
 
 @pytest.fixture(scope="session")
-def rsa_pems() -> Iterator[Callable[[int], str]]:
+def rsa_pems() -> Callable[[int], str]:
     """Unencrypted PKCS#8 PEMs of RSA-2048 keys, made once per session: rsa_pems(i) is the i-th."""
     made: list[str] = []
 
@@ -62,4 +62,4 @@ def rsa_pems() -> Iterator[Callable[[int], str]]:
             )
         return made[index]
 
-    yield get
+    return get

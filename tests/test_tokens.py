@@ -1,0 +1,112 @@
+"""The token format: syntax, canonical base64, inspect_token, and single-bit flips."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from kmslib import ArgumentTypeError, DecryptionError, KeyCustodian, inspect_token
+from kmslib.errors import DECRYPTION_FAILED
+from kmslib.tokens import format_token, parse_token
+
+
+def test_format_and_parse_are_inverse() -> None:
+    for version, algorithm, payload in [(1, "aes-256-gcm", b"\x00" * 28), (12345, "rsa-pkcs1v15", b"\xff" * 256)]:
+        token = format_token(version, algorithm, payload)
+        assert token == f"kms:v{version}:{algorithm}:{base64.b64encode(payload).decode()}"
+        assert token.isascii()
+        assert parse_token(token) == (version, algorithm, payload)
+
+
+def test_pasted_token_may_carry_surrounding_newline() -> None:
+    token = format_token(1, "aes-256-gcm", bytes(28))
+    assert parse_token(f"  {token}\n") == parse_token(token)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "kms",
+        "kms:v1:aes-256-gcm:",  # empty payload
+        "kms:v0:aes-256-gcm:AAAA",
+        "kms:v01:aes-256-gcm:AAAA",  # leading zero: one spelling per version
+        "kms:v-1:aes-256-gcm:AAAA",
+        "kms:1:aes-256-gcm:AAAA",
+        "KMS:v1:aes-256-gcm:AAAA",
+        "kms:v1:aes-128-gcm:AAAA",
+        "kms:v1:AES-256-GCM:AAAA",
+        "kms:v1:aes-256-gcm:AAA",  # not a multiple of 4
+        "kms:v1:aes-256-gcm:AA=A",
+        "kms:v1:aes-256-gcm:AAA_",  # urlsafe alphabet is not the format's
+        "kms:v1:aes-256-gcm:AAB=",  # non-canonical: unused bits set
+        "kms:v1:aes-256-gcm:AAAA:extra",
+        "kms:v1:aes-256-gcm:AA AA",
+        "kms:v1234567890:aes-256-gcm:AAAA",
+    ],
+)
+def test_malformed_tokens(bad: str) -> None:
+    with pytest.raises(DecryptionError) as err:
+        parse_token(bad)
+    assert str(err.value) == DECRYPTION_FAILED
+
+
+def test_non_string_token() -> None:
+    with pytest.raises(ArgumentTypeError, match="token must be a str, not NoneType"):
+        inspect_token(None)  # type: ignore[arg-type]
+
+
+def test_inspect_gcm_token(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("k")
+    token = kms.encrypt_data_aes("k", "twelve bytes")
+    info = inspect_token(token)
+    raw = base64.b64decode(token.split(":", 3)[3])
+    assert (info.version, info.algorithm, info.nonce_name) == (1, "aes-256-gcm", "nonce")
+    assert info.nonce == raw[:12]
+    assert info.tag == raw[-16:]
+    assert info.ciphertext == raw[12:-16]
+    assert info.ciphertext_length == 12
+    assert info.header == "kms:v1:aes-256-gcm:"
+    assert repr(info).startswith("TokenInfo(version=1, algorithm='aes-256-gcm', nonce=")
+    assert kms.inspect_token(token) == info
+
+
+def test_inspect_cbc_token(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("k", mode="cbc")
+    info = inspect_token(kms.encrypt_data_aes("k", "x" * 20))
+    assert (info.nonce_name, len(info.nonce or b""), info.ciphertext_length, info.tag) == ("IV", 16, 32, None)
+
+
+@pytest.mark.parametrize(
+    "payload", [bytes(27), bytes(16), bytes(16 + 15)], ids=["gcm-too-short", "cbc-no-body", "cbc-partial-block"]
+)
+def test_inspect_rejects_impossible_layouts(payload: bytes) -> None:
+    algorithm = "aes-256-gcm" if len(payload) == 27 else "aes-256-cbc"
+    with pytest.raises(DecryptionError):
+        inspect_token(format_token(1, algorithm, payload))
+
+
+def test_every_single_bit_flip_in_a_gcm_token_is_rejected(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("k")
+    token = kms.encrypt_data_aes("k", "bit flips", associated_data="ctx")
+    assert kms.decrypt_data_aes("k", token, associated_data="ctx") == "bit flips"
+    flips = 0
+    for position, char in enumerate(token):
+        for bit in range(8):
+            flipped = token[:position] + chr(ord(char) ^ (1 << bit)) + token[position + 1 :]
+            with pytest.raises(DecryptionError):
+                kms.decrypt_data_aes("k", flipped, associated_data="ctx")
+            flips += 1
+    assert flips == 8 * len(token)
+
+
+def test_every_single_bit_flip_in_the_gcm_payload_bytes_is_rejected(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("k")
+    token = kms.encrypt_data_aes("k", "bytes too")
+    raw = base64.b64decode(token.split(":", 3)[3])
+    for i in range(len(raw) * 8):
+        changed = bytearray(raw)
+        changed[i // 8] ^= 1 << (i % 8)
+        with pytest.raises(DecryptionError):
+            kms.decrypt_data_aes("k", format_token(1, "aes-256-gcm", bytes(changed)))
