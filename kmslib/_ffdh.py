@@ -54,7 +54,6 @@ __all__ = [
     "is_public_key",
     "load_pem_private_key",
     "load_pem_public_key",
-    "prime",
 ]
 
 _FFDHE2048 = int(
@@ -141,11 +140,6 @@ def is_private_key(key: object) -> bool:
 def is_public_key(key: object) -> bool:
     """Whether ``key`` is a pyca finite-field DH public key."""
     return isinstance(key, _PublicKey)
-
-
-def prime(key: Any) -> int:
-    """The prime p of a DH key's group."""
-    return int(key.parameters().parameter_numbers().p)
 
 
 def group_name(key: Any) -> str:
