@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, overload
@@ -115,6 +116,7 @@ class AuditLog(Sequence[AuditEntry]):
     def __init__(self) -> None:
         self._entries: list[AuditEntry] = []
         self._lock = threading.Lock()
+        self._subscribers: list[Callable[[AuditEntry], None]] = []
 
     def _append(self, time: datetime, operation: str, key_id: str | None, version: int | None, outcome: str) -> None:
         """Record one operation (kmslib's own use: the log is read-only to everyone else)."""
@@ -123,7 +125,33 @@ class AuditLog(Sequence[AuditEntry]):
             seq = len(self._entries)
             prev = self._entries[-1].hash if self._entries else GENESIS
             digest = _digest(seq, stamp, operation, key_id, version, outcome, prev)
-            self._entries.append(AuditEntry(seq, time, operation, key_id, version, outcome, prev, digest))
+            entry = AuditEntry(seq, time, operation, key_id, version, outcome, prev, digest)
+            self._entries.append(entry)
+            subscribers = list(self._subscribers)
+        for callback in subscribers:  # outside the lock: a callback may read the log
+            try:
+                callback(entry)
+            except Exception as exc:  # noqa: BLE001 - a broken viewer must not break key operations
+                warnings.warn(f"an audit log subscriber failed: {exc!r}", RuntimeWarning, stacklevel=2)
+
+    def subscribe(self, callback: Callable[[AuditEntry], None]) -> Callable[[], None]:
+        """Call ``callback(entry)`` after every new entry (a live view such as the course's dashboard).
+
+        Args:
+            callback: called in the thread that made the entry, after the operation ended.
+
+        Returns:
+            A function that unsubscribes ``callback``.
+        """
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
 
     @overload
     def __getitem__(self, index: int) -> AuditEntry: ...

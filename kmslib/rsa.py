@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from kmslib.errors import DecryptionError, KeyRevokedError, MessageTooLongError
 from kmslib.tokens import RSA_OAEP, RSA_PKCS1V15
 
-__all__ = ["KEY_SIZES", "MIN_IMPORT_BITS", "RSA_PADDINGS", "RSAKeyVersion"]
+__all__ = ["KEY_SIZES", "MIN_IMPORT_BITS", "RSA_PADDINGS", "RSAKeyVersion", "max_plaintext"]
 
 #: The key sizes :meth:`RSAKeyVersion.generate` offers.
 KEY_SIZES = (2048, 3072, 4096)
@@ -31,6 +31,16 @@ MIN_IMPORT_BITS = 2048
 #: The named choices for ``padding``, and the token algorithm each one makes.
 RSA_PADDINGS = {"oaep": RSA_OAEP, "pkcs1v15": RSA_PKCS1V15}
 _OVERHEAD = {"oaep": 2 * 32 + 2, "pkcs1v15": 11}
+
+
+def max_plaintext(key_size: int, padding_name: str) -> int:
+    """The longest plaintext, in bytes, an RSA key of ``key_size`` bits encrypts with that padding.
+
+    Args:
+        key_size: the modulus size in bits.
+        padding_name: ``"oaep"`` (k - 66 bytes) or ``"pkcs1v15"`` (k - 11 bytes).
+    """
+    return (key_size + 7) // 8 - _OVERHEAD[padding_name]
 
 
 def _padding(name: str) -> padding.AsymmetricPadding:
@@ -57,7 +67,7 @@ class RSAKeyVersion:
         self.algorithm = RSA_PADDINGS[padding_name]
         self.key_size = private_key.key_size
         #: The longest plaintext, in bytes, this key and padding can encrypt.
-        self.max_plaintext = (self.key_size + 7) // 8 - _OVERHEAD[padding_name]
+        self.max_plaintext = max_plaintext(self.key_size, padding_name)
         der = self.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         self.fingerprint = hashlib.sha256(der).hexdigest()[:16]
 

@@ -149,3 +149,28 @@ def test_tampering_with_the_exported_jsonl_is_detected(busy: KeyCustodian) -> No
 def test_repr_is_short(busy: KeyCustodian) -> None:
     assert repr(busy.audit_log) == f"AuditLog(entries=10, head='{busy.audit_log.head[:16]}')"
     assert len(busy.audit_log[2:4]) == 2
+
+
+def test_subscribers_see_every_new_entry_until_they_unsubscribe(kms: KeyCustodian) -> None:
+    seen: list[AuditEntry] = []
+    unsubscribe = kms.audit_log.subscribe(seen.append)
+    kms.establish_aes_key("k")
+    with pytest.raises(KeyNotFoundError):
+        kms.rotate_key("ghost")
+    assert [(e.operation, e.outcome) for e in seen] == [("establish_aes_key", "ok"), ("rotate_key", "KeyNotFoundError")]
+    assert seen == list(kms.audit_log)
+    unsubscribe()
+    unsubscribe()  # twice is harmless
+    kms.rotate_key("k")
+    assert len(seen) == 2
+
+
+def test_a_failing_subscriber_does_not_break_operations(kms: KeyCustodian) -> None:
+    def broken(entry: AuditEntry) -> None:
+        raise RuntimeError("viewer crashed")
+
+    kms.audit_log.subscribe(broken)
+    with pytest.warns(RuntimeWarning, match="viewer crashed"):
+        info = kms.establish_aes_key("k")
+    assert info.key_id == "k"
+    assert kms.audit_log.verify()

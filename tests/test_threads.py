@@ -41,7 +41,7 @@ def _stress() -> None:
             for i in range(ROUNDS):
                 try:
                     body(i)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - any unexpected error fails the test below
                     failures.append(f"{type(exc).__name__}: {exc}")
 
         return run

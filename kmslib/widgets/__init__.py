@@ -1,0 +1,16 @@
+"""The course's interactive forms (ipywidgets): the only part of kmslib that imports ipywidgets.
+
+Each form is a thin view over a :class:`~kmslib.KeyCustodian`: every button calls a plain
+method of the form (``form.encrypt()``, ``form.rotate()``, ...), results are written into widget
+values, and errors appear inside the form as a short message, never a traceback. A form displays
+itself when it is the last expression of a cell; its widget tree is ``form.widget``.
+"""
+
+from __future__ import annotations
+
+from kmslib.widgets.aes_form import AESForm
+from kmslib.widgets.dashboard import KeyVaultDashboard
+from kmslib.widgets.dh_form import DHExchangeForm
+from kmslib.widgets.rsa_form import RSAForm
+
+__all__ = ["AESForm", "DHExchangeForm", "KeyVaultDashboard", "RSAForm"]

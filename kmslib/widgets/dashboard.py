@@ -1,0 +1,191 @@
+"""``KeyVaultDashboard``: a live table of keys, Rotate and Revoke, and the audit log."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as w
+
+from kmslib.audit import AuditEntry
+from kmslib.custodian import KeyCustodian
+from kmslib.errors import InvalidInputError
+from kmslib.keyinfo import KeyInfo
+from kmslib.widgets._common import COLOURS, Form, labelled, make_button
+
+__all__ = ["KeyVaultDashboard", "audit_html", "keys_html"]
+
+_CELL = 'style="padding:2px 10px;text-align:left"'
+
+
+def keys_html(keys: tuple[KeyInfo, ...]) -> str:
+    """An HTML table of keys: id, algorithm, version, state, created, fingerprint."""
+    head = "".join(
+        f"<th {_CELL}>{h}</th>" for h in ("key id", "algorithm", "version", "state", "created", "fingerprint")
+    )
+    rows = []
+    for info in keys:
+        state = info.state
+        if info.revoked_versions and info.active:
+            state += f" (revoked v{', v'.join(map(str, info.revoked_versions))})"
+        colour = COLOURS["padding"] if not info.active else "#065f46"
+        cells = [
+            html.escape(info.key_id),
+            info.algorithm,
+            str(info.version),
+            f'<span style="color:{colour}">{html.escape(state)}</span>',
+            info.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            f"<code>{info.fingerprint}</code>",
+        ]
+        rows.append("<tr>" + "".join(f"<td {_CELL}>{c}</td>" for c in cells) + "</tr>")
+    if not rows:
+        rows.append(f'<tr><td {_CELL} colspan="6"><i>no keys yet</i></td></tr>')
+    return f'<table class="kmslib-keys"><tr>{head}</tr>{"".join(rows)}</table>'
+
+
+def audit_html(entries: list[AuditEntry], verified: bool, total: int) -> str:
+    """An HTML table of audit entries, and whether the whole hash chain verifies."""
+    head = "".join(
+        f"<th {_CELL}>{h}</th>" for h in ("#", "time (UTC)", "operation", "key id", "version", "outcome", "hash")
+    )
+    rows = []
+    for e in entries:
+        colour = "#065f46" if e.outcome == "ok" else COLOURS["padding"]
+        cells = [
+            str(e.seq),
+            e.time.strftime("%H:%M:%S"),
+            e.operation,
+            html.escape(e.key_id or "—"),
+            "—" if e.version is None else str(e.version),
+            f'<span style="color:{colour}">{e.outcome}</span>',
+            f"<code>{e.hash[:12]}…</code>",
+        ]
+        rows.append("<tr>" + "".join(f"<td {_CELL}>{c}</td>" for c in cells) + "</tr>")
+    chain = "✔ hash chain verified" if verified else "✘ hash chain BROKEN"
+    shown = f"the last {len(entries)} of {total} entries" if total > len(entries) else f"{total} entries"
+    return (
+        f'<div class="kmslib-chain" style="color:{"#065f46" if verified else COLOURS["padding"]}">'
+        f"<b>{chain}</b> ({shown})</div>"
+        f'<table class="kmslib-audit" style="font-size:90%"><tr>{head}</tr>{"".join(rows)}</table>'
+    )
+
+
+class KeyVaultDashboard(Form):
+    """A live view of a custodian: its keys, Rotate and Revoke (with confirmation), and the audit log.
+
+    The dashboard subscribes to the custodian's audit log, so it refreshes after every
+    operation, including those made in code on the same custodian. Buttons call the plain
+    methods :meth:`rotate`, :meth:`request_revoke`, :meth:`confirm_revoke` and :meth:`cancel_revoke`.
+
+    Args:
+        custodian: the custodian to show.
+        audit_rows: how many of the newest audit entries to show.
+    """
+
+    def __init__(self, custodian: KeyCustodian, *, audit_rows: int = 12) -> None:
+        super().__init__()
+        self.custodian = custodian
+        self.audit_rows = audit_rows
+        self.keys_table = w.HTML(value="")
+        self.key = w.Dropdown(options=[])
+        self.reason = w.Text(value="", placeholder="reason (optional), e.g. laptop stolen")
+        self.rotate_button = make_button("Rotate", "info", "refresh")
+        self.revoke_button = make_button("Revoke…", "danger", "ban")
+        self.confirm_text = w.HTML(value="")
+        self.confirm_button = make_button("Yes, revoke it", "danger", "check")
+        self.cancel_button = make_button("Cancel", "", "times")
+        self.confirm_box = w.HBox(
+            [self.confirm_text, self.confirm_button, self.cancel_button], layout=w.Layout(display="none")
+        )
+        self.audit_table = w.HTML(value="")
+        self._pending: str | None = None
+        self._on_click(self.rotate_button, self.rotate)
+        self._on_click(self.revoke_button, self.request_revoke)
+        self._on_click(self.confirm_button, self.confirm_revoke)
+        self._on_click(self.cancel_button, self.cancel_revoke)
+        self._unsubscribe = custodian.audit_log.subscribe(lambda _entry: self.refresh())
+        self.refresh()
+        self.widget = w.VBox(
+            [
+                w.HTML("<h4>Key vault</h4>"),
+                self.keys_table,
+                w.HBox([labelled("Key", self.key, "3em"), self.reason, self.rotate_button, self.revoke_button]),
+                self.confirm_box,
+                self.status,
+                w.HTML("<b>Audit log</b>"),
+                self.audit_table,
+            ],
+            layout=w.Layout(border="1px solid #d1d5db", padding="8px"),
+        )
+
+    def refresh(self) -> None:
+        """Redraw the key table, the key chooser and the audit log from the custodian."""
+        keys = self.custodian.list_keys()
+        self.keys_table.value = keys_html(keys)
+        current = self.key.value
+        active = [info.key_id for info in keys if info.active]
+        self.key.options = active
+        if current in active:
+            self.key.value = current
+        log = self.custodian.audit_log
+        entries = list(log)
+        self.audit_table.value = audit_html(entries[-self.audit_rows :], log.verify(), len(entries))
+
+    def _chosen(self) -> str:
+        if not self.key.value:
+            raise InvalidInputError("there is no active key to choose")
+        return str(self.key.value)
+
+    def rotate(self) -> int | None:
+        """Rotate the chosen key; return its new version."""
+
+        def act() -> int:
+            info = self.custodian.rotate_key(self._chosen())
+            self._ok(f"rotated {info.key_id!r}: new tokens use version {info.version}; old ones still decrypt")
+            return info.version
+
+        return self._attempt(act)
+
+    def request_revoke(self) -> str | None:
+        """Ask for confirmation before revoking the chosen key (nothing is revoked yet)."""
+
+        def act() -> str:
+            key_id = self._chosen()
+            self._pending = key_id
+            self.confirm_text.value = (
+                f'<span style="color:{COLOURS["padding"]}">Revoke <b>{html.escape(key_id)}</b>? '
+                "Its material is destroyed and nothing it encrypted can be decrypted again.</span>"
+            )
+            self.confirm_box.layout.display = "flex"
+            self._info(f"confirm to revoke {key_id!r}, or cancel")
+            return key_id
+
+        return self._attempt(act)
+
+    def cancel_revoke(self) -> None:
+        """Close the confirmation without revoking anything."""
+        self._pending = None
+        self.confirm_box.layout.display = "none"
+        self._info("revocation cancelled")
+
+    def confirm_revoke(self) -> str | None:
+        """Revoke the key awaiting confirmation, with the reason typed (if any)."""
+
+        def act() -> str:
+            if self._pending is None:
+                raise InvalidInputError("choose a key and click Revoke first")
+            key_id, self._pending = self._pending, None
+            self.confirm_box.layout.display = "none"
+            result = self.custodian.invalidate_key(key_id, reason=self.reason.value or None)
+            self._ok(f"{result}: {key_id!r} is now a tombstone")
+            return result
+
+        return self._attempt(act)
+
+    def close(self) -> None:
+        """Stop following the custodian's audit log."""
+        self._unsubscribe()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self.refresh()
+        return super()._repr_mimebundle_(**kwargs)

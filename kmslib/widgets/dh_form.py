@@ -1,0 +1,229 @@
+"""``DHExchangeForm``: Alice and Bob agree a key; Mallory may sit in the middle."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as w
+
+from kmslib.custodian import KeyCustodian
+from kmslib.dh import DEFAULT_INFO, DHPrivateKey, DHPublicKey
+from kmslib.errors import InvalidInputError
+from kmslib.widgets._common import COLOURS, Form, labelled, make_button
+
+__all__ = ["DHExchangeForm"]
+
+SHARED = "shared"
+_FORM_GROUPS = ("ffdhe2048", "ffdhe3072", "x25519")
+
+
+def _party(name: str, colour: str, lines: list[str]) -> str:
+    body = "".join(f"<div>{line}</div>" for line in lines)
+    return (
+        f'<div class="kmslib-party" style="border-top:4px solid {colour};padding:4px 8px;min-width:16em">'
+        f"<b>{html.escape(name)}</b>{body}</div>"
+    )
+
+
+def _fp(value: str) -> str:
+    return f'<code style="color:{COLOURS["nonce"]}">{html.escape(value)}</code>'
+
+
+class DHExchangeForm(Form):
+    """Alice and Bob side by side, each with her or his own custodian, agree an AES key.
+
+    Steps, each a button and a plain method: :meth:`generate` (a key pair each, in the chosen
+    group), :meth:`exchange` (send public keys), :meth:`derive` (each derives the AES key and
+    shows its fingerprint), :meth:`send` (Alice encrypts, Bob decrypts). With the "Mallory in
+    the middle" switch on, Mallory replaces each public key in transit with her own: Alice and
+    Bob each share a key with Mallory, who reads and re-encrypts every message unseen. Only
+    comparing fingerprints over another channel (or authenticating the keys) reveals her.
+
+    Args:
+        info: the HKDF context string both sides use.
+    """
+
+    def __init__(self, *, info: bytes = DEFAULT_INFO) -> None:
+        super().__init__()
+        self.info = info
+        self.group = w.Dropdown(options=list(_FORM_GROUPS), value="x25519")
+        self.mallory_switch = w.Checkbox(value=False, description="Mallory in the middle", indent=False)
+        self.generate_button = make_button("1. Generate key pairs", "primary", "key")
+        self.exchange_button = make_button("2. Exchange public keys", "info", "exchange")
+        self.derive_button = make_button("3. Derive the shared key", "success", "handshake-o")
+        self.message = w.Text(value="Meet me at noon")
+        self.send_button = make_button("4. Alice encrypts, Bob decrypts", "warning", "envelope")
+        self.alice_panel = w.HTML(value="")
+        self.mallory_panel = w.HTML(value="")
+        self.bob_panel = w.HTML(value="")
+        self.match = w.HTML(value="")
+        self.token = w.Textarea(value="", disabled=True, layout=w.Layout(width="100%"))
+        self.bob_received = w.Text(value="", disabled=True)
+        self.mallory_read = w.Text(value="", disabled=True)
+        self._on_click(self.generate_button, self.generate)
+        self._on_click(self.exchange_button, self.exchange)
+        self._on_click(self.derive_button, self.derive)
+        self._on_click(self.send_button, self.send)
+        self._reset()
+        self.widget = w.VBox(
+            [
+                w.HTML("<h4>Diffie-Hellman: Alice and Bob agree a key</h4>"),
+                w.HBox([labelled("Group", self.group, "5em"), self.mallory_switch]),
+                w.HBox([self.generate_button, self.exchange_button, self.derive_button]),
+                w.HBox([self.alice_panel, self.mallory_panel, self.bob_panel]),
+                self.match,
+                labelled("Message", self.message),
+                self.send_button,
+                labelled("Token on the wire", self.token),
+                labelled("Bob decrypted", self.bob_received),
+                labelled("Mallory read", self.mallory_read),
+                self.status,
+            ],
+            layout=w.Layout(border="1px solid #d1d5db", padding="8px"),
+        )
+
+    def _reset(self) -> None:
+        self.alice = KeyCustodian()
+        self.bob = KeyCustodian()
+        self.mallory = KeyCustodian()
+        self._keys: dict[str, tuple[DHPrivateKey, DHPublicKey]] = {}
+        self._received: dict[str, DHPublicKey] = {}
+        self._derived = False
+        self._with_mallory = False
+        for box in (self.token, self.bob_received, self.mallory_read):
+            box.value = ""
+        self.match.value = ""
+        self._draw()
+
+    def _draw(self) -> None:
+        def lines(name: str) -> list[str]:
+            out = []
+            if name in self._keys:
+                out.append(f"my public key: {_fp(self._keys[name][1].fingerprint)}")
+            if name in self._received:
+                out.append(f"received a public key: {_fp(self._received[name].fingerprint)}")
+            custodian = {"alice": self.alice, "bob": self.bob}.get(name)
+            if custodian is not None and SHARED in custodian:
+                out.append(f"shared AES key: {_fp(custodian.key_info(SHARED).fingerprint)}")
+            return out or ["(nothing yet)"]
+
+        self.alice_panel.value = _party("Alice", "#2563eb", lines("alice"))
+        self.bob_panel.value = _party("Bob", "#059669", lines("bob"))
+        if self._with_mallory:
+            mallory = lines("mallory")
+            for peer in ("alice", "bob"):
+                key_id = f"with-{peer}"
+                if key_id in self.mallory:
+                    mallory.append(f"key {key_id}: {_fp(self.mallory.key_info(key_id).fingerprint)}")
+            self.mallory_panel.value = _party("Mallory (in the middle)", COLOURS["padding"], mallory)
+        else:
+            self.mallory_panel.value = _party("the network", COLOURS["header"], ["carries public keys and tokens"])
+
+    def generate(self) -> str | None:
+        """Start over: Alice, Bob (and Mallory, if switched on) each make a key pair in the chosen group."""
+
+        def act() -> str:
+            self._reset()
+            self._with_mallory = bool(self.mallory_switch.value)
+            for name, custodian in (("alice", self.alice), ("bob", self.bob), ("mallory", self.mallory)):
+                if name != "mallory" or self._with_mallory:
+                    self._keys[name] = custodian.generate_diffie_hellman_params_and_key(group=self.group.value)
+            self._draw()
+            self._ok(f"each party made a {self.group.value} key pair; the private keys never leave their owners")
+            return str(self.group.value)
+
+        return self._attempt(act)
+
+    def exchange(self) -> str | None:
+        """Send the public keys across (as PEM text); Mallory, if present, swaps in her own."""
+
+        def act() -> str:
+            if "alice" not in self._keys:
+                raise InvalidInputError("generate the key pairs first")
+            if self._with_mallory:
+                fake = self._keys["mallory"][1]
+                self._received = {"alice": fake, "bob": fake, "mallory": self._keys["alice"][1]}
+                note = "Mallory intercepted both public keys and sent her own instead"
+            else:
+                self._received = {"alice": self._keys["bob"][1], "bob": self._keys["alice"][1]}
+                note = "the public keys crossed the network; anyone may see them"
+            self._draw()
+            self._ok(note)
+            return note
+
+        return self._attempt(act)
+
+    def derive(self) -> bool | None:
+        """Each side derives the AES key from its private key and the public key it received.
+
+        Returns:
+            Whether Alice's and Bob's keys match (``None`` after an error).
+        """
+
+        def act() -> bool:
+            if "alice" not in self._received:
+                raise InvalidInputError("exchange the public keys first")
+            if self._derived:
+                raise InvalidInputError("the key is already derived: generate new key pairs to start over")
+            for name, custodian in (("alice", self.alice), ("bob", self.bob)):
+                private = self._keys[name][0]
+                custodian.derive_shared_key(SHARED, private, self._received[name].pem, info=self.info)
+            if self._with_mallory:
+                private = self._keys["mallory"][0]
+                for peer in ("alice", "bob"):
+                    self.mallory.derive_shared_key(f"with-{peer}", private, self._keys[peer][1], info=self.info)
+            self._derived = True
+            alice = self.alice.key_info(SHARED).fingerprint
+            bob = self.bob.key_info(SHARED).fingerprint
+            same = alice == bob
+            if same:
+                verdict = f"✔ the fingerprints match ({_fp(alice)}): Alice and Bob hold the same AES key"
+            else:
+                verdict = (
+                    f"✘ the fingerprints differ (Alice {_fp(alice)}, Bob {_fp(bob)}): "
+                    "each shares a key with Mallory, not with the other"
+                )
+            colour = "#065f46" if same else COLOURS["padding"]
+            self.match.value = f'<div class="kmslib-match" style="color:{colour};font-weight:bold">{verdict}</div>'
+            self._draw()
+            self._ok("both sides derived a key with HKDF-SHA256; no key ever crossed the network")
+            return same
+
+        return self._attempt(act)
+
+    def send(self) -> str | None:
+        """Alice encrypts the message with her key; Bob decrypts what reaches him.
+
+        Returns:
+            What Bob read (``None`` after an error).
+        """
+
+        def act() -> str:
+            if not self._derived:
+                raise InvalidInputError("derive the shared key first")
+            if not self.message.value:
+                raise InvalidInputError("type a message for Alice to send first")
+            token = self.alice.encrypt_data_aes(SHARED, self.message.value)
+            self.token.value = token
+            if self._with_mallory:
+                stolen = self.mallory.decrypt_data_aes("with-alice", token)
+                self.mallory_read.value = stolen
+                token = self.mallory.encrypt_data_aes("with-bob", stolen)
+            else:
+                self.mallory_read.value = "(nothing: without the key the token is noise)"
+            received = self.bob.decrypt_data_aes(SHARED, token)
+            self.bob_received.value = received
+            if self._with_mallory:
+                self._info("Bob read the message and suspects nothing, but Mallory read it too")
+            else:
+                self._ok("Bob decrypted Alice's message with his own copy of the key")
+            return received
+
+        return self._attempt(act)
+
+    def run_all(self) -> str | None:
+        """Run the four steps in order (for a quick demonstration); return what Bob read."""
+        for step in (self.generate, self.exchange, self.derive):
+            if step() is None:
+                return None
+        return self.send()

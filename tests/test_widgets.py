@@ -1,0 +1,344 @@
+"""The course's forms, driven as a student would: set values, click, read what is visible."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from collections.abc import Callable
+
+import ipywidgets as w
+import pytest
+
+from kmslib import KeyCustodian, inspect_token
+from kmslib.widgets import AESForm, DHExchangeForm, KeyVaultDashboard, RSAForm
+
+
+def is_error(form: object, text: str = "") -> bool:
+    status = form.status.value  # type: ignore[attr-defined]
+    return "kmslib-error" in status and text in status
+
+
+def is_ok(form: object) -> bool:
+    return "kmslib-ok" in form.status.value  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- AES
+
+
+def test_aes_form_round_trip_by_clicks(kms: KeyCustodian) -> None:
+    form = AESForm(kms)
+    form.new_key_id.value = "class-key"
+    form.create_button.click()
+    assert is_ok(form)
+    assert form.key.value == "class-key"
+    form.plaintext.value = "Confidential Communication"
+    form.encrypt_button.click()
+    assert form.token.value.startswith("kms:v1:aes-256-gcm:")
+    assert "nonce" in form.anatomy.value
+    assert "tag" in form.anatomy.value
+    assert inspect_token(form.token.value).nonce.hex(" ") in form.anatomy.value  # type: ignore[union-attr]
+    form.decrypt_button.click()
+    assert form.decrypted.value == "Confidential Communication"
+    assert is_ok(form)
+
+
+def test_aes_form_methods_return_what_they_show(kms: KeyCustodian) -> None:
+    form = AESForm(kms)
+    assert form.create_key() == "student-key"
+    token = form.encrypt()
+    assert token == form.token.value
+    assert form.decrypt() == form.decrypted.value == "Confidential Communication"
+
+
+def test_aes_form_cbc_shows_blocks_and_padding(kms: KeyCustodian) -> None:
+    form = AESForm(kms)
+    form.mode.value = "cbc"
+    form.new_key_id.value = "cbc"
+    form.create_key()
+    form.plaintext.value = "exactly 16 bytes"
+    form.encrypt()
+    assert "IV" in form.anatomy.value
+    assert "tag" not in form.anatomy.value
+    assert "16 bytes of plaintext + 16 bytes of PKCS7 padding (each byte = 0x10) = 2 block(s)" in form.blocks.value
+    assert form.blocks.value.count("block ") == 2
+    form.decrypt()
+    assert form.decrypted.value == "exactly 16 bytes"
+    assert "CBC checks no tag" in form.status.value
+
+
+def test_aes_form_associated_data(kms: KeyCustodian) -> None:
+    form = AESForm(kms)
+    form.create_key()
+    form.associated_data.value = "user=alice"
+    form.encrypt()
+    form.associated_data.value = "user=mallory"
+    form.decrypt_button.click()
+    assert is_error(form, "Decryption failed")
+    assert form.decrypted.value == ""
+    form.associated_data.value = "user=alice"
+    form.decrypt_button.click()
+    assert form.decrypted.value == "Confidential Communication"
+
+
+def test_aes_form_shows_a_tampered_token_as_an_error_and_keeps_working(kms: KeyCustodian) -> None:
+    form = AESForm(kms)
+    form.create_key()
+    form.encrypt()
+    header, payload = form.token.value.rsplit(":", 1)
+    raw = bytearray(base64.b64decode(payload))
+    raw[13] ^= 1
+    form.token.value = f"{header}:{base64.b64encode(bytes(raw)).decode()}"
+    form.decrypt_button.click()
+    assert is_error(form, "Decryption failed")
+    assert "Traceback" not in form.status.value
+    form.token.value = "not a token at all"
+    form.decrypt_button.click()
+    assert is_error(form, "Decryption failed")
+    form.encrypt_button.click()
+    form.decrypt_button.click()
+    assert form.decrypted.value == "Confidential Communication"
+
+
+def test_aes_form_empty_input_and_missing_key(kms: KeyCustodian) -> None:
+    form = AESForm(kms)
+    form.encrypt_button.click()
+    assert is_error(form, "create or choose a key first")
+    form.create_key()
+    form.plaintext.value = ""
+    form.encrypt_button.click()
+    assert is_error(form, "type a message")
+    assert form.encrypt() is None
+    form.token.value = ""
+    form.decrypt_button.click()
+    assert is_error(form, "paste a token")
+    form.new_key_id.value = ""
+    form.create_button.click()
+    assert is_error(form, "Invalid input")
+    form.new_key_id.value = "student-key"
+    form.create_button.click()
+    assert is_error(form, "That key id is taken")
+
+
+def test_aes_form_revoked_key(kms: KeyCustodian) -> None:
+    form = AESForm(kms)
+    form.create_key()
+    form.encrypt()
+    kms.invalidate_key("student-key")
+    form.decrypt_button.click()
+    assert is_error(form, "Key revoked")
+    assert form.decrypted.value == ""
+    form.refresh_keys()
+    assert form.key.label == "student-key (revoked)"
+
+
+def test_aes_form_offers_keys_made_in_code(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("made-in-code")
+    kms.generate_rsa_pair("an-rsa-key")
+    form = AESForm(kms)
+    assert [value for _, value in form.key.options] == ["made-in-code"]
+
+
+# ---------------------------------------------------------------- RSA
+
+
+def test_rsa_form_generate_encrypt_decrypt(kms: KeyCustodian) -> None:
+    form = RSAForm(kms)
+    form.generate_button.click()
+    assert form.public_pem.value.startswith("-----BEGIN PUBLIC KEY-----")
+    assert "PRIVATE" not in form.public_pem.value
+    form.message.value = "Classified Information"
+    assert "22 / 190 bytes: fits" in form.byte_count.value
+    form.encrypt_button.click()
+    assert form.token.value.startswith("kms:v1:rsa-oaep-sha256:")
+    form.decrypt_button.click()
+    assert form.decrypted.value == "Classified Information"
+
+
+def test_rsa_form_live_count_and_limit_error(kms: KeyCustodian) -> None:
+    form = RSAForm(kms)
+    form.padding.value = "pkcs1v15"
+    assert "/ 245 bytes" in form.byte_count.value
+    form.padding.value = "oaep"
+    form.generate()
+    form.message.value = "x" * 190
+    assert "190 / 190 bytes: fits" in form.byte_count.value
+    form.message.value = "é" * 100  # 200 bytes in UTF-8
+    assert "200 / 190 bytes: too long" in form.byte_count.value
+    form.encrypt_button.click()
+    assert is_error(form, "Message too long")
+    assert "at most 190 bytes" in form.status.value
+    form.message.value = "short again"
+    form.encrypt_button.click()
+    form.decrypt_button.click()
+    assert form.decrypted.value == "short again"
+
+
+def test_rsa_form_order_and_empty_input(kms: KeyCustodian) -> None:
+    form = RSAForm(kms)
+    form.encrypt_button.click()
+    assert is_error(form, "generate a key pair first")
+    form.generate()
+    form.message.value = ""
+    form.encrypt_button.click()
+    assert is_error(form, "type a message")
+    form.token.value = "kms:v1:rsa-oaep-sha256:AAAA"
+    form.decrypt_button.click()
+    assert is_error(form, "Decryption failed")
+    form.generate_button.click()
+    assert is_error(form, "That key id is taken")
+
+
+# ---------------------------------------------------------------- Diffie-Hellman
+
+
+@pytest.mark.parametrize("group", ["x25519", "ffdhe2048"])
+def test_dh_form_alice_and_bob_agree(group: str) -> None:
+    form = DHExchangeForm()
+    form.group.value = group
+    form.generate_button.click()
+    form.exchange_button.click()
+    form.derive_button.click()
+    assert "the fingerprints match" in form.match.value
+    fingerprint = form.alice.key_info("shared").fingerprint
+    assert fingerprint == form.bob.key_info("shared").fingerprint
+    assert form.alice_panel.value.count(fingerprint) == 1
+    assert form.bob_panel.value.count(fingerprint) == 1
+    form.message.value = "hello Bob"
+    form.send_button.click()
+    assert form.bob_received.value == "hello Bob"
+    assert form.token.value.startswith("kms:v1:aes-256-gcm:")
+    assert "hello Bob" not in form.mallory_read.value
+    assert is_ok(form)
+
+
+def test_dh_form_mallory_in_the_middle_is_visible() -> None:
+    form = DHExchangeForm()
+    form.mallory_switch.value = True
+    form.generate_button.click()
+    form.exchange_button.click()
+    assert "Mallory intercepted" in form.status.value
+    form.derive_button.click()
+    assert "the fingerprints differ" in form.match.value
+    alice, bob = form.alice.key_info("shared"), form.bob.key_info("shared")
+    assert alice.fingerprint != bob.fingerprint
+    assert form.mallory.key_info("with-alice").fingerprint == alice.fingerprint
+    assert form.mallory.key_info("with-bob").fingerprint == bob.fingerprint
+    assert "Mallory (in the middle)" in form.mallory_panel.value
+    form.message.value = "the vault code is 1234"
+    form.send_button.click()
+    assert form.bob_received.value == "the vault code is 1234"
+    assert form.mallory_read.value == "the vault code is 1234"
+    assert "Mallory read it too" in form.status.value
+
+
+def test_dh_form_steps_in_order() -> None:
+    form = DHExchangeForm()
+    form.send_button.click()
+    assert is_error(form, "derive the shared key first")
+    form.exchange_button.click()
+    assert is_error(form, "generate the key pairs first")
+    form.generate_button.click()
+    form.derive_button.click()
+    assert is_error(form, "exchange the public keys first")
+    assert form.run_all() == "Meet me at noon"
+    form.derive_button.click()
+    assert is_error(form, "already derived")
+    form.message.value = ""
+    form.send_button.click()
+    assert is_error(form, "type a message")
+
+
+# ---------------------------------------------------------------- dashboard
+
+
+def test_dashboard_reflects_rotation_and_revocation(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("payments")
+    kms.establish_aes_key("reports", mode="cbc")
+    board = KeyVaultDashboard(kms)
+    assert "payments" in board.keys_table.value
+    assert "aes-256-cbc" in board.keys_table.value
+    board.key.value = "payments"
+    board.rotate_button.click()
+    assert kms.key_info("payments").version == 2
+    assert "rotated 'payments'" in board.status.value
+    assert "rotate_key" in board.audit_table.value
+    board.revoke_button.click()
+    assert kms.key_info("payments").active  # nothing happens before confirmation
+    assert board.confirm_box.layout.display == "flex"
+    assert "Revoke <b>payments</b>?" in board.confirm_text.value
+    board.cancel_button.click()
+    assert kms.key_info("payments").active
+    assert board.confirm_box.layout.display == "none"
+    board.reason.value = "key leaked"
+    board.revoke_button.click()
+    board.confirm_button.click()
+    info = kms.key_info("payments")
+    assert (info.state, info.reason) == ("revoked", "key leaked")
+    assert "Key Revocation Successful" in board.status.value
+    assert "revoked" in board.keys_table.value
+    assert "payments" not in board.key.options
+    assert "✔ hash chain verified" in board.audit_table.value
+
+
+def test_dashboard_follows_actions_taken_in_code(kms: KeyCustodian) -> None:
+    board = KeyVaultDashboard(kms)
+    assert "no keys yet" in board.keys_table.value
+    kms.establish_aes_key("from-code")
+    assert "from-code" in board.keys_table.value
+    assert "from-code" in board.key.options
+    with pytest.raises(Exception):  # noqa: PT011, B017 - any failure made in code shows in the log
+        kms.decrypt_data_aes("from-code", "garbage")
+    assert "DecryptionError" in board.audit_table.value
+    kms.rotate_key("from-code")
+    assert ">2<" in board.keys_table.value
+    board.close()
+    kms.establish_aes_key("after-close")
+    assert "after-close" not in board.keys_table.value
+
+
+def test_dashboard_errors_stay_in_the_form(kms: KeyCustodian) -> None:
+    board = KeyVaultDashboard(kms)
+    board.rotate_button.click()
+    assert is_error(board, "no active key")
+    board.confirm_button.click()
+    assert is_error(board, "click Revoke first")
+    kms.establish_aes_key("k")
+    board.key.value = "k"
+    board.request_revoke()
+    kms.invalidate_key("k")  # revoked in code meanwhile
+    board.confirm_button.click()
+    assert is_error(board, "Key revoked")
+
+
+def test_dashboard_shows_version_revocation_and_limits_the_log(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("k")
+    for _ in range(3):
+        kms.rotate_key("k")
+    kms.invalidate_key("k", version=1)
+    board = KeyVaultDashboard(kms, audit_rows=3)
+    assert "active (revoked v1)" in board.keys_table.value
+    assert "the last 3 of 5 entries" in board.audit_table.value
+
+
+# ---------------------------------------------------------------- every form
+
+
+FORMS: list[Callable[[KeyCustodian], object]] = [AESForm, RSAForm, lambda kms: DHExchangeForm(), KeyVaultDashboard]
+
+
+@pytest.mark.parametrize("make", FORMS, ids=["aes", "rsa", "dh", "dashboard"])
+def test_each_form_is_a_widget_tree_that_displays_itself(
+    kms: KeyCustodian, make: Callable[[KeyCustodian], object]
+) -> None:
+    form = make(kms)
+    assert isinstance(form.widget, w.VBox)  # type: ignore[attr-defined]
+    bundle = form._repr_mimebundle_()  # type: ignore[attr-defined]
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == form.widget.model_id  # type: ignore[attr-defined]
+
+
+def test_import_kmslib_still_imports_no_ipywidgets() -> None:
+    code = "import sys, kmslib; print('ipywidgets' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
