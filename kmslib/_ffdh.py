@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", CryptographyDeprecationWarning)
     _ParameterNumbers: Any = _dh.DHParameterNumbers
+    _PublicNumbers: Any = _dh.DHPublicNumbers
     _PrivateKey: Any = _dh.DHPrivateKey
     _PublicKey: Any = _dh.DHPublicKey
     _generate_parameters: Any = _dh.generate_parameters
@@ -54,6 +55,7 @@ __all__ = [
     "is_public_key",
     "load_pem_private_key",
     "load_pem_public_key",
+    "public_key",
 ]
 
 _FFDHE2048 = int(
@@ -130,6 +132,14 @@ def generate_parameters(key_size: int) -> Any:
     if not 512 <= key_size <= 1024:
         raise ValueError("teaching parameters are 512 to 1024 bits; use an RFC 7919 group for real keys")
     return _generate_parameters(generator=GENERATOR, key_size=key_size)
+
+
+def public_key(group: str, y: int) -> Any:
+    """Build a pyca public key with the raw value ``y`` in an RFC 7919 group, unvalidated.
+
+    For showing what validation rejects (y = 1, y = p - 1, ...); :func:`exchange` checks it.
+    """
+    return _PublicNumbers(y, _ParameterNumbers(FF_GROUPS[group], GENERATOR)).public_key()
 
 
 def is_private_key(key: object) -> bool:

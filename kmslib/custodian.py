@@ -189,12 +189,12 @@ class KeyCustodian:
         with self._lock:
             self._live(key_id, kind)
         version, algorithm, payload = parse_token(token)
+        audit.version = version  # the version the token names, recorded even if it is refused
         with self._lock:
             key = self._live(key_id, kind)
             material = self._version(key, version)
         if algorithm != material.algorithm:
             raise DecryptionError()
-        audit.version = version
         if isinstance(material, AESKeyVersion):
             self._check_associated_data(material, associated_data)
             return key, material.decrypt(payload, associated_data)

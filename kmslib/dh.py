@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kmslib import _checks, _ffdh
-from kmslib.errors import ArgumentTypeError, InvalidPeerKeyError
+from kmslib.errors import ArgumentTypeError, InvalidInputError, InvalidPeerKeyError
 
 __all__ = [
     "DEFAULT_INFO",
@@ -33,7 +33,9 @@ __all__ = [
     "DHPublicKey",
     "derive_key_bytes",
     "generate_key_pair",
+    "generate_teaching_key_pair",
     "load_public_key",
+    "public_key_from_y",
     "public_key_pem",
     "shared_secret",
 ]
@@ -144,6 +146,57 @@ def generate_key_pair(group: str = "ffdhe2048") -> tuple[DHPrivateKey, DHPublicK
     raw = x25519.X25519PrivateKey.generate() if group == "x25519" else _ffdh.generate_private_key(group)
     private = DHPrivateKey(raw)
     return private, private.public_key()
+
+
+def generate_teaching_key_pair(key_size: int = 512) -> tuple[DHPrivateKey, DHPublicKey]:
+    """For teaching only: generate fresh finite-field parameters, then a key pair in them.
+
+    This is what the original description's ``generate_diffie_hellman_params_and_key`` did.
+    It shows why kmslib uses fixed groups instead: generating a safe prime takes long (fractions
+    of a second at 512 bits, seconds to minutes at 2048), and 512 to 1024 bits are far too small
+    for real secrets. The group is named ``"custom-<bits>"``; the peer must use the same parameters.
+
+    Args:
+        key_size: 512 to 1024 bits.
+
+    Returns:
+        ``(private_key, public_key)`` handles.
+
+    Raises:
+        InvalidInputError: ``key_size`` is outside 512 to 1024.
+    """
+    if isinstance(key_size, bool) or not isinstance(key_size, int):
+        raise ArgumentTypeError(f"key_size must be an int, not {type(key_size).__name__}")
+    try:
+        parameters = _ffdh.generate_parameters(key_size)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from None
+    private = DHPrivateKey(parameters.generate_private_key())
+    return private, private.public_key()
+
+
+def public_key_from_y(group: str, y: int) -> DHPublicKey:
+    """Make a finite-field public key from a raw value ``y``, without validating it.
+
+    For demonstrations and tests of peer-key validation: ``derive_shared_key`` rejects
+    y = 1, y = p - 1 and values outside the prime-order subgroup.
+
+    Args:
+        group: ``"ffdhe2048"``, ``"ffdhe3072"`` or ``"ffdhe4096"``.
+        y: the public value, 0 <= y.
+
+    Returns:
+        A :class:`DHPublicKey` handle.
+
+    Raises:
+        InvalidInputError: an unknown group, or a negative ``y``.
+    """
+    _checks.choice(group, "group", tuple(_ffdh.FF_GROUPS))
+    if isinstance(y, bool) or not isinstance(y, int):
+        raise ArgumentTypeError(f"y must be an int, not {type(y).__name__}")
+    if y < 0:
+        raise InvalidInputError("y must not be negative")
+    return DHPublicKey(_ffdh.public_key(group, y))
 
 
 def _private(key: object) -> Any:

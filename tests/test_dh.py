@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import warnings
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
@@ -103,12 +102,8 @@ def _first_non_residue(p: int) -> int:
     return y
 
 
-def _ff_public(y: int, p: int = _ffdh.FF_GROUPS["ffdhe2048"]) -> object:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from cryptography.hazmat.primitives.asymmetric import dh as pyca_dh
-
-        return pyca_dh.DHPublicNumbers(y, pyca_dh.DHParameterNumbers(p, 2)).public_key()
+def _ff_public(y: int) -> DHPublicKey:
+    return dh.public_key_from_y("ffdhe2048", y)
 
 
 P2048 = _ffdh.FF_GROUPS["ffdhe2048"]
@@ -179,11 +174,6 @@ def test_peer_pem_as_bytes() -> None:
     assert "k" in kms
 
 
-def test_teaching_parameters_are_bounded() -> None:
-    with pytest.raises(ValueError, match="512 to 1024"):
-        _ffdh.generate_parameters(2048)
-
-
 def test_no_user_ever_sees_the_ffdh_deprecation_warning() -> None:
     """A fresh interpreter with every warning an error runs every FFDH path kmslib has."""
     code = """
@@ -221,3 +211,24 @@ print("one filter")
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.stdout.strip() == "one filter", result.stderr
+
+
+def test_public_key_from_y_checks_its_arguments() -> None:
+    assert dh.public_key_from_y("ffdhe3072", 4).group == "ffdhe3072"
+    with pytest.raises(InvalidInputError, match="group must be one of"):
+        dh.public_key_from_y("x25519", 4)
+    with pytest.raises(InvalidInputError, match="negative"):
+        dh.public_key_from_y("ffdhe2048", -1)
+    with pytest.raises(ArgumentTypeError, match="y must be an int"):
+        dh.public_key_from_y("ffdhe2048", "4")  # type: ignore[arg-type]
+
+
+def test_teaching_key_pairs_make_their_own_group() -> None:
+    private, public = dh.generate_teaching_key_pair(512)
+    assert (public.group, public.bits) == ("custom-512", 512)
+    peer = DHPrivateKey(private.cryptography_key.parameters().generate_private_key())
+    assert dh.shared_secret(private, peer.public_key()) == dh.shared_secret(peer, public)
+    with pytest.raises(InvalidPeerKeyError, match="another Diffie-Hellman group"):
+        dh.shared_secret(private, dh.generate_key_pair("ffdhe2048")[1])
+    with pytest.raises(InvalidInputError, match="512 to 1024"):
+        dh.generate_teaching_key_pair(2048)

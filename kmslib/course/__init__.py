@@ -1,0 +1,88 @@
+"""Helpers the course's notebooks share, so that no notebook copies code from another.
+
+- :func:`classroom_clock`: a deterministic clock for custodians shown in notebooks;
+- :func:`tamper`: flip bits inside a token's payload, for the tampering lessons;
+- :data:`____`: the blank that "your turn" cells start with;
+- :mod:`kmslib.course.pictures`: the matplotlib pictures (imported on demand);
+- :mod:`kmslib.course.capstone`: the capstone's exercise checkers.
+
+Like :mod:`kmslib.widgets`, this package is never imported by ``import kmslib``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+from kmslib.tokens import parse_token
+
+__all__ = ["COURSE", "____", "classroom_clock", "tamper"]
+
+#: The notebooks of the course, in order: (file name, title).
+COURSE = (
+    ("00_start_here.ipynb", "Start here"),
+    ("01_aes.ipynb", "AES: symmetric encryption"),
+    ("02_rsa.ipynb", "RSA: public-key encryption"),
+    ("03_diffie_hellman.ipynb", "Diffie-Hellman: agreeing a key in public"),
+    ("04_revocation_and_lifecycle.ipynb", "Revocation and the key lifecycle"),
+    ("05_capstone.ipynb", "Capstone: a key compromise, end to end"),
+)
+
+
+class _Blank:
+    """The blank a student replaces in a "your turn" cell; evaluating it does nothing."""
+
+    def __repr__(self) -> str:
+        return "____"
+
+
+#: The blank in "your turn" cells (as in Kaggle's learntools).
+____ = _Blank()
+
+
+def classroom_clock(start: datetime | None = None, step: timedelta = timedelta(seconds=1)) -> Callable[[], datetime]:
+    """A clock for ``KeyCustodian(clock=...)`` that starts at a fixed time and ticks ``step`` per call.
+
+    Notebooks use it so that timestamps in their outputs are the same on every run.
+
+    Args:
+        start: the first time (default 2026-01-05 09:00 UTC, a Monday morning class).
+        step: how far each reading moves the clock.
+
+    Returns:
+        A callable returning timezone-aware UTC datetimes.
+    """
+    now = [start or datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)]
+
+    def clock() -> datetime:
+        current = now[0]
+        now[0] = current + step
+        return current
+
+    return clock
+
+
+def tamper(token: str, index: int, mask: int | bytes) -> str:
+    """Return ``token`` with payload byte(s) from ``index`` XORed with ``mask``; the header is kept.
+
+    Args:
+        token: a kmslib token.
+        index: the first payload byte to change (0 is the first byte of the nonce or IV).
+        mask: one int (0-255) for one byte, or bytes to XOR from ``index`` on.
+
+    Returns:
+        The tampered token, still well-formed.
+
+    Raises:
+        DecryptionError: ``token`` is malformed.
+        ValueError: the mask runs past the end of the payload.
+    """
+    version, algorithm, payload = parse_token(token)
+    masks = bytes([mask]) if isinstance(mask, int) else bytes(mask)
+    if not 0 <= index <= len(payload) - len(masks):
+        raise ValueError(f"the payload has {len(payload)} bytes; cannot change {len(masks)} from index {index}")
+    changed = bytearray(payload)
+    for offset, value in enumerate(masks):
+        changed[index + offset] ^= value
+    return f"kms:v{version}:{algorithm}:{base64.b64encode(bytes(changed)).decode('ascii')}"

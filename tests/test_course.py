@@ -1,0 +1,189 @@
+"""kmslib.course: the exercise checkers, the shared helpers and the pictures."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from matplotlib.figure import Figure
+
+from kmslib import DecryptionError, KeyCustodian, inspect_token
+from kmslib.course import COURSE, ____, classroom_clock, pictures, tamper
+from kmslib.course.capstone import EXERCISES, q1, q2, q3, q4
+
+
+def test_classroom_clock_is_deterministic() -> None:
+    clock = classroom_clock()
+    assert [clock(), clock()] == [
+        datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc),
+        datetime(2026, 1, 5, 9, 0, 1, tzinfo=timezone.utc),
+    ]
+    other = classroom_clock(datetime(2030, 1, 1, tzinfo=timezone.utc), step=timedelta(minutes=5))
+    other()
+    assert other() == datetime(2030, 1, 1, 0, 5, tzinfo=timezone.utc)
+
+
+def test_tamper_flips_exactly_the_bytes_asked(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("k", mode="cbc")
+    token = kms.encrypt_data_aes("k", "to=bob;amt=0100;")
+    forged = tamper(token, 3, bytes(a ^ b for a, b in zip(b"bob", b"eve", strict=True)))
+    assert inspect_token(forged).version == 1
+    assert kms.decrypt_data_aes("k", forged) == "to=eve;amt=0100;"  # CBC cannot tell
+    assert tamper(tamper(token, 0, 0xFF), 0, 0xFF) == token
+    with pytest.raises(ValueError, match="cannot change"):
+        tamper(token, 47, b"\x01\x01")
+    with pytest.raises(DecryptionError):
+        tamper("not a token", 0, 1)
+
+
+def test_the_blank_does_nothing() -> None:
+    assert repr(____) == "____"
+
+
+def test_course_map_lists_every_notebook() -> None:
+    from conftest import ROOT
+
+    on_disk = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert [name for name, _ in COURSE] == on_disk
+
+
+def solve(kms: KeyCustodian, upto: int) -> dict[str, str]:
+    """Do the capstone's exercises 1..upto, as a student would."""
+    answers: dict[str, str] = {}
+    if upto >= 1:
+        kms.establish_aes_key("ops")
+    if upto >= 2:
+        answers["report_token"] = kms.encrypt_data_aes("ops", "quarterly report", associated_data="dept=finance")
+    if upto >= 3:
+        kms.rotate_key("ops")
+        answers["report_token_v2"] = kms.rewrap("ops", answers["report_token"], associated_data="dept=finance")
+    if upto >= 4:
+        kms.invalidate_key("ops", version=1, reason="laptop stolen")
+    return answers
+
+
+def test_the_capstone_solved_step_by_step_passes_every_check(capsys: pytest.CaptureFixture[str]) -> None:
+    kms = KeyCustodian()
+    solve(kms, 1)
+    assert q1.check(kms)
+    kms2 = KeyCustodian()
+    answers = solve(kms2, 2)
+    assert q2.check(kms2, answers["report_token"])
+    kms3 = KeyCustodian()
+    answers = solve(kms3, 3)
+    assert q3.check(kms3, answers["report_token_v2"])
+    kms4 = KeyCustodian()
+    solve(kms4, 4)
+    assert q4.check(kms4)
+    assert capsys.readouterr().out.count("correct!") == 4
+
+
+@pytest.mark.parametrize(
+    ("setup", "exercise", "answer", "says"),
+    [
+        (lambda k: None, q1, lambda k, a: (k,), "there is no key 'ops'"),
+        (lambda k: k.establish_aes_key("ops", mode="cbc"), q1, lambda k, a: (k,), "GCM authenticates"),
+        (lambda k: k.generate_rsa_pair("ops"), q1, lambda k, a: (k,), "is an RSA key"),
+        (lambda k: solve(k, 1), q2, lambda k, a: (k, ____), "replace the blank"),
+        (lambda k: solve(k, 1), q2, lambda k, a: (k, "quarterly report"), "token string"),
+        (
+            lambda k: solve(k, 1),
+            q2,
+            lambda k, a: (k, k.encrypt_data_aes("ops", "quarterly report")),
+            "bind associated_data='dept=finance'",
+        ),
+        (
+            lambda k: solve(k, 1),
+            q2,
+            lambda k, a: (k, k.encrypt_data_aes("ops", "other text", associated_data="dept=finance")),
+            "encrypt 'quarterly report'",
+        ),
+        (lambda k: solve(k, 2), q3, lambda k, a: (k, a["report_token"]), "still at version 1"),
+        (
+            lambda k: (solve(k, 2), k.rotate_key("ops")),
+            q3,
+            lambda k, a: (k, k.encrypt_data_aes("ops", "quarterly report", associated_data="dept=finance")),
+            None,
+        ),
+        (lambda k: solve(k, 3), q4, lambda k, a: (k,), "version 1 is not revoked yet"),
+        (
+            lambda k: (solve(k, 3), k.invalidate_key("ops", version=1)),
+            q4,
+            lambda k, a: (k,),
+            "give a reason",
+        ),
+        (lambda k: (solve(k, 3), k.invalidate_key("ops")), q4, lambda k, a: (k,), "revoke only version 1"),
+        (lambda k: None, q4, lambda k, a: ("not a custodian",), "pass the KeyCustodian"),
+        (lambda k: None, q4, lambda k, a: (k,), "KeyNotFoundError"),
+    ],
+)
+def test_checkers_say_what_is_wrong(
+    capsys: pytest.CaptureFixture[str], setup: object, exercise: object, answer: object, says: str | None
+) -> None:
+    kms = KeyCustodian()
+    setup(kms)  # type: ignore[operator]
+    answers = {"report_token": ""}
+    if exercise is q3 and "ops" in kms and kms.key_info("ops").version == 1:
+        answers = solve(KeyCustodian(), 2)
+    verdict = exercise.check(*answer(kms, answers))  # type: ignore[attr-defined, operator]
+    out = capsys.readouterr().out
+    if says is None:  # a fresh token at the new version is also a right answer to exercise 3
+        assert verdict
+        return
+    assert not verdict
+    assert "not yet" in out or "blank" in out
+    assert says in out
+
+
+def test_hints_and_solutions_are_hidden_until_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    for exercise in EXERCISES:
+        assert "Solution" not in repr(exercise)
+        exercise.hint()
+        exercise.solution()
+    out = capsys.readouterr().out
+    assert out.count("Hint:") == 4
+    assert 'kms.invalidate_key("ops", version=1, reason="laptop stolen")' in out
+
+
+def test_solutions_solve_the_exercises(capsys: pytest.CaptureFixture[str]) -> None:
+    """Running each printed solution, in order as in the notebook, passes its check."""
+    namespace: dict[str, object] = {"kms": KeyCustodian()}
+    arguments = {1: (), 2: ("report_token",), 3: ("report_token_v2",), 4: ()}
+    for exercise in EXERCISES:
+        exercise.solution()
+        code = capsys.readouterr().out.removeprefix("Solution:\n")
+        exec(code, namespace)
+        assert exercise.check(namespace["kms"], *(namespace[name] for name in arguments[exercise.number]))
+        assert "correct!" in capsys.readouterr().out
+
+
+def test_verdicts_display_nothing() -> None:
+    kms = KeyCustodian()
+    verdict = q1.check(kms)
+    assert verdict._ipython_display_() is None  # type: ignore[func-returns-value]
+    assert repr(verdict) == "Verdict(correct=False)"
+
+
+@pytest.mark.parametrize("draw", [pictures.ecb_vs_cbc, pictures.paint_mixing, pictures.key_lifecycle])
+def test_pictures_are_figures(draw: object) -> None:
+    figure = draw()  # type: ignore[operator]
+    assert isinstance(figure, Figure)
+    assert figure.axes
+
+
+def test_ecb_shows_the_picture_and_cbc_does_not() -> None:
+    image = pictures.sample_image()
+    panels = [ax.images[0].get_array() for ax in pictures.ecb_vs_cbc(image).axes]
+    original, ecb, cbc = (bytes(p.astype("uint8").tobytes()) for p in panels)
+    assert original == image.tobytes()
+    blocks = lambda data: len({data[i : i + 16] for i in range(0, len(data), 16)})  # noqa: E731
+    # Flat areas repeat blocks: ECB keeps the repeats, CBC leaves none.
+    assert blocks(ecb) == blocks(original) < len(original) // 16
+    assert blocks(cbc) == len(cbc) // 16
+
+
+def test_keygen_times_measure_each_size() -> None:
+    times = pictures.keygen_times(sizes=(2048,), repeats=(1,))
+    assert list(times) == [2048]
+    assert times[2048] > 0
+    assert isinstance(pictures.plot_keygen_times(times), Figure)

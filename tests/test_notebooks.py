@@ -1,0 +1,102 @@
+"""The course's notebooks as documents: structure, links, saved outputs (nbval runs them)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NAMES = [p.name for p in NOTEBOOKS]
+
+
+def load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def text(cell: dict[str, Any]) -> str:
+    source = cell["source"]
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def test_the_six_notebooks_exist() -> None:
+    assert NAMES == [
+        "00_start_here.ipynb",
+        "01_aes.ipynb",
+        "02_rsa.ipynb",
+        "03_diffie_hellman.ipynb",
+        "04_revocation_and_lifecycle.ipynb",
+        "05_capstone.ipynb",
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_goals_takeaways_and_links(path: Path) -> None:
+    cells = load(path)["cells"]
+    markdown = "\n".join(text(c) for c in cells if c["cell_type"] == "markdown")
+    assert "## Learning goals" in markdown
+    assert "## Key takeaways" in markdown
+    index = NAMES.index(path.name)
+    links = {link for link in re.findall(r"\]\(([^)]+\.ipynb)\)", markdown) if not link.startswith("http")}
+    assert all(link in NAMES for link in links), links
+    if index > 0:
+        assert NAMES[index - 1] in links
+        assert "00_start_here.ipynb" in links
+    if index < len(NAMES) - 1:
+        assert NAMES[index + 1] in links
+
+
+def test_start_here_links_every_notebook_and_binder() -> None:
+    markdown = "\n".join(text(c) for c in load(NOTEBOOKS[0])["cells"] if c["cell_type"] == "markdown")
+    for name in NAMES:
+        assert f"]({name})" in markdown
+    assert "make lab" in markdown
+    assert "mybinder.org" in markdown
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_saved_from_one_clean_run(path: Path) -> None:
+    notebook = load(path)
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    assert "widgets" not in notebook["metadata"]  # no stale widget state
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    counts = []
+    for cell in code:
+        tags = cell["metadata"].get("tags", [])
+        if "form" in tags:
+            assert cell["execution_count"] is None
+            assert cell["outputs"] == []
+            continue
+        assert cell["execution_count"] is not None, text(cell)[:60]
+        counts.append(cell["execution_count"])
+        for output in cell["outputs"]:
+            assert output["output_type"] != "error" or "raises-exception" in tags
+            assert not (output["output_type"] == "stream" and output["name"] == "stderr"), text(cell)[:60]
+            shown = json.dumps(output.get("data", {})) + "".join(output.get("text", []))
+            assert "Warning" not in shown, text(cell)[:60]
+    assert counts == sorted(set(counts)), "cells run out of order, or twice"
+    assert counts[0] == 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS[1:5], ids=NAMES[1:5])
+def test_each_lesson_has_a_form_and_a_picture(path: Path) -> None:
+    cells = load(path)["cells"]
+    forms = [c for c in cells if "form" in c["metadata"].get("tags", [])]
+    assert forms
+    assert all("kmslib.widgets" in text(c) or "Form()" in text(c) for c in forms)
+    pictures = [o for c in cells if c["cell_type"] == "code" for o in c["outputs"] if "image/png" in o.get("data", {})]
+    assert pictures, "each lesson shows a picture made in the notebook"
+
+
+def test_no_helper_is_defined_in_a_notebook() -> None:
+    """Helper code lives in kmslib, never in (or copied between) notebooks."""
+    for path in NOTEBOOKS:
+        for cell in load(path)["cells"]:
+            if cell["cell_type"] == "code":
+                assert not re.search(r"^\s*(def|class) ", text(cell), re.MULTILINE), (path.name, text(cell)[:60])
