@@ -12,10 +12,11 @@ help:
 	@echo "make notebooks  re-execute every notebook in place (after changing code they use)"
 	@echo "make bench      run the benchmarks (not part of make test)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml binder/postBuild binder/overrides.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[course,test,dev]'
+	NB_PYTHON_PREFIX=$(VENV) binder/postBuild  # the classroom settings Binder gets: no news pop-ups
 	touch $(STAMP)
 
 install: $(STAMP)

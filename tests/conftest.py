@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, settings
 
+from helpers import StepClock
 from kmslib import KeyCustodian
 
 settings.register_profile(
@@ -19,21 +18,6 @@ settings.register_profile(
 )
 settings.register_profile("ci", parent=settings.get_profile("kmslib"), max_examples=100)
 settings.load_profile("ci" if os.environ.get("CI") else "kmslib")
-
-ROOT = Path(__file__).resolve().parent.parent
-#: The shared folder beside the repository (vectors, spec); CI lays it next to the clone.
-SHARED = ROOT.parent / "shared"
-
-
-class StepClock:
-    """A clock that starts at a fixed UTC time and moves one second per call."""
-
-    def __init__(self, start: datetime = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def test_the_blank_does_nothing() -> None:
 
 
 def test_course_map_lists_every_notebook() -> None:
-    from conftest import ROOT
+    from helpers import ROOT
 
     on_disk = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert [name for name, _ in COURSE] == on_disk

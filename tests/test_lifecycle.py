@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import StepClock
+from helpers import StepClock
 from kmslib import (
     REVOCATION_SUCCESSFUL,
     ArgumentTypeError,

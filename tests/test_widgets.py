@@ -137,6 +137,21 @@ def test_aes_form_offers_keys_made_in_code(kms: KeyCustodian) -> None:
     kms.generate_rsa_pair("an-rsa-key")
     form = AESForm(kms)
     assert [value for _, value in form.key.options] == ["made-in-code"]
+    assert form.key.value == "made-in-code"  # chosen, not an empty chooser
+    form.encrypt_button.click()
+    assert form.token.value.startswith("kms:v1:")
+
+
+def test_aes_form_prefers_an_active_key(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("old")
+    kms.establish_aes_key("new")
+    kms.invalidate_key("old")
+    assert AESForm(kms).key.value == "new"
+    kms.invalidate_key("new")
+    form = AESForm(kms)
+    assert form.key.value == "old"  # only revoked keys: show one, and its error when used
+    form.encrypt_button.click()
+    assert is_error(form, "Key revoked")
 
 
 # ---------------------------------------------------------------- RSA
@@ -258,7 +273,7 @@ def test_dashboard_reflects_rotation_and_revocation(kms: KeyCustodian) -> None:
     board = KeyVaultDashboard(kms)
     assert "payments" in board.keys_table.value
     assert "aes-256-cbc" in board.keys_table.value
-    board.key.value = "payments"
+    assert board.key.value == "payments"  # the first active key is chosen
     board.rotate_button.click()
     assert kms.key_info("payments").version == 2
     assert "rotated 'payments'" in board.status.value

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from conftest import SHARED
+from helpers import SHARED
 from kmslib import DecryptionError, InvalidPeerKeyError, KeyCustodian
 from kmslib.tokens import format_token
 

@@ -108,5 +108,13 @@ class Form:
     def _on_click(button: Any, method: Callable[[], object]) -> None:
         button.on_click(lambda _button: method())
 
+    def _mark(self, form_class: str, **parts: Any) -> None:
+        """Give the form and its parts CSS classes (``kmslib-<name>``) that browser tests and styles can find."""
+        self.widget.add_class("kmslib-form")
+        self.widget.add_class(form_class)
+        self.status.add_class("kmslib-status-line")
+        for name, widget in parts.items():
+            widget.add_class(f"kmslib-{name.replace('_', '-')}")
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

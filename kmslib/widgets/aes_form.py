@@ -31,7 +31,7 @@ def anatomy_html(info: TokenInfo) -> str:
         f'<td style="padding-right:1em">{size} {"chars" if part == "header" else "bytes"}</td><td>{shown}</td></tr>'
         for part, name, shown, size in rows
     )
-    return f'<table class="kmslib-anatomy" style="font-size:90%">{body}</table>'
+    return f'<table class="kmslib-anatomy-table" style="font-size:90%">{body}</table>'
 
 
 def cbc_blocks_html(plaintext: bytes) -> str:
@@ -50,7 +50,7 @@ def cbc_blocks_html(plaintext: bytes) -> str:
         f"<div>{len(plaintext)} bytes of plaintext + {pad} bytes of PKCS7 padding (each byte = 0x{pad:02x}) "
         f"= {len(padded) // 16} block(s) of 16 bytes</div>"
     )
-    return f'<div class="kmslib-blocks">{summary}{"".join(blocks)}</div>'
+    return f'<div class="kmslib-block-list">{summary}{"".join(blocks)}</div>'
 
 
 class AESForm(Form):
@@ -99,18 +99,33 @@ class AESForm(Form):
             ],
             layout=w.Layout(border="1px solid #d1d5db", padding="8px"),
         )
+        self._mark(
+            "kmslib-aes-form",
+            new_key_id=self.new_key_id,
+            create_button=self.create_button,
+            key=self.key,
+            plaintext=self.plaintext,
+            associated_data=self.associated_data,
+            encrypt_button=self.encrypt_button,
+            token=self.token,
+            decrypt_button=self.decrypt_button,
+            decrypted=self.decrypted,
+            anatomy=self.anatomy,
+            blocks=self.blocks,
+        )
 
     def refresh_keys(self) -> None:
         """Offer every AES key of the custodian in the key chooser (revoked ones marked, to try them)."""
         current = self.key.value
-        options = [
-            (info.key_id if info.active else f"{info.key_id} (revoked)", info.key_id)
-            for info in self.custodian.list_keys()
-            if info.kind == "aes"
-        ]
+        keys = [info for info in self.custodian.list_keys() if info.kind == "aes"]
+        options = [(info.key_id if info.active else f"{info.key_id} (revoked)", info.key_id) for info in keys]
         self.key.options = options
-        if current in [key_id for _, key_id in options]:
+        active = [info.key_id for info in keys if info.active]
+        values = [key_id for _, key_id in options]
+        if current in values:
             self.key.value = current
+        elif values:  # nothing chosen yet: offer the first usable key rather than an empty chooser
+            self.key.value = active[0] if active else values[0]
 
     def _associated_data(self) -> str | None:
         return self.associated_data.value or None

@@ -117,6 +117,17 @@ class KeyVaultDashboard(Form):
             ],
             layout=w.Layout(border="1px solid #d1d5db", padding="8px"),
         )
+        self._mark(
+            "kmslib-dashboard",
+            keys_table=self.keys_table,
+            key=self.key,
+            reason=self.reason,
+            rotate_button=self.rotate_button,
+            revoke_button=self.revoke_button,
+            confirm_button=self.confirm_button,
+            cancel_button=self.cancel_button,
+            audit_table=self.audit_table,
+        )
 
     def refresh(self) -> None:
         """Redraw the key table, the key chooser and the audit log from the custodian."""
@@ -127,6 +138,8 @@ class KeyVaultDashboard(Form):
         self.key.options = active
         if current in active:
             self.key.value = current
+        elif active:
+            self.key.value = active[0]
         log = self.custodian.audit_log
         entries = list(log)
         self.audit_table.value = audit_html(entries[-self.audit_rows :], log.verify(), len(entries))

@@ -72,14 +72,28 @@ class DHExchangeForm(Form):
                 w.HBox([self.generate_button, self.exchange_button, self.derive_button]),
                 w.HBox([self.alice_panel, self.mallory_panel, self.bob_panel]),
                 self.match,
-                labelled("Message", self.message),
+                labelled("Message", self.message, "11em"),
                 self.send_button,
-                labelled("Token on the wire", self.token),
-                labelled("Bob decrypted", self.bob_received),
-                labelled("Mallory read", self.mallory_read),
+                labelled("Token on the wire", self.token, "11em"),
+                labelled("Bob decrypted", self.bob_received, "11em"),
+                labelled("Mallory read", self.mallory_read, "11em"),
                 self.status,
             ],
             layout=w.Layout(border="1px solid #d1d5db", padding="8px"),
+        )
+        self._mark(
+            "kmslib-dh-form",
+            group=self.group,
+            mallory_switch=self.mallory_switch,
+            generate_button=self.generate_button,
+            exchange_button=self.exchange_button,
+            derive_button=self.derive_button,
+            message=self.message,
+            send_button=self.send_button,
+            token=self.token,
+            bob_received=self.bob_received,
+            mallory_read=self.mallory_read,
+            match=self.match,
         )
 
     def _reset(self) -> None:
@@ -184,7 +198,9 @@ class DHExchangeForm(Form):
                     "each shares a key with Mallory, not with the other"
                 )
             colour = "#065f46" if same else COLOURS["padding"]
-            self.match.value = f'<div class="kmslib-match" style="color:{colour};font-weight:bold">{verdict}</div>'
+            self.match.value = (
+                f'<div class="kmslib-match-verdict" style="color:{colour};font-weight:bold">{verdict}</div>'
+            )
             self._draw()
             self._ok("both sides derived a key with HKDF-SHA256; no key ever crossed the network")
             return same

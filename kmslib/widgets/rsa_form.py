@@ -60,6 +60,18 @@ class RSAForm(Form):
             ],
             layout=w.Layout(border="1px solid #d1d5db", padding="8px"),
         )
+        self._mark(
+            "kmslib-rsa-form",
+            key_id=self.key_id,
+            generate_button=self.generate_button,
+            public_pem=self.public_pem,
+            message=self.message,
+            byte_count=self.byte_count,
+            encrypt_button=self.encrypt_button,
+            token=self.token,
+            decrypt_button=self.decrypt_button,
+            decrypted=self.decrypted,
+        )
 
     def limit(self) -> int:
         """The byte limit of the generated key (or, before one exists, of the chosen size and padding)."""

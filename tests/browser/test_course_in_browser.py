@@ -1,0 +1,132 @@
+"""Every notebook of the course, opened and run in JupyterLab in headless Chromium.
+
+What Python-only tests cannot see: widgets that fail to render ("Error displaying widget",
+or a text repr instead of a form), and forms that do not respond to clicks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+Lab = Any  # the lab fixture's type (tests/browser/conftest.py)
+#: The forms each notebook shows, by their CSS class.
+FORMS = {
+    "00_start_here.ipynb": ["kmslib-aes-form"],
+    "01_aes.ipynb": ["kmslib-aes-form"],
+    "02_rsa.ipynb": ["kmslib-rsa-form"],
+    "03_diffie_hellman.ipynb": ["kmslib-dh-form"],
+    "04_revocation_and_lifecycle.ipynb": ["kmslib-dashboard", "kmslib-aes-form"],
+    "05_capstone.ipynb": [],
+}
+
+KERNEL_IDLE = """() => {
+    const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const kernel = panel && panel.sessionContext && panel.sessionContext.session
+        && panel.sessionContext.session.kernel;
+    return !!kernel && kernel.status === 'idle';
+}"""
+ALL_RUN = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const prompts = [...panel.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+    const done = prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+    return done && panel.sessionContext.session.kernel.status === 'idle';
+}"""
+
+
+def open_notebook(page: Any, lab: Lab, name: str) -> None:
+    page.goto(lab.notebook_url(name, workspace=f"test-{name.removesuffix('.ipynb')}"))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+    page.wait_for_function(KERNEL_IDLE)
+
+
+def run_all(page: Any) -> None:
+    page.evaluate("window.jupyterapp.commands.execute('runmenu:run-all')")
+    page.wait_for_function(ALL_RUN, timeout=120_000)
+
+
+def widget_errors(page: Any) -> int:
+    """How many outputs say "Error displaying widget" (the course's own prose may mention it)."""
+    count: int = page.locator(".jp-OutputArea").get_by_text("Error displaying widget").count()
+    return count
+
+
+def assert_no_errors(page: Any) -> None:
+    assert widget_errors(page) == 0
+    assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
+    assert page.locator(".jp-OutputArea-output .jp-RenderedText[data-mime-type*=error]").count() == 0
+
+
+def status_of(form: Any) -> str:
+    text: str = form.locator(".kmslib-status-line").inner_text()
+    return text
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_and_its_forms_render(page: Any, lab: Lab, name: str) -> None:
+    open_notebook(page, lab, name)
+    assert widget_errors(page) == 0  # nothing stale before running
+    run_all(page)
+    assert_no_errors(page)
+    for form_class in FORMS[name]:
+        form = page.locator(f".{form_class}").last
+        form.scroll_into_view_if_needed()
+        assert form.is_visible()
+        visible = [button for button in form.locator("button").all() if button.is_visible()]
+        assert len(visible) >= 2  # (the dashboard's confirm buttons stay hidden until Revoke is clicked)
+        assert form.locator("input, textarea, select").count() >= 1
+    # A form is a widget view, never its text repr.
+    assert page.locator(".jp-OutputArea").get_by_text("<kmslib.widgets").count() == 0
+    assert page.get_by_text("Would you like to receive official Jupyter news").count() == 0
+
+
+def test_aes_form_encrypts_and_decrypts_what_is_typed(page: Any, lab: Lab) -> None:
+    open_notebook(page, lab, "01_aes.ipynb")
+    run_all(page)
+    form = page.locator(".kmslib-aes-form").last
+    form.scroll_into_view_if_needed()
+    form.locator(".kmslib-plaintext textarea").fill("typed in the browser")
+    form.locator("button.kmslib-encrypt-button").click()
+    token = form.locator(".kmslib-token textarea")
+    page.wait_for_function("(el) => el.value.startsWith('kms:v1:aes-256-')", arg=token.element_handle())
+    assert "ok" in form.locator(".kmslib-status-line .kmslib-status").get_attribute("class")
+    form.locator("button.kmslib-decrypt-button").click()
+    decrypted = form.locator(".kmslib-decrypted textarea")
+    page.wait_for_function("(el) => el.value === 'typed in the browser'", arg=decrypted.element_handle())
+    assert (
+        "nonce" in form.locator(".kmslib-anatomy").inner_text() or "IV" in form.locator(".kmslib-anatomy").inner_text()
+    )
+    # Tamper with the token in the page: the form shows the error and keeps working.
+    token.fill(token.input_value()[:-6] + "AAAAA=")
+    form.locator("button.kmslib-decrypt-button").click()
+    page.wait_for_function(
+        "(el) => el.innerText.includes('Decryption failed')", arg=form.locator(".kmslib-status-line").element_handle()
+    )
+    assert "Traceback" not in status_of(form)
+
+
+def test_revoking_in_the_dashboard_shows_the_revoked_error_in_a_form(page: Any, lab: Lab) -> None:
+    open_notebook(page, lab, "04_revocation_and_lifecycle.ipynb")
+    run_all(page)
+    board = page.locator(".kmslib-dashboard").last
+    board.scroll_into_view_if_needed()
+    assert "records" in board.locator(".kmslib-keys-table").inner_text()
+    board.locator("button.kmslib-revoke-button").click()
+    board.locator("button.kmslib-confirm-button").click()
+    page.wait_for_function(
+        "(el) => el.innerText.includes('Key Revocation Successful')",
+        arg=board.locator(".kmslib-status-line").element_handle(),
+    )
+    assert "revoked" in board.locator(".kmslib-keys-table").inner_text()
+    assert "invalidate_key" in board.locator(".kmslib-audit-table").inner_text()
+    form = page.locator(".kmslib-aes-form").last
+    form.scroll_into_view_if_needed()
+    form.locator("button.kmslib-encrypt-button").click()
+    page.wait_for_function(
+        "(el) => el.innerText.includes('Key revoked')", arg=form.locator(".kmslib-status-line").element_handle()
+    )
+    assert "records" in status_of(form)

@@ -1,0 +1,21 @@
+"""Helpers the tests share (kept out of conftest.py, which is not importable by a unique name)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The shared folder beside the repository (vectors, spec); CI lays it next to the clone.
+SHARED = ROOT.parent / "shared"
+
+
+class StepClock:
+    """A clock that starts at a fixed UTC time and moves one second per call."""
+
+    def __init__(self, start: datetime = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
