@@ -96,8 +96,8 @@ def encoding(value: object) -> str | None:
         InvalidInputError: Python knows no such encoding.
 
     """
-    if value is None:
-        return None
+    if value is None or (type(value) is str and value == "utf-8"):  # the defaults need no lookup
+        return value
     if not isinstance(value, str):
         raise ArgumentTypeError(f"encoding must be a str or None, not {type(value).__name__}")
     try:

@@ -89,7 +89,7 @@ class AESKeyVersion:
         aead, aes = self._aead, self._aes
         if aead is not None:
             try:
-                return aead.decrypt(payload[:GCM_NONCE_BYTES], payload[GCM_NONCE_BYTES:], associated_data)
+                return aead.decrypt(payload[:GCM_NONCE_BYTES], memoryview(payload)[GCM_NONCE_BYTES:], associated_data)
             except (InvalidTag, ValueError):
                 raise DecryptionError() from None
         if aes is None:

@@ -5,6 +5,12 @@ and the outcome (``"ok"`` or the error class name), never plaintext, tokens or k
 material. Its ``hash`` is SHA-256 over its own fields and the previous entry's hash, so
 editing, removing or reordering any entry breaks the chain, and the last hash (the log's
 :attr:`AuditLog.head`) vouches for the whole log. Entries export as JSON lines.
+
+Recording sits on the path of every encryption, so it costs little: an operation appends
+one immutable record to a private queue (``deque.append`` is atomic), and the hash chain is
+computed, in order, the first time anyone reads the log (or at once, when someone has
+subscribed to it). The records are immutable and private, so computing the chain later
+yields the same hashes.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ import hashlib
 import json
 import threading
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, overload
 
 __all__ = ["GENESIS", "AuditEntry", "AuditLog", "verify_chain"]
@@ -115,24 +122,49 @@ class AuditLog(Sequence[AuditEntry]):
 
     def __init__(self) -> None:
         self._entries: list[AuditEntry] = []
+        self._pending: deque[tuple[datetime | float, str, str | None, int | None, str]] = deque()
         self._lock = threading.Lock()
         self._subscribers: list[Callable[[AuditEntry], None]] = []
 
-    def _append(self, time: datetime, operation: str, key_id: str | None, version: int | None, outcome: str) -> None:
-        """Record one operation (kmslib's own use: the log is read-only to everyone else)."""
-        stamp = time.isoformat()
+    def _append(
+        self, time: datetime | float, operation: str, key_id: str | None, version: int | None, outcome: str
+    ) -> None:
+        """Record one operation (kmslib's own use: the log is read-only to everyone else).
+
+        Args:
+            time: a timezone-aware datetime, or seconds since the epoch (UTC).
+            operation: the operation's name.
+            key_id: the key it named, if any.
+            version: the key version it used, if any.
+            outcome: ``"ok"`` or the error class name.
+        """
+        self._pending.append((time, operation, key_id, version, outcome))
+        if self._subscribers:
+            self._notify()
+
+    def _notify(self) -> None:
         with self._lock:
-            seq = len(self._entries)
-            prev = self._entries[-1].hash if self._entries else GENESIS
-            digest = _digest(seq, stamp, operation, key_id, version, outcome, prev)
-            entry = AuditEntry(seq, time, operation, key_id, version, outcome, prev, digest)
-            self._entries.append(entry)
+            entries = self._chain()
+            entry = entries[-1]
             subscribers = list(self._subscribers)
         for callback in subscribers:  # outside the lock: a callback may read the log
             try:
                 callback(entry)
             except Exception as exc:  # noqa: BLE001 - a broken viewer must not break key operations
-                warnings.warn(f"an audit log subscriber failed: {exc!r}", RuntimeWarning, stacklevel=2)
+                warnings.warn(f"an audit log subscriber failed: {exc!r}", RuntimeWarning, stacklevel=3)
+
+    def _chain(self) -> list[AuditEntry]:
+        """Hash the pending records onto the chain, in the order they came (call with the lock held)."""
+        pending, entries = self._pending, self._entries
+        prev = entries[-1].hash if entries else GENESIS
+        while pending:
+            when, operation, key_id, version, outcome = pending.popleft()
+            time = when if isinstance(when, datetime) else datetime.fromtimestamp(when, UTC)
+            seq = len(entries)
+            digest = _digest(seq, time.isoformat(), operation, key_id, version, outcome, prev)
+            entries.append(AuditEntry(seq, time, operation, key_id, version, outcome, prev, digest))
+            prev = digest
+        return entries
 
     def subscribe(self, callback: Callable[[AuditEntry], None]) -> Callable[[], None]:
         """Call ``callback(entry)`` after every new entry (a live view such as the course's dashboard).
@@ -159,25 +191,27 @@ class AuditLog(Sequence[AuditEntry]):
     def __getitem__(self, index: slice) -> Sequence[AuditEntry]: ...
     def __getitem__(self, index: int | slice) -> AuditEntry | Sequence[AuditEntry]:
         with self._lock:
-            return self._entries[index]
+            return self._chain()[index]
 
     def __len__(self) -> int:
-        return len(self._entries)
+        with self._lock:
+            return len(self._chain())
 
     def __iter__(self) -> Iterator[AuditEntry]:
         with self._lock:
-            return iter(list(self._entries))
+            return iter(list(self._chain()))
 
     @property
     def head(self) -> str:
         """The hash of the newest entry (:data:`GENESIS` while the log is empty)."""
         with self._lock:
-            return self._entries[-1].hash if self._entries else GENESIS
+            entries = self._chain()
+            return entries[-1].hash if entries else GENESIS
 
     def verify(self) -> bool:
         """Check the whole chain; ``True`` if no entry was edited, removed or reordered."""
         with self._lock:
-            entries = list(self._entries)
+            entries = list(self._chain())
         return verify_chain(entries, head=entries[-1].hash if entries else GENESIS)
 
     def to_jsonl(self) -> str:

@@ -16,9 +16,10 @@ runs outside it, and nothing succeeds on a key once :meth:`KeyCustodian.invalida
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Literal, overload
 
@@ -52,7 +53,7 @@ Clock = Callable[[], datetime]
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(slots=True)
@@ -93,7 +94,11 @@ class _Audited:
     def __init__(self, custodian: KeyCustodian, operation: str, key_id: object) -> None:
         self._custodian = custodian
         self.operation = operation
-        self.key_id = key_id[: _checks.MAX_KEY_ID_LENGTH] if isinstance(key_id, str) else None
+        if type(key_id) is not str:
+            key_id = key_id[: _checks.MAX_KEY_ID_LENGTH] if isinstance(key_id, str) else None
+        elif len(key_id) > _checks.MAX_KEY_ID_LENGTH:
+            key_id = key_id[: _checks.MAX_KEY_ID_LENGTH]
+        self.key_id: str | None = key_id
         self.version: int | None = None
 
     def __enter__(self) -> _Audited:
@@ -102,8 +107,11 @@ class _Audited:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Literal[False]:
+        custodian = self._custodian
+        # The system clock is read as a float here; the log turns it into a datetime when it is read.
+        when = time.time() if custodian._clock is _utc_now else custodian._now()
         outcome = "ok" if exc_type is None else exc_type.__name__
-        self._custodian._audit._append(self._custodian._now(), self.operation, self.key_id, self.version, outcome)
+        custodian._audit._append(when, self.operation, self.key_id, self.version, outcome)
         return False
 
 
@@ -131,25 +139,29 @@ class KeyCustodian:
     # ------------------------------------------------------------------ helpers
 
     def _now(self) -> datetime:
+        if self._clock is _utc_now:  # the system clock needs no checking (the hot path)
+            return datetime.now(UTC)
         now = self._clock()
         if not isinstance(now, datetime) or now.utcoffset() is None:
             raise InvalidInputError("the clock must return a timezone-aware datetime")
-        return now.astimezone(timezone.utc)
+        return now.astimezone(UTC)
 
     def _audited(self, operation: str, key_id: object = None) -> _Audited:
         return _Audited(self, operation, key_id)
 
     def _get(self, key_id: object) -> _Key:
         """The record of ``key_id``, live or revoked (call with the lock held)."""
-        checked = _checks.key_id(key_id)
-        try:
-            return self._keys[checked]
-        except KeyError:
-            raise KeyNotFoundError(f"no key with id {checked!r}") from None
+        key = self._keys.get(key_id) if type(key_id) is str else None  # only valid ids are ever stored
+        if key is None:
+            checked = _checks.key_id(key_id)
+            raise KeyNotFoundError(f"no key with id {checked!r}")
+        return key
 
     def _live(self, key_id: object, kind: str | None = None) -> _Key:
         """The record of an active key of ``kind`` (call with the lock held)."""
-        key = self._get(key_id)
+        key = self._keys.get(key_id) if type(key_id) is str else None
+        if key is None:
+            key = self._get(key_id)
         if key.revoked_at is not None:
             raise KeyRevokedError(f"key {key.key_id!r} was revoked; it can no longer be used")
         if kind is not None and key.kind != kind:
@@ -186,12 +198,16 @@ class KeyCustodian:
         self, key_id: object, kind: str, token: object, associated_data: bytes | None, audit: _Audited
     ) -> tuple[_Key, bytes]:
         """Decrypt ``token`` with the version it names; return the key record and the plaintext."""
-        with self._lock:
-            self._live(key_id, kind)
-        version, algorithm, payload = parse_token(token)
-        audit.version = version  # the version the token names, recorded even if it is refused
+        try:  # parsed outside the lock; a malformed token is reported after any problem with the key
+            parsed: tuple[int, str, bytes] | DecryptionError = parse_token(token)
+        except DecryptionError as malformed:
+            parsed = malformed
         with self._lock:
             key = self._live(key_id, kind)
+            if isinstance(parsed, DecryptionError):
+                raise parsed
+            version, algorithm, payload = parsed
+            audit.version = version  # the version the token names, recorded even if it is refused
             material = self._version(key, version)
         if algorithm != material.algorithm:
             raise DecryptionError()
@@ -283,14 +299,15 @@ class KeyCustodian:
             ArgumentTypeError: ``plaintext`` or ``associated_data`` of the wrong type.
 
         """
-        with self._audited("encrypt_data_aes", key_id) as audit:
-            data = _checks.data(plaintext, "plaintext")
-            aad = _checks.optional_data(associated_data, "associated_data")
+        with _Audited(self, "encrypt_data_aes", key_id) as audit:
+            data = plaintext if type(plaintext) is bytes else _checks.data(plaintext, "plaintext")
+            aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
             with self._lock:
                 key = self._live(key_id, "aes")
                 version, material = key.newest, key.versions[key.newest]
             assert isinstance(material, AESKeyVersion)
-            self._check_associated_data(material, aad)
+            if aad is not None:
+                self._check_associated_data(material, aad)
             audit.version = version
             return format_token(version, material.algorithm, material.encrypt(data, aad))
 
@@ -324,9 +341,9 @@ class KeyCustodian:
             InvalidInputError: associated data for a CBC key, or a bad argument.
 
         """
-        with self._audited("decrypt_data_aes", key_id) as audit:
+        with _Audited(self, "decrypt_data_aes", key_id) as audit:
             enc = _checks.encoding(encoding)
-            aad = _checks.optional_data(associated_data, "associated_data")
+            aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
             _, plaintext = self._decrypt(key_id, "aes", token, aad, audit)
             return self._decode(plaintext, enc)
 

@@ -14,13 +14,19 @@ zeros), ``algorithm`` one of :data:`ALGORITHMS`, and ``payload`` canonical stand
 
 Anyone who knows a key can build or read a token without kmslib; :func:`inspect_token`
 breaks one into its public parts without any key.
+
+Parsing is strict and cheap: a short regular expression reads the header; the payload is
+decoded by the standard library's strict base64 decoder (or, when the optional ``pybase64``
+package is installed, its SIMD decoder, which accepts exactly the same strings) without
+copying it; and only canonical base64 is accepted: the last four characters are the only
+ones that can carry unused bits, so only they are re-encoded and compared.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kmslib.errors import ArgumentTypeError, DecryptionError
@@ -48,9 +54,42 @@ GCM_TAG_BYTES = 16
 CBC_IV_BYTES = 16
 CBC_BLOCK_BYTES = 16
 
-_TOKEN = re.compile(
-    r"kms:v(?P<version>[1-9][0-9]{0,8}):(?P<algorithm>[a-z0-9-]{1,32}):(?P<payload>[A-Za-z0-9+/]*={0,2})"
-)
+_HEADER = re.compile(r"kms:v(?P<version>[1-9][0-9]{0,8}):(?P<algorithm>[a-z0-9-]{1,32}):")
+_SPACE = " \t\r\n"  # a pasted token may carry a newline
+
+Encode = Callable[[bytes], bytes]
+Decode = Callable[[memoryview], bytes]
+_codec: tuple[Encode, Decode] | None = None
+
+
+def stdlib_codec() -> tuple[Encode, Decode]:
+    """The standard library's base64 encoder and strict decoder."""
+    return (
+        lambda data: binascii.b2a_base64(data, newline=False),
+        lambda text: binascii.a2b_base64(text, strict_mode=True),
+    )
+
+
+def pybase64_codec() -> tuple[Encode, Decode]:
+    """pybase64's SIMD encoder and validating decoder (the same strings pass and fail as in the stdlib).
+
+    Raises:
+        ImportError: pybase64 is not installed (``pip install kmslib[fast]``).
+    """
+    import pybase64  # type: ignore[import-not-found, unused-ignore]  # noqa: PLC0415 - optional, loaded on first use
+
+    return pybase64.b64encode, lambda text: pybase64.b64decode(text, validate=True)
+
+
+def _base64() -> tuple[Encode, Decode]:
+    """The codec in use: pybase64's if it is installed, else the standard library's; chosen on first use."""
+    global _codec  # noqa: PLW0603 - chosen once, lazily, so that import kmslib loads nothing more
+    if _codec is None:
+        try:
+            _codec = pybase64_codec()
+        except ImportError:
+            _codec = stdlib_codec()
+    return _codec
 
 
 def format_token(version: int, algorithm: str, payload: bytes) -> str:
@@ -63,9 +102,8 @@ def format_token(version: int, algorithm: str, payload: bytes) -> str:
 
     Returns:
         The ASCII token ``kms:v<version>:<algorithm>:<base64 payload>``.
-
     """
-    return f"kms:v{version}:{algorithm}:{base64.b64encode(payload).decode('ascii')}"
+    return f"kms:v{version}:{algorithm}:" + _base64()[0](payload).decode("ascii")
 
 
 def parse_token(token: object) -> tuple[int, str, bytes]:
@@ -80,23 +118,42 @@ def parse_token(token: object) -> tuple[int, str, bytes]:
     Raises:
         ArgumentTypeError: ``token`` is not a ``str``.
         DecryptionError: the token is malformed (the one message of every decryption failure).
-
     """
     if not isinstance(token, str):
         raise ArgumentTypeError(f"token must be a str, not {type(token).__name__}")
-    match = _TOKEN.fullmatch(token.strip(" \t\r\n"))  # a pasted token may carry a newline
+    if token[:1] in _SPACE or token[-1:] in _SPACE:
+        token = token.strip(_SPACE)
+    end = token.find(":", token.find(":", 5) + 1, 48) + 1  # just past "kms:v<version>:<algorithm>:"
+    header = _HEADERS.get(token[:end]) or _read_header(token[:end])
+    try:
+        raw = token.encode("ascii")
+    except UnicodeEncodeError:
+        raise DecryptionError() from None
+    encode, decode = _codec or _base64()
+    try:
+        payload = decode(memoryview(raw)[end:])
+    except (binascii.Error, ValueError, TypeError):
+        raise DecryptionError() from None
+    # Only canonical base64 is a token (else two strings would name one ciphertext): the unused
+    # bits can only sit in the last quad, before its padding.
+    padding = 2 if raw.endswith(b"==") else 1 if raw.endswith(b"=") else 0
+    if not payload or (padding and encode(payload[padding - 3 :]) != raw[-4:]):
+        raise DecryptionError()
+    return header[0], header[1], payload
+
+
+#: Headers already checked, so that the regular expression runs once per key version and algorithm.
+_HEADERS: dict[str, tuple[int, str]] = {}
+
+
+def _read_header(header: str) -> tuple[int, str]:
+    match = _HEADER.fullmatch(header)
     if match is None or match["algorithm"] not in ALGORITHMS:
         raise DecryptionError()
-    text = match["payload"]
-    try:
-        payload = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise DecryptionError() from None
-    # Only the canonical encoding is a token: otherwise two strings (differing in the
-    # unused low bits of the last character) would name one ciphertext.
-    if base64.b64encode(payload).decode("ascii") != text or not payload:
-        raise DecryptionError()
-    return int(match["version"]), match["algorithm"], payload
+    parsed = int(match["version"]), match["algorithm"]
+    if len(_HEADERS) < 4096:  # bounded: headers are few (versions x algorithms), garbage is not kept
+        _HEADERS[header] = parsed
+    return parsed
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from matplotlib.figure import Figure
@@ -15,12 +15,12 @@ from kmslib.course.capstone import EXERCISES, q1, q2, q3, q4
 def test_classroom_clock_is_deterministic() -> None:
     clock = classroom_clock()
     assert [clock(), clock()] == [
-        datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc),
-        datetime(2026, 1, 5, 9, 0, 1, tzinfo=timezone.utc),
+        datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+        datetime(2026, 1, 5, 9, 0, 1, tzinfo=UTC),
     ]
-    other = classroom_clock(datetime(2030, 1, 1, tzinfo=timezone.utc), step=timedelta(minutes=5))
+    other = classroom_clock(datetime(2030, 1, 1, tzinfo=UTC), step=timedelta(minutes=5))
     other()
-    assert other() == datetime(2030, 1, 1, 0, 5, tzinfo=timezone.utc)
+    assert other() == datetime(2030, 1, 1, 0, 5, tzinfo=UTC)
 
 
 def test_tamper_flips_exactly_the_bytes_asked(kms: KeyCustodian) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -221,11 +221,11 @@ def test_list_keys_in_creation_order(kms: KeyCustodian, rsa_pems: Callable[[int]
 def test_the_clock_is_injectable(clock: StepClock) -> None:
     kms = KeyCustodian(clock=clock)
     info = kms.establish_aes_key("k")
-    assert info.created_at == datetime(2026, 1, 1, 12, 0, 1, tzinfo=timezone.utc)
-    assert kms.audit_log[0].time == datetime(2026, 1, 1, 12, 0, 2, tzinfo=timezone.utc)
+    assert info.created_at == datetime(2026, 1, 1, 12, 0, 1, tzinfo=UTC)
+    assert kms.audit_log[0].time == datetime(2026, 1, 1, 12, 0, 2, tzinfo=UTC)
     other_zone = KeyCustodian(clock=lambda: datetime(2026, 1, 1, 13, 0, tzinfo=timezone(timedelta(hours=1))))
-    assert other_zone.establish_aes_key("k").created_at == datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-    assert other_zone.key_info("k").created_at.tzinfo == timezone.utc
+    assert other_zone.establish_aes_key("k").created_at == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert other_zone.key_info("k").created_at.tzinfo == UTC
 
 
 def test_a_bad_clock_is_refused() -> None:
@@ -237,9 +237,9 @@ def test_a_bad_clock_is_refused() -> None:
 
 
 def test_default_clock_is_utc_now() -> None:
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     info = KeyCustodian().establish_aes_key("k")
-    assert before <= info.created_at <= datetime.now(timezone.utc)
+    assert before <= info.created_at <= datetime.now(UTC)
 
 
 def test_export_rules(kms: KeyCustodian) -> None:

@@ -6,9 +6,17 @@ import base64
 
 import pytest
 
-from kmslib import ArgumentTypeError, DecryptionError, KeyCustodian, inspect_token
+from kmslib import ArgumentTypeError, DecryptionError, KeyCustodian, inspect_token, tokens
 from kmslib.errors import DECRYPTION_FAILED
 from kmslib.tokens import format_token, parse_token
+
+
+@pytest.fixture(params=["stdlib", "pybase64"], autouse=True)
+def codec(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every token test runs with both base64 codecs: they must accept and refuse the same strings."""
+    make = tokens.stdlib_codec if request.param == "stdlib" else tokens.pybase64_codec
+    monkeypatch.setattr(tokens, "_codec", make())
+    return str(request.param)
 
 
 def test_format_and_parse_are_inverse() -> None:
@@ -17,6 +25,18 @@ def test_format_and_parse_are_inverse() -> None:
         assert token == f"kms:v{version}:{algorithm}:{base64.b64encode(payload).decode()}"
         assert token.isascii()
         assert parse_token(token) == (version, algorithm, payload)
+
+
+def test_canonical_padding_variants_are_accepted() -> None:
+    for payload in (b"\x01", b"\x01\x02", b"\x01\x02\x03", bytes(range(256))):
+        token = format_token(1, "aes-256-gcm", payload)
+        assert parse_token(token) == (1, "aes-256-gcm", payload)
+
+
+def test_the_codec_is_chosen_once_and_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tokens, "_codec", None)
+    first = tokens._base64()
+    assert tokens._base64() is first
 
 
 def test_pasted_token_may_carry_surrounding_newline() -> None:
@@ -44,6 +64,13 @@ def test_pasted_token_may_carry_surrounding_newline() -> None:
         "kms:v1:aes-256-gcm:AAAA:extra",
         "kms:v1:aes-256-gcm:AA AA",
         "kms:v1234567890:aes-256-gcm:AAAA",
+        "kms:v1:aes-256-gcm:AA===",
+        "kms:v1:aes-256-gcm:=AAA",
+        "kms:v1:aes-256-gcm:AA==AAAA",
+        "kms:v1:aes-256-gcm:AAAA\x00",
+        "kms:v1:aes-256-gcm:ÄAAA",
+        "kms:v1:aes-256-gcm:AAAAAB==",  # non-canonical in the last quad of a longer payload
+        "kms:v1:aes-256-gcm:AAAAAAB=",
     ],
 )
 def test_malformed_tokens(bad: str) -> None:

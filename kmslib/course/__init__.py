@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from kmslib.tokens import parse_token
 
@@ -53,7 +53,7 @@ def classroom_clock(start: datetime | None = None, step: timedelta = timedelta(s
     Returns:
         A callable returning timezone-aware UTC datetimes.
     """
-    now = [start or datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)]
+    now = [start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)]
 
     def clock() -> datetime:
         current = now[0]

@@ -17,11 +17,14 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-__all__ = ["execute_notebook", "main"]
+__all__ = ["execute_notebook", "main", "run_notebook"]
 
 
-def execute_notebook(path: Path, timeout: int = 120) -> float:
-    """Execute one notebook in place; return the seconds it took.
+def run_notebook(path: Path, timeout: int = 120) -> tuple[nbformat.NotebookNode, float]:
+    """Run one notebook top to bottom in a fresh kernel, without saving it.
+
+    Returns:
+        The executed notebook and the seconds the run took (kernel start included).
 
     Raises:
         nbclient.exceptions.CellExecutionError: a cell not tagged ``raises-exception`` raised.
@@ -36,7 +39,16 @@ def execute_notebook(path: Path, timeout: int = 120) -> float:
     )
     start = time.perf_counter()
     client.execute()
-    elapsed = time.perf_counter() - start
+    return notebook, time.perf_counter() - start
+
+
+def execute_notebook(path: Path, timeout: int = 120) -> float:
+    """Execute one notebook in place (form cells saved without output); return the seconds it took.
+
+    Raises:
+        nbclient.exceptions.CellExecutionError: a cell not tagged ``raises-exception`` raised.
+    """
+    notebook, elapsed = run_notebook(path, timeout)
     for cell in notebook.cells:
         if cell.cell_type == "code" and "form" in cell.metadata.get("tags", []):
             cell.outputs = []

@@ -1,0 +1,334 @@
+"""kmslib against the raw primitives and what a user would pick instead, side by side.
+
+Run with ``make bench`` (which installs the ``bench`` extra: Google Tink). Prints a table of
+medians, spreads and ratios, checks the targets, and writes everything as JSON to
+``benchmarks/results/latest.json``. Not part of ``make test``: timings belong here, never in tests.
+
+Usage: ``python benchmarks/run.py [--quick] [--no-notebooks] [--json PATH]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import cryptography
+from cryptography.fernet import Fernet
+from cryptography.hazmat.backends.openssl import backend
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import padding as sym_padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, x25519
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+import kmslib
+from kmslib import KeyCustodian, _ffdh, dh
+from kmslib.course.execute import run_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = {"64 B": 64, "1 KiB": 1024, "1 MiB": 1 << 20}
+
+
+@dataclass
+class Stats:
+    """Seconds per operation over several repeats."""
+
+    median: float
+    low: float
+    high: float
+    repeats: int
+
+    @property
+    def spread(self) -> float:
+        """Half the min-to-max range, relative to the median."""
+        return (self.high - self.low) / 2 / self.median if self.median else 0.0
+
+
+def measure(fn: Callable[[], object], *, repeats: int = 7, min_time: float = 0.05, max_number: int = 100_000) -> Stats:
+    """Time ``fn``: calibrate a batch to take at least ``min_time``, then run ``repeats`` batches."""
+    number = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time or number >= max_number:
+            break
+        number = min(max_number, max(number * 2, int(number * min_time / max(elapsed, 1e-9))))
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter() - start) / number)
+    return Stats(statistics.median(samples), min(samples), max(samples), repeats)
+
+
+def fmt_time(seconds: float) -> str:
+    """Seconds in the most readable unit."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+# ---------------------------------------------------------------- round trips
+
+
+def round_trips(data: bytes) -> dict[str, Callable[[], object]]:
+    """Encrypt + decrypt ``data`` with each implementation."""
+    key = os.urandom(32)
+    aead = AESGCM(key)
+
+    def raw_gcm() -> object:
+        nonce = os.urandom(12)
+        return aead.decrypt(nonce, aead.encrypt(nonce, data, None), None)
+
+    aes = algorithms.AES(key)
+
+    def raw_cbc() -> object:
+        iv = os.urandom(16)
+        padder = sym_padding.PKCS7(128).padder()
+        encryptor = Cipher(aes, modes.CBC(iv)).encryptor()
+        ciphertext = encryptor.update(padder.update(data) + padder.finalize()) + encryptor.finalize()
+        decryptor = Cipher(aes, modes.CBC(iv)).decryptor()
+        unpadder = sym_padding.PKCS7(128).unpadder()
+        return unpadder.update(decryptor.update(ciphertext) + decryptor.finalize()) + unpadder.finalize()
+
+    kms = KeyCustodian()
+    kms.import_aes_key("gcm", key)
+    kms.import_aes_key("cbc", key, mode="cbc")
+    fernet = Fernet(Fernet.generate_key())
+    cases: dict[str, Callable[[], object]] = {
+        "raw pyca AESGCM": raw_gcm,
+        "kmslib aes-256-gcm": lambda: kms.decrypt_data_aes("gcm", kms.encrypt_data_aes("gcm", data), encoding=None),
+        "raw pyca AES-CBC+PKCS7": raw_cbc,
+        "kmslib aes-256-cbc": lambda: kms.decrypt_data_aes("cbc", kms.encrypt_data_aes("cbc", data), encoding=None),
+        "pyca Fernet": lambda: fernet.decrypt(fernet.encrypt(data)),
+    }
+    tink_aead = _tink_aead()
+    if tink_aead is not None:
+        cases["Tink AEAD AES256_GCM"] = lambda: tink_aead.decrypt(tink_aead.encrypt(data, b""), b"")
+    return cases
+
+
+def _tink_aead() -> Any:
+    try:
+        import tink  # noqa: PLC0415 - optional: the bench extra installs it
+        from tink import aead  # noqa: PLC0415
+    except ImportError:
+        return None
+    aead.register()
+    handle = tink.new_keyset_handle(aead.aead_key_templates.AES256_GCM)
+    return handle.primitive(aead.Aead)
+
+
+# ---------------------------------------------------------------- the rest
+
+
+def rsa_cases() -> dict[str, Callable[[], object]]:
+    """RSA-2048 OAEP-SHA256 encrypt and decrypt of 64 bytes, kmslib against raw pyca."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = private.public_key()
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    message = os.urandom(64)
+    ciphertext = public.encrypt(message, oaep)
+    kms = KeyCustodian()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    kms.import_rsa_key("r", pem)
+    token = kms.encrypt_data_rsa("r", message)
+    return {
+        "raw pyca RSA-2048 OAEP encrypt": lambda: public.encrypt(message, oaep),
+        "kmslib RSA-2048 OAEP encrypt": lambda: kms.encrypt_data_rsa("r", message),
+        "raw pyca RSA-2048 OAEP decrypt": lambda: private.decrypt(ciphertext, oaep),
+        "kmslib RSA-2048 OAEP decrypt": lambda: kms.decrypt_data_rsa("r", token, encoding=None),
+    }
+
+
+def keygen_cases() -> dict[str, Callable[[], object]]:
+    """Key generation: RSA-2048, DH key pairs in fixed groups, X25519."""
+    counter = iter(range(10**9))
+    kms = KeyCustodian()
+    ffdhe2048 = _ffdh._parameters("ffdhe2048")
+    return {
+        "raw pyca RSA-2048 key generation": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "kmslib generate_rsa_pair (2048)": lambda: kms.generate_rsa_pair(f"r{next(counter)}"),
+        "raw pyca ffdhe2048 key pair": ffdhe2048.generate_private_key,
+        "kmslib DH key pair (ffdhe2048)": lambda: dh.generate_key_pair("ffdhe2048"),
+        "raw pyca X25519 key pair": x25519.X25519PrivateKey.generate,
+        "kmslib DH key pair (x25519)": lambda: dh.generate_key_pair("x25519"),
+    }
+
+
+def dh_parameter_generation(cap: float) -> dict[str, Any]:
+    """One attempt at generating 2048-bit DH parameters, in a subprocess killed after ``cap`` seconds."""
+    code = (
+        "import warnings; warnings.simplefilter('ignore')\n"
+        "from cryptography.hazmat.primitives.asymmetric import dh\n"
+        "dh.generate_parameters(generator=2, key_size=2048)\n"
+    )
+    start = time.perf_counter()
+    try:
+        subprocess.run([sys.executable, "-c", code], timeout=cap, check=True, capture_output=True)
+    except subprocess.TimeoutExpired:
+        return {"seconds": None, "capped_at": cap}
+    return {"seconds": time.perf_counter() - start, "capped_at": cap}
+
+
+def import_time(module: str, runs: int = 7) -> Stats:
+    """Seconds to import ``module`` in a fresh interpreter (median of several)."""
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    samples = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        for _ in range(runs)
+    ]
+    return Stats(statistics.median(samples), min(samples), max(samples), runs)
+
+
+def notebook_times() -> dict[str, float]:
+    """Each notebook's run time in a fresh kernel (on a copy, so nothing is written)."""
+    times = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+            copy = Path(folder) / path.name
+            shutil.copy(path, copy)
+            times[path.name] = run_notebook(copy)[1]
+    return times
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cryptography": cryptography.__version__,
+        "openssl": backend.openssl_version_text(),
+        "kmslib": kmslib.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+# ---------------------------------------------------------------- report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every benchmark, print the table and the targets, write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    parser.add_argument("--no-notebooks", action="store_true", help="skip timing the notebooks")
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else 7
+    results: dict[str, Any] = {"machine": machine(), "round_trips": {}, "other": {}}
+
+    print(f"machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, Python "
+          f"{results['machine']['python']}, cryptography {results['machine']['cryptography']} "
+          f"({results['machine']['openssl']})")  # fmt: skip
+    print("\nAES round trip (encrypt + decrypt); ratio to the raw pyca primitive of the same mode")
+    print(f"{'implementation':<26}" + "".join(f"{size:>26}" for size in SIZES))
+    table: dict[str, dict[str, Stats]] = {}
+    for label, size in SIZES.items():
+        data = os.urandom(size)
+        for name, fn in round_trips(data).items():
+            stats = measure(fn, repeats=repeats, min_time=0.02 if args.quick else 0.05)
+            table.setdefault(name, {})[label] = stats
+    for name, by_size in table.items():
+        floor_name = "raw pyca AES-CBC+PKCS7" if "cbc" in name.lower() else "raw pyca AESGCM"
+        cells = []
+        for label, stats in by_size.items():
+            ratio = stats.median / table[floor_name][label].median
+            cells.append(f"{fmt_time(stats.median):>9} ±{stats.spread:4.0%} {ratio:6.2f}x")
+            results["round_trips"].setdefault(name, {})[label] = {**asdict(stats), "ratio_to_raw": ratio}
+        print(f"{name:<26}" + "".join(f"{cell:>26}" for cell in cells))
+
+    print("\nother operations")
+    other: dict[str, Stats] = {}
+    for name, fn in {**rsa_cases(), **keygen_cases()}.items():
+        slow = "RSA-2048 key" in name or "generate_rsa_pair" in name
+        other[name] = measure(
+            fn, repeats=5 if slow else repeats, min_time=0.2 if slow else 0.05, max_number=5 if slow else 100_000
+        )
+    other["import kmslib"] = import_time("kmslib")
+    other["import kmslib.widgets"] = import_time("kmslib.widgets")
+    for name, stats in other.items():
+        results["other"][name] = asdict(stats)
+        print(f"{name:<40}{fmt_time(stats.median):>10} ±{stats.spread:4.0%}")
+    for raw, ours in (("raw pyca RSA-2048 OAEP encrypt", "kmslib RSA-2048 OAEP encrypt"),
+                      ("raw pyca RSA-2048 OAEP decrypt", "kmslib RSA-2048 OAEP decrypt")):  # fmt: skip
+        print(f"  {ours}: {other[ours].median / other[raw].median:.2f}x raw")
+
+    cap = 30.0 if not args.quick else 5.0
+    parameters = dh_parameter_generation(cap)
+    results["dh_parameter_generation_2048"] = parameters
+    done = parameters["seconds"]
+    print(
+        f"generating 2048-bit DH parameters: {fmt_time(done)}"
+        if done is not None
+        else f"generating 2048-bit DH parameters: not done after {cap:.0f} s (capped): why kmslib uses RFC 7919 groups"
+    )
+
+    if not args.no_notebooks:
+        print("\nnotebooks, each in a fresh kernel")
+        results["notebooks"] = notebook_times()
+        for name, seconds in results["notebooks"].items():
+            print(f"{name:<40}{seconds:>8.1f} s")
+        print(f"{'the whole course':<40}{sum(results['notebooks'].values()):>8.1f} s")
+
+    rt = results["round_trips"]
+    gcm_1k = rt["kmslib aes-256-gcm"]["1 KiB"]["ratio_to_raw"]
+    targets = [
+        ("kmslib GCM at 1 KiB <= 1.05x raw at 1 MiB", None),
+        ("kmslib GCM at 1 MiB at most 1.05x raw", rt["kmslib aes-256-gcm"]["1 MiB"]["ratio_to_raw"] <= 1.05),
+        (
+            "kmslib GCM at 1 KiB at least 5x faster than Fernet",
+            table["pyca Fernet"]["1 KiB"].median / table["kmslib aes-256-gcm"]["1 KiB"].median >= 5,
+        ),
+        ("a DH key pair (ffdhe2048) under 1 ms", other["kmslib DH key pair (ffdhe2048)"].median < 1e-3),
+        ("import kmslib under 100 ms", other["import kmslib"].median < 0.1),
+    ]
+    if "Tink AEAD AES256_GCM" in rt:
+        tink_1k = rt["Tink AEAD AES256_GCM"]["1 KiB"]["ratio_to_raw"]
+        targets[0] = (
+            f"kmslib GCM at 1 KiB ({gcm_1k:.2f}x) at or below Tink's ratio ({tink_1k:.2f}x)",
+            gcm_1k <= tink_1k,
+        )
+    else:
+        targets[0] = ("kmslib GCM at 1 KiB at or below Tink's ratio (Tink not installed: make bench installs it)", None)
+    print("\ntargets")
+    results["targets"] = {}
+    for text, met in targets:
+        verdict = "n/a" if met is None else ("met" if met else "NOT met")
+        results["targets"][text] = verdict
+        print(f"  [{verdict:^7}] {text}")
+
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nresults written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
