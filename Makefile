@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml binder/postBuild binder/overrides.json
 install: $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_start_here.ipynb
 
 lint: $(STAMP)
 	$(BIN)/ruff check kmslib tests $(wildcard benchmarks)

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kmslib.errors import DecryptionError, InvalidInputError, KeyRevokedError
-from kmslib.tokens import AES_CBC, AES_GCM, CBC_IV_BYTES, GCM_NONCE_BYTES
+from kmslib.tokens import AES_CBC, AES_GCM, CBC_IV_BYTES, GCM_NONCE_BYTES, GCM_TAG_BYTES
 
 __all__ = ["AES_MODES", "KEY_BYTES", "AESKeyVersion"]
 
@@ -65,12 +65,16 @@ class AESKeyVersion:
         """Return a new version with 32 bytes from the OS CSPRNG (``secrets.token_bytes``)."""
         return cls(secrets.token_bytes(KEY_BYTES), mode)
 
-    def encrypt(self, plaintext: bytes, associated_data: bytes | None) -> bytes:
+    def encrypt(self, plaintext: bytes, associated_data: bytes | None) -> bytes | bytearray:
         """Encrypt ``plaintext`` under a fresh nonce or IV and return the token payload."""
         aead, aes = self._aead, self._aes  # read once: destroy() may run in another thread
         if aead is not None:
             nonce = os.urandom(GCM_NONCE_BYTES)
-            return nonce + aead.encrypt(nonce, plaintext, associated_data)
+            payload = bytearray(GCM_NONCE_BYTES + len(plaintext) + GCM_TAG_BYTES)
+            payload[:GCM_NONCE_BYTES] = nonce
+            # Written in place after the nonce: no copy of a large ciphertext.
+            aead.encrypt_into(nonce, plaintext, associated_data, memoryview(payload)[GCM_NONCE_BYTES:])
+            return payload
         if aes is None:
             raise KeyRevokedError("this key version was revoked and its material destroyed")
         iv = os.urandom(CBC_IV_BYTES)

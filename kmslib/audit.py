@@ -1,5 +1,9 @@
 """A tamper-evident audit log: every key operation, hash-chained.
 
+Every operation that uses or changes a key is recorded, failures included. Reading metadata
+(``key_info``, ``list_keys``) is not: it reveals nothing secret, and a live view such as the
+course's dashboard, which re-reads the keys after each entry, would otherwise flood the log.
+
 Each :class:`AuditEntry` records the UTC time, the operation, the key id, the key version
 and the outcome (``"ok"`` or the error class name), never plaintext, tokens or key
 material. Its ``hash`` is SHA-256 over its own fields and the previous entry's hash, so

@@ -523,7 +523,7 @@ class KeyCustodian:
 
         Args:
             key_id: the new AES key's id.
-            private_key: our private key (a handle or a pyca key).
+            private_key: our private key (a handle, a pyca key, or unencrypted PKCS#8 PEM text).
             peer_public_key: the peer's public key (a handle, a pyca key or PEM text).
             mode: ``"gcm"`` or ``"cbc"``.
             info: HKDF's context string; both sides must use the same.

@@ -204,8 +204,16 @@ def _private(key: object) -> Any:
         return key.cryptography_key
     if isinstance(key, x25519.X25519PrivateKey) or _ffdh.is_private_key(key):
         return key
+    if isinstance(key, (str, bytes, bytearray, memoryview)):  # unencrypted PKCS#8 PEM
+        try:
+            loaded = _ffdh.load_pem_private_key(_checks.text_or_bytes_pem(key, "private_key"), None)
+        except (TypeError, ValueError):
+            raise InvalidInputError("private_key is not an unencrypted PEM private key") from None
+        if isinstance(loaded, x25519.X25519PrivateKey) or _ffdh.is_private_key(loaded):
+            return loaded
+        raise InvalidInputError(f"private_key holds a {type(loaded).__name__}, not a DH or X25519 private key")
     raise ArgumentTypeError(
-        f"private_key must be a DHPrivateKey or a pyca DH/X25519 private key, not {type(key).__name__}"
+        f"private_key must be a DHPrivateKey, a pyca DH/X25519 private key or PEM text, not {type(key).__name__}"
     )
 
 
@@ -249,16 +257,19 @@ def public_key_pem(key: Any) -> str:
     """Return a public key as SubjectPublicKeyInfo PEM text.
 
     Args:
-        key: a :class:`DHPublicKey` or :class:`DHPrivateKey` handle, or any pyca public or
-            private key (for a private key, its public half).
+        key: a :class:`DHPublicKey` or :class:`DHPrivateKey` handle, any pyca public or
+            private key (for a private key, its public half), or DH/X25519 public PEM text.
 
     Returns:
         The PEM text.
 
     Raises:
         ArgumentTypeError: ``key`` is none of those.
+        InvalidPeerKeyError: PEM text that is not a DH or X25519 public key.
 
     """
+    if isinstance(key, (str, bytes, bytearray, memoryview)):
+        key = load_public_key(key)
     if isinstance(key, (DHPublicKey, DHPrivateKey)):
         key = key.cryptography_key
     if hasattr(key, "public_key") and callable(key.public_key):

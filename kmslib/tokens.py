@@ -57,15 +57,15 @@ CBC_BLOCK_BYTES = 16
 _HEADER = re.compile(r"kms:v(?P<version>[1-9][0-9]{0,8}):(?P<algorithm>[a-z0-9-]{1,32}):")
 _SPACE = " \t\r\n"  # a pasted token may carry a newline
 
-Encode = Callable[[bytes], bytes]
+Encode = Callable[[bytes | bytearray], str]
 Decode = Callable[[memoryview], bytes]
 _codec: tuple[Encode, Decode] | None = None
 
 
 def stdlib_codec() -> tuple[Encode, Decode]:
-    """The standard library's base64 encoder and strict decoder."""
+    """The standard library's base64 encoder (to text) and strict decoder."""
     return (
-        lambda data: binascii.b2a_base64(data, newline=False),
+        lambda data: binascii.b2a_base64(data, newline=False).decode("ascii"),
         lambda text: binascii.a2b_base64(text, strict_mode=True),
     )
 
@@ -78,7 +78,7 @@ def pybase64_codec() -> tuple[Encode, Decode]:
     """
     import pybase64  # type: ignore[import-not-found, unused-ignore]  # noqa: PLC0415 - optional, loaded on first use
 
-    return pybase64.b64encode, lambda text: pybase64.b64decode(text, validate=True)
+    return pybase64.b64encode_as_string, lambda text: pybase64.b64decode(text, validate=True)
 
 
 def _base64() -> tuple[Encode, Decode]:
@@ -92,7 +92,7 @@ def _base64() -> tuple[Encode, Decode]:
     return _codec
 
 
-def format_token(version: int, algorithm: str, payload: bytes) -> str:
+def format_token(version: int, algorithm: str, payload: bytes | bytearray) -> str:
     """Return the token for ``payload`` made by ``version`` of a key of ``algorithm``.
 
     Args:
@@ -103,7 +103,7 @@ def format_token(version: int, algorithm: str, payload: bytes) -> str:
     Returns:
         The ASCII token ``kms:v<version>:<algorithm>:<base64 payload>``.
     """
-    return f"kms:v{version}:{algorithm}:" + _base64()[0](payload).decode("ascii")
+    return f"kms:v{version}:{algorithm}:" + (_codec or _base64())[0](payload)
 
 
 def parse_token(token: object) -> tuple[int, str, bytes]:
@@ -137,7 +137,7 @@ def parse_token(token: object) -> tuple[int, str, bytes]:
     # Only canonical base64 is a token (else two strings would name one ciphertext): the unused
     # bits can only sit in the last quad, before its padding.
     padding = 2 if raw.endswith(b"==") else 1 if raw.endswith(b"=") else 0
-    if not payload or (padding and encode(payload[padding - 3 :]) != raw[-4:]):
+    if not payload or (padding and encode(payload[padding - 3 :]) != token[-4:]):
         raise DecryptionError()
     return header[0], header[1], payload
 

@@ -232,3 +232,28 @@ def test_teaching_key_pairs_make_their_own_group() -> None:
         dh.shared_secret(private, dh.generate_key_pair("ffdhe2048")[1])
     with pytest.raises(InvalidInputError, match="512 to 1024"):
         dh.generate_teaching_key_pair(2048)
+
+
+def test_keys_as_pem_text_everywhere() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    mine = x25519.X25519PrivateKey.generate()
+    theirs = x25519.X25519PrivateKey.generate()
+    pem = mine.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    kms = KeyCustodian()
+    kms.derive_shared_key("from-pem", pem, public_key_pem(theirs))
+    kms.derive_shared_key("from-objects", mine, theirs.public_key())
+    assert kms.key_info("from-pem").fingerprint == kms.key_info("from-objects").fingerprint
+    assert public_key_pem(public_key_pem(theirs)) == public_key_pem(theirs)
+    with pytest.raises(InvalidInputError, match="not an unencrypted PEM private key"):
+        kms.derive_shared_key(
+            "x", "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n", theirs.public_key()
+        )
+    ec_pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    with pytest.raises(InvalidInputError, match="not a DH or X25519 private key"):
+        kms.derive_shared_key("x", ec_pem, theirs.public_key())
+    assert "x" not in kms
