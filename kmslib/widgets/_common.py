@@ -9,7 +9,7 @@ status line, styled as an error, never a traceback; the form keeps working after
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import ipywidgets as w
@@ -108,13 +108,20 @@ class Form:
     def _on_click(button: Any, method: Callable[[], object]) -> None:
         button.on_click(lambda _button: method())
 
-    def _mark(self, form_class: str, **parts: Any) -> None:
-        """Give the form and its parts CSS classes (``kmslib-<name>``) that browser tests and styles can find."""
+    def _assemble(self, form_class: str, children: list[Any], parts: Iterable[str]) -> None:
+        """Frame ``children`` as the form's ``widget``, with CSS classes that browser tests and styles can find.
+
+        Args:
+            form_class: the form's class, such as ``"kmslib-aes-form"``.
+            children: the widgets, top to bottom.
+            parts: attribute names of widgets that get the class ``kmslib-<name>`` (``_`` becomes ``-``).
+        """
+        self.widget = w.VBox(children, layout=w.Layout(border="1px solid #d1d5db", padding="8px"))
         self.widget.add_class("kmslib-form")
         self.widget.add_class(form_class)
         self.status.add_class("kmslib-status-line")
-        for name, widget in parts.items():
-            widget.add_class(f"kmslib-{name.replace('_', '-')}")
+        for name in parts:
+            getattr(self, name).add_class(f"kmslib-{name.replace('_', '-')}")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

@@ -81,7 +81,8 @@ class AESForm(Form):
         self._on_click(self.encrypt_button, self.encrypt)
         self._on_click(self.decrypt_button, self.decrypt)
         self.refresh_keys()
-        self.widget = w.VBox(
+        self._assemble(
+            "kmslib-aes-form",
             [
                 w.HTML("<h4>AES: encrypt and decrypt</h4>"),
                 w.HBox([labelled("New key id", self.new_key_id), self.mode, self.create_button]),
@@ -97,21 +98,19 @@ class AESForm(Form):
                 self.anatomy,
                 self.blocks,
             ],
-            layout=w.Layout(border="1px solid #d1d5db", padding="8px"),
-        )
-        self._mark(
-            "kmslib-aes-form",
-            new_key_id=self.new_key_id,
-            create_button=self.create_button,
-            key=self.key,
-            plaintext=self.plaintext,
-            associated_data=self.associated_data,
-            encrypt_button=self.encrypt_button,
-            token=self.token,
-            decrypt_button=self.decrypt_button,
-            decrypted=self.decrypted,
-            anatomy=self.anatomy,
-            blocks=self.blocks,
+            parts=(
+                "new_key_id",
+                "create_button",
+                "key",
+                "plaintext",
+                "associated_data",
+                "encrypt_button",
+                "token",
+                "decrypt_button",
+                "decrypted",
+                "anatomy",
+                "blocks",
+            ),
         )
 
     def refresh_keys(self) -> None:

@@ -105,7 +105,8 @@ class KeyVaultDashboard(Form):
         self._on_click(self.cancel_button, self.cancel_revoke)
         self._unsubscribe = custodian.audit_log.subscribe(lambda _entry: self.refresh())
         self.refresh()
-        self.widget = w.VBox(
+        self._assemble(
+            "kmslib-dashboard",
             [
                 w.HTML("<h4>Key vault</h4>"),
                 self.keys_table,
@@ -115,18 +116,16 @@ class KeyVaultDashboard(Form):
                 w.HTML("<b>Audit log</b>"),
                 self.audit_table,
             ],
-            layout=w.Layout(border="1px solid #d1d5db", padding="8px"),
-        )
-        self._mark(
-            "kmslib-dashboard",
-            keys_table=self.keys_table,
-            key=self.key,
-            reason=self.reason,
-            rotate_button=self.rotate_button,
-            revoke_button=self.revoke_button,
-            confirm_button=self.confirm_button,
-            cancel_button=self.cancel_button,
-            audit_table=self.audit_table,
+            parts=(
+                "keys_table",
+                "key",
+                "reason",
+                "rotate_button",
+                "revoke_button",
+                "confirm_button",
+                "cancel_button",
+                "audit_table",
+            ),
         )
 
     def refresh(self) -> None:

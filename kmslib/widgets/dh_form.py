@@ -65,7 +65,8 @@ class DHExchangeForm(Form):
         self._on_click(self.derive_button, self.derive)
         self._on_click(self.send_button, self.send)
         self._reset()
-        self.widget = w.VBox(
+        self._assemble(
+            "kmslib-dh-form",
             [
                 w.HTML("<h4>Diffie-Hellman: Alice and Bob agree a key</h4>"),
                 w.HBox([labelled("Group", self.group, "5em"), self.mallory_switch]),
@@ -79,21 +80,19 @@ class DHExchangeForm(Form):
                 labelled("Mallory read", self.mallory_read, "11em"),
                 self.status,
             ],
-            layout=w.Layout(border="1px solid #d1d5db", padding="8px"),
-        )
-        self._mark(
-            "kmslib-dh-form",
-            group=self.group,
-            mallory_switch=self.mallory_switch,
-            generate_button=self.generate_button,
-            exchange_button=self.exchange_button,
-            derive_button=self.derive_button,
-            message=self.message,
-            send_button=self.send_button,
-            token=self.token,
-            bob_received=self.bob_received,
-            mallory_read=self.mallory_read,
-            match=self.match,
+            parts=(
+                "group",
+                "mallory_switch",
+                "generate_button",
+                "exchange_button",
+                "derive_button",
+                "message",
+                "send_button",
+                "token",
+                "bob_received",
+                "mallory_read",
+                "match",
+            ),
         )
 
     def _reset(self) -> None:

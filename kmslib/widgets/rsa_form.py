@@ -45,7 +45,8 @@ class RSAForm(Form):
         self.padding.observe(lambda _change: self.update_count(), names="value")
         self.key_size.observe(lambda _change: self.update_count(), names="value")
         self.update_count()
-        self.widget = w.VBox(
+        self._assemble(
+            "kmslib-rsa-form",
             [
                 w.HTML("<h4>RSA: a key pair, a short message</h4>"),
                 w.HBox([labelled("Key id", self.key_id), self.key_size, self.padding, self.generate_button]),
@@ -58,19 +59,17 @@ class RSAForm(Form):
                 labelled("Decrypted", self.decrypted),
                 self.status,
             ],
-            layout=w.Layout(border="1px solid #d1d5db", padding="8px"),
-        )
-        self._mark(
-            "kmslib-rsa-form",
-            key_id=self.key_id,
-            generate_button=self.generate_button,
-            public_pem=self.public_pem,
-            message=self.message,
-            byte_count=self.byte_count,
-            encrypt_button=self.encrypt_button,
-            token=self.token,
-            decrypt_button=self.decrypt_button,
-            decrypted=self.decrypted,
+            parts=(
+                "key_id",
+                "generate_button",
+                "public_pem",
+                "message",
+                "byte_count",
+                "encrypt_button",
+                "token",
+                "decrypt_button",
+                "decrypted",
+            ),
         )
 
     def limit(self) -> int:
