@@ -94,7 +94,10 @@ class Form:
         self.status.value = status_html("info", text)
 
     def _fail(self, exc: KMSError) -> None:
-        self.status.value = status_html("error", str(exc), title=error_title(exc))
+        title, text = error_title(exc), str(exc)
+        if text.lower().startswith(title.lower() + ": "):  # "Decryption failed: decryption failed: ..."
+            text = text[len(title) + 2 :]
+        self.status.value = status_html("error", text, title=title)
 
     def _attempt(self, action: Callable[[], T]) -> T | None:
         """Run ``action``; show any KMSError in the status line and return ``None`` instead."""
