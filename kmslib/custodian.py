@@ -91,7 +91,7 @@ class _Audited:
 
     __slots__ = ("_custodian", "key_id", "operation", "version")
 
-    def __init__(self, custodian: KeyCustodian, operation: str, key_id: object) -> None:
+    def __init__(self, custodian: KeyCustodian, operation: str, key_id: object = None) -> None:
         self._custodian = custodian
         self.operation = operation
         if type(key_id) is not str:
@@ -145,9 +145,6 @@ class KeyCustodian:
         if not isinstance(now, datetime) or now.utcoffset() is None:
             raise InvalidInputError("the clock must return a timezone-aware datetime")
         return now.astimezone(UTC)
-
-    def _audited(self, operation: str, key_id: object = None) -> _Audited:
-        return _Audited(self, operation, key_id)
 
     def _get(self, key_id: object) -> _Key:
         """The record of ``key_id``, live or revoked (call with the lock held)."""
@@ -250,7 +247,7 @@ class KeyCustodian:
             InvalidInputError: a bad key id or mode.
 
         """
-        with self._audited("establish_aes_key", key_id) as audit:
+        with _Audited(self, "establish_aes_key", key_id) as audit:
             checked = self._require_free(key_id)
             mode = _checks.choice(mode, "mode", AES_MODES)
             return self._create(checked, "aes", AESKeyVersion.generate(mode), audit)
@@ -272,7 +269,7 @@ class KeyCustodian:
             InvalidInputError: ``key_bytes`` is not 32 bytes long, or a bad id or mode.
 
         """
-        with self._audited("import_aes_key", key_id) as audit:
+        with _Audited(self, "import_aes_key", key_id) as audit:
             checked = self._require_free(key_id)
             mode = _checks.choice(mode, "mode", AES_MODES)
             if not isinstance(key_bytes, (bytes, bytearray, memoryview)):
@@ -366,7 +363,7 @@ class KeyCustodian:
             InvalidInputError: a bad key id, key size or padding.
 
         """
-        with self._audited("generate_rsa_pair", key_id) as audit:
+        with _Audited(self, "generate_rsa_pair", key_id) as audit:
             checked = self._require_free(key_id)
             padding = _checks.choice(padding, "padding", RSA_PADDINGS)
             if isinstance(key_size, bool) or not isinstance(key_size, int):
@@ -395,7 +392,7 @@ class KeyCustodian:
                 modulus under 2048 bits, or a bad id or padding.
 
         """
-        with self._audited("import_rsa_key", key_id) as audit:
+        with _Audited(self, "import_rsa_key", key_id) as audit:
             checked = self._require_free(key_id)
             padding = _checks.choice(padding, "padding", RSA_PADDINGS)
             raw = _checks.text_or_bytes_pem(pem, "pem")
@@ -428,7 +425,7 @@ class KeyCustodian:
             KeyNotFoundError, KeyRevokedError, KeyTypeError: no such key, a revoked one, an AES one.
 
         """
-        with self._audited("encrypt_data_rsa", key_id) as audit:
+        with _Audited(self, "encrypt_data_rsa", key_id) as audit:
             data = _checks.data(plaintext, "plaintext")
             with self._lock:
                 key = self._live(key_id, "rsa")
@@ -459,7 +456,7 @@ class KeyCustodian:
             KeyNotFoundError, KeyTypeError: no such key, or an AES key.
 
         """
-        with self._audited("decrypt_data_rsa", key_id) as audit:
+        with _Audited(self, "decrypt_data_rsa", key_id) as audit:
             enc = _checks.encoding(encoding)
             _, plaintext = self._decrypt(key_id, "rsa", token, None, audit)
             return self._decode(plaintext, enc)
@@ -474,7 +471,7 @@ class KeyCustodian:
             KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
 
         """
-        with self._audited("export_public_key", key_id) as audit:
+        with _Audited(self, "export_public_key", key_id) as audit:
             with self._lock:
                 key = self._live(key_id)
                 if key.kind != "rsa":
@@ -503,7 +500,7 @@ class KeyCustodian:
             InvalidInputError: an unknown group.
 
         """
-        with self._audited("generate_diffie_hellman_params_and_key"):
+        with _Audited(self, "generate_diffie_hellman_params_and_key"):
             return generate_key_pair(group)
 
     def derive_shared_key(
@@ -536,7 +533,7 @@ class KeyCustodian:
             KeyExistsError: the id is taken.
 
         """
-        with self._audited("derive_shared_key", key_id) as audit:
+        with _Audited(self, "derive_shared_key", key_id) as audit:
             checked = self._require_free(key_id)
             mode = _checks.choice(mode, "mode", AES_MODES)
             if not isinstance(info, (bytes, bytearray)):
@@ -559,7 +556,7 @@ class KeyCustodian:
             KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
 
         """
-        with self._audited("rotate_key", key_id) as audit:
+        with _Audited(self, "rotate_key", key_id) as audit:
             with self._lock:
                 current = self._live(key_id).versions
                 newest = current[max(current)]
@@ -594,7 +591,7 @@ class KeyCustodian:
             KeyNotFoundError: no such key.
 
         """
-        with self._audited("rewrap", key_id) as audit:
+        with _Audited(self, "rewrap", key_id) as audit:
             aad = _checks.optional_data(associated_data, "associated_data")
             with self._lock:
                 kind = self._live(key_id).kind
@@ -629,7 +626,7 @@ class KeyCustodian:
             InvalidInputError: ``version`` is the newest, or a bad argument.
 
         """
-        with self._audited("invalidate_key", key_id) as audit:
+        with _Audited(self, "invalidate_key", key_id) as audit:
             if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
                 raise ArgumentTypeError(f"version must be an int or None, not {type(version).__name__}")
             if reason is not None:
