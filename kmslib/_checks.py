@@ -43,6 +43,8 @@ def data(value: object, name: str) -> bytes:
         InvalidInputError: a ``str`` that cannot be encoded (a lone surrogate).
 
     """
+    if type(value) is bytes:  # the common case, first
+        return value
     if isinstance(value, str):
         try:
             return value.encode("utf-8")

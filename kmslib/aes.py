@@ -46,12 +46,13 @@ class AESKeyVersion:
 
     """
 
-    __slots__ = ("_aead", "_aes", "_key", "algorithm", "fingerprint")
+    __slots__ = ("_aead", "_aes", "_key", "algorithm", "fingerprint", "mode")
 
     def __init__(self, key: bytes | bytearray, mode: str) -> None:
         if len(key) != KEY_BYTES:
             raise InvalidInputError(f"an AES-256 key is exactly {KEY_BYTES} bytes, not {len(key)}")
         self._key = bytearray(key)
+        self.mode = mode
         self.algorithm = AES_MODES[mode]
         # The cipher objects are built once per version, not per message.
         self._aead = AESGCM(self._key) if mode == "gcm" else None
@@ -65,8 +66,21 @@ class AESKeyVersion:
         """Return a new version with 32 bytes from the OS CSPRNG (``secrets.token_bytes``)."""
         return cls(secrets.token_bytes(KEY_BYTES), mode)
 
+    def successor(self) -> AESKeyVersion:
+        """A fresh version of the same kind, for rotation."""
+        return AESKeyVersion.generate(self.mode)
+
+    def _refuse_cbc_associated_data(self, associated_data: bytes | None) -> None:
+        if associated_data is not None and self.mode == "cbc":
+            raise InvalidInputError("an aes-256-cbc key cannot bind associated_data (only aes-256-gcm can)")
+
     def encrypt(self, plaintext: bytes, associated_data: bytes | None) -> bytes | bytearray:
-        """Encrypt ``plaintext`` under a fresh nonce or IV and return the token payload."""
+        """Encrypt ``plaintext`` under a fresh nonce or IV and return the token payload.
+
+        Raises:
+            InvalidInputError: associated data for a CBC key (CBC cannot bind it).
+            KeyRevokedError: the version was destroyed meanwhile.
+        """
         aead, aes = self._aead, self._aes  # read once: destroy() may run in another thread
         if aead is not None:
             nonce = os.urandom(GCM_NONCE_BYTES)
@@ -77,6 +91,7 @@ class AESKeyVersion:
             return payload
         if aes is None:
             raise KeyRevokedError("this key version was revoked and its material destroyed")
+        self._refuse_cbc_associated_data(associated_data)
         iv = os.urandom(CBC_IV_BYTES)
         padder = sym_padding.PKCS7(128).padder()
         padded = padder.update(plaintext) + padder.finalize()
@@ -98,6 +113,7 @@ class AESKeyVersion:
                 raise DecryptionError() from None
         if aes is None:
             raise KeyRevokedError("this key version was revoked and its material destroyed")
+        self._refuse_cbc_associated_data(associated_data)
         body = payload[CBC_IV_BYTES:]
         if not body or len(body) % 16:
             raise DecryptionError()

@@ -199,7 +199,7 @@ class AuditLog(Sequence[AuditEntry]):
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._chain())
+            return len(self._entries) + len(self._pending)  # counting needs no hashing
 
     def __iter__(self) -> Iterator[AuditEntry]:
         with self._lock:

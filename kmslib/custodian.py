@@ -40,7 +40,7 @@ from kmslib.errors import (
 )
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, RSA_PADDINGS, RSAKeyVersion
-from kmslib.tokens import AES_CBC, format_token, inspect_token, parse_token
+from kmslib.tokens import format_token, inspect_token, parse_token
 
 __all__ = ["REVOCATION_SUCCESSFUL", "KeyCustodian"]
 
@@ -156,9 +156,7 @@ class KeyCustodian:
 
     def _live(self, key_id: object, kind: str | None = None) -> _Key:
         """The record of an active key of ``kind`` (call with the lock held)."""
-        key = self._keys.get(key_id) if type(key_id) is str else None
-        if key is None:
-            key = self._get(key_id)
+        key = self._get(key_id)
         if key.revoked_at is not None:
             raise KeyRevokedError(f"key {key.key_id!r} was revoked; it can no longer be used")
         if kind is not None and key.kind != kind:
@@ -192,9 +190,9 @@ class KeyCustodian:
             return key.info()
 
     def _decrypt(
-        self, key_id: object, kind: str, token: object, associated_data: bytes | None, audit: _Audited
-    ) -> tuple[_Key, bytes]:
-        """Decrypt ``token`` with the version it names; return the key record and the plaintext."""
+        self, key_id: object, kind: str | None, token: object, associated_data: bytes | None, audit: _Audited
+    ) -> bytes:
+        """Decrypt ``token`` with the version it names; return the plaintext."""
         try:  # parsed outside the lock; a malformed token is reported after any problem with the key
             parsed: tuple[int, str, bytes] | DecryptionError = parse_token(token)
         except DecryptionError as malformed:
@@ -208,17 +206,17 @@ class KeyCustodian:
             material = self._version(key, version)
         if algorithm != material.algorithm:
             raise DecryptionError()
-        if isinstance(material, AESKeyVersion):
-            self._check_associated_data(material, associated_data)
-            return key, material.decrypt(payload, associated_data)
-        if associated_data is not None:
-            raise InvalidInputError("RSA tokens carry no associated data")
-        return key, material.decrypt(payload)
+        return material.decrypt(payload, associated_data)
 
-    @staticmethod
-    def _check_associated_data(material: AESKeyVersion, associated_data: bytes | None) -> None:
-        if associated_data is not None and material.algorithm == AES_CBC:
-            raise InvalidInputError("an aes-256-cbc key cannot bind associated_data (only aes-256-gcm can)")
+    def _encrypt(
+        self, key_id: object, kind: str | None, data: bytes, associated_data: bytes | None, audit: _Audited
+    ) -> str:
+        """Encrypt with the newest version of a live key; return the token."""
+        with self._lock:
+            key = self._live(key_id, kind)
+            version, material = key.newest, key.versions[key.newest]
+        audit.version = version
+        return format_token(version, material.algorithm, material.encrypt(data, associated_data))
 
     @staticmethod
     def _decode(plaintext: bytes, encoding: str | None) -> str | bytes:
@@ -297,16 +295,9 @@ class KeyCustodian:
 
         """
         with _Audited(self, "encrypt_data_aes", key_id) as audit:
-            data = plaintext if type(plaintext) is bytes else _checks.data(plaintext, "plaintext")
-            aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
-            with self._lock:
-                key = self._live(key_id, "aes")
-                version, material = key.newest, key.versions[key.newest]
-            assert isinstance(material, AESKeyVersion)
-            if aad is not None:
-                self._check_associated_data(material, aad)
-            audit.version = version
-            return format_token(version, material.algorithm, material.encrypt(data, aad))
+            data = _checks.data(plaintext, "plaintext")
+            aad = _checks.optional_data(associated_data, "associated_data")
+            return self._encrypt(key_id, "aes", data, aad, audit)
 
     @overload
     def decrypt_data_aes(
@@ -340,8 +331,8 @@ class KeyCustodian:
         """
         with _Audited(self, "decrypt_data_aes", key_id) as audit:
             enc = _checks.encoding(encoding)
-            aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
-            _, plaintext = self._decrypt(key_id, "aes", token, aad, audit)
+            aad = _checks.optional_data(associated_data, "associated_data")
+            plaintext = self._decrypt(key_id, "aes", token, aad, audit)
             return self._decode(plaintext, enc)
 
     # ------------------------------------------------------------------ RSA
@@ -426,13 +417,7 @@ class KeyCustodian:
 
         """
         with _Audited(self, "encrypt_data_rsa", key_id) as audit:
-            data = _checks.data(plaintext, "plaintext")
-            with self._lock:
-                key = self._live(key_id, "rsa")
-                version, material = key.newest, key.versions[key.newest]
-            assert isinstance(material, RSAKeyVersion)
-            audit.version = version
-            return format_token(version, material.algorithm, material.encrypt(data))
+            return self._encrypt(key_id, "rsa", _checks.data(plaintext, "plaintext"), None, audit)
 
     @overload
     def decrypt_data_rsa(self, key_id: str, token: str, *, encoding: str = ...) -> str: ...
@@ -458,7 +443,7 @@ class KeyCustodian:
         """
         with _Audited(self, "decrypt_data_rsa", key_id) as audit:
             enc = _checks.encoding(encoding)
-            _, plaintext = self._decrypt(key_id, "rsa", token, None, audit)
+            plaintext = self._decrypt(key_id, "rsa", token, None, audit)
             return self._decode(plaintext, enc)
 
     def export_public_key(self, key_id: str) -> str:
@@ -558,14 +543,9 @@ class KeyCustodian:
         """
         with _Audited(self, "rotate_key", key_id) as audit:
             with self._lock:
-                current = self._live(key_id).versions
-                newest = current[max(current)]
-            if isinstance(newest, AESKeyVersion):
-                mode = next(m for m, a in AES_MODES.items() if a == newest.algorithm)
-                fresh: Material = AESKeyVersion.generate(mode)
-            else:  # RSA key generation is slow: never under the lock
-                padding = next(p for p, a in RSA_PADDINGS.items() if a == newest.algorithm)
-                fresh = RSAKeyVersion.generate(newest.key_size, padding)
+                key = self._live(key_id)
+                newest = key.versions[key.newest]
+            fresh = newest.successor()  # outside the lock: RSA key generation is slow
             with self._lock:
                 key = self._live(key_id)
                 key.newest += 1
@@ -593,16 +573,8 @@ class KeyCustodian:
         """
         with _Audited(self, "rewrap", key_id) as audit:
             aad = _checks.optional_data(associated_data, "associated_data")
-            with self._lock:
-                kind = self._live(key_id).kind
-            key, plaintext = self._decrypt(key_id, kind, token, aad, audit)
-            with self._lock:
-                version, material = key.newest, self._live(key_id).versions[key.newest]
-            audit.version = version
-            payload = (
-                material.encrypt(plaintext, aad) if isinstance(material, AESKeyVersion) else material.encrypt(plaintext)
-            )
-            return format_token(version, material.algorithm, payload)
+            plaintext = self._decrypt(key_id, None, token, aad, audit)
+            return self._encrypt(key_id, None, plaintext, aad, audit)
 
     def invalidate_key(self, key_id: str, *, version: int | None = None, reason: str | None = None) -> str:
         """Revoke a whole key, or one version of it.

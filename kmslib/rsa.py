@@ -19,7 +19,7 @@ import hashlib
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from kmslib.errors import DecryptionError, KeyRevokedError, MessageTooLongError
+from kmslib.errors import DecryptionError, InvalidInputError, KeyRevokedError, MessageTooLongError
 from kmslib.tokens import RSA_OAEP, RSA_PKCS1V15
 
 __all__ = ["KEY_SIZES", "MIN_IMPORT_BITS", "RSA_PADDINGS", "RSAKeyVersion", "max_plaintext"]
@@ -58,11 +58,21 @@ class RSAKeyVersion:
 
     """
 
-    __slots__ = ("_padding", "_private", "algorithm", "fingerprint", "key_size", "max_plaintext", "public_key")
+    __slots__ = (
+        "_padding",
+        "_private",
+        "algorithm",
+        "fingerprint",
+        "key_size",
+        "max_plaintext",
+        "padding_name",
+        "public_key",
+    )
 
     def __init__(self, private_key: rsa.RSAPrivateKey, padding_name: str) -> None:
         self._private: rsa.RSAPrivateKey | None = private_key
         self.public_key = private_key.public_key()
+        self.padding_name = padding_name
         self._padding = _padding(padding_name)
         self.algorithm = RSA_PADDINGS[padding_name]
         self.key_size = private_key.key_size
@@ -76,13 +86,24 @@ class RSAKeyVersion:
         """Generate a fresh key pair (public exponent 65537)."""
         return cls(rsa.generate_private_key(public_exponent=65537, key_size=key_size), padding_name)
 
-    def encrypt(self, plaintext: bytes) -> bytes:
+    def successor(self) -> RSAKeyVersion:
+        """A fresh key pair of the same size and padding, for rotation (slow: seconds for 4096 bits)."""
+        return RSAKeyVersion.generate(self.key_size, self.padding_name)
+
+    @staticmethod
+    def _refuse_associated_data(associated_data: bytes | None) -> None:
+        if associated_data is not None:
+            raise InvalidInputError("RSA tokens carry no associated data")
+
+    def encrypt(self, plaintext: bytes, associated_data: bytes | None = None) -> bytes:
         """Encrypt ``plaintext`` and return the raw RSA ciphertext.
 
         Raises:
             MessageTooLongError: ``plaintext`` is longer than :attr:`max_plaintext`.
+            InvalidInputError: associated data was given (RSA cannot bind it).
 
         """
+        self._refuse_associated_data(associated_data)
         if len(plaintext) > self.max_plaintext:
             raise MessageTooLongError(
                 f"the message is {len(plaintext)} bytes; {self.algorithm} with a {self.key_size}-bit key "
@@ -90,13 +111,15 @@ class RSAKeyVersion:
             )
         return self.public_key.encrypt(plaintext, self._padding)
 
-    def decrypt(self, payload: bytes) -> bytes:
+    def decrypt(self, payload: bytes, associated_data: bytes | None = None) -> bytes:
         """Decrypt a raw RSA ciphertext.
 
         Raises:
             DecryptionError: the ciphertext has the wrong length or (OAEP) bad padding.
+            InvalidInputError: associated data was given.
 
         """
+        self._refuse_associated_data(associated_data)
         private = self._private  # read once: destroy() may run in another thread
         if private is None:
             raise KeyRevokedError("this key version was revoked and its material destroyed")

@@ -50,6 +50,16 @@ def test_successes_and_failures_are_recorded(busy: KeyCustodian) -> None:
     assert [e.seq for e in busy.audit_log] == list(range(10))
 
 
+def test_counting_does_not_need_the_chain(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("k")
+    kms.encrypt_data_aes("k", "x")
+    assert len(kms.audit_log._pending) == 2  # recorded, not hashed yet
+    assert len(kms.audit_log) == 2
+    assert len(kms.audit_log._pending) == 2  # counting hashed nothing
+    assert kms.audit_log[-1].seq == 1  # reading does
+    assert not kms.audit_log._pending
+
+
 def test_bad_arguments_are_recorded_too(kms: KeyCustodian) -> None:
     with pytest.raises(TypeError):
         kms.establish_aes_key(42)  # type: ignore[arg-type]

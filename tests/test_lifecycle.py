@@ -40,6 +40,16 @@ def test_rotation_keeps_old_tokens_readable_and_encrypts_with_the_newest(kms: Ke
     assert kms.key_info("k").created_at == before.created_at
 
 
+def test_rotation_keeps_the_rsa_key_size(kms: KeyCustodian) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    kms.generate_rsa_pair("big", key_size=3072, padding="pkcs1v15")
+    kms.rotate_key("big")
+    public = serialization.load_pem_public_key(kms.export_public_key("big").encode())
+    assert public.key_size == 3072  # type: ignore[union-attr]
+    assert kms.encrypt_data_rsa("big", "x" * 373).startswith("kms:v2:rsa-pkcs1v15:")  # 384 - 11 bytes
+
+
 def test_rotation_keeps_the_mode_and_padding(kms: KeyCustodian, rsa_pems: Callable[[int], str]) -> None:
     kms.establish_aes_key("cbc", mode="cbc")
     kms.import_rsa_key("rsa", rsa_pems(0), padding="pkcs1v15")
