@@ -32,6 +32,8 @@ KEY_BYTES = 32
 #: The named choices for ``mode``, and the token algorithm each one makes.
 AES_MODES = {"gcm": AES_GCM, "cbc": AES_CBC}
 _FINGERPRINT_LABEL = b"kmslib aes key fingerprint v1"
+#: From this size on, GCM works in place (no copy of the ciphertext); below it, a copy costs less than a view.
+_IN_PLACE_BYTES = 1 << 16
 
 
 class AESKeyVersion:
@@ -84,6 +86,8 @@ class AESKeyVersion:
         aead, aes = self._aead, self._aes  # read once: destroy() may run in another thread
         if aead is not None:
             nonce = os.urandom(GCM_NONCE_BYTES)
+            if len(plaintext) < _IN_PLACE_BYTES:
+                return nonce + aead.encrypt(nonce, plaintext, associated_data)
             payload = bytearray(GCM_NONCE_BYTES + len(plaintext) + GCM_TAG_BYTES)
             payload[:GCM_NONCE_BYTES] = nonce
             # Written in place after the nonce: no copy of a large ciphertext.
@@ -107,8 +111,10 @@ class AESKeyVersion:
         """
         aead, aes = self._aead, self._aes
         if aead is not None:
+            small = len(payload) < _IN_PLACE_BYTES
+            body = payload[GCM_NONCE_BYTES:] if small else memoryview(payload)[GCM_NONCE_BYTES:]
             try:
-                return aead.decrypt(payload[:GCM_NONCE_BYTES], memoryview(payload)[GCM_NONCE_BYTES:], associated_data)
+                return aead.decrypt(payload[:GCM_NONCE_BYTES], body, associated_data)
             except (InvalidTag, ValueError):
                 raise DecryptionError() from None
         if aes is None:

@@ -22,12 +22,15 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, overload
+
+from kmslib._checks import MAX_KEY_ID_LENGTH
 
 __all__ = ["GENESIS", "AuditEntry", "AuditLog", "verify_chain"]
 
@@ -122,27 +125,33 @@ def verify_chain(entries: Iterable[AuditEntry], *, head: str | None = None) -> b
 
 
 class AuditLog(Sequence[AuditEntry]):
-    """The read-only, thread-safe, hash-chained sequence of a custodian's operations."""
+    """The read-only, thread-safe, hash-chained sequence of a custodian's operations.
 
-    def __init__(self) -> None:
+    Args:
+        now: the clock entries are stamped with: a timezone-aware datetime, or seconds since
+            the epoch (the default, ``time.time``: the cheapest clock to read).
+    """
+
+    def __init__(self, now: Callable[[], datetime | float] = time.time) -> None:
+        self._now = now
         self._entries: list[AuditEntry] = []
         self._pending: deque[tuple[datetime | float, str, str | None, int | None, str]] = deque()
         self._lock = threading.Lock()
         self._subscribers: list[Callable[[AuditEntry], None]] = []
 
-    def _append(
-        self, time: datetime | float, operation: str, key_id: str | None, version: int | None, outcome: str
-    ) -> None:
-        """Record one operation (kmslib's own use: the log is read-only to everyone else).
+    def _append(self, operation: str, key_id: object, version: int | None, outcome: str) -> None:
+        """Record one operation, now (kmslib's own use: the log is read-only to everyone else).
 
         Args:
-            time: a timezone-aware datetime, or seconds since the epoch (UTC).
             operation: the operation's name.
-            key_id: the key it named, if any.
+            key_id: the key id it was given: kept if it is a str (cut to the longest
+                valid id), else recorded as ``None``.
             version: the key version it used, if any.
             outcome: ``"ok"`` or the error class name.
         """
-        self._pending.append((time, operation, key_id, version, outcome))
+        if type(key_id) is not str or len(key_id) > MAX_KEY_ID_LENGTH:
+            key_id = key_id[:MAX_KEY_ID_LENGTH] if isinstance(key_id, str) else None
+        self._pending.append((self._now(), operation, key_id, version, outcome))
         if self._subscribers:
             self._notify()
 
@@ -163,10 +172,10 @@ class AuditLog(Sequence[AuditEntry]):
         prev = entries[-1].hash if entries else GENESIS
         while pending:
             when, operation, key_id, version, outcome = pending.popleft()
-            time = when if isinstance(when, datetime) else datetime.fromtimestamp(when, UTC)
+            stamp = when if isinstance(when, datetime) else datetime.fromtimestamp(when, UTC)
             seq = len(entries)
-            digest = _digest(seq, time.isoformat(), operation, key_id, version, outcome, prev)
-            entries.append(AuditEntry(seq, time, operation, key_id, version, outcome, prev, digest))
+            digest = _digest(seq, stamp.isoformat(), operation, key_id, version, outcome, prev)
+            entries.append(AuditEntry(seq, stamp, operation, key_id, version, outcome, prev, digest))
             prev = digest
         return entries
 

@@ -11,6 +11,11 @@ The original description's API, unchanged, plus the lifecycle of a real KMS:
 Callers hold key ids and :class:`~kmslib.keyinfo.KeyInfo` handles, never key bytes. A
 custodian is safe to share between threads: state changes under one lock, the cryptography
 runs outside it, and nothing succeeds on a key once :meth:`KeyCustodian.invalidate_key` has returned.
+
+Encryption and decryption sit on the path of every request, so they take no lock: each key
+publishes what they need (its newest version, and a map of its live versions) as values that
+writers replace whole, under the lock, and never edit in place; a reader sees the state before
+a change or after it, never half of one.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Literal, overload
@@ -40,7 +45,8 @@ from kmslib.errors import (
 )
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, RSA_PADDINGS, RSAKeyVersion
-from kmslib.tokens import format_token, inspect_token, parse_token
+from kmslib.tokens import encode_payload, inspect_token, parse_token
+from kmslib.tokens import header as token_header
 
 __all__ = ["REVOCATION_SUCCESSFUL", "KeyCustodian"]
 
@@ -58,7 +64,12 @@ def _utc_now() -> datetime:
 
 @dataclass(slots=True)
 class _Key:
-    """The custodian's record of one key (guarded by the custodian's lock)."""
+    """The custodian's record of one key (changed only under the custodian's lock).
+
+    ``versions`` and ``revoked_versions`` are replaced, never edited, so that encryption and
+    decryption can read them without the lock; :meth:`publish` refreshes ``current`` after
+    every change.
+    """
 
     key_id: str
     kind: str
@@ -67,9 +78,18 @@ class _Key:
     versions: dict[int, Material]
     newest: int = 1
     fingerprint: str = ""
-    revoked_versions: set[int] = field(default_factory=set)
+    revoked_versions: frozenset[int] = frozenset()
     revoked_at: datetime | None = None
     reason: str | None = None
+    #: What encryption needs: the newest version, its material and its token header; ``None`` once revoked.
+    current: tuple[int, Material, str] | None = None
+
+    def publish(self) -> None:
+        """Refresh :attr:`current` from the other fields (call with the lock held, after a change)."""
+        if self.revoked_at is None:
+            self.current = (self.newest, self.versions[self.newest], token_header(self.newest, self.algorithm))
+        else:
+            self.current = None
 
     def info(self) -> KeyInfo:
         return KeyInfo(
@@ -94,11 +114,7 @@ class _Audited:
     def __init__(self, custodian: KeyCustodian, operation: str, key_id: object = None) -> None:
         self._custodian = custodian
         self.operation = operation
-        if type(key_id) is not str:
-            key_id = key_id[: _checks.MAX_KEY_ID_LENGTH] if isinstance(key_id, str) else None
-        elif len(key_id) > _checks.MAX_KEY_ID_LENGTH:
-            key_id = key_id[: _checks.MAX_KEY_ID_LENGTH]
-        self.key_id: str | None = key_id
+        self.key_id = key_id
         self.version: int | None = None
 
     def __enter__(self) -> _Audited:
@@ -107,11 +123,8 @@ class _Audited:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Literal[False]:
-        custodian = self._custodian
-        # The system clock is read as a float here; the log turns it into a datetime when it is read.
-        when = time.time() if custodian._clock is _utc_now else custodian._now()
         outcome = "ok" if exc_type is None else exc_type.__name__
-        custodian._audit._append(when, self.operation, self.key_id, self.version, outcome)
+        self._custodian._audit._append(self.operation, self.key_id, self.version, outcome)
         return False
 
 
@@ -134,7 +147,8 @@ class KeyCustodian:
         self._clock: Clock = clock or _utc_now
         self._keys: dict[str, _Key] = {}
         self._lock = threading.RLock()
-        self._audit = AuditLog()
+        # The system clock is read as a float (cheap); the log turns it into a datetime when it is read.
+        self._audit = AuditLog(time.time if self._clock is _utc_now else self._now)
 
     # ------------------------------------------------------------------ helpers
 
@@ -164,15 +178,6 @@ class KeyCustodian:
             raise KeyTypeError(f"key {key.key_id!r} is an {key.kind.upper()} key, not {kind.upper()}: use {use}")
         return key
 
-    def _version(self, key: _Key, version: int) -> Material:
-        """The material of one version named by a token (call with the lock held)."""
-        if version in key.revoked_versions:
-            raise KeyRevokedError(f"version {version} of key {key.key_id!r} was revoked")
-        material = key.versions.get(version)
-        if material is None:
-            raise DecryptionError()
-        return material
-
     def _require_free(self, key_id: object) -> str:
         checked = _checks.key_id(key_id)
         with self._lock:
@@ -186,37 +191,83 @@ class KeyCustodian:
             if key_id in self._keys:
                 raise KeyExistsError(f"the key id {key_id!r} is taken (ids of revoked keys are never reused)")
             key = _Key(key_id, kind, material.algorithm, self._now(), {1: material}, fingerprint=material.fingerprint)
+            key.publish()
             self._keys[key_id] = key
             return key.info()
 
-    def _decrypt(
-        self, key_id: object, kind: str | None, token: object, associated_data: bytes | None, audit: _Audited
-    ) -> bytes:
-        """Decrypt ``token`` with the version it names; return the plaintext."""
-        try:  # parsed outside the lock; a malformed token is reported after any problem with the key
-            parsed: tuple[int, str, bytes] | DecryptionError = parse_token(token)
-        except DecryptionError as malformed:
-            parsed = malformed
+    # The hot path. Encryption and decryption take no lock: they read a key's ``current`` and
+    # ``versions``, which writers replace whole. Only a failure takes the lock, to find the precise
+    # error. Each records its outcome in the audit log, failures included.
+
+    def _current(self, key_id: object, kind: str | None) -> tuple[int, Material, str]:
+        """``(version, material, token header)`` of the newest version of a live key, read under the lock."""
         with self._lock:
-            key = self._live(key_id, kind)
+            current = self._live(key_id, kind).current
+        assert current is not None  # a live key always has a newest version
+        return current
+
+    @staticmethod
+    def _version(key: _Key, version: int, algorithm: str) -> Material:
+        """The material of the version a token names, if that version is live and of the token's algorithm."""
+        material = key.versions.get(version)
+        if material is None:
+            if version in key.revoked_versions:  # read after versions: a concurrent revocation is seen
+                raise KeyRevokedError(f"version {version} of key {key.key_id!r} was revoked")
+            raise DecryptionError()
+        if algorithm != material.algorithm:
+            raise DecryptionError()
+        return material
+
+    def _seal(
+        self, operation: str, key_id: object, kind: str, plaintext: object, associated_data: object = None
+    ) -> str:
+        """Encrypt with the newest version of a live key of ``kind``; return the token."""
+        version = None
+        try:
+            data = plaintext if type(plaintext) is bytes else _checks.data(plaintext, "plaintext")
+            aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
+            key = self._keys.get(key_id) if type(key_id) is str else None
+            current = key.current if key is not None and key.kind == kind else None
+            version, material, header = current or self._current(key_id, kind)
+            token = header + encode_payload(material.encrypt(data, aad))
+        except BaseException as exc:
+            self._audit._append(operation, key_id, version, type(exc).__name__)
+            raise
+        self._audit._append(operation, key_id, version, "ok")
+        return token
+
+    def _unseal(  # noqa: PLR0917 - the arguments of the two public decrypt methods
+        self,
+        operation: str,
+        key_id: object,
+        kind: str,
+        token: object,
+        associated_data: object,
+        encoding: object,
+    ) -> str | bytes:
+        """Decrypt ``token`` with the version it names of a live key of ``kind``; return the plaintext."""
+        version = None
+        try:
+            enc = encoding if encoding is None else _checks.encoding(encoding)
+            aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
+            try:
+                parsed: tuple[int, str, bytes] | DecryptionError = parse_token(token)
+            except DecryptionError as malformed:
+                parsed = malformed  # reported after any problem with the key
+            key = self._keys.get(key_id) if type(key_id) is str else None
+            if key is None or key.current is None or key.kind != kind:
+                with self._lock:
+                    key = self._live(key_id, kind)
             if isinstance(parsed, DecryptionError):
                 raise parsed
             version, algorithm, payload = parsed
-            audit.version = version  # the version the token names, recorded even if it is refused
-            material = self._version(key, version)
-        if algorithm != material.algorithm:
-            raise DecryptionError()
-        return material.decrypt(payload, associated_data)
-
-    def _encrypt(
-        self, key_id: object, kind: str | None, data: bytes, associated_data: bytes | None, audit: _Audited
-    ) -> str:
-        """Encrypt with the newest version of a live key; return the token."""
-        with self._lock:
-            key = self._live(key_id, kind)
-            version, material = key.newest, key.versions[key.newest]
-        audit.version = version
-        return format_token(version, material.algorithm, material.encrypt(data, associated_data))
+            plaintext = self._version(key, version, algorithm).decrypt(payload, aad)
+            result = plaintext if enc is None else self._decode(plaintext, enc)
+        except BaseException as exc:
+            self._audit._append(operation, key_id, version, type(exc).__name__)
+            raise
+        self._audit._append(operation, key_id, version, "ok")
+        return result
 
     @staticmethod
     def _decode(plaintext: bytes, encoding: str | None) -> str | bytes:
@@ -294,10 +345,7 @@ class KeyCustodian:
             ArgumentTypeError: ``plaintext`` or ``associated_data`` of the wrong type.
 
         """
-        with _Audited(self, "encrypt_data_aes", key_id) as audit:
-            data = _checks.data(plaintext, "plaintext")
-            aad = _checks.optional_data(associated_data, "associated_data")
-            return self._encrypt(key_id, "aes", data, aad, audit)
+        return self._seal("encrypt_data_aes", key_id, "aes", plaintext, associated_data)
 
     @overload
     def decrypt_data_aes(
@@ -329,11 +377,7 @@ class KeyCustodian:
             InvalidInputError: associated data for a CBC key, or a bad argument.
 
         """
-        with _Audited(self, "decrypt_data_aes", key_id) as audit:
-            enc = _checks.encoding(encoding)
-            aad = _checks.optional_data(associated_data, "associated_data")
-            plaintext = self._decrypt(key_id, "aes", token, aad, audit)
-            return self._decode(plaintext, enc)
+        return self._unseal("decrypt_data_aes", key_id, "aes", token, associated_data, encoding)
 
     # ------------------------------------------------------------------ RSA
 
@@ -416,8 +460,7 @@ class KeyCustodian:
             KeyNotFoundError, KeyRevokedError, KeyTypeError: no such key, a revoked one, an AES one.
 
         """
-        with _Audited(self, "encrypt_data_rsa", key_id) as audit:
-            return self._encrypt(key_id, "rsa", _checks.data(plaintext, "plaintext"), None, audit)
+        return self._seal("encrypt_data_rsa", key_id, "rsa", plaintext)
 
     @overload
     def decrypt_data_rsa(self, key_id: str, token: str, *, encoding: str = ...) -> str: ...
@@ -441,10 +484,7 @@ class KeyCustodian:
             KeyNotFoundError, KeyTypeError: no such key, or an AES key.
 
         """
-        with _Audited(self, "decrypt_data_rsa", key_id) as audit:
-            enc = _checks.encoding(encoding)
-            plaintext = self._decrypt(key_id, "rsa", token, None, audit)
-            return self._decode(plaintext, enc)
+        return self._unseal("decrypt_data_rsa", key_id, "rsa", token, None, encoding)
 
     def export_public_key(self, key_id: str) -> str:
         """Return the public key of an RSA key's newest version as SubjectPublicKeyInfo PEM.
@@ -549,8 +589,9 @@ class KeyCustodian:
             with self._lock:
                 key = self._live(key_id)
                 key.newest += 1
-                key.versions[key.newest] = fresh
+                key.versions = {**key.versions, key.newest: fresh}
                 key.fingerprint = fresh.fingerprint
+                key.publish()
                 audit.version = key.newest
                 return key.info()
 
@@ -573,8 +614,12 @@ class KeyCustodian:
         """
         with _Audited(self, "rewrap", key_id) as audit:
             aad = _checks.optional_data(associated_data, "associated_data")
-            plaintext = self._decrypt(key_id, None, token, aad, audit)
-            return self._encrypt(key_id, None, plaintext, aad, audit)
+            with self._lock:
+                key = self._live(key_id)
+            audit.version, algorithm, payload = parse_token(token)
+            plaintext = self._version(key, audit.version, algorithm).decrypt(payload, aad)
+            audit.version, material, header = self._current(key_id, None)
+            return header + encode_payload(material.encrypt(plaintext, aad))
 
     def invalidate_key(self, key_id: str, *, version: int | None = None, reason: str | None = None) -> str:
         """Revoke a whole key, or one version of it.
@@ -611,9 +656,9 @@ class KeyCustodian:
                 audit.version = version
                 if version is None:
                     key.revoked_at, key.reason = self._now(), reason
-                    key.revoked_versions = set(range(1, key.newest + 1))
+                    key.revoked_versions = frozenset(range(1, key.newest + 1))
                     doomed = list(key.versions.values())
-                    key.versions.clear()
+                    key.versions = {}
                 else:
                     if not 1 <= version <= key.newest:
                         raise KeyNotFoundError(f"key {key.key_id!r} has no version {version}")
@@ -624,10 +669,12 @@ class KeyCustodian:
                             f"version {version} is the newest version of key {key.key_id!r}: rotate first, "
                             "or revoke the whole key"
                         )
-                    key.revoked_versions.add(version)
-                    doomed = [key.versions.pop(version)]
+                    key.revoked_versions |= {version}
+                    doomed = [key.versions[version]]
+                    key.versions = {v: m for v, m in key.versions.items() if v != version}
                     if reason is not None:
                         key.reason = reason
+                key.publish()
                 for material in doomed:
                     material.destroy()
             return REVOCATION_SUCCESSFUL

@@ -15,11 +15,11 @@ zeros), ``algorithm`` one of :data:`ALGORITHMS`, and ``payload`` canonical stand
 Anyone who knows a key can build or read a token without kmslib; :func:`inspect_token`
 breaks one into its public parts without any key.
 
-Parsing is strict and cheap: a short regular expression reads the header; the payload is
-decoded by the standard library's strict base64 decoder (or, when the optional ``pybase64``
-package is installed, its SIMD decoder, which accepts exactly the same strings) without
-copying it; and only canonical base64 is accepted: the last four characters are the only
-ones that can carry unused bits, so only they are re-encoded and compared.
+Parsing is strict and cheap: a short regular expression reads a header the first time it is
+seen; the payload is decoded by the standard library's strict base64 decoder (or, when the
+optional ``pybase64`` package is installed, its SIMD decoder, which accepts exactly the same
+strings); and only canonical base64 is accepted: the character before the padding is the only
+one that can carry unused bits, and they must be zero.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ __all__ = [
     "RSA_OAEP",
     "RSA_PKCS1V15",
     "TokenInfo",
+    "encode_payload",
     "format_token",
+    "header",
     "inspect_token",
     "parse_token",
 ]
@@ -58,16 +60,18 @@ _HEADER = re.compile(r"kms:v(?P<version>[1-9][0-9]{0,8}):(?P<algorithm>[a-z0-9-]
 _SPACE = " \t\r\n"  # a pasted token may carry a newline
 
 Encode = Callable[[bytes | bytearray], str]
-Decode = Callable[[memoryview], bytes]
+#: A strict decoder, called as pybase64's is: ``decode(text, altchars=None, validate=True)``.
+Decode = Callable[[str, None, bool], bytes]
 _codec: tuple[Encode, Decode] | None = None
 
 
 def stdlib_codec() -> tuple[Encode, Decode]:
     """The standard library's base64 encoder (to text) and strict decoder."""
-    return (
-        lambda data: binascii.b2a_base64(data, newline=False).decode("ascii"),
-        lambda text: binascii.a2b_base64(text, strict_mode=True),
-    )
+
+    def decode(text: str, altchars: None = None, validate: bool = True) -> bytes:  # pybase64's signature
+        return binascii.a2b_base64(text, strict_mode=validate)
+
+    return lambda data: binascii.b2a_base64(data, newline=False).decode("ascii"), decode
 
 
 def pybase64_codec() -> tuple[Encode, Decode]:
@@ -78,7 +82,7 @@ def pybase64_codec() -> tuple[Encode, Decode]:
     """
     import pybase64  # type: ignore[import-not-found, unused-ignore]  # noqa: PLC0415 - optional, loaded on first use
 
-    return pybase64.b64encode_as_string, lambda text: pybase64.b64decode(text, validate=True)
+    return pybase64.b64encode_as_string, pybase64.b64decode
 
 
 def _base64() -> tuple[Encode, Decode]:
@@ -92,6 +96,16 @@ def _base64() -> tuple[Encode, Decode]:
     return _codec
 
 
+def header(version: int, algorithm: str) -> str:
+    """Return a token's clear-text header, ``kms:v<version>:<algorithm>:``."""
+    return f"kms:v{version}:{algorithm}:"
+
+
+def encode_payload(payload: bytes | bytearray) -> str:
+    """Return ``payload`` in standard base64 with padding: the part of a token after its header."""
+    return (_codec or _base64())[0](payload)
+
+
 def format_token(version: int, algorithm: str, payload: bytes | bytearray) -> str:
     """Return the token for ``payload`` made by ``version`` of a key of ``algorithm``.
 
@@ -103,11 +117,13 @@ def format_token(version: int, algorithm: str, payload: bytes | bytearray) -> st
     Returns:
         The ASCII token ``kms:v<version>:<algorithm>:<base64 payload>``.
     """
-    return f"kms:v{version}:{algorithm}:" + (_codec or _base64())[0](payload)
+    return header(version, algorithm) + encode_payload(payload)
 
 
 def parse_token(token: object) -> tuple[int, str, bytes]:
     """Split a token into ``(version, algorithm, payload)``, checking only its syntax.
+
+    Spaces and newlines around the token (as pasting leaves them) are ignored.
 
     Args:
         token: the token string.
@@ -119,27 +135,38 @@ def parse_token(token: object) -> tuple[int, str, bytes]:
         ArgumentTypeError: ``token`` is not a ``str``.
         DecryptionError: the token is malformed (the one message of every decryption failure).
     """
-    if not isinstance(token, str):
-        raise ArgumentTypeError(f"token must be a str, not {type(token).__name__}")
-    if token[:1] in _SPACE or token[-1:] in _SPACE:
-        token = token.strip(_SPACE)
-    end = token.find(":", token.find(":", 5) + 1, 48) + 1  # just past "kms:v<version>:<algorithm>:"
-    header = _HEADERS.get(token[:end]) or _read_header(token[:end])
+    if type(token) is not str:
+        if not isinstance(token, str):
+            raise ArgumentTypeError(f"token must be a str, not {type(token).__name__}")
+        token = str.__str__(token)
+    # The header ends at the first colon from _ALGORITHM_COLON on (base64 has no colons).
+    end = token.find(":", _ALGORITHM_COLON, 48) + 1
+    head, body = token[:end], token[end:]
     try:
-        raw = token.encode("ascii")
-    except UnicodeEncodeError:
+        version, algorithm = _HEADERS.get(head) or _read_header(head)
+        payload = (_codec or _base64())[1](body, None, True)
+        # Only canonical base64 is a token (else two strings would name one ciphertext): the
+        # character before the padding must leave its unused low bits zero.
+        rest = len(payload) % 3  # 1: "xy==", 2: "xyz="
+        if not payload or (rest and body[rest - 4] not in _ZERO_LOW_BITS[rest]):
+            raise DecryptionError()
+    except (DecryptionError, binascii.Error, ValueError, TypeError):
+        stripped = token.strip(_SPACE)
+        if stripped != token:
+            return parse_token(stripped)
         raise DecryptionError() from None
-    encode, decode = _codec or _base64()
-    try:
-        payload = decode(memoryview(raw)[end:])
-    except (binascii.Error, ValueError, TypeError):
-        raise DecryptionError() from None
-    # Only canonical base64 is a token (else two strings would name one ciphertext): the unused
-    # bits can only sit in the last quad, before its padding.
-    padding = 2 if raw.endswith(b"==") else 1 if raw.endswith(b"=") else 0
-    if not payload or (padding and encode(payload[padding - 3 :]) != token[-4:]):
-        raise DecryptionError()
-    return header[0], header[1], payload
+    return version, algorithm, payload
+
+
+#: The base64 alphabet, in value order. A canonical encoding leaves the unused low bits of the
+#: character before its padding zero: four bits before ``==`` (every sixteenth character of the
+#: alphabet qualifies), two before ``=`` (every fourth).
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_ZERO_LOW_BITS = ("", _ALPHABET[::16], _ALPHABET[::4])
+#: Where the colon after the algorithm can first be: a version's colon is at most at index 14
+#: ("kms:v" and 9 digits), the algorithm's at least at 18 ("kms:v1:" and the shortest name).
+_ALGORITHM_COLON = len("kms:v1:") + min(map(len, ALGORITHMS))
+assert len("kms:v") + 9 < _ALGORITHM_COLON
 
 
 #: Headers already checked, so that the regular expression runs once per key version and algorithm.
@@ -178,7 +205,7 @@ class TokenInfo:
     @property
     def header(self) -> str:
         """The token's clear-text header, ``kms:v<version>:<algorithm>:``."""
-        return f"kms:v{self.version}:{self.algorithm}:"
+        return header(self.version, self.algorithm)
 
     @property
     def nonce_name(self) -> str | None:
