@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal, overload
+from typing import Literal, NoReturn, overload
 
 from cryptography.hazmat.primitives.asymmetric import rsa as pyca_rsa
 
@@ -45,8 +45,8 @@ from kmslib.errors import (
 )
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, RSA_PADDINGS, RSAKeyVersion
-from kmslib.tokens import encode_payload, inspect_token, parse_token
 from kmslib.tokens import header as token_header
+from kmslib.tokens import inspect_token, parse_token, payload_encoder
 
 __all__ = ["REVOCATION_SUCCESSFUL", "KeyCustodian"]
 
@@ -149,6 +149,7 @@ class KeyCustodian:
         self._lock = threading.RLock()
         # The system clock is read as a float (cheap); the log turns it into a datetime when it is read.
         self._audit = AuditLog(time.time if self._clock is _utc_now else self._now)
+        self._encode_payload = payload_encoder()
 
     # ------------------------------------------------------------------ helpers
 
@@ -207,16 +208,11 @@ class KeyCustodian:
         return current
 
     @staticmethod
-    def _version(key: _Key, version: int, algorithm: str) -> Material:
-        """The material of the version a token names, if that version is live and of the token's algorithm."""
-        material = key.versions.get(version)
-        if material is None:
-            if version in key.revoked_versions:  # read after versions: a concurrent revocation is seen
-                raise KeyRevokedError(f"version {version} of key {key.key_id!r} was revoked")
-            raise DecryptionError()
-        if algorithm != material.algorithm:
-            raise DecryptionError()
-        return material
+    def _refuse(key: _Key, version: int) -> NoReturn:
+        """Raise the error for a token whose version is not live, or not of the token's algorithm."""
+        if version in key.revoked_versions:  # read after versions: a concurrent revocation is seen
+            raise KeyRevokedError(f"version {version} of key {key.key_id!r} was revoked")
+        raise DecryptionError()
 
     def _seal(
         self, operation: str, key_id: object, kind: str, plaintext: object, associated_data: object = None
@@ -229,7 +225,7 @@ class KeyCustodian:
             key = self._keys.get(key_id) if type(key_id) is str else None
             current = key.current if key is not None and key.kind == kind else None
             version, material, header = current or self._current(key_id, kind)
-            token = header + encode_payload(material.encrypt(data, aad))
+            token = header + self._encode_payload(material.encrypt(data, aad))
         except BaseException as exc:
             self._audit._append(operation, key_id, version, type(exc).__name__)
             raise
@@ -248,7 +244,7 @@ class KeyCustodian:
         """Decrypt ``token`` with the version it names of a live key of ``kind``; return the plaintext."""
         version = None
         try:
-            enc = encoding if encoding is None else _checks.encoding(encoding)
+            enc = encoding if encoding is None or encoding == "utf-8" else _checks.encoding(encoding)
             aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
             try:
                 parsed: tuple[int, str, bytes] | DecryptionError = parse_token(token)
@@ -261,7 +257,10 @@ class KeyCustodian:
             if isinstance(parsed, DecryptionError):
                 raise parsed
             version, algorithm, payload = parsed
-            plaintext = self._version(key, version, algorithm).decrypt(payload, aad)
+            material = key.versions.get(version)
+            if material is None or material.algorithm != algorithm:
+                self._refuse(key, version)
+            plaintext = material.decrypt(payload, aad)
             result = plaintext if enc is None else self._decode(plaintext, enc)
         except BaseException as exc:
             self._audit._append(operation, key_id, version, type(exc).__name__)
@@ -617,9 +616,12 @@ class KeyCustodian:
             with self._lock:
                 key = self._live(key_id)
             audit.version, algorithm, payload = parse_token(token)
-            plaintext = self._version(key, audit.version, algorithm).decrypt(payload, aad)
+            material = key.versions.get(audit.version)
+            if material is None or material.algorithm != algorithm:
+                self._refuse(key, audit.version)
+            plaintext = material.decrypt(payload, aad)
             audit.version, material, header = self._current(key_id, None)
-            return header + encode_payload(material.encrypt(plaintext, aad))
+            return header + self._encode_payload(material.encrypt(plaintext, aad))
 
     def invalidate_key(self, key_id: str, *, version: int | None = None, reason: str | None = None) -> str:
         """Revoke a whole key, or one version of it.

@@ -39,6 +39,7 @@ __all__ = [
     "RSA_PKCS1V15",
     "TokenInfo",
     "encode_payload",
+    "payload_encoder",
     "format_token",
     "header",
     "inspect_token",
@@ -104,6 +105,14 @@ def header(version: int, algorithm: str) -> str:
 def encode_payload(payload: bytes | bytearray) -> str:
     """Return ``payload`` in standard base64 with padding: the part of a token after its header."""
     return (_codec or _base64())[0](payload)
+
+
+def payload_encoder() -> Encode:
+    """The function :func:`encode_payload` calls, for a caller that encodes on a hot path.
+
+    Choosing it loads ``pybase64`` if it is installed (``import kmslib`` alone never does).
+    """
+    return (_codec or _base64())[0]
 
 
 def format_token(version: int, algorithm: str, payload: bytes | bytearray) -> str:

@@ -220,3 +220,21 @@ def test_empty_plaintext(kms: KeyCustodian) -> None:
     for mode in ("gcm", "cbc"):
         kms.establish_aes_key(mode, mode=mode)
         assert kms.decrypt_data_aes(mode, kms.encrypt_data_aes(mode, "")) == ""
+
+
+@pytest.mark.parametrize("size", [(1 << 16) - 29, (1 << 16) - 28, 1 << 16, (1 << 20) + 1])
+def test_large_messages_round_trip_and_are_still_authenticated(kms: KeyCustodian, size: int) -> None:
+    # GCM copies small payloads and works in place on large ones: both ways must be the same recipe.
+    kms.import_aes_key("k", KEY)
+    message = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    token = kms.encrypt_data_aes("k", message, associated_data="ctx")
+    raw = payload(token)
+    assert AESGCM(KEY).decrypt(raw[:12], raw[12:], b"ctx") == message
+    assert kms.decrypt_data_aes("k", token, associated_data="ctx", encoding=None) == message
+    flipped = bytearray(raw)
+    flipped[len(raw) // 2] ^= 1
+    forged = "kms:v1:aes-256-gcm:" + base64.b64encode(bytes(flipped)).decode()
+    with pytest.raises(DecryptionError):
+        kms.decrypt_data_aes("k", forged, associated_data="ctx", encoding=None)
+    with pytest.raises(DecryptionError):
+        kms.decrypt_data_aes("k", token, associated_data="other", encoding=None)

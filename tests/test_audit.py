@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -184,3 +184,24 @@ def test_a_failing_subscriber_does_not_break_operations(kms: KeyCustodian) -> No
         info = kms.establish_aes_key("k")
     assert info.key_id == "k"
     assert kms.audit_log.verify()
+
+
+def test_key_ids_are_logged_as_given_only_when_they_are_short_text(kms: KeyCustodian) -> None:
+    long_id = "k" * 1000
+    for key_id in (b"k", long_id):
+        with pytest.raises((TypeError, KeyNotFoundError, ValueError)):
+            kms.encrypt_data_aes(key_id, "x")  # type: ignore[arg-type]
+    with pytest.raises(KeyNotFoundError):
+        kms.decrypt_data_aes("ghost", "kms:v1:aes-256-gcm:AAAA")
+    logged = [(e.key_id, e.outcome) for e in kms.audit_log]
+    assert logged[0] == (None, "ArgumentTypeError")
+    assert logged[1][0] == "k" * 128
+    assert logged[2] == ("ghost", "KeyNotFoundError")
+
+
+def test_a_custom_clock_stamps_every_entry(kms: KeyCustodian) -> None:
+    fixed = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    custodian = KeyCustodian(clock=lambda: fixed)
+    custodian.establish_aes_key("k")
+    custodian.decrypt_data_aes("k", custodian.encrypt_data_aes("k", "x"))
+    assert [e.time for e in custodian.audit_log] == [fixed] * 3

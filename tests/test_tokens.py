@@ -137,3 +137,43 @@ def test_every_single_bit_flip_in_the_gcm_payload_bytes_is_rejected(kms: KeyCust
         changed[i // 8] ^= 1 << (i % 8)
         with pytest.raises(DecryptionError):
             kms.decrypt_data_aes("k", format_token(1, "aes-256-gcm", bytes(changed)))
+
+
+@pytest.mark.parametrize("padding", ["=", "=="])
+def test_exactly_the_canonical_last_characters_are_accepted(padding: str) -> None:
+    # The oracle: a string is canonical iff decoding and encoding it again gives it back.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    accepted = 0
+    for char in alphabet:
+        body = "AAAA" + "AAA"[: 3 - len(padding)] + char + padding  # two quads, the last one padded
+        canonical = base64.b64encode(base64.b64decode(body)).decode() == body
+        token = f"kms:v1:aes-256-gcm:{body}"
+        if canonical:
+            accepted += 1
+            assert parse_token(token)[2] == base64.b64decode(body)
+        else:
+            with pytest.raises(DecryptionError):
+                parse_token(token)
+    assert accepted == (16 if padding == "=" else 4)
+
+
+@pytest.mark.parametrize("bad", ["kms:v1:aes-256-gcm:AAB=", "kms:v1:aes-256-gcm:", "kms:v1:aes-256-gcm:A A="])
+def test_surrounding_spaces_do_not_rescue_a_malformed_token(bad: str) -> None:
+    with pytest.raises(DecryptionError) as err:
+        parse_token(f" \n{bad}\r\n")
+    assert str(err.value) == DECRYPTION_FAILED
+
+
+def test_str_subclass_token_is_read_as_its_text() -> None:
+    class Text(str):
+        __slots__ = ()
+
+    token = format_token(3, "aes-256-cbc", bytes(32))
+    assert parse_token(Text(token)) == parse_token(token)
+
+
+def test_every_version_length_and_algorithm_parses() -> None:
+    for version in (1, 9, 10, 12345, 999_999_999):
+        for algorithm in tokens.ALGORITHMS:
+            token = format_token(version, algorithm, b"\x01\x02\x03\x04")
+            assert parse_token(token) == (version, algorithm, b"\x01\x02\x03\x04")
