@@ -83,7 +83,7 @@ class AESKeyVersion:
             InvalidInputError: associated data for a CBC key (CBC cannot bind it).
             KeyRevokedError: the version was destroyed meanwhile.
         """
-        aead, aes = self._aead, self._aes  # read once: destroy() may run in another thread
+        aead = self._aead  # read once: destroy() may run in another thread
         if aead is not None:
             nonce = os.urandom(GCM_NONCE_BYTES)
             if len(plaintext) < _IN_PLACE_BYTES:
@@ -93,6 +93,7 @@ class AESKeyVersion:
             # Written in place after the nonce: no copy of a large ciphertext.
             aead.encrypt_into(nonce, plaintext, associated_data, memoryview(payload)[GCM_NONCE_BYTES:])
             return payload
+        aes = self._aes
         if aes is None:
             raise KeyRevokedError("this key version was revoked and its material destroyed")
         self._refuse_cbc_associated_data(associated_data)
@@ -109,7 +110,7 @@ class AESKeyVersion:
             DecryptionError: the payload is malformed, tampered with, or not made by this key.
 
         """
-        aead, aes = self._aead, self._aes
+        aead = self._aead
         if aead is not None:
             small = len(payload) < _IN_PLACE_BYTES
             body = payload[GCM_NONCE_BYTES:] if small else memoryview(payload)[GCM_NONCE_BYTES:]
@@ -117,6 +118,7 @@ class AESKeyVersion:
                 return aead.decrypt(payload[:GCM_NONCE_BYTES], body, associated_data)
             except (InvalidTag, ValueError):
                 raise DecryptionError() from None
+        aes = self._aes
         if aes is None:
             raise KeyRevokedError("this key version was revoked and its material destroyed")
         self._refuse_cbc_associated_data(associated_data)

@@ -124,6 +124,10 @@ def verify_chain(entries: Iterable[AuditEntry], *, head: str | None = None) -> b
     return head is None or head == prev
 
 
+#: What an operation leaves in the queue until the log is read: time, operation, key id, version, outcome.
+Record = tuple[datetime | float, str, str | None, int | None, str]
+
+
 class AuditLog(Sequence[AuditEntry]):
     """The read-only, thread-safe, hash-chained sequence of a custodian's operations.
 
@@ -135,9 +139,13 @@ class AuditLog(Sequence[AuditEntry]):
     def __init__(self, now: Callable[[], datetime | float] = time.time) -> None:
         self._now = now
         self._entries: list[AuditEntry] = []
-        self._pending: deque[tuple[datetime | float, str, str | None, int | None, str]] = deque()
+        self._pending: deque[Record] = deque()
         self._lock = threading.Lock()
         self._subscribers: list[Callable[[AuditEntry], None]] = []
+        #: Records one operation: ``_record((time, operation, key_id, version, outcome))`` with a
+        #: time from ``_now`` and a key id that is ``None`` or a valid id (kmslib's own use). While
+        #: nobody has subscribed, it is the queue's own ``append``: no Python call on the hot path.
+        self._record: Callable[[Record], None] = self._pending.append
 
     def _append(self, operation: str, key_id: object, version: int | None, outcome: str) -> None:
         """Record one operation, now (kmslib's own use: the log is read-only to everyone else).
@@ -151,9 +159,12 @@ class AuditLog(Sequence[AuditEntry]):
         """
         if type(key_id) is not str or len(key_id) > MAX_KEY_ID_LENGTH:
             key_id = key_id[:MAX_KEY_ID_LENGTH] if isinstance(key_id, str) else None
-        self._pending.append((self._now(), operation, key_id, version, outcome))
-        if self._subscribers:
-            self._notify()
+        self._record((self._now(), operation, key_id, version, outcome))
+
+    def _record_and_notify(self, record: Record) -> None:
+        """:attr:`_record` while someone has subscribed: queue the record, then tell the subscribers."""
+        self._pending.append(record)
+        self._notify()
 
     def _notify(self) -> None:
         with self._lock:
@@ -190,11 +201,14 @@ class AuditLog(Sequence[AuditEntry]):
         """
         with self._lock:
             self._subscribers.append(callback)
+            self._record = self._record_and_notify
 
         def unsubscribe() -> None:
             with self._lock:
                 if callback in self._subscribers:
                     self._subscribers.remove(callback)
+                if not self._subscribers:
+                    self._record = self._pending.append
 
         return unsubscribe
 

@@ -229,7 +229,8 @@ class KeyCustodian:
         except BaseException as exc:
             self._audit._append(operation, key_id, version, type(exc).__name__)
             raise
-        self._audit._append(operation, key_id, version, "ok")
+        audit = self._audit  # success: the key id was valid, so the record goes straight in
+        audit._record((audit._now(), operation, key_id, version, "ok"))  # type: ignore[arg-type]
         return token
 
     def _unseal(  # noqa: PLR0917 - the arguments of the two public decrypt methods
@@ -246,17 +247,11 @@ class KeyCustodian:
         try:
             enc = encoding if encoding is None or encoding == "utf-8" else _checks.encoding(encoding)
             aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
-            try:
-                parsed: tuple[int, str, bytes] | DecryptionError = parse_token(token)
-            except DecryptionError as malformed:
-                parsed = malformed  # reported after any problem with the key
             key = self._keys.get(key_id) if type(key_id) is str else None
             if key is None or key.current is None or key.kind != kind:
                 with self._lock:
                     key = self._live(key_id, kind)
-            if isinstance(parsed, DecryptionError):
-                raise parsed
-            version, algorithm, payload = parsed
+            version, algorithm, payload = parse_token(token)  # a problem with the key is reported first
             material = key.versions.get(version)
             if material is None or material.algorithm != algorithm:
                 self._refuse(key, version)
@@ -265,7 +260,8 @@ class KeyCustodian:
         except BaseException as exc:
             self._audit._append(operation, key_id, version, type(exc).__name__)
             raise
-        self._audit._append(operation, key_id, version, "ok")
+        audit = self._audit  # success: the key id was valid, so the record goes straight in
+        audit._record((audit._now(), operation, key_id, version, "ok"))  # type: ignore[arg-type]
         return result
 
     @staticmethod

@@ -175,6 +175,30 @@ def test_subscribers_see_every_new_entry_until_they_unsubscribe(kms: KeyCustodia
     assert len(seen) == 2
 
 
+def test_subscribers_see_encryption_and_decryption_too(kms: KeyCustodian) -> None:
+    # The hot path records without a Python call while nobody listens; a subscriber must change that.
+    kms.establish_aes_key("k")
+    token = kms.encrypt_data_aes("k", "before anyone listens")
+    first: list[AuditEntry] = []
+    second: list[AuditEntry] = []
+    stop_first = kms.audit_log.subscribe(first.append)
+    stop_second = kms.audit_log.subscribe(second.append)
+    kms.decrypt_data_aes("k", token)
+    stop_first()
+    token = kms.encrypt_data_aes("k", "one listener left")
+    stop_second()
+    kms.decrypt_data_aes("k", token)
+    assert [e.operation for e in first] == ["decrypt_data_aes"]
+    assert [e.operation for e in second] == ["decrypt_data_aes", "encrypt_data_aes"]
+    stop_again = kms.audit_log.subscribe(first.append)
+    with pytest.raises(DecryptionError):
+        kms.decrypt_data_aes("k", token[:-4] + "AAA=")
+    stop_again()
+    assert [(e.operation, e.outcome) for e in first][-1] == ("decrypt_data_aes", "DecryptionError")
+    assert len(kms.audit_log) == 6
+    assert kms.audit_log.verify()
+
+
 def test_a_failing_subscriber_does_not_break_operations(kms: KeyCustodian) -> None:
     def broken(entry: AuditEntry) -> None:
         raise RuntimeError("viewer crashed")
