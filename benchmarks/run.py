@@ -4,6 +4,11 @@ Run with ``make bench`` (which installs the ``bench`` extra: Google Tink). Print
 medians, spreads and ratios, checks the targets, and writes everything as JSON to
 ``benchmarks/results/latest.json``. Not part of ``make test``: timings belong here, never in tests.
 
+The AES cases take turns in every round, and each ratio is the median of per-round ratios, so
+that a machine whose speed drifts meets every case alike. A "floor" case writes and reads the
+contract's text token with nothing else (no checks, no key lookup, no audit): what the format
+alone costs, which no implementation of it can beat.
+
 Usage: ``python benchmarks/run.py [--quick] [--no-notebooks] [--json PATH]``
 """
 
