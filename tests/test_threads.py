@@ -109,3 +109,55 @@ def _stress() -> None:
     assert len(kms.audit_log) == ops["count"] + 2
     assert kms.audit_log.verify()
     assert [e.seq for e in kms.audit_log] == list(range(len(kms.audit_log)))
+
+
+def test_readers_without_the_lock_see_each_revocation_whole() -> None:
+    # Encryption and decryption read a key's published state without the lock, while writers
+    # rotate and revoke versions. A reader must get the right plaintext or KeyRevokedError: never
+    # another error, and never a success on a version whose revocation had returned before it began.
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        kms = KeyCustodian()
+        kms.establish_aes_key("k")
+        tokens = {1: kms.encrypt_data_aes("k", "v1")}
+        for version in range(2, 41):
+            kms.rotate_key("k")
+            tokens[version] = kms.encrypt_data_aes("k", f"v{version}")
+        revoked_before: set[int] = set()
+        failures: list[str] = []
+        done = threading.Event()
+
+        def reader() -> None:
+            while not done.is_set():
+                for version, token in tokens.items():
+                    gone = version in revoked_before  # read before the call
+                    try:
+                        plaintext = kms.decrypt_data_aes("k", token)
+                    except KeyRevokedError:
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - any other error fails the test below
+                        failures.append(f"v{version}: {type(exc).__name__}: {exc}")
+                        continue
+                    if plaintext != f"v{version}" or gone:
+                        failures.append(f"v{version} decrypted to {plaintext!r} after its revocation: {gone}")
+
+        def writer() -> None:
+            for version in range(1, 40):
+                kms.invalidate_key("k", version=version)
+                revoked_before.add(version)
+                new = kms.encrypt_data_aes("k", "fresh")  # the newest version is never revoked here
+                assert kms.decrypt_data_aes("k", new) == "fresh"
+            done.set()
+
+        threads = [threading.Thread(target=reader) for _ in range(3)] + [threading.Thread(target=writer)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads)
+        assert failures == []
+        assert kms.key_info("k").revoked_versions == tuple(range(1, 40))
+        assert kms.decrypt_data_aes("k", tokens[40]) == "v40"
+    finally:
+        sys.setswitchinterval(previous)
