@@ -61,23 +61,28 @@ class Stats:
         return (self.high - self.low) / 2 / self.median if self.median else 0.0
 
 
-def measure(fn: Callable[[], object], *, repeats: int = 7, min_time: float = 0.05, max_number: int = 100_000) -> Stats:
-    """Time ``fn``: calibrate a batch to take at least ``min_time``, then run ``repeats`` batches."""
+def _batch(fn: Callable[[], object], number: int) -> float:
+    """Seconds per call over a batch of ``number`` calls."""
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def _calibrate(fn: Callable[[], object], min_time: float, max_number: int) -> int:
+    """How many calls make a batch that takes at least ``min_time`` (at most ``max_number``)."""
     number = 1
     while True:
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        elapsed = time.perf_counter() - start
+        elapsed = _batch(fn, number) * number
         if elapsed >= min_time or number >= max_number:
-            break
+            return number
         number = min(max_number, max(number * 2, int(number * min_time / max(elapsed, 1e-9))))
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number)
+
+
+def measure(fn: Callable[[], object], *, repeats: int = 7, min_time: float = 0.05, max_number: int = 100_000) -> Stats:
+    """Time ``fn``: calibrate a batch to take at least ``min_time``, then run ``repeats`` batches."""
+    number = _calibrate(fn, min_time, max_number)
+    samples = [_batch(fn, number) for _ in range(repeats)]
     return Stats(statistics.median(samples), min(samples), max(samples), repeats)
 
 
@@ -89,27 +94,12 @@ def measure_interleaved(
     Each case's batch is calibrated to take at least ``min_time``; then every round times one
     batch of each case (in a rotating order). Returns each case's seconds per call, round by round.
     """
-    numbers = {}
-    for name, fn in cases.items():
-        number = 1
-        while True:
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time or number >= max_number:
-                break
-            number = min(max_number, max(number * 2, int(number * min_time / max(elapsed, 1e-9))))
-        numbers[name] = number
+    numbers = {name: _calibrate(fn, min_time, max_number) for name, fn in cases.items()}
     samples: dict[str, list[float]] = {name: [] for name in cases}
     names = list(cases)
     for round_ in range(repeats):
         for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
-            fn, number = cases[name], numbers[name]
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            samples[name].append((time.perf_counter() - start) / number)
+            samples[name].append(_batch(cases[name], numbers[name]))
     return samples
 
 

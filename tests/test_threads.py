@@ -4,23 +4,35 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+import pytest
 
 from kmslib import KeyCustodian, KeyRevokedError
 
 ROUNDS = 150
 
 
-def test_stress_encrypt_decrypt_rotate_establish_while_one_revokes() -> None:
+@pytest.fixture(autouse=True)
+def _frequent_thread_switches() -> Iterator[None]:
+    """Switch threads often, so that operations really interleave."""
     previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)  # switch threads often, so that operations really interleave
-    try:
-        _stress()
-    finally:
-        sys.setswitchinterval(previous)
+    sys.setswitchinterval(1e-5)
+    yield
+    sys.setswitchinterval(previous)
 
 
-def _stress() -> None:
+def run_together(*bodies: Callable[[], None]) -> None:
+    """Run each body in its own thread and wait for all of them (a minute at most)."""
+    threads = [threading.Thread(target=body) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+
+
+def test_stress_encrypt_decrypt_rotate_establish_while_one_revokes() -> None:
     kms = KeyCustodian()
     kms.establish_aes_key("stable")
     kms.establish_aes_key("victim")
@@ -85,15 +97,7 @@ def _stress() -> None:
             revoked.set()
             record()
 
-    threads = [
-        threading.Thread(target=worker(body))
-        for body in (on_stable, on_stable, on_victim, rotator, rotator, establisher, revoker)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
+    run_together(*(worker(body) for body in (on_stable, on_stable, on_victim, rotator, rotator, establisher, revoker)))
 
     assert failures == []
     # No lost keys, no corrupted state.
@@ -115,49 +119,42 @@ def test_readers_without_the_lock_see_each_revocation_whole() -> None:
     # Encryption and decryption read a key's published state without the lock, while writers
     # rotate and revoke versions. A reader must get the right plaintext or KeyRevokedError: never
     # another error, and never a success on a version whose revocation had returned before it began.
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        kms = KeyCustodian()
-        kms.establish_aes_key("k")
-        tokens = {1: kms.encrypt_data_aes("k", "v1")}
-        for version in range(2, 41):
-            kms.rotate_key("k")
-            tokens[version] = kms.encrypt_data_aes("k", f"v{version}")
-        revoked_before: set[int] = set()
-        failures: list[str] = []
-        done = threading.Event()
+    kms = KeyCustodian()
+    kms.establish_aes_key("k")
+    tokens = {1: kms.encrypt_data_aes("k", "v1")}
+    for version in range(2, 41):
+        kms.rotate_key("k")
+        tokens[version] = kms.encrypt_data_aes("k", f"v{version}")
+    revoked_before: set[int] = set()
+    failures: list[str] = []
+    done = threading.Event()
 
-        def reader() -> None:
-            while not done.is_set():
-                for version, token in tokens.items():
-                    gone = version in revoked_before  # read before the call
-                    try:
-                        plaintext = kms.decrypt_data_aes("k", token)
-                    except KeyRevokedError:
-                        continue
-                    except Exception as exc:  # noqa: BLE001 - any other error fails the test below
-                        failures.append(f"v{version}: {type(exc).__name__}: {exc}")
-                        continue
-                    if plaintext != f"v{version}" or gone:
-                        failures.append(f"v{version} decrypted to {plaintext!r} after its revocation: {gone}")
+    def reader() -> None:
+        while not done.is_set():
+            for version, token in tokens.items():
+                gone = version in revoked_before  # read before the call
+                try:
+                    plaintext = kms.decrypt_data_aes("k", token)
+                except KeyRevokedError:
+                    continue
+                except Exception as exc:  # noqa: BLE001 - any other error fails the test below
+                    failures.append(f"v{version}: {type(exc).__name__}: {exc}")
+                    continue
+                if plaintext != f"v{version}" or gone:
+                    failures.append(f"v{version} decrypted to {plaintext!r} after its revocation: {gone}")
 
-        def writer() -> None:
+    def writer() -> None:
+        try:
             for version in range(1, 40):
                 kms.invalidate_key("k", version=version)
                 revoked_before.add(version)
-                new = kms.encrypt_data_aes("k", "fresh")  # the newest version is never revoked here
-                assert kms.decrypt_data_aes("k", new) == "fresh"
-            done.set()
+                fresh = kms.encrypt_data_aes("k", "fresh")  # the newest version is never revoked here
+                if kms.decrypt_data_aes("k", fresh) != "fresh":
+                    failures.append("a token of the newest version did not round-trip")
+        finally:
+            done.set()  # the readers stop even if the writer failed
 
-        threads = [threading.Thread(target=reader) for _ in range(3)] + [threading.Thread(target=writer)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert not any(thread.is_alive() for thread in threads)
-        assert failures == []
-        assert kms.key_info("k").revoked_versions == tuple(range(1, 40))
-        assert kms.decrypt_data_aes("k", tokens[40]) == "v40"
-    finally:
-        sys.setswitchinterval(previous)
+    run_together(reader, reader, reader, writer)
+    assert failures == []
+    assert kms.key_info("k").revoked_versions == tuple(range(1, 40))
+    assert kms.decrypt_data_aes("k", tokens[40]) == "v40"
