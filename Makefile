@@ -10,7 +10,7 @@ help:
 	@echo "make lab        create .venv, install, open JupyterLab on the course"
 	@echo "make test       create .venv, install, run lint, type checks and every test (notebooks too)"
 	@echo "make notebooks  re-execute every notebook in place (after changing code they use)"
-	@echo "make bench      run the benchmarks (not part of make test)"
+	@echo "make bench      run the benchmarks: times, then instruction counts (not part of make test)"
 
 $(STAMP): pyproject.toml binder/postBuild binder/overrides.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,7 @@ notebooks: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/instructions.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info .hypothesis
