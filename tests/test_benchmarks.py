@@ -45,3 +45,7 @@ def test_interleaved_timing_gives_every_case_one_sample_a_round() -> None:
     assert all(t >= 0 for times in samples.values() for t in times)
     # calibration calls each once, then the rounds take turns in a rotating order
     assert calls == ["a", "b", "a", "b", "b", "a", "a", "b", "b", "a"]
+
+
+def test_tink_is_built_only_when_asked() -> None:
+    assert "Tink AEAD AES256_GCM" not in load_benchmark().round_trips(b"", tink=False)
