@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import shutil
 import sys
 from types import ModuleType
 
@@ -49,3 +50,19 @@ def test_interleaved_timing_gives_every_case_one_sample_a_round() -> None:
 
 def test_tink_is_built_only_when_asked() -> None:
     assert "Tink AEAD AES256_GCM" not in load_benchmark().round_trips(b"", tink=False)
+
+
+def test_instruction_counts_cancel_the_start_up_work() -> None:
+    if shutil.which("valgrind") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must have valgrind (apt-get install valgrind)")
+        pytest.skip("valgrind is not installed")
+    spec = importlib.util.spec_from_file_location("kmslib_instructions", ROOT / "benchmarks" / "instructions.py")
+    assert spec is not None
+    assert spec.loader is not None
+    instructions = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(instructions)
+    few, more = (instructions.count("raw pyca AESGCM", 64, calls) for calls in (10, 20))
+    per_call = (more - few) / 10
+    assert few > 1_000_000  # the interpreter's start-up is counted in both runs...
+    assert 1_000 < per_call < 100_000  # ...and cancels: one small AES-GCM round trip is left
