@@ -18,8 +18,9 @@ from helpers import ROOT
 
 
 @functools.cache
-def load_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("kmslib_benchmark", ROOT / "benchmarks" / "run.py")
+def load_benchmark(script: str = "run") -> ModuleType:
+    """A script of ``benchmarks/`` as a module (they are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"kmslib_benchmark_{script}", ROOT / "benchmarks" / f"{script}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -57,11 +58,7 @@ def test_instruction_counts_cancel_the_start_up_work() -> None:
         if os.environ.get("CI"):
             pytest.fail("CI must have valgrind (apt-get install valgrind)")
         pytest.skip("valgrind is not installed")
-    spec = importlib.util.spec_from_file_location("kmslib_instructions", ROOT / "benchmarks" / "instructions.py")
-    assert spec is not None
-    assert spec.loader is not None
-    instructions = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(instructions)
+    instructions = load_benchmark("instructions")
     few, more = (instructions.count("raw pyca AESGCM", 64, calls) for calls in (10, 20))
     per_call = (more - few) / 10
     assert few > 1_000_000  # the interpreter's start-up is counted in both runs...
