@@ -256,7 +256,7 @@ class KeyCustodian:
             if material is None or material.algorithm != algorithm:
                 self._refuse(key, version)
             plaintext = material.decrypt(payload, aad)
-            result = plaintext if enc is None else self._decode(plaintext, enc)
+            result = plaintext if enc is None else self._decode(plaintext, enc)  # bytes unless asked for text
         except BaseException as exc:
             self._audit._append(operation, key_id, version, type(exc).__name__)
             raise
@@ -265,9 +265,8 @@ class KeyCustodian:
         return result
 
     @staticmethod
-    def _decode(plaintext: bytes, encoding: str | None) -> str | bytes:
-        if encoding is None:
-            return plaintext
+    def _decode(plaintext: bytes, encoding: str) -> str:
+        """The plaintext as text; bytes that are not text are a decryption failure like any other."""
         try:
             return plaintext.decode(encoding)
         except UnicodeDecodeError:

@@ -38,7 +38,6 @@ __all__ = [
     "RSA_OAEP",
     "RSA_PKCS1V15",
     "TokenInfo",
-    "encode_payload",
     "payload_encoder",
     "format_token",
     "header",
@@ -102,15 +101,11 @@ def header(version: int, algorithm: str) -> str:
     return f"kms:v{version}:{algorithm}:"
 
 
-def encode_payload(payload: bytes | bytearray) -> str:
-    """Return ``payload`` in standard base64 with padding: the part of a token after its header."""
-    return (_codec or _base64())[0](payload)
-
-
 def payload_encoder() -> Encode:
-    """The function :func:`encode_payload` calls, for a caller that encodes on a hot path.
+    """The function that turns a payload into the part of a token after its header (padded base64).
 
-    Choosing it loads ``pybase64`` if it is installed (``import kmslib`` alone never does).
+    Choosing it loads ``pybase64`` if it is installed (``import kmslib`` alone never does); a
+    caller on a hot path keeps it rather than asking each time.
     """
     return (_codec or _base64())[0]
 
@@ -126,7 +121,7 @@ def format_token(version: int, algorithm: str, payload: bytes | bytearray) -> st
     Returns:
         The ASCII token ``kms:v<version>:<algorithm>:<base64 payload>``.
     """
-    return header(version, algorithm) + encode_payload(payload)
+    return header(version, algorithm) + payload_encoder()(payload)
 
 
 def parse_token(token: object) -> tuple[int, str, bytes]:
