@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The shared folder beside the repository (vectors, spec); CI lays it next to the clone.
-SHARED = ROOT.parent / "shared"
+#: Published test vectors, vendored with their licence (see SOURCE.md there).
+VECTORS = ROOT / "tests" / "vectors" / "wycheproof"
 
 
 class StepClock:

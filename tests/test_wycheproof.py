@@ -2,8 +2,8 @@
 
 For each vector: import the vector's key, build the token from the vector's bytes by the
 documented format, and decrypt. ``valid`` vectors must give the vector's message,
-``invalid`` ones must fail. The vectors live in ``../shared/vectors/wycheproof`` (see its
-SOURCE.md); if they are missing, collection fails loudly rather than skipping.
+``invalid`` ones must fail. The vectors are vendored in ``tests/vectors/wycheproof`` (see its
+SOURCE.md and LICENSE); if they are missing, collection fails loudly rather than skipping.
 """
 
 from __future__ import annotations
@@ -18,17 +18,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from helpers import SHARED
+from helpers import VECTORS
 from kmslib import DecryptionError, InvalidPeerKeyError, KeyCustodian
 from kmslib.tokens import format_token
-
-VECTORS = SHARED / "vectors" / "wycheproof"
 
 
 def load(name: str) -> dict[str, Any]:
     path = VECTORS / name
     if not path.is_file():
-        raise FileNotFoundError(f"Wycheproof vectors not found at {path}: the shared/ folder must sit beside the repo")
+        raise FileNotFoundError(f"Wycheproof vectors not found at {path}: they are vendored in tests/vectors/wycheproof")
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 
