@@ -15,17 +15,22 @@ MAX_KEY_ID_LENGTH = 128
 
 
 def key_id(value: object, name: str = "key_id") -> str:
-    """Return ``value`` if it is a valid key id.
+    """Return ``value`` as a valid key id: a plain ``str``.
 
-    A key id is a non-empty ``str`` of at most 128 printable characters that is not only spaces.
+    A key id is a non-empty ``str`` of at most 128 printable characters that is not only
+    spaces. A ``str`` subclass (a ``StrEnum`` member, say) is taken as its plain value: it is
+    converted with ``str.__str__`` and checked with ``str``'s own methods, so that a subclass
+    cannot answer for itself, and kmslib stores, compares, hashes and logs the plain value.
 
     Raises:
         ArgumentTypeError: ``value`` is not a ``str``.
         InvalidInputError: ``value`` is empty, too long, not printable or only spaces.
 
     """
-    if not isinstance(value, str):
-        raise ArgumentTypeError(f"{name} must be a str, not {type(value).__name__}")
+    if type(value) is not str:
+        if not isinstance(value, str):
+            raise ArgumentTypeError(f"{name} must be a str, not {type(value).__name__}")
+        value = str.__str__(value)
     if not value.strip(" "):
         raise InvalidInputError(f"{name} must not be empty or only spaces")
     if len(value) > MAX_KEY_ID_LENGTH:
@@ -33,6 +38,18 @@ def key_id(value: object, name: str = "key_id") -> str:
     if not value.isprintable():
         raise InvalidInputError(f"{name} must contain printable characters only")
     return value
+
+
+def plain_key_id(value: object) -> str | None:
+    """What the audit log records for a key id it was given; never raises.
+
+    The plain ``str`` value, cut to the longest valid id, or ``None`` for anything that is not a ``str``.
+    """
+    if type(value) is not str:
+        if not isinstance(value, str):
+            return None
+        value = str.__str__(value)
+    return value if len(value) <= MAX_KEY_ID_LENGTH else value[:MAX_KEY_ID_LENGTH]
 
 
 def data(value: object, name: str) -> bytes:
@@ -47,11 +64,12 @@ def data(value: object, name: str) -> bytes:
         return value
     if isinstance(value, str):
         try:
-            return value.encode("utf-8")
+            return str.encode(value, "utf-8")  # str's own method: a subclass's encode() is not called
         except UnicodeEncodeError:
-            raise InvalidInputError(f"{name} is a str that cannot be encoded as UTF-8") from None
+            pass
+        raise InvalidInputError(f"{name} is a str that cannot be encoded as UTF-8")
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
+        return bytes(memoryview(value))  # the buffer itself: a subclass's __bytes__ is not called
     raise ArgumentTypeError(f"{name} must be str or bytes, not {type(value).__name__}")
 
 
@@ -91,19 +109,28 @@ def text_or_bytes_pem(value: object, name: str) -> bytes:
 
 
 def encoding(value: object) -> str | None:
-    """Return a text encoding name, or ``None`` for bytes.
+    """Return a text encoding's name, or ``None`` for bytes.
+
+    Only text encodings are accepted (``codecs.lookup(name)`` is one that ``bytes.decode``
+    takes): not ``"rot13"``, ``"hex"``, ``"zlib"`` and the other bytes-to-bytes or
+    str-to-str codecs.
 
     Raises:
         ArgumentTypeError: ``value`` is neither ``str`` nor ``None``.
-        InvalidInputError: Python knows no such encoding.
+        InvalidInputError: Python knows no such encoding, or it is not a text encoding.
 
     """
     if value is None or (type(value) is str and value == "utf-8"):  # the defaults need no lookup
         return value
     if not isinstance(value, str):
         raise ArgumentTypeError(f"encoding must be a str or None, not {type(value).__name__}")
+    value = str.__str__(value)
     try:
-        codecs.lookup(value)
+        info = codecs.lookup(value)
     except LookupError:
-        raise InvalidInputError(f"encoding {value!r} is not a known text encoding") from None
+        info = None
+    if info is None:
+        raise InvalidInputError(f"encoding {value!r} is not a known text encoding")
+    if not getattr(info, "_is_text_encoding", True):
+        raise InvalidInputError(f"encoding {value!r} is not a text encoding (bytes.decode refuses it)")
     return value

@@ -2,13 +2,25 @@
 
 The recipe, whole:
 
-- GCM: a fresh 12-byte random nonce per message; payload = nonce || ciphertext || tag;
-  the associated data (if any) is authenticated, never stored in the token.
-- CBC: a fresh 16-byte random IV per message; PKCS7 padding to 16-byte blocks;
-  payload = IV || ciphertext. CBC authenticates nothing: it is kept because the original
-  description specifies it, and the course shows what it cannot detect.
+- GCM (NIST SP 800-38D): a fresh 12-byte random nonce per message; payload = nonce ||
+  ciphertext || tag; the associated data (if any) is authenticated, never stored in the token.
+- CBC (NIST SP 800-38A): a fresh 16-byte random IV per message; PKCS7 padding to 16-byte
+  blocks; payload = IV || ciphertext. **CBC authenticates nothing, and its decryption is a
+  padding oracle**: whoever can submit tokens and learn only whether each one decrypted can
+  recover plaintext in a few thousand queries per block (Vaudenay, EUROCRYPT 2002), and can flip
+  plaintext bits through the IV. The one uniform error does not prevent this. CBC is here
+  because the original description specifies it, for teaching and compatibility; it is unsafe
+  wherever an attacker can submit ciphertexts. GCM is the fix.
 
-Any decryption failure raises the one :class:`~kmslib.errors.DecryptionError`.
+Methods answer ``None`` rather than raise (see :mod:`kmslib._material`): the custodian raises
+the one :class:`~kmslib.errors.DecryptionError`, from a frame that holds no key.
+
+What :meth:`AESKeyVersion.destroy` can wipe: the key bytes kmslib keeps, a ``bytearray``, are
+overwritten, and kmslib drops its cipher objects. It cannot reach other copies: the one
+pyca/cryptography's ``AESGCM`` object keeps inside OpenSSL (released when that object is freed;
+whether that memory is overwritten is up to OpenSSL), copies the caller made or passed in (an
+immutable ``bytes`` cannot be overwritten), or memory the operating system swapped out. Python
+promises nothing about wiping memory.
 """
 
 from __future__ import annotations
@@ -17,20 +29,23 @@ import hashlib
 import hmac
 import os
 import secrets
+import sys
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kmslib.errors import DecryptionError, InvalidInputError, KeyRevokedError
+from kmslib.errors import InvalidInputError
 from kmslib.tokens import AES_CBC, AES_GCM, CBC_IV_BYTES, GCM_NONCE_BYTES, GCM_TAG_BYTES
 
-__all__ = ["AES_MODES", "KEY_BYTES", "AESKeyVersion"]
+__all__ = ["AES_MODES", "GCM_MAX_PLAINTEXT", "KEY_BYTES", "AESKeyVersion"]
 
 KEY_BYTES = 32
 #: The named choices for ``mode``, and the token algorithm each one makes.
 AES_MODES = {"gcm": AES_GCM, "cbc": AES_CBC}
+#: GCM's limit on one plaintext: 2**39 - 256 bits (NIST SP 800-38D, section 5.2.1.1).
+GCM_MAX_PLAINTEXT = (2**39 - 256) // 8
 _FINGERPRINT_LABEL = b"kmslib aes key fingerprint v1"
 #: From this size on, GCM works in place (no copy of the ciphertext); below it, a copy costs less than a view.
 _IN_PLACE_BYTES = 1 << 16
@@ -40,27 +55,42 @@ class AESKeyVersion:
     """The secret of one AES key version, and the cipher objects made from it.
 
     Args:
-        key: exactly 32 bytes.
+        key: exactly 32 bytes, not one byte repeated.
         mode: ``"gcm"`` or ``"cbc"``.
 
     Raises:
-        InvalidInputError: ``key`` is not 32 bytes long.
+        InvalidInputError: ``key`` is not 32 bytes long, or is one byte repeated (all zeros, say).
 
     """
 
-    __slots__ = ("_aead", "_aes", "_key", "algorithm", "fingerprint", "mode")
+    __slots__ = (
+        "_aead",
+        "_aes",
+        "_key",
+        "algorithm",
+        "binds_associated_data",
+        "fingerprint",
+        "max_plaintext",
+        "mode",
+    )
 
-    def __init__(self, key: bytes | bytearray, mode: str) -> None:
+    def __init__(self, key: bytes | bytearray | memoryview, mode: str) -> None:
         if len(key) != KEY_BYTES:
             raise InvalidInputError(f"an AES-256 key is exactly {KEY_BYTES} bytes, not {len(key)}")
-        self._key = bytearray(key)
+        self._key = bytearray(key)  # the one copy kmslib keeps, overwritten by destroy()
+        if self._key.count(self._key[0]) == KEY_BYTES:
+            self._key[:] = bytes(KEY_BYTES)
+            raise InvalidInputError("the key is one byte repeated 32 times: that is not a random key")
         self.mode = mode
         self.algorithm = AES_MODES[mode]
-        # The cipher objects are built once per version, not per message.
-        self._aead = AESGCM(self._key) if mode == "gcm" else None
-        self._aes = algorithms.AES(bytes(self._key)) if mode == "cbc" else None
+        self.binds_associated_data = mode == "gcm"
+        self.max_plaintext = GCM_MAX_PLAINTEXT if mode == "gcm" else sys.maxsize
+        # The cipher objects are built once per version, not per message. algorithms.AES keeps a
+        # reference to the bytearray itself, so destroy() overwrites what it holds too.
+        self._aead: AESGCM | None = AESGCM(self._key) if mode == "gcm" else None
+        self._aes: algorithms.AES | None = algorithms.AES(self._key) if mode == "cbc" else None
         # A public fingerprint: SHA-256 of a keyed derivation, never of the key itself.
-        derived = hmac.new(bytes(self._key), _FINGERPRINT_LABEL, hashlib.sha256).digest()
+        derived = hmac.new(self._key, _FINGERPRINT_LABEL, hashlib.sha256).digest()
         self.fingerprint = hashlib.sha256(derived).hexdigest()[:16]
 
     @classmethod
@@ -72,16 +102,17 @@ class AESKeyVersion:
         """A fresh version of the same kind, for rotation."""
         return AESKeyVersion.generate(self.mode)
 
-    def _refuse_cbc_associated_data(self, associated_data: bytes | None) -> None:
-        if associated_data is not None and self.mode == "cbc":
-            raise InvalidInputError("an aes-256-cbc key cannot bind associated_data (only aes-256-gcm can)")
+    def too_long(self, length: int) -> str:
+        """The message for a plaintext over :attr:`max_plaintext` (GCM's limit)."""
+        return f"the message is {length} bytes; {self.algorithm} encrypts at most {self.max_plaintext} bytes at once"
 
-    def encrypt(self, plaintext: bytes, associated_data: bytes | None) -> bytes | bytearray:
-        """Encrypt ``plaintext`` under a fresh nonce or IV and return the token payload.
+    def encrypt(self, plaintext: bytes, associated_data: bytes | None) -> bytes | bytearray | None:
+        """Encrypt ``plaintext`` under a fresh nonce or IV; return the token payload.
 
-        Raises:
-            InvalidInputError: associated data for a CBC key (CBC cannot bind it).
-            KeyRevokedError: the version was destroyed meanwhile.
+        The custodian has checked that ``associated_data`` is ``None`` for CBC.
+
+        Returns:
+            The payload, or ``None`` if this version was destroyed meanwhile.
         """
         aead = self._aead  # read once: destroy() may run in another thread
         if aead is not None:
@@ -95,19 +126,18 @@ class AESKeyVersion:
             return payload
         aes = self._aes
         if aes is None:
-            raise KeyRevokedError("this key version was revoked and its material destroyed")
-        self._refuse_cbc_associated_data(associated_data)
+            return None
         iv = os.urandom(CBC_IV_BYTES)
         padder = sym_padding.PKCS7(128).padder()
-        padded = padder.update(plaintext) + padder.finalize()
         encryptor = Cipher(aes, modes.CBC(iv)).encryptor()
-        return iv + encryptor.update(padded) + encryptor.finalize()
+        return iv + encryptor.update(padder.update(plaintext) + padder.finalize()) + encryptor.finalize()
 
-    def decrypt(self, payload: bytes, associated_data: bytes | None) -> bytes:
+    def decrypt(self, payload: bytes, associated_data: bytes | None) -> bytes | None:
         """Decrypt a token payload made by :meth:`encrypt`.
 
-        Raises:
-            DecryptionError: the payload is malformed, tampered with, or not made by this key.
+        Returns:
+            The plaintext, or ``None`` if the payload is malformed, tampered with, made by
+            another key or with other associated data, or if this version was destroyed.
 
         """
         aead = self._aead
@@ -117,24 +147,23 @@ class AESKeyVersion:
             try:
                 return aead.decrypt(payload[:GCM_NONCE_BYTES], body, associated_data)
             except (InvalidTag, ValueError):
-                raise DecryptionError() from None
+                return None
         aes = self._aes
-        if aes is None:
-            raise KeyRevokedError("this key version was revoked and its material destroyed")
-        self._refuse_cbc_associated_data(associated_data)
         body = payload[CBC_IV_BYTES:]
-        if not body or len(body) % 16:
-            raise DecryptionError()
+        if aes is None or not body or len(body) % 16:
+            return None
         decryptor = Cipher(aes, modes.CBC(payload[:CBC_IV_BYTES])).decryptor()
-        padded = decryptor.update(body) + decryptor.finalize()
         unpadder = sym_padding.PKCS7(128).unpadder()
         try:
-            return unpadder.update(padded) + unpadder.finalize()
-        except ValueError:
-            raise DecryptionError() from None
+            return unpadder.update(decryptor.update(body) + decryptor.finalize()) + unpadder.finalize()
+        except ValueError:  # bad padding: answering None instead is still an oracle (see the module)
+            return None
 
     def destroy(self) -> None:
-        """Overwrite the key bytes and drop the cipher objects (as far as Python allows)."""
+        """Overwrite the key bytes kmslib keeps and drop the cipher objects.
+
+        Copies outside kmslib's reach stay until their memory is reused (see the module docstring).
+        """
         self._key[:] = bytes(len(self._key))
         self._aead = None
         self._aes = None

@@ -5,16 +5,28 @@ Every operation that uses or changes a key is recorded, failures included. Readi
 course's dashboard, which re-reads the keys after each entry, would otherwise flood the log.
 
 Each :class:`AuditEntry` records the UTC time, the operation, the key id, the key version
-and the outcome (``"ok"`` or the error class name), never plaintext, tokens or key
-material. Its ``hash`` is SHA-256 over its own fields and the previous entry's hash, so
-editing, removing or reordering any entry breaks the chain, and the last hash (the log's
-:attr:`AuditLog.head`) vouches for the whole log. Entries export as JSON lines.
+and the outcome, never plaintext, tokens or key material. The outcome is ``"ok"``, the name of
+the kmslib error the operation raised, or ``"error:<name>"`` for any other exception, so that
+no failure can ever read as ``"ok"``. An entry's ``hash`` is SHA-256 over its own fields and the
+previous entry's hash.
 
-Recording sits on the path of every encryption, so it costs little: an operation appends
-one immutable record to a private queue (``deque.append`` is atomic), and the hash chain is
-computed, in order, the first time anyone reads the log (or at once, when someone has
-subscribed to it). The records are immutable and private, so computing the chain later
-yields the same hashes.
+What the chain proves, and what it does not:
+
+- Checked on its own, a chain proves only that it is internally consistent. Anyone who can
+  rewrite the log can recompute every hash after an edit, and a log whose tail was cut is
+  just as consistent.
+- Checked against a **head kept elsewhere** (a :attr:`AuditLog.head` saved earlier, outside the
+  reach of whoever could rewrite the log, or the head of a signed checkpoint), it proves that no
+  entry up to that head was edited, removed, inserted or reordered, and that the log was not
+  cut before it: :meth:`AuditLog.verify` and :meth:`AuditLog.verify_jsonl` take ``head=``.
+  Entries after the head are growth since it was taken; they must chain on from it, but
+  nothing outside vouches for them until a later head is saved. This is how Certificate
+  Transparency's signed tree heads work (RFC 9162).
+
+The log hands out copies of its entries, never its own. Recording sits on the path of every
+encryption, so it costs little: an operation appends one immutable record of plain values to
+a private queue (``deque.append`` is atomic), and the hash chain is computed, in order, the
+first time anyone reads the log (or at once, when someone has subscribed to it).
 """
 
 from __future__ import annotations
@@ -30,12 +42,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, overload
 
-from kmslib._checks import MAX_KEY_ID_LENGTH
+from kmslib import errors
+from kmslib._checks import plain_key_id
 
-__all__ = ["GENESIS", "AuditEntry", "AuditLog", "verify_chain"]
+__all__ = ["GENESIS", "AuditEntry", "AuditLog", "outcome", "verify_chain"]
 
-#: The ``prev_hash`` of the first entry.
+#: The ``prev_hash`` of the first entry, and the head of an empty log.
 GENESIS = "0" * 64
+
+#: kmslib's own error classes: the only outcomes recorded by their bare name.
+_OWN_ERRORS = frozenset(
+    cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.KMSError)
+)
+
+
+def outcome(exc: BaseException) -> str:
+    """The outcome recorded for an operation that raised ``exc``.
+
+    kmslib's own errors are recorded by class name (``"DecryptionError"``); any other exception
+    as ``"error:<class name>"``, so that a foreign class named ``ok`` cannot pass for success.
+    """
+    cls = type(exc)
+    return cls.__name__ if cls in _OWN_ERRORS else f"error:{cls.__name__}"
 
 
 def _digest(  # noqa: PLR0917 - the chained fields, in their fixed order
@@ -69,6 +97,12 @@ class AuditEntry:
     outcome: str
     prev_hash: str
     hash: str
+
+    def _copy(self) -> AuditEntry:
+        """A copy to hand out: the log's own entries never leave it."""
+        return AuditEntry(
+            self.seq, self.time, self.operation, self.key_id, self.version, self.outcome, self.prev_hash, self.hash
+        )
 
     def expected_hash(self) -> str:
         """The hash this entry's fields call for (equal to :attr:`hash` unless it was edited)."""
@@ -105,23 +139,27 @@ class AuditEntry:
 
 
 def verify_chain(entries: Iterable[AuditEntry], *, head: str | None = None) -> bool:
-    """Check that ``entries`` form an unbroken chain from the first entry.
+    """Check that ``entries`` form an unbroken chain from the first entry, and reach ``head``.
 
     Args:
         entries: the entries, in order.
-        head: the expected hash of the last entry (for example a saved :attr:`AuditLog.head`);
-            with it, removing entries from the end is detected too.
+        head: a head kept elsewhere: the :attr:`AuditLog.head` saved earlier (or :data:`GENESIS`,
+            the head of the empty log). Without it, the check proves internal consistency only:
+            a consistent rewrite or a cut tail passes.
 
     Returns:
-        ``True`` if no entry was edited, removed or reordered, else ``False``.
+        ``True`` if every entry chains to the one before it and, with ``head``, one of them
+        has that hash (the entries after it are growth since the head was taken); else ``False``.
 
     """
     prev = GENESIS
+    reached = head is None or head == GENESIS
     for seq, entry in enumerate(entries):
         if entry.seq != seq or entry.prev_hash != prev or entry.expected_hash() != entry.hash:
             return False
         prev = entry.hash
-    return head is None or head == prev
+        reached = reached or prev == head
+    return reached
 
 
 #: What an operation leaves in the queue until the log is read: time, operation, key id, version, outcome.
@@ -147,19 +185,21 @@ class AuditLog(Sequence[AuditEntry]):
         #: nobody has subscribed, it is the queue's own ``append``: no Python call on the hot path.
         self._record: Callable[[Record], None] = self._pending.append
 
-    def _append(self, operation: str, key_id: object, version: int | None, outcome: str) -> None:
+    def _append(self, operation: str, key_id: object, version: object, outcome: str) -> None:
         """Record one operation, now (kmslib's own use: the log is read-only to everyone else).
+
+        Only plain values are recorded, so that reading the log never fails on a record.
 
         Args:
             operation: the operation's name.
-            key_id: the key id it was given: kept if it is a str (cut to the longest
-                valid id), else recorded as ``None``.
-            version: the key version it used, if any.
-            outcome: ``"ok"`` or the error class name.
+            key_id: the key id it was given: its plain ``str`` value, cut to the longest valid
+                id, or ``None`` if it is not a ``str``.
+            version: the key version it used: a plain ``int``, or ``None``.
+            outcome: ``"ok"`` or what :func:`outcome` made of the error.
         """
-        if type(key_id) is not str or len(key_id) > MAX_KEY_ID_LENGTH:
-            key_id = key_id[:MAX_KEY_ID_LENGTH] if isinstance(key_id, str) else None
-        self._record((self._now(), operation, key_id, version, outcome))
+        if type(version) is not int:
+            version = int.__int__(version) if isinstance(version, int) and not isinstance(version, bool) else None
+        self._record((self._now(), operation, plain_key_id(key_id), version, outcome))
 
     def _record_and_notify(self, record: Record) -> None:
         """:attr:`_record` while someone has subscribed: queue the record, then tell the subscribers."""
@@ -169,7 +209,7 @@ class AuditLog(Sequence[AuditEntry]):
     def _notify(self) -> None:
         with self._lock:
             entries = self._chain()
-            entry = entries[-1]
+            entry = entries[-1]._copy()
             subscribers = list(self._subscribers)
         for callback in subscribers:  # outside the lock: a callback may read the log
             try:
@@ -178,15 +218,19 @@ class AuditLog(Sequence[AuditEntry]):
                 warnings.warn(f"an audit log subscriber failed: {exc!r}", RuntimeWarning, stacklevel=3)
 
     def _chain(self) -> list[AuditEntry]:
-        """Hash the pending records onto the chain, in the order they came (call with the lock held)."""
+        """Hash the pending records onto the chain, in the order they came (call with the lock held).
+
+        A record leaves the queue only once its entry is on the chain: none is ever dropped.
+        """
         pending, entries = self._pending, self._entries
         prev = entries[-1].hash if entries else GENESIS
         while pending:
-            when, operation, key_id, version, outcome = pending.popleft()
+            when, operation, key_id, version, result = pending[0]
             stamp = when if isinstance(when, datetime) else datetime.fromtimestamp(when, UTC)
             seq = len(entries)
-            digest = _digest(seq, stamp.isoformat(), operation, key_id, version, outcome, prev)
-            entries.append(AuditEntry(seq, stamp, operation, key_id, version, outcome, prev, digest))
+            digest = _digest(seq, stamp.isoformat(), operation, key_id, version, result, prev)
+            entries.append(AuditEntry(seq, stamp, operation, key_id, version, result, prev, digest))
+            pending.popleft()
             prev = digest
         return entries
 
@@ -218,7 +262,10 @@ class AuditLog(Sequence[AuditEntry]):
     def __getitem__(self, index: slice) -> Sequence[AuditEntry]: ...
     def __getitem__(self, index: int | slice) -> AuditEntry | Sequence[AuditEntry]:
         with self._lock:
-            return self._chain()[index]
+            found = self._chain()[index]
+        if isinstance(found, list):
+            return [entry._copy() for entry in found]
+        return found._copy()
 
     def __len__(self) -> int:
         with self._lock:
@@ -226,7 +273,8 @@ class AuditLog(Sequence[AuditEntry]):
 
     def __iter__(self) -> Iterator[AuditEntry]:
         with self._lock:
-            return iter(list(self._chain()))
+            entries = list(self._chain())
+        return iter([entry._copy() for entry in entries])
 
     @property
     def head(self) -> str:
@@ -235,11 +283,22 @@ class AuditLog(Sequence[AuditEntry]):
             entries = self._chain()
             return entries[-1].hash if entries else GENESIS
 
-    def verify(self) -> bool:
-        """Check the whole chain; ``True`` if no entry was edited, removed or reordered."""
+    def verify(self, *, head: str | None = None) -> bool:
+        """Check the log's chain, against a head kept elsewhere.
+
+        Args:
+            head: a :attr:`head` saved earlier, where whoever could rewrite the log cannot
+                change it. Without it, this proves only that the chain is internally
+                consistent: a consistent rewrite of the log would pass.
+
+        Returns:
+            ``True`` if the chain is unbroken and reaches ``head``; entries after it are
+            growth since it was saved.
+
+        """
         with self._lock:
             entries = list(self._chain())
-        return verify_chain(entries, head=entries[-1].hash if entries else GENESIS)
+        return verify_chain(entries, head=head)
 
     def to_jsonl(self) -> str:
         """The log as JSON lines, one entry a line (verify it later with :meth:`verify_jsonl`)."""
@@ -247,22 +306,32 @@ class AuditLog(Sequence[AuditEntry]):
 
     @staticmethod
     def verify_jsonl(text: str, *, head: str | None = None) -> bool:
-        """Check a log exported by :meth:`to_jsonl`.
+        """Check a log exported by :meth:`to_jsonl`, against a head kept elsewhere.
 
         Args:
             text: the JSON lines.
-            head: the expected hash of the last entry, if known.
+            head: a :attr:`head` saved earlier, kept apart from the export. Without it, this
+                proves only internal consistency: a rewritten log with every hash recomputed,
+                or one whose last lines were cut, would pass.
 
         Returns:
-            ``True`` if the chain is unbroken (and ends at ``head``), ``False`` if anything
-            was edited, removed, reordered or cannot be read.
+            ``True`` if the chain is unbroken and reaches ``head`` (lines after it are growth
+            since it was saved); ``False`` if anything up to the head was edited, removed,
+            inserted or reordered, if the log was cut before it, or if a line cannot be read.
+
+        Raises:
+            ArgumentTypeError: ``text`` or ``head`` is not a ``str``.
 
         """
+        if not isinstance(text, str):
+            raise errors.ArgumentTypeError(f"text must be a str, not {type(text).__name__}")
+        if head is not None and not isinstance(head, str):
+            raise errors.ArgumentTypeError(f"head must be a str or None, not {type(head).__name__}")
         try:
             entries = [AuditEntry.from_dict(json.loads(line)) for line in text.splitlines() if line.strip()]
-        except (ValueError, KeyError, TypeError):
+            return verify_chain(entries, head=head)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return False
-        return verify_chain(entries, head=head)
 
     def __repr__(self) -> str:
         return f"AuditLog(entries={len(self)}, head={self.head[:16]!r})"

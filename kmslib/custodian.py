@@ -15,7 +15,14 @@ runs outside it, and nothing succeeds on a key once :meth:`KeyCustodian.invalida
 Encryption and decryption sit on the path of every request, so they take no lock: each key
 publishes what they need (its newest version, and a map of its live versions) as values that
 writers replace whole, under the lock, and never edit in place; a reader sees the state before
-a change or after it, never half of one.
+a change or after it, never half of one. After its cryptography, an operation checks once more
+that its version is live, so that none succeeds on a version whose revocation had returned.
+
+Errors carry nothing secret. A traceback keeps the locals of every frame it passed through, so
+the operations that hold plaintext or key material raise from frames that hold neither: key
+materials answer ``None`` instead of raising (see :mod:`kmslib._material`), and the custodian's
+own frames drop their secrets before an error leaves them. No error is raised while another is
+being handled, so ``__cause__`` and ``__context__`` stay ``None``.
 """
 
 from __future__ import annotations
@@ -26,13 +33,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal, NoReturn, overload
+from typing import Literal, overload
 
 from cryptography.hazmat.primitives.asymmetric import rsa as pyca_rsa
 
 from kmslib import _checks, _ffdh
 from kmslib.aes import AES_MODES, AESKeyVersion
-from kmslib.audit import AuditLog
+from kmslib.audit import AuditLog, outcome
 from kmslib.dh import DEFAULT_INFO, DHPrivateKey, DHPublicKey, derive_key_bytes, generate_key_pair
 from kmslib.errors import (
     ArgumentTypeError,
@@ -42,9 +49,11 @@ from kmslib.errors import (
     KeyNotFoundError,
     KeyRevokedError,
     KeyTypeError,
+    KMSError,
+    MessageTooLongError,
 )
 from kmslib.keyinfo import KeyInfo
-from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, RSA_PADDINGS, RSAKeyVersion
+from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, PUBLIC_EXPONENT, RSA_PADDINGS, RSAKeyVersion
 from kmslib.tokens import header as token_header
 from kmslib.tokens import inspect_token, parse_token, payload_encoder
 
@@ -54,12 +63,28 @@ __all__ = ["REVOCATION_SUCCESSFUL", "KeyCustodian"]
 REVOCATION_SUCCESSFUL = "Key Revocation Successful"
 _MAX_REASON = 500
 
-Material = AESKeyVersion | RSAKeyVersion
+Material = AESKeyVersion | RSAKeyVersion  # each implements kmslib._material.KeyMaterial
 Clock = Callable[[], datetime]
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _checked(clock: Clock) -> Clock:
+    """``clock``, checked at every call: it must give a timezone-aware datetime (returned in UTC).
+
+    A closure over the clock alone, so that whoever holds it (the read-only audit log) holds no
+    way back to the custodian.
+    """
+
+    def now() -> datetime:
+        value = clock()
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            raise InvalidInputError("the clock must return a timezone-aware datetime")
+        return value.astimezone(UTC)
+
+    return now
 
 
 @dataclass(slots=True)
@@ -81,6 +106,8 @@ class _Key:
     revoked_versions: frozenset[int] = frozenset()
     revoked_at: datetime | None = None
     reason: str | None = None
+    #: The reason given for each version revoked on its own (kept when the whole key is revoked).
+    version_reasons: tuple[tuple[int, str], ...] = ()
     #: What encryption needs: the newest version, its material and its token header; ``None`` once revoked.
     current: tuple[int, Material, str] | None = None
 
@@ -103,7 +130,132 @@ class _Key:
             revoked_at=self.revoked_at,
             reason=self.reason,
             fingerprint=self.fingerprint,
+            version_reasons=self.version_reasons,
         )
+
+
+# What the custodian decides on failure. Each returns the error rather than raising it, so that
+# its caller raises it from a frame that holds no key record, material or plaintext.
+
+
+def _unusable(key: _Key, kind: str | None) -> KMSError:
+    """The error for a key that is revoked, or not of ``kind``."""
+    if key.revoked_at is not None:
+        return KeyRevokedError(f"key {key.key_id!r} was revoked; it can no longer be used")
+    use = "encrypt_data_rsa/decrypt_data_rsa" if key.kind == "rsa" else "encrypt_data_aes/decrypt_data_aes"
+    return KeyTypeError(f"key {key.key_id!r} is an {key.kind.upper()} key, not {str(kind).upper()}: use {use}")
+
+
+def _refusal(key: _Key, version: int) -> KMSError:
+    """The error for a token whose version is not live, or does not decrypt."""
+    if key.revoked_at is not None:
+        return _unusable(key, None)
+    if version in key.revoked_versions:  # read after versions: a concurrent revocation is seen
+        return KeyRevokedError(f"version {version} of key {key.key_id!r} was revoked")
+    return DecryptionError()
+
+
+def _admission(material: Material, length: int, aad: bytes | None) -> KMSError | None:
+    """The error for associated data the material cannot bind, or a plaintext over its limit."""
+    if aad is not None and not material.binds_associated_data:
+        return InvalidInputError(f"an {material.algorithm} key cannot bind associated_data (only aes-256-gcm can)")
+    if length > material.max_plaintext:
+        return MessageTooLongError(material.too_long(length))
+    return None
+
+
+def _open(key: _Key, version: int, algorithm: str, payload: bytes, aad: bytes | None) -> bytes:
+    """Decrypt ``payload`` with ``version`` of ``key``, which must still be live when the cryptography ends.
+
+    Raises:
+        DecryptionError, KeyRevokedError, InvalidInputError: from this frame, once it has dropped
+            the key's record, the material and the plaintext.
+    """
+    material = key.versions.get(version)
+    plaintext = None
+    error: KMSError | None
+    if material is None or material.algorithm != algorithm:
+        error = _refusal(key, version)
+    else:
+        error = _admission(material, 0, aad)
+        if error is None:
+            plaintext = material.decrypt(payload, aad)
+            if plaintext is None or version in key.revoked_versions:  # read after the cryptography
+                error = _refusal(key, version)
+    if error is not None:
+        del key, material, plaintext  # a traceback keeps its frames' locals
+        raise error
+    assert plaintext is not None
+    return plaintext
+
+
+def _decode(plaintext: bytes, encoding: str) -> str | None:
+    """The plaintext as text, or ``None`` if it does not decode (a decryption failure like any other).
+
+    Returning rather than raising keeps the decode error, whose ``object`` is the plaintext, out of
+    the caller's error: nothing in it points back here.
+    """
+    try:
+        return plaintext.decode(encoding)
+    except (ValueError, LookupError, TypeError, Warning):  # UnicodeError is a ValueError; a warning, if
+        return None  # warnings are errors ("unicode_escape" warns of bad escapes), is a failure too
+
+
+def _version_refusal(key: _Key, version: int) -> KMSError | None:
+    """The error for revoking ``version`` of ``key`` alone, or ``None`` if that may be done."""
+    if not 1 <= version <= key.newest:
+        return KeyNotFoundError(f"key {key.key_id!r} has no version {version}")
+    if version in key.revoked_versions:
+        return KeyRevokedError(f"version {version} of key {key.key_id!r} is already revoked")
+    if version == key.newest:
+        return InvalidInputError(
+            f"version {version} is the newest version of key {key.key_id!r}: rotate first, or revoke the whole key"
+        )
+    return None
+
+
+def _revoke(key: _Key, version: int | None, reason: str | None, now: datetime) -> list[Material]:
+    """Revoke ``version`` of ``key``, or the whole key (call with the lock held); return the doomed materials.
+
+    The revoked versions are published before the call returns, so that an operation whose
+    cryptography ends after it sees them and fails. Every version's reason is kept.
+    """
+    if version is None:
+        key.revoked_at, key.reason = now, reason
+        key.revoked_versions = frozenset(range(1, key.newest + 1))
+        doomed = list(key.versions.values())
+        key.versions = {}
+    else:
+        key.revoked_versions |= {version}
+        doomed = [key.versions[version]]
+        key.versions = {v: m for v, m in key.versions.items() if v != version}
+        if reason is not None:
+            key.reason = reason
+            key.version_reasons = (*key.version_reasons, (version, reason))
+    key.publish()
+    return doomed
+
+
+def _rsa_private_key(pem: bytes, password: bytes | None) -> pyca_rsa.RSAPrivateKey | KMSError:
+    """The RSA private key in ``pem``, or the error that refuses it (returned: raised by the caller)."""
+    error: KMSError | None = None
+    try:
+        private = _ffdh.load_pem_private_key(pem, password)
+    except TypeError:
+        error = InvalidInputError("the PEM's encryption and the password do not match")
+    except ValueError:
+        error = InvalidInputError("the text is not a PEM private key, or the password is wrong")
+    if error is not None:
+        return error
+    if not isinstance(private, pyca_rsa.RSAPrivateKey):
+        return InvalidInputError(f"the PEM holds a {type(private).__name__}, not an RSA private key")
+    if private.key_size < MIN_IMPORT_BITS:
+        return InvalidInputError(f"the key has {private.key_size} bits; at least {MIN_IMPORT_BITS} are needed")
+    exponent = private.public_key().public_numbers().e
+    if exponent != PUBLIC_EXPONENT:
+        shown = exponent if exponent.bit_length() <= 32 else f"a {exponent.bit_length()}-bit number"
+        return InvalidInputError(f"the public exponent is {shown}; kmslib accepts only {PUBLIC_EXPONENT}")
+    return private
 
 
 class _Audited:
@@ -123,8 +275,8 @@ class _Audited:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Literal[False]:
-        outcome = "ok" if exc_type is None else exc_type.__name__
-        self._custodian._audit._append(self.operation, self.key_id, self.version, outcome)
+        result = "ok" if exc is None else outcome(exc)
+        self._custodian._audit._append(self.operation, self.key_id, self.version, result)
         return False
 
 
@@ -144,40 +296,33 @@ class KeyCustodian:
     def __init__(self, *, clock: Clock | None = None) -> None:
         if clock is not None and not callable(clock):
             raise ArgumentTypeError(f"clock must be callable, not {type(clock).__name__}")
-        self._clock: Clock = clock or _utc_now
+        self._now: Clock = _utc_now if clock is None else _checked(clock)
         self._keys: dict[str, _Key] = {}
         self._lock = threading.RLock()
         # The system clock is read as a float (cheap); the log turns it into a datetime when it is read.
-        self._audit = AuditLog(time.time if self._clock is _utc_now else self._now)
+        self._audit = AuditLog(time.time if clock is None else self._now)
         self._encode_payload = payload_encoder()
 
     # ------------------------------------------------------------------ helpers
 
-    def _now(self) -> datetime:
-        if self._clock is _utc_now:  # the system clock needs no checking (the hot path)
-            return datetime.now(UTC)
-        now = self._clock()
-        if not isinstance(now, datetime) or now.utcoffset() is None:
-            raise InvalidInputError("the clock must return a timezone-aware datetime")
-        return now.astimezone(UTC)
-
     def _get(self, key_id: object) -> _Key:
         """The record of ``key_id``, live or revoked (call with the lock held)."""
-        key = self._keys.get(key_id) if type(key_id) is str else None  # only valid ids are ever stored
+        key = self._keys.get(key_id) if type(key_id) is str else None  # only plain, valid ids are stored
         if key is None:
-            checked = _checks.key_id(key_id)
-            raise KeyNotFoundError(f"no key with id {checked!r}")
+            checked = _checks.key_id(key_id)  # a str subclass names the key of its plain value
+            key = self._keys.get(checked)
+            if key is None:
+                raise KeyNotFoundError(f"no key with id {checked!r}")
         return key
 
     def _live(self, key_id: object, kind: str | None = None) -> _Key:
         """The record of an active key of ``kind`` (call with the lock held)."""
         key = self._get(key_id)
-        if key.revoked_at is not None:
-            raise KeyRevokedError(f"key {key.key_id!r} was revoked; it can no longer be used")
-        if kind is not None and key.kind != kind:
-            use = "encrypt_data_rsa/decrypt_data_rsa" if key.kind == "rsa" else "encrypt_data_aes/decrypt_data_aes"
-            raise KeyTypeError(f"key {key.key_id!r} is an {key.kind.upper()} key, not {kind.upper()}: use {use}")
-        return key
+        if key.revoked_at is None and (kind is None or key.kind == kind):
+            return key
+        error = _unusable(key, kind)
+        del key  # a traceback keeps its frames' locals: not the record of a key
+        raise error
 
     def _require_free(self, key_id: object) -> str:
         checked = _checks.key_id(key_id)
@@ -197,40 +342,42 @@ class KeyCustodian:
             return key.info()
 
     # The hot path. Encryption and decryption take no lock: they read a key's ``current`` and
-    # ``versions``, which writers replace whole. Only a failure takes the lock, to find the precise
-    # error. Each records its outcome in the audit log, failures included.
-
-    def _current(self, key_id: object, kind: str | None) -> tuple[int, Material, str]:
-        """``(version, material, token header)`` of the newest version of a live key, read under the lock."""
-        with self._lock:
-            current = self._live(key_id, kind).current
-        assert current is not None  # a live key always has a newest version
-        return current
-
-    @staticmethod
-    def _refuse(key: _Key, version: int) -> NoReturn:
-        """Raise the error for a token whose version is not live, or not of the token's algorithm."""
-        if version in key.revoked_versions:  # read after versions: a concurrent revocation is seen
-            raise KeyRevokedError(f"version {version} of key {key.key_id!r} was revoked")
-        raise DecryptionError()
+    # ``versions``, which writers replace whole; only a failure takes the lock, to find the precise
+    # error. After the cryptography, each checks that its version is still live. Each records its
+    # outcome in the audit log, failures included. On failure, each drops the locals that hold the
+    # key's record, its material or the plaintext before the error leaves its frame.
 
     def _seal(
         self, operation: str, key_id: object, kind: str, plaintext: object, associated_data: object = None
     ) -> str:
         """Encrypt with the newest version of a live key of ``kind``; return the token."""
-        version = None
+        version = key = current = material = data = None
         try:
             data = plaintext if type(plaintext) is bytes else _checks.data(plaintext, "plaintext")
             aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
             key = self._keys.get(key_id) if type(key_id) is str else None
             current = key.current if key is not None and key.kind == kind else None
-            version, material, header = current or self._current(key_id, kind)
-            token = header + self._encode_payload(material.encrypt(data, aad))
+            if current is None:
+                with self._lock:
+                    key = self._live(key_id, kind)
+                    current = key.current
+            assert key is not None  # a live key always has a newest version
+            assert current is not None
+            version, material, header = current
+            if aad is not None or len(data) > material.max_plaintext:
+                error = _admission(material, len(data), aad)
+                if error is not None:
+                    raise error
+            payload = material.encrypt(data, aad)
+            if payload is None or version in key.revoked_versions:  # revoked while it was encrypting
+                raise _refusal(key, version)
+            token = header + self._encode_payload(payload)
         except BaseException as exc:
-            self._audit._append(operation, key_id, version, type(exc).__name__)
+            key = current = material = data = plaintext = None
+            self._audit._append(operation, key_id, version, outcome(exc))
             raise
-        audit = self._audit  # success: the key id was valid, so the record goes straight in
-        audit._record((audit._now(), operation, key_id, version, "ok"))  # type: ignore[arg-type]
+        audit = self._audit  # success: the record goes straight in, with the key's plain id
+        audit._record((audit._now(), operation, key.key_id, version, "ok"))
         return token
 
     def _unseal(  # noqa: PLR0917 - the arguments of the two public decrypt methods
@@ -243,7 +390,7 @@ class KeyCustodian:
         encoding: object,
     ) -> str | bytes:
         """Decrypt ``token`` with the version it names of a live key of ``kind``; return the plaintext."""
-        version = None
+        version = key = plaintext = result = None
         try:
             enc = encoding if encoding is None or encoding == "utf-8" else _checks.encoding(encoding)
             aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
@@ -252,25 +399,17 @@ class KeyCustodian:
                 with self._lock:
                     key = self._live(key_id, kind)
             version, algorithm, payload = parse_token(token)  # a problem with the key is reported first
-            material = key.versions.get(version)
-            if material is None or material.algorithm != algorithm:
-                self._refuse(key, version)
-            plaintext = material.decrypt(payload, aad)
-            result = plaintext if enc is None else self._decode(plaintext, enc)  # bytes unless asked for text
+            plaintext = _open(key, version, algorithm, payload, aad)
+            result = plaintext if enc is None else _decode(plaintext, enc)  # bytes unless asked for text
+            if result is None:
+                raise DecryptionError()
         except BaseException as exc:
-            self._audit._append(operation, key_id, version, type(exc).__name__)
+            key = plaintext = result = None
+            self._audit._append(operation, key_id, version, outcome(exc))
             raise
-        audit = self._audit  # success: the key id was valid, so the record goes straight in
-        audit._record((audit._now(), operation, key_id, version, "ok"))  # type: ignore[arg-type]
+        audit = self._audit  # success: the record goes straight in, with the key's plain id
+        audit._record((audit._now(), operation, key.key_id, version, "ok"))
         return result
-
-    @staticmethod
-    def _decode(plaintext: bytes, encoding: str) -> str:
-        """The plaintext as text; bytes that are not text are a decryption failure like any other."""
-        try:
-            return plaintext.decode(encoding)
-        except UnicodeDecodeError:
-            raise DecryptionError() from None
 
     # ------------------------------------------------------------------ AES
 
@@ -317,7 +456,7 @@ class KeyCustodian:
             mode = _checks.choice(mode, "mode", AES_MODES)
             if not isinstance(key_bytes, (bytes, bytearray, memoryview)):
                 raise ArgumentTypeError(f"key_bytes must be bytes, not {type(key_bytes).__name__}")
-            return self._create(checked, "aes", AESKeyVersion(bytes(key_bytes), mode), audit)
+            return self._create(checked, "aes", AESKeyVersion(key_bytes, mode), audit)
 
     def encrypt_data_aes(
         self, key_id: str, plaintext: str | bytes, *, associated_data: str | bytes | None = None
@@ -424,19 +563,13 @@ class KeyCustodian:
         with _Audited(self, "import_rsa_key", key_id) as audit:
             checked = self._require_free(key_id)
             padding = _checks.choice(padding, "padding", RSA_PADDINGS)
-            raw = _checks.text_or_bytes_pem(pem, "pem")
-            secret = _checks.optional_data(password, "password")
-            try:
-                private = _ffdh.load_pem_private_key(raw, secret)
-            except TypeError:
-                raise InvalidInputError("the PEM's encryption and the password do not match") from None
-            except ValueError:
-                raise InvalidInputError("the text is not a PEM private key, or the password is wrong") from None
-            if not isinstance(private, pyca_rsa.RSAPrivateKey):
-                raise InvalidInputError(f"the PEM holds a {type(private).__name__}, not an RSA private key")
-            if private.key_size < MIN_IMPORT_BITS:
-                raise InvalidInputError(f"the key has {private.key_size} bits; at least {MIN_IMPORT_BITS} are needed")
-            return self._create(checked, "rsa", RSAKeyVersion(private, padding), audit)
+            loaded = _rsa_private_key(
+                _checks.text_or_bytes_pem(pem, "pem"), _checks.optional_data(password, "password")
+            )
+            if isinstance(loaded, KMSError):
+                del pem, password  # a traceback keeps its frames' locals: not the key's PEM
+                raise loaded
+            return self._create(checked, "rsa", RSAKeyVersion(loaded, padding), audit)
 
     def encrypt_data_rsa(self, key_id: str, plaintext: str | bytes) -> str:
         """Encrypt with the newest version of an RSA key's public key.
@@ -493,12 +626,11 @@ class KeyCustodian:
         with _Audited(self, "export_public_key", key_id) as audit:
             with self._lock:
                 key = self._live(key_id)
-                if key.kind != "rsa":
-                    raise KeyTypeError(
-                        f"key {key.key_id!r} is an AES key: it has no public key, and secrets are never exported"
-                    )
-                audit.version, material = key.newest, key.versions[key.newest]
-            assert isinstance(material, RSAKeyVersion)
+                audit.version, material, name = key.newest, key.versions[key.newest], key.key_id
+            del key
+            if not isinstance(material, RSAKeyVersion):
+                del material  # a traceback keeps its frames' locals: not an AES key
+                raise KeyTypeError(f"key {name!r} is an AES key: it has no public key, and secrets are never exported")
             return material.public_pem()
 
     # ------------------------------------------------------------------ Diffie-Hellman
@@ -606,17 +738,31 @@ class KeyCustodian:
             KeyNotFoundError: no such key.
 
         """
-        with _Audited(self, "rewrap", key_id) as audit:
+        version = key = current = material = plaintext = None
+        try:
             aad = _checks.optional_data(associated_data, "associated_data")
             with self._lock:
                 key = self._live(key_id)
-            audit.version, algorithm, payload = parse_token(token)
-            material = key.versions.get(audit.version)
-            if material is None or material.algorithm != algorithm:
-                self._refuse(key, audit.version)
-            plaintext = material.decrypt(payload, aad)
-            audit.version, material, header = self._current(key_id, None)
-            return header + self._encode_payload(material.encrypt(plaintext, aad))
+            version, algorithm, payload = parse_token(token)
+            old = version
+            plaintext = _open(key, version, algorithm, payload, aad)
+            current = key.current
+            if current is None:  # the whole key was revoked meanwhile
+                raise _refusal(key, version)
+            version, material, header = current
+            error = _admission(material, len(plaintext), aad)
+            if error is not None:
+                raise error
+            rewrapped = material.encrypt(plaintext, aad)
+            if rewrapped is None or old in key.revoked_versions or version in key.revoked_versions:
+                raise _refusal(key, old if old in key.revoked_versions else version)
+            result = header + self._encode_payload(rewrapped)
+        except BaseException as exc:
+            key = current = material = plaintext = None
+            self._audit._append("rewrap", key_id, version, outcome(exc))
+            raise
+        self._audit._append("rewrap", key.key_id, version, "ok")
+        return result
 
     def invalidate_key(self, key_id: str, *, version: int | None = None, reason: str | None = None) -> str:
         """Revoke a whole key, or one version of it.
@@ -648,32 +794,18 @@ class KeyCustodian:
                     raise ArgumentTypeError(f"reason must be a str or None, not {type(reason).__name__}")
                 if len(reason) > _MAX_REASON:
                     raise InvalidInputError(f"reason is {len(reason)} characters long; the limit is {_MAX_REASON}")
+            reason = None if reason is None else str.__str__(reason)
             with self._lock:
                 key = self._live(key_id)
                 audit.version = version
-                if version is None:
-                    key.revoked_at, key.reason = self._now(), reason
-                    key.revoked_versions = frozenset(range(1, key.newest + 1))
-                    doomed = list(key.versions.values())
-                    key.versions = {}
-                else:
-                    if not 1 <= version <= key.newest:
-                        raise KeyNotFoundError(f"key {key.key_id!r} has no version {version}")
-                    if version in key.revoked_versions:
-                        raise KeyRevokedError(f"version {version} of key {key.key_id!r} is already revoked")
-                    if version == key.newest:
-                        raise InvalidInputError(
-                            f"version {version} is the newest version of key {key.key_id!r}: rotate first, "
-                            "or revoke the whole key"
-                        )
-                    key.revoked_versions |= {version}
-                    doomed = [key.versions[version]]
-                    key.versions = {v: m for v, m in key.versions.items() if v != version}
-                    if reason is not None:
-                        key.reason = reason
-                key.publish()
-                for material in doomed:
-                    material.destroy()
+                error = None if version is None else _version_refusal(key, version)
+                if error is None:
+                    doomed = _revoke(key, version, reason, self._now())
+            if error is not None:
+                del key  # a traceback keeps its frames' locals: not the record of a live key
+                raise error
+            for material in doomed:  # nothing can reach them any more: overwrite what Python allows
+                material.destroy()
             return REVOCATION_SUCCESSFUL
 
     def key_info(self, key_id: str) -> KeyInfo:

@@ -17,10 +17,11 @@ printing one teaches something, and a private handle's repr never shows the secr
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, get_args
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import x25519
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kmslib import _checks, _ffdh
@@ -199,31 +200,53 @@ def public_key_from_y(group: str, y: int) -> DHPublicKey:
     return DHPublicKey(_ffdh.public_key(group, y))
 
 
+#: Every pyca asymmetric key class: a key of another kind is a wrong key, not a wrong type.
+_PYCA_KEYS = (*get_args(PublicKeyTypes), *get_args(PrivateKeyTypes))
+
+
 def _private(key: object) -> Any:
+    """Our own private key, as a pyca key.
+
+    One rule (see :mod:`kmslib.errors`): a key of another kind, as an object or as PEM, is an
+    ``InvalidInputError``; a value that is no key at all, an ``ArgumentTypeError``.
+    """
     if isinstance(key, DHPrivateKey):
         return key.cryptography_key
-    if isinstance(key, x25519.X25519PrivateKey) or _ffdh.is_private_key(key):
-        return key
+    if isinstance(key, DHPublicKey):
+        raise InvalidInputError("private_key is a public key: pass the private key of your own key pair")
     if isinstance(key, (str, bytes, bytearray, memoryview)):  # unencrypted PKCS#8 PEM
         try:
-            loaded = _ffdh.load_pem_private_key(_checks.text_or_bytes_pem(key, "private_key"), None)
+            key = _ffdh.load_pem_private_key(_checks.text_or_bytes_pem(key, "private_key"), None)
         except (TypeError, ValueError):
-            raise InvalidInputError("private_key is not an unencrypted PEM private key") from None
-        if isinstance(loaded, x25519.X25519PrivateKey) or _ffdh.is_private_key(loaded):
-            return loaded
-        raise InvalidInputError(f"private_key holds a {type(loaded).__name__}, not a DH or X25519 private key")
+            key = None
+        if key is None:
+            raise InvalidInputError("private_key is not an unencrypted PEM private key")
+    if isinstance(key, x25519.X25519PrivateKey) or _ffdh.is_private_key(key):
+        return key
+    if isinstance(key, _PYCA_KEYS):
+        what = "a public key" if isinstance(key, get_args(PublicKeyTypes)) else f"a {type(key).__name__}"
+        raise InvalidInputError(f"private_key is {what}, not a Diffie-Hellman or X25519 private key")
     raise ArgumentTypeError(
         f"private_key must be a DHPrivateKey, a pyca DH/X25519 private key or PEM text, not {type(key).__name__}"
     )
 
 
 def _public(key: object, name: str = "peer_public_key") -> Any:
+    """A peer's public key, as a pyca key.
+
+    One rule (see :mod:`kmslib.errors`): a key of another kind, as an object or as PEM (RSA, EC, a
+    private key), is an ``InvalidPeerKeyError``; a value that is no key at all, an ``ArgumentTypeError``.
+    """
     if isinstance(key, DHPublicKey):
         return key.cryptography_key
-    if isinstance(key, x25519.X25519PublicKey) or _ffdh.is_public_key(key):
-        return key
     if isinstance(key, (str, bytes, bytearray, memoryview)):
         return load_public_key(key).cryptography_key
+    if isinstance(key, x25519.X25519PublicKey) or _ffdh.is_public_key(key):
+        return key
+    if isinstance(key, (DHPrivateKey, *get_args(PrivateKeyTypes))):
+        raise InvalidPeerKeyError(f"{name} is a private key: the peer sends only its public key")
+    if isinstance(key, _PYCA_KEYS):
+        raise InvalidPeerKeyError(f"{name} is a {type(key).__name__}, not a Diffie-Hellman or X25519 public key")
     raise ArgumentTypeError(
         f"{name} must be a DHPublicKey, a pyca DH/X25519 public key or PEM text, not {type(key).__name__}"
     )

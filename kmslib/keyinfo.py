@@ -25,9 +25,12 @@ class KeyInfo:
         state: ``"active"`` or ``"revoked"``.
         created_at: when the key was made (timezone-aware UTC).
         revoked_at: when the whole key was revoked, or ``None``.
-        reason: the reason given at revocation, or ``None``.
+        reason: the reason given when the whole key was revoked; while the key is active, the
+            latest reason given for revoking one of its versions; else ``None``.
         fingerprint: a short public fingerprint of the newest version: SHA-256 of the public
             key for RSA, of a keyed derivation for AES (never of the raw key).
+        version_reasons: ``(version, reason)`` for each version revoked on its own with a
+            reason, in the order they were revoked; revoking the whole key later keeps them.
 
     """
 
@@ -41,6 +44,7 @@ class KeyInfo:
     revoked_at: datetime | None
     reason: str | None
     fingerprint: str
+    version_reasons: tuple[tuple[int, str], ...] = ()
 
     @property
     def active(self) -> bool:
@@ -62,4 +66,6 @@ class KeyInfo:
             parts.append(f"revoked_at={self.revoked_at.isoformat(timespec='seconds')!r}")
         if self.reason is not None:
             parts.append(f"reason={self.reason!r}")
+        if self.version_reasons:
+            parts.append(f"version_reasons={self.version_reasons!r}")
         return f"KeyInfo({', '.join(parts)})"

@@ -9,7 +9,12 @@ The recipe, whole:
   rejection: a forged ciphertext may decrypt to pseudo-random bytes instead of failing,
   the defence against Bleichenbacher and Marvin attacks. Never add a padding check here.
 
-The token payload is the raw RSA ciphertext, exactly k bytes.
+OAEP is no excuse for a leaky decoder either: if an attacker can tell one failure of OAEP
+decoding from another (by error or by timing), Manger's attack (CRYPTO 2001) recovers the
+plaintext. kmslib leaves decoding to OpenSSL, written to run in constant time, and turns every
+failure into the same answer. The token payload is the raw RSA ciphertext, exactly k bytes.
+
+Methods answer ``None`` rather than raise (see :mod:`kmslib._material`).
 """
 
 from __future__ import annotations
@@ -19,15 +24,17 @@ import hashlib
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from kmslib.errors import DecryptionError, InvalidInputError, KeyRevokedError, MessageTooLongError
 from kmslib.tokens import RSA_OAEP, RSA_PKCS1V15
 
-__all__ = ["KEY_SIZES", "MIN_IMPORT_BITS", "RSA_PADDINGS", "RSAKeyVersion", "max_plaintext"]
+__all__ = ["KEY_SIZES", "MIN_IMPORT_BITS", "PUBLIC_EXPONENT", "RSA_PADDINGS", "RSAKeyVersion", "max_plaintext"]
 
 #: The key sizes :meth:`RSAKeyVersion.generate` offers.
 KEY_SIZES = (2048, 3072, 4096)
 #: The smallest modulus an imported key may have.
 MIN_IMPORT_BITS = 2048
+#: The one public exponent kmslib makes and accepts (F4: small exponents such as 3 invite
+#: attacks on bad padding, and unusual ones mean the key was not made by a standard tool).
+PUBLIC_EXPONENT = 65537
 #: The named choices for ``padding``, and the token algorithm each one makes.
 RSA_PADDINGS = {"oaep": RSA_OAEP, "pkcs1v15": RSA_PKCS1V15}
 _OVERHEAD = {"oaep": 2 * 32 + 2, "pkcs1v15": 11}
@@ -62,6 +69,7 @@ class RSAKeyVersion:
         "_padding",
         "_private",
         "algorithm",
+        "binds_associated_data",
         "fingerprint",
         "key_size",
         "max_plaintext",
@@ -75,6 +83,8 @@ class RSAKeyVersion:
         self.padding_name = padding_name
         self._padding = _padding(padding_name)
         self.algorithm = RSA_PADDINGS[padding_name]
+        #: RSA encryption here binds no associated data (OAEP's label is always empty).
+        self.binds_associated_data = False
         self.key_size = private_key.key_size
         #: The longest plaintext, in bytes, this key and padding can encrypt.
         self.max_plaintext = max_plaintext(self.key_size, padding_name)
@@ -84,51 +94,39 @@ class RSAKeyVersion:
     @classmethod
     def generate(cls, key_size: int, padding_name: str) -> RSAKeyVersion:
         """Generate a fresh key pair (public exponent 65537)."""
-        return cls(rsa.generate_private_key(public_exponent=65537, key_size=key_size), padding_name)
+        return cls(rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=key_size), padding_name)
 
     def successor(self) -> RSAKeyVersion:
         """A fresh key pair of the same size and padding, for rotation (slow: seconds for 4096 bits)."""
         return RSAKeyVersion.generate(self.key_size, self.padding_name)
 
-    @staticmethod
-    def _refuse_associated_data(associated_data: bytes | None) -> None:
-        if associated_data is not None:
-            raise InvalidInputError("RSA tokens carry no associated data")
+    def too_long(self, length: int) -> str:
+        """The message for a plaintext over :attr:`max_plaintext`."""
+        return (
+            f"the message is {length} bytes; {self.algorithm} with a {self.key_size}-bit key "
+            f"encrypts at most {self.max_plaintext} bytes (encrypt larger data with AES and wrap that key)"
+        )
 
     def encrypt(self, plaintext: bytes, associated_data: bytes | None = None) -> bytes:
-        """Encrypt ``plaintext`` and return the raw RSA ciphertext.
-
-        Raises:
-            MessageTooLongError: ``plaintext`` is longer than :attr:`max_plaintext`.
-            InvalidInputError: associated data was given (RSA cannot bind it).
-
-        """
-        self._refuse_associated_data(associated_data)
-        if len(plaintext) > self.max_plaintext:
-            raise MessageTooLongError(
-                f"the message is {len(plaintext)} bytes; {self.algorithm} with a {self.key_size}-bit key "
-                f"encrypts at most {self.max_plaintext} bytes (encrypt larger data with AES and wrap that key)"
-            )
+        """Encrypt ``plaintext`` (at most :attr:`max_plaintext` bytes: the custodian checks) with the public key."""
         return self.public_key.encrypt(plaintext, self._padding)
 
-    def decrypt(self, payload: bytes, associated_data: bytes | None = None) -> bytes:
+    def decrypt(self, payload: bytes, associated_data: bytes | None = None) -> bytes | None:
         """Decrypt a raw RSA ciphertext.
 
-        Raises:
-            DecryptionError: the ciphertext has the wrong length or (OAEP) bad padding.
-            InvalidInputError: associated data was given.
+        Returns:
+            The plaintext, or ``None`` if the ciphertext has the wrong length, (OAEP) bad
+            padding, or this version was destroyed. PKCS#1 v1.5 answers pseudo-random bytes
+            for bad padding instead (implicit rejection).
 
         """
-        self._refuse_associated_data(associated_data)
         private = self._private  # read once: destroy() may run in another thread
-        if private is None:
-            raise KeyRevokedError("this key version was revoked and its material destroyed")
-        if len(payload) != (self.key_size + 7) // 8:
-            raise DecryptionError()
+        if private is None or len(payload) != (self.key_size + 7) // 8:
+            return None
         try:
             return private.decrypt(payload, self._padding)
         except ValueError:
-            raise DecryptionError() from None
+            return None
 
     def public_pem(self) -> str:
         """The public key as SubjectPublicKeyInfo PEM."""
@@ -137,7 +135,11 @@ class RSAKeyVersion:
         ).decode("ascii")
 
     def destroy(self) -> None:
-        """Drop the private key (pyca keeps it in OpenSSL memory, which frees it)."""
+        """Drop kmslib's reference to the private key.
+
+        The key lives in OpenSSL's memory, inside the pyca object; it is freed when nothing else
+        holds that object. kmslib cannot force that, nor see whether the memory is overwritten.
+        """
         self._private = None
 
     def __repr__(self) -> str:

@@ -127,7 +127,9 @@ def format_token(version: int, algorithm: str, payload: bytes | bytearray) -> st
 def parse_token(token: object) -> tuple[int, str, bytes]:
     """Split a token into ``(version, algorithm, payload)``, checking only its syntax.
 
-    Spaces and newlines around the token (as pasting leaves them) are ignored.
+    Spaces and newlines around the token (as pasting leaves them) are ignored. Only canonical
+    base64 is accepted, whichever codec is in use: exactly the padding its length needs, and
+    zero unused bits.
 
     Args:
         token: the token string.
@@ -137,29 +139,42 @@ def parse_token(token: object) -> tuple[int, str, bytes]:
 
     Raises:
         ArgumentTypeError: ``token`` is not a ``str``.
-        DecryptionError: the token is malformed (the one message of every decryption failure).
+        DecryptionError: the token is malformed (the one message of every decryption failure,
+            with no cause: ``__cause__`` and ``__context__`` are ``None``).
     """
     if type(token) is not str:
         if not isinstance(token, str):
             raise ArgumentTypeError(f"token must be a str, not {type(token).__name__}")
         token = str.__str__(token)
+    parsed = _parse(token)
+    if parsed is None:
+        stripped = token.strip(_SPACE)
+        parsed = _parse(stripped) if stripped != token else None
+        if parsed is None:
+            raise DecryptionError()  # raised outside any except block: it has no context
+    return parsed
+
+
+def _parse(token: str) -> tuple[int, str, bytes] | None:
+    """``(version, algorithm, payload)``, or ``None`` for a malformed token (never raises)."""
     # The header ends at the first colon from _ALGORITHM_COLON on (base64 has no colons).
     end = token.find(":", _ALGORITHM_COLON, 48) + 1
-    head, body = token[:end], token[end:]
+    text = token[:end]
+    head = _HEADERS.get(text) or _read_header(text)
+    if head is None:
+        return None
+    body = token[end:]
     try:
-        version, algorithm = _HEADERS.get(head) or _read_header(head)
         payload = (_codec or _base64())[1](body, None, True)
-        # Only canonical base64 is a token (else two strings would name one ciphertext): the
-        # character before the padding must leave its unused low bits zero.
-        rest = len(payload) % 3  # 1: "xy==", 2: "xyz="
-        if not payload or (rest and body[rest - 4] not in _ZERO_LOW_BITS[rest]):
-            raise DecryptionError()
-    except (DecryptionError, binascii.Error, ValueError, TypeError):
-        stripped = token.strip(_SPACE)
-        if stripped != token:
-            return parse_token(stripped)
-        raise DecryptionError() from None
-    return version, algorithm, payload
+    except (ValueError, TypeError):  # binascii.Error, and text that is not ASCII
+        return None
+    # Only canonical base64 is a token (else two strings would name one ciphertext): exactly the
+    # padding the payload's length needs (the standard library's strict mode lets "AAAA=" pass),
+    # and the character before the padding must leave its unused low bits zero.
+    rest = len(payload) % 3  # 1: "xy==", 2: "xyz="
+    if not payload or len(body) != (len(payload) + 2) // 3 * 4 or (rest and body[rest - 4] not in _ZERO_LOW_BITS[rest]):
+        return None
+    return head[0], head[1], payload
 
 
 #: The base64 alphabet, in value order. A canonical encoding leaves the unused low bits of the
@@ -177,10 +192,10 @@ assert len("kms:v") + 9 < _ALGORITHM_COLON
 _HEADERS: dict[str, tuple[int, str]] = {}
 
 
-def _read_header(header: str) -> tuple[int, str]:
+def _read_header(header: str) -> tuple[int, str] | None:
     match = _HEADER.fullmatch(header)
     if match is None or match["algorithm"] not in ALGORITHMS:
-        raise DecryptionError()
+        return None
     parsed = int(match["version"]), match["algorithm"]
     if len(_HEADERS) < 4096:  # bounded: headers are few (versions x algorithms), garbage is not kept
         _HEADERS[header] = parsed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives import padding
@@ -21,6 +22,7 @@ from kmslib import (
     inspect_token,
 )
 from kmslib.errors import DECRYPTION_FAILED
+from kmslib.tokens import format_token
 
 KEY = bytes(range(32))
 
@@ -95,7 +97,7 @@ def test_cbc_refuses_associated_data(kms: KeyCustodian) -> None:
 
 def test_cbc_bad_padding_and_wrong_key_fail_alike(kms: KeyCustodian) -> None:
     kms.import_aes_key("a", KEY, mode="cbc")
-    kms.import_aes_key("b", bytes(32), mode="cbc")
+    kms.import_aes_key("b", bytes(range(1, 33)), mode="cbc")
     token = kms.encrypt_data_aes("a", "attack at dawn")
     raw = bytearray(payload(token))
     raw[-1] ^= 0x01  # the last byte of the last block: the padding is now wrong
@@ -211,7 +213,7 @@ def test_import_aes_key(kms: KeyCustodian) -> None:
     assert "k" not in kms
     info = kms.import_aes_key("k", bytearray(KEY))
     same = KeyCustodian().import_aes_key("other", KEY)
-    other = KeyCustodian().import_aes_key("other", bytes(32))
+    other = KeyCustodian().import_aes_key("other", bytes(range(1, 33)))
     assert info.fingerprint == same.fingerprint != other.fingerprint
     assert KEY.hex()[:16] not in info.fingerprint
 
@@ -238,3 +240,89 @@ def test_large_messages_round_trip_and_are_still_authenticated(kms: KeyCustodian
         kms.decrypt_data_aes("k", forged, associated_data="ctx", encoding=None)
     with pytest.raises(DecryptionError):
         kms.decrypt_data_aes("k", token, associated_data="other", encoding=None)
+
+
+@pytest.mark.parametrize("byte", [0x00, 0x01, 0x41, 0xFF])
+def test_a_key_of_one_repeated_byte_is_refused(kms: KeyCustodian, byte: int) -> None:
+    for key in (bytes([byte]) * 32, bytearray([byte]) * 32, memoryview(bytes([byte]) * 32)):
+        with pytest.raises(InvalidInputError, match="one byte repeated"):
+            kms.import_aes_key("k", key)
+    assert "k" not in kms
+    assert kms.import_aes_key("k", bytes([byte]) * 31 + bytes([byte ^ 1])).version == 1
+
+
+# ---------------------------------------------------------------- CBC is a padding oracle (contract section 4)
+
+
+def padding_oracle_attack(oracle: Callable[[bytes], bool], previous: bytes, block: bytes) -> bytes:
+    """Recover the plaintext of ``block`` from success or failure alone (Vaudenay 2002).
+
+    ``oracle(iv + block)`` says whether that two-block payload decrypts with valid padding.
+    The decryption of ``block`` is ``D(block) = P xor previous``; forging the IV byte by byte
+    until the padding is valid reveals ``D(block)``, hence ``P``.
+    """
+    intermediate = bytearray(16)
+    for pad in range(1, 17):
+        position = 16 - pad
+        for guess in range(256):
+            forged = bytearray(16)
+            for j in range(position + 1, 16):
+                forged[j] = intermediate[j] ^ pad
+            forged[position] = guess
+            if not oracle(bytes(forged) + block):
+                continue
+            if pad == 1:  # rule out a longer valid padding by chance: change the byte before it
+                forged[position - 1] ^= 1
+                if not oracle(bytes(forged) + block):
+                    continue
+            intermediate[position] = guess ^ pad
+            break
+        else:
+            raise AssertionError("no guess gave valid padding")
+    return bytes(a ^ b for a, b in zip(intermediate, previous, strict=True))
+
+
+def oracle_for(kms: KeyCustodian, key_id: str, algorithm: str) -> tuple[Callable[[bytes], bool], list[int]]:
+    queries = [0]
+
+    def oracle(payload: bytes) -> bool:
+        queries[0] += 1
+        try:
+            kms.decrypt_data_aes(key_id, format_token(1, algorithm, payload), encoding=None)
+        except DecryptionError:
+            return False
+        return True
+
+    return oracle, queries
+
+
+def test_cbc_with_a_uniform_error_is_still_a_padding_oracle(kms: KeyCustodian) -> None:
+    # The one DecryptionError removes the error-message oracle, not the padding oracle: success
+    # against failure is enough to read a block. This is why CBC is unsafe wherever an attacker
+    # can submit tokens, and why GCM is the default.
+    kms.establish_aes_key("legacy", mode="cbc")
+    secret = "PIN=4921;amt=100 and more after"
+    token = kms.encrypt_data_aes("legacy", secret)
+    parts = inspect_token(token)
+    assert parts.nonce is not None
+    oracle, queries = oracle_for(kms, "legacy", "aes-256-cbc")
+    first = padding_oracle_attack(oracle, parts.nonce, parts.ciphertext[:16])
+    assert first == secret.encode()[:16]
+    assert queries[0] <= 16 * 256 + 1
+    second = padding_oracle_attack(oracle, parts.ciphertext[:16], parts.ciphertext[16:32])
+    assert second == secret.encode()[16:] + b"\x01"  # the last block, with its padding
+
+
+def test_gcm_gives_the_attack_nothing(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("modern")
+    token = kms.encrypt_data_aes("modern", "PIN=4921;amt=100")
+    parts = inspect_token(token)
+    assert parts.nonce is not None
+    assert parts.tag is not None
+    oracle, queries = oracle_for(kms, "modern", "aes-256-gcm")
+    body = parts.ciphertext + parts.tag
+    # Every forged nonce, as the attack's first step tries them, fails: the tag covers everything.
+    assert not any(oracle(bytes([guess]) + parts.nonce[1:] + body) for guess in range(256) if guess != parts.nonce[0])
+    with pytest.raises(AssertionError, match="no guess"):
+        padding_oracle_attack(lambda payload: oracle(payload[:12] + body), parts.nonce, parts.ciphertext[:16])
+    assert queries[0] == 255 + 256

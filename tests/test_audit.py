@@ -229,3 +229,179 @@ def test_a_custom_clock_stamps_every_entry(kms: KeyCustodian) -> None:
     custodian.establish_aes_key("k")
     custodian.decrypt_data_aes("k", custodian.encrypt_data_aes("k", "x"))
     assert [e.time for e in custodian.audit_log] == [fixed] * 3
+
+
+# ---------------------------------------------------------------- what the log promises (issue 11, defect 5)
+
+
+def rechain(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Recompute every prev_hash and hash: a consistent rewrite, as anyone can make one."""
+    out: list[AuditEntry] = []
+    prev = GENESIS
+    for seq, entry in enumerate(entries):
+        fresh = dataclasses.replace(entry, seq=seq, prev_hash=prev)
+        fresh = dataclasses.replace(fresh, hash=fresh.expected_hash())
+        out.append(fresh)
+        prev = fresh.hash
+    return out
+
+
+def to_jsonl(entries: list[AuditEntry]) -> str:
+    return "".join(json.dumps(entry.to_dict()) + "\n" for entry in entries)
+
+
+def test_the_log_hands_out_copies_never_its_own_records(busy: KeyCustodian) -> None:
+    log = busy.audit_log
+    head = log.head
+    entry = log[3]
+    assert entry.outcome == "DecryptionError"
+    object.__setattr__(entry, "outcome", "ok")
+    object.__setattr__(entry, "hash", entry.expected_hash())
+    for each in log:
+        object.__setattr__(each, "key_id", "someone-else")
+    for each in log[0:4]:
+        object.__setattr__(each, "operation", "key_info")
+    assert log[3].outcome == "DecryptionError"
+    assert {e.key_id for e in log} == {"k", "ghost"}
+    assert "key_info" not in {e.operation for e in log}
+    assert log.head == head
+    assert log.verify(head=head)
+
+
+def test_a_consistent_rewrite_passes_the_chain_alone_but_not_a_saved_head(busy: KeyCustodian) -> None:
+    log = busy.audit_log
+    head = log.head
+    entries = list(log)
+    forged = rechain([*entries[:3], dataclasses.replace(entries[3], outcome="ok"), *entries[4:]])
+    log._entries[:] = forged  # history rewritten where the log keeps it, every hash recomputed
+    assert log.verify()  # internal consistency only: that is all a chain without an outside head proves
+    assert not log.verify(head=head)
+    assert verify_chain(forged)
+    assert not verify_chain(forged, head=head)
+
+
+def test_verify_jsonl_against_a_saved_head(busy: KeyCustodian) -> None:
+    log = busy.audit_log
+    head = log.head
+    entries = list(log)
+    text = log.to_jsonl()
+    assert log.verify_jsonl(text, head=head)
+    # A cut tail is internally consistent: only the head kept elsewhere shows it.
+    assert log.verify_jsonl(to_jsonl(entries[:-1]))
+    assert not log.verify_jsonl(to_jsonl(entries[:-1]), head=head)
+    assert not log.verify_jsonl("", head=head)
+    # Edited, removed, inserted or reordered entries, the chain recomputed each time.
+    edited = rechain([*entries[:3], dataclasses.replace(entries[3], outcome="ok"), *entries[4:]])
+    removed = rechain(entries[:3] + entries[4:])
+    inserted = rechain([*entries[:3], dataclasses.replace(entries[3], operation="rotate_key"), *entries[3:]])
+    reordered = rechain([entries[1], entries[0], *entries[2:]])
+    for forged in (edited, removed, inserted, reordered):
+        assert log.verify_jsonl(to_jsonl(forged))
+        assert not log.verify_jsonl(to_jsonl(forged), head=head)
+    # Growth since the head was saved chains on from it, and is accepted.
+    busy.establish_aes_key("later")
+    busy.encrypt_data_aes("later", "more")
+    grown = log.to_jsonl()
+    assert log.verify_jsonl(grown, head=head)
+    assert log.verify(head=head)
+    assert log.verify_jsonl(grown, head=GENESIS)  # the head of the empty log
+    assert not log.verify_jsonl(grown, head="f" * 64)
+    assert not log.verify(head="f" * 64)
+    # A rewrite before the head, with growth after it, is still caught.
+    regrown = rechain([*entries[:3], dataclasses.replace(entries[3], outcome="ok"), *list(log)[4:]])
+    assert not log.verify_jsonl(to_jsonl(regrown), head=head)
+
+
+def test_foreign_exceptions_are_never_recorded_as_ok(kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kmslib.aes import AESKeyVersion
+    from kmslib.errors import DecryptionError as KmslibDecryptionError
+
+    named_ok = type("ok", (Exception,), {})
+    kmslib_lookalike = type("ok", (KmslibDecryptionError,), {})
+    kms.establish_aes_key("k")
+    token = kms.encrypt_data_aes("k", "x")
+    for error in (named_ok, kmslib_lookalike):
+
+        def fail(*args: object, error: type[Exception] = error) -> None:
+            raise error()
+
+        monkeypatch.setattr(AESKeyVersion, "encrypt", fail)
+        monkeypatch.setattr(AESKeyVersion, "decrypt", fail)
+        monkeypatch.setattr(AESKeyVersion, "successor", fail)
+        with pytest.raises(error):
+            kms.encrypt_data_aes("k", "x")
+        with pytest.raises(error):
+            kms.decrypt_data_aes("k", token)
+        with pytest.raises(error):
+            kms.rotate_key("k")
+        monkeypatch.undo()
+    outcomes = [e.outcome for e in kms.audit_log][2:]
+    assert outcomes == ["error:ok"] * 6
+    assert all(e.outcome != "ok" for e in kms.audit_log if e.operation != "establish_aes_key" and e.seq >= 2)
+
+
+def test_a_plaintext_str_subclass_is_encrypted_as_its_plain_text(kms: KeyCustodian) -> None:
+    class Sneaky(str):
+        __slots__ = ()
+
+        def encode(self, *args: object, **kwargs: object) -> bytes:
+            raise type("ok", (Exception,), {})()
+
+    kms.establish_aes_key("k")
+    token = kms.encrypt_data_aes("k", Sneaky("hello"), associated_data=Sneaky("ctx"))
+    assert kms.decrypt_data_aes("k", token, associated_data="ctx") == "hello"
+    assert [e.outcome for e in kms.audit_log] == ["ok", "ok", "ok"]
+
+
+def test_an_id_that_slices_to_something_else_is_recorded_as_its_plain_value(kms: KeyCustodian) -> None:
+    class Weird(str):
+        __slots__ = ()
+
+        def __getitem__(self, index: object) -> object:  # type: ignore[override]
+            return object()
+
+    with pytest.raises(ValueError, match="characters long"):
+        kms.encrypt_data_aes(Weird("w" * 300), "x")
+    entries = list(kms.audit_log)  # the first reader does not break
+    assert [(e.key_id, e.outcome) for e in entries] == [("w" * 128, "InvalidInputError")]
+    assert kms.audit_log.verify()
+
+
+def test_records_are_plain_values(kms: KeyCustodian) -> None:
+    class Version(int):
+        def __repr__(self) -> str:
+            return "not a number"
+
+    kms.audit_log._append("invalidate_key", "k", Version(3), "ok")
+    kms.audit_log._append("invalidate_key", object(), "3", "ok")  # type: ignore[arg-type]
+    rows = [(e.key_id, e.version, type(e.version)) for e in kms.audit_log]
+    assert rows == [("k", 3, int), (None, None, type(None))]
+    assert kms.audit_log.verify()
+
+
+def reaches(start: object, target: object, limit: int = 20_000) -> bool:
+    """Whether ``target`` can be reached from ``start`` through object references (modules and classes aside)."""
+    import gc
+    import sys
+    import types
+
+    module_dicts = {id(vars(m)) for m in list(sys.modules.values()) if isinstance(m, types.ModuleType)}
+    seen = {id(start)}
+    queue = [start]
+    while queue and len(seen) < limit:
+        for ref in gc.get_referents(queue.pop()):
+            if ref is target:
+                return True
+            if id(ref) in seen or isinstance(ref, (types.ModuleType, type)) or id(ref) in module_dicts:
+                continue
+            seen.add(id(ref))
+            queue.append(ref)
+    return False
+
+
+def test_the_read_only_log_does_not_lead_back_to_the_custodian(clock: object) -> None:
+    for custodian in (KeyCustodian(), KeyCustodian(clock=clock)):  # type: ignore[arg-type]
+        custodian.establish_aes_key("k")
+        assert reaches(custodian.rotate_key, custodian)  # the walker finds a bound method's owner
+        assert not reaches(custodian.audit_log, custodian)
+        assert getattr(custodian.audit_log._now, "__self__", None) is not custodian

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
@@ -154,9 +155,9 @@ def test_derive_checks_arguments_and_existing_ids() -> None:
     kms.establish_aes_key("taken")
     with pytest.raises(KeyExistsError):
         kms.derive_shared_key("taken", private, public)
-    with pytest.raises(ArgumentTypeError, match="private_key must be"):
+    with pytest.raises(InvalidInputError, match="private_key is a public key"):
         kms.derive_shared_key("k", public, public)
-    with pytest.raises(ArgumentTypeError, match="peer_public_key must be"):
+    with pytest.raises(InvalidPeerKeyError, match="a private key"):
         kms.derive_shared_key("k", private, private)
     with pytest.raises(ArgumentTypeError, match="info must be bytes"):
         kms.derive_shared_key("k", private, public, info="text")  # type: ignore[arg-type]
@@ -254,6 +255,42 @@ def test_keys_as_pem_text_everywhere() -> None:
     ec_pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    with pytest.raises(InvalidInputError, match="not a DH or X25519 private key"):
+    with pytest.raises(InvalidInputError, match="not a Diffie-Hellman or X25519 private key"):
         kms.derive_shared_key("x", ec_pem, theirs.public_key())
     assert "x" not in kms
+
+
+def test_one_rule_for_keys_of_another_kind(rsa_pems: Callable[[int], str]) -> None:
+    # A key of another kind, as an object or as PEM, is an InvalidPeerKeyError (for the peer's key)
+    # or an InvalidInputError (for our own); a value that is no key at all is an ArgumentTypeError.
+    from cryptography.hazmat.primitives import serialization
+
+    kms = KeyCustodian()
+    private, public = kms.generate_diffie_hellman_params_and_key(group="x25519")
+    rsa_private = serialization.load_pem_private_key(rsa_pems(0).encode(), None)
+    rsa_public = rsa_private.public_key()
+    ec_private = ec.generate_private_key(ec.SECP256R1())
+    not_peers = [
+        rsa_public,
+        public_key_pem(rsa_public),
+        public_key_pem(rsa_public).encode(),
+        rsa_private,
+        ec_private.public_key(),
+        public_key_pem(ec_private),
+        private,
+        private.cryptography_key,
+    ]
+    for peer in not_peers:
+        with pytest.raises(InvalidPeerKeyError):
+            kms.derive_shared_key("k", private, peer)
+    for peer in (42, None, [public], object()):
+        with pytest.raises(ArgumentTypeError, match="peer_public_key must be"):
+            kms.derive_shared_key("k", private, peer)
+    for mine in (rsa_private, ec_private, public, public.cryptography_key, rsa_pems(0)):
+        with pytest.raises(InvalidInputError) as err:
+            kms.derive_shared_key("k", mine, public)
+        assert not isinstance(err.value, ArgumentTypeError)
+    for mine in (42, None):
+        with pytest.raises(ArgumentTypeError, match="private_key must be"):
+            kms.derive_shared_key("k", mine, public)
+    assert "k" not in kms

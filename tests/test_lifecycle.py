@@ -86,7 +86,7 @@ def test_rewrap_rsa(kms: KeyCustodian, rsa_pems: Callable[[int], str]) -> None:
     new = kms.rewrap("r", old)
     assert inspect_token(new).version == 2
     assert kms.decrypt_data_rsa("r", new) == "wrapped"
-    with pytest.raises(InvalidInputError, match="no associated data"):
+    with pytest.raises(InvalidInputError, match="cannot bind associated_data"):
         kms.rewrap("r", old, associated_data="x")
 
 
@@ -167,14 +167,15 @@ def test_revoked_rsa_key_exports_nothing(kms: KeyCustodian, rsa_pems: Callable[[
 
 
 def test_revocation_destroys_the_material(kms: KeyCustodian) -> None:
-    kms.import_aes_key("k", b"K" * 32)
+    kms.import_aes_key("k", bytes(range(32)))
     record = kms._keys["k"]  # white-box: the bytes really are overwritten
     material = record.versions[1]
     kms.invalidate_key("k")
     assert record.versions == {}
     assert bytes(material._key) == bytes(32)
-    with pytest.raises(KeyRevokedError):  # an operation already holding it fails safely
-        material.encrypt(b"x", None)
+    # An operation already holding it gets nothing (and the custodian then raises KeyRevokedError).
+    assert material.encrypt(b"x", None) is None
+    assert material.decrypt(bytes(44), None) is None
 
 
 def test_unknown_ids_and_bad_reasons(kms: KeyCustodian) -> None:
@@ -205,6 +206,7 @@ def test_key_info_is_immutable_metadata(kms: KeyCustodian) -> None:
         "revoked_at",
         "reason",
         "fingerprint",
+        "version_reasons",
     ]
     with pytest.raises(dataclasses.FrozenInstanceError):
         info.state = "revoked"  # type: ignore[misc]
@@ -258,3 +260,28 @@ def test_export_rules(kms: KeyCustodian) -> None:
         kms.export_public_key("aes")
     with pytest.raises(KeyNotFoundError):
         kms.export_public_key("ghost")
+
+
+def test_revoking_the_whole_key_keeps_the_reason_of_every_version(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("k")
+    kms.rotate_key("k")
+    kms.rotate_key("k")
+    kms.rotate_key("k")
+    kms.invalidate_key("k", version=1, reason="laptop stolen")
+    kms.invalidate_key("k", version=2)
+    kms.invalidate_key("k", version=3, reason="cryptoperiod over")
+    info = kms.key_info("k")
+    assert info.version_reasons == ((1, "laptop stolen"), (3, "cryptoperiod over"))
+    assert info.reason == "cryptoperiod over"  # while the key lives: the latest reason given
+    assert "version_reasons" in repr(info)
+    kms.invalidate_key("k", reason="service retired")
+    info = kms.key_info("k")
+    assert (info.state, info.reason) == ("revoked", "service retired")
+    assert info.version_reasons == ((1, "laptop stolen"), (3, "cryptoperiod over"))
+    assert info.revoked_versions == (1, 2, 3, 4)
+    kms.establish_aes_key("j")
+    kms.rotate_key("j")
+    kms.invalidate_key("j", version=1, reason="leaked")
+    kms.invalidate_key("j")  # no reason for the whole key: the version's stays
+    assert kms.key_info("j").version_reasons == ((1, "leaked"),)
+    assert kms.key_info("j").reason is None

@@ -151,3 +151,29 @@ def test_export_public_key_matches_fingerprint(pair: KeyCustodian) -> None:
 def test_rsa_key_refuses_aes_calls(pair: KeyCustodian) -> None:
     with pytest.raises(KeyTypeError, match="RSA key, not AES"):
         pair.encrypt_data_aes("oaep", "x")
+
+
+def test_import_requires_the_public_exponent_65537(kms: KeyCustodian, rsa_pems: Callable[[int], str]) -> None:
+    import math
+    import secrets
+
+    e3 = rsa.generate_private_key(public_exponent=3, key_size=2048)
+    numbers = serialization.load_pem_private_key(rsa_pems(0).encode(), None).private_numbers()  # type: ignore[union-attr]
+    p, q = numbers.p, numbers.q
+    phi = (p - 1) * (q - 1)
+    e = secrets.randbits(2000) | 1
+    while math.gcd(e, phi) != 1:
+        e += 2
+    d = pow(e, -1, phi)
+    big_e = rsa.RSAPrivateNumbers(
+        p, q, d, d % (p - 1), d % (q - 1), pow(q, -1, p), rsa.RSAPublicNumbers(e, p * q)
+    ).private_key()
+    for key, exponent in ((e3, "3"), (big_e, "a 2000-bit")):
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        with pytest.raises(InvalidInputError, match=r"public exponent is .*; kmslib accepts only 65537"):
+            kms.import_rsa_key("r", pem)
+        assert exponent
+    assert "r" not in kms
+    assert kms.import_rsa_key("r", rsa_pems(0)).kind == "rsa"

@@ -158,3 +158,141 @@ def test_readers_without_the_lock_see_each_revocation_whole() -> None:
     assert failures == []
     assert kms.key_info("k").revoked_versions == tuple(range(1, 40))
     assert kms.decrypt_data_aes("k", tokens[40]) == "v40"
+
+
+# ---------------------------------------------------------------- strict revocation (issue 11, defect 8)
+# An operation returns success only if its key version is still live after its cryptography has
+# finished (contract section 6). The first tests pause an operation right after its cryptography,
+# revoke, and let it go on: it must fail. The last one races real RSA decryptions.
+
+
+def pause_after(monkeypatch: pytest.MonkeyPatch, cls: type, method: str) -> tuple[threading.Event, threading.Event]:
+    """Make ``cls.method`` signal ``done`` after the real work, then wait for ``go``."""
+    done, go = threading.Event(), threading.Event()
+    original = getattr(cls, method)
+
+    def paused(self: object, *args: object) -> object:
+        result = original(self, *args)
+        done.set()
+        assert go.wait(10)
+        return result
+
+    monkeypatch.setattr(cls, method, paused)
+    return done, go
+
+
+def run_paused(call: Callable[[], object], done: threading.Event, go: threading.Event, revoke: Callable[[], object]):  # type: ignore[no-untyped-def]
+    outcome: list[object] = []
+
+    def body() -> None:
+        try:
+            outcome.append(call())
+        except Exception as exc:  # noqa: BLE001 - the outcome is checked below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    assert done.wait(10)
+    revoke()  # returns while the operation holds its result
+    go.set()
+    thread.join(10)
+    return outcome[0]
+
+
+@pytest.mark.parametrize("whole_key", [True, False])
+@pytest.mark.parametrize("kind", ["aes", "rsa"])
+def test_a_decryption_in_flight_fails_once_its_version_is_revoked(
+    monkeypatch: pytest.MonkeyPatch, kind: str, whole_key: bool, rsa_pems: Callable[[int], str]
+) -> None:
+    from kmslib.aes import AESKeyVersion
+    from kmslib.rsa import RSAKeyVersion
+
+    kms = KeyCustodian()
+    if kind == "aes":
+        kms.establish_aes_key("k")
+        token = kms.encrypt_data_aes("k", "in flight")
+        decrypt: Callable[[], object] = lambda: kms.decrypt_data_aes("k", token)  # noqa: E731
+    else:
+        kms.import_rsa_key("k", rsa_pems(0))
+        token = kms.encrypt_data_rsa("k", "in flight")
+        decrypt = lambda: kms.decrypt_data_rsa("k", token)  # noqa: E731
+    kms.rotate_key("k")
+    done, go = pause_after(monkeypatch, AESKeyVersion if kind == "aes" else RSAKeyVersion, "decrypt")
+    revoke = (lambda: kms.invalidate_key("k")) if whole_key else (lambda: kms.invalidate_key("k", version=1))
+    result = run_paused(decrypt, done, go, revoke)
+    assert isinstance(result, KeyRevokedError), result
+    last = kms.audit_log[-1]
+    assert (last.operation, last.version, last.outcome) == (f"decrypt_data_{kind}", 1, "KeyRevokedError")
+
+
+def test_an_encryption_in_flight_fails_once_its_key_is_revoked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kmslib.aes import AESKeyVersion
+
+    kms = KeyCustodian()
+    kms.establish_aes_key("k")
+    done, go = pause_after(monkeypatch, AESKeyVersion, "encrypt")
+    result = run_paused(lambda: kms.encrypt_data_aes("k", "x"), done, go, lambda: kms.invalidate_key("k"))
+    assert isinstance(result, KeyRevokedError), result
+
+
+def test_a_rewrap_in_flight_fails_once_the_old_version_is_revoked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kmslib.aes import AESKeyVersion
+
+    kms = KeyCustodian()
+    kms.establish_aes_key("k")
+    token = kms.encrypt_data_aes("k", "x")
+    kms.rotate_key("k")
+    done, go = pause_after(monkeypatch, AESKeyVersion, "encrypt")  # after the old version's decryption
+    result = run_paused(lambda: kms.rewrap("k", token), done, go, lambda: kms.invalidate_key("k", version=1))
+    assert isinstance(result, KeyRevokedError), result
+
+
+def test_no_rsa_decryption_succeeds_whose_cryptography_ended_after_revocation(
+    monkeypatch: pytest.MonkeyPatch, rsa_pems: Callable[[int], str]
+) -> None:
+    # Readers decrypt RSA tokens (about a millisecond of cryptography each) while the key is revoked.
+    # Each records when its cryptography ended; no success may have ended it after the revocation returned.
+    import time
+
+    from kmslib.rsa import RSAKeyVersion
+
+    kms = KeyCustodian()
+    kms.import_rsa_key("k", rsa_pems(0))
+    token = kms.encrypt_data_rsa("k", "race")
+    ended = threading.local()
+    original = RSAKeyVersion.decrypt
+
+    def timed(self: RSAKeyVersion, *args: object) -> object:
+        result = original(self, *args)  # type: ignore[arg-type]
+        ended.at = time.perf_counter_ns()
+        return result
+
+    monkeypatch.setattr(RSAKeyVersion, "decrypt", timed)
+    revoked_at: list[int] = []
+    successes: list[int] = []
+    refused = {"count": 0}
+    start = threading.Barrier(4)
+
+    def reader() -> None:
+        start.wait()
+        while True:
+            try:
+                kms.decrypt_data_rsa("k", token)
+            except KeyRevokedError:
+                refused["count"] += 1
+                if revoked_at:
+                    return
+                continue
+            successes.append(ended.at)
+
+    def writer() -> None:
+        start.wait()
+        time.sleep(0.05)
+        kms.invalidate_key("k")
+        revoked_at.append(time.perf_counter_ns())
+
+    run_together(reader, reader, reader, writer)
+    late = [at for at in successes if at > revoked_at[0]]
+    assert successes, "no decryption succeeded before the revocation: the race did not happen"
+    assert refused["count"] >= 3
+    assert late == [], f"{len(late)} decryptions succeeded after their cryptography outlived the revocation"

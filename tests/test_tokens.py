@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sys
 
 import pytest
 
@@ -13,10 +14,22 @@ from kmslib.tokens import format_token, parse_token
 
 @pytest.fixture(params=["stdlib", "pybase64"], autouse=True)
 def codec(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every token test runs with both base64 codecs: they must accept and refuse the same strings."""
-    make = tokens.stdlib_codec if request.param == "stdlib" else tokens.pybase64_codec
-    monkeypatch.setattr(tokens, "_codec", make())
+    """Every token test runs with both base64 codecs: they must accept and refuse the same strings.
+
+    For the standard library's, pybase64 is blocked (as in a default install without the ``fast``
+    extra) and kmslib chooses its codec itself, lazily, as it does in use.
+    """
+    if request.param == "stdlib":
+        monkeypatch.setitem(sys.modules, "pybase64", None)  # import pybase64 now raises ImportError
+        monkeypatch.setattr(tokens, "_codec", None)
+    else:
+        monkeypatch.setattr(tokens, "_codec", tokens.pybase64_codec())
     return str(request.param)
+
+
+def test_the_codec_in_use_is_the_one_the_fixture_meant(codec: str) -> None:
+    encode, _decode = tokens._base64()
+    assert (encode.__module__ or "").startswith("pybase64") == (codec == "pybase64")
 
 
 def test_format_and_parse_are_inverse() -> None:
@@ -71,6 +84,11 @@ def test_pasted_token_may_carry_surrounding_newline() -> None:
         "kms:v1:aes-256-gcm:ÄAAA",
         "kms:v1:aes-256-gcm:AAAAAB==",  # non-canonical in the last quad of a longer payload
         "kms:v1:aes-256-gcm:AAAAAAB=",
+        "kms:v1:aes-256-gcm:AAAA=",  # padding after a complete quad (the stdlib's strict mode lets it pass)
+        "kms:v1:aes-256-gcm:AAAA==",
+        "kms:v1:aes-256-gcm:AAAA===",
+        "kms:v1:aes-256-gcm:AAAA====",
+        "kms:v1:aes-256-gcm:AAAAAA==A=",
     ],
 )
 def test_malformed_tokens(bad: str) -> None:
@@ -177,3 +195,16 @@ def test_every_version_length_and_algorithm_parses() -> None:
         for algorithm in tokens.ALGORITHMS:
             token = format_token(version, algorithm, b"\x01\x02\x03\x04")
             assert parse_token(token) == (version, algorithm, b"\x01\x02\x03\x04")
+
+
+@pytest.mark.parametrize("mode", ["gcm", "cbc"])
+@pytest.mark.parametrize("extra", ["=", "==", "===", "====", "=\n", "A="])
+def test_extra_characters_after_a_token_are_refused(kms: KeyCustodian, mode: str, extra: str) -> None:
+    kms.establish_aes_key("k", mode=mode)
+    for message in ("", "a", "ab", "abc", "y" * 20, "x" * 47):  # payloads of every length modulo 3
+        token = kms.encrypt_data_aes("k", message)
+        assert kms.decrypt_data_aes("k", token + "\n") == message  # a pasted newline is fine
+        with pytest.raises(DecryptionError):
+            kms.decrypt_data_aes("k", token + extra)
+        with pytest.raises(DecryptionError):
+            inspect_token(token + extra)

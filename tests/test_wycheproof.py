@@ -26,7 +26,9 @@ from kmslib.tokens import format_token
 def load(name: str) -> dict[str, Any]:
     path = VECTORS / name
     if not path.is_file():
-        raise FileNotFoundError(f"Wycheproof vectors not found at {path}: they are vendored in tests/vectors/wycheproof")
+        raise FileNotFoundError(
+            f"Wycheproof vectors not found at {path}: they are vendored in tests/vectors/wycheproof"
+        )
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 
