@@ -12,11 +12,23 @@ Catch :class:`KMSError` to catch them all. The tree::
     │   ├── MessageTooLongError(InvalidInputError) plaintext over the RSA padding's limit
     │   └── ArgumentTypeError(InvalidInputError, TypeError)
     │                                              an argument of the wrong Python type (names the argument)
-    └── InvalidPeerKeyError(KMSError, ValueError)  a Diffie-Hellman public key that fails validation
+    └── InvalidPeerKeyError(KMSError, ValueError)  a peer's public key that fails validation, or is no DH key
 
-Messages never contain key bytes or plaintext. :class:`DecryptionError` carries one
-fixed message whatever the cause (bad base64, bad padding, bad tag, wrong key, text that
-is not UTF-8), so that it can never serve as a padding oracle, like Fernet's ``InvalidToken``.
+Messages never contain key bytes or plaintext. :class:`DecryptionError` carries one fixed
+message whatever the cause (bad base64, bad padding, bad tag, wrong key, text that does not
+decode), like Fernet's ``InvalidToken``, and it carries no cause: its ``__cause__`` and
+``__context__`` are ``None``, and no kmslib frame of its traceback holds plaintext, padded bytes
+or key material (kmslib raises it from frames that hold none).
+
+A uniform error removes the error-*message* oracle, not the padding oracle: unauthenticated
+AES-CBC decryption still tells success from failure, and that alone lets whoever can submit
+tokens recover plaintext (Vaudenay, EUROCRYPT 2002). CBC is unsafe wherever an attacker can
+submit ciphertexts; GCM, the default, is the fix (see :mod:`kmslib.aes`).
+
+One rule for keys given as arguments: a value that is no key at all (a number, ``None``) is an
+``ArgumentTypeError``; a key of the wrong kind, as an object or as PEM text (an RSA or EC key
+where a Diffie-Hellman one is due, a private key where the peer's public key is due), is an
+``InvalidPeerKeyError`` for a peer's key and an ``InvalidInputError`` for one's own.
 
 ``ArgumentTypeError`` is kmslib's one addition to the contract's tree: a wrong Python
 type is both a ``TypeError`` (as Python code expects) and a ``KMSError`` (as kmslib promises).

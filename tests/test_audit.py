@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from helpers import rechain
 from kmslib import AuditEntry, DecryptionError, KeyCustodian, KeyNotFoundError, KeyRevokedError
 from kmslib.audit import GENESIS, verify_chain
 
@@ -232,18 +233,6 @@ def test_a_custom_clock_stamps_every_entry(kms: KeyCustodian) -> None:
 
 
 # ---------------------------------------------------------------- what the log promises (issue 11, defect 5)
-
-
-def rechain(entries: list[AuditEntry]) -> list[AuditEntry]:
-    """Recompute every prev_hash and hash: a consistent rewrite, as anyone can make one."""
-    out: list[AuditEntry] = []
-    prev = GENESIS
-    for seq, entry in enumerate(entries):
-        fresh = dataclasses.replace(entry, seq=seq, prev_hash=prev)
-        fresh = dataclasses.replace(fresh, hash=fresh.expected_hash())
-        out.append(fresh)
-        prev = fresh.hash
-    return out
 
 
 def to_jsonl(entries: list[AuditEntry]) -> str:

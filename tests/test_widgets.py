@@ -10,8 +10,10 @@ from collections.abc import Callable
 import ipywidgets as w
 import pytest
 
+from helpers import rechain
 from kmslib import DecryptionError, KeyCustodian, inspect_token
 from kmslib.widgets import AESForm, DHExchangeForm, KeyVaultDashboard, RSAForm
+from kmslib.widgets._common import COLOURS
 
 
 def is_error(form: object, text: str = "") -> bool:
@@ -295,7 +297,7 @@ def test_dashboard_reflects_rotation_and_revocation(kms: KeyCustodian) -> None:
     assert "Key Revocation Successful" in board.status.value
     assert "revoked" in board.keys_table.value
     assert "payments" not in board.key.options
-    assert "✔ hash chain verified" in board.audit_table.value
+    assert "✔ hash chain verified against the head saved" in board.audit_table.value
 
 
 def test_dashboard_follows_actions_taken_in_code(kms: KeyCustodian) -> None:
@@ -336,6 +338,31 @@ def test_dashboard_shows_version_revocation_and_limits_the_log(kms: KeyCustodian
     board = KeyVaultDashboard(kms, audit_rows=3)
     assert "active (revoked v1)" in board.keys_table.value
     assert "the last 3 of 5 entries" in board.audit_table.value
+
+
+def test_the_chain_tick_checks_against_a_head_saved_earlier(kms: KeyCustodian) -> None:
+    import dataclasses
+
+    kms.establish_aes_key("k")
+    kms.rotate_key("k")
+    board = KeyVaultDashboard(kms)
+    assert (board.saved_head, board.saved_at) == (kms.audit_log.head, 2)
+    assert "✔ hash chain verified against the head saved after entry #1" in board.audit_table.value
+    kms.encrypt_data_aes("k", "growth after the saved head")
+    assert "✔ hash chain verified against the head saved after entry #1" in board.audit_table.value
+    # Rewrite entry 0 inside the log and recompute every hash: consistent, but not what was saved.
+    log = kms.audit_log
+    entries = list(log)
+    log._entries[:] = rechain([dataclasses.replace(entries[0], key_id="someone-else"), *entries[1:]])
+    assert log.verify()  # on its own, the rewritten chain is consistent
+    board.refresh()
+    assert "✘ hash chain BROKEN" in board.audit_table.value
+    assert f'class="kmslib-chain" style="color:{COLOURS["padding"]}"' in board.audit_table.value
+    board.save_head_button.click()  # saving a head after the rewrite vouches for it: the lesson
+    assert board.saved_at == 3
+    assert "saved the head after entry #2" in board.status.value
+    assert "✔ hash chain verified against the head saved after entry #2" in board.audit_table.value
+    assert "from the empty log" in KeyVaultDashboard(KeyCustodian()).audit_table.value
 
 
 # ---------------------------------------------------------------- every form

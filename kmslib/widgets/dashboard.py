@@ -43,8 +43,16 @@ def keys_html(keys: tuple[KeyInfo, ...]) -> str:
     return f'<table class="kmslib-keys"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
-def audit_html(entries: list[AuditEntry], verified: bool, total: int) -> str:
-    """An HTML table of audit entries, and whether the whole hash chain verifies."""
+def audit_html(entries: list[AuditEntry], verified: bool, total: int, saved_at: int | None = None) -> str:
+    """An HTML table of audit entries, and whether the hash chain verifies.
+
+    Args:
+        entries: the entries to show.
+        verified: whether the chain verifies (against the saved head, if there is one).
+        total: how many entries the log has.
+        saved_at: how many entries the log had when the head it was checked against was saved;
+            ``None`` if it was checked on its own (which proves internal consistency only).
+    """
     head = "".join(
         f"<th {_CELL}>{h}</th>" for h in ("#", "time (UTC)", "operation", "key id", "version", "outcome", "hash")
     )
@@ -61,7 +69,11 @@ def audit_html(entries: list[AuditEntry], verified: bool, total: int) -> str:
             f"<code>{e.hash[:12]}…</code>",
         ]
         rows.append("<tr>" + "".join(f"<td {_CELL}>{c}</td>" for c in cells) + "</tr>")
-    chain = "✔ hash chain verified" if verified else "✘ hash chain BROKEN"
+    if saved_at is None:
+        against = "on its own: internal consistency only"
+    else:
+        against = f"against the head saved after entry #{saved_at - 1}" if saved_at else "from the empty log"
+    chain = f"✔ hash chain verified {against}" if verified else f"✘ hash chain BROKEN: it does not verify {against}"
     shown = f"the last {len(entries)} of {total} entries" if total > len(entries) else f"{total} entries"
     return (
         f'<div class="kmslib-chain" style="color:{"#065f46" if verified else COLOURS["padding"]}">'
@@ -75,7 +87,12 @@ class KeyVaultDashboard(Form):
 
     The dashboard subscribes to the custodian's audit log, so it refreshes after every
     operation, including those made in code on the same custodian. Buttons call the plain
-    methods :meth:`rotate`, :meth:`request_revoke`, :meth:`confirm_revoke` and :meth:`cancel_revoke`.
+    methods :meth:`rotate`, :meth:`request_revoke`, :meth:`confirm_revoke`, :meth:`cancel_revoke`
+    and :meth:`save_head`.
+
+    The chain tick checks the log against a head the dashboard saved itself (when it was made,
+    or at the last :meth:`save_head`), not against the log's own newest hash: a chain checked
+    against its own head proves only that it is consistent, and a rewritten log is consistent too.
 
     Args:
         custodian: the custodian to show.
@@ -98,11 +115,16 @@ class KeyVaultDashboard(Form):
             [self.confirm_text, self.confirm_button, self.cancel_button], layout=w.Layout(display="none")
         )
         self.audit_table = w.HTML(value="")
+        self.save_head_button = make_button("Save head", "", "bookmark")
+        #: The head the chain tick checks against, and how many entries the log had when it was saved.
+        self.saved_head = custodian.audit_log.head
+        self.saved_at = len(custodian.audit_log)
         self._pending: str | None = None
         self._on_click(self.rotate_button, self.rotate)
         self._on_click(self.revoke_button, self.request_revoke)
         self._on_click(self.confirm_button, self.confirm_revoke)
         self._on_click(self.cancel_button, self.cancel_revoke)
+        self._on_click(self.save_head_button, self.save_head)
         self._unsubscribe = custodian.audit_log.subscribe(lambda _entry: self.refresh())
         self.refresh()
         self._assemble(
@@ -113,7 +135,7 @@ class KeyVaultDashboard(Form):
                 w.HBox([labelled("Key", self.key, "3em"), self.reason, self.rotate_button, self.revoke_button]),
                 self.confirm_box,
                 self.status,
-                w.HTML("<b>Audit log</b>"),
+                w.HBox([w.HTML("<b>Audit log</b>"), self.save_head_button]),
                 self.audit_table,
             ],
             parts=(
@@ -124,6 +146,7 @@ class KeyVaultDashboard(Form):
                 "revoke_button",
                 "confirm_button",
                 "cancel_button",
+                "save_head_button",
                 "audit_table",
             ),
         )
@@ -141,7 +164,21 @@ class KeyVaultDashboard(Form):
             self.key.value = active[0]
         log = self.custodian.audit_log
         entries = list(log)
-        self.audit_table.value = audit_html(entries[-self.audit_rows :], log.verify(), len(entries))
+        verified = log.verify(head=self.saved_head)
+        self.audit_table.value = audit_html(entries[-self.audit_rows :], verified, len(entries), self.saved_at)
+
+    def save_head(self) -> str:
+        """Save the log's current head: from now on the chain tick checks against it.
+
+        In a real system the head is kept where whoever could rewrite the log cannot reach it
+        (another machine, a signed checkpoint, a printout). Saving it after a rewrite would vouch
+        for the rewrite.
+        """
+        log = self.custodian.audit_log
+        self.saved_head, self.saved_at = log.head, len(log)
+        self.refresh()
+        self._ok(f"saved the head after entry #{self.saved_at - 1}: {self.saved_head[:12]}…")
+        return self.saved_head
 
     def _chosen(self) -> str:
         if not self.key.value:
