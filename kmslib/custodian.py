@@ -214,11 +214,12 @@ def _version_refusal(key: _Key, version: int) -> KMSError | None:
     return None
 
 
-def _revoke(key: _Key, version: int | None, reason: str | None, now: datetime) -> list[Material]:
+def _revoke(key: _Key, version: int | None, reason: str | None, now: datetime | None) -> list[Material]:
     """Revoke ``version`` of ``key``, or the whole key (call with the lock held); return the doomed materials.
 
     The revoked versions are published before the call returns, so that an operation whose
     cryptography ends after it sees them and fails. Every version's reason is kept.
+    ``now`` (the time of a whole-key revocation) is read only for that.
     """
     if version is None:
         key.revoked_at, key.reason = now, reason
@@ -800,7 +801,7 @@ class KeyCustodian:
                 audit.version = version
                 error = None if version is None else _version_refusal(key, version)
                 if error is None:
-                    doomed = _revoke(key, version, reason, self._now())
+                    doomed = _revoke(key, version, reason, self._now() if version is None else None)
             if error is not None:
                 del key  # a traceback keeps its frames' locals: not the record of a live key
                 raise error

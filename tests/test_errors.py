@@ -83,3 +83,27 @@ def test_secrets_do_not_pickle(kms: KeyCustodian) -> None:
     assert pickle.loads(pickle.dumps(info)) == info  # metadata only: safe to pickle
     with pytest.raises(TypeError):
         copy.deepcopy(kms)
+
+
+def test_no_document_claims_the_uniform_error_stops_padding_oracles() -> None:
+    # Contract section 4: nothing may claim that CBC here is "no padding oracle".
+    import json
+    import re
+    from pathlib import Path
+
+    from helpers import ROOT
+
+    texts = {"README.md": (ROOT / "README.md").read_text()}
+    texts |= {str(path): path.read_text() for path in (ROOT / "kmslib").rglob("*.py")}
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        cells = json.loads(path.read_text())["cells"]
+        texts[str(path)] = "\n".join("".join(cell["source"]) for cell in cells)
+    false_claims = [
+        r"never (serve as )?a padding oracle",
+        r"\bno padding oracle",
+        r"attacker\s+learns\s+nothing from it",
+    ]
+    found = [(name, claim) for name, text in texts.items() for claim in false_claims if re.search(claim, text, re.I)]
+    assert found == []
+    assert "CBC is a padding oracle" in texts["README.md"]
+    assert Path(kmslib.aes.__file__).read_text().count("padding oracle") >= 1
