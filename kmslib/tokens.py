@@ -146,35 +146,32 @@ def parse_token(token: object) -> tuple[int, str, bytes]:
         if not isinstance(token, str):
             raise ArgumentTypeError(f"token must be a str, not {type(token).__name__}")
         token = str.__str__(token)
-    parsed = _parse(token)
-    if parsed is None:
-        stripped = token.strip(_SPACE)
-        parsed = _parse(stripped) if stripped != token else None
-        if parsed is None:
-            raise DecryptionError()  # raised outside any except block: it has no context
-    return parsed
-
-
-def _parse(token: str) -> tuple[int, str, bytes] | None:
-    """``(version, algorithm, payload)``, or ``None`` for a malformed token (never raises)."""
     # The header ends at the first colon from _ALGORITHM_COLON on (base64 has no colons).
     end = token.find(":", _ALGORITHM_COLON, 48) + 1
     text = token[:end]
     head = _HEADERS.get(text) or _read_header(text)
-    if head is None:
-        return None
     body = token[end:]
-    try:
-        payload = (_codec or _base64())[1](body, None, True)
-    except (ValueError, TypeError):  # binascii.Error, and text that is not ASCII
-        return None
+    payload = b""
+    if head is not None:
+        try:
+            payload = (_codec or _base64())[1](body, None, True)
+        except (ValueError, TypeError):  # binascii.Error, and text that is not ASCII
+            payload = b""
     # Only canonical base64 is a token (else two strings would name one ciphertext): exactly the
     # padding the payload's length needs (the standard library's strict mode lets "AAAA=" pass),
     # and the character before the padding must leave its unused low bits zero.
     rest = len(payload) % 3  # 1: "xy==", 2: "xyz="
-    if not payload or len(body) != (len(payload) + 2) // 3 * 4 or (rest and body[rest - 4] not in _ZERO_LOW_BITS[rest]):
-        return None
-    return head[0], head[1], payload
+    if (
+        head is not None
+        and payload
+        and len(body) == (len(payload) + 2) // 3 * 4
+        and (not rest or body[rest - 4] in _ZERO_LOW_BITS[rest])
+    ):
+        return head[0], head[1], payload
+    stripped = token.strip(_SPACE)
+    if stripped != token:
+        return parse_token(stripped)
+    raise DecryptionError()  # outside any except block: it has no context
 
 
 #: The base64 alphabet, in value order. A canonical encoding leaves the unused low bits of the
