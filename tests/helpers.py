@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from kmslib.audit import GENESIS, AuditEntry
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Published test vectors, vendored with their licence (see SOURCE.md there).
@@ -22,14 +19,3 @@ class StepClock:
     def __call__(self) -> datetime:
         self.now += timedelta(seconds=1)
         return self.now
-
-
-def rechain(entries: list[AuditEntry]) -> list[AuditEntry]:
-    """Recompute every seq, prev_hash and hash: a consistent rewrite, as anyone can make one."""
-    out: list[AuditEntry] = []
-    prev = GENESIS
-    for seq, entry in enumerate(entries):
-        fresh = dataclasses.replace(entry, seq=seq, prev_hash=prev)
-        out.append(dataclasses.replace(fresh, hash=fresh.expected_hash()))
-        prev = out[-1].hash
-    return out

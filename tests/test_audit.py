@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from helpers import rechain
 from kmslib import AuditEntry, DecryptionError, KeyCustodian, KeyNotFoundError, KeyRevokedError
 from kmslib.audit import GENESIS, verify_chain
+from kmslib.course import rechain
 
 
 @pytest.fixture

@@ -189,3 +189,25 @@ def test_keygen_times_measure_each_size() -> None:
     assert list(times) == [2048]
     assert times[2048] > 0
     assert isinstance(pictures.plot_keygen_times(times), Figure)
+
+
+def test_rewrite_log_makes_a_consistent_forgery_that_only_a_saved_head_catches(kms: KeyCustodian) -> None:
+    from kmslib import AuditLog
+    from kmslib.course import rewrite_log
+
+    kms.establish_aes_key("k")
+    with pytest.raises(DecryptionError):
+        kms.decrypt_data_aes("k", "kms:v1:aes-256-gcm:AAAA")
+    kms.rotate_key("k")
+    saved = kms.audit_log.head
+    exported = kms.audit_log.to_jsonl()
+    forged = rewrite_log(exported, 1, outcome="ok")
+    assert forged != exported
+    assert '"outcome": "ok"' in forged.splitlines()[1]
+    assert AuditLog.verify_jsonl(forged)  # consistent on its own
+    assert not AuditLog.verify_jsonl(forged, head=saved)
+    assert AuditLog.verify_jsonl(exported, head=saved)
+    with pytest.raises(ValueError, match="no entry 7"):
+        rewrite_log(exported, 7, outcome="ok")
+    with pytest.raises(ValueError, match="not \\['hash'\\]"):
+        rewrite_log(exported, 0, hash="0" * 64)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import ipywidgets as w
 import pytest
 
-from helpers import rechain
 from kmslib import DecryptionError, KeyCustodian, inspect_token
+from kmslib.course import rechain
 from kmslib.widgets import AESForm, DHExchangeForm, KeyVaultDashboard, RSAForm
 from kmslib.widgets._common import COLOURS
 

@@ -2,6 +2,7 @@
 
 - :func:`classroom_clock`: a deterministic clock for custodians shown in notebooks;
 - :func:`tamper`: flip bits inside a token's payload, for the tampering lessons;
+- :func:`rewrite_log` and :func:`rechain`: edit an audit log and recompute every hash, as a forger would;
 - :data:`____`: the blank that "your turn" cells start with;
 - :mod:`kmslib.course.pictures`: the matplotlib pictures (imported on demand);
 - :mod:`kmslib.course.capstone`: the capstone's exercise checkers.
@@ -12,12 +13,15 @@ Like :mod:`kmslib.widgets`, this package is never imported by ``import kmslib``.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from kmslib.audit import GENESIS, AuditEntry
 from kmslib.tokens import parse_token
 
-__all__ = ["COURSE", "____", "classroom_clock", "tamper"]
+__all__ = ["COURSE", "____", "classroom_clock", "rechain", "rewrite_log", "tamper"]
 
 #: The notebooks of the course, in order: (file name, title).
 COURSE = (
@@ -86,3 +90,49 @@ def tamper(token: str, index: int, mask: int | bytes) -> str:
     for offset, value in enumerate(masks):
         changed[index + offset] ^= value
     return f"kms:v{version}:{algorithm}:{base64.b64encode(bytes(changed)).decode('ascii')}"
+
+
+def rewrite_log(jsonl: str, index: int, **changes: object) -> str:
+    """Edit entry ``index`` of an exported audit log and recompute every hash from there on.
+
+    This is what anyone who can write to the log can do: the result is a consistent chain, so
+    it verifies on its own. Only a head saved earlier, and kept out of the forger's reach, shows
+    the edit.
+
+    Args:
+        jsonl: a log exported by ``AuditLog.to_jsonl()``.
+        index: the entry to edit (its ``seq``).
+        changes: new values for the entry's fields, such as ``outcome="ok"``.
+
+    Returns:
+        The forged log, as JSON lines.
+
+    Raises:
+        ValueError: no entry ``index``, or a field that entries do not have.
+    """
+    entries = [AuditEntry.from_dict(json.loads(line)) for line in jsonl.splitlines() if line.strip()]
+    if not 0 <= index < len(entries):
+        raise ValueError(f"the log has {len(entries)} entries; there is no entry {index}")
+    fields = {field.name for field in dataclasses.fields(AuditEntry)} - {"seq", "prev_hash", "hash"}
+    if not set(changes) <= fields:
+        raise ValueError(f"entries have the fields {sorted(fields)}, not {sorted(set(changes) - fields)}")
+    entries[index] = dataclasses.replace(entries[index], **changes)  # type: ignore[arg-type]
+    return "".join(json.dumps(entry.to_dict()) + "\n" for entry in rechain(entries))
+
+
+def rechain(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Recompute every ``seq``, ``prev_hash`` and ``hash`` of ``entries``: a consistent chain, as anyone can make one.
+
+    Args:
+        entries: audit entries, in the order the forged log should have them.
+
+    Returns:
+        New entries that chain from the first to the last.
+    """
+    out: list[AuditEntry] = []
+    prev = GENESIS
+    for seq, entry in enumerate(entries):
+        fresh = dataclasses.replace(entry, seq=seq, prev_hash=prev)
+        out.append(dataclasses.replace(fresh, hash=fresh.expected_hash()))
+        prev = out[-1].hash
+    return out
