@@ -2,9 +2,12 @@
 
 - :func:`classroom_clock`: a deterministic clock for custodians shown in notebooks;
 - :func:`tamper`: flip bits inside a token's payload, for the tampering lessons;
+- :func:`cbc_token`: a CBC token built from an IV and ciphertext blocks, as an attacker builds one;
 - :func:`rewrite_log` and :func:`rechain`: edit an audit log and recompute every hash, as a forger would;
 - :data:`____`: the blank that "your turn" cells start with;
 - :mod:`kmslib.course.pictures`: the matplotlib pictures (imported on demand);
+- :mod:`kmslib.course.exercises`: exercises and quizzes (``check``, ``hint``, ``solution``);
+- :mod:`kmslib.course.lesson01` ... : each lesson's exercises and quiz;
 - :mod:`kmslib.course.capstone`: the capstone's exercise checkers.
 
 Like :mod:`kmslib.widgets`, this package is never imported by ``import kmslib``.
@@ -19,9 +22,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from kmslib.audit import GENESIS, AuditEntry
-from kmslib.tokens import parse_token
+from kmslib.course.exercises import blank
+from kmslib.tokens import AES_CBC, format_token, parse_token
 
-__all__ = ["COURSE", "____", "classroom_clock", "rechain", "rewrite_log", "tamper"]
+__all__ = ["COURSE", "____", "cbc_token", "classroom_clock", "rechain", "rewrite_log", "tamper"]
 
 #: The notebooks of the course, in order: (file name, title).
 COURSE = (
@@ -34,15 +38,8 @@ COURSE = (
 )
 
 
-class _Blank:
-    """The blank a student replaces in a "your turn" cell; evaluating it does nothing."""
-
-    def __repr__(self) -> str:
-        return "____"
-
-
 #: The blank in "your turn" cells (as in Kaggle's learntools).
-____ = _Blank()
+____ = blank
 
 
 def classroom_clock(start: datetime | None = None, step: timedelta = timedelta(seconds=1)) -> Callable[[], datetime]:
@@ -136,3 +133,19 @@ def rechain(entries: list[AuditEntry]) -> list[AuditEntry]:
         out.append(dataclasses.replace(fresh, hash=fresh.expected_hash()))
         prev = out[-1].hash
     return out
+
+
+def cbc_token(iv: bytes, ciphertext: bytes, version: int = 1) -> str:
+    """A version-``version`` ``aes-256-cbc`` token of ``iv`` and ``ciphertext``, built by hand as the format says.
+
+    Args:
+        iv: 16 bytes.
+        ciphertext: whole 16-byte blocks.
+        version: the key version the token names.
+
+    Raises:
+        ValueError: an IV that is not 16 bytes, or ciphertext that is not whole blocks.
+    """
+    if len(iv) != 16 or not ciphertext or len(ciphertext) % 16:
+        raise ValueError("a CBC token is a 16-byte IV and one or more whole 16-byte blocks")
+    return format_token(version, AES_CBC, bytes(iv) + bytes(ciphertext))

@@ -1,99 +1,17 @@
-"""The capstone's "your turn" exercises, checked in the manner of Kaggle's learntools.
-
-Each exercise has ``check(...)`` (says what is right, or what is wrong and a hint),
-``hint()`` and ``solution()`` (hidden until asked for). ``check`` returns ``True`` or ``False``
-as well as printing its verdict, so a test can use it.
-"""
+"""The capstone's "your turn" exercises (see :mod:`kmslib.course.exercises`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from kmslib.course import ____
+from kmslib.course.exercises import Exercise
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import KMSError
 from kmslib.tokens import inspect_token
 
-__all__ = ["EXERCISES", "Exercise", "Verdict", "q1", "q2", "q3", "q4"]
+__all__ = ["EXERCISES", "q1", "q2", "q3", "q4"]
 
 KEY_ID = "ops"
 MESSAGE = "quarterly report"
 CONTEXT = "dept=finance"
-
-
-class Verdict:
-    """What :meth:`Exercise.check` returns: true when the answer is right.
-
-    It shows nothing in a notebook (the printed verdict says it all), unlike a bare ``False``.
-    """
-
-    __slots__ = ("correct",)
-
-    def __init__(self, correct: bool) -> None:
-        self.correct = correct
-
-    def __bool__(self) -> bool:
-        return self.correct
-
-    def __repr__(self) -> str:
-        return f"Verdict(correct={self.correct})"
-
-    def _ipython_display_(self) -> None:
-        """Display nothing: the check already printed its verdict."""
-
-
-class Exercise:
-    """One exercise: a checker, a hint and a solution.
-
-    Args:
-        number: its number in the notebook.
-        task: what the student is asked to do.
-        checker: returns ``None`` when the answer is right, else what is wrong.
-        hint: a nudge that does not give the answer away.
-        solution: the code that solves it.
-    """
-
-    def __init__(self, number: int, task: str, checker: Callable[..., str | None], hint: str, solution: str) -> None:
-        self.number = number
-        self.task = task
-        self._checker = checker
-        self._hint = hint
-        self._solution = solution
-
-    def check(self, *answer: object) -> Verdict:
-        """Check the student's answer and print the verdict.
-
-        Args:
-            answer: what the exercise's checker takes (a custodian, a token, ...).
-
-        Returns:
-            A :class:`Verdict`, true when the answer is right.
-        """
-        if any(a is ____ for a in answer):
-            print(f"✘ Exercise {self.number}: replace the blank ____ with your answer first.")
-            return Verdict(False)
-        try:
-            problem = self._checker(*answer)
-        except KMSError as exc:
-            problem = f"kmslib raised {type(exc).__name__}: {exc}"
-        except TypeError as exc:  # the wrong kind of answer, such as a string for the custodian
-            problem = str(exc)
-        if problem is None:
-            print(f"✔ Exercise {self.number}: correct!")
-            return Verdict(True)
-        print(f"✘ Exercise {self.number}: not yet. {problem}\n  (q{self.number}.hint() gives a hint)")
-        return Verdict(False)
-
-    def hint(self) -> None:
-        """Print the hint."""
-        print(f"Hint: {self._hint}")
-
-    def solution(self) -> None:
-        """Print the solution."""
-        print(f"Solution:\n{self._solution}")
-
-    def __repr__(self) -> str:
-        return f"Exercise {self.number}: {self.task}"
 
 
 def _custodian(kms: object) -> KeyCustodian:
@@ -161,6 +79,7 @@ def _check_q4(kms: object) -> str | None:
 
 q1 = Exercise(
     1,
+    "recall",
     f"Make an AES-256-GCM key called {KEY_ID!r} in `kms`.",
     _check_q1,
     "establish_aes_key takes the key id; GCM is the default mode.",
@@ -168,6 +87,7 @@ q1 = Exercise(
 )
 q2 = Exercise(
     2,
+    "apply",
     f"Encrypt {MESSAGE!r} under {KEY_ID!r}, bound to the associated data {CONTEXT!r}; keep it in `report_token`.",
     _check_q2,
     "encrypt_data_aes takes associated_data=... as a keyword argument.",
@@ -175,6 +95,7 @@ q2 = Exercise(
 )
 q3 = Exercise(
     3,
+    "apply",
     f"Rotate {KEY_ID!r}, then rewrap `report_token` to the new version as `report_token_v2`.",
     _check_q3,
     "rotate_key adds a version; rewrap needs the same associated_data as the original token.",
@@ -182,6 +103,7 @@ q3 = Exercise(
 )
 q4 = Exercise(
     4,
+    "apply",
     f"Version 1 of {KEY_ID!r} was on the stolen laptop: revoke that version only, with a reason.",
     _check_q4,
     "invalidate_key takes version=... and reason=...; the newest version cannot be revoked alone.",

@@ -1,0 +1,198 @@
+"""Checked exercises and quizzes, in the manner of Kaggle's learntools.
+
+An :class:`Exercise` has ``check(...)`` (says what is right, or what is wrong and where to look),
+``hint()`` and ``solution()`` (hidden until asked for). A checker judges what the student built
+(a custodian's state, its audit log, a token), never the text of the code, so any correct answer
+passes. ``check`` can be run again at any time, in any order: checkers change nothing.
+
+A :class:`Quiz` is a few multiple-choice questions with immediate feedback:
+``quiz.answer(1, "b")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from kmslib.errors import KMSError
+
+__all__ = ["Exercise", "Question", "Quiz", "Verdict", "blank"]
+
+
+class _Blank:
+    """The blank a student replaces in a "your turn" cell; evaluating it does nothing."""
+
+    def __repr__(self) -> str:
+        return "____"
+
+
+#: The blank in "your turn" cells (as in Kaggle's learntools); ``kmslib.course.____`` is the same object.
+blank = _Blank()
+
+
+class Verdict:
+    """What a check returns: true when the answer is right.
+
+    It shows nothing in a notebook (the printed verdict says it all), unlike a bare ``False``.
+    """
+
+    __slots__ = ("correct",)
+
+    def __init__(self, correct: bool) -> None:
+        self.correct = correct
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def __repr__(self) -> str:
+        return f"Verdict(correct={self.correct})"
+
+    def _ipython_display_(self) -> None:
+        """Display nothing: the check already printed its verdict."""
+
+
+class Exercise:
+    """One exercise: a checker, a hint and a solution.
+
+    Args:
+        number: its number in the notebook.
+        level: how hard it is: ``"recall"``, ``"apply"``, ``"build"`` or ``"break"``.
+        task: what the student is asked to do.
+        checker: takes the student's answer; returns ``None`` when it is right, else what is wrong.
+        hint: a nudge that does not give the answer away.
+        solution: code that solves it (the tests run it).
+        praise: what to print with a correct answer (for example what it shows), given the answer.
+    """
+
+    LEVELS = ("recall", "apply", "build", "break")
+
+    def __init__(  # noqa: PLR0917 - each part of an exercise, in the order a notebook reads them
+        self,
+        number: int,
+        level: str,
+        task: str,
+        checker: Callable[..., str | None],
+        hint: str,
+        solution: str,
+        praise: Callable[..., str] | None = None,
+    ) -> None:
+        if level not in self.LEVELS:
+            raise ValueError(f"level must be one of {self.LEVELS}, not {level!r}")
+        self.number = number
+        self.level = level
+        self.task = task
+        self._checker = checker
+        self._hint = hint
+        self._solution = solution
+        self._praise = praise
+
+    def check(self, *answer: object) -> Verdict:
+        """Check the student's answer and print the verdict.
+
+        Args:
+            answer: what the exercise's checker takes (a custodian, a token, ...).
+
+        Returns:
+            A :class:`Verdict`, true when the answer is right.
+        """
+        if any(a is blank for a in answer):
+            print(f"✘ Exercise {self.number}: replace the blank ____ with your answer first.")
+            return Verdict(False)
+        try:
+            problem = self._checker(*answer)
+        except KMSError as exc:
+            problem = f"kmslib raised {type(exc).__name__}: {exc}"
+        except TypeError as exc:  # the wrong kind of answer, such as a string for the custodian
+            problem = str(exc)
+        if problem is None:
+            extra = f" {self._praise(*answer)}" if self._praise is not None else ""
+            print(f"✔ Exercise {self.number}: correct!{extra}")
+            return Verdict(True)
+        print(f"✘ Exercise {self.number}: not yet. {problem}\n  (q{self.number}.hint() gives a hint)")
+        return Verdict(False)
+
+    def hint(self) -> None:
+        """Print the hint."""
+        print(f"Hint: {self._hint}")
+
+    def solution(self) -> None:
+        """Print the solution."""
+        print(f"Solution:\n{self._solution}")
+
+    @property
+    def solution_code(self) -> str:
+        """The solution's code (what :meth:`solution` prints), for tests that run it."""
+        return self._solution
+
+    def __repr__(self) -> str:
+        return f"Exercise {self.number} ({self.level}): {self.task}"
+
+
+class Question:
+    """One multiple-choice question.
+
+    Args:
+        prompt: the question.
+        choices: the answers offered, by letter.
+        answer: the letter of the right one.
+        why: why it is right (shown with the verdict, whichever was chosen).
+    """
+
+    def __init__(self, prompt: str, choices: Mapping[str, str], answer: str, why: str) -> None:
+        if answer not in choices:
+            raise ValueError(f"the answer {answer!r} is not one of the choices {sorted(choices)}")
+        self.prompt = prompt
+        self.choices = dict(choices)
+        self.answer = answer
+        self.why = why
+
+    def __repr__(self) -> str:
+        options = "\n".join(f"   {letter}) {text}" for letter, text in self.choices.items())
+        return f"{self.prompt}\n{options}"
+
+
+class Quiz:
+    """A short quiz: ``quiz`` shows the questions, ``quiz.answer(n, "b")`` checks one at once.
+
+    Args:
+        questions: the questions, numbered from 1.
+    """
+
+    def __init__(self, *questions: Question) -> None:
+        self.questions = questions
+
+    def answer(self, number: int, choice: object) -> Verdict:
+        """Check the answer to question ``number`` and say why.
+
+        Args:
+            number: the question's number, from 1.
+            choice: the letter chosen (``"a"``, ``"b"``, ...; any case).
+
+        Returns:
+            A :class:`Verdict`, true when the choice is right.
+        """
+        if not isinstance(number, int) or not 1 <= number <= len(self.questions):
+            print(f"✘ There are questions 1 to {len(self.questions)}.")
+            return Verdict(False)
+        if choice is blank:
+            print(f"✘ Question {number}: replace the blank ____ with a letter first.")
+            return Verdict(False)
+        question = self.questions[number - 1]
+        letter = str(choice).strip().lower()
+        if letter not in question.choices:
+            print(f"✘ Question {number}: choose one of {', '.join(sorted(question.choices))}.")
+            return Verdict(False)
+        if letter == question.answer:
+            print(f"✔ Question {number}: right. {question.why}")
+            return Verdict(True)
+        print(f"✘ Question {number}: not {letter}. {question.why}")
+        return Verdict(False)
+
+    def __repr__(self) -> str:
+        return "\n\n".join(f"{n}. {question!r}" for n, question in enumerate(self.questions, 1))
+
+    def _repr_markdown_(self) -> str:
+        parts = []
+        for n, question in enumerate(self.questions, 1):
+            options = "\n".join(f"   - **{letter})** {text}" for letter, text in question.choices.items())
+            parts.append(f"{n}. {question.prompt}\n{options}")
+        return "\n".join(parts) + '\n\nAnswer with `quiz.answer(1, "a")`.'

@@ -1,0 +1,186 @@
+"""The lessons' exercises and quizzes: each known wrong answer is refused, correct answers pass.
+
+Checkers judge what the student built (a custodian, its audit log, a token), so the tests build
+answers as a student would, right and wrong, and run every exercise's published solution.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from kmslib import DecryptionError, KeyCustodian, inspect_token
+from kmslib.course import ____, cbc_token, exercises, lesson01, tamper
+from kmslib.tokens import format_token
+
+
+def run_solution(module: ModuleType, exercise: exercises.Exercise, **names: Any) -> dict[str, Any]:
+    """Run an exercise's solution as a notebook cell would, with the lesson's names imported."""
+    namespace: dict[str, Any] = {
+        **{name: getattr(module, name) for name in module.__all__},
+        "tamper": tamper,
+        "cbc_token": cbc_token,
+        "inspect_token": inspect_token,
+        "format_token": format_token,
+        "KeyCustodian": KeyCustodian,
+        **names,
+    }
+    exec(exercise.solution_code, namespace)
+    return namespace
+
+
+def verdict(exercise: exercises.Exercise, *answer: object) -> tuple[bool, str]:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = exercise.check(*answer)
+    return bool(result), out.getvalue()
+
+
+def refused(exercise: exercises.Exercise, *answer: object, because: str) -> None:
+    ok, said = verdict(exercise, *answer)
+    assert not ok, said
+    assert because in said, said
+
+
+def accepted(exercise: exercises.Exercise, *answer: object) -> None:
+    ok, said = verdict(exercise, *answer)
+    assert ok, said
+
+
+# ---------------------------------------------------------------- the machinery
+
+
+def test_blanks_hints_and_solutions_stay_hidden_until_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    refused(lesson01.q1, ____, because="replace the blank")
+    assert "establish_aes_key" not in capsys.readouterr().out
+    lesson01.q1.hint()
+    assert capsys.readouterr().out.startswith("Hint: ")
+    lesson01.q1.solution()
+    assert "establish_aes_key" in capsys.readouterr().out
+    assert repr(lesson01.q1).startswith("Exercise 1 (recall): ")
+    with pytest.raises(ValueError, match="level"):
+        exercises.Exercise(9, "guess", "a task", lambda: None, "", "")
+
+
+def test_the_quiz_checks_at_once_and_explains() -> None:
+    quiz = lesson01.quiz
+    assert "1. Which of these is a safe AES-256 key?" in repr(quiz)
+    assert 'quiz.answer(1, "a")' in quiz._repr_markdown_()
+    for number, question in enumerate(quiz.questions, 1):
+        wrong = next(letter for letter in question.choices if letter != question.answer)
+        assert quiz.answer(number, question.answer.upper())
+        assert not quiz.answer(number, wrong)
+    assert not quiz.answer(1, ____)
+    assert not quiz.answer(1, "z")
+    assert not quiz.answer(99, "a")
+    with pytest.raises(ValueError, match="not one of the choices"):
+        exercises.Question("?", {"a": "x"}, "b", "")
+
+
+# ---------------------------------------------------------------- lesson 01
+
+
+def test_l01_q1_refuses_guessable_keys_and_other_kinds() -> None:
+    kms = KeyCustodian()
+    refused(lesson01.q1, kms, because="no key 'vault'")
+    refused(lesson01.q1, "kms", because="pass your KeyCustodian")
+    kms.establish_aes_key("vault", mode="cbc")
+    refused(lesson01.q1, kms, because="AES-256-GCM")
+    for weak in (
+        hashlib.sha256(b"password").digest(),
+        hashlib.sha256(b"").digest(),
+        random.Random(42).randbytes(32),
+        bytes(range(32)),
+    ):
+        kms = KeyCustodian()
+        kms.import_aes_key("vault", weak)
+        refused(lesson01.q1, kms, because="the first thing a guesser tries")
+    kms = KeyCustodian()
+    with pytest.raises(ValueError, match="one byte repeated"):  # zeros never get as far as the checker
+        kms.import_aes_key("vault", bytes(32))
+    kms.establish_aes_key("vault")
+    kms.invalidate_key("vault")
+    refused(lesson01.q1, kms, because="revoked")
+
+
+def test_l01_q1_accepts_every_key_from_the_csprng() -> None:
+    for make in (
+        lambda kms: kms.establish_aes_key("vault"),
+        lambda kms: kms.establish_aes_key("vault", mode="gcm"),
+        lambda kms: kms.import_aes_key("vault", secrets.token_bytes(32)),
+    ):
+        kms = KeyCustodian()
+        make(kms)
+        accepted(lesson01.q1, kms)
+        accepted(lesson01.q1, kms)  # checking twice is harmless
+    run_solution(lesson01, lesson01.q1, kms=KeyCustodian())
+
+
+def test_l01_q2_refuses_the_original_a_new_encryption_and_broken_tokens() -> None:
+    token = lesson01.order_token
+    refused(lesson01.q2, token, because="original order")
+    mine = KeyCustodian()
+    mine.establish_aes_key("k", mode="cbc")
+    refused(lesson01.q2, mine.encrypt_data_aes("k", lesson01.TARGET), because="cannot encrypt anew")
+    refused(lesson01.q2, tamper(token, 11, ord("0") ^ ord("8")), because="make it read")
+    refused(lesson01.q2, tamper(token, 11, 0x80), because="refused the token")  # not UTF-8 any more
+    refused(lesson01.q2, "kms:v1:aes-256-cbc:!!", because="not a well-formed token")
+    refused(lesson01.q2, 42, because="not int")
+    refused(lesson01.q2, format_token(2, "aes-256-cbc", b"\0" * 48), because="v1 aes-256-cbc")
+
+
+def test_l01_q2_accepts_the_flip_however_it_is_written() -> None:
+    namespace = run_solution(lesson01, lesson01.q2)
+    accepted(lesson01.q2, namespace["forged"])
+    parts = inspect_token(lesson01.order_token)
+    assert parts.nonce is not None
+    iv = bytearray(parts.nonce)
+    iv[11] ^= ord("0") ^ ord("9")
+    accepted(lesson01.q2, cbc_token(bytes(iv), parts.ciphertext))
+
+
+def test_l01_q3_needs_the_oracle_and_the_exact_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lesson01.oracle, "queries", 0)
+    refused(lesson01.q3, bytes(16), because="never asked")
+    lesson01.oracle(lesson01.secret_token)
+    refused(lesson01.q3, bytes(15), because="a block is 16 bytes")
+    refused(lesson01.q3, None, because="as bytes")
+    secret = lesson01._SECRET
+    wrong_first = bytes([secret[0] ^ 1]) + secret[1:]
+    refused(lesson01.q3, wrong_first, because="15 of 16 bytes are right, and the last 15 in a row")
+    refused(lesson01.q3, bytes(16), because="check the step for byte")
+
+
+def test_l01_q3_the_attack_reads_the_secret_through_the_oracle_alone() -> None:
+    before = lesson01.oracle.queries
+    namespace = run_solution(lesson01, lesson01.q3)
+    assert namespace["recovered"] == lesson01._SECRET
+    assert 16 <= lesson01.oracle.queries - before <= 16 * 256 + 1
+    accepted(lesson01.q3, namespace["recovered"])
+    accepted(lesson01.q3, namespace["recovered"].decode())
+    accepted(lesson01.q3, namespace["recovered"] + bytes([16]) * 16)
+
+
+def test_l01_q4_gcm_refuses_both_attacks() -> None:
+    token = lesson01.gcm_order_token
+    digit = 12 + lesson01.ORDER.index("amt=") + 4
+    refused(lesson01.q4, token, 0, because="gcm_order_token itself")
+    refused(lesson01.q4, tamper(token, digit - 12, ord("0") ^ ord("9")), 0, because="flip byte 12 + i")
+    forged = tamper(token, digit, ord("0") ^ ord("9"))
+    with pytest.raises(DecryptionError):
+        lesson01._bank.decrypt_data_aes("orders-gcm", forged)
+    if lesson01.gcm_oracle.queries < 255:
+        refused(lesson01.q4, forged, 0, because="255 forged nonces")
+    namespace = run_solution(lesson01, lesson01.q4)
+    assert namespace["accepted"] == 0
+    refused(lesson01.q4, forged, 3, because="accepted none of the forgeries")
+    refused(lesson01.q4, forged, "0", because="an int")
+    accepted(lesson01.q4, forged, 0)
