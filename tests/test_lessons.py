@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from kmslib import DecryptionError, KeyCustodian, inspect_token
-from kmslib.course import ____, cbc_token, exercises, lesson01, tamper
+from kmslib import AuditLog, DecryptionError, KeyCustodian, KeyRevokedError, inspect_token
+from kmslib.course import ____, cbc_token, exercises, lesson01, lesson04, tamper
 from kmslib.tokens import format_token
 
 
@@ -184,3 +184,103 @@ def test_l01_q4_gcm_refuses_both_attacks() -> None:
     refused(lesson01.q4, forged, 3, because="accepted none of the forgeries")
     refused(lesson01.q4, forged, "0", because="an int")
     accepted(lesson01.q4, forged, 0)
+
+
+# ---------------------------------------------------------------- lesson 04
+
+
+def test_l04_q1_needs_a_revoked_key_and_a_real_reason() -> None:
+    kms = KeyCustodian()
+    refused(lesson04.q1, kms, because="no key 'laptop-disk'")
+    kms.establish_aes_key("laptop-disk")
+    refused(lesson04.q1, kms, because="still active")
+    kms.rotate_key("laptop-disk")
+    kms.invalidate_key("laptop-disk", version=1, reason="stolen")
+    refused(lesson04.q1, kms, because="still active")  # one version is not the whole key
+    for reason in (None, "   "):
+        other = KeyCustodian()
+        other.establish_aes_key("laptop-disk")
+        other.invalidate_key("laptop-disk", reason=reason)
+        refused(lesson04.q1, other, because="give a reason")
+    accepted(lesson04.q1, run_solution(lesson04, lesson04.q1, kms=KeyCustodian())["kms"])
+
+
+def test_l04_q2_refuses_the_wrong_orders() -> None:
+    # Revoking before rewrapping: the rewraps fail, the data is stranded.
+    kms, tokens = lesson04.records()
+    kms.rotate_key("records")
+    kms.invalidate_key("records", version=1, reason="leak")
+    with pytest.raises(KeyRevokedError):
+        kms.rewrap("records", tokens[0])
+    refused(lesson04.q2, kms, tokens, because="still at version 1")
+    # Decrypt-then-encrypt instead of rewrap: the audit log shows it.
+    kms, tokens = lesson04.records()
+    kms.rotate_key("records")
+    copies = [kms.encrypt_data_aes("records", kms.decrypt_data_aes("records", token)) for token in tokens]
+    kms.invalidate_key("records", version=1, reason="leak")
+    refused(lesson04.q2, kms, copies, because="decrypt-then-encrypt")
+    # Revoking the version that holds the rewrapped data.
+    kms, tokens = lesson04.records()
+    kms.rotate_key("records")
+    moved = [kms.rewrap("records", token) for token in tokens]
+    kms.rotate_key("records")
+    kms.invalidate_key("records", version=2, reason="oops")
+    refused(lesson04.q2, kms, moved, because="that is the version that holds the data")
+    # Revoking the whole key; not revoking at all; no rotation.
+    kms, tokens = lesson04.records()
+    kms.rotate_key("records")
+    moved = [kms.rewrap("records", token) for token in tokens]
+    refused(lesson04.q2, kms, moved, because="not revoked yet")
+    kms.invalidate_key("records")
+    refused(lesson04.q2, kms, moved, because="whole key")
+    kms, tokens = lesson04.records()
+    refused(lesson04.q2, kms, tokens, because="still at version 1")
+    refused(lesson04.q2, kms, tokens[:2], because="the list of the 3")
+    refused(lesson04.q2, KeyCustodian(), [], because="records() gave you")
+
+
+def test_l04_q2_accepts_the_right_order_however_it_is_done() -> None:
+    namespace = run_solution(lesson04, lesson04.q2)
+    accepted(lesson04.q2, namespace["kms"], namespace["new_tokens"])
+    # A loop instead of a comprehension, two rotations before the rewraps, a reason: all fine.
+    kms, tokens = lesson04.records()
+    kms.rotate_key("records")
+    kms.rotate_key("records")
+    new_tokens = []
+    for token in tokens:
+        new_tokens.append(kms.rewrap("records", token))
+    kms.invalidate_key("records", version=1, reason="leaked in a backup")
+    accepted(lesson04.q2, kms, new_tokens)
+    accepted(lesson04.q2, kms, new_tokens)  # and again: the checker's own decryptions do not count against it
+
+
+def test_l04_q3_finds_the_first_entry_that_differs_from_its_saved_head() -> None:
+    edited = lesson04._EDITED
+    refused(lesson04.q3, edited + 1, because="Look earlier")
+    refused(lesson04.q3, edited - 1, because="still matches")
+    refused(lesson04.q3, len(lesson04.saved_heads), because="entries 0 to")
+    refused(lesson04.q3, "3", because="an int")
+    if edited + 2 < len(lesson04.saved_heads):
+        refused(lesson04.q3, edited + 2, because="not the first")
+    assert AuditLog.verify_jsonl(lesson04.exported)  # the forgery is consistent on its own
+    namespace = run_solution(lesson04, lesson04.q3, json=__import__("json"))
+    assert namespace["first_bad"] == edited
+
+
+def test_l04_q4_only_a_saved_head_catches_the_forgery() -> None:
+    from kmslib.course import rewrite_log
+
+    namespace = run_solution(lesson04, lesson04.q4, rewrite_log=rewrite_log)
+    head, export, forged = namespace["head"], namespace["export"], namespace["forged"]
+    accepted(lesson04.q4, head, export, forged)
+    refused(lesson04.q4, head, export, export, because="the export itself")
+    refused(lesson04.q4, head, export, forged.replace('"seq": 1', '"seq": 7'), because="on its own")
+    late = rewrite_log(export, len(export.splitlines()) - 1, outcome="DecryptionError")
+    refused(lesson04.q4, head, export, late, because="at or before the saved head")
+    refused(lesson04.q4, "f" * 64, export, forged, because="does not contain the head")
+    kms = KeyCustodian()
+    kms.establish_aes_key("k")
+    kms.rotate_key("k")
+    short = kms.audit_log.to_jsonl()
+    refused(lesson04.q4, kms.audit_log[0].hash, short, rewrite_log(short, 0, key_id="x"), because="at least 3")
+    refused(lesson04.q4, head, None, forged, because="three strings")
