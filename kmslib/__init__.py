@@ -31,6 +31,7 @@ from kmslib.errors import (
     MessageTooLongError,
 )
 from kmslib.keyinfo import KeyInfo
+from kmslib.rsa import encrypt_with_public_key
 from kmslib.tokens import TokenInfo, inspect_token
 
 __version__ = "0.1.0"
@@ -56,6 +57,7 @@ __all__ = [
     "MessageTooLongError",
     "TokenInfo",
     "__version__",
+    "encrypt_with_public_key",
     "inspect_token",
     "load_public_key",
     "public_key_pem",

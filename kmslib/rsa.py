@@ -24,9 +24,19 @@ import hashlib
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from kmslib.tokens import RSA_OAEP, RSA_PKCS1V15
+from kmslib import _checks, _ffdh
+from kmslib.errors import ArgumentTypeError, InvalidInputError, MessageTooLongError
+from kmslib.tokens import RSA_OAEP, RSA_PKCS1V15, format_token
 
-__all__ = ["KEY_SIZES", "MIN_IMPORT_BITS", "PUBLIC_EXPONENT", "RSA_PADDINGS", "RSAKeyVersion", "max_plaintext"]
+__all__ = [
+    "KEY_SIZES",
+    "MIN_IMPORT_BITS",
+    "PUBLIC_EXPONENT",
+    "RSA_PADDINGS",
+    "RSAKeyVersion",
+    "encrypt_with_public_key",
+    "max_plaintext",
+]
 
 #: The key sizes :meth:`RSAKeyVersion.generate` offers.
 KEY_SIZES = (2048, 3072, 4096)
@@ -48,6 +58,13 @@ def max_plaintext(key_size: int, padding_name: str) -> int:
         padding_name: ``"oaep"`` (k - 66 bytes) or ``"pkcs1v15"`` (k - 11 bytes).
     """
     return (key_size + 7) // 8 - _OVERHEAD[padding_name]
+
+
+def _too_long(length: int, algorithm: str, key_size: int, limit: int) -> str:
+    return (
+        f"the message is {length} bytes; {algorithm} with a {key_size}-bit key encrypts at most {limit} bytes "
+        "(encrypt larger data with AES and wrap that key)"
+    )
 
 
 def _padding(name: str) -> padding.AsymmetricPadding:
@@ -102,10 +119,7 @@ class RSAKeyVersion:
 
     def too_long(self, length: int) -> str:
         """The message for a plaintext over :attr:`max_plaintext`."""
-        return (
-            f"the message is {length} bytes; {self.algorithm} with a {self.key_size}-bit key "
-            f"encrypts at most {self.max_plaintext} bytes (encrypt larger data with AES and wrap that key)"
-        )
+        return _too_long(length, self.algorithm, self.key_size, self.max_plaintext)
 
     def encrypt(self, plaintext: bytes, associated_data: bytes | None = None) -> bytes:
         """Encrypt ``plaintext`` (at most :attr:`max_plaintext` bytes: the custodian checks) with the public key."""
@@ -147,3 +161,49 @@ class RSAKeyVersion:
 
     def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("RSA key material cannot be pickled")
+
+
+def encrypt_with_public_key(
+    public_key_pem: str | bytes, plaintext: str | bytes, *, padding: str = "oaep", version: int = 1
+) -> str:
+    """Encrypt to an RSA public key exported by a custodian, with no custodian of one's own.
+
+    This is what a sender holding only the recipient's public key does (with AWS KMS: ``GetPublicKey``,
+    then encrypting locally). The recipient decrypts the token with ``decrypt_data_rsa``.
+
+    Args:
+        public_key_pem: the recipient's SubjectPublicKeyInfo PEM (``export_public_key``).
+        plaintext: ``str`` (UTF-8) or bytes, at most the padding's limit (190 bytes for OAEP with RSA-2048).
+        padding: the recipient key's padding, ``"oaep"`` or ``"pkcs1v15"`` (its ``KeyInfo.algorithm`` says which).
+        version: the recipient key's version that the PEM belongs to (its ``KeyInfo.version``).
+
+    Returns:
+        A token ``kms:v<version>:<algorithm>:<base64 ciphertext>``.
+
+    Raises:
+        InvalidInputError: the PEM is not an RSA public key of at least 2048 bits with exponent 65537,
+            or a bad padding or version.
+        MessageTooLongError: the plaintext is over the limit.
+        ArgumentTypeError: an argument of the wrong type.
+    """
+    padding_name = _checks.choice(padding, "padding", RSA_PADDINGS)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ArgumentTypeError(f"version must be an int, not {type(version).__name__}")
+    if not 1 <= version < 10**9:
+        raise InvalidInputError(f"version must be from 1 to 999999999, not {version}")
+    data = _checks.data(plaintext, "plaintext")
+    raw = _checks.text_or_bytes_pem(public_key_pem, "public_key_pem")
+    try:
+        key = _ffdh.load_pem_public_key(raw)
+    except ValueError:
+        key = None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise InvalidInputError("public_key_pem is not an RSA public key in PEM")
+    if key.key_size < MIN_IMPORT_BITS or key.public_numbers().e != PUBLIC_EXPONENT:
+        raise InvalidInputError(
+            f"the key must have at least {MIN_IMPORT_BITS} bits and public exponent {PUBLIC_EXPONENT}"
+        )
+    limit = max_plaintext(key.key_size, padding_name)
+    if len(data) > limit:
+        raise MessageTooLongError(_too_long(len(data), RSA_PADDINGS[padding_name], key.key_size, limit))
+    return format_token(version, RSA_PADDINGS[padding_name], key.encrypt(data, _padding(padding_name)))

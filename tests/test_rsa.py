@@ -177,3 +177,50 @@ def test_import_requires_the_public_exponent_65537(kms: KeyCustodian, rsa_pems: 
         assert exponent
     assert "r" not in kms
     assert kms.import_rsa_key("r", rsa_pems(0)).kind == "rsa"
+
+
+def test_encrypt_with_only_the_exported_public_key(kms: KeyCustodian, rsa_pems: Callable[[int], str]) -> None:
+    from kmslib import encrypt_with_public_key
+
+    kms.import_rsa_key("alice", rsa_pems(0))
+    kms.import_rsa_key("legacy", rsa_pems(0), padding="pkcs1v15")
+    pem = kms.export_public_key("alice")
+    token = encrypt_with_public_key(pem, "for Alice's eyes only")
+    assert token.startswith("kms:v1:rsa-oaep-sha256:")
+    assert kms.decrypt_data_rsa("alice", token) == "for Alice's eyes only"
+    legacy = encrypt_with_public_key(kms.export_public_key("legacy").encode(), b"\x00\xff", padding="pkcs1v15")
+    assert kms.decrypt_data_rsa("legacy", legacy, encoding=None) == b"\x00\xff"
+    kms.rotate_key("alice")
+    newer = encrypt_with_public_key(kms.export_public_key("alice"), "v2", version=kms.key_info("alice").version)
+    assert kms.decrypt_data_rsa("alice", newer) == "v2"
+    assert encrypt_with_public_key(pem, "x" * 190)
+    with pytest.raises(
+        MessageTooLongError, match="191 bytes; rsa-oaep-sha256 with a 2048-bit key encrypts at most 190"
+    ):
+        encrypt_with_public_key(pem, "x" * 191)
+    ec_pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    small = (
+        rsa.generate_private_key(public_exponent=65537, key_size=1024)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    e3 = (
+        rsa.generate_private_key(public_exponent=3, key_size=2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    for bad in (ec_pem, small, e3, "not a pem", rsa_pems(0)):
+        with pytest.raises(InvalidInputError):
+            encrypt_with_public_key(bad, "x")
+    with pytest.raises(InvalidInputError, match="padding"):
+        encrypt_with_public_key(pem, "x", padding="none")
+    with pytest.raises(InvalidInputError, match="version"):
+        encrypt_with_public_key(pem, "x", version=0)
+    with pytest.raises(ArgumentTypeError):
+        encrypt_with_public_key(pem, "x", version=True)
+    with pytest.raises(ArgumentTypeError):
+        encrypt_with_public_key(42, "x")  # type: ignore[arg-type]
