@@ -14,8 +14,17 @@ from typing import Any
 
 import pytest
 
-from kmslib import AuditLog, DecryptionError, KeyCustodian, KeyRevokedError, inspect_token
-from kmslib.course import ____, cbc_token, exercises, lesson01, lesson04, tamper
+from kmslib import (
+    AuditLog,
+    DecryptionError,
+    InvalidPeerKeyError,
+    KeyCustodian,
+    KeyRevokedError,
+    MessageTooLongError,
+    encrypt_with_public_key,
+    inspect_token,
+)
+from kmslib.course import ____, cbc_token, exercises, lesson01, lesson02, lesson03, lesson04, tamper
 from kmslib.tokens import format_token
 
 
@@ -284,3 +293,111 @@ def test_l04_q4_only_a_saved_head_catches_the_forgery() -> None:
     short = kms.audit_log.to_jsonl()
     refused(lesson04.q4, kms.audit_log[0].hash, short, rewrite_log(short, 0, key_id="x"), because="at least 3")
     refused(lesson04.q4, head, None, forged, because="three strings")
+
+
+# ---------------------------------------------------------------- lesson 02
+
+
+def test_l02_q1_the_oaep_limit_and_the_near_misses() -> None:
+    for wrong, because in ((245, "PKCS#1 v1.5"), (256, "modulus"), (2048, "modulus"), (189, "try encrypting")):
+        refused(lesson02.q1, wrong, because=because)
+    refused(lesson02.q1, "190", because="an int")
+    namespace = run_solution(lesson02, lesson02.q1, MessageTooLongError=MessageTooLongError)
+    assert namespace["limit"] == 190
+    accepted(lesson02.q1, 190)
+
+
+def test_l02_q2_hybrid_encryption_of_a_kibibyte() -> None:
+    namespace = run_solution(lesson02, lesson02.q2, secrets=secrets, encrypt_with_public_key=encrypt_with_public_key)
+    wrapped, report = namespace["wrapped_key"], namespace["report_token"]
+    accepted(lesson02.q2, wrapped, report)
+    data_key = secrets.token_bytes(32)
+    mine = KeyCustodian()
+    mine.import_aes_key("gcm", data_key)
+    mine.import_aes_key("cbc", data_key, mode="cbc")
+    mine.generate_rsa_pair("own-rsa")
+    refused(lesson02.q2, wrapped, mine.encrypt_data_rsa("own-rsa", b"x" * 100), because="far over RSA's limit")
+    refused(lesson02.q2, wrapped, mine.encrypt_data_aes("cbc", lesson02.REPORT), because="CBC")
+    good = mine.encrypt_data_aes("gcm", lesson02.REPORT)
+    refused(lesson02.q2, mine.encrypt_data_aes("gcm", data_key), good, because="wrap the data key with Alice's RSA")
+    refused(lesson02.q2, mine.encrypt_data_rsa("own-rsa", data_key), good, because="Alice cannot unwrap")
+    refused(lesson02.q2, encrypt_with_public_key(lesson02.alice_public_pem, data_key.hex()), good, because="64 bytes")
+    refused(lesson02.q2, wrapped, good, because="does not decrypt the report")
+    right = encrypt_with_public_key(lesson02.alice_public_pem, data_key)
+    refused(lesson02.q2, right, mine.encrypt_data_aes("gcm", b"other"), because="to something else")
+    accepted(lesson02.q2, right, good)
+
+
+def test_l02_q3_implicit_rejection() -> None:
+    namespace = run_solution(lesson02, lesson02.q3, tamper=tamper)
+    kms, token, forged, result = (namespace[name] for name in ("kms", "token", "forged", "result"))
+    assert isinstance(result, bytes)
+    assert result != b"Classified Information"
+    accepted(lesson02.q3, kms, token, forged, result)
+    refused(lesson02.q3, kms, token, token, result, because="forge the token")
+    refused(lesson02.q3, kms, token, forged, DecryptionError(), because="result is an exception")
+    refused(lesson02.q3, kms, token, forged, "text", because="encoding=None")
+    refused(lesson02.q3, kms, token, forged, b"made up", because="does not give that result")
+    kms.generate_rsa_pair("modern")
+    modern = kms.encrypt_data_rsa("modern", "x")
+    refused(lesson02.q3, kms, modern, tamper(modern, 100, 1), b"", because="PKCS#1 v1.5 key")
+
+
+def test_l02_q4_rewrap_after_rotation_not_decrypt_and_encrypt() -> None:
+    namespace = run_solution(lesson02, lesson02.q4, secrets=secrets)
+    accepted(lesson02.q4, namespace["kms"], "wrapping", namespace["wrapped_key"], namespace["rewrapped"])
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("w")
+    wrapped = kms.encrypt_data_rsa("w", b"k" * 31 + b"!")
+    refused(lesson02.q4, kms, "w", wrapped, wrapped, because="rotate it first")
+    kms.rotate_key("w")
+    copied = kms.encrypt_data_rsa("w", kms.decrypt_data_rsa("w", wrapped, encoding=None))
+    refused(lesson02.q4, kms, "w", wrapped, copied, because="no rewrap since the rotation")
+    refused(lesson02.q4, kms, "w", wrapped, wrapped, because="not the newest")
+    refused(lesson02.q4, kms, "nope", wrapped, copied, because="pass your custodian")
+
+
+# ---------------------------------------------------------------- lesson 03
+
+
+def test_l03_q1_agree_a_key_with_the_partner() -> None:
+    namespace = run_solution(lesson03, lesson03.q1)
+    kms, mine = namespace["kms"], namespace["my_public"]
+    accepted(lesson03.q1, kms, mine)
+    accepted(lesson03.q1, kms, mine.pem)  # PEM text is a public key too; checking twice is fine
+    refused(lesson03.q1, kms, lesson03.partner_public, because="the partner's public key")
+    other = KeyCustodian()
+    wrong_private, _ = other.generate_diffie_hellman_params_and_key(group="x25519")
+    _, unrelated = other.generate_diffie_hellman_params_and_key(group="x25519")
+    other.derive_shared_key("link", wrong_private, lesson03.partner_public)
+    refused(lesson03.q1, other, unrelated, because="different keys")
+    ff = KeyCustodian()
+    _, ff_public = ff.generate_diffie_hellman_params_and_key(group="ffdhe2048")
+    refused(lesson03.q1, ff, ff_public, because="no key 'link'")
+    ff.establish_aes_key("link")
+    refused(lesson03.q1, ff, ff_public, because="refused your public key")
+
+
+def test_l03_q2_spot_mallory() -> None:
+    honest = next(day for day in lesson03.exchanges if day != lesson03._MALLORY_DAY)
+    refused(lesson03.q2, honest, because="is honest")
+    refused(lesson03.q2, "sunday", because="one of")
+    namespace = run_solution(lesson03, lesson03.q2)
+    assert namespace["mallory_day"] == lesson03._MALLORY_DAY
+
+
+def test_l03_q3_which_peer_keys_are_refused() -> None:
+    namespace = run_solution(lesson03, lesson03.q3, InvalidPeerKeyError=InvalidPeerKeyError)
+    assert sorted(namespace["rejected"]) == [1, 2, 3, 4]
+    refused(lesson03.q3, [1, 2], because="2 of the traps are missing")
+    refused(lesson03.q3, [0, 1, 2, 3, 4], because="a valid key")
+    refused(lesson03.q3, "1234", because="indices")
+    accepted(lesson03.q3, (4, 3, 2, 1))
+
+
+def test_l03_q4_mallory_in_the_middle() -> None:
+    namespace = run_solution(lesson03, lesson03.q4)
+    mallory, for_alice, for_bob = namespace["mallory"], namespace["for_alice"], namespace["for_bob"]
+    accepted(lesson03.q4, mallory, for_alice, for_bob)
+    refused(lesson03.q4, mallory, for_bob, for_alice, because="is not Mallory's 'to-alice'")
+    refused(lesson03.q4, KeyCustodian(), for_alice, for_bob, because="no key 'to-alice'")

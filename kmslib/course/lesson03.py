@@ -1,0 +1,270 @@
+"""Lesson 03 (Diffie-Hellman): four checked exercises, of rising difficulty, and the quiz.
+
+- ``q1`` (apply): agree a key with a partner custodian, sending only public keys;
+- ``q2`` (recall): spot Mallory, by comparing fingerprints over a separate channel;
+- ``q3`` (apply): find which of five public keys ``derive_shared_key`` refuses;
+- ``q4`` (break): be Mallory: agree one key with Alice and another with Bob.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from cryptography.hazmat.primitives.asymmetric import x25519
+
+from kmslib import _ffdh, dh
+from kmslib.course.exercises import Exercise, Question, Quiz
+from kmslib.custodian import KeyCustodian
+from kmslib.dh import DHPublicKey
+from kmslib.errors import InvalidPeerKeyError, KMSError
+
+__all__ = ["alice_public", "bob_public", "candidates", "exchanges", "partner_public", "q1", "q2", "q3", "q4", "quiz"]
+
+KEY_ID = "link"
+
+# The partner, Alice and Bob: their private keys stay in this module.
+_partner = KeyCustodian()
+_partner_private, partner_public = _partner.generate_diffie_hellman_params_and_key(group="x25519")
+_alice = KeyCustodian()
+_alice_private, alice_public = _alice.generate_diffie_hellman_params_and_key(group="x25519")
+_bob = KeyCustodian()
+_bob_private, bob_public = _bob.generate_diffie_hellman_params_and_key(group="x25519")
+_agreed = [0]
+
+
+def _fresh_id(custodian: KeyCustodian, stem: str) -> str:
+    """A key id not used yet in ``custodian``, so that a check can run again."""
+    _agreed[0] += 1
+    return f"{stem}-{_agreed[0]}"
+
+
+def _custodian(kms: object) -> KeyCustodian:
+    if not isinstance(kms, KeyCustodian):
+        raise TypeError(f"pass a KeyCustodian, not {type(kms).__name__}")
+    return kms
+
+
+def _public(value: object) -> DHPublicKey:
+    if isinstance(value, DHPublicKey):
+        return value
+    if isinstance(value, str):
+        return dh.load_public_key(value)
+    raise TypeError(f"pass a public key handle (or its PEM), not {type(value).__name__}")
+
+
+def _check_q1(kms: object, my_public: object) -> str | None:
+    custodian = _custodian(kms)
+    mine = _public(my_public)
+    if KEY_ID not in custodian:
+        return f"there is no key {KEY_ID!r} in your custodian: derive it with derive_shared_key."
+    if mine == partner_public:
+        return "that is the partner's public key: pass your own, the one you would send."
+    theirs = _fresh_id(_partner, KEY_ID)
+    try:
+        _partner.derive_shared_key(theirs, _partner_private, mine)
+    except InvalidPeerKeyError:
+        return "the partner refused your public key: make an x25519 key pair, as the partner did."
+    if _partner.key_info(theirs).fingerprint != custodian.key_info(KEY_ID).fingerprint:
+        return (
+            "you and the partner hold different keys: derive yours from your private key and partner_public, "
+            "and pass the public key of that same pair."
+        )
+    token = _partner.encrypt_data_aes(theirs, "hello from your partner")
+    if custodian.decrypt_data_aes(KEY_ID, token) != "hello from your partner":  # pragma: no cover - same key
+        return "your key does not read the partner's message."
+    return None
+
+
+q1 = Exercise(
+    1,
+    "apply",
+    f"Agree a key {KEY_ID!r} with a partner whose public key is `partner_public` (x25519). Make your own key pair in "
+    "`kms`, derive the key, and pass (kms, your public key).",
+    _check_q1,
+    "generate_diffie_hellman_params_and_key(group='x25519') gives (private, public); derive_shared_key takes your "
+    "private key and the partner's public key.",
+    f"""kms = KeyCustodian()
+my_private, my_public = kms.generate_diffie_hellman_params_and_key(group="x25519")
+kms.derive_shared_key("{KEY_ID}", my_private, partner_public)
+q1.check(kms, my_public)""",
+)
+
+
+def _exchanges() -> tuple[dict[str, dict[str, str]], str]:
+    """Two exchanges as each side saw them, and which one Mallory sat in."""
+    fair_a, fair_b = dh.generate_key_pair("x25519")[1], dh.generate_key_pair("x25519")[1]
+    alice_real, bob_real = dh.generate_key_pair("x25519")[1], dh.generate_key_pair("x25519")[1]
+    mallory_to_alice, mallory_to_bob = dh.generate_key_pair("x25519")[1], dh.generate_key_pair("x25519")[1]
+    honest = {
+        "alice's own key": fair_a.fingerprint,
+        "the key alice received as bob's": fair_b.fingerprint,
+        "bob's own key": fair_b.fingerprint,
+        "the key bob received as alice's": fair_a.fingerprint,
+    }
+    attacked = {
+        "alice's own key": alice_real.fingerprint,
+        "the key alice received as bob's": mallory_to_alice.fingerprint,
+        "bob's own key": bob_real.fingerprint,
+        "the key bob received as alice's": mallory_to_bob.fingerprint,
+    }
+    if secrets.randbelow(2):
+        return {"monday": honest, "tuesday": attacked}, "tuesday"
+    return {"monday": attacked, "tuesday": honest}, "monday"
+
+
+#: Two days' exchanges, as Alice and Bob read the fingerprints to each other over the phone.
+exchanges, _MALLORY_DAY = _exchanges()
+
+
+def _check_q2(day: object) -> str | None:
+    if day not in exchanges:
+        return f"pass the day Mallory was in the middle: one of {sorted(exchanges)}."
+    if day != _MALLORY_DAY:
+        return (
+            f"on {day}, the key Alice received as Bob's is Bob's own key, and the other way round: that exchange "
+            "is honest."
+        )
+    return None
+
+
+q2 = Exercise(
+    2,
+    "recall",
+    "`exchanges` shows two days' key exchanges, with each side's fingerprints. On which day was Mallory in the middle?",
+    _check_q2,
+    "Compare what Alice received as Bob's key with the fingerprint Bob reads out of his own key.",
+    """mallory_day = next(
+    day for day, seen in exchanges.items() if seen["the key alice received as bob's"] != seen["bob's own key"]
+)
+q2.check(mallory_day)""",
+)
+
+
+def _candidates() -> tuple[list[DHPublicKey], set[int]]:
+    p = _ffdh.FF_GROUPS["ffdhe2048"]
+    keys = [
+        dh.generate_key_pair("ffdhe2048")[1],  # valid
+        dh.public_key_from_y("ffdhe2048", 1),  # forces the secret 1
+        dh.public_key_from_y("ffdhe2048", p - 1),  # forces the secret 1 or p - 1
+        dh.public_key_from_y("ffdhe2048", p - 2),  # order 2q: leaks one bit of the exponent
+        DHPublicKey(x25519.X25519PublicKey.from_public_bytes(bytes(32))),  # low order: an all-zero secret
+        dh.generate_key_pair("x25519")[1],  # valid, in the other group
+    ]
+    return keys, {1, 2, 3, 4}
+
+
+#: Six public keys sent by peers: some of them are traps.
+candidates, _BAD = _candidates()
+
+
+def _check_q3(rejected: object) -> str | None:
+    if not isinstance(rejected, (list, tuple, set)) or not all(isinstance(i, int) for i in rejected):
+        return "pass the indices (ints) of the candidates that derive_shared_key refuses."
+    chosen = set(rejected)
+    if chosen == _BAD:
+        return None
+    if 0 in chosen or 5 in chosen:
+        return (
+            "a valid key is among your choices: each of your own key pairs must match the candidate's group "
+            "(ffdhe2048 or x25519)."
+        )
+    missing = sorted(_BAD - chosen)
+    return f"{len(missing)} of the traps are missing. Try every candidate with a key pair of its own group."
+
+
+q3 = Exercise(
+    3,
+    "apply",
+    "Which of the six `candidates` does derive_shared_key refuse with InvalidPeerKeyError? Try each with a key pair "
+    "of its own group (candidate.group), and pass the list of indices refused.",
+    _check_q3,
+    "Catch InvalidPeerKeyError around derive_shared_key; use a new key id for each try (a refused key leaves none).",
+    """kms = KeyCustodian()
+rejected = []
+for index, candidate in enumerate(candidates):
+    private, _ = kms.generate_diffie_hellman_params_and_key(group=candidate.group)
+    try:
+        kms.derive_shared_key(f"try-{index}", private, candidate)
+    except InvalidPeerKeyError:
+        rejected.append(index)
+q3.check(rejected)""",
+)
+
+
+def _check_q4(mallory: object, to_alice: object, to_bob: object) -> str | None:
+    custodian = _custodian(mallory)
+    for key_id in ("to-alice", "to-bob"):
+        if key_id not in custodian:
+            return f"Mallory has no key {key_id!r}: derive one with each victim."
+    alice_key, bob_key = _fresh_id(_alice, "link"), _fresh_id(_bob, "link")
+    try:
+        _alice.derive_shared_key(alice_key, _alice_private, _public(to_alice))
+        _bob.derive_shared_key(bob_key, _bob_private, _public(to_bob))
+    except KMSError:
+        return "Alice or Bob refused the public key you sent: send x25519 public keys."
+    if _alice.key_info(alice_key).fingerprint != custodian.key_info("to-alice").fingerprint:
+        return "Alice's key is not Mallory's 'to-alice': derive it with the key pair whose public half you send Alice."
+    if _bob.key_info(bob_key).fingerprint != custodian.key_info("to-bob").fingerprint:
+        return "Bob's key is not Mallory's 'to-bob': derive it with the key pair whose public half you send Bob."
+    return None
+
+
+q4 = Exercise(
+    4,
+    "break",
+    "Be Mallory: in a custodian `mallory`, agree 'to-alice' with `alice_public` and 'to-bob' with `bob_public`, each "
+    "with its own key pair. Pass (mallory, the public key you send Alice, the public key you send Bob).",
+    _check_q4,
+    "Two key pairs; derive_shared_key('to-alice', private_1, alice_public), and the same for Bob with private_2.",
+    """mallory = KeyCustodian()
+for_alice_private, for_alice = mallory.generate_diffie_hellman_params_and_key(group="x25519")
+for_bob_private, for_bob = mallory.generate_diffie_hellman_params_and_key(group="x25519")
+mallory.derive_shared_key("to-alice", for_alice_private, alice_public)
+mallory.derive_shared_key("to-bob", for_bob_private, bob_public)
+q4.check(mallory, for_alice, for_bob)""",
+    lambda mallory, to_alice, to_bob: (
+        "Alice and Bob each hold a working key, and Mallory reads and re-encrypts everything between them. "
+        "Only comparing fingerprints over another channel (or signatures) shows her."
+    ),
+)
+
+
+quiz = Quiz(
+    Question(
+        "Against whom is an unauthenticated Diffie-Hellman exchange safe?",
+        {"a": "A passive eavesdropper", "b": "A man in the middle", "c": "Both"},
+        "a",
+        "Whoever only listens learns the public keys, not the secret. Whoever can replace the public keys agrees a "
+        "key with each side: authenticate the keys (signatures, certificates, a fingerprint check).",
+    ),
+    Question(
+        "With an RFC 7919 group (p = 2q + 1), which peer values force a predictable shared secret?",
+        {"a": "1 and p - 1", "b": "every even number", "c": "every value above q"},
+        "a",
+        "y = 1 gives the secret 1; y = p - 1 gives 1 or p - 1. An element of order 2q forces nothing, but leaks one "
+        "bit of the exponent; kmslib checks y^q = 1 mod p, so it refuses those too.",
+    ),
+    Question(
+        "Why run the shared secret through HKDF instead of using it as the AES key?",
+        {
+            "a": "The secret is not uniformly random bytes; HKDF extracts a uniform key from it (RFC 5869)",
+            "b": "To make it longer",
+            "c": "HKDF encrypts it",
+        },
+        "a",
+        "A Diffie-Hellman secret is a group element with structure; HKDF turns it into uniform key bytes, bound "
+        "to a context (the info string).",
+    ),
+    Question(
+        "Alice and Bob read their fingerprints to each other over the phone, and they match. What does that rule out?",
+        {
+            "a": "A man in the middle during this exchange",
+            "b": "Any later compromise of their keys",
+            "c": "Nothing",
+        },
+        "a",
+        "Matching fingerprints over a channel Mallory does not control show both hold the same public keys. With "
+        "short fingerprints (64 bits here) a Mallory who picks her keys can search for a collision, about 2^32 "
+        "work: costly, not impossible. Real systems compare 60-digit safety numbers or use commitments (ZRTP).",
+    ),
+)
