@@ -360,29 +360,29 @@ def test_l02_q4_rewrap_after_rotation_not_decrypt_and_encrypt() -> None:
 # ---------------------------------------------------------------- lesson 03
 
 
-def test_l03_q1_agree_a_key_with_the_partner() -> None:
-    namespace = run_solution(lesson03, lesson03.q1)
+def test_l03_q2_agree_a_key_with_the_partner() -> None:
+    namespace = run_solution(lesson03, lesson03.q2)
     kms, mine = namespace["kms"], namespace["my_public"]
-    accepted(lesson03.q1, kms, mine)
-    accepted(lesson03.q1, kms, mine.pem)  # PEM text is a public key too; checking twice is fine
-    refused(lesson03.q1, kms, lesson03.partner_public, because="the partner's public key")
+    accepted(lesson03.q2, kms, mine)
+    accepted(lesson03.q2, kms, mine.pem)  # PEM text is a public key too; checking twice is fine
+    refused(lesson03.q2, kms, lesson03.partner_public, because="the partner's public key")
     other = KeyCustodian()
     wrong_private, _ = other.generate_diffie_hellman_params_and_key(group="x25519")
     _, unrelated = other.generate_diffie_hellman_params_and_key(group="x25519")
     other.derive_shared_key("link", wrong_private, lesson03.partner_public)
-    refused(lesson03.q1, other, unrelated, because="different keys")
+    refused(lesson03.q2, other, unrelated, because="different keys")
     ff = KeyCustodian()
     _, ff_public = ff.generate_diffie_hellman_params_and_key(group="ffdhe2048")
-    refused(lesson03.q1, ff, ff_public, because="no key 'link'")
+    refused(lesson03.q2, ff, ff_public, because="no key 'link'")
     ff.establish_aes_key("link")
-    refused(lesson03.q1, ff, ff_public, because="refused your public key")
+    refused(lesson03.q2, ff, ff_public, because="refused your public key")
 
 
-def test_l03_q2_spot_mallory() -> None:
+def test_l03_q1_spot_mallory() -> None:
     honest = next(day for day in lesson03.exchanges if day != lesson03._MALLORY_DAY)
-    refused(lesson03.q2, honest, because="is honest")
-    refused(lesson03.q2, "sunday", because="one of")
-    namespace = run_solution(lesson03, lesson03.q2)
+    refused(lesson03.q1, honest, because="is honest")
+    refused(lesson03.q1, "sunday", because="one of")
+    namespace = run_solution(lesson03, lesson03.q1)
     assert namespace["mallory_day"] == lesson03._MALLORY_DAY
 
 

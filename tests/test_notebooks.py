@@ -100,3 +100,36 @@ def test_no_helper_is_defined_in_a_notebook() -> None:
         for cell in load(path)["cells"]:
             if cell["cell_type"] == "code":
                 assert not re.search(r"^\s*(def|class) ", text(cell), re.MULTILINE), (path.name, text(cell)[:60])
+
+
+LESSONS = [path for path in NOTEBOOKS if path.name[:2] in {"01", "02", "03", "04"}]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.name for p in LESSONS])
+def test_each_lesson_meets_the_course_standard(path: Path) -> None:
+    # A time estimate and prerequisites first; four checked exercises of rising difficulty, whose tasks are
+    # the checkers' own; a quiz with every question asked; further reading from primary sources.
+    import importlib
+
+    cells = load(path)["cells"]
+    markdown = [text(c) for c in cells if c["cell_type"] == "markdown"]
+    code = "\n".join(text(c) for c in cells if c["cell_type"] == "code")
+    first = next(m for m in markdown if m.startswith("# "))
+    assert re.search(r"\*About \d+ minutes\. Prerequisites: .+\.\*", first), first[:200]
+    assert first.index("minutes") < first.index("## Learning goals")
+    lesson = importlib.import_module(f"kmslib.course.lesson{path.name[:2]}")
+    exercises = [getattr(lesson, f"q{n}") for n in range(1, 5)]
+    levels = [q.level for q in exercises]
+    assert levels[0] == "recall"
+    assert {"build", "break"} & set(levels[2:])
+    for n, exercise in enumerate(exercises, 1):
+        assert f"q{n}.check(" in code
+        assert any(exercise.task in m for m in markdown), f"the task of q{n} is not in the notebook"
+    assert "## Quiz" in "\n".join(markdown)
+    assert all(f"quiz.answer({n}, " in code for n in range(1, len(lesson.quiz.questions) + 1))
+    assert 3 <= len(lesson.quiz.questions) <= 5
+    reading = next(m for m in markdown if m.startswith("## Further reading"))
+    assert len(re.findall(r"<https://", reading)) >= 4
+    order = [m.split("\n", 1)[0] for m in markdown if m.startswith("## ")]
+    assert order.index("## Exercises") < order.index("## Key takeaways") < order.index("## Quiz")
+    assert order[-1] == "## Further reading"

@@ -1,7 +1,7 @@
 """Lesson 03 (Diffie-Hellman): four checked exercises, of rising difficulty, and the quiz.
 
-- ``q1`` (apply): agree a key with a partner custodian, sending only public keys;
-- ``q2`` (recall): spot Mallory, by comparing fingerprints over a separate channel;
+- ``q1`` (recall): spot Mallory, by comparing fingerprints over a separate channel;
+- ``q2`` (apply): agree a key with a partner custodian, sending only public keys;
 - ``q3`` (apply): find which of five public keys ``derive_shared_key`` refuses;
 - ``q4`` (break): be Mallory: agree one key with Alice and another with Bob.
 """
@@ -18,7 +18,7 @@ from kmslib.custodian import KeyCustodian
 from kmslib.dh import DHPublicKey
 from kmslib.errors import InvalidPeerKeyError, KMSError
 
-__all__ = ["alice_public", "bob_public", "candidates", "exchanges", "partner_public", "q1", "q2", "q3", "q4", "quiz"]
+__all__ = ["alice_public", "bob_public", "candidates", "exchanges", "partner_public", "q2", "q1", "q3", "q4", "quiz"]
 
 KEY_ID = "link"
 
@@ -52,7 +52,7 @@ def _public(value: object) -> DHPublicKey:
     raise TypeError(f"pass a public key handle (or its PEM), not {type(value).__name__}")
 
 
-def _check_q1(kms: object, my_public: object) -> str | None:
+def _check_q2(kms: object, my_public: object) -> str | None:
     custodian = _custodian(kms)
     mine = _public(my_public)
     if KEY_ID not in custodian:
@@ -75,18 +75,18 @@ def _check_q1(kms: object, my_public: object) -> str | None:
     return None
 
 
-q1 = Exercise(
-    1,
+q2 = Exercise(
+    2,
     "apply",
     f"Agree a key {KEY_ID!r} with a partner whose public key is `partner_public` (x25519). Make your own key pair in "
     "`kms`, derive the key, and pass (kms, your public key).",
-    _check_q1,
+    _check_q2,
     "generate_diffie_hellman_params_and_key(group='x25519') gives (private, public); derive_shared_key takes your "
     "private key and the partner's public key.",
     f"""kms = KeyCustodian()
 my_private, my_public = kms.generate_diffie_hellman_params_and_key(group="x25519")
 kms.derive_shared_key("{KEY_ID}", my_private, partner_public)
-q1.check(kms, my_public)""",
+q2.check(kms, my_public)""",
 )
 
 
@@ -116,7 +116,7 @@ def _exchanges() -> tuple[dict[str, dict[str, str]], str]:
 exchanges, _MALLORY_DAY = _exchanges()
 
 
-def _check_q2(day: object) -> str | None:
+def _check_q1(day: object) -> str | None:
     if day not in exchanges:
         return f"pass the day Mallory was in the middle: one of {sorted(exchanges)}."
     if day != _MALLORY_DAY:
@@ -127,16 +127,16 @@ def _check_q2(day: object) -> str | None:
     return None
 
 
-q2 = Exercise(
-    2,
+q1 = Exercise(
+    1,
     "recall",
     "`exchanges` shows two days' key exchanges, with each side's fingerprints. On which day was Mallory in the middle?",
-    _check_q2,
+    _check_q1,
     "Compare what Alice received as Bob's key with the fingerprint Bob reads out of his own key.",
     """mallory_day = next(
     day for day, seen in exchanges.items() if seen["the key alice received as bob's"] != seen["bob's own key"]
 )
-q2.check(mallory_day)""",
+q1.check(mallory_day)""",
 )
 
 
