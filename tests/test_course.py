@@ -211,3 +211,74 @@ def test_rewrite_log_makes_a_consistent_forgery_that_only_a_saved_head_catches(k
         rewrite_log(exported, 7, outcome="ok")
     with pytest.raises(ValueError, match="not \\['hash'\\]"):
         rewrite_log(exported, 0, hash="0" * 64)
+
+
+def texts(figure: Figure) -> str:
+    return "\n".join(text.get_text() for ax in figure.axes for text in [*ax.texts, ax.title])
+
+
+def test_cbc_chain_says_in_words_what_the_flip_does() -> None:
+    shown = texts(pictures.cbc_chain())
+    for words in ("IV (sent in the token)", "bit 3 flipped", "P1: bit 3 flipped", "P2: intact", "AES⁻¹", "no error"):
+        assert words in shown, words
+
+
+def test_gcm_diagram_shows_counter_mode_and_the_tag() -> None:
+    shown = texts(pictures.gcm_diagram())
+    for words in ("nonce ‖ 1", "nonce ‖ 2", "GHASH", "associated data", "tag", "never repeat", "SP 800-38D"):
+        assert words in shown, words
+
+
+def test_man_in_the_middle_shows_two_keys_and_both_legs() -> None:
+    shown = texts(pictures.man_in_the_middle())
+    for words in ("Mallory", "M1, posing as B", "M2, posing as A", "K1 = DH(a, M1)", "K2 = DH(b, M2)", "fingerprints"):
+        assert words in shown, words
+
+
+def marks(figure: Figure) -> int:
+    """How many ✘ marks a chain picture shows (its legend explains the mark once)."""
+    return texts(figure).replace("red ✘: it does not", "").count("✘")
+
+
+def test_audit_chain_marks_an_edit_and_the_saved_head(kms: KeyCustodian) -> None:
+    import dataclasses
+
+    from kmslib.course import rechain
+
+    kms.establish_aes_key("k")
+    kms.rotate_key("k")
+    kms.encrypt_data_aes("k", "x")
+    entries = list(kms.audit_log)
+    head = entries[1].hash
+    whole = texts(pictures.audit_chain(entries, saved_head=head))
+    assert marks(pictures.audit_chain(entries, saved_head=head)) == 0
+    assert "▲ the saved head" in whole
+    assert f"hash {entries[2].hash[:10]}" in whole
+    edited = [*entries[:1], dataclasses.replace(entries[1], outcome="DecryptionError"), *entries[2:]]
+    assert "✘ edited" in texts(pictures.audit_chain(edited))
+    relinked = [entries[0], dataclasses.replace(entries[1], prev_hash="f" * 64), entries[2]]
+    assert marks(pictures.audit_chain(relinked)) == 2  # the link, and the entry (prev_hash is in its hash)
+    forged = rechain([*entries[:1], dataclasses.replace(entries[1], outcome="DecryptionError"), *entries[2:]])
+    shown = texts(pictures.audit_chain(forged, saved_head=head))
+    assert marks(pictures.audit_chain(forged, saved_head=head)) == 0  # consistent on its own...
+    assert "the saved head is not among these entries" in shown  # ...but not what the auditor saved
+    assert "#2" in texts(pictures.audit_chain(entries, last=1))
+    assert "#0" not in texts(pictures.audit_chain(entries, last=1))
+
+
+def test_keygen_samples_and_the_whiskers() -> None:
+    samples = pictures.keygen_samples(sizes=(2048,), repeats=(3,))
+    assert list(samples) == [2048]
+    assert len(samples[2048]) == 3
+    assert all(seconds > 0 for seconds in samples[2048])
+    figure = pictures.plot_keygen_times(samples)
+    ax = figure.axes[0]
+    (bar,) = ax.patches
+    assert bar.get_height() == pytest.approx(sorted(samples[2048])[1])  # the median of three
+    assert "fastest to slowest" in ax.get_title()
+    assert "keys generated: 3" in ax.get_xlabel()
+    whiskers = [line for collection in ax.collections for line in collection.get_segments()]
+    assert whiskers
+    (low, high) = whiskers[0][:, 1].min(), whiskers[0][:, 1].max()
+    assert low == pytest.approx(min(samples[2048]))
+    assert high == pytest.approx(max(samples[2048]))

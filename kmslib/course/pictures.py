@@ -7,19 +7,33 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
+from kmslib.audit import GENESIS, AuditEntry
 from kmslib.custodian import KeyCustodian
 from kmslib.rsa import RSAKeyVersion
 from kmslib.tokens import inspect_token
 
-__all__ = ["ecb_vs_cbc", "key_lifecycle", "keygen_times", "paint_mixing", "plot_keygen_times", "sample_image"]
+__all__ = [
+    "audit_chain",
+    "cbc_chain",
+    "ecb_vs_cbc",
+    "gcm_diagram",
+    "key_lifecycle",
+    "keygen_samples",
+    "keygen_times",
+    "man_in_the_middle",
+    "paint_mixing",
+    "plot_keygen_times",
+    "sample_image",
+]
 
 
 def sample_image(size: int = 192) -> np.ndarray:
@@ -136,35 +150,217 @@ def key_lifecycle() -> Figure:
     return fig
 
 
-def keygen_times(sizes: Sequence[int] = (2048, 3072, 4096), repeats: Sequence[int] = (3, 2, 1)) -> dict[int, float]:
-    """Measure RSA key generation, live: the median seconds per key for each size.
+def keygen_samples(
+    sizes: Sequence[int] = (2048, 3072, 4096), repeats: Sequence[int] = (7, 5, 3)
+) -> dict[int, list[float]]:
+    """Measure RSA key generation, live: the seconds each key took, for each size.
 
     Args:
         sizes: the key sizes in bits.
         repeats: how many keys to generate for each size (bigger keys take much longer).
 
     Returns:
-        ``{bits: median seconds}``.
+        ``{bits: [seconds, ...]}``, one number per key.
     """
-    medians: dict[int, float] = {}
+    samples: dict[int, list[float]] = {}
     for bits, count in zip(sizes, repeats, strict=True):
-        samples = []
+        samples[bits] = []
         for _ in range(count):
             start = time.perf_counter()
             RSAKeyVersion.generate(bits, "oaep")
-            samples.append(time.perf_counter() - start)
-        medians[bits] = float(np.median(samples))
-    return medians
+            samples[bits].append(time.perf_counter() - start)
+    return samples
 
 
-def plot_keygen_times(times: dict[int, float]) -> Figure:
-    """A bar chart of :func:`keygen_times` results."""
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    sizes = list(times)
-    ax.bar([str(s) for s in sizes], [times[s] for s in sizes], color="#2563eb")
-    ax.set_xlabel("RSA key size (bits)")
-    ax.set_ylabel("seconds per key (median)")
-    ax.set_title("RSA key generation gets much slower as keys grow", fontsize=10)
+def keygen_times(sizes: Sequence[int] = (2048, 3072, 4096), repeats: Sequence[int] = (7, 5, 3)) -> dict[int, float]:
+    """The median seconds per key for each size (see :func:`keygen_samples`)."""
+    return {bits: float(np.median(times)) for bits, times in keygen_samples(sizes, repeats).items()}
+
+
+def plot_keygen_times(samples: Mapping[int, list[float]] | Mapping[int, float]) -> Figure:
+    """Bars of the median time per key size, with whiskers from the fastest key to the slowest.
+
+    Prime search is random, so keys of one size vary a lot; the whiskers show how much.
+
+    Args:
+        samples: :func:`keygen_samples` results (or :func:`keygen_times` medians, drawn without whiskers).
+    """
+    sizes = list(samples)
+    runs = {bits: list(value) if isinstance(value, list) else [float(value)] for bits, value in samples.items()}
+    medians = [float(np.median(runs[bits])) for bits in sizes]
+    low = [medians[i] - min(runs[bits]) for i, bits in enumerate(sizes)]
+    high = [max(runs[bits]) - medians[i] for i, bits in enumerate(sizes)]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.bar([str(s) for s in sizes], medians, color="#2563eb", yerr=[low, high], capsize=6, ecolor="black")
+    ax.set_xlabel("RSA key size (bits); keys generated: " + ", ".join(str(len(runs[b])) for b in sizes))
+    ax.set_ylabel("seconds per key")
+    ax.set_title("Time to generate one RSA key (bar: median; whisker: fastest to slowest)", fontsize=10)
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+# ---------------------------------------------------------------- diagrams: boxes, arrows and words
+
+_RED = "#b91c1c"
+_BLUE = "#1e3a8a"
+
+
+def _box(ax: Axes, x: float, y: float, text: str, colour: str = "#e5e7eb", *, width: float = 1.6) -> None:
+    ax.add_patch(
+        FancyBboxPatch((x - width / 2, y - 0.35), width, 0.7, boxstyle="round,pad=0.04", fc=colour, ec="black")
+    )
+    ax.text(x, y, text, ha="center", va="center", fontsize=9)
+
+
+def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], colour: str = "black") -> None:
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="->", mutation_scale=12, color=colour, lw=1.2))
+
+
+def _xor(ax: Axes, x: float, y: float) -> None:
+    ax.add_patch(Circle((x, y), 0.18, fc="white", ec="black"))
+    ax.text(x, y, "⊕", ha="center", va="center", fontsize=12)
+
+
+def _finish(fig: Figure, ax: Axes, title: str, xlim: tuple[float, float], ylim: tuple[float, float]) -> Figure:
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.axis("off")
+    ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def cbc_chain() -> Figure:
+    """CBC decryption of two blocks, and the bit flip: a bit flipped in the IV flips the same bit of P1.
+
+    The picture says in words what its red marks say: the flipped bit, and the one it flips.
+    """
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    _box(ax, 1.0, 4.0, "IV (sent in the token)\nbit 3 flipped", "#fee2e2", width=2.0)
+    _box(ax, 4.0, 4.0, "C1")
+    _box(ax, 7.0, 4.0, "C2")
+    for x in (4.0, 7.0):
+        _box(ax, x, 2.8, "AES-256 decrypt\n(key K)", "#dbeafe")
+        _arrow(ax, (x, 3.65), (x, 3.15))
+        _xor(ax, x, 1.8)
+        _arrow(ax, (x, 2.45), (x, 1.98))
+    _arrow(ax, (1.0, 3.65), (3.82, 1.85), _RED)
+    _arrow(ax, (4.6, 3.8), (6.82, 1.85))
+    _box(ax, 4.0, 0.7, "P1: bit 3 flipped,\nthe rest intact", "#fee2e2")
+    _box(ax, 7.0, 0.7, "P2: intact", "#d1fae5")
+    for x in (4.0, 7.0):
+        _arrow(ax, (x, 1.62), (x, 1.05))
+    ax.text(
+        8.4,
+        2.6,
+        "Decryption: P_i = AES⁻¹(C_i) ⊕ C_(i-1),\nwith C_0 = IV.\n\nFlipping a bit of the IV flips\nthe same "
+        "bit of P1 and nothing\nelse: no error, no trace.\nFlipping a bit of C1 instead\nwould garble all of P1.",
+        fontsize=9,
+        va="center",
+        color=_RED,
+    )
+    return _finish(fig, ax, "CBC decryption, and the bit flip it cannot detect", (0, 11.5), (0.1, 4.6))
+
+
+def gcm_diagram() -> Figure:
+    """AES-GCM: counter mode for the ciphertext, and a tag over the associated data and the ciphertext."""
+    fig, ax = plt.subplots(figsize=(10.5, 5.0))
+    for x, counter in ((1.2, "nonce ‖ 1"), (4.2, "nonce ‖ 2"), (7.2, "nonce ‖ 3")):
+        _box(ax, x, 4.3, counter)
+        _box(ax, x, 3.3, "AES-256 encrypt\n(key K)", "#dbeafe")
+        _arrow(ax, (x, 3.95), (x, 3.65))
+    for x, n in ((4.2, 1), (7.2, 2)):
+        _xor(ax, x, 2.3)
+        _arrow(ax, (x, 2.95), (x, 2.48))
+        _box(ax, x - 1.3, 2.3, f"P{n}", "#d1fae5", width=0.7)
+        _arrow(ax, (x - 0.95, 2.3), (x - 0.18, 2.3))
+        _box(ax, x, 1.3, f"C{n}", width=1.0)
+        _arrow(ax, (x, 2.12), (x, 1.65))
+    _box(ax, 1.2, 1.3, "associated data\n(not encrypted)", "#fef3c7", width=1.9)
+    _box(ax, 4.2, 0.1, "GHASH (key H = AES_K(0))\nover associated data and ciphertext", "#ede9fe", width=4.4)
+    for x in (1.2, 4.2, 7.2):
+        _arrow(ax, (x, 0.95), (min(max(x, 2.6), 5.8), 0.45))
+    _xor(ax, 9.0, 0.1)
+    _arrow(ax, (6.4, 0.1), (8.82, 0.1))
+    _arrow(ax, (1.2, 2.95), (8.9, 0.25))
+    _box(ax, 10.2, 0.1, "tag\n(16 bytes)", "#fee2e2", width=1.2)
+    _arrow(ax, (9.18, 0.1), (9.6, 0.1))
+    ax.text(
+        8.2,
+        3.0,
+        "Counter mode: C = P ⊕ AES_K(nonce ‖ counter),\nbyte for byte. The tag covers the\nassociated data "
+        "and every ciphertext bit:\nchange any of them and decryption fails.\nA nonce must never repeat under one "
+        "key.",
+        fontsize=9,
+        va="center",
+    )
+    return _finish(fig, ax, "AES-GCM: encryption plus a tag (NIST SP 800-38D)", (0, 11.5), (-0.5, 4.9))
+
+
+def man_in_the_middle() -> Figure:
+    """Mallory replaces both public keys: she shares one key with Alice and another with Bob."""
+    fig, ax = plt.subplots(figsize=(10, 4.4))
+    _box(ax, 1.0, 2.5, "Alice\nprivate a", "#d1fae5", width=1.5)
+    _box(ax, 5.0, 2.5, "Mallory\nprivate m1, m2", "#fee2e2", width=1.9)
+    _box(ax, 9.0, 2.5, "Bob\nprivate b", "#dbeafe", width=1.5)
+    legs = [
+        ((1.75, 2.85), (4.05, 2.85), "A (Alice's public key)", 3.15),
+        ((5.95, 2.85), (8.25, 2.85), "M2, posing as A", 3.15),
+        ((8.25, 2.15), (5.95, 2.15), "B (Bob's public key)", 1.85),
+        ((4.05, 2.15), (1.75, 2.15), "M1, posing as B", 1.85),
+    ]
+    for start, end, label, y in legs:
+        _arrow(ax, start, end, _RED if "posing" in label else "black")
+        ax.text((start[0] + end[0]) / 2, y, label, ha="center", va="center", fontsize=8)
+    _box(ax, 3.0, 0.6, "key K1 = DH(a, M1)\nAlice ↔ Mallory", width=2.6)
+    _box(ax, 7.0, 0.6, "key K2 = DH(b, M2)\nMallory ↔ Bob", width=2.6)
+    ax.text(
+        5.0,
+        4.1,
+        "Mallory decrypts with K1, reads, re-encrypts with K2. Alice and Bob see keys that work.\n"
+        "Only comparing fingerprints over another channel (K1's ≠ K2's) or signed public keys show her.",
+        ha="center",
+        fontsize=9,
+        color=_RED,
+    )
+    return _finish(fig, ax, "The man in the middle: two exchanges instead of one", (-0.2, 10.2), (0.0, 4.5))
+
+
+def audit_chain(entries: Sequence[AuditEntry], *, saved_head: str | None = None, last: int = 5) -> Figure:
+    """The last entries of an audit log as a hash chain; a link that does not hold is red and marked ✘.
+
+    Args:
+        entries: the log's entries, in order (``list(kms.audit_log)``, or entries read from an export).
+        saved_head: a head saved earlier; the entry it names is marked, or the picture says it is missing.
+        last: how many entries to draw.
+    """
+    shown = list(entries)[-last:]
+    width = max(2.3 * len(shown) + 0.4, 7.0)  # room for the legend, however few entries are shown
+    fig, ax = plt.subplots(figsize=(width + 0.6, 3.8))
+    before = entries[len(entries) - len(shown) - 1].hash if len(entries) > len(shown) else GENESIS
+    for index, entry in enumerate(shown):
+        x = 1.2 + 2.3 * index
+        whole = entry.expected_hash() == entry.hash
+        linked = entry.prev_hash == (shown[index - 1].hash if index else before)
+        colour = "#d1fae5" if whole else "#fee2e2"
+        label = f"#{entry.seq} {entry.operation}\n{entry.key_id or '-'} v{entry.version or '-'}\n{entry.outcome}"
+        _box(ax, x, 2.2, label, colour, width=2.0)
+        ax.text(x, 1.45, f"hash {entry.hash[:10]}…" + ("" if whole else " ✘ edited"), ha="center", fontsize=8)
+        ax.text(x, 3.05, f"prev {entry.prev_hash[:10]}…", ha="center", fontsize=8)
+        if index:
+            _arrow(ax, (x - 2.3 + 1.0, 2.2), (x - 1.0, 2.2), "black" if linked else _RED)
+            if not linked:
+                ax.text(x - 1.15, 2.45, "✘", ha="center", color=_RED, fontsize=12)
+        if saved_head is not None and entry.hash == saved_head:
+            ax.text(x, 0.85, "▲ the saved head", ha="center", fontsize=9, color=_BLUE, weight="bold")
+    if saved_head is not None and all(entry.hash != saved_head for entry in shown):
+        ax.text(0.2, 0.85, "the saved head is not among these entries", fontsize=9, color=_RED)
+    ax.text(
+        0.2,
+        3.5,
+        "Each hash covers its entry and the previous hash. Green: the entry matches its hash; red ✘: it does not.",
+        fontsize=8,
+    )
+    return _finish(fig, ax, "The audit log's hash chain", (0, width), (0.6, 3.7))
