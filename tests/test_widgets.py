@@ -66,7 +66,7 @@ def test_aes_form_cbc_shows_blocks_and_padding(kms: KeyCustodian) -> None:
     assert form.blocks.value.count("block ") == 2
     form.decrypt()
     assert form.decrypted.value == "exactly 16 bytes"
-    assert "CBC checks no tag" in form.status.value
+    assert "CBC authenticates nothing" in form.status.value
 
 
 def test_aes_form_associated_data(kms: KeyCustodian) -> None:
@@ -167,7 +167,7 @@ def test_rsa_form_generate_encrypt_decrypt(kms: KeyCustodian) -> None:
     assert form.public_pem.value.startswith("-----BEGIN PUBLIC KEY-----")
     assert "PRIVATE" not in form.public_pem.value
     form.message.value = "Classified Information"
-    assert "22 / 190 bytes: fits" in form.byte_count.value
+    assert "22 / 190 bytes for 'student-rsa' (rsa-oaep-sha256, 2048 bits): fits" in form.byte_count.value
     form.encrypt_button.click()
     assert form.token.value.startswith("kms:v1:rsa-oaep-sha256:")
     form.decrypt_button.click()
@@ -177,13 +177,18 @@ def test_rsa_form_generate_encrypt_decrypt(kms: KeyCustodian) -> None:
 def test_rsa_form_live_count_and_limit_error(kms: KeyCustodian) -> None:
     form = RSAForm(kms)
     form.padding.value = "pkcs1v15"
-    assert "/ 245 bytes" in form.byte_count.value
+    assert "/ 245 bytes for a new rsa-pkcs1v15 key of 2048 bits" in form.byte_count.value
+    form.key_size.value = 3072
+    assert "/ 373 bytes for a new rsa-pkcs1v15 key of 3072 bits" in form.byte_count.value
+    form.key_size.value = 2048
     form.padding.value = "oaep"
+    assert "/ 190 bytes for a new rsa-oaep-sha256 key" in form.byte_count.value
     form.generate()
     form.message.value = "x" * 190
-    assert "190 / 190 bytes: fits" in form.byte_count.value
+    assert "190 / 190 bytes for 'student-rsa'" in form.byte_count.value
+    assert "fits" in form.byte_count.value
     form.message.value = "é" * 100  # 200 bytes in UTF-8
-    assert "200 / 190 bytes: too long" in form.byte_count.value
+    assert "200 / 190 bytes for 'student-rsa' (rsa-oaep-sha256, 2048 bits): too long" in form.byte_count.value
     form.encrypt_button.click()
     assert is_error(form, "Message too long")
     assert "at most 190 bytes" in form.status.value
@@ -196,7 +201,7 @@ def test_rsa_form_live_count_and_limit_error(kms: KeyCustodian) -> None:
 def test_rsa_form_order_and_empty_input(kms: KeyCustodian) -> None:
     form = RSAForm(kms)
     form.encrypt_button.click()
-    assert is_error(form, "generate a key pair first")
+    assert is_error(form, "generate a key pair (or choose one) first")
     form.generate()
     form.message.value = ""
     form.encrypt_button.click()
@@ -206,6 +211,53 @@ def test_rsa_form_order_and_empty_input(kms: KeyCustodian) -> None:
     assert is_error(form, "Decryption failed")
     form.generate_button.click()
     assert is_error(form, "That key id is taken")
+
+
+def test_rsa_form_key_chooser_and_the_counter_follow_the_chosen_key(kms: KeyCustodian) -> None:
+    kms.generate_rsa_pair("legacy", padding="pkcs1v15")
+    kms.establish_aes_key("not-rsa")
+    form = RSAForm(kms)
+    assert list(form.key.options) == ["legacy"]
+    assert form.key.value == "legacy"
+    assert form.public_pem.value == "" or form.public_pem.value.startswith("-----BEGIN PUBLIC KEY-----")
+    form.message.value = "m"
+    assert "1 / 245 bytes for 'legacy' (rsa-pkcs1v15, 2048 bits)" in form.byte_count.value
+    form.padding.value = "oaep"  # the choice for a new key does not change the chosen key's limit
+    assert "/ 245 bytes for 'legacy'" in form.byte_count.value
+    form.key_id.value = "modern"
+    form.generate()
+    assert form.key.value == "modern"
+    assert "/ 190 bytes for 'modern'" in form.byte_count.value
+    form.key.value = "legacy"
+    assert form.public_pem.value == kms.export_public_key("legacy")
+    assert "/ 245 bytes for 'legacy'" in form.byte_count.value
+    token = form.encrypt()
+    assert token is not None
+    assert token.startswith("kms:v1:rsa-pkcs1v15:")
+    exports = sum(1 for entry in kms.audit_log if entry.operation == "export_public_key")
+    form.message.value = "typing more"  # counting reads no key again
+    assert sum(1 for entry in kms.audit_log if entry.operation == "export_public_key") == exports
+
+
+def test_rsa_form_says_it_is_busy_while_it_generates(kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch) -> None:
+    form = RSAForm(kms)
+    seen: list[tuple[bool, str, str]] = []
+    original = kms.generate_rsa_pair
+
+    def watched(*args: object, **kwargs: object) -> object:
+        seen.append((form.generate_button.disabled, form.generate_button.description, form.status.value))
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kms, "generate_rsa_pair", watched)
+    form.key_size.value = 3072
+    form.generate()
+    (disabled, label, status) = seen[0]
+    assert disabled
+    assert label == "Generating…"
+    assert "generating a 3072-bit key pair: this can take several seconds" in status
+    assert not form.generate_button.disabled
+    assert form.generate_button.description == "Generate key pair"
+    assert is_ok(form)
 
 
 # ---------------------------------------------------------------- Diffie-Hellman
@@ -266,6 +318,56 @@ def test_dh_form_steps_in_order() -> None:
     form.message.value = ""
     form.send_button.click()
     assert is_error(form, "type a message")
+
+
+def test_aes_form_iv_bit_flip_changes_one_character_in_cbc_and_fails_in_gcm(kms: KeyCustodian) -> None:
+    form = AESForm(kms)
+    form.mode.value = "cbc"
+    form.new_key_id.value = "legacy"
+    form.create_key()
+    form.plaintext.value = "to=bob;amt=0100;"
+    form.encrypt()
+    form.flip_byte.value = 11
+    form.flip_button.click()
+    assert "flipped the lowest bit of IV byte 11" in form.status.value
+    form.decrypt_button.click()
+    assert form.decrypted.value == "to=bob;amt=1100;"  # '0' ^ 1 == '1': one character, no error
+    assert is_ok(form)
+    assert "authenticates nothing" in form.status.value
+    for hint in ("tamper", "garbage", "detect"):
+        assert hint not in form.status.value
+    form.mode.value = "gcm"
+    form.new_key_id.value = "modern"
+    form.create_key()
+    form.encrypt()
+    form.flip_byte.value = 11
+    form.flip_iv_bit()
+    assert "nonce byte 11" in form.status.value
+    form.decrypt()
+    assert is_error(form, "Decryption failed")
+    assert form.decrypted.value == ""
+    form.flip_byte.value = 12  # a GCM nonce has 12 bytes
+    assert form.flip_iv_bit() is None
+    assert is_error(form, "bytes 0 to 11")
+    form.token.value = ""
+    assert form.flip_iv_bit() is None
+    assert is_error(form, "encrypt a message first")
+
+
+def test_aes_form_key_list_follows_the_custodian(kms: KeyCustodian) -> None:
+    form = AESForm(kms)
+    assert list(form.key.options) == []
+    kms.establish_aes_key("made-in-code")
+    assert ("made-in-code", "made-in-code") in list(form.key.options)
+    assert form.key.value == "made-in-code"
+    board = KeyVaultDashboard(kms)
+    board.key.value = "made-in-code"
+    board.request_revoke()
+    board.confirm_revoke()
+    assert ("made-in-code (revoked)", "made-in-code") in list(form.key.options)
+    form.close()
+    kms.establish_aes_key("after-close")
+    assert "after-close" not in [value for _, value in form.key.options]
 
 
 # ---------------------------------------------------------------- dashboard

@@ -8,6 +8,7 @@ from typing import Any
 import ipywidgets as w
 from cryptography.hazmat.primitives import padding as sym_padding
 
+from kmslib.course import tamper
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import InvalidInputError
 from kmslib.tokens import TokenInfo, inspect_token
@@ -59,7 +60,9 @@ class AESForm(Form):
     Args:
         custodian: the :class:`~kmslib.KeyCustodian` whose keys the form uses.
 
-    Each button calls a plain method: :meth:`create_key`, :meth:`encrypt`, :meth:`decrypt`.
+    Each button calls a plain method: :meth:`create_key`, :meth:`encrypt`, :meth:`decrypt`,
+    :meth:`flip_iv_bit`. The key chooser follows the custodian: keys made or revoked in code, or in a
+    dashboard, appear there at once (the form subscribes to the audit log; :meth:`close` stops it).
     """
 
     def __init__(self, custodian: KeyCustodian) -> None:
@@ -75,11 +78,15 @@ class AESForm(Form):
         self.token = w.Textarea(value="", placeholder="the token appears here", layout=w.Layout(width="100%"))
         self.decrypt_button = make_button("Decrypt", "warning", "unlock")
         self.decrypted = w.Textarea(value="", disabled=True, layout=w.Layout(width="100%"))
+        self.flip_byte = w.BoundedIntText(value=3, min=0, max=15, layout=w.Layout(width="5em"))
+        self.flip_button = make_button("Flip a bit of the IV/nonce", "danger", "bolt")
         self.anatomy = w.HTML(value="")
         self.blocks = w.HTML(value="")
         self._on_click(self.create_button, self.create_key)
         self._on_click(self.encrypt_button, self.encrypt)
         self._on_click(self.decrypt_button, self.decrypt)
+        self._on_click(self.flip_button, self.flip_iv_bit)
+        self._unsubscribe = custodian.audit_log.subscribe(self._follow)
         self.refresh_keys()
         self._assemble(
             "kmslib-aes-form",
@@ -91,7 +98,7 @@ class AESForm(Form):
                 labelled("Associated data", self.associated_data),
                 self.encrypt_button,
                 labelled("Token", self.token),
-                self.decrypt_button,
+                w.HBox([self.decrypt_button, labelled("IV/nonce byte", self.flip_byte), self.flip_button]),
                 labelled("Decrypted", self.decrypted),
                 self.status,
                 w.HTML("<b>Anatomy of the token</b>"),
@@ -107,6 +114,8 @@ class AESForm(Form):
                 "encrypt_button",
                 "token",
                 "decrypt_button",
+                "flip_byte",
+                "flip_button",
                 "decrypted",
                 "anatomy",
                 "blocks",
@@ -125,6 +134,14 @@ class AESForm(Form):
             self.key.value = current
         elif values:  # nothing chosen yet: offer the first usable key rather than an empty chooser
             self.key.value = active[0] if active else values[0]
+
+    def _follow(self, entry: object) -> None:
+        """After any operation on the custodian: offer the keys as they are now."""
+        self.refresh_keys()
+
+    def close(self) -> None:
+        """Stop following the custodian's audit log."""
+        self._unsubscribe()
 
     def _associated_data(self) -> str | None:
         return self.associated_data.value or None
@@ -181,9 +198,34 @@ class AESForm(Form):
             self.decrypted.value = plaintext
             if inspect_token(token).algorithm == "aes-256-gcm":
                 self._ok(f"decrypted with {key_id!r}: the tag (and any associated data) checked out")
-            else:
-                self._ok(f"decrypted with {key_id!r}: CBC checks no tag, so a tampered token could decrypt to garbage")
+            else:  # say nothing that suggests CBC noticed anything: it cannot
+                self._ok(f"decrypted with {key_id!r} (CBC authenticates nothing: this only says the padding was valid)")
             return plaintext
+
+        return self._attempt(act)
+
+    def flip_iv_bit(self) -> str | None:
+        """Flip the lowest bit of one byte of the token's IV (CBC) or nonce (GCM), as an attacker would.
+
+        Then decrypt: CBC gives a message with one character changed, GCM refuses the token.
+        """
+
+        def act() -> str:
+            token = self.token.value.strip()
+            if not token:
+                raise InvalidInputError("encrypt a message first, then flip a bit of its token")
+            info = inspect_token(token)
+            if info.nonce is None:
+                raise InvalidInputError("this token has no IV or nonce (it is not an AES token)")
+            byte = int(self.flip_byte.value)
+            if not 0 <= byte < len(info.nonce):
+                raise InvalidInputError(f"the {info.nonce_name} has bytes 0 to {len(info.nonce) - 1}, not {byte}")
+            forged = tamper(token, byte, 0x01)
+            self.token.value = forged
+            self.decrypted.value = ""
+            self.anatomy.value = anatomy_html(inspect_token(forged))
+            self._info(f"flipped the lowest bit of {info.nonce_name} byte {byte}: now click Decrypt")
+            return forged
 
         return self._attempt(act)
 
