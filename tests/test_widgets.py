@@ -270,6 +270,9 @@ def test_dh_form_alice_and_bob_agree(group: str) -> None:
     form.generate_button.click()
     form.exchange_button.click()
     form.derive_button.click()
+    assert "Do they match?" in form.match.value  # no verdict before the students compare
+    assert "✔" not in form.match.value
+    form.compare_button.click()
     assert "the fingerprints match" in form.match.value
     fingerprint = form.alice.key_info("shared").fingerprint
     assert fingerprint == form.bob.key_info("shared").fingerprint
@@ -279,6 +282,7 @@ def test_dh_form_alice_and_bob_agree(group: str) -> None:
     form.send_button.click()
     assert form.bob_received.value == "hello Bob"
     assert form.token.value.startswith("kms:v1:aes-256-gcm:")
+    assert form.token_to_bob.value == form.token.value  # one leg, the same token
     assert "hello Bob" not in form.mallory_read.value
     assert is_ok(form)
 
@@ -290,17 +294,52 @@ def test_dh_form_mallory_in_the_middle_is_visible() -> None:
     form.exchange_button.click()
     assert "Mallory intercepted" in form.status.value
     form.derive_button.click()
-    assert "the fingerprints differ" in form.match.value
+    assert "differ" not in form.match.value
     alice, bob = form.alice.key_info("shared"), form.bob.key_info("shared")
     assert alice.fingerprint != bob.fingerprint
     assert form.mallory.key_info("with-alice").fingerprint == alice.fingerprint
     assert form.mallory.key_info("with-bob").fingerprint == bob.fingerprint
     assert "Mallory (in the middle)" in form.mallory_panel.value
+    for peer in ("alice", "bob"):  # both keys she received, and what she sent each side
+        assert form._keys[peer][1].fingerprint in form.mallory_panel.value
+    assert form._keys["to-alice"][1].fingerprint in form.mallory_panel.value
+    assert form._keys["to-bob"][1].fingerprint in form.mallory_panel.value
     form.message.value = "the vault code is 1234"
     form.send_button.click()
     assert form.bob_received.value == "the vault code is 1234"
     assert form.mallory_read.value == "the vault code is 1234"
+    assert form.token_to_bob.value != form.token.value  # two legs: Mallory re-encrypted
     assert "Mallory read it too" in form.status.value
+    assert form.compare() is False
+    assert "the fingerprints differ" in form.match.value
+
+
+def test_dh_form_mallory_switch_acts_at_any_step() -> None:
+    # On after the key pairs are made, before the exchange: she is in the middle.
+    form = DHExchangeForm()
+    form.generate()
+    form.mallory_switch.value = True
+    assert "waiting on the wire" in form.mallory_panel.value
+    form.exchange()
+    form.derive()
+    assert form.send() == "Meet me at noon"
+    assert form.mallory_read.value == "Meet me at noon"
+    # Off again after she intercepted the exchange: the keys Alice and Bob hold do not match.
+    form.mallory_switch.value = False
+    assert "now off the wire" in form.mallory_panel.value
+    assert form.send() is None
+    assert is_error(form, "Decryption failed")
+    # On only after the keys were agreed: she is too late.
+    late = DHExchangeForm()
+    late.generate()
+    late.exchange()
+    late.derive()
+    late.mallory_switch.value = True
+    assert "arrived after the exchange" in late.mallory_panel.value
+    assert late.send() == "Meet me at noon"
+    assert "she holds no key" in late.mallory_read.value
+    assert late.compare() is True
+    assert DHExchangeForm().compare() is None
 
 
 def test_dh_form_steps_in_order() -> None:

@@ -34,10 +34,12 @@ class DHExchangeForm(Form):
 
     Steps, each a button and a plain method: :meth:`generate` (a key pair each, in the chosen
     group), :meth:`exchange` (send public keys), :meth:`derive` (each derives the AES key and
-    shows its fingerprint), :meth:`send` (Alice encrypts, Bob decrypts). With the "Mallory in
-    the middle" switch on, Mallory replaces each public key in transit with her own: Alice and
-    Bob each share a key with Mallory, who reads and re-encrypts every message unseen. Only
-    comparing fingerprints over another channel (or authenticating the keys) reveals her.
+    shows its fingerprint), :meth:`send` (Alice encrypts, Bob decrypts), and :meth:`compare`
+    (Alice and Bob read their fingerprints to each other over another channel: the form shows no
+    verdict before that). The "Mallory in the middle" switch acts at whatever step it is flipped:
+    on before the exchange, Mallory replaces each public key in transit with one of her own and
+    shares one key with Alice and another with Bob; on later, she is too late and sees only noise;
+    off after she has intercepted the exchange, the keys Alice and Bob hold no longer match.
 
     Args:
         info: the HKDF context string both sides use.
@@ -53,17 +55,21 @@ class DHExchangeForm(Form):
         self.derive_button = make_button("3. Derive the shared key", "success", "handshake-o")
         self.message = w.Text(value="Meet me at noon")
         self.send_button = make_button("4. Alice encrypts, Bob decrypts", "warning", "envelope")
+        self.compare_button = make_button("5. Compare fingerprints by phone", "", "phone")
         self.alice_panel = w.HTML(value="")
         self.mallory_panel = w.HTML(value="")
         self.bob_panel = w.HTML(value="")
         self.match = w.HTML(value="")
         self.token = w.Textarea(value="", disabled=True, layout=w.Layout(width="100%"))
+        self.token_to_bob = w.Textarea(value="", disabled=True, layout=w.Layout(width="100%"))
         self.bob_received = w.Text(value="", disabled=True)
         self.mallory_read = w.Text(value="", disabled=True)
         self._on_click(self.generate_button, self.generate)
         self._on_click(self.exchange_button, self.exchange)
         self._on_click(self.derive_button, self.derive)
         self._on_click(self.send_button, self.send)
+        self._on_click(self.compare_button, self.compare)
+        self.mallory_switch.observe(lambda _change: self._draw(), names="value")
         self._reset()
         self._assemble(
             "kmslib-dh-form",
@@ -72,12 +78,14 @@ class DHExchangeForm(Form):
                 w.HBox([labelled("Group", self.group, "5em"), self.mallory_switch]),
                 w.HBox([self.generate_button, self.exchange_button, self.derive_button]),
                 w.HBox([self.alice_panel, self.mallory_panel, self.bob_panel]),
-                self.match,
                 labelled("Message", self.message, "11em"),
                 self.send_button,
-                labelled("Token on the wire", self.token, "11em"),
+                labelled("Alice sent", self.token, "11em"),
+                labelled("Bob received", self.token_to_bob, "11em"),
                 labelled("Bob decrypted", self.bob_received, "11em"),
                 labelled("Mallory read", self.mallory_read, "11em"),
+                self.compare_button,
+                self.match,
                 self.status,
             ],
             parts=(
@@ -89,8 +97,10 @@ class DHExchangeForm(Form):
                 "message",
                 "send_button",
                 "token",
+                "token_to_bob",
                 "bob_received",
                 "mallory_read",
+                "compare_button",
                 "match",
             ),
         )
@@ -101,9 +111,9 @@ class DHExchangeForm(Form):
         self.mallory = KeyCustodian()
         self._keys: dict[str, tuple[DHPrivateKey, DHPublicKey]] = {}
         self._received: dict[str, DHPublicKey] = {}
+        self._intercepted = False  # whether Mallory swapped the public keys during the exchange
         self._derived = False
-        self._with_mallory = False
-        for box in (self.token, self.bob_received, self.mallory_read):
+        for box in (self.token, self.token_to_bob, self.bob_received, self.mallory_read):
             box.value = ""
         self.match.value = ""
         self._draw()
@@ -122,43 +132,55 @@ class DHExchangeForm(Form):
 
         self.alice_panel.value = _party("Alice", "#2563eb", lines("alice"))
         self.bob_panel.value = _party("Bob", "#059669", lines("bob"))
-        if self._with_mallory:
-            mallory = lines("mallory")
-            for peer in ("alice", "bob"):
-                key_id = f"with-{peer}"
-                if key_id in self.mallory:
-                    mallory.append(f"key {key_id}: {_fp(self.mallory.key_info(key_id).fingerprint)}")
-            self.mallory_panel.value = _party("Mallory (in the middle)", COLOURS["padding"], mallory)
+        if self._intercepted or self.mallory_switch.value:
+            mallory = []
+            if self._intercepted:
+                for peer, sent in (("alice", "to-alice"), ("bob", "to-bob")):
+                    mallory.append(f"received from {peer.title()}: {_fp(self._keys[peer][1].fingerprint)}")
+                    mallory.append(f"sent {peer.title()} her own: {_fp(self._keys[sent][1].fingerprint)}")
+                for peer in ("alice", "bob"):
+                    key_id = f"with-{peer}"
+                    if key_id in self.mallory:
+                        mallory.append(f"key {key_id}: {_fp(self.mallory.key_info(key_id).fingerprint)}")
+            elif self._received:
+                mallory.append("arrived after the exchange: she holds no key, and sees only noise")
+            else:
+                mallory.append("waiting on the wire for the public keys")
+            state = "" if self.mallory_switch.value else " (now off the wire)"
+            self.mallory_panel.value = _party(f"Mallory (in the middle){state}", COLOURS["padding"], mallory)
         else:
             self.mallory_panel.value = _party("the network", COLOURS["header"], ["carries public keys and tokens"])
 
     def generate(self) -> str | None:
-        """Start over: Alice, Bob (and Mallory, if switched on) each make a key pair in the chosen group."""
+        """Start over: Alice and Bob each make a key pair in the chosen group."""
 
         def act() -> str:
             self._reset()
-            self._with_mallory = bool(self.mallory_switch.value)
-            for name, custodian in (("alice", self.alice), ("bob", self.bob), ("mallory", self.mallory)):
-                if name != "mallory" or self._with_mallory:
-                    self._keys[name] = custodian.generate_diffie_hellman_params_and_key(group=self.group.value)
+            for name, custodian in (("alice", self.alice), ("bob", self.bob)):
+                self._keys[name] = custodian.generate_diffie_hellman_params_and_key(group=self.group.value)
             self._draw()
-            self._ok(f"each party made a {self.group.value} key pair; the private keys never leave their owners")
+            self._ok(f"Alice and Bob each made a {self.group.value} key pair; private keys never leave their owners")
             return str(self.group.value)
 
         return self._attempt(act)
 
     def exchange(self) -> str | None:
-        """Send the public keys across (as PEM text); Mallory, if present, swaps in her own."""
+        """Send the public keys across (as PEM text); Mallory, if on the wire now, swaps in her own."""
 
         def act() -> str:
             if "alice" not in self._keys:
                 raise InvalidInputError("generate the key pairs first")
-            if self._with_mallory:
-                fake = self._keys["mallory"][1]
-                self._received = {"alice": fake, "bob": fake, "mallory": self._keys["alice"][1]}
-                note = "Mallory intercepted both public keys and sent her own instead"
+            if self._derived:
+                raise InvalidInputError("the keys are already derived: generate new key pairs to start over")
+            if self.mallory_switch.value:
+                for sent in ("to-alice", "to-bob"):  # one key pair for each victim
+                    self._keys[sent] = self.mallory.generate_diffie_hellman_params_and_key(group=self.group.value)
+                self._received = {"alice": self._keys["to-alice"][1], "bob": self._keys["to-bob"][1]}
+                self._intercepted = True
+                note = "Mallory intercepted both public keys and sent each side one of her own instead"
             else:
                 self._received = {"alice": self._keys["bob"][1], "bob": self._keys["alice"][1]}
+                self._intercepted = False
                 note = "the public keys crossed the network; anyone may see them"
             self._draw()
             self._ok(note)
@@ -168,6 +190,8 @@ class DHExchangeForm(Form):
 
     def derive(self) -> bool | None:
         """Each side derives the AES key from its private key and the public key it received.
+
+        The form shows each side's fingerprint, and no verdict: comparing them is :meth:`compare`.
 
         Returns:
             Whether Alice's and Bob's keys match (``None`` after an error).
@@ -181,36 +205,26 @@ class DHExchangeForm(Form):
             for name, custodian in (("alice", self.alice), ("bob", self.bob)):
                 private = self._keys[name][0]
                 custodian.derive_shared_key(SHARED, private, self._received[name].pem, info=self.info)
-            if self._with_mallory:
-                private = self._keys["mallory"][0]
-                for peer in ("alice", "bob"):
+            if self._intercepted:
+                for peer, sent in (("alice", "to-alice"), ("bob", "to-bob")):
+                    private = self._keys[sent][0]
                     self.mallory.derive_shared_key(f"with-{peer}", private, self._keys[peer][1], info=self.info)
             self._derived = True
-            alice = self.alice.key_info(SHARED).fingerprint
-            bob = self.bob.key_info(SHARED).fingerprint
-            same = alice == bob
-            if same:
-                verdict = f"✔ the fingerprints match ({_fp(alice)}): Alice and Bob hold the same AES key"
-            else:
-                verdict = (
-                    f"✘ the fingerprints differ (Alice {_fp(alice)}, Bob {_fp(bob)}): "
-                    "each shares a key with Mallory, not with the other"
-                )
-            colour = "#065f46" if same else COLOURS["padding"]
             self.match.value = (
-                f'<div class="kmslib-match-verdict" style="color:{colour};font-weight:bold">{verdict}</div>'
+                '<div class="kmslib-match-verdict">Each side has a fingerprint. Do they match? Alice and Bob must '
+                "compare them over another channel (step 5).</div>"
             )
             self._draw()
             self._ok("both sides derived a key with HKDF-SHA256; no key ever crossed the network")
-            return same
+            return self.alice.key_info(SHARED).fingerprint == self.bob.key_info(SHARED).fingerprint
 
         return self._attempt(act)
 
     def send(self) -> str | None:
-        """Alice encrypts the message with her key; Bob decrypts what reaches him.
+        """Alice encrypts; the token crosses the wire (through Mallory, if she is on it); Bob decrypts.
 
         Returns:
-            What Bob read (``None`` after an error).
+            What Bob read (``None`` after an error, such as Bob failing to decrypt).
         """
 
         def act() -> str:
@@ -220,15 +234,20 @@ class DHExchangeForm(Form):
                 raise InvalidInputError("type a message for Alice to send first")
             token = self.alice.encrypt_data_aes(SHARED, self.message.value)
             self.token.value = token
-            if self._with_mallory:
+            self.token_to_bob.value = self.bob_received.value = ""
+            on_wire = bool(self.mallory_switch.value)
+            if on_wire and self._intercepted:
                 stolen = self.mallory.decrypt_data_aes("with-alice", token)
                 self.mallory_read.value = stolen
                 token = self.mallory.encrypt_data_aes("with-bob", stolen)
+            elif on_wire:
+                self.mallory_read.value = "(nothing: she holds no key, and the token is noise to her)"
             else:
-                self.mallory_read.value = "(nothing: without the key the token is noise)"
+                self.mallory_read.value = "(Mallory is not on the wire)" if self._intercepted else ""
+            self.token_to_bob.value = token
             received = self.bob.decrypt_data_aes(SHARED, token)
             self.bob_received.value = received
-            if self._with_mallory:
+            if on_wire and self._intercepted:
                 self._info("Bob read the message and suspects nothing, but Mallory read it too")
             else:
                 self._ok("Bob decrypted Alice's message with his own copy of the key")
@@ -236,8 +255,37 @@ class DHExchangeForm(Form):
 
         return self._attempt(act)
 
+    def compare(self) -> bool | None:
+        """Alice and Bob read their key fingerprints to each other over another channel; show what they find.
+
+        Returns:
+            Whether the fingerprints match (``None`` before both sides have derived a key).
+        """
+
+        def act() -> bool:
+            if not self._derived:
+                raise InvalidInputError("derive the shared key first: there is nothing to compare yet")
+            alice = self.alice.key_info(SHARED).fingerprint
+            bob = self.bob.key_info(SHARED).fingerprint
+            same = alice == bob
+            if same:
+                verdict = f"✔ the fingerprints match ({_fp(alice)}): Alice and Bob hold the same AES key"
+            else:
+                verdict = (
+                    f"✘ the fingerprints differ (Alice {_fp(alice)}, Bob {_fp(bob)}): "
+                    "each shares a key with someone else. Stop: a man in the middle."
+                )
+            colour = "#065f46" if same else COLOURS["padding"]
+            self.match.value = (
+                f'<div class="kmslib-match-verdict" style="color:{colour};font-weight:bold">{verdict}</div>'
+            )
+            self._ok("compared over the phone, a channel Mallory does not control")
+            return same
+
+        return self._attempt(act)
+
     def run_all(self) -> str | None:
-        """Run the four steps in order (for a quick demonstration); return what Bob read."""
+        """Run the steps in order (for a quick demonstration); return what Bob read."""
         for step in (self.generate, self.exchange, self.derive):
             if step() is None:
                 return None
