@@ -481,6 +481,37 @@ def test_dashboard_shows_version_revocation_and_limits_the_log(kms: KeyCustodian
     assert "the last 3 of 5 entries" in board.audit_table.value
 
 
+def test_dashboard_revokes_one_version_after_rewrapping_a_token(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("records")
+    old = kms.encrypt_data_aes("records", "patient 1041")
+    board = KeyVaultDashboard(kms)
+    assert [value for _, value in board.version.options] == [0]  # one version: only the whole key
+    board.rotate_button.click()
+    assert [value for _, value in board.version.options] == [0, 1]  # the newest cannot be revoked alone
+    board.token.value = old
+    board.rewrap_button.click()
+    new = board.rewrapped.value
+    assert new.startswith("kms:v2:aes-256-gcm:")
+    assert "rewrapped under version 2" in board.status.value
+    assert "patient 1041" not in board.status.value + board.rewrapped.value
+    board.version.value = 1
+    board.reason.value = "laptop stolen"
+    board.revoke_button.click()
+    assert "Revoke version 1 of <b>records</b>?" in board.confirm_text.value
+    board.confirm_button.click()
+    info = kms.key_info("records")
+    assert (info.state, info.revoked_versions, info.version_reasons) == ("active", (1,), ((1, "laptop stolen"),))
+    assert "the newer versions still work" in board.status.value
+    assert [value for _, value in board.version.options] == [0]
+    assert kms.decrypt_data_aes("records", new) == "patient 1041"
+    board.token.value = old
+    board.rewrap()
+    assert is_error(board, "Key revoked")
+    board.token.value = ""
+    assert board.rewrap() is None
+    assert is_error(board, "paste a token")
+
+
 def test_the_chain_tick_checks_against_a_head_saved_earlier(kms: KeyCustodian) -> None:
     import dataclasses
 

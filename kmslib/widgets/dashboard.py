@@ -87,8 +87,9 @@ class KeyVaultDashboard(Form):
 
     The dashboard subscribes to the custodian's audit log, so it refreshes after every
     operation, including those made in code on the same custodian. Buttons call the plain
-    methods :meth:`rotate`, :meth:`request_revoke`, :meth:`confirm_revoke`, :meth:`cancel_revoke`
-    and :meth:`save_head`.
+    methods :meth:`rotate`, :meth:`request_revoke`, :meth:`confirm_revoke`, :meth:`cancel_revoke`,
+    :meth:`rewrap` and :meth:`save_head`. Revoke takes the whole key or one older version, with
+    the reason typed beside it.
 
     The chain tick checks the log against a head the dashboard saved itself (when it was made,
     or at the last :meth:`save_head`), not against the log's own newest hash: a chain checked
@@ -105,7 +106,11 @@ class KeyVaultDashboard(Form):
         self.audit_rows = audit_rows
         self.keys_table = w.HTML(value="")
         self.key = w.Dropdown(options=[])
-        self.reason = w.Text(value="", placeholder="reason (optional), e.g. laptop stolen")
+        self.reason = w.Text(value="", placeholder="reason, e.g. laptop stolen")
+        self.version = w.Dropdown(options=[("the whole key", 0)], value=0)
+        self.token = w.Textarea(value="", placeholder="paste a token to move to the newest version")
+        self.rewrap_button = make_button("Rewrap", "info", "refresh")
+        self.rewrapped = w.Textarea(value="", disabled=True, placeholder="the rewrapped token appears here")
         self.rotate_button = make_button("Rotate", "info", "refresh")
         self.revoke_button = make_button("Revoke…", "danger", "ban")
         self.confirm_text = w.HTML(value="")
@@ -125,6 +130,8 @@ class KeyVaultDashboard(Form):
         self._on_click(self.confirm_button, self.confirm_revoke)
         self._on_click(self.cancel_button, self.cancel_revoke)
         self._on_click(self.save_head_button, self.save_head)
+        self._on_click(self.rewrap_button, self.rewrap)
+        self.key.observe(lambda _change: self._offer_versions(), names="value")
         self._unsubscribe = custodian.audit_log.subscribe(lambda _entry: self.refresh())
         self.refresh()
         self._assemble(
@@ -132,8 +139,16 @@ class KeyVaultDashboard(Form):
             [
                 w.HTML("<h4>Key vault</h4>"),
                 self.keys_table,
-                w.HBox([labelled("Key", self.key, "3em"), self.reason, self.rotate_button, self.revoke_button]),
+                w.HBox([labelled("Key", self.key, "3em"), self.rotate_button]),
+                w.HBox(
+                    [
+                        labelled("Revoke", self.version, "4em"),
+                        labelled("Reason", self.reason, "4em"),
+                        self.revoke_button,
+                    ]
+                ),
                 self.confirm_box,
+                w.HBox([labelled("Token", self.token, "4em"), self.rewrap_button, self.rewrapped]),
                 self.status,
                 w.HBox([w.HTML("<b>Audit log</b>"), self.save_head_button]),
                 self.audit_table,
@@ -142,8 +157,12 @@ class KeyVaultDashboard(Form):
                 "keys_table",
                 "key",
                 "reason",
+                "version",
                 "rotate_button",
                 "revoke_button",
+                "token",
+                "rewrap_button",
+                "rewrapped",
                 "confirm_button",
                 "cancel_button",
                 "save_head_button",
@@ -162,6 +181,7 @@ class KeyVaultDashboard(Form):
             self.key.value = current
         elif active:
             self.key.value = active[0]
+        self._offer_versions()
         log = self.custodian.audit_log
         entries = list(log)
         verified = log.verify(head=self.saved_head)
@@ -179,6 +199,32 @@ class KeyVaultDashboard(Form):
         self.refresh()
         self._ok(f"saved the head after entry #{self.saved_at - 1}: {self.saved_head[:12]}…")
         return self.saved_head
+
+    def _offer_versions(self) -> None:
+        """Offer the whole key, or one of its older live versions (the newest cannot be revoked alone)."""
+        options: list[tuple[str, int]] = [("the whole key", 0)]
+        if self.key.value:
+            info = self.custodian.key_info(self.key.value)
+            live = [v for v in range(1, info.version) if v not in info.revoked_versions]
+            options += [(f"only version {v}", v) for v in live]
+        current = self.version.value
+        self.version.options = options
+        self.version.value = current if current in [v for _, v in options] else 0
+
+    def rewrap(self) -> str | None:
+        """Move the token in the token box to the newest version of the chosen key; show the new token."""
+
+        def act() -> str:
+            key_id = self._chosen()
+            if not self.token.value.strip():
+                raise InvalidInputError("paste a token to rewrap first")
+            self.rewrapped.value = ""
+            token = self.custodian.rewrap(key_id, self.token.value.strip())
+            self.rewrapped.value = token
+            self._ok(f"rewrapped under version {token.split(':')[1][1:]} of {key_id!r}, without showing the plaintext")
+            return token
+
+        return self._attempt(act)
 
     def _chosen(self) -> str:
         if not self.key.value:
@@ -201,10 +247,14 @@ class KeyVaultDashboard(Form):
         def act() -> str:
             key_id = self._chosen()
             self._pending = key_id
-            self.confirm_text.value = (
-                f'<span style="color:{COLOURS["padding"]}">Revoke <b>{html.escape(key_id)}</b>? '
-                "Its material is destroyed and nothing it encrypted can be decrypted again.</span>"
-            )
+            version = int(self.version.value or 0)
+            if version:
+                what = f"version {version} of <b>{html.escape(key_id)}</b>"
+                consequence = f"Tokens of version {version} can no longer be decrypted; rewrap them first."
+            else:
+                what = f"<b>{html.escape(key_id)}</b>"
+                consequence = "kmslib drops its material, and nothing it encrypted can be decrypted again."
+            self.confirm_text.value = f'<span style="color:{COLOURS["padding"]}">Revoke {what}? {consequence}</span>'
             self.confirm_box.layout.display = "flex"
             self._info(f"confirm to revoke {key_id!r}, or cancel")
             return key_id
@@ -225,8 +275,12 @@ class KeyVaultDashboard(Form):
                 raise InvalidInputError("choose a key and click Revoke first")
             key_id, self._pending = self._pending, None
             self.confirm_box.layout.display = "none"
-            result = self.custodian.invalidate_key(key_id, reason=self.reason.value or None)
-            self._ok(f"{result}: {key_id!r} is now a tombstone")
+            version = int(self.version.value or 0) or None
+            result = self.custodian.invalidate_key(key_id, version=version, reason=self.reason.value or None)
+            if version is None:
+                self._ok(f"{result}: {key_id!r} is now a tombstone")
+            else:
+                self._ok(f"{result}: version {version} of {key_id!r} is revoked; the newer versions still work")
             return result
 
         return self._attempt(act)

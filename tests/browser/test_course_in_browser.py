@@ -130,3 +130,44 @@ def test_revoking_in_the_dashboard_shows_the_revoked_error_in_a_form(page: Any, 
         "(el) => el.innerText.includes('Key revoked')", arg=form.locator(".kmslib-status-line").element_handle()
     )
     assert "records" in status_of(form)
+
+
+def test_flipping_an_iv_bit_in_the_aes_form_changes_one_character_of_a_cbc_message(page: Any, lab: Lab) -> None:
+    open_notebook(page, lab, "01_aes.ipynb")
+    run_all(page)
+    form = page.locator(".kmslib-aes-form").last
+    form.scroll_into_view_if_needed()
+    form.locator(".kmslib-key select").select_option("lesson-cbc")
+    form.locator(".kmslib-plaintext textarea").fill("to=bob;amt=0100;")
+    form.locator("button.kmslib-encrypt-button").click()
+    token = form.locator(".kmslib-token textarea")
+    page.wait_for_function("(el) => el.value.startsWith('kms:v1:aes-256-cbc:')", arg=token.element_handle())
+    before = token.input_value()
+    form.locator(".kmslib-flip-byte input").fill("11")
+    form.locator(".kmslib-flip-byte input").press("Tab")
+    form.locator("button.kmslib-flip-button").click()
+    page.wait_for_function("([el, old]) => el.value !== old", arg=[token.element_handle(), before])
+    form.locator("button.kmslib-decrypt-button").click()
+    decrypted = form.locator(".kmslib-decrypted textarea")
+    page.wait_for_function("(el) => el.value === 'to=bob;amt=1100;'", arg=decrypted.element_handle())
+    assert "authenticates nothing" in status_of(form)
+
+
+def test_revoking_one_version_in_the_dashboard(page: Any, lab: Lab) -> None:
+    open_notebook(page, lab, "04_revocation_and_lifecycle.ipynb")
+    run_all(page)
+    board = page.locator(".kmslib-dashboard").last
+    board.scroll_into_view_if_needed()
+    board.locator(".kmslib-key select").select_option("records")
+    board.locator("button.kmslib-rotate-button").click()
+    version = board.locator(".kmslib-version select")
+    page.wait_for_function("(el) => el.options.length === 2", arg=version.element_handle())
+    version.select_option(label="only version 2")
+    board.locator(".kmslib-reason input").fill("cryptoperiod over")
+    board.locator("button.kmslib-revoke-button").click()
+    board.locator("button.kmslib-confirm-button").click()
+    page.wait_for_function(
+        "(el) => el.innerText.includes('version 2 of')", arg=board.locator(".kmslib-status-line").element_handle()
+    )
+    assert "the newer versions still work" in status_of(board)
+    assert "revoked v1, v2" in board.locator(".kmslib-keys-table").inner_text()
