@@ -25,8 +25,8 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_start_here.ipynb
 
 lint: $(STAMP)
-	$(BIN)/ruff check kmslib tests $(wildcard benchmarks)
-	$(BIN)/ruff format --check kmslib tests $(wildcard benchmarks)
+	$(BIN)/ruff check kmslib tests setup.py $(wildcard benchmarks)
+	$(BIN)/ruff format --check kmslib tests setup.py $(wildcard benchmarks)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
