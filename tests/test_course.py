@@ -104,11 +104,24 @@ def test_the_capstone_solved_step_by_step_passes_every_check(capsys: pytest.Capt
             lambda k: (k, k.encrypt_data_aes("ops", "quarterly report", associated_data="dept=finance")),
             "still at version 1",
         ),
-        (
+        (  # a fresh encryption is no rewrap
             lambda k: (solve(k, 2), k.rotate_key("ops")),
             q3,
             lambda k: (k, k.encrypt_data_aes("ops", "quarterly report", associated_data="dept=finance")),
-            None,
+            "no rewrap since the rotation",
+        ),
+        (  # decrypt-then-encrypt instead of rewrap: the audit log shows it
+            lambda k: (solve(k, 2), k.rotate_key("ops")),
+            q3,
+            lambda k: (
+                k,
+                k.encrypt_data_aes(
+                    "ops",
+                    k.decrypt_data_aes("ops", k.encrypt_data_aes("ops", "x"), associated_data=None),
+                    associated_data="dept=finance",
+                ),
+            ),
+            "no rewrap since the rotation",
         ),
         (lambda k: solve(k, 3), q4, lambda k: (k,), "version 1 is not revoked yet"),
         (
@@ -118,6 +131,18 @@ def test_the_capstone_solved_step_by_step_passes_every_check(capsys: pytest.Capt
             "give a reason",
         ),
         (lambda k: (solve(k, 3), k.invalidate_key("ops")), q4, lambda k: (k,), "revoke only version 1"),
+        (
+            lambda k: (solve(k, 3), k.invalidate_key("ops", version=1, reason="   ")),
+            q4,
+            lambda k: (k,),
+            "give a reason",
+        ),
+        (  # revoking before rewrapping: the token of version 1 is stranded
+            lambda k: (solve(k, 2), k.rotate_key("ops"), k.invalidate_key("ops", version=1, reason="stolen")),
+            q4,
+            lambda k: (k,),
+            "revoked before any token was rewrapped",
+        ),
         (lambda k: None, q4, lambda k: ("not a custodian",), "pass the KeyCustodian"),
         (lambda k: None, q4, lambda k: (k,), "KeyNotFoundError"),
     ],

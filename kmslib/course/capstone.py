@@ -51,6 +51,15 @@ def _check_q2(kms: object, token: object) -> str | None:
     return None
 
 
+def _after_rotation(custodian: KeyCustodian) -> tuple[list[str], int | None]:
+    """The operations on the key since its last rotation, and the seq of that rotation."""
+    ok = [e for e in custodian.audit_log if e.key_id == KEY_ID and e.outcome == "ok"]
+    rotations = [e.seq for e in ok if e.operation == "rotate_key"]
+    if not rotations:
+        return [], None
+    return [e.operation for e in ok if e.seq > rotations[-1]], rotations[-1]
+
+
 def _check_q3(kms: object, token: object) -> str | None:
     custodian = _custodian(kms)
     info = custodian.key_info(KEY_ID)
@@ -60,6 +69,12 @@ def _check_q3(kms: object, token: object) -> str | None:
         return "report_token_v2 should be the token string that rewrap returns."
     if inspect_token(token).version != info.version:
         return f"the token is at version {inspect_token(token).version}; rewrap moves it to {info.version}."
+    since, _ = _after_rotation(custodian)
+    if "rewrap" not in since:
+        return (
+            "the audit log shows no rewrap since the rotation: decrypting and encrypting again puts the report in "
+            "your program's memory. rewrap moves it to the new version inside the custodian."
+        )
     if custodian.decrypt_data_aes(KEY_ID, token, associated_data=CONTEXT) != MESSAGE:
         return "the rewrapped token should still hold the report."
     return None
@@ -72,8 +87,13 @@ def _check_q4(kms: object) -> str | None:
         return f"the whole key {KEY_ID!r} was revoked; revoke only version 1 (version=1)."
     if 1 not in info.revoked_versions:
         return "version 1 is not revoked yet."
-    if not info.reason:
-        return "give a reason, so the audit trail says why."
+    if not info.reason or not info.reason.strip():
+        return "give a reason that says something, so the audit trail says why."
+    log = list(custodian.audit_log)
+    revoked = next(e.seq for e in log if e.key_id == KEY_ID and e.operation == "invalidate_key" and e.version == 1)
+    rewraps = [e.seq for e in log if e.key_id == KEY_ID and e.operation == "rewrap" and e.outcome == "ok"]
+    if not rewraps or min(rewraps) > revoked:
+        return "version 1 was revoked before any token was rewrapped: the order is rotate, rewrap, then revoke."
     return None
 
 

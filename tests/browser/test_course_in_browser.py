@@ -21,7 +21,7 @@ FORMS = {
     "02_rsa.ipynb": ["kmslib-rsa-form"],
     "03_diffie_hellman.ipynb": ["kmslib-dh-form"],
     "04_revocation_and_lifecycle.ipynb": ["kmslib-dashboard", "kmslib-aes-form"],
-    "05_capstone.ipynb": [],
+    "05_capstone.ipynb": ["kmslib-dashboard"],
 }
 
 KERNEL_IDLE = """() => {
