@@ -18,6 +18,7 @@ from __future__ import annotations
 from kmslib.audit import AuditEntry, AuditLog
 from kmslib.custodian import REVOCATION_SUCCESSFUL, KeyCustodian
 from kmslib.dh import GROUPS, DHPrivateKey, DHPublicKey, load_public_key, public_key_pem
+from kmslib.envelope import DataKey
 from kmslib.errors import (
     ArgumentTypeError,
     DecryptionError,
@@ -44,6 +45,7 @@ __all__ = [
     "AuditLog",
     "DHPrivateKey",
     "DHPublicKey",
+    "DataKey",
     "DecryptionError",
     "InvalidInputError",
     "InvalidPeerKeyError",

@@ -73,6 +73,23 @@ def data(value: object, name: str) -> bytes:
     raise ArgumentTypeError(f"{name} must be str or bytes, not {type(value).__name__}")
 
 
+def buffer(value: object, name: str) -> memoryview:
+    """Return bytes-like ``value`` as a flat view of its bytes, without copying them.
+
+    Raises:
+        ArgumentTypeError: ``value`` is not bytes-like (a ``str`` must be encoded first).
+        InvalidInputError: a view whose memory is not contiguous.
+
+    """
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        hint = " (encode a str first, for example with .encode())" if isinstance(value, str) else ""
+        raise ArgumentTypeError(f"{name} must be bytes, bytearray or memoryview, not {type(value).__name__}{hint}")
+    view = memoryview(value)
+    if not view.c_contiguous:
+        raise InvalidInputError(f"{name} must be contiguous memory")
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
 def optional_data(value: object, name: str) -> bytes | None:
     """Like :func:`data`, but ``None`` passes through."""
     return None if value is None else data(value, name)

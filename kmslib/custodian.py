@@ -27,6 +27,7 @@ being handled, so ``__cause__`` and ``__context__`` stay ``None``.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from typing import Literal, overload
 
 from cryptography.hazmat.primitives.asymmetric import rsa as pyca_rsa
 
-from kmslib import _checks, _ffdh
+from kmslib import _checks, _ffdh, envelope
 from kmslib.aes import AES_MODES, AESKeyVersion
 from kmslib.audit import AuditLog, outcome
 from kmslib.dh import DEFAULT_INFO, DHPrivateKey, DHPublicKey, derive_key_bytes, generate_key_pair
@@ -54,8 +55,8 @@ from kmslib.errors import (
 )
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, PUBLIC_EXPONENT, RSA_PADDINGS, RSAKeyVersion
+from kmslib.tokens import AES_GCM, inspect_token, parse_token, payload_encoder
 from kmslib.tokens import header as token_header
-from kmslib.tokens import inspect_token, parse_token, payload_encoder
 
 __all__ = ["REVOCATION_SUCCESSFUL", "KeyCustodian"]
 
@@ -705,6 +706,201 @@ class KeyCustodian:
                 raise ArgumentTypeError(f"info must be bytes, not {type(info).__name__}")
             key_bytes = derive_key_bytes(private_key, peer_public_key, bytes(info))
             return self._create(checked, "aes", AESKeyVersion(key_bytes, mode), audit)
+
+    # ------------------------------------------------------------------ envelope encryption
+
+    def _kek(self, key_id: object) -> _Key:
+        """The record of a live AES-256-GCM key, the only kind that may wrap data keys (call with the lock held)."""
+        key = self._live(key_id, "aes")
+        if key.algorithm == AES_GCM:
+            return key
+        name = key.key_id
+        del key  # a traceback keeps its frames' locals: not the record of a key
+        raise KeyTypeError(f"key {name!r} is an aes-256-cbc key: a key-encryption key must be AES-256-GCM")
+
+    def generate_data_key(self, key_id: str, *, associated_data: str | bytes | None = None) -> envelope.DataKey:
+        """Make a fresh AES-256 data key, and wrap it under the newest version of KEK ``key_id``.
+
+        Encrypt data with ``.plaintext`` wherever it lives, keep ``.wrapped`` beside it, and drop the
+        plaintext; ``decrypt_data_aes(key_id, wrapped, associated_data=..., encoding=None)`` gives the
+        key back (AWS KMS ``GenerateDataKey``, Vault transit ``datakey``).
+
+        Args:
+            key_id: the KEK: an active AES-256-GCM key.
+            associated_data: bound to the wrapped key; unwrapping needs the same.
+
+        Returns:
+            A :class:`~kmslib.envelope.DataKey` (its repr hides the key).
+
+        Raises:
+            KeyTypeError: the key is not AES-256-GCM (CBC or RSA).
+            KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
+
+        """
+        version = key = material = plaintext = None
+        try:
+            aad = _checks.optional_data(associated_data, "associated_data")
+            with self._lock:
+                key = self._kek(key_id)
+                current = key.current
+            assert current is not None
+            version, material, header = current
+            plaintext = secrets.token_bytes(envelope.DATA_KEY_BYTES)
+            payload = material.encrypt(plaintext, aad)
+            if payload is None or version in key.revoked_versions:
+                raise _refusal(key, version)
+            data_key = envelope.DataKey(key.key_id, version, plaintext, header + self._encode_payload(payload))
+        except BaseException as exc:
+            key = material = plaintext = None
+            self._audit._append("generate_data_key", key_id, version, outcome(exc))
+            raise
+        self._audit._append("generate_data_key", key.key_id, version, "ok")
+        return data_key
+
+    def generate_data_key_without_plaintext(self, key_id: str, *, associated_data: str | bytes | None = None) -> str:
+        """Like :meth:`generate_data_key`, but return only the wrapped token (for a party that stores keys for later).
+
+        Raises:
+            KeyTypeError, KeyNotFoundError, KeyRevokedError: as :meth:`generate_data_key`.
+        """
+        return self.generate_data_key(key_id, associated_data=associated_data).wrapped
+
+    def encrypt_envelope(
+        self, key_id: str, data: bytes | bytearray | memoryview, *, associated_data: str | bytes | None = None
+    ) -> bytearray:
+        """Encrypt ``data`` under a fresh data key wrapped by KEK ``key_id``; return one binary envelope.
+
+        The format is in :mod:`kmslib.envelope`. The result is the ``bytearray`` the data was encrypted
+        into (a ``bytes`` copy would double the memory the call takes); ``bytes(envelope)`` makes one.
+
+        Args:
+            key_id: the KEK: an active AES-256-GCM key.
+            data: bytes-like, of any size (it is not copied).
+            associated_data: bound to both the wrapped data key and the data.
+
+        Raises:
+            KeyTypeError: the key is not AES-256-GCM.
+            KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
+            ArgumentTypeError: ``data`` is not bytes-like.
+
+        """
+        version = key = material = data_key = None
+        try:
+            view = _checks.buffer(data, "data")
+            aad = _checks.optional_data(associated_data, "associated_data")
+            with self._lock:
+                key = self._kek(key_id)
+                current = key.current
+            assert current is not None
+            version, material, header = current
+            data_key = secrets.token_bytes(envelope.DATA_KEY_BYTES)
+            payload = material.encrypt(data_key, aad)
+            if payload is None:
+                raise _refusal(key, version)
+            sealed = envelope.seal_data(data_key, header + self._encode_payload(payload), view, aad or b"")
+            if version in key.revoked_versions:  # revoked while it was encrypting
+                raise _refusal(key, version)
+        except BaseException as exc:
+            key = material = data_key = None
+            self._audit._append("encrypt_envelope", key_id, version, outcome(exc))
+            raise
+        self._audit._append("encrypt_envelope", key.key_id, version, "ok")
+        return sealed
+
+    def _unwrap(
+        self, key_id: object, sealed: object, associated_data: object
+    ) -> tuple[_Key, int, bytes, memoryview, bytes | None]:
+        """Open an envelope's wrapped data key: ``(key record, version, data key, body, associated data)``.
+
+        Raises:
+            DecryptionError, KeyRevokedError, KeyTypeError, ...: from frames that hold no key record or secret.
+        """
+        view = _checks.buffer(sealed, "envelope")
+        aad = _checks.optional_data(associated_data, "associated_data")
+        with self._lock:
+            key = self._kek(key_id)  # a problem with the key is reported first
+        parts = envelope.split(view)
+        try:
+            parsed = None if parts is None else parse_token(parts[0])
+        except DecryptionError:
+            parsed = None
+        if parts is None or parsed is None:
+            del key  # a traceback keeps its frames' locals: not the record of a key
+            raise DecryptionError()  # outside the except block: no context
+        version, algorithm, payload = parsed
+        try:
+            data_key = _open(key, version, algorithm, payload, aad)
+        except BaseException:
+            del key  # the error passes through this frame: drop the key's record first (a bare raise adds no context)
+            raise
+        return key, version, data_key, parts[1], aad
+
+    def decrypt_envelope(
+        self, key_id: str, sealed: bytes | bytearray | memoryview, *, associated_data: str | bytes | None = None
+    ) -> bytes:
+        """Decrypt an envelope made by :meth:`encrypt_envelope` (or by hand, by the format).
+
+        Args:
+            key_id: the KEK that wrapped its data key.
+            sealed: the envelope, bytes-like.
+            associated_data: the same as at encryption.
+
+        Returns:
+            The data.
+
+        Raises:
+            DecryptionError: a malformed, truncated or tampered envelope, another KEK, or other
+                associated data: always the same message, with no cause.
+            KeyRevokedError: the KEK, or the version that wrapped the data key, was revoked.
+            KeyTypeError, KeyNotFoundError: not an AES-256-GCM key, or no such key.
+
+        """
+        version = key = data_key = None
+        try:
+            key, version, data_key, body, aad = self._unwrap(key_id, sealed, associated_data)
+            data = envelope.open_data(data_key, body, aad or b"")
+            if data is None:
+                raise DecryptionError()
+        except BaseException as exc:
+            key = data_key = None
+            self._audit._append("decrypt_envelope", key_id, version, outcome(exc))
+            raise
+        self._audit._append("decrypt_envelope", key.key_id, version, "ok")
+        return data
+
+    def rewrap_envelope(
+        self, key_id: str, sealed: bytes | bytearray | memoryview, *, associated_data: str | bytes | None = None
+    ) -> bytearray:
+        """Re-wrap an envelope's data key under the KEK's newest version; the data is not touched.
+
+        The nonce, ciphertext and tag are copied unchanged: rotating a KEK costs one small
+        re-encryption per envelope, whatever the size of the data.
+
+        Returns:
+            The new envelope.
+
+        Raises:
+            DecryptionError, KeyRevokedError, KeyTypeError, KeyNotFoundError: as :meth:`decrypt_envelope`.
+
+        """
+        version = key = data_key = material = None
+        try:
+            key, version, data_key, body, aad = self._unwrap(key_id, sealed, associated_data)
+            old = version
+            current = key.current
+            if current is None:
+                raise _refusal(key, version)
+            version, material, header = current
+            payload = material.encrypt(data_key, aad)
+            if payload is None or old in key.revoked_versions or version in key.revoked_versions:
+                raise _refusal(key, old if old in key.revoked_versions else version)
+            result = envelope.rewrapped(header + self._encode_payload(payload), body)
+        except BaseException as exc:
+            key = data_key = material = None
+            self._audit._append("rewrap_envelope", key_id, version, outcome(exc))
+            raise
+        self._audit._append("rewrap_envelope", key.key_id, version, "ok")
+        return result
 
     # ------------------------------------------------------------------ lifecycle
 

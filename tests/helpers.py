@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import rsa, x25519
+from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+import kmslib
+from kmslib.aes import AESKeyVersion
+from kmslib.custodian import _Key
+from kmslib.dh import DHPrivateKey
+from kmslib.rsa import RSAKeyVersion
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Published test vectors, vendored with their licence (see SOURCE.md there).
@@ -19,3 +30,59 @@ class StepClock:
     def __call__(self) -> datetime:
         self.now += timedelta(seconds=1)
         return self.now
+
+
+KMSLIB_DIR = str(Path(kmslib.__file__).parent)
+
+
+#: Key objects: none may be a local of a kmslib frame in a raised error's traceback.
+KEY_OBJECTS = (
+    AESKeyVersion,
+    RSAKeyVersion,
+    _Key,
+    AESGCM,
+    algorithms.AES,
+    rsa.RSAPrivateKey,
+    x25519.X25519PrivateKey,
+    DHPrivateKey,
+)
+
+
+def _values(value: object, depth: int = 2) -> Iterator[object]:
+    """``value`` and what containers hold, ``depth`` levels down."""
+    yield value
+    if depth == 0:
+        return
+    if isinstance(value, dict):
+        items: list[object] = [*value.keys(), *value.values()]
+    elif isinstance(value, (tuple, list, set, frozenset)):
+        items = list(value)
+    else:
+        return
+    for item in items:
+        yield from _values(item, depth - 1)
+
+
+def leaks(exc: BaseException, secrets: list[bytes]) -> list[str]:
+    """What the error exposes: its cause, its context, and secrets in its kmslib frames' locals."""
+    found = []
+    if exc.__cause__ is not None:
+        found.append(f"__cause__ = {type(exc.__cause__).__name__}")
+    if exc.__context__ is not None:
+        found.append(f"__context__ = {type(exc.__context__).__name__}")
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_filename.startswith(KMSLIB_DIR):
+            where = f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_qualname}"
+            for name, local in frame.f_locals.items():
+                for value in _values(local):
+                    if isinstance(value, KEY_OBJECTS):
+                        found.append(f"{where} local {name!r} holds a {type(value).__name__}")
+                    elif isinstance(value, (bytes, bytearray, memoryview, str)):
+                        raw = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)
+                        found.extend(
+                            f"{where} local {name!r} holds a secret" for secret in secrets if secret and secret in raw
+                        )
+        tb = tb.tb_next
+    return found

@@ -1,0 +1,134 @@
+r"""Envelope encryption: data keys, and the binary envelope that carries data encrypted under one.
+
+Real KMSs encrypt little data themselves (AWS KMS ``Encrypt`` takes at most 4 KiB): they wrap
+*data keys*, and the data is encrypted where it lives. The recipe, whole (contract section 7):
+
+- a fresh 32-byte data key from the OS CSPRNG;
+- the data key wrapped by the key-encryption key (KEK, an AES-256-GCM key of the custodian) as a
+  section-3 token, with associated data = the caller's associated data (empty when none);
+- the data encrypted with AES-256-GCM under the data key, with associated data = ``b"KMSE\\x01"``
+  followed by the caller's associated data, and a fresh 12-byte nonce;
+- one binary envelope::
+
+      b"KMSE" | 0x01 | n: uint16 big-endian | wrapped: n bytes (the ASCII token) | nonce: 12 bytes
+           | ciphertext | tag: 16 bytes
+
+Anyone holding the KEK can read or build an envelope with raw pyca/cryptography. Rotating the KEK
+never touches the data: :meth:`~kmslib.KeyCustodian.rewrap_envelope` re-wraps only the data key.
+Each message gets its own data key, which also keeps every key far below GCM's limit of 2^32
+messages under random nonces (NIST SP 800-38D, section 8.3).
+
+The data is encrypted into a buffer allocated once, at its final size, so that encrypting takes the
+input plus the output plus a small constant; that buffer, a ``bytearray``, is what is returned
+(turning it into ``bytes`` would copy the whole envelope). Functions here answer ``None`` rather
+than raise (see :mod:`kmslib._material`); the custodian raises the one
+:class:`~kmslib.errors.DecryptionError`.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = ["DATA_KEY_BYTES", "HEADER", "MAGIC", "DataKey", "open_data", "seal_data", "split"]
+
+MAGIC = b"KMSE"
+#: The format's version byte, and the prefix of the data's associated data.
+HEADER = MAGIC + b"\x01"
+DATA_KEY_BYTES = 32
+_NONCE = 12
+_TAG = 16
+_LENGTH = struct.Struct(">H")
+#: The shortest envelope: header, length, a wrapped token of at least one byte, nonce and tag.
+_SHORTEST = len(HEADER) + _LENGTH.size + 1 + _NONCE + _TAG
+
+
+class DataKey:
+    """A data key: its 32 bytes, and the same bytes wrapped by the KEK (a section-3 token).
+
+    Use :attr:`plaintext` to encrypt, keep :attr:`wrapped` beside the data, and drop the plaintext
+    (Python cannot wipe ``bytes``: keep the object's lifetime short). Its repr never shows the key.
+
+    Attributes:
+        key_id: the KEK's id.
+        version: the KEK version that wrapped it.
+        plaintext: the 32 key bytes.
+        wrapped: the token of those bytes under the KEK.
+    """
+
+    __slots__ = ("key_id", "plaintext", "version", "wrapped")
+
+    def __init__(self, key_id: str, version: int, plaintext: bytes, wrapped: str) -> None:
+        self.key_id = key_id
+        self.version = version
+        self.plaintext = plaintext
+        self.wrapped = wrapped
+
+    def __repr__(self) -> str:
+        return f"DataKey(key_id={self.key_id!r}, version={self.version}, plaintext=<32 bytes, hidden>, wrapped=...)"
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("a DataKey cannot be pickled: it holds a secret")
+
+
+def seal_data(data_key: bytes, wrapped: str, data: memoryview, associated_data: bytes) -> bytearray:
+    """Encrypt ``data`` under ``data_key`` into a new envelope that carries ``wrapped``.
+
+    Args:
+        data_key: 32 bytes.
+        wrapped: the data key's token under the KEK (ASCII).
+        data: the plaintext (a view: it is not copied).
+        associated_data: the caller's associated data (``b""`` for none).
+
+    Returns:
+        The envelope, in the one buffer the data was encrypted into.
+    """
+    token = wrapped.encode("ascii")
+    start = len(HEADER) + _LENGTH.size + len(token)
+    out = bytearray(start + _NONCE + len(data) + _TAG)
+    out[: len(HEADER)] = HEADER
+    _LENGTH.pack_into(out, len(HEADER), len(token))
+    out[len(HEADER) + _LENGTH.size : start] = token
+    nonce = os.urandom(_NONCE)
+    out[start : start + _NONCE] = nonce
+    AESGCM(data_key).encrypt_into(nonce, data, HEADER + associated_data, memoryview(out)[start + _NONCE :])
+    return out
+
+
+def split(envelope: memoryview) -> tuple[str, memoryview] | None:
+    """``(wrapped token, nonce || ciphertext || tag)`` of an envelope, or ``None`` if it is malformed."""
+    if len(envelope) < _SHORTEST or envelope[: len(HEADER)] != HEADER:
+        return None
+    (length,) = _LENGTH.unpack_from(envelope, len(HEADER))
+    start = len(HEADER) + _LENGTH.size + length
+    if length == 0 or len(envelope) < start + _NONCE + _TAG:
+        return None
+    token = bytes(envelope[len(HEADER) + _LENGTH.size : start])
+    if not token.isascii():
+        return None
+    return token.decode("ascii"), envelope[start:]
+
+
+def open_data(data_key: bytes, body: memoryview, associated_data: bytes) -> bytes | None:
+    """Decrypt an envelope's ``nonce || ciphertext || tag``; ``None`` if it does not authenticate."""
+    if len(data_key) != DATA_KEY_BYTES:
+        return None
+    try:
+        return AESGCM(data_key).decrypt(body[:_NONCE], body[_NONCE:], HEADER + associated_data)
+    except (InvalidTag, ValueError):
+        return None
+
+
+def rewrapped(wrapped: str, body: memoryview) -> bytearray:
+    """A new envelope: ``wrapped`` as its header's token, and ``body`` (nonce, ciphertext, tag) unchanged."""
+    token = wrapped.encode("ascii")
+    start = len(HEADER) + _LENGTH.size + len(token)
+    out = bytearray(start + len(body))
+    out[: len(HEADER)] = HEADER
+    _LENGTH.pack_into(out, len(HEADER), len(token))
+    out[len(HEADER) + _LENGTH.size : start] = token
+    out[start:] = body
+    return out
