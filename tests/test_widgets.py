@@ -6,13 +6,14 @@ import base64
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import ipywidgets as w
 import pytest
 
 from kmslib import DecryptionError, KeyCustodian, inspect_token
 from kmslib.course import rechain
-from kmslib.widgets import AESForm, DHExchangeForm, KeyVaultDashboard, RSAForm
+from kmslib.widgets import AESForm, DHExchangeForm, EnvelopeForm, KeyVaultDashboard, RSAForm
 from kmslib.widgets._common import COLOURS
 
 
@@ -540,10 +541,16 @@ def test_the_chain_tick_checks_against_a_head_saved_earlier(kms: KeyCustodian) -
 # ---------------------------------------------------------------- every form
 
 
-FORMS: list[Callable[[KeyCustodian], object]] = [AESForm, RSAForm, lambda kms: DHExchangeForm(), KeyVaultDashboard]
+FORMS: list[Callable[[KeyCustodian], object]] = [
+    AESForm,
+    RSAForm,
+    lambda kms: DHExchangeForm(),
+    KeyVaultDashboard,
+    EnvelopeForm,
+]
 
 
-@pytest.mark.parametrize("make", FORMS, ids=["aes", "rsa", "dh", "dashboard"])
+@pytest.mark.parametrize("make", FORMS, ids=["aes", "rsa", "dh", "dashboard", "envelope"])
 def test_each_form_is_a_widget_tree_that_displays_itself(
     kms: KeyCustodian, make: Callable[[KeyCustodian], object]
 ) -> None:
@@ -558,3 +565,51 @@ def test_import_kmslib_still_imports_no_ipywidgets() -> None:
     code = "import sys, kmslib; print('ipywidgets' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- envelope
+
+
+def test_envelope_form_encrypts_text_rotates_the_kek_and_decrypts(kms: KeyCustodian) -> None:
+    from kmslib.widgets import EnvelopeForm
+
+    form = EnvelopeForm(kms)
+    assert form.encrypt() is None
+    assert is_error(form, "create or choose a KEK first")
+    form.create_button.click()
+    assert form.kek.value == "student-kek"
+    form.text.value = "the quarterly report"
+    form.associated_data.value = "file=report.txt"
+    form.encrypt_button.click()
+    assert is_ok(form)
+    assert form.envelope is not None
+    for part in ("header", "wrapped data key (v1 of the KEK)", "nonce", "ciphertext", "tag"):
+        assert part in form.anatomy.value
+    assert "20 bytes" in form.anatomy.value  # the ciphertext is as long as the text
+    form.rewrap_button.click()
+    assert "unchanged, byte for byte" in form.unchanged.value
+    assert "wrapped data key (v2 of the KEK)" in form.anatomy.value
+    assert kms.key_info("student-kek").version == 2
+    form.decrypt_button.click()
+    assert form.decrypted.value == "the quarterly report"
+    form.associated_data.value = "file=other.txt"
+    form.decrypt()
+    assert is_error(form, "Decryption failed")
+
+
+def test_envelope_form_takes_an_uploaded_file(kms: KeyCustodian) -> None:
+    from kmslib.widgets import EnvelopeForm
+
+    kms.establish_aes_key("kek")
+    kms.establish_aes_key("legacy", mode="cbc")
+    form = EnvelopeForm(kms)
+    assert list(form.kek.options) == ["kek"]  # only AES-256-GCM keys may wrap data keys
+    content = bytes(range(256)) * 4
+    when = datetime(2026, 1, 5, tzinfo=UTC)
+    upload = {"name": "photo.bin", "type": "", "size": len(content), "content": memoryview(content)}
+    form.upload.value = ({**upload, "last_modified": when},)
+    assert form.encrypt() is not None
+    assert "photo.bin (1024 bytes)" in form.status.value
+    assert form.decrypt() == content
+    assert form.decrypted.value == "(1024 bytes of binary data)"
+    assert EnvelopeForm(KeyCustodian()).rotate_and_rewrap() is None

@@ -34,7 +34,8 @@ COURSE = (
     ("02_rsa.ipynb", "RSA: public-key encryption"),
     ("03_diffie_hellman.ipynb", "Diffie-Hellman: agreeing a key in public"),
     ("04_revocation_and_lifecycle.ipynb", "Revocation and the key lifecycle"),
-    ("05_capstone.ipynb", "Capstone: a key compromise, end to end"),
+    ("05_envelope_encryption.ipynb", "Envelope encryption: data keys"),
+    ("08_capstone.ipynb", "Capstone: a key compromise, end to end"),
 )
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "ecb_vs_cbc",
     "gcm_diagram",
     "key_lifecycle",
+    "key_hierarchy",
     "keygen_samples",
     "keygen_times",
     "man_in_the_middle",
@@ -364,3 +365,26 @@ def audit_chain(entries: Sequence[AuditEntry], *, saved_head: str | None = None,
         fontsize=8,
     )
     return _finish(fig, ax, "The audit log's hash chain", (0, width), (0.6, 3.7))
+
+
+def key_hierarchy() -> Figure:
+    """The key hierarchy of envelope encryption: root key, KEK, data keys, data."""
+    fig, ax = plt.subplots(figsize=(10, 5.0))
+    _box(ax, 5.0, 4.3, "root key\n(in an HSM, or sealed under a passphrase)", "#fee2e2", width=3.4)
+    _box(ax, 5.0, 3.0, "KEK (key-encryption key)\nin the custodian, never exported", "#fef3c7", width=3.4)
+    _arrow(ax, (5.0, 3.95), (5.0, 3.35))
+    ax.text(5.2, 3.65, "protects", fontsize=8, color=_BLUE)
+    for x, n in ((1.6, 1), (5.0, 2), (8.4, 3)):
+        _box(ax, x, 1.7, f"data key {n}\n(wrapped by the KEK,\nstored beside its data)", "#dbeafe", width=2.6)
+        _arrow(ax, (5.0, 2.65), (x, 2.05))
+        _box(ax, x, 0.4, f"data {n}\n(AES-256-GCM, anywhere)", "#d1fae5", width=2.6)
+        _arrow(ax, (x, 1.35), (x, 0.75))
+    ax.text(
+        0.0,
+        4.4,
+        "One request to the KMS per message:\nonly a 32-byte key travels.\n"
+        "Rotating the KEK re-wraps keys,\nnever the data.",
+        fontsize=8,
+        va="center",
+    )
+    return _finish(fig, ax, "Envelope encryption: the key hierarchy", (-0.4, 10.2), (-0.1, 4.9))

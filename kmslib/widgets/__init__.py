@@ -11,6 +11,7 @@ from __future__ import annotations
 from kmslib.widgets.aes_form import AESForm
 from kmslib.widgets.dashboard import KeyVaultDashboard
 from kmslib.widgets.dh_form import DHExchangeForm
+from kmslib.widgets.envelope_form import EnvelopeForm
 from kmslib.widgets.rsa_form import RSAForm
 
-__all__ = ["AESForm", "DHExchangeForm", "KeyVaultDashboard", "RSAForm"]
+__all__ = ["AESForm", "DHExchangeForm", "EnvelopeForm", "KeyVaultDashboard", "RSAForm"]

@@ -21,7 +21,8 @@ FORMS = {
     "02_rsa.ipynb": ["kmslib-rsa-form"],
     "03_diffie_hellman.ipynb": ["kmslib-dh-form"],
     "04_revocation_and_lifecycle.ipynb": ["kmslib-dashboard", "kmslib-aes-form"],
-    "05_capstone.ipynb": ["kmslib-dashboard"],
+    "05_envelope_encryption.ipynb": ["kmslib-envelope-form"],
+    "08_capstone.ipynb": ["kmslib-dashboard"],
 }
 
 KERNEL_IDLE = """() => {
@@ -171,3 +172,27 @@ def test_revoking_one_version_in_the_dashboard(page: Any, lab: Lab) -> None:
     )
     assert "the newer versions still work" in status_of(board)
     assert "revoked v1, v2" in board.locator(".kmslib-keys-table").inner_text()
+
+
+def test_the_envelope_form_rotates_the_kek_without_touching_the_data(page: Any, lab: Lab) -> None:
+    open_notebook(page, lab, "05_envelope_encryption.ipynb")
+    run_all(page)
+    form = page.locator(".kmslib-envelope-form").last
+    form.scroll_into_view_if_needed()
+    form.locator("button.kmslib-create-button").click()
+    page.wait_for_function(
+        "(el) => el.innerText.includes('created the KEK')", arg=form.locator(".kmslib-status-line").element_handle()
+    )
+    form.locator(".kmslib-text textarea").fill("typed into an envelope")
+    form.locator("button.kmslib-encrypt-button").click()
+    page.wait_for_function(
+        "(el) => el.innerText.includes('wrapped data key (v1')", arg=form.locator(".kmslib-anatomy").element_handle()
+    )
+    form.locator("button.kmslib-rewrap-button").click()
+    page.wait_for_function(
+        "(el) => el.innerText.includes('unchanged, byte for byte')",
+        arg=form.locator(".kmslib-unchanged").element_handle(),
+    )
+    form.locator("button.kmslib-decrypt-button").click()
+    decrypted = form.locator(".kmslib-decrypted textarea")
+    page.wait_for_function("(el) => el.value === 'typed into an envelope'", arg=decrypted.element_handle())
