@@ -63,3 +63,12 @@ def test_instruction_counts_cancel_the_start_up_work() -> None:
     per_call = (more - few) / 10
     assert few > 1_000_000  # the interpreter's start-up is counted in both runs...
     assert 1_000 < per_call < 100_000  # ...and cancels: one small AES-GCM round trip is left
+
+
+def test_the_envelope_case_and_its_memory_measure() -> None:
+    run = load_benchmark()
+    data = os.urandom(70_000)
+    assert bytes(run.round_trips(data)["kmslib envelope"]()) == data  # type: ignore[call-overload]
+    assert set(run.ENVELOPE_CASES) - {"Tink AEAD AES256_GCM"} <= set(run.round_trips(b"", tink=False))
+    peak = run.envelope_peak_memory(1 << 20)
+    assert 1.9 < peak < 2.2  # the input and the output, and a little more: no copy of the data
