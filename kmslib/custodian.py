@@ -737,25 +737,33 @@ class KeyCustodian:
             KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
 
         """
-        version = key = material = plaintext = None
         try:
             aad = _checks.optional_data(associated_data, "associated_data")
-            with self._lock:
-                key = self._kek(key_id)
-                current = key.current
-            assert current is not None
-            version, material, header = current
-            plaintext = secrets.token_bytes(envelope.DATA_KEY_BYTES)
-            payload = material.encrypt(plaintext, aad)
-            if payload is None or version in key.revoked_versions:
-                raise _refusal(key, version)
-            data_key = envelope.DataKey(key.key_id, version, plaintext, header + self._encode_payload(payload))
+            name, version, plaintext, wrapped = self._new_data_key(key_id, aad)
         except BaseException as exc:
-            key = material = plaintext = None
-            self._audit._append("generate_data_key", key_id, version, outcome(exc))
+            self._audit._append("generate_data_key", key_id, None, outcome(exc))
             raise
-        self._audit._append("generate_data_key", key.key_id, version, "ok")
-        return data_key
+        self._audit._append("generate_data_key", name, version, "ok")
+        return envelope.DataKey(name, version, plaintext, wrapped)
+
+    def _new_data_key(self, key_id: object, aad: bytes | None) -> tuple[str, int, bytes, str]:
+        """A fresh data key wrapped under the newest version of KEK ``key_id``: (KEK id, version, key, token).
+
+        Raises:
+            KeyTypeError, KeyNotFoundError, KeyRevokedError: from frames that hold no key record or data key.
+        """
+        with self._lock:
+            key = self._kek(key_id)
+            current = key.current
+        assert current is not None
+        version, material, header = current
+        data_key = secrets.token_bytes(envelope.DATA_KEY_BYTES)
+        payload = material.encrypt(data_key, aad)
+        if payload is None or version in key.revoked_versions:  # revoked while it was wrapping
+            error = _refusal(key, version)
+            del key, current, material, data_key  # a traceback keeps its frames' locals
+            raise error
+        return key.key_id, version, data_key, header + self._encode_payload(payload)
 
     def generate_data_key_without_plaintext(self, key_id: str, *, associated_data: str | bytes | None = None) -> str:
         """Like :meth:`generate_data_key`, but return only the wrapped token (for a party that stores keys for later).
@@ -784,27 +792,21 @@ class KeyCustodian:
             ArgumentTypeError: ``data`` is not bytes-like.
 
         """
-        version = key = material = data_key = None
+        version = data_key = None
+        key: _Key | None = None
         try:
             view = _checks.buffer(data, "data")
             aad = _checks.optional_data(associated_data, "associated_data")
-            with self._lock:
-                key = self._kek(key_id)
-                current = key.current
-            assert current is not None
-            version, material, header = current
-            data_key = secrets.token_bytes(envelope.DATA_KEY_BYTES)
-            payload = material.encrypt(data_key, aad)
-            if payload is None:
-                raise _refusal(key, version)
-            sealed = envelope.seal_data(data_key, header + self._encode_payload(payload), view, aad or b"")
+            name, version, data_key, wrapped = self._new_data_key(key_id, aad)
+            sealed = envelope.seal_data(data_key, wrapped, view, aad or b"")
+            key = self._keys[name]
             if version in key.revoked_versions:  # revoked while it was encrypting
                 raise _refusal(key, version)
         except BaseException as exc:
-            key = material = data_key = None
+            key = data_key = None
             self._audit._append("encrypt_envelope", key_id, version, outcome(exc))
             raise
-        self._audit._append("encrypt_envelope", key.key_id, version, "ok")
+        self._audit._append("encrypt_envelope", name, version, "ok")
         return sealed
 
     def _unwrap(

@@ -143,7 +143,7 @@ def test_the_capstone_solved_step_by_step_passes_every_check(capsys: pytest.Capt
             lambda k: (k,),
             "revoked before any token was rewrapped",
         ),
-        (lambda k: None, q4, lambda k: ("not a custodian",), "pass the KeyCustodian"),
+        (lambda k: None, q4, lambda k: ("not a custodian",), "pass your KeyCustodian"),
         (lambda k: None, q4, lambda k: (k,), "KeyNotFoundError"),
     ],
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kmslib.course.exercises import Exercise
+from kmslib.course.exercises import Exercise, student_custodian
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import KMSError
 from kmslib.tokens import inspect_token
@@ -14,14 +14,8 @@ MESSAGE = "quarterly report"
 CONTEXT = "dept=finance"
 
 
-def _custodian(kms: object) -> KeyCustodian:
-    if not isinstance(kms, KeyCustodian):
-        raise TypeError(f"pass the KeyCustodian, not {type(kms).__name__}")
-    return kms
-
-
 def _check_q1(kms: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     if KEY_ID not in custodian:
         return f"there is no key {KEY_ID!r} in the custodian yet."
     info = custodian.key_info(KEY_ID)
@@ -33,7 +27,7 @@ def _check_q1(kms: object) -> str | None:
 
 
 def _check_q2(kms: object, token: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     if not isinstance(token, str) or not token.startswith("kms:"):
         return "report_token should be the token string that encrypt_data_aes returns."
     if inspect_token(token).algorithm != "aes-256-gcm":
@@ -61,7 +55,7 @@ def _after_rotation(custodian: KeyCustodian) -> tuple[list[str], int | None]:
 
 
 def _check_q3(kms: object, token: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     info = custodian.key_info(KEY_ID)
     if info.version < 2:
         return f"{KEY_ID!r} is still at version 1: rotate it first."
@@ -81,7 +75,7 @@ def _check_q3(kms: object, token: object) -> str | None:
 
 
 def _check_q4(kms: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     info = custodian.key_info(KEY_ID)
     if not info.active:
         return f"the whole key {KEY_ID!r} was revoked; revoke only version 1 (version=1)."

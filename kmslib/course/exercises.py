@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from kmslib.custodian import KeyCustodian
 from kmslib.errors import KMSError
 
-__all__ = ["Exercise", "Question", "Quiz", "Verdict", "blank"]
+__all__ = ["Exercise", "Question", "Quiz", "Verdict", "blank", "student_custodian"]
 
 
 class _Blank:
@@ -27,6 +28,13 @@ class _Blank:
 
 #: The blank in "your turn" cells (as in Kaggle's learntools); ``kmslib.course.____`` is the same object.
 blank = _Blank()
+
+
+def student_custodian(answer: object) -> KeyCustodian:
+    """The student's answer, if it is a custodian; a checker's ``TypeError`` says what to pass instead."""
+    if not isinstance(answer, KeyCustodian):
+        raise TypeError(f"pass your KeyCustodian, not {type(answer).__name__}")
+    return answer
 
 
 class Verdict:

@@ -16,7 +16,7 @@ import random
 import secrets
 
 from kmslib.aes import AESKeyVersion
-from kmslib.course.exercises import Exercise, Question, Quiz
+from kmslib.course.exercises import Exercise, Question, Quiz, student_custodian
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import DecryptionError, InvalidInputError
 from kmslib.tokens import parse_token
@@ -120,14 +120,8 @@ def _weak_fingerprint(fingerprint: str) -> str | None:
     return _WEAK_FINGERPRINTS.get(fingerprint)
 
 
-def _custodian(kms: object) -> KeyCustodian:
-    if not isinstance(kms, KeyCustodian):
-        raise TypeError(f"pass your KeyCustodian, not {type(kms).__name__}")
-    return kms
-
-
 def _check_q1(kms: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     if KEY_ID not in custodian:
         return f"there is no key {KEY_ID!r} in your custodian yet."
     info = custodian.key_info(KEY_ID)

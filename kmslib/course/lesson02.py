@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from kmslib.course.exercises import Exercise, Question, Quiz
+from kmslib.course.exercises import Exercise, Question, Quiz, student_custodian
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import KMSError
 from kmslib.tokens import inspect_token, parse_token
@@ -26,12 +26,6 @@ alice = KeyCustodian()
 alice.generate_rsa_pair("alice-rsa")
 #: What Alice publishes: her public key.
 alice_public_pem = alice.export_public_key("alice-rsa")
-
-
-def _custodian(kms: object) -> KeyCustodian:
-    if not isinstance(kms, KeyCustodian):
-        raise TypeError(f"pass a KeyCustodian, not {type(kms).__name__}")
-    return kms
 
 
 def _check_q1(limit: object) -> str | None:
@@ -113,7 +107,7 @@ q2.check(wrapped_key, report_token)""",
 
 
 def _check_q3(kms: object, token: object, forged: object, result: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     if not isinstance(token, str) or not isinstance(forged, str):
         return "pass the custodian, the token, the forged token and what decrypting it gave."
     if inspect_token(token).algorithm != "rsa-pkcs1v15":
@@ -159,7 +153,7 @@ q3.check(kms, token, forged, result)""",
 
 
 def _check_q4(kms: object, key_id: object, wrapped_key: object, rewrapped: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     if not isinstance(key_id, str) or key_id not in custodian:
         return "pass your custodian, the RSA key's id, the old wrapped key and the rewrapped one."
     info = custodian.key_info(key_id)

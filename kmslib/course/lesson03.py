@@ -13,7 +13,7 @@ import secrets
 from cryptography.hazmat.primitives.asymmetric import x25519
 
 from kmslib import _ffdh, dh
-from kmslib.course.exercises import Exercise, Question, Quiz
+from kmslib.course.exercises import Exercise, Question, Quiz, student_custodian
 from kmslib.custodian import KeyCustodian
 from kmslib.dh import DHPublicKey
 from kmslib.errors import InvalidPeerKeyError, KMSError
@@ -38,12 +38,6 @@ def _fresh_id(custodian: KeyCustodian, stem: str) -> str:
     return f"{stem}-{_agreed[0]}"
 
 
-def _custodian(kms: object) -> KeyCustodian:
-    if not isinstance(kms, KeyCustodian):
-        raise TypeError(f"pass a KeyCustodian, not {type(kms).__name__}")
-    return kms
-
-
 def _public(value: object) -> DHPublicKey:
     if isinstance(value, DHPublicKey):
         return value
@@ -53,7 +47,7 @@ def _public(value: object) -> DHPublicKey:
 
 
 def _check_q2(kms: object, my_public: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     mine = _public(my_public)
     if KEY_ID not in custodian:
         return f"there is no key {KEY_ID!r} in your custodian: derive it with derive_shared_key."
@@ -192,7 +186,7 @@ q3.check(rejected)""",
 
 
 def _check_q4(mallory: object, to_alice: object, to_bob: object) -> str | None:
-    custodian = _custodian(mallory)
+    custodian = student_custodian(mallory)
     for key_id in ("to-alice", "to-bob"):
         if key_id not in custodian:
             return f"Mallory has no key {key_id!r}: derive one with each victim."

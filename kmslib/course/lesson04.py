@@ -17,7 +17,7 @@ import secrets
 
 from kmslib.audit import AuditEntry, AuditLog
 from kmslib.course import classroom_clock, rewrite_log
-from kmslib.course.exercises import Exercise, Question, Quiz
+from kmslib.course.exercises import Exercise, Question, Quiz, student_custodian
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import KMSError
 from kmslib.tokens import inspect_token
@@ -31,17 +31,11 @@ _MESSAGES = ("patient 1041: allergy penicillin", "patient 1042: none", "patient 
 _SETUP_ENTRIES = 1 + len(_MESSAGES)
 
 
-def _custodian(kms: object) -> KeyCustodian:
-    if not isinstance(kms, KeyCustodian):
-        raise TypeError(f"pass your KeyCustodian, not {type(kms).__name__}")
-    return kms
-
-
 # ---------------------------------------------------------------- q1: revoke, with a reason
 
 
 def _check_q1(kms: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     if LAPTOP not in custodian:
         return f"there is no key {LAPTOP!r} in your custodian: make it first."
     info = custodian.key_info(LAPTOP)
@@ -107,7 +101,7 @@ def _order(log: list[AuditEntry]) -> str | None:
 
 
 def _check_q2(kms: object, new_tokens: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     if RECORDS not in custodian:
         return "pass the custodian that records() gave you."
     info = custodian.key_info(RECORDS)

@@ -8,8 +8,7 @@
 
 from __future__ import annotations
 
-from kmslib.course.exercises import Exercise, Question, Quiz
-from kmslib.custodian import KeyCustodian
+from kmslib.course.exercises import Exercise, Question, Quiz, student_custodian
 from kmslib.envelope import split
 from kmslib.errors import KeyRevokedError, KMSError
 from kmslib.tokens import parse_token
@@ -20,12 +19,6 @@ KEK = "kek"
 #: The data of the exercises, and the associated data it is bound to.
 REPORT = b"Quarterly report: revenue 1.2M, costs 0.9M. " * 40
 CONTEXT = "file=report.pdf"
-
-
-def _custodian(kms: object) -> KeyCustodian:
-    if not isinstance(kms, KeyCustodian):
-        raise TypeError(f"pass your KeyCustodian, not {type(kms).__name__}")
-    return kms
 
 
 def _envelope(value: object, name: str) -> memoryview | str:
@@ -41,7 +34,7 @@ def _envelope(value: object, name: str) -> memoryview | str:
 
 
 def _check_q1(kms: object, sealed: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     if KEK not in custodian:
         return f"make the KEK {KEK!r} (an AES-256-GCM key) in your custodian first."
     view = _envelope(sealed, "sealed")
@@ -73,7 +66,7 @@ q1 = Exercise(
 
 
 def _check_q2(kms: object, old: object, new: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     if KEK not in custodian or custodian.key_info(KEK).version < 2:
         return f"rotate the KEK {KEK!r} first."
     old_view, new_view = _envelope(old, "old"), _envelope(new, "new")
@@ -110,7 +103,7 @@ q2 = Exercise(
 
 
 def _check_q3(kms: object, sealed: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     view = _envelope(sealed, "sealed")
     if isinstance(view, str):
         return view
@@ -153,7 +146,7 @@ q3.check(kms, by_hand)""",
 
 
 def _check_q4(kms: object, shredded: object, kept: object) -> str | None:
-    custodian = _custodian(kms)
+    custodian = student_custodian(kms)
     gone, still = _envelope(shredded, "shredded"), _envelope(kept, "kept")
     if isinstance(gone, str):
         return gone
