@@ -30,9 +30,11 @@ from kmslib.errors import (
     KeyTypeError,
     KMSError,
     MessageTooLongError,
+    SignatureError,
 )
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import encrypt_with_public_key
+from kmslib.signing import verify_signature
 from kmslib.tokens import TokenInfo, inspect_token
 
 __version__ = "0.1.0"
@@ -57,10 +59,12 @@ __all__ = [
     "KeyRevokedError",
     "KeyTypeError",
     "MessageTooLongError",
+    "SignatureError",
     "TokenInfo",
     "__version__",
     "encrypt_with_public_key",
     "inspect_token",
     "load_public_key",
     "public_key_pem",
+    "verify_signature",
 ]

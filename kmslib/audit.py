@@ -305,33 +305,71 @@ class AuditLog(Sequence[AuditEntry]):
         return "".join(json.dumps(entry.to_dict()) + "\n" for entry in self)
 
     @staticmethod
-    def verify_jsonl(text: str, *, head: str | None = None) -> bool:
-        """Check a log exported by :meth:`to_jsonl`, against a head kept elsewhere.
+    def verify_jsonl(
+        text: str, *, head: str | None = None, checkpoint: str | None = None, public_key: str | bytes | None = None
+    ) -> bool:
+        """Check a log exported by :meth:`to_jsonl`, against a head kept elsewhere or a signed checkpoint.
 
         Args:
             text: the JSON lines.
-            head: a :attr:`head` saved earlier, kept apart from the export. Without it, this
-                proves only internal consistency: a rewritten log with every hash recomputed,
-                or one whose last lines were cut, would pass.
+            head: a :attr:`head` saved earlier, kept apart from the export. Without it (or a checkpoint),
+                this proves only internal consistency: a rewritten log with every hash recomputed, or
+                one whose last lines were cut, would pass.
+            checkpoint: a checkpoint from ``KeyCustodian.sign_audit_checkpoint``: the export must extend
+                the head it signed.
+            public_key: the PEM of the key that signed ``checkpoint`` (required with it). An auditor who
+                trusts only this key detects a log that was cut, reordered, edited or re-chained.
 
         Returns:
-            ``True`` if the chain is unbroken and reaches ``head`` (lines after it are growth
-            since it was saved); ``False`` if anything up to the head was edited, removed,
-            inserted or reordered, if the log was cut before it, or if a line cannot be read.
+            ``True`` if the chain is unbroken and reaches ``head`` and the checkpoint's head (lines after
+            them are growth since); ``False`` if anything up to them was edited, removed, inserted or
+            reordered, if the log was cut before them, if the checkpoint's signature does not verify
+            with ``public_key``, or if a line cannot be read.
 
         Raises:
-            ArgumentTypeError: ``text`` or ``head`` is not a ``str``.
+            ArgumentTypeError: an argument of the wrong type, or a checkpoint without its public key.
 
         """
         if not isinstance(text, str):
             raise errors.ArgumentTypeError(f"text must be a str, not {type(text).__name__}")
         if head is not None and not isinstance(head, str):
             raise errors.ArgumentTypeError(f"head must be a str or None, not {type(head).__name__}")
+        heads: list[str | None] = [] if head is None else [head]
+        if checkpoint is not None:
+            if public_key is None:
+                raise errors.ArgumentTypeError("a checkpoint needs the public_key that signed it")
+            signed = _checkpoint_head(checkpoint, public_key)
+            if signed is None:
+                return False
+            heads.append(signed)
         try:
             entries = [AuditEntry.from_dict(json.loads(line)) for line in text.splitlines() if line.strip()]
-            return verify_chain(entries, head=head)
+            return all(verify_chain(entries, head=h) for h in heads or [None])
         except (ValueError, KeyError, TypeError, AttributeError):
             return False
 
     def __repr__(self) -> str:
         return f"AuditLog(entries={len(self)}, head={self.head[:16]!r})"
+
+
+def _checkpoint_head(checkpoint: object, public_key: str | bytes) -> str | None:
+    """The head a signed checkpoint vouches for, or ``None`` if it is malformed or its signature does not verify.
+
+    A checkpoint is ``kmslib-checkpoint:v1:<entries>:<head>:<time>:<signature token>``; the signature covers
+    everything before ``:kms:``.
+    """
+    from kmslib.signing import verify_signature  # noqa: PLC0415 - signing is only needed here
+
+    if not isinstance(checkpoint, str):
+        raise errors.ArgumentTypeError(f"checkpoint must be a str, not {type(checkpoint).__name__}")
+    cut = checkpoint.rfind(":kms:v")
+    statement, token = checkpoint[:cut], checkpoint[cut + 1 :]
+    parts = statement.split(":", 4)
+    if cut < 0 or len(parts) != 5 or parts[:2] != ["kmslib-checkpoint", "v1"] or not parts[2].isdigit():
+        return None
+    try:
+        verify_signature(public_key, statement, token)
+    except errors.SignatureError:
+        return None
+    count, head = int(parts[2]), parts[3]
+    return GENESIS if count == 0 else head

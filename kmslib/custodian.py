@@ -52,10 +52,12 @@ from kmslib.errors import (
     KeyTypeError,
     KMSError,
     MessageTooLongError,
+    SignatureError,
 )
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, PUBLIC_EXPONENT, RSA_PADDINGS, RSAKeyVersion
-from kmslib.tokens import AES_GCM, inspect_token, parse_token, payload_encoder
+from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion
+from kmslib.tokens import AES_GCM, RSA_PSS, inspect_token, parse_token, payload_encoder
 from kmslib.tokens import header as token_header
 
 __all__ = ["REVOCATION_SUCCESSFUL", "KeyCustodian"]
@@ -64,7 +66,7 @@ __all__ = ["REVOCATION_SUCCESSFUL", "KeyCustodian"]
 REVOCATION_SUCCESSFUL = "Key Revocation Successful"
 _MAX_REASON = 500
 
-Material = AESKeyVersion | RSAKeyVersion  # each implements kmslib._material.KeyMaterial
+Material = AESKeyVersion | RSAKeyVersion | SigningKeyVersion  # each implements kmslib._material.KeyMaterial
 Clock = Callable[[], datetime]
 
 
@@ -143,8 +145,12 @@ def _unusable(key: _Key, kind: str | None) -> KMSError:
     """The error for a key that is revoked, or not of ``kind``."""
     if key.revoked_at is not None:
         return KeyRevokedError(f"key {key.key_id!r} was revoked; it can no longer be used")
-    use = "encrypt_data_rsa/decrypt_data_rsa" if key.kind == "rsa" else "encrypt_data_aes/decrypt_data_aes"
-    return KeyTypeError(f"key {key.key_id!r} is an {key.kind.upper()} key, not {str(kind).upper()}: use {use}")
+    use = {"rsa": "encrypt_data_rsa/decrypt_data_rsa", "signing": "sign/verify"}.get(
+        key.kind, "encrypt_data_aes/decrypt_data_aes"
+    )
+    what = {"aes": "an AES", "rsa": "an RSA", "signing": "a signing"}[key.kind]
+    wanted = str(kind).upper() if kind in ("aes", "rsa") else str(kind)
+    return KeyTypeError(f"key {key.key_id!r} is {what} key, not {wanted}: use {use}")
 
 
 def _refusal(key: _Key, version: int) -> KMSError:
@@ -643,7 +649,7 @@ class KeyCustodian:
                 key = self._live(key_id)
                 audit.version, material, name = key.newest, key.versions[key.newest], key.key_id
             del key
-            if not isinstance(material, RSAKeyVersion):
+            if not isinstance(material, (RSAKeyVersion, SigningKeyVersion)):
                 del material  # a traceback keeps its frames' locals: not an AES key
                 raise KeyTypeError(f"key {name!r} is an AES key: it has no public key, and secrets are never exported")
             return material.public_pem()
@@ -706,6 +712,137 @@ class KeyCustodian:
                 raise ArgumentTypeError(f"info must be bytes, not {type(info).__name__}")
             key_bytes = derive_key_bytes(private_key, peer_public_key, bytes(info))
             return self._create(checked, "aes", AESKeyVersion(key_bytes, mode), audit)
+
+    # ------------------------------------------------------------------ signatures
+
+    def generate_signing_key(self, key_id: str, *, algorithm: str = "ed25519", key_size: int | None = None) -> KeyInfo:
+        """Create a signing key pair (contract section 8); ``KeyInfo.kind`` is ``"signing"``.
+
+        Args:
+            key_id: the new key's id.
+            algorithm: ``"ed25519"`` (the default), ``"ecdsa-p256-sha256"`` or ``"rsa-pss-sha256"``.
+            key_size: RSA-PSS only: 2048 (the default), 3072 or 4096.
+
+        Raises:
+            KeyExistsError: the id is taken.
+            InvalidInputError: an unknown algorithm, or a key size where none applies.
+
+        """
+        with _Audited(self, "generate_signing_key", key_id) as audit:
+            checked = self._require_free(key_id)
+            algorithm = _checks.choice(algorithm, "algorithm", SIGNING_ALGORITHMS)
+            if key_size is not None:
+                if isinstance(key_size, bool) or not isinstance(key_size, int):
+                    raise ArgumentTypeError(f"key_size must be an int or None, not {type(key_size).__name__}")
+                if algorithm != RSA_PSS or key_size not in RSA_PSS_SIZES:
+                    raise InvalidInputError("key_size applies to rsa-pss-sha256 only: 2048, 3072 or 4096")
+            return self._create(checked, "signing", SigningKeyVersion.generate(algorithm, key_size), audit)
+
+    def sign(self, key_id: str, message: str | bytes) -> str:
+        """Sign ``message`` with the newest version of a signing key.
+
+        Args:
+            key_id: the signing key's id.
+            message: ``str`` (UTF-8) or bytes.
+
+        Returns:
+            A token ``kms:v<version>:<algorithm>:<base64 signature>``.
+
+        Raises:
+            KeyTypeError: the key is an encryption key.
+            KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
+
+        """
+        version = key = material = None
+        try:
+            data = _checks.data(message, "message")
+            with self._lock:
+                key = self._live(key_id, "signing")
+                current = key.current
+            assert current is not None
+            version, material, header = current
+            assert isinstance(material, SigningKeyVersion)
+            signature = material.sign(data)
+            if signature is None or version in key.revoked_versions:  # revoked while it was signing
+                raise _refusal(key, version)
+            token = header + self._encode_payload(signature)
+        except BaseException as exc:
+            key = material = None
+            self._audit._append("sign", key_id, version, outcome(exc))
+            raise
+        self._audit._append("sign", key.key_id, version, "ok")
+        return token
+
+    def verify(self, key_id: str, message: str | bytes, signature: str) -> None:
+        """Check a signature made by :meth:`sign`, with the version its token names.
+
+        Old signatures still verify after a rotation; a signature by a revoked version does not.
+
+        Raises:
+            SignatureError: a malformed token, another key's signature, or a changed message: one message for all.
+            KeyRevokedError: the key, or the token's version, was revoked.
+            KeyTypeError, KeyNotFoundError: an encryption key, or no such key.
+
+        """
+        version = key = material = None
+        try:
+            data = _checks.data(message, "message")
+            if not isinstance(signature, str):
+                raise ArgumentTypeError(f"signature must be a str token, not {type(signature).__name__}")
+            with self._lock:
+                key = self._live(key_id, "signing")
+            try:
+                version, algorithm, payload = parse_token(signature)
+            except DecryptionError:
+                version = None
+            if version is None:
+                raise SignatureError()
+            material = key.versions.get(version)
+            if material is None or material.algorithm != algorithm:
+                error = _refusal(key, version)
+                raise error if isinstance(error, KeyRevokedError) else SignatureError()
+            assert isinstance(material, SigningKeyVersion)
+            if not material.verifies(data, payload):
+                raise SignatureError()
+        except BaseException as exc:
+            key = material = None  # a traceback keeps its frames' locals
+            self._audit._append("verify", key_id, version, outcome(exc))
+            raise
+        assert key is not None
+        self._audit._append("verify", key.key_id, version, "ok")
+
+    def sign_audit_checkpoint(self, key_id: str) -> str:
+        """Sign the audit log's current head: a checkpoint an auditor can trust with only the public key.
+
+        The checkpoint is one printable line, ``kmslib-checkpoint:v1:<entries>:<head>:<time>:<signature token>``,
+        whose signature covers everything before it. It vouches for the first ``<entries>`` entries; the
+        log's own record of this signing comes after them.
+        ``AuditLog.verify_jsonl(text, checkpoint=..., public_key=...)`` checks an export against it.
+
+        Raises:
+            KeyTypeError, KeyNotFoundError, KeyRevokedError: as :meth:`sign`.
+        """
+        version = key = material = None
+        try:
+            log = self._audit
+            count, head = len(log), log.head
+            statement = f"kmslib-checkpoint:v1:{count}:{head}:{self._now().isoformat()}"
+            with self._lock:
+                key = self._live(key_id, "signing")
+                current = key.current
+            assert current is not None
+            version, material, header = current
+            assert isinstance(material, SigningKeyVersion)
+            signature = material.sign(statement.encode("ascii"))
+            if signature is None or version in key.revoked_versions:
+                raise _refusal(key, version)
+            checkpoint = f"{statement}:{header}{self._encode_payload(signature)}"
+        except BaseException as exc:
+            key = material = None
+            self._audit._append("sign_audit_checkpoint", key_id, version, outcome(exc))
+            raise
+        self._audit._append("sign_audit_checkpoint", key.key_id, version, "ok")
+        return checkpoint
 
     # ------------------------------------------------------------------ envelope encryption
 

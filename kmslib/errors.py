@@ -12,7 +12,8 @@ Catch :class:`KMSError` to catch them all. The tree::
     │   ├── MessageTooLongError(InvalidInputError) plaintext over the RSA padding's limit
     │   └── ArgumentTypeError(InvalidInputError, TypeError)
     │                                              an argument of the wrong Python type (names the argument)
-    └── InvalidPeerKeyError(KMSError, ValueError)  a peer's public key that fails validation, or is no DH key
+    ├── InvalidPeerKeyError(KMSError, ValueError)  a peer's public key that fails validation, or is no DH key
+    └── SignatureError(KMSError)                   a signature that does not verify; one message for all
 
 Messages never contain key bytes or plaintext. :class:`DecryptionError` carries one fixed
 message whatever the cause (bad base64, bad padding, bad tag, wrong key, text that does not
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 __all__ = [
     "DECRYPTION_FAILED",
+    "SIGNATURE_INVALID",
     "ArgumentTypeError",
     "DecryptionError",
     "InvalidInputError",
@@ -48,7 +50,14 @@ __all__ = [
     "KeyRevokedError",
     "KeyTypeError",
     "MessageTooLongError",
+    "SignatureError",
 ]
+
+#: The one message of every :class:`SignatureError`.
+SIGNATURE_INVALID = (
+    "the signature does not verify: it is malformed, was made by another key or of another message, "
+    "or is not a signature of this kind of key"
+)
 
 #: The one message of every :class:`DecryptionError`.
 DECRYPTION_FAILED = (
@@ -98,3 +107,10 @@ class ArgumentTypeError(InvalidInputError, TypeError):
 
 class InvalidPeerKeyError(KMSError, ValueError):
     """A Diffie-Hellman or X25519 public key failed validation, or is not a public key at all."""
+
+
+class SignatureError(KMSError):
+    """A signature does not verify. The message is the same for every cause."""
+
+    def __init__(self, message: str = SIGNATURE_INVALID) -> None:
+        super().__init__(message)

@@ -49,7 +49,11 @@ AES_GCM = "aes-256-gcm"
 AES_CBC = "aes-256-cbc"
 RSA_OAEP = "rsa-oaep-sha256"
 RSA_PKCS1V15 = "rsa-pkcs1v15"
-ALGORITHMS = (AES_GCM, AES_CBC, RSA_OAEP, RSA_PKCS1V15)
+ED25519 = "ed25519"
+ECDSA_P256 = "ecdsa-p256-sha256"
+RSA_PSS = "rsa-pss-sha256"
+#: Every algorithm a token may name: encryption (section 3) and signatures (section 8).
+ALGORITHMS = (AES_GCM, AES_CBC, RSA_OAEP, RSA_PKCS1V15, ED25519, ECDSA_P256, RSA_PSS)
 
 GCM_NONCE_BYTES = 12
 GCM_TAG_BYTES = 16
@@ -150,6 +154,10 @@ def parse_token(token: object) -> tuple[int, str, bytes]:
     end = token.find(":", _ALGORITHM_COLON, 48) + 1
     text = token[:end]
     head = _HEADERS.get(text) or _read_header(text)
+    if head is None and token.startswith("kms:v"):  # a 9-digit version's colon is where the search starts
+        end = token.find(":", token.find(":", 5) + 1, 48) + 1
+        text = token[:end]
+        head = _read_header(text)
     body = token[end:]
     payload = b""
     if head is not None:
@@ -179,10 +187,9 @@ def parse_token(token: object) -> tuple[int, str, bytes]:
 #: alphabet qualifies), two before ``=`` (every fourth).
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _ZERO_LOW_BITS = ("", _ALPHABET[::16], _ALPHABET[::4])
-#: Where the colon after the algorithm can first be: a version's colon is at most at index 14
-#: ("kms:v" and 9 digits), the algorithm's at least at 18 ("kms:v1:" and the shortest name).
+#: Where the colon after the algorithm can first be ("kms:v1:" and the shortest name). Only a version
+#: of 9 digits puts its own colon there or later; parse_token looks again for that one.
 _ALGORITHM_COLON = len("kms:v1:") + min(map(len, ALGORITHMS))
-assert len("kms:v") + 9 < _ALGORITHM_COLON
 
 
 #: Headers already checked, so that the regular expression runs once per key version and algorithm.

@@ -1,0 +1,181 @@
+"""One version of a signing key: Ed25519, ECDSA P-256 with SHA-256, or RSA-PSS with SHA-256.
+
+The recipe, whole (contract section 8):
+
+- ``"ed25519"``: RFC 8032 Ed25519; the signature is the raw 64 bytes;
+- ``"ecdsa-p256-sha256"``: ECDSA over NIST P-256 with SHA-256 (FIPS 186-5); the signature is DER;
+- ``"rsa-pss-sha256"``: RSASSA-PSS (RFC 8017) with SHA-256, MGF1-SHA256 and a 32-byte salt, on a
+  2048-, 3072- or 4096-bit key; the signature is k bytes.
+
+A signature travels as a section-3 token, ``kms:v<version>:<algorithm>:<base64 signature>``. A
+signature proves that the holder of the private key signed exactly these bytes; it hides nothing,
+and which person holds the key is for certificates or an out-of-band check to say.
+
+Like every key material (see :mod:`kmslib._material`), methods answer ``None`` rather than raise.
+A signing key encrypts nothing: the custodian checks a key's kind before it calls
+:meth:`SigningKeyVersion.encrypt` or :meth:`SigningKeyVersion.decrypt`, which answer ``None``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from kmslib import _checks, _ffdh
+from kmslib.errors import ArgumentTypeError, KMSError, SignatureError
+from kmslib.rsa import PUBLIC_EXPONENT
+from kmslib.tokens import ECDSA_P256, ED25519, RSA_PSS, parse_token
+
+__all__ = ["RSA_PSS_SIZES", "SIGNING_ALGORITHMS", "SigningKeyVersion", "verify_signature"]
+
+#: The named choices for ``algorithm``.
+SIGNING_ALGORITHMS = (ED25519, ECDSA_P256, RSA_PSS)
+#: The RSA-PSS key sizes offered.
+RSA_PSS_SIZES = (2048, 3072, 4096)
+_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+_SHA256 = hashes.SHA256()
+
+
+def _algorithm_of(public_key: object) -> str | None:
+    """The signing algorithm a public key is for, or ``None`` for any other key."""
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return ED25519
+    if isinstance(public_key, ec.EllipticCurvePublicKey) and isinstance(public_key.curve, ec.SECP256R1):
+        return ECDSA_P256
+    if isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size >= min(RSA_PSS_SIZES):
+        return RSA_PSS
+    return None
+
+
+def _verifies(public_key: Any, algorithm: str, message: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` is ``algorithm``'s signature of ``message`` under ``public_key``."""
+    try:
+        if algorithm == ED25519:
+            public_key.verify(signature, message)
+        elif algorithm == ECDSA_P256:
+            public_key.verify(signature, message, ec.ECDSA(_SHA256))
+        else:
+            public_key.verify(signature, message, _PSS, _SHA256)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+class SigningKeyVersion:
+    """One signing key pair and its algorithm.
+
+    Args:
+        private_key: a pyca Ed25519, P-256 or RSA private key.
+        algorithm: one of :data:`SIGNING_ALGORITHMS`, matching the key.
+    """
+
+    __slots__ = ("_private", "algorithm", "fingerprint", "key_size", "public_key")
+    #: A signing key binds no associated data and encrypts nothing (see the module docstring).
+    binds_associated_data = False
+    max_plaintext = -1
+
+    def __init__(self, private_key: Any, algorithm: str) -> None:
+        self._private: Any = private_key
+        self.public_key: Any = private_key.public_key()
+        self.algorithm = algorithm
+        self.key_size: int | None = getattr(private_key, "key_size", None) if algorithm == RSA_PSS else None
+        der = self.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.fingerprint = hashlib.sha256(der).hexdigest()[:16]
+
+    @classmethod
+    def generate(cls, algorithm: str, key_size: int | None = None) -> SigningKeyVersion:
+        """A fresh key pair for ``algorithm`` (``key_size`` for RSA-PSS only)."""
+        if algorithm == ED25519:
+            return cls(ed25519.Ed25519PrivateKey.generate(), algorithm)
+        if algorithm == ECDSA_P256:
+            return cls(ec.generate_private_key(ec.SECP256R1()), algorithm)
+        return cls(rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=key_size or 2048), algorithm)
+
+    def successor(self) -> SigningKeyVersion:
+        """A fresh key pair of the same algorithm and size, for rotation."""
+        return SigningKeyVersion.generate(self.algorithm, self.key_size)
+
+    def sign(self, message: bytes) -> bytes | None:
+        """The signature of ``message``, or ``None`` if this version was destroyed meanwhile."""
+        private = self._private  # read once: destroy() may run in another thread
+        if private is None:
+            return None
+        if self.algorithm == ED25519:
+            signature: bytes = private.sign(message)
+        elif self.algorithm == ECDSA_P256:
+            signature = private.sign(message, ec.ECDSA(_SHA256))
+        else:
+            signature = private.sign(message, _PSS, _SHA256)
+        return signature
+
+    def verifies(self, message: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` signs ``message`` under this version's public key."""
+        return _verifies(self.public_key, self.algorithm, message, signature)
+
+    def encrypt(self, plaintext: bytes, associated_data: bytes | None) -> None:
+        """A signing key encrypts nothing (the custodian never asks)."""
+        return None
+
+    def decrypt(self, payload: bytes, associated_data: bytes | None) -> None:
+        """A signing key decrypts nothing (the custodian never asks)."""
+        return None
+
+    def too_long(self, length: int) -> str:
+        """A signing key encrypts nothing."""
+        return f"{self.algorithm} keys sign; they encrypt nothing"
+
+    def public_pem(self) -> str:
+        """The public key as SubjectPublicKeyInfo PEM."""
+        pem: bytes = self.public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return pem.decode("ascii")
+
+    def destroy(self) -> None:
+        """Drop kmslib's reference to the private key (freed with the pyca object; see :mod:`kmslib.rsa`)."""
+        self._private = None
+
+    def __repr__(self) -> str:
+        return f"SigningKeyVersion(algorithm={self.algorithm!r}, fingerprint={self.fingerprint!r})"
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("signing key material cannot be pickled")
+
+
+def verify_signature(public_key_pem: str | bytes, message: str | bytes, signature: str) -> None:
+    """Check a signature token with only the signer's public key, as a relying party does.
+
+    Args:
+        public_key_pem: the signer's SubjectPublicKeyInfo PEM (``export_public_key``).
+        message: what was signed: ``str`` (UTF-8) or bytes.
+        signature: the token ``sign`` returned.
+
+    Raises:
+        SignatureError: the signature does not verify, is malformed, is of another algorithm, or the PEM is
+            not a signing public key: one message for every cause.
+        ArgumentTypeError: an argument of the wrong type.
+    """
+    data = _checks.data(message, "message")
+    raw = _checks.text_or_bytes_pem(public_key_pem, "public_key_pem")
+    if not isinstance(signature, str):
+        raise ArgumentTypeError(f"signature must be a str token, not {type(signature).__name__}")
+    public_key: Any = None
+    algorithm = payload = None
+    try:
+        public_key = _ffdh.load_pem_public_key(raw)
+        _, algorithm, payload = parse_token(signature)
+    except (ValueError, UnsupportedAlgorithm, KMSError):  # an unreadable PEM, or a malformed token
+        public_key = None
+    ok = (
+        public_key is not None
+        and algorithm is not None
+        and payload is not None
+        and _algorithm_of(public_key) == algorithm
+        and _verifies(public_key, algorithm, data, payload)
+    )
+    if not ok:
+        raise SignatureError()  # outside any except block: no context

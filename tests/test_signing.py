@@ -1,0 +1,278 @@
+"""Signatures (contract section 8): sign and verify, the lifecycle, signed audit checkpoints, Wycheproof, openssl."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from helpers import VECTORS, leaks
+from kmslib import (
+    ArgumentTypeError,
+    AuditLog,
+    InvalidInputError,
+    KeyCustodian,
+    KeyRevokedError,
+    KeyTypeError,
+    SignatureError,
+    verify_signature,
+)
+from kmslib.course import rewrite_log
+from kmslib.errors import SIGNATURE_INVALID
+from kmslib.tokens import format_token, parse_token
+
+ALGORITHMS = ["ed25519", "ecdsa-p256-sha256", "rsa-pss-sha256"]
+
+
+@pytest.fixture
+def kms(kms: KeyCustodian) -> KeyCustodian:
+    for algorithm in ALGORITHMS:
+        kms.generate_signing_key(algorithm, algorithm=algorithm)
+    return kms
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_sign_and_verify_in_the_custodian_and_with_only_the_public_key(kms: KeyCustodian, algorithm: str) -> None:
+    info = kms.key_info(algorithm)
+    assert (info.kind, info.algorithm, info.version) == ("signing", algorithm, 1)
+    signature = kms.sign(algorithm, "pay Bob 10")
+    version, name, raw = parse_token(signature)
+    assert (version, name) == (1, algorithm)
+    assert len(raw) == {"ed25519": 64, "rsa-pss-sha256": 256}.get(algorithm, len(raw))
+    assert kms.verify(algorithm, "pay Bob 10", signature) is None
+    assert kms.verify(algorithm, b"pay Bob 10", signature) is None
+    pem = kms.export_public_key(algorithm)
+    assert pem.startswith("-----BEGIN PUBLIC KEY-----")
+    assert verify_signature(pem, "pay Bob 10", signature) is None
+    assert kms.sign(algorithm, "pay Bob 10") != signature or algorithm == "ed25519"  # Ed25519 is deterministic
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_every_wrong_signature_is_the_one_error_without_cause(kms: KeyCustodian, algorithm: str) -> None:
+    signature = kms.sign(algorithm, "pay Bob 10")
+    other = next(a for a in ALGORITHMS if a != algorithm)
+    flipped = bytearray(parse_token(signature)[2])
+    flipped[len(flipped) // 2] ^= 1
+    wrong = [
+        ("pay Bob 1000", signature),  # a changed message
+        ("pay Bob 10", format_token(1, algorithm, bytes(flipped))),  # a changed signature
+        ("pay Bob 10", kms.sign(other, "pay Bob 10").replace(other, algorithm, 1)),  # another key's, relabelled
+        ("pay Bob 10", "kms:v1:ed25519:!!!"),  # not even a token
+    ]
+    with pytest.raises(SignatureError):  # a version that never existed: the custodian knows its versions
+        kms.verify(algorithm, "pay Bob 10", "kms:v7:" + signature.split(":", 2)[2])
+    for message, token in wrong:
+        for check in (
+            lambda m=message, t=token: kms.verify(algorithm, m, t),
+            lambda m=message, t=token: verify_signature(kms.export_public_key(algorithm), m, t),
+        ):
+            with pytest.raises(SignatureError) as err:
+                check()
+            assert str(err.value) == SIGNATURE_INVALID
+            assert leaks(err.value, []) == []
+    with pytest.raises(SignatureError):
+        verify_signature(kms.export_public_key(other), "pay Bob 10", signature)  # another public key
+    with pytest.raises(ArgumentTypeError):
+        kms.verify(algorithm, "pay Bob 10", None)  # type: ignore[arg-type]
+
+
+def test_old_signatures_verify_after_rotation_and_revoked_versions_refuse(kms: KeyCustodian) -> None:
+    old = kms.sign("ed25519", "contract v1")
+    assert kms.rotate_key("ed25519").version == 2
+    new = kms.sign("ed25519", "contract v2")
+    assert parse_token(new)[0] == 2
+    kms.verify("ed25519", "contract v1", old)
+    kms.invalidate_key("ed25519", version=1, reason="signing key leaked")
+    with pytest.raises(KeyRevokedError, match="version 1"):
+        kms.verify("ed25519", "contract v1", old)
+    kms.verify("ed25519", "contract v2", new)
+    kms.invalidate_key("ed25519")
+    with pytest.raises(KeyRevokedError):
+        kms.sign("ed25519", "x")
+    rsa_key = kms.rotate_key("rsa-pss-sha256")
+    assert rsa_key.version == 2
+
+
+def test_signing_and_encryption_keys_do_not_mix(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("aes")
+    kms.generate_rsa_pair("rsa")
+    with pytest.raises(KeyTypeError, match="is a signing key, not AES: use sign/verify"):
+        kms.encrypt_data_aes("ed25519", "x")
+    with pytest.raises(KeyTypeError):
+        kms.encrypt_data_rsa("rsa-pss-sha256", "x")
+    with pytest.raises(KeyTypeError):
+        kms.encrypt_envelope("ecdsa-p256-sha256", b"x")
+    for key_id in ("aes", "rsa"):
+        with pytest.raises(KeyTypeError, match="not signing"):
+            kms.sign(key_id, "x")
+        with pytest.raises(KeyTypeError):
+            kms.verify(key_id, "x", "kms:v1:ed25519:AAAA")
+    with pytest.raises(KeyTypeError):
+        kms.sign_audit_checkpoint("aes")
+
+
+def test_generation_arguments(kms: KeyCustodian) -> None:
+    for size in (3072,):
+        kms.generate_signing_key(f"pss-{size}", algorithm="rsa-pss-sha256", key_size=size)
+        signature = kms.sign(f"pss-{size}", "x")
+        assert len(parse_token(signature)[2]) == size // 8
+    with pytest.raises(InvalidInputError, match="key_size applies to rsa-pss-sha256 only"):
+        kms.generate_signing_key("x", algorithm="ed25519", key_size=2048)
+    with pytest.raises(InvalidInputError, match="key_size applies"):
+        kms.generate_signing_key("x", algorithm="rsa-pss-sha256", key_size=1024)
+    with pytest.raises(InvalidInputError, match="algorithm must be one of"):
+        kms.generate_signing_key("x", algorithm="dsa")
+    assert "x" not in kms
+
+
+# ---------------------------------------------------------------- signed audit checkpoints
+
+
+def test_a_signed_checkpoint_catches_what_an_unsigned_chain_cannot(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("data")
+    for day in ("mon", "tue", "wed"):
+        kms.encrypt_data_aes("data", day)
+    checkpoint = kms.sign_audit_checkpoint("ed25519")
+    assert checkpoint.startswith(f"kmslib-checkpoint:v1:{len(kms.audit_log) - 1}:")
+    assert checkpoint.isprintable()
+    pem = kms.export_public_key("ed25519")
+    kms.encrypt_data_aes("data", "thu")  # growth after the checkpoint
+    export = kms.audit_log.to_jsonl()
+    entries = export.splitlines()
+    assert AuditLog.verify_jsonl(export, checkpoint=checkpoint, public_key=pem)
+    signed = int(checkpoint.split(":")[2])
+    cut = "\n".join(entries[: signed - 1])
+    reordered = "\n".join([entries[1], entries[0], *entries[2:]])
+    edited = rewrite_log(export, 2, outcome="DecryptionError")  # re-chained: consistent on its own
+    assert AuditLog.verify_jsonl(edited)
+    for forged in (cut, reordered, edited, export.replace('"tue"', '"tue"').replace('"ok"', '"ko"', 1)):
+        assert not AuditLog.verify_jsonl(forged, checkpoint=checkpoint, public_key=pem)
+    assert not AuditLog.verify_jsonl(export, checkpoint=checkpoint, public_key=kms.export_public_key("rsa-pss-sha256"))
+    assert not AuditLog.verify_jsonl(export, checkpoint=checkpoint.replace(":v1:", ":v1:9", 1), public_key=pem)
+    assert not AuditLog.verify_jsonl(export, checkpoint="kmslib-checkpoint:v1:3:abc", public_key=pem)
+    with pytest.raises(ArgumentTypeError, match="needs the public_key"):
+        AuditLog.verify_jsonl(export, checkpoint=checkpoint)
+    assert kms.audit_log[signed].operation == "sign_audit_checkpoint"  # recorded after what it vouches for
+
+
+# ---------------------------------------------------------------- Wycheproof
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((VECTORS / name).read_text())
+    return data
+
+
+FILES = {
+    "ed25519": "ed25519_test.json",
+    "ecdsa-p256-sha256": "ecdsa_secp256r1_sha256_test.json",
+    "rsa-pss-sha256": "rsa_pss_2048_sha256_mgf1_32_test.json",
+}
+COUNTS = {"ed25519": (88, 63), "ecdsa-p256-sha256": (174, 310), "rsa-pss-sha256": (63, 45)}
+
+
+def wycheproof_cases(algorithm: str) -> list[Any]:
+    data = load(FILES[algorithm])
+    return [
+        pytest.param(group["publicKeyPem"], test, id=f"tc{test['tcId']}")
+        for group in data["testGroups"]
+        for test in group["tests"]
+    ]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_every_wycheproof_vector_through_verify_signature(algorithm: str) -> None:
+    valid = invalid = 0
+    for case in wycheproof_cases(algorithm):
+        pem, test = case.values
+        token = format_token(1, algorithm, bytes.fromhex(test["sig"])) if test["sig"] else "kms:v1:" + algorithm + ":"
+        message = bytes.fromhex(test["msg"])
+        if test["result"] == "valid":
+            verify_signature(pem, message, token)
+            valid += 1
+        else:
+            assert test["result"] == "invalid", test
+            with pytest.raises(SignatureError):
+                verify_signature(pem, message, token)
+            invalid += 1
+    assert (valid, invalid) == COUNTS[algorithm]
+
+
+# ---------------------------------------------------------------- openssl
+
+OPENSSL = shutil.which("openssl")
+
+
+def openssl(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    assert OPENSSL is not None
+    result = subprocess.run([OPENSSL, *map(str, args)], capture_output=True, check=False)
+    if check:
+        assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result
+
+
+VERIFY_OPTIONS = {
+    "ed25519": lambda pub, msg, sig: [
+        "pkeyutl",
+        "-verify",
+        "-pubin",
+        "-inkey",
+        pub,
+        "-rawin",
+        "-in",
+        msg,
+        "-sigfile",
+        sig,
+    ],
+    "ecdsa-p256-sha256": lambda pub, msg, sig: ["dgst", "-sha256", "-verify", pub, "-signature", sig, msg],
+    "rsa-pss-sha256": lambda pub, msg, sig: [
+        *("dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"),
+        *("-sigopt", "rsa_mgf1_md:sha256", "-verify", pub, "-signature", sig, msg),
+    ],
+}
+
+
+@pytest.mark.skipif(OPENSSL is None, reason="the openssl command line is not installed")
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_openssl_verifies_kmslib_and_kmslib_verifies_openssl(kms: KeyCustodian, algorithm: str, tmp_path: Path) -> None:
+    message = tmp_path / "message.txt"
+    message.write_bytes(b"signed by kmslib, checked by openssl")
+    public, signature = tmp_path / "public.pem", tmp_path / "signature.bin"
+    public.write_text(kms.export_public_key(algorithm))
+    signature.write_bytes(parse_token(kms.sign(algorithm, message.read_bytes()))[2])
+    said = openssl(*VERIFY_OPTIONS[algorithm](public, message, signature)).stdout
+    assert (b"Signature Verified Successfully" if algorithm == "ed25519" else b"Verified OK") in said
+    message.write_bytes(b"changed")
+    assert openssl(*VERIFY_OPTIONS[algorithm](public, message, signature), check=False).returncode != 0
+    # openssl signs, kmslib verifies with the public key alone.
+    private = tmp_path / "private.pem"
+    if algorithm == "ed25519":
+        key: Any = ed25519.Ed25519PrivateKey.generate()
+    elif algorithm == "ecdsa-p256-sha256":
+        key = ec.generate_private_key(ec.SECP256R1())
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    message.write_bytes(b"signed by openssl, checked by kmslib")
+    if algorithm == "ed25519":
+        openssl("pkeyutl", "-sign", "-inkey", private, "-rawin", "-in", message, "-out", signature)
+    elif algorithm == "ecdsa-p256-sha256":
+        openssl("dgst", "-sha256", "-sign", private, "-out", signature, message)
+    else:
+        openssl(
+            *("dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"),
+            *("-sigopt", "rsa_mgf1_md:sha256", "-sign", private, "-out", signature, message),
+        )
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    token = format_token(1, algorithm, signature.read_bytes())
+    verify_signature(pem, message.read_bytes(), token)
+    with pytest.raises(SignatureError):
+        verify_signature(pem, b"another message", token)
