@@ -613,3 +613,27 @@ def test_envelope_form_takes_an_uploaded_file(kms: KeyCustodian) -> None:
     assert form.decrypt() == content
     assert form.decrypted.value == "(1024 bytes of binary data)"
     assert EnvelopeForm(KeyCustodian()).rotate_and_rewrap() is None
+
+
+def test_signed_public_keys_stop_mallory_and_let_an_honest_exchange_through() -> None:
+    honest = DHExchangeForm()
+    honest.sign_switch.value = True
+    assert honest.run_all() == "Meet me at noon"
+    assert "the key came with a signature" in honest.alice_panel.value
+    assert honest.compare() is True
+    attacked = DHExchangeForm()
+    attacked.sign_switch.value = True
+    attacked.mallory_switch.value = True
+    attacked.generate()
+    attacked.exchange()
+    assert attacked.derive() is None
+    assert is_error(attacked, "Signature does not verify")
+    assert "does not verify with the signing key" in attacked.match.value
+    assert "The exchange stops; no key was derived" in attacked.match.value
+    assert "shared" not in attacked.alice
+    assert "shared" not in attacked.bob
+    assert attacked.send() is None  # nothing to send with
+    unsigned = DHExchangeForm()
+    unsigned.mallory_switch.value = True
+    unsigned.run_all()
+    assert unsigned.mallory_read.value == "Meet me at noon"  # without signatures, Mallory reads along

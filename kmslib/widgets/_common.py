@@ -40,6 +40,7 @@ _TITLES = {
     "MessageTooLongError": "Message too long",
     "ArgumentTypeError": "Invalid input",
     "InvalidPeerKeyError": "Invalid peer key",
+    "SignatureError": "Signature does not verify",
 }
 
 

@@ -8,7 +8,8 @@ import ipywidgets as w
 
 from kmslib.custodian import KeyCustodian
 from kmslib.dh import DEFAULT_INFO, DHPrivateKey, DHPublicKey
-from kmslib.errors import InvalidInputError
+from kmslib.errors import InvalidInputError, SignatureError
+from kmslib.signing import verify_signature
 from kmslib.widgets._common import COLOURS, Form, labelled, make_button
 
 __all__ = ["DHExchangeForm"]
@@ -41,6 +42,12 @@ class DHExchangeForm(Form):
     shares one key with Alice and another with Bob; on later, she is too late and sees only noise;
     off after she has intercepted the exchange, the keys Alice and Bob hold no longer match.
 
+    With "Sign the public keys" on, Alice and Bob each also make a signing key, and each has the other's
+    signing public key from beforehand (out of band). Each signs the Diffie-Hellman public key it sends,
+    and each checks the signature on the key it receives before deriving: Mallory can replace the keys
+    but not forge the signatures, so the check fails and the exchange stops. This is the idea of TLS
+    1.3's CertificateVerify and of SIGMA, without their other steps.
+
     Args:
         info: the HKDF context string both sides use.
     """
@@ -50,6 +57,7 @@ class DHExchangeForm(Form):
         self.info = info
         self.group = w.Dropdown(options=list(_FORM_GROUPS), value="x25519")
         self.mallory_switch = w.Checkbox(value=False, description="Mallory in the middle", indent=False)
+        self.sign_switch = w.Checkbox(value=False, description="Sign the public keys", indent=False)
         self.generate_button = make_button("1. Generate key pairs", "primary", "key")
         self.exchange_button = make_button("2. Exchange public keys", "info", "exchange")
         self.derive_button = make_button("3. Derive the shared key", "success", "handshake-o")
@@ -75,7 +83,7 @@ class DHExchangeForm(Form):
             "kmslib-dh-form",
             [
                 w.HTML("<h4>Diffie-Hellman: Alice and Bob agree a key</h4>"),
-                w.HBox([labelled("Group", self.group, "5em"), self.mallory_switch]),
+                w.HBox([labelled("Group", self.group, "5em"), self.mallory_switch, self.sign_switch]),
                 w.HBox([self.generate_button, self.exchange_button, self.derive_button]),
                 w.HBox([self.alice_panel, self.mallory_panel, self.bob_panel]),
                 labelled("Message", self.message, "11em"),
@@ -91,6 +99,7 @@ class DHExchangeForm(Form):
             parts=(
                 "group",
                 "mallory_switch",
+                "sign_switch",
                 "generate_button",
                 "exchange_button",
                 "derive_button",
@@ -111,6 +120,8 @@ class DHExchangeForm(Form):
         self.mallory = KeyCustodian()
         self._keys: dict[str, tuple[DHPrivateKey, DHPublicKey]] = {}
         self._received: dict[str, DHPublicKey] = {}
+        self._signatures: dict[str, str] = {}  # the signature that came with each received public key
+        self._trusted: dict[str, str] = {}  # each side's copy of the other's signing public key (out of band)
         self._intercepted = False  # whether Mallory swapped the public keys during the exchange
         self._derived = False
         for box in (self.token, self.token_to_bob, self.bob_received, self.mallory_read):
@@ -126,6 +137,8 @@ class DHExchangeForm(Form):
             if name in self._received:
                 out.append(f"received a public key: {_fp(self._received[name].fingerprint)}")
             custodian = {"alice": self.alice, "bob": self.bob}.get(name)
+            if name in self._signatures:
+                out.append("the key came with a signature")
             if custodian is not None and SHARED in custodian:
                 out.append(f"shared AES key: {_fp(custodian.key_info(SHARED).fingerprint)}")
             return out or ["(nothing yet)"]
@@ -158,6 +171,13 @@ class DHExchangeForm(Form):
             self._reset()
             for name, custodian in (("alice", self.alice), ("bob", self.bob)):
                 self._keys[name] = custodian.generate_diffie_hellman_params_and_key(group=self.group.value)
+                if self.sign_switch.value:
+                    custodian.generate_signing_key(f"{name}-signing")
+            if self.sign_switch.value:  # each got the other's signing public key beforehand, out of band
+                self._trusted = {
+                    "alice": self.bob.export_public_key("bob-signing"),
+                    "bob": self.alice.export_public_key("alice-signing"),
+                }
             self._draw()
             self._ok(f"Alice and Bob each made a {self.group.value} key pair; private keys never leave their owners")
             return str(self.group.value)
@@ -172,6 +192,11 @@ class DHExchangeForm(Form):
                 raise InvalidInputError("generate the key pairs first")
             if self._derived:
                 raise InvalidInputError("the keys are already derived: generate new key pairs to start over")
+            if self._trusted:  # each side signs the public key it sends
+                self._signatures = {
+                    "alice": self.bob.sign("bob-signing", self._keys["bob"][1].pem),
+                    "bob": self.alice.sign("alice-signing", self._keys["alice"][1].pem),
+                }
             if self.mallory_switch.value:
                 for sent in ("to-alice", "to-bob"):  # one key pair for each victim
                     self._keys[sent] = self.mallory.generate_diffie_hellman_params_and_key(group=self.group.value)
@@ -202,6 +227,16 @@ class DHExchangeForm(Form):
                 raise InvalidInputError("exchange the public keys first")
             if self._derived:
                 raise InvalidInputError("the key is already derived: generate new key pairs to start over")
+            for name in self._signatures:  # check before deriving: a key that fails stops the exchange
+                try:
+                    verify_signature(self._trusted[name], self._received[name].pem, self._signatures[name])
+                except SignatureError:
+                    self.match.value = (
+                        f'<div class="kmslib-match-verdict" style="color:{COLOURS["padding"]};font-weight:bold">✘ '
+                        f"{name.title()} checked the signature on the key she or he received: it does not verify "
+                        "with the signing key she or he trusts. The exchange stops; no key was derived.</div>"
+                    )
+                    raise
             for name, custodian in (("alice", self.alice), ("bob", self.bob)):
                 private = self._keys[name][0]
                 custodian.derive_shared_key(SHARED, private, self._received[name].pem, info=self.info)
