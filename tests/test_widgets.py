@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import subprocess
 import sys
 from collections.abc import Callable
@@ -637,3 +638,21 @@ def test_signed_public_keys_stop_mallory_and_let_an_honest_exchange_through() ->
     unsigned.mallory_switch.value = True
     unsigned.run_all()
     assert unsigned.mallory_read.value == "Meet me at noon"  # without signatures, Mallory reads along
+
+
+def test_dashboard_signs_a_checkpoint_and_checks_the_log_against_it(kms: KeyCustodian) -> None:
+    board = KeyVaultDashboard(kms)
+    assert board.sign_checkpoint() is None
+    assert is_error(board, "make a signing key first")
+    kms.generate_signing_key("auditor")
+    kms.establish_aes_key("k")
+    assert board.signer.value == "auditor"
+    board.checkpoint_button.click()
+    assert board.checkpoint.value.startswith("kmslib-checkpoint:v1:2:")
+    kms.encrypt_data_aes("k", "growth")
+    board.check_button.click()
+    assert "✔ the exported log extends the signed checkpoint" in board.checkpoint_verdict.value
+    entries = list(kms.audit_log)
+    kms.audit_log._entries[:] = rechain([dataclasses.replace(entries[0], key_id="someone-else"), *entries[1:]])
+    assert board.verify_against_checkpoint() is False
+    assert "does NOT match the signed checkpoint" in board.checkpoint_verdict.value

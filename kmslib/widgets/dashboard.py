@@ -7,7 +7,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from kmslib.audit import AuditEntry
+from kmslib.audit import AuditEntry, AuditLog
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import InvalidInputError
 from kmslib.keyinfo import KeyInfo
@@ -121,6 +121,11 @@ class KeyVaultDashboard(Form):
         )
         self.audit_table = w.HTML(value="")
         self.save_head_button = make_button("Save head", "", "bookmark")
+        self.signer = w.Dropdown(options=[], value=None)
+        self.checkpoint_button = make_button("Sign a checkpoint", "", "pencil")
+        self.check_button = make_button("Verify the log against it", "", "check-square-o")
+        self.checkpoint = w.Textarea(value="", disabled=True, placeholder="a signed checkpoint appears here")
+        self.checkpoint_verdict = w.HTML(value="")
         #: The head the chain tick checks against, and how many entries the log had when it was saved.
         self.saved_head = custodian.audit_log.head
         self.saved_at = len(custodian.audit_log)
@@ -131,6 +136,8 @@ class KeyVaultDashboard(Form):
         self._on_click(self.cancel_button, self.cancel_revoke)
         self._on_click(self.save_head_button, self.save_head)
         self._on_click(self.rewrap_button, self.rewrap)
+        self._on_click(self.checkpoint_button, self.sign_checkpoint)
+        self._on_click(self.check_button, self.verify_against_checkpoint)
         self.key.observe(lambda _change: self._offer_versions(), names="value")
         self._unsubscribe = custodian.audit_log.subscribe(lambda _entry: self.refresh())
         self.refresh()
@@ -152,6 +159,9 @@ class KeyVaultDashboard(Form):
                 self.status,
                 w.HBox([w.HTML("<b>Audit log</b>"), self.save_head_button]),
                 self.audit_table,
+                w.HBox([labelled("Signing key", self.signer, "7em"), self.checkpoint_button, self.check_button]),
+                self.checkpoint,
+                self.checkpoint_verdict,
             ],
             parts=(
                 "keys_table",
@@ -167,6 +177,11 @@ class KeyVaultDashboard(Form):
                 "cancel_button",
                 "save_head_button",
                 "audit_table",
+                "signer",
+                "checkpoint_button",
+                "check_button",
+                "checkpoint",
+                "checkpoint_verdict",
             ),
         )
 
@@ -182,6 +197,10 @@ class KeyVaultDashboard(Form):
         elif active:
             self.key.value = active[0]
         self._offer_versions()
+        signers = [info.key_id for info in keys if info.kind == "signing" and info.active]
+        chosen = self.signer.value
+        self.signer.options = signers
+        self.signer.value = chosen if chosen in signers else (signers[0] if signers else None)
         log = self.custodian.audit_log
         entries = list(log)
         verified = log.verify(head=self.saved_head)
@@ -223,6 +242,43 @@ class KeyVaultDashboard(Form):
             self.rewrapped.value = token
             self._ok(f"rewrapped under version {token.split(':')[1][1:]} of {key_id!r}, without showing the plaintext")
             return token
+
+        return self._attempt(act)
+
+    def sign_checkpoint(self) -> str | None:
+        """Sign the audit log's current head with the chosen signing key; show the checkpoint."""
+
+        def act() -> str:
+            if not self.signer.value:
+                raise InvalidInputError("make a signing key first (generate_signing_key)")
+            checkpoint = self.custodian.sign_audit_checkpoint(str(self.signer.value))
+            self.checkpoint.value = checkpoint
+            self.checkpoint_verdict.value = ""
+            self._ok(f"signed a checkpoint of the first {checkpoint.split(':')[2]} entries")
+            return checkpoint
+
+        return self._attempt(act)
+
+    def verify_against_checkpoint(self) -> bool | None:
+        """Export the log and check it against the checkpoint, with the signing key's public key only."""
+
+        def act() -> bool:
+            if not self.checkpoint.value or not self.signer.value:
+                raise InvalidInputError("sign a checkpoint first")
+            public_key = self.custodian.export_public_key(str(self.signer.value))
+            ok = AuditLog.verify_jsonl(
+                self.custodian.audit_log.to_jsonl(), checkpoint=self.checkpoint.value, public_key=public_key
+            )
+            text = (
+                "✔ the exported log extends the signed checkpoint"
+                if ok
+                else "✘ the exported log does NOT match the signed checkpoint: rewritten, cut or reordered"
+            )
+            colour = "#065f46" if ok else COLOURS["padding"]
+            self.checkpoint_verdict.value = (
+                f'<div class="kmslib-checkpoint-verdict" style="color:{colour}">{text}</div>'
+            )
+            return ok
 
         return self._attempt(act)
 
