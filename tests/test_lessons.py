@@ -24,7 +24,7 @@ from kmslib import (
     encrypt_with_public_key,
     inspect_token,
 )
-from kmslib.course import ____, cbc_token, exercises, lesson01, lesson02, lesson03, lesson04, lesson05, tamper
+from kmslib.course import ____, cbc_token, exercises, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, tamper
 from kmslib.tokens import format_token
 
 
@@ -455,3 +455,55 @@ def test_l05_quiz_and_picture() -> None:
     shown = "\n".join(t.get_text() for ax in pictures.key_hierarchy().axes for t in [*ax.texts, ax.title])
     for words in ("root key", "KEK (key-encryption key)", "data key 1", "data 3", "never the data"):
         assert words in shown, words
+
+
+# ---------------------------------------------------------------- lesson 06
+
+
+def test_l06_solutions_and_wrong_answers() -> None:
+    from kmslib import SignatureError, verify_signature
+    from kmslib.widgets import DHExchangeForm
+
+    namespace = run_solution(lesson06, lesson06.q1, kms=KeyCustodian())
+    kms = namespace["kms"]
+    accepted(lesson06.q1, kms, namespace["message"], namespace["signature"])
+    refused(lesson06.q1, kms, "another message", namespace["signature"], because="none of your signing keys")
+    kms.generate_signing_key("ec", algorithm="ecdsa-p256-sha256")
+    refused(lesson06.q1, kms, "m", kms.sign("ec", "m"), because="Ed25519")
+    namespace = run_solution(lesson06, lesson06.q2, verify_signature=verify_signature, SignatureError=SignatureError)
+    assert sorted(namespace["genuine"]) == [0, 3]
+    refused(lesson06.q2, [0, 2, 3], because="of another document")
+    refused(lesson06.q2, [0, 1, 3], because="not the published one")
+    refused(lesson06.q2, [0], because="missing")
+    namespace = run_solution(lesson06, lesson06.q3)
+    auditing = namespace["auditing"]
+    checkpoint = auditing.sign_audit_checkpoint("auditor")
+    short = auditing.audit_log.to_jsonl()
+    pem = auditing.export_public_key("auditor")
+    refused(lesson06.q3, checkpoint, short, pem, because="let the log grow")
+    refused(lesson06.q3, checkpoint, short, kms.export_public_key("ec"), because="does not verify")
+    namespace = run_solution(lesson06, lesson06.q4, DHExchangeForm=DHExchangeForm)
+    accepted(lesson06.q4, namespace["form"])
+    unsigned = DHExchangeForm()
+    unsigned.mallory_switch.value = True
+    unsigned.run_all()
+    refused(lesson06.q4, unsigned, because="switch both on")
+    refused(lesson06.q4, "form", because="pass the DHExchangeForm")
+    late = DHExchangeForm()
+    late.sign_switch.value = True
+    late.generate()
+    late.exchange()
+    late.mallory_switch.value = True
+    refused(lesson06.q4, late, because="before step 2")
+
+
+def test_l06_signature_sizes_are_measured() -> None:
+    from kmslib.course import pictures
+
+    ax = pictures.signature_sizes().axes[0]
+    heights = [int(bar.get_height()) for bar in ax.patches]
+    public, signatures = heights[:3], heights[3:]
+    assert public == [44, 91, 294]  # SubjectPublicKeyInfo DER of Ed25519, P-256 and RSA-2048
+    assert signatures[0] == 64
+    assert 70 <= signatures[1] <= 72  # ECDSA's DER signature varies by a byte or two
+    assert signatures[2] == 256

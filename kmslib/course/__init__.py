@@ -35,6 +35,7 @@ COURSE = (
     ("03_diffie_hellman.ipynb", "Diffie-Hellman: agreeing a key in public"),
     ("04_revocation_and_lifecycle.ipynb", "Revocation and the key lifecycle"),
     ("05_envelope_encryption.ipynb", "Envelope encryption: data keys"),
+    ("06_signatures_and_trust.ipynb", "Signatures and trust"),
     ("08_capstone.ipynb", "Capstone: a key compromise, end to end"),
 )
 

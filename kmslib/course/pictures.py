@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -19,7 +20,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from kmslib.audit import GENESIS, AuditEntry
 from kmslib.custodian import KeyCustodian
 from kmslib.rsa import RSAKeyVersion
-from kmslib.tokens import inspect_token
+from kmslib.tokens import inspect_token, parse_token
 
 __all__ = [
     "audit_chain",
@@ -34,6 +35,7 @@ __all__ = [
     "paint_mixing",
     "plot_keygen_times",
     "sample_image",
+    "signature_sizes",
 ]
 
 
@@ -388,3 +390,34 @@ def key_hierarchy() -> Figure:
         va="center",
     )
     return _finish(fig, ax, "Envelope encryption: the key hierarchy", (-0.4, 10.2), (-0.1, 4.9))
+
+
+def signature_sizes() -> Figure:
+    """Public key and signature sizes of Ed25519, ECDSA P-256 and RSA-PSS 2048, measured from keys made now."""
+    kms = KeyCustodian()
+    names = ("ed25519", "ecdsa-p256-sha256", "rsa-pss-sha256")
+    public, signature = [], []
+    for name in names:
+        kms.generate_signing_key(name, algorithm=name)
+        pem = kms.export_public_key(name)
+        public.append(
+            len(
+                serialization.load_pem_public_key(pem.encode()).public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            )
+        )
+        signature.append(len(parse_token(kms.sign(name, b"size me"))[2]))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    x = np.arange(len(names))
+    bars = ax.bar(x - 0.2, public, 0.4, label="public key (SubjectPublicKeyInfo DER)", color="#2563eb")
+    bars_2 = ax.bar(x + 0.2, signature, 0.4, label="signature", color="#f59e0b")
+    ax.bar_label(bars, fmt="%d B", fontsize=8)
+    ax.bar_label(bars_2, fmt="%d B", fontsize=8)
+    ax.set_xticks(x, ["Ed25519", "ECDSA P-256", "RSA-PSS 2048"])
+    ax.set_ylabel("bytes")
+    ax.set_title("Sizes on the wire: public keys and signatures", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -22,6 +22,7 @@ FORMS = {
     "03_diffie_hellman.ipynb": ["kmslib-dh-form"],
     "04_revocation_and_lifecycle.ipynb": ["kmslib-dashboard", "kmslib-aes-form"],
     "05_envelope_encryption.ipynb": ["kmslib-envelope-form"],
+    "06_signatures_and_trust.ipynb": ["kmslib-dh-form"],
     "08_capstone.ipynb": ["kmslib-dashboard"],
 }
 
