@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric import rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -15,6 +15,7 @@ from kmslib.aes import AESKeyVersion
 from kmslib.custodian import _Key
 from kmslib.dh import DHPrivateKey
 from kmslib.rsa import RSAKeyVersion
+from kmslib.signing import SigningKeyVersion
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Published test vectors, vendored with their licence (see SOURCE.md there).
@@ -45,6 +46,9 @@ KEY_OBJECTS = (
     rsa.RSAPrivateKey,
     x25519.X25519PrivateKey,
     DHPrivateKey,
+    SigningKeyVersion,
+    ed25519.Ed25519PrivateKey,
+    ec.EllipticCurvePrivateKey,
 )
 
 

@@ -247,3 +247,18 @@ def test_an_imported_key_that_is_refused_leaves_no_key_object_behind() -> None:
     assert leaks(exc, []) == []
     d = e3.private_numbers().d.to_bytes(256, "big")
     assert leaks(exc, [d]) == []
+
+
+def test_signing_errors_hold_no_signing_key(kms: KeyCustodian) -> None:
+    kms.generate_signing_key("s")
+    kms.establish_aes_key("a")
+    signature = kms.sign("s", SECRET)
+    for call, error in [
+        (lambda: kms.verify("s", SECRET + "!", signature), kmslib.SignatureError),
+        (lambda: kms.verify("s", SECRET, "kms:v1:ed25519:!!"), kmslib.SignatureError),
+        (lambda: kms.sign("a", SECRET), kmslib.KeyTypeError),
+        (lambda: kms.encrypt_data_aes("s", SECRET), kmslib.KeyTypeError),
+        (lambda: kmslib.verify_signature(kms.export_public_key("s"), "other", signature), kmslib.SignatureError),
+    ]:
+        exc = failure(call, error)
+        assert leaks(exc, []) == [], call

@@ -175,8 +175,8 @@ class EnvelopeForm(Form):
             self.anatomy.value = envelope_html(sealed)
             verdict = "unchanged, byte for byte" if same else "CHANGED"
             self.unchanged.value = (
-                f'<div class="kmslib-unchanged">nonce, ciphertext and tag ({len(old[1])} bytes): {verdict}; only the '
-                f"wrapped data key moved to version {version}</div>"
+                f'<div class="kmslib-unchanged-verdict">nonce, ciphertext and tag ({len(old[1])} bytes): {verdict}; '
+                f"only the wrapped data key moved to version {version}</div>"
             )
             self._ok(f"rotated {kek!r} to version {version} and rewrapped the data key; the data was not touched")
             return same

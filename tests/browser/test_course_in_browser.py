@@ -197,3 +197,22 @@ def test_the_envelope_form_rotates_the_kek_without_touching_the_data(page: Any, 
     form.locator("button.kmslib-decrypt-button").click()
     decrypted = form.locator(".kmslib-decrypted textarea")
     page.wait_for_function("(el) => el.value === 'typed into an envelope'", arg=decrypted.element_handle())
+
+
+def test_signed_public_keys_stop_mallory_in_the_browser(page: Any, lab: Lab) -> None:
+    open_notebook(page, lab, "06_signatures_and_trust.ipynb")
+    run_all(page)
+    form = page.locator(".kmslib-dh-form").last
+    form.scroll_into_view_if_needed()
+    form.locator(".kmslib-sign-switch input").check()
+    form.locator(".kmslib-mallory-switch input").check()
+    form.locator("button.kmslib-generate-button").click()
+    form.locator("button.kmslib-exchange-button").click()
+    page.wait_for_function(
+        "(el) => el.innerText.includes('Mallory intercepted')", arg=form.locator(".kmslib-status-line").element_handle()
+    )
+    form.locator("button.kmslib-derive-button").click()
+    page.wait_for_function(
+        "(el) => el.innerText.includes('The exchange stops')", arg=form.locator(".kmslib-match").element_handle()
+    )
+    assert "Signature does not verify" in status_of(form)
