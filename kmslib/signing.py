@@ -5,7 +5,9 @@ The recipe, whole (contract section 8):
 - ``"ed25519"``: RFC 8032 Ed25519; the signature is the raw 64 bytes;
 - ``"ecdsa-p256-sha256"``: ECDSA over NIST P-256 with SHA-256 (FIPS 186-5); the signature is DER;
 - ``"rsa-pss-sha256"``: RSASSA-PSS (RFC 8017) with SHA-256, MGF1-SHA256 and a 32-byte salt, on a
-  2048-, 3072- or 4096-bit key; the signature is k bytes.
+  2048-, 3072- or 4096-bit key; the signature is k bytes;
+- ``"ml-dsa-65"``: the post-quantum ML-DSA-65 (NIST FIPS 204), pure, with an empty context; the
+  signature is the raw 3309 bytes (needs cryptography 50 or later).
 
 A signature travels as a section-3 token, ``kms:v<version>:<algorithm>:<base64 signature>``. A
 signature proves that the holder of the private key signed exactly these bytes; it hides nothing,
@@ -26,14 +28,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from kmslib import _checks, _ffdh
-from kmslib.errors import ArgumentTypeError, KMSError, SignatureError
+from kmslib.errors import ArgumentTypeError, InvalidInputError, KMSError, SignatureError
 from kmslib.rsa import PUBLIC_EXPONENT
-from kmslib.tokens import ECDSA_P256, ED25519, RSA_PSS, parse_token
+from kmslib.tokens import ECDSA_P256, ED25519, ML_DSA_65, RSA_PSS, parse_token
+
+try:  # pragma: no cover - which branch runs depends on the installed cryptography
+    from cryptography.hazmat.primitives.asymmetric import mldsa
+except ImportError:  # pragma: no cover - cryptography before 50 has no ML-DSA
+    mldsa = None  # type: ignore[assignment]
 
 __all__ = ["RSA_PSS_SIZES", "SIGNING_ALGORITHMS", "SigningKeyVersion", "verify_signature"]
 
 #: The named choices for ``algorithm``.
-SIGNING_ALGORITHMS = (ED25519, ECDSA_P256, RSA_PSS)
+SIGNING_ALGORITHMS = (ED25519, ECDSA_P256, RSA_PSS, ML_DSA_65)
 #: The RSA-PSS key sizes offered.
 RSA_PSS_SIZES = (2048, 3072, 4096)
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
@@ -48,13 +55,15 @@ def _algorithm_of(public_key: object) -> str | None:
         return ECDSA_P256
     if isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size >= min(RSA_PSS_SIZES):
         return RSA_PSS
+    if mldsa is not None and isinstance(public_key, mldsa.MLDSA65PublicKey):
+        return ML_DSA_65
     return None
 
 
 def _verifies(public_key: Any, algorithm: str, message: bytes, signature: bytes) -> bool:
     """Whether ``signature`` is ``algorithm``'s signature of ``message`` under ``public_key``."""
     try:
-        if algorithm == ED25519:
+        if algorithm in (ED25519, ML_DSA_65):  # ML-DSA: pure, with an empty context
             public_key.verify(signature, message)
         elif algorithm == ECDSA_P256:
             public_key.verify(signature, message, ec.ECDSA(_SHA256))
@@ -93,6 +102,10 @@ class SigningKeyVersion:
             return cls(ed25519.Ed25519PrivateKey.generate(), algorithm)
         if algorithm == ECDSA_P256:
             return cls(ec.generate_private_key(ec.SECP256R1()), algorithm)
+        if algorithm == ML_DSA_65:
+            if mldsa is None:  # pragma: no cover - cryptography before 50
+                raise InvalidInputError("ml-dsa-65 needs cryptography 50 or later")
+            return cls(mldsa.MLDSA65PrivateKey.generate(), algorithm)
         return cls(rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=key_size or 2048), algorithm)
 
     def successor(self) -> SigningKeyVersion:
@@ -104,7 +117,7 @@ class SigningKeyVersion:
         private = self._private  # read once: destroy() may run in another thread
         if private is None:
             return None
-        if self.algorithm == ED25519:
+        if self.algorithm in (ED25519, ML_DSA_65):
             signature: bytes = private.sign(message)
         elif self.algorithm == ECDSA_P256:
             signature = private.sign(message, ec.ECDSA(_SHA256))

@@ -52,8 +52,9 @@ RSA_PKCS1V15 = "rsa-pkcs1v15"
 ED25519 = "ed25519"
 ECDSA_P256 = "ecdsa-p256-sha256"
 RSA_PSS = "rsa-pss-sha256"
+ML_DSA_65 = "ml-dsa-65"
 #: Every algorithm a token may name: encryption (section 3) and signatures (section 8).
-ALGORITHMS = (AES_GCM, AES_CBC, RSA_OAEP, RSA_PKCS1V15, ED25519, ECDSA_P256, RSA_PSS)
+ALGORITHMS = (AES_GCM, AES_CBC, RSA_OAEP, RSA_PKCS1V15, ED25519, ECDSA_P256, RSA_PSS, ML_DSA_65)
 
 GCM_NONCE_BYTES = 12
 GCM_TAG_BYTES = 16

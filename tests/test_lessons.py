@@ -502,8 +502,9 @@ def test_l06_signature_sizes_are_measured() -> None:
 
     ax = pictures.signature_sizes().axes[0]
     heights = [int(bar.get_height()) for bar in ax.patches]
-    public, signatures = heights[:3], heights[3:]
-    assert public == [44, 91, 294]  # SubjectPublicKeyInfo DER of Ed25519, P-256 and RSA-2048
+    public, signatures = heights[:4], heights[4:]
+    assert public == [44, 91, 294, 1974]  # SubjectPublicKeyInfo DER of Ed25519, P-256, RSA-2048 and ML-DSA-65
     assert signatures[0] == 64
     assert 70 <= signatures[1] <= 72  # ECDSA's DER signature varies by a byte or two
-    assert signatures[2] == 256
+    assert signatures[2:] == [256, 3309]
+    assert ax.get_yscale() == "log"
