@@ -32,6 +32,7 @@ from kmslib.errors import (
     MessageTooLongError,
     SignatureError,
 )
+from kmslib.hybrid import HybridPrivateKey, HybridPublicKey, KeyExchangeReply
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import encrypt_with_public_key
 from kmslib.signing import verify_signature
@@ -48,11 +49,14 @@ __all__ = [
     "DHPrivateKey",
     "DHPublicKey",
     "DataKey",
+    "HybridPrivateKey",
+    "HybridPublicKey",
     "DecryptionError",
     "InvalidInputError",
     "InvalidPeerKeyError",
     "KMSError",
     "KeyCustodian",
+    "KeyExchangeReply",
     "KeyExistsError",
     "KeyInfo",
     "KeyNotFoundError",

@@ -38,10 +38,10 @@ from typing import Literal, overload
 
 from cryptography.hazmat.primitives.asymmetric import rsa as pyca_rsa
 
-from kmslib import _checks, _ffdh, envelope
+from kmslib import _checks, _ffdh, envelope, hybrid
 from kmslib.aes import AES_MODES, AESKeyVersion
 from kmslib.audit import AuditLog, outcome
-from kmslib.dh import DEFAULT_INFO, DHPrivateKey, DHPublicKey, derive_key_bytes, generate_key_pair
+from kmslib.dh import DEFAULT_INFO, GROUPS, DHPrivateKey, DHPublicKey, derive_key_bytes, generate_key_pair, kdf
 from kmslib.errors import (
     ArgumentTypeError,
     DecryptionError,
@@ -656,14 +656,17 @@ class KeyCustodian:
 
     # ------------------------------------------------------------------ Diffie-Hellman
 
-    def generate_diffie_hellman_params_and_key(self, *, group: str = "ffdhe2048") -> tuple[DHPrivateKey, DHPublicKey]:
+    def generate_diffie_hellman_params_and_key(
+        self, *, group: str = "ffdhe2048"
+    ) -> tuple[DHPrivateKey, DHPublicKey] | tuple[hybrid.HybridPrivateKey, hybrid.HybridPublicKey]:
         """Make a Diffie-Hellman key pair in a fixed, published group.
 
         The name is the original description's; no parameters are generated (that takes
         seconds to minutes): the group is RFC 7919's, as in TLS 1.3.
 
         Args:
-            group: ``"ffdhe2048"`` (the default), ``"ffdhe3072"``, ``"ffdhe4096"`` or ``"x25519"``.
+            group: ``"ffdhe2048"`` (the default), ``"ffdhe3072"``, ``"ffdhe4096"``, ``"x25519"``, or the
+                hybrid post-quantum ``"x25519mlkem768"`` (whose responder answers with :meth:`accept_key_exchange`).
 
         Returns:
             ``(private_key, public_key)`` handles; send the public one to the peer.
@@ -673,7 +676,40 @@ class KeyCustodian:
 
         """
         with _Audited(self, "generate_diffie_hellman_params_and_key"):
+            _checks.choice(group, "group", (*GROUPS, hybrid.GROUP))
+            if group == hybrid.GROUP:
+                private = hybrid.HybridPrivateKey.generate()
+                return private, private.public_key()
             return generate_key_pair(group)
+
+    def accept_key_exchange(
+        self, key_id: str, initiator_public: object, *, mode: str = "gcm", info: bytes = DEFAULT_INFO
+    ) -> hybrid.KeyExchangeReply:
+        """The responder's side of the hybrid x25519mlkem768 exchange: encapsulate, keep the key, reply.
+
+        Args:
+            key_id: the new AES key's id.
+            initiator_public: the initiator's public key (a handle, its 1216 bytes, or its printable form).
+            mode: ``"gcm"`` or ``"cbc"``.
+            info: HKDF's context string; both sides must use the same.
+
+        Returns:
+            The reply to send the initiator, who finishes with :meth:`derive_shared_key`.
+
+        Raises:
+            InvalidPeerKeyError: a public key of the wrong length or group, or whose X25519 part gives an
+                all-zero secret; no key is kept.
+            KeyExistsError: the id is taken.
+
+        """
+        with _Audited(self, "accept_key_exchange", key_id) as audit:
+            checked = self._require_free(key_id)
+            mode = _checks.choice(mode, "mode", AES_MODES)
+            if not isinstance(info, (bytes, bytearray)):
+                raise ArgumentTypeError(f"info must be bytes, not {type(info).__name__}")
+            secret, reply = hybrid.encapsulate(initiator_public)
+            self._create(checked, "aes", AESKeyVersion(kdf(secret, bytes(info)), mode), audit)
+            return reply
 
     def derive_shared_key(
         self,
@@ -710,7 +746,10 @@ class KeyCustodian:
             mode = _checks.choice(mode, "mode", AES_MODES)
             if not isinstance(info, (bytes, bytearray)):
                 raise ArgumentTypeError(f"info must be bytes, not {type(info).__name__}")
-            key_bytes = derive_key_bytes(private_key, peer_public_key, bytes(info))
+            if isinstance(private_key, hybrid.HybridPrivateKey):  # the initiator of a hybrid exchange finishes it
+                key_bytes = kdf(hybrid.decapsulate(private_key, peer_public_key), bytes(info))
+            else:
+                key_bytes = derive_key_bytes(private_key, peer_public_key, bytes(info))
             return self._create(checked, "aes", AESKeyVersion(key_bytes, mode), audit)
 
     # ------------------------------------------------------------------ signatures

@@ -35,6 +35,7 @@ __all__ = [
     "derive_key_bytes",
     "generate_key_pair",
     "generate_teaching_key_pair",
+    "kdf",
     "load_public_key",
     "public_key_from_y",
     "public_key_pem",
@@ -243,6 +244,8 @@ def _public(key: object, name: str = "peer_public_key") -> Any:
         return load_public_key(key).cryptography_key
     if isinstance(key, x25519.X25519PublicKey) or _ffdh.is_public_key(key):
         return key
+    if type(key).__name__ in ("HybridPublicKey", "KeyExchangeReply", "HybridPrivateKey"):
+        raise InvalidPeerKeyError(f"{name} is of the group x25519mlkem768; ours is finite-field or X25519")
     if isinstance(key, (DHPrivateKey, *get_args(PrivateKeyTypes))):
         raise InvalidPeerKeyError(f"{name} is a private key: the peer sends only its public key")
     if isinstance(key, _PYCA_KEYS):
@@ -351,5 +354,9 @@ def derive_key_bytes(private_key: object, peer_public_key: object, info: bytes =
         InvalidPeerKeyError: the peer's key fails validation.
 
     """
-    secret = shared_secret(private_key, peer_public_key)
+    return kdf(shared_secret(private_key, peer_public_key), info)
+
+
+def kdf(secret: bytes, info: bytes = DEFAULT_INFO) -> bytes:
+    """32 key bytes from a shared secret: HKDF-SHA256 (RFC 5869), no salt, ``info``."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)

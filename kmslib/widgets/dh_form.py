@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import ipywidgets as w
 
 from kmslib.custodian import KeyCustodian
-from kmslib.dh import DEFAULT_INFO, DHPrivateKey, DHPublicKey
+from kmslib.dh import DEFAULT_INFO, DHPublicKey
 from kmslib.errors import InvalidInputError, SignatureError
 from kmslib.signing import verify_signature
 from kmslib.widgets._common import COLOURS, Form, labelled, make_button
@@ -118,7 +119,8 @@ class DHExchangeForm(Form):
         self.alice = KeyCustodian()
         self.bob = KeyCustodian()
         self.mallory = KeyCustodian()
-        self._keys: dict[str, tuple[DHPrivateKey, DHPublicKey]] = {}
+        # The form offers finite-field and X25519 groups only, but the custodian's method can return hybrid pairs too.
+        self._keys: dict[str, tuple[Any, Any]] = {}
         self._received: dict[str, DHPublicKey] = {}
         self._signatures: dict[str, str] = {}  # the signature that came with each received public key
         self._trusted: dict[str, str] = {}  # each side's copy of the other's signing public key (out of band)
