@@ -508,3 +508,30 @@ def test_l06_signature_sizes_are_measured() -> None:
     assert 70 <= signatures[1] <= 72  # ECDSA's DER signature varies by a byte or two
     assert signatures[2:] == [256, 3309]
     assert ax.get_yscale() == "log"
+
+
+def test_l03_hybrid_exercises() -> None:
+    namespace = run_solution(lesson03, lesson03.q5)
+    accepted(lesson03.q5, namespace["kms"], namespace["reply"])
+    accepted(lesson03.q5, namespace["kms"], namespace["reply"].printable)  # twice, and the printable form
+    other = KeyCustodian()
+    _, someone = other.generate_diffie_hellman_params_and_key(group="x25519mlkem768")
+    wrong = KeyCustodian()
+    stray = wrong.accept_key_exchange("link", someone)  # a reply to another initiator
+    refused(lesson03.q5, wrong, stray, because="different keys")
+    refused(lesson03.q5, KeyCustodian(), stray, because="no key 'link'")
+    refused(lesson03.q5, wrong, b"short", because="could not finish the exchange")
+    run_solution(lesson03, lesson03.q6)
+    accepted(lesson03.q6, 1216, 1120)
+    refused(lesson03.q6, 1120, 1216, because="the other way round")
+    refused(lesson03.q6, 32, 1120, because="encapsulation key (1184 bytes)")
+    refused(lesson03.q6, 1216, 1088, because="ciphertext (1088 bytes)")
+    refused(lesson03.q6, "1216", 1120, because="two numbers")
+
+
+def test_key_exchange_sizes_picture() -> None:
+    from kmslib.course import pictures
+
+    ax = pictures.key_exchange_sizes().axes[0]
+    assert [int(bar.get_height()) for bar in ax.patches] == [256, 32, 1216, 256, 32, 1120]
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["ffdhe2048", "X25519", "X25519MLKEM768"]

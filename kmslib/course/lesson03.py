@@ -3,7 +3,9 @@
 - ``q1`` (recall): spot Mallory, by comparing fingerprints over a separate channel;
 - ``q2`` (apply): agree a key with a partner custodian, sending only public keys;
 - ``q3`` (apply): find which of five public keys ``derive_shared_key`` refuses;
-- ``q4`` (break): be Mallory: agree one key with Alice and another with Bob.
+- ``q4`` (break): be Mallory: agree one key with Alice and another with Bob;
+- ``q5`` (apply): answer a partner's hybrid post-quantum exchange (X25519MLKEM768): you are the responder;
+- ``q6`` (recall): how many bytes the hybrid exchange puts on the wire, each way.
 """
 
 from __future__ import annotations
@@ -18,7 +20,21 @@ from kmslib.custodian import KeyCustodian
 from kmslib.dh import DHPublicKey
 from kmslib.errors import InvalidPeerKeyError, KMSError
 
-__all__ = ["alice_public", "bob_public", "candidates", "exchanges", "partner_public", "q2", "q1", "q3", "q4", "quiz"]
+__all__ = [
+    "alice_public",
+    "bob_public",
+    "candidates",
+    "exchanges",
+    "hybrid_partner_public",
+    "partner_public",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "q5",
+    "q6",
+    "quiz",
+]
 
 KEY_ID = "link"
 
@@ -220,6 +236,64 @@ q4.check(mallory, for_alice, for_bob)""",
         "Alice and Bob each hold a working key, and Mallory reads and re-encrypts everything between them. "
         "Only comparing fingerprints over another channel (or signatures) shows her."
     ),
+)
+
+
+# The hybrid partner initiates: its private keys stay here; its public key is what it sends.
+_hybrid_partner = KeyCustodian()
+_hybrid_private, hybrid_partner_public = _hybrid_partner.generate_diffie_hellman_params_and_key(group="x25519mlkem768")
+
+
+def _check_q5(kms: object, reply: object) -> str | None:
+    custodian = student_custodian(kms)
+    if KEY_ID not in custodian:
+        return f"there is no key {KEY_ID!r} in your custodian: accept the exchange with accept_key_exchange."
+    theirs = _fresh_id(_hybrid_partner, KEY_ID)
+    try:
+        _hybrid_partner.derive_shared_key(theirs, _hybrid_private, reply)
+    except KMSError as exc:
+        return f"the partner could not finish the exchange with your reply ({type(exc).__name__}): pass the reply."
+    if _hybrid_partner.key_info(theirs).fingerprint != custodian.key_info(KEY_ID).fingerprint:
+        return "you and the partner hold different keys: reply to hybrid_partner_public, and pass that reply."
+    return None
+
+
+q5 = Exercise(
+    5,
+    "apply",
+    "The partner starts a hybrid post-quantum exchange and sends you `hybrid_partner_public`. Be the responder: "
+    f"accept it in `kms` as {KEY_ID!r} and pass (kms, the reply you send back).",
+    _check_q5,
+    "A KEM is not symmetric: the responder calls accept_key_exchange(key_id, initiator_public); it returns the reply.",
+    f"""kms = KeyCustodian()
+reply = kms.accept_key_exchange("{KEY_ID}", hybrid_partner_public)
+q5.check(kms, reply)""",
+)
+
+
+def _check_q6(there: object, back: object) -> str | None:
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (there, back)):
+        return "pass two numbers of bytes: initiator to responder, then responder to initiator."
+    if (there, back) == (1120, 1216):
+        return "the other way round: the initiator sends the bigger message, its public key."
+    if there != 1216:
+        return "the initiator sends an ML-KEM-768 encapsulation key (1184 bytes) and an X25519 public key: count again."
+    if back != 1120:
+        return "the responder sends an ML-KEM-768 ciphertext (1088 bytes) and an X25519 public key: count again."
+    return None
+
+
+q6 = Exercise(
+    6,
+    "recall",
+    "How many bytes does X25519MLKEM768 put on the wire: from initiator to responder, and back? Measure them with "
+    "`.raw`, and pass the two numbers.",
+    _check_q6,
+    "len(public_key.raw) and len(reply.raw); compare with X25519's 32 bytes each way.",
+    """initiator = KeyCustodian()
+private, public = initiator.generate_diffie_hellman_params_and_key(group="x25519mlkem768")
+reply = KeyCustodian().accept_key_exchange("link", public)
+q6.check(len(public.raw), len(reply.raw))""",
 )
 
 

@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
+from kmslib import dh, hybrid
 from kmslib.audit import GENESIS, AuditEntry
 from kmslib.custodian import KeyCustodian
 from kmslib.rsa import RSAKeyVersion
@@ -28,6 +29,7 @@ __all__ = [
     "ecb_vs_cbc",
     "gcm_diagram",
     "key_lifecycle",
+    "key_exchange_sizes",
     "key_hierarchy",
     "keygen_samples",
     "keygen_times",
@@ -418,6 +420,33 @@ def signature_sizes() -> Figure:
     ax.set_yscale("log")  # ML-DSA-65 is about 50 times Ed25519's size
     ax.set_ylabel("bytes (log scale)")
     ax.set_title("Sizes on the wire: public keys and signatures", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def key_exchange_sizes() -> Figure:
+    """Bytes on the wire in each direction for ffdhe2048, X25519 and X25519MLKEM768, from keys made now."""
+    _, ff = dh.generate_key_pair("ffdhe2048")
+    _, x = dh.generate_key_pair("x25519")
+    hybrid_public = hybrid.HybridPrivateKey.generate().public_key()
+    reply = KeyCustodian().accept_key_exchange("k", hybrid_public)
+    sizes = {
+        "ffdhe2048": (ff.bits // 8, ff.bits // 8),  # y, sent padded to the length of p (RFC 7919)
+        "X25519": (x.bits // 8, x.bits // 8),
+        "X25519MLKEM768": (len(hybrid_public.raw), len(reply.raw)),
+    }
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    names = list(sizes)
+    positions = np.arange(len(names))
+    there = ax.bar(positions - 0.2, [sizes[n][0] for n in names], 0.4, label="initiator → responder", color="#2563eb")
+    back = ax.bar(positions + 0.2, [sizes[n][1] for n in names], 0.4, label="responder → initiator", color="#059669")
+    ax.bar_label(there, fmt="%d B", fontsize=8)
+    ax.bar_label(back, fmt="%d B", fontsize=8)
+    ax.set_xticks(positions, names)
+    ax.set_ylabel("bytes on the wire")
+    ax.set_title("Key exchange: what crosses the network each way", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     plt.close(fig)
