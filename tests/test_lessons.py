@@ -535,3 +535,25 @@ def test_key_exchange_sizes_picture() -> None:
     ax = pictures.key_exchange_sizes().axes[0]
     assert [int(bar.get_height()) for bar in ax.patches] == [256, 32, 1216, 256, 32, 1120]
     assert [tick.get_text() for tick in ax.get_xticklabels()] == ["ffdhe2048", "X25519", "X25519MLKEM768"]
+
+
+def test_l06_post_quantum_checkpoint_and_signing_times() -> None:
+    from kmslib.course import pictures
+
+    namespace = run_solution(lesson06, lesson06.q5)
+    pq = namespace["pq"]
+    assert pq.key_info("auditor").algorithm == "ml-dsa-65"
+    classic = run_solution(lesson06, lesson06.q3)["auditing"]
+    checkpoint = classic.sign_audit_checkpoint("auditor")
+    classic.encrypt_data_aes("data", "more")
+    classic.encrypt_data_aes("data", "and more")
+    classic.encrypt_data_aes("data", "and yet more")
+    answer = (checkpoint, classic.audit_log.to_jsonl(), classic.export_public_key("auditor"))
+    refused(lesson06.q5, *answer, because="sign it with an ml-dsa-65 key")
+    accepted(lesson06.q3, *answer)
+    times = pictures.signing_times(runs=3)
+    assert list(times) == ["ed25519", "ecdsa-p256-sha256", "rsa-pss-sha256", "ml-dsa-65"]
+    assert all(sign > 0 and verify > 0 for sign, verify in times.values())
+    ax = pictures.plot_signing_times(times).axes[0]
+    assert [tick.get_text() for tick in ax.get_xticklabels()][-1] == "ML-DSA-65"
+    assert ax.patches[0].get_height() == pytest.approx(times["ed25519"][0] * 1e6)

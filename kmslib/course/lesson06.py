@@ -3,7 +3,8 @@
 - ``q1`` (recall): sign a message with an Ed25519 key;
 - ``q2`` (apply): as a relying party, find which documents the release key really signed;
 - ``q3`` (build): sign an audit checkpoint, let the log grow, and hand an auditor what it needs;
-- ``q4`` (break): send Mallory into a signed key exchange, and show that she is stopped.
+- ``q4`` (break): send Mallory into a signed key exchange, and show that she is stopped;
+- ``q5`` (apply): sign an audit checkpoint with the post-quantum ML-DSA-65.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from kmslib.custodian import KeyCustodian
 from kmslib.errors import KMSError
 from kmslib.tokens import parse_token
 
-__all__ = ["documents", "q1", "q2", "q3", "q4", "quiz", "release_public_key"]
+__all__ = ["documents", "q1", "q2", "q3", "q4", "q5", "quiz", "release_public_key"]
 
 # The release team's custodian: its signing key never leaves this module.
 _release = KeyCustodian()
@@ -165,6 +166,32 @@ form.generate()
 form.exchange()
 form.derive()
 q4.check(form)""",
+)
+
+
+def _check_q5(checkpoint: object, export: object, public_key: object) -> str | None:
+    if isinstance(checkpoint, str) and ":kms:v" in checkpoint:
+        algorithm = checkpoint[checkpoint.rfind(":kms:v") + 1 :].split(":")[2]
+        if algorithm != "ml-dsa-65":
+            return f"the checkpoint is signed with {algorithm}: sign it with an ml-dsa-65 key."
+    return _check_q3(checkpoint, export, public_key)
+
+
+q5 = Exercise(
+    5,
+    "apply",
+    "Do exercise 3 again with a post-quantum signing key (algorithm='ml-dsa-65'). Pass (checkpoint, export, public "
+    "key PEM).",
+    _check_q5,
+    "generate_signing_key(key_id, algorithm='ml-dsa-65'); everything else is as in exercise 3.",
+    """pq = KeyCustodian()
+pq.generate_signing_key("auditor", algorithm="ml-dsa-65")
+pq.establish_aes_key("data")
+pq.encrypt_data_aes("data", "before")
+checkpoint = pq.sign_audit_checkpoint("auditor")
+for day in ("mon", "tue", "wed"):
+    pq.encrypt_data_aes("data", day)
+q5.check(checkpoint, pq.audit_log.to_jsonl(), pq.export_public_key("auditor"))""",
 )
 
 
