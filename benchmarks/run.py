@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 import kmslib
 from kmslib import KeyCustodian, _ffdh, dh, tokens
@@ -248,6 +249,56 @@ def keygen_cases() -> dict[str, Callable[[], object]]:
     }
 
 
+def exchange_cases() -> tuple[dict[str, Callable[[], object]], dict[str, tuple[int, int]]]:
+    """A full key exchange between two custodians in each group, the raw pyca hybrid exchange, and bytes on the wire."""
+    from cryptography.hazmat.primitives.asymmetric import mlkem  # noqa: PLC0415 - cryptography 50
+
+    counter = iter(range(10**9))
+
+    def custodian_exchange(group: str) -> Callable[[], object]:
+        def run() -> object:
+            alice, bob, n = KeyCustodian(), KeyCustodian(), next(counter)
+            a_private, a_public = alice.generate_diffie_hellman_params_and_key(group=group)
+            if group == "x25519mlkem768":
+                reply = bob.accept_key_exchange(f"k{n}", a_public)
+                return alice.derive_shared_key(f"k{n}", a_private, reply)
+            b_private, b_public = bob.generate_diffie_hellman_params_and_key(group=group)
+            bob.derive_shared_key(f"k{n}", b_private, a_public)
+            return alice.derive_shared_key(f"k{n}", a_private, b_public)
+
+        return run
+
+    def raw_hybrid() -> object:
+        kem, x_alice = mlkem.MLKEM768PrivateKey.generate(), x25519.X25519PrivateKey.generate()
+        k_secret, ciphertext = kem.public_key().encapsulate()
+        x_bob = x25519.X25519PrivateKey.generate()
+        bob_secret = k_secret + x_bob.exchange(x_alice.public_key())
+        alice_secret = kem.decapsulate(ciphertext) + x_alice.exchange(x_bob.public_key())
+        keys = [HKDF(hashes.SHA256(), 32, None, b"kmslib key exchange").derive(s) for s in (bob_secret, alice_secret)]
+        return [AESGCM(key) for key in keys]
+
+    cases = {
+        f"kmslib exchange {group}": custodian_exchange(group) for group in ("ffdhe2048", "x25519", "x25519mlkem768")
+    }
+    cases["raw pyca exchange x25519mlkem768"] = raw_hybrid
+    wire = {"ffdhe2048": (256, 256), "x25519": (32, 32), "x25519mlkem768": (1184 + 32, 1088 + 32)}
+    return cases, wire
+
+
+def signing_cases() -> tuple[dict[str, Callable[[], object]], dict[str, int]]:
+    """Sign and verify a short message with each signing algorithm; the signature sizes."""
+    kms = KeyCustodian()
+    cases: dict[str, Callable[[], object]] = {}
+    sizes: dict[str, int] = {}
+    for name in ("ed25519", "ecdsa-p256-sha256", "rsa-pss-sha256", "ml-dsa-65"):
+        kms.generate_signing_key(name, algorithm=name)
+        signature = kms.sign(name, b"benchmark message")
+        sizes[name] = len(tokens.parse_token(signature)[2])
+        cases[f"kmslib sign {name}"] = lambda n=name: kms.sign(n, b"benchmark message")
+        cases[f"kmslib verify {name}"] = lambda n=name, s=signature: kms.verify(n, b"benchmark message", s)
+    return cases, sizes
+
+
 def dh_parameter_generation(cap: float) -> dict[str, Any]:
     """One attempt at generating 2048-bit DH parameters, in a subprocess killed after ``cap`` seconds."""
     code = (
@@ -382,7 +433,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\nother operations")
     other: dict[str, Stats] = {}
-    for name, fn in {**rsa_cases(), **keygen_cases()}.items():
+    exchanges, wire = exchange_cases()
+    signatures, signature_sizes = signing_cases()
+    for name, fn in {**rsa_cases(), **keygen_cases(), **exchanges, **signatures}.items():
         slow = "RSA-2048 key" in name or "generate_rsa_pair" in name
         other[name] = measure(
             fn, repeats=5 if slow else repeats, min_time=0.2 if slow else 0.05, max_number=5 if slow else 100_000
@@ -391,6 +444,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, stats in other.items():
         results["other"][name] = asdict(stats)
         print(f"{name:<40}{fmt_time(stats.median):>10} ±{stats.spread:4.0%}")
+    for group, (there, back) in wire.items():
+        print(f"  {group}: {there} bytes initiator -> responder, {back} bytes back")
+    for name, size in signature_sizes.items():
+        print(f"  {name}: {size}-byte signatures")
+    hybrid_overhead = other["kmslib exchange x25519mlkem768"].median / other["raw pyca exchange x25519mlkem768"].median
+    print(f"  kmslib's hybrid exchange: {hybrid_overhead:.2f}x the raw pyca exchange")
+    results["wire_bytes"] = wire
+    results["signature_bytes"] = signature_sizes
     for raw, ours in (("raw pyca RSA-2048 OAEP encrypt", "kmslib RSA-2048 OAEP encrypt"),
                       ("raw pyca RSA-2048 OAEP decrypt", "kmslib RSA-2048 OAEP decrypt")):  # fmt: skip
         print(f"  {ours}: {other[ours].median / other[raw].median:.2f}x raw")
@@ -424,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         (f"peak memory of an envelope operation at 64 MiB at most 2.2x the data ({peak:.2f}x)", peak <= 2.2),
         ("a DH key pair (ffdhe2048) under 1 ms", other["kmslib DH key pair (ffdhe2048)"].median < 1e-3),
         ("import kmslib under 100 ms", other["import kmslib"].median < 0.1),
+        (f"kmslib's hybrid exchange at most 1.3x raw pyca ({hybrid_overhead:.2f}x)", hybrid_overhead <= 1.3),
     ]
     if "Tink AEAD AES256_GCM" in envelope:
         faster = envelope["Tink AEAD AES256_GCM"]["1 MiB"]["median"] / envelope["kmslib envelope"]["1 MiB"]["median"]

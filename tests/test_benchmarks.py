@@ -72,3 +72,16 @@ def test_the_envelope_case_and_its_memory_measure() -> None:
     assert set(run.ENVELOPE_CASES) - {"Tink AEAD AES256_GCM"} <= set(run.round_trips(b"", tink=False))
     peak = run.envelope_peak_memory(1 << 20)
     assert 1.9 < peak < 2.2  # the input and the output, and a little more: no copy of the data
+
+
+def test_the_exchange_and_signing_cases_run() -> None:
+    run = load_benchmark()
+    exchanges, wire = run.exchange_cases()
+    for name, case in exchanges.items():
+        assert case() is not None, name
+    assert wire["x25519mlkem768"] == (1216, 1120)
+    signatures, sizes = run.signing_cases()
+    for case in signatures.values():
+        case()  # a verification that fails would raise SignatureError
+    assert sizes["ed25519"] == 64
+    assert sizes["ml-dsa-65"] == 3309
