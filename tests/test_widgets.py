@@ -656,3 +656,40 @@ def test_dashboard_signs_a_checkpoint_and_checks_the_log_against_it(kms: KeyCust
     kms.audit_log._entries[:] = rechain([dataclasses.replace(entries[0], key_id="someone-else"), *entries[1:]])
     assert board.verify_against_checkpoint() is False
     assert "does NOT match the signed checkpoint" in board.checkpoint_verdict.value
+
+
+def test_dh_form_hybrid_group_follows_the_kem_flow() -> None:
+    form = DHExchangeForm()
+    form.group.value = "x25519mlkem768"
+    form.generate_button.click()
+    assert "Bob will answer her public key" in form.status.value
+    assert "bob" not in form._keys  # the responder makes no key pair
+    form.exchange_button.click()
+    assert "Alice sent her public key (1216 bytes); Bob replied" in form.status.value
+    assert "(1120 bytes)" in form.status.value
+    assert "shared" in form.bob  # Bob holds his key from his reply on
+    assert "shared" not in form.alice
+    form.derive_button.click()
+    assert form.compare() is True
+    assert form.send() == "Meet me at noon"
+    attacked = DHExchangeForm()
+    attacked.group.value = "x25519mlkem768"
+    attacked.mallory_switch.value = True
+    attacked.run_all()
+    assert "answered Alice herself" in attacked.mallory_panel.value
+    assert "received Bob's reply" in attacked.mallory_panel.value
+    assert attacked.mallory_read.value == "Meet me at noon"
+    assert attacked.compare() is False
+    signed = DHExchangeForm()
+    signed.group.value = "x25519mlkem768"
+    signed.sign_switch.value = True
+    assert signed.run_all() == "Meet me at noon"
+    stopped = DHExchangeForm()
+    stopped.group.value = "x25519mlkem768"
+    stopped.sign_switch.value = True
+    stopped.mallory_switch.value = True
+    stopped.generate()
+    assert stopped.exchange() is None
+    assert is_error(stopped, "Signature does not verify")
+    assert "Bob checked the signature" in stopped.match.value
+    assert "shared" not in stopped.bob

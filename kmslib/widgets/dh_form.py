@@ -7,6 +7,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from kmslib import hybrid
 from kmslib.custodian import KeyCustodian
 from kmslib.dh import DEFAULT_INFO, DHPublicKey
 from kmslib.errors import InvalidInputError, SignatureError
@@ -16,7 +17,7 @@ from kmslib.widgets._common import COLOURS, Form, labelled, make_button
 __all__ = ["DHExchangeForm"]
 
 SHARED = "shared"
-_FORM_GROUPS = ("ffdhe2048", "ffdhe3072", "x25519")
+_FORM_GROUPS = ("ffdhe2048", "ffdhe3072", "x25519", hybrid.GROUP)
 
 
 def _party(name: str, colour: str, lines: list[str]) -> str:
@@ -25,6 +26,11 @@ def _party(name: str, colour: str, lines: list[str]) -> str:
         f'<div class="kmslib-party" style="border-top:4px solid {colour};padding:4px 8px;min-width:16em">'
         f"<b>{html.escape(name)}</b>{body}</div>"
     )
+
+
+def _wire(value: object) -> str:
+    """What crosses the wire for a public value: PEM text, or a hybrid value's printable form."""
+    return value.pem if isinstance(value, DHPublicKey) else str(value.printable)  # type: ignore[attr-defined]
 
 
 def _fp(value: str) -> str:
@@ -48,6 +54,10 @@ class DHExchangeForm(Form):
     and each checks the signature on the key it receives before deriving: Mallory can replace the keys
     but not forge the signatures, so the check fails and the exchange stops. This is the idea of TLS
     1.3's CertificateVerify and of SIGMA, without their other steps.
+
+    With the hybrid post-quantum group ``x25519mlkem768`` the steps follow the KEM's flow instead: Alice
+    makes her key pair (step 1), sends her public key and Bob replies (step 2: he holds his key from
+    then on), Alice finishes (step 3); the status gives the bytes of each message.
 
     Args:
         info: the HKDF context string both sides use.
@@ -121,7 +131,8 @@ class DHExchangeForm(Form):
         self.mallory = KeyCustodian()
         # The form offers finite-field and X25519 groups only, but the custodian's method can return hybrid pairs too.
         self._keys: dict[str, tuple[Any, Any]] = {}
-        self._received: dict[str, DHPublicKey] = {}
+        self._received: dict[str, Any] = {}  # public keys, or (hybrid) a public key and a reply
+        self._bob_reply: Any = None  # (hybrid) the reply Bob sent, whoever received it
         self._signatures: dict[str, str] = {}  # the signature that came with each received public key
         self._trusted: dict[str, str] = {}  # each side's copy of the other's signing public key (out of band)
         self._intercepted = False  # whether Mallory swapped the public keys during the exchange
@@ -149,10 +160,17 @@ class DHExchangeForm(Form):
         self.bob_panel.value = _party("Bob", "#059669", lines("bob"))
         if self._intercepted or self.mallory_switch.value:
             mallory = []
-            if self._intercepted:
+            if self._intercepted and "to-alice" not in self._keys:  # the KEM flow: she answered Alice herself
+                mallory.append(f"received Alice's public key: {_fp(self._keys['alice'][1].fingerprint)}")
+                mallory.append(f"answered Alice herself: {_fp(self._received['alice'].fingerprint)}")
+                mallory.append(f"sent Bob her own public key: {_fp(self._keys['to-bob'][1].fingerprint)}")
+                if self._bob_reply is not None:
+                    mallory.append(f"received Bob's reply: {_fp(self._bob_reply.fingerprint)}")
+            elif self._intercepted:
                 for peer, sent in (("alice", "to-alice"), ("bob", "to-bob")):
                     mallory.append(f"received from {peer.title()}: {_fp(self._keys[peer][1].fingerprint)}")
                     mallory.append(f"sent {peer.title()} her own: {_fp(self._keys[sent][1].fingerprint)}")
+            if self._intercepted:
                 for peer in ("alice", "bob"):
                     key_id = f"with-{peer}"
                     if key_id in self.mallory:
@@ -172,7 +190,8 @@ class DHExchangeForm(Form):
         def act() -> str:
             self._reset()
             for name, custodian in (("alice", self.alice), ("bob", self.bob)):
-                self._keys[name] = custodian.generate_diffie_hellman_params_and_key(group=self.group.value)
+                if name == "alice" or self.group.value != hybrid.GROUP:  # a KEM's responder makes no key pair
+                    self._keys[name] = custodian.generate_diffie_hellman_params_and_key(group=self.group.value)
                 if self.sign_switch.value:
                     custodian.generate_signing_key(f"{name}-signing")
             if self.sign_switch.value:  # each got the other's signing public key beforehand, out of band
@@ -181,7 +200,12 @@ class DHExchangeForm(Form):
                     "bob": self.alice.export_public_key("alice-signing"),
                 }
             self._draw()
-            self._ok(f"Alice and Bob each made a {self.group.value} key pair; private keys never leave their owners")
+            if self.group.value == hybrid.GROUP:
+                self._ok("Alice made her x25519mlkem768 key pair; Bob will answer her public key (a KEM)")
+            else:
+                self._ok(
+                    f"Alice and Bob each made a {self.group.value} key pair; private keys never leave their owners"
+                )
             return str(self.group.value)
 
         return self._attempt(act)
@@ -194,6 +218,8 @@ class DHExchangeForm(Form):
                 raise InvalidInputError("generate the key pairs first")
             if self._derived:
                 raise InvalidInputError("the keys are already derived: generate new key pairs to start over")
+            if self._keys["alice"][1].group == hybrid.GROUP:
+                return self._exchange_kem()
             if self._trusted:  # each side signs the public key it sends
                 self._signatures = {
                     "alice": self.bob.sign("bob-signing", self._keys["bob"][1].pem),
@@ -229,20 +255,17 @@ class DHExchangeForm(Form):
                 raise InvalidInputError("exchange the public keys first")
             if self._derived:
                 raise InvalidInputError("the key is already derived: generate new key pairs to start over")
+            hybrid_group = self._keys["alice"][1].group == hybrid.GROUP
             for name in self._signatures:  # check before deriving: a key that fails stops the exchange
-                try:
-                    verify_signature(self._trusted[name], self._received[name].pem, self._signatures[name])
-                except SignatureError:
-                    self.match.value = (
-                        f'<div class="kmslib-match-verdict" style="color:{COLOURS["padding"]};font-weight:bold">✘ '
-                        f"{name.title()} checked the signature on the key she or he received: it does not verify "
-                        "with the signing key she or he trusts. The exchange stops; no key was derived.</div>"
-                    )
-                    raise
-            for name, custodian in (("alice", self.alice), ("bob", self.bob)):
-                private = self._keys[name][0]
-                custodian.derive_shared_key(SHARED, private, self._received[name].pem, info=self.info)
-            if self._intercepted:
+                if not (hybrid_group and name == "bob"):  # in a KEM, Bob checked before he replied
+                    self._check_signature(name)
+            if hybrid_group:  # Bob has held his key since his reply; Alice finishes
+                self.alice.derive_shared_key(SHARED, self._keys["alice"][0], self._received["alice"], info=self.info)
+            else:
+                for name, custodian in (("alice", self.alice), ("bob", self.bob)):
+                    private = self._keys[name][0]
+                    custodian.derive_shared_key(SHARED, private, self._received[name].pem, info=self.info)
+            if self._intercepted and not hybrid_group:
                 for peer, sent in (("alice", "to-alice"), ("bob", "to-bob")):
                     private = self._keys[sent][0]
                     self.mallory.derive_shared_key(f"with-{peer}", private, self._keys[peer][1], info=self.info)
@@ -256,6 +279,48 @@ class DHExchangeForm(Form):
             return self.alice.key_info(SHARED).fingerprint == self.bob.key_info(SHARED).fingerprint
 
         return self._attempt(act)
+
+    def _check_signature(self, name: str) -> None:
+        """``name`` checks the signature on what it received; a failure stops the exchange (and is raised)."""
+        try:
+            verify_signature(self._trusted[name], _wire(self._received[name]), self._signatures[name])
+        except SignatureError:
+            self.match.value = (
+                f'<div class="kmslib-match-verdict" style="color:{COLOURS["padding"]};font-weight:bold">✘ '
+                f"{name.title()} checked the signature on the key she or he received: it does not verify "
+                "with the signing key she or he trusts. The exchange stops; no key was derived.</div>"
+            )
+            raise
+
+    def _exchange_kem(self) -> str:
+        """Step 2 of the hybrid exchange: Alice sends her key, Bob replies (through Mallory, if she is on the wire)."""
+        alice_public = self._keys["alice"][1]
+        if self._trusted:
+            self._signatures["bob"] = self.alice.sign("alice-signing", alice_public.printable)
+        bob_receives, to_alice = alice_public, None
+        if self.mallory_switch.value:  # she answers Alice herself, and starts her own exchange with Bob
+            to_alice = self.mallory.accept_key_exchange("with-alice", alice_public, info=self.info)
+            self._keys["to-bob"] = self.mallory.generate_diffie_hellman_params_and_key(group=hybrid.GROUP)
+            bob_receives = self._keys["to-bob"][1]
+            self._intercepted = True
+        self._received = {"bob": bob_receives}
+        if "bob" in self._signatures:  # Bob checks the key before he answers it
+            self._check_signature("bob")
+        reply = self._bob_reply = self.bob.accept_key_exchange(SHARED, bob_receives, info=self.info)
+        if self._trusted:
+            self._signatures["alice"] = self.bob.sign("bob-signing", reply.printable)
+        self._received["alice"] = reply
+        if to_alice is not None:
+            self.mallory.derive_shared_key("with-bob", self._keys["to-bob"][0], reply, info=self.info)
+            self._received["alice"] = to_alice
+        self._draw()
+        through = ", through Mallory, who answered each side herself" if to_alice is not None else ""
+        note = (
+            f"Alice sent her public key ({len(alice_public.raw)} bytes); Bob replied with a ciphertext and his "
+            f"X25519 key ({len(reply.raw)} bytes){through}"
+        )
+        self._ok(note)
+        return note
 
     def send(self) -> str | None:
         """Alice encrypts; the token crosses the wire (through Mallory, if she is on it); Bob decrypts.

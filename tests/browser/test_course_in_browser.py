@@ -216,3 +216,24 @@ def test_signed_public_keys_stop_mallory_in_the_browser(page: Any, lab: Lab) -> 
         "(el) => el.innerText.includes('The exchange stops')", arg=form.locator(".kmslib-match").element_handle()
     )
     assert "Signature does not verify" in status_of(form)
+
+
+def test_the_exchange_form_runs_the_hybrid_kem_flow(page: Any, lab: Lab) -> None:
+    open_notebook(page, lab, "03_diffie_hellman.ipynb")
+    run_all(page)
+    form = page.locator(".kmslib-dh-form").last
+    form.scroll_into_view_if_needed()
+    form.locator(".kmslib-group select").select_option("x25519mlkem768")
+    form.locator("button.kmslib-generate-button").click()
+    page.wait_for_function(
+        "(el) => el.innerText.includes('Bob will answer')", arg=form.locator(".kmslib-status-line").element_handle()
+    )
+    form.locator("button.kmslib-exchange-button").click()
+    page.wait_for_function(
+        "(el) => el.innerText.includes('1216 bytes')", arg=form.locator(".kmslib-status-line").element_handle()
+    )
+    form.locator("button.kmslib-derive-button").click()
+    form.locator("button.kmslib-compare-button").click()
+    page.wait_for_function(
+        "(el) => el.innerText.includes('the fingerprints match')", arg=form.locator(".kmslib-match").element_handle()
+    )
