@@ -557,3 +557,12 @@ def test_l06_post_quantum_checkpoint_and_signing_times() -> None:
     ax = pictures.plot_signing_times(times).axes[0]
     assert [tick.get_text() for tick in ax.get_xticklabels()][-1] == "ML-DSA-65"
     assert ax.patches[0].get_height() == pytest.approx(times["ed25519"][0] * 1e6)
+
+
+def test_signing_table_lists_sizes_and_times() -> None:
+    from kmslib.course import pictures
+
+    table = pictures.signing_table({"ed25519": (2e-05, 7e-05), "ml-dsa-65": (0.0007, 0.00014)}).splitlines()
+    assert table[0].split() == ["algorithm", "private", "key", "public", "key", "signature", "sign", "verify"]
+    assert table[1].split() == ["ed25519", "48", "B", "44", "B", "64", "B", "0.000020", "s", "0.000070", "s"]
+    assert table[2].split()[:7] == ["ml-dsa-65", "54", "B", "1974", "B", "3309", "B"]
