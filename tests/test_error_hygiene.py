@@ -209,7 +209,10 @@ def test_unknown_encodings_are_refused(keys: KeyCustodian) -> None:
 
 def test_every_stdlib_text_encoding_gives_text_or_the_one_decryption_error(keys: KeyCustodian) -> None:
     assert len(TEXT_ENCODINGS) > 80
-    samples = [bytes(range(256)), b"\xff\xfe\x00", b"-\xff", b"\\x1", b"+AGE-\xff", b"\xed\xa0\x80", b"xn--\xff"]
+    short = [b"\xff\xfe\x00", b"-\xff", b"\\x1", b"+AGE-\xff", b"\xed\xa0\x80", b"xn--\xff"]
+    # A short sample turns up inside a random ciphertext by chance (a 2-byte one about once in 2,000
+    # tokens), so the leak check uses 16-byte-aligned long forms of the samples, which keep the bad tail.
+    samples = [bytes(range(256)), *short, *(b"A" * 16 + sample for sample in short)]
     for name in TEXT_ENCODINGS:
         for sample in samples:
             token = keys.encrypt_data_aes("gcm", sample)
@@ -217,7 +220,8 @@ def test_every_stdlib_text_encoding_gives_text_or_the_one_decryption_error(keys:
                 text = keys.decrypt_data_aes("gcm", token, encoding=name)
             except DecryptionError as exc:
                 assert str(exc) == kmslib.errors.DECRYPTION_FAILED, name  # noqa: PT017 - some decode, some fail
-                assert leaks(exc, [sample]) == [], name  # noqa: PT017
+                if len(sample) >= 16:
+                    assert leaks(exc, [sample]) == [], name  # noqa: PT017
             else:
                 assert type(text) is str, name
 
