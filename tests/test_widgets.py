@@ -562,6 +562,44 @@ def test_each_form_is_a_widget_tree_that_displays_itself(
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == form.widget.model_id  # type: ignore[attr-defined]
 
 
+def _controls(widget: w.Widget) -> list[w.Widget]:
+    """Every control in a widget tree: what a keyboard user tabs to or a screen reader names."""
+    found = []
+    for child in getattr(widget, "children", ()):
+        found.extend(_controls(child))
+    if isinstance(widget, (w.Text, w.Textarea, w.Dropdown, w.Checkbox, w.ToggleButtons, w.IntText, w.Password)):
+        found.append(widget)
+    return found
+
+
+@pytest.mark.parametrize("make", FORMS, ids=["aes", "rsa", "dh", "dashboard", "envelope"])
+def test_every_control_has_a_name_assistive_technology_reads(
+    kms: KeyCustodian, make: Callable[[KeyCustodian], object]
+) -> None:
+    # WCAG 2.1 SC 1.3.1 and 4.1.2: a control's name is programmatic, not only a label beside it.
+    # ipywidgets renders ``description`` as a <label for=...> tied to the control.
+    form = make(kms)
+    controls = _controls(form.widget)  # type: ignore[attr-defined]
+    assert len(controls) >= 2
+    unnamed = [
+        f"{type(c).__name__}({c.placeholder if hasattr(c, 'placeholder') else ''!r})"
+        for c in controls
+        if not c.description
+    ]
+    assert unnamed == []
+
+
+def test_status_messages_are_announced(kms: KeyCustodian) -> None:
+    # WCAG 2.1 SC 4.1.3: a status message reaches a screen reader without taking the focus.
+    form = AESForm(kms)
+    form.create_button.click()
+    assert 'role="status"' in form.status.value
+    assert 'aria-live="polite"' in form.status.value
+    form.token.value = "kms:v1:not-a-token"
+    form.decrypt_button.click()
+    assert 'role="alert"' in form.status.value
+
+
 def test_import_kmslib_still_imports_no_ipywidgets() -> None:
     code = "import sys, kmslib; print('ipywidgets' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -54,8 +54,9 @@ def status_html(kind: str, text: str, title: str | None = None) -> str:
     colours = {"ok": ("#065f46", "#ecfdf5"), "error": ("#991b1b", "#fef2f2"), "info": ("#1e3a8a", "#eff6ff")}
     fg, bg = colours[kind]
     heading = f"<b>{html.escape(title, quote=False)}:</b> " if title else ""
+    role = 'role="alert"' if kind == "error" else 'role="status" aria-live="polite"'  # announced, not only shown
     return (
-        f'<div class="kmslib-status kmslib-{kind}" style="color:{fg};background:{bg};border-left:4px solid {fg};'
+        f'<div {role} class="kmslib-status kmslib-{kind}" style="color:{fg};background:{bg};border-left:4px solid {fg};'
         f'padding:4px 8px;margin:4px 0;font-family:sans-serif">{heading}{html.escape(text, quote=False)}</div>'
     )
 
@@ -73,8 +74,17 @@ def make_button(description: str, style: str = "", icon: str = "") -> Any:
 
 
 def labelled(label: str, widget: Any, width: str = "9em") -> Any:
-    """``widget`` with a fixed-width label before it."""
-    return w.HBox([w.Label(label, layout=w.Layout(width=width)), widget])
+    """``widget`` named ``label``: the label assistive technology announces, shown before it.
+
+    A label beside a control names it for sighted readers only. So the label is the widget's own
+    ``description``, which ipywidgets renders as a ``<label>`` tied to the control. A button or a file
+    upload is named by its own text, and keeps it; the label is shown beside it.
+    """
+    if isinstance(widget, (w.Button, w.FileUpload, w.HTML, w.Label)):
+        return w.HBox([w.Label(label, layout=w.Layout(width=width)), widget])
+    widget.description = label
+    widget.style.description_width = width
+    return widget
 
 
 class Form:

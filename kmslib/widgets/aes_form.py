@@ -69,7 +69,9 @@ class AESForm(Form):
         super().__init__()
         self.custodian = custodian
         self.new_key_id = w.Text(value="student-key", placeholder="a new key id")
-        self.mode = w.Dropdown(options=[("AES-256-GCM", "gcm"), ("AES-256-CBC", "cbc")], value="gcm")
+        self.mode = w.Dropdown(
+            options=[("AES-256-GCM", "gcm"), ("AES-256-CBC", "cbc")], value="gcm", description="Mode"
+        )
         self.create_button = make_button("Create key", "primary", "key")
         self.key = w.Dropdown(options=[], description="")
         self.plaintext = w.Textarea(value="Confidential Communication", layout=w.Layout(width="100%"))

@@ -155,12 +155,14 @@ class KeyVaultDashboard(Form):
                     ]
                 ),
                 self.confirm_box,
-                w.HBox([labelled("Token", self.token, "4em"), self.rewrap_button, self.rewrapped]),
+                w.HBox(
+                    [labelled("Token", self.token, "4em"), self.rewrap_button, labelled("Rewrapped", self.rewrapped)]
+                ),
                 self.status,
                 w.HBox([w.HTML("<b>Audit log</b>"), self.save_head_button]),
                 self.audit_table,
                 w.HBox([labelled("Signing key", self.signer, "7em"), self.checkpoint_button, self.check_button]),
-                self.checkpoint,
+                labelled("Checkpoint", self.checkpoint),
                 self.checkpoint_verdict,
             ],
             parts=(

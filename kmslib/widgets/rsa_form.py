@@ -31,8 +31,10 @@ class RSAForm(Form):
         super().__init__()
         self.custodian = custodian
         self.key_id = w.Text(value="student-rsa")
-        self.key_size = w.Dropdown(options=list(KEY_SIZES), value=2048)
-        self.padding = w.Dropdown(options=[("OAEP (SHA-256)", "oaep"), ("PKCS#1 v1.5", "pkcs1v15")], value="oaep")
+        self.key_size = w.Dropdown(options=list(KEY_SIZES), value=2048, description="Key size")
+        self.padding = w.Dropdown(
+            options=[("OAEP (SHA-256)", "oaep"), ("PKCS#1 v1.5", "pkcs1v15")], value="oaep", description="Padding"
+        )
         self.generate_button = make_button("Generate key pair", "primary", "key")
         self.public_pem = w.Textarea(value="", disabled=True, layout=w.Layout(width="100%", height="9em"))
         self.message = w.Textarea(value="Classified Information", layout=w.Layout(width="100%"))

@@ -63,6 +63,28 @@ def assert_no_errors(page: Any) -> None:
     assert page.locator(".jp-OutputArea-output .jp-RenderedText[data-mime-type*=error]").count() == 0
 
 
+#: axe-core's rules for WCAG 2.1 levels A and AA.
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def accessibility_violations(page: Any) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations inside the course's forms (JupyterLab's own chrome is not ours to judge)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    if page.locator(".kmslib-form").count() == 0:
+        return []
+    results = Axe().run(
+        page,
+        context={"include": [[".kmslib-form"]]},
+        options={"runOnly": {"type": "tag", "values": WCAG_21_AA}},
+    )
+    return [
+        f"{violation['id']}: {violation['help']} ({len(violation['nodes'])} elements: "
+        f"{violation['nodes'][0]['target']})"
+        for violation in results.response["violations"]
+    ]
+
+
 def status_of(form: Any) -> str:
     text: str = form.locator(".kmslib-status-line").inner_text()
     return text
@@ -81,6 +103,7 @@ def test_notebook_runs_and_its_forms_render(page: Any, lab: Lab, name: str) -> N
         visible = [button for button in form.locator("button").all() if button.is_visible()]
         assert len(visible) >= 2  # (the dashboard's confirm buttons stay hidden until Revoke is clicked)
         assert form.locator("input, textarea, select").count() >= 1
+    assert accessibility_violations(page) == []
     # A form is a widget view, never its text repr.
     assert page.locator(".jp-OutputArea").get_by_text("<kmslib.widgets").count() == 0
     assert page.get_by_text("Would you like to receive official Jupyter news").count() == 0
@@ -237,3 +260,49 @@ def test_the_exchange_form_runs_the_hybrid_kem_flow(page: Any, lab: Lab) -> None
     page.wait_for_function(
         "(el) => el.innerText.includes('the fingerprints match')", arg=form.locator(".kmslib-match").element_handle()
     )
+
+
+FOCUSED_MATCHES = "(selector) => !!document.activeElement && document.activeElement.matches(selector)"
+
+
+def tab_to(page: Any, selector: str, limit: int = 40) -> None:
+    """Press Tab (only Tab) until the focused element matches ``selector``; fail if it is never reached."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(FOCUSED_MATCHES, selector):
+            return
+    pytest.fail(f"{selector} cannot be reached with the Tab key")
+
+
+def test_the_aes_form_works_from_the_keyboard_alone(page: Any, lab: Lab) -> None:
+    # WCAG 2.1 SC 2.1.1 (keyboard) and 2.4.7 (focus visible): no mouse from the first field on.
+    open_notebook(page, lab, "01_aes.ipynb")
+    run_all(page)
+    form = page.locator(".kmslib-aes-form").last
+    form.scroll_into_view_if_needed()
+    form.locator(".kmslib-plaintext textarea").focus()  # where a keyboard user arrives after tabbing in
+    page.keyboard.press("Control+A")
+    page.keyboard.type("typed with the keyboard alone")
+    tab_to(page, ".kmslib-aes-form button.kmslib-encrypt-button")
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    shadow = page.evaluate("() => getComputedStyle(document.activeElement).boxShadow")
+    assert outline != "none" or shadow != "none"  # the focused button shows it has the focus
+    page.keyboard.press("Enter")
+    token = form.locator(".kmslib-token textarea")
+    page.wait_for_function("(el) => el.value.startsWith('kms:v1:aes-256-')", arg=token.element_handle())
+    tab_to(page, ".kmslib-aes-form button.kmslib-decrypt-button")
+    page.keyboard.press("Space")
+    decrypted = form.locator(".kmslib-decrypted textarea")
+    page.wait_for_function("(el) => el.value === 'typed with the keyboard alone'", arg=decrypted.element_handle())
+
+
+def test_mallory_can_be_switched_in_from_the_keyboard(page: Any, lab: Lab) -> None:
+    open_notebook(page, lab, "03_diffie_hellman.ipynb")
+    run_all(page)
+    form = page.locator(".kmslib-dh-form").last
+    form.scroll_into_view_if_needed()
+    switch = form.locator(".kmslib-mallory-switch input[type=checkbox]")
+    form.locator("button").first.focus()
+    tab_to(page, ".kmslib-dh-form .kmslib-mallory-switch input[type=checkbox]")
+    page.keyboard.press("Space")
+    page.wait_for_function("(el) => el.checked", arg=switch.element_handle())
