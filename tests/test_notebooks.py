@@ -96,6 +96,29 @@ def test_each_lesson_has_a_form_and_a_picture(path: Path) -> None:
     assert pictures, "each lesson shows a picture made in the notebook"
 
 
+#: How a picture's text alternative begins: JupyterLab gives an image/png output no alt text, so the
+#: markdown cell right after the picture describes it (WCAG 2.1 SC 1.1.1).
+PICTURE_IN_WORDS = "*Picture in words:* "
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_every_picture_is_described_in_words_right_after_it(path: Path) -> None:
+    cells = load(path)["cells"]
+    undescribed = [
+        text(cell)[:60]
+        for i, cell in enumerate(cells)
+        if cell["cell_type"] == "code"
+        and any("image/png" in o.get("data", {}) for o in cell["outputs"])
+        and not (
+            i + 1 < len(cells)
+            and cells[i + 1]["cell_type"] == "markdown"
+            and text(cells[i + 1]).startswith(PICTURE_IN_WORDS)
+            and len(text(cells[i + 1])) > 120
+        )
+    ]
+    assert undescribed == []
+
+
 def test_no_helper_is_defined_in_a_notebook() -> None:
     """Helper code lives in kmslib, never in (or copied between) notebooks."""
     for path in NOTEBOOKS:

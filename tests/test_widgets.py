@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -69,6 +70,32 @@ def test_aes_form_cbc_shows_blocks_and_padding(kms: KeyCustodian) -> None:
     form.decrypt()
     assert form.decrypted.value == "exactly 16 bytes"
     assert "CBC authenticates nothing" in form.status.value
+
+
+def words(html_text: str) -> str:
+    """What a page says with its colours taken away: the text alone."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html_text)).replace("&larr;", "←")
+
+
+def test_colour_is_never_the_only_carrier_of_meaning(kms: KeyCustodian) -> None:
+    # WCAG 2.1 SC 1.4.1: each colour in the forms says its meaning in words as well.
+    form = AESForm(kms)
+    form.mode.value = "cbc"
+    form.new_key_id.value = "cbc"
+    form.create_key()
+    form.plaintext.value = "thirteen byte"
+    form.encrypt()
+    assert "block 1: " in words(form.blocks.value)
+    assert "← the last 3 bytes are padding" in words(form.blocks.value)  # the red bytes, named
+    for part in ("header", "IV", "ciphertext"):
+        assert part in words(form.anatomy.value)
+    board = KeyVaultDashboard(kms)
+    kms.invalidate_key("cbc")
+    board.refresh()
+    keys, audit = words(board.keys_table.value), words(board.audit_table.value)
+    assert "revoked" in keys
+    assert "ok" in audit
+    assert "✔ hash chain verified" in audit
 
 
 def test_aes_form_associated_data(kms: KeyCustodian) -> None:

@@ -46,7 +46,7 @@ __all__ = [
 
 
 def sample_image(size: int = 192) -> np.ndarray:
-    """A greyscale picture with large flat areas (a key and a lock), made here, one byte per pixel."""
+    """A greyscale picture with large flat areas (a key and a bar), made here, one byte per pixel."""
     y, x = np.mgrid[0:size, 0:size] / size
     image = np.full((size, size), 230, dtype=np.uint8)
     ring = (np.hypot(x - 0.3, y - 0.5) < 0.2) & (np.hypot(x - 0.3, y - 0.5) > 0.09)

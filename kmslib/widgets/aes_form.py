@@ -36,7 +36,7 @@ def anatomy_html(info: TokenInfo) -> str:
 
 
 def cbc_blocks_html(plaintext: bytes) -> str:
-    """The plaintext cut into 16-byte AES blocks, with the PKCS7 padding that CBC adds shown in red."""
+    """The plaintext cut into 16-byte AES blocks, with the PKCS7 padding that CBC adds in red and in words."""
     padder = sym_padding.PKCS7(128).padder()
     padded = padder.update(plaintext) + padder.finalize()
     pad = len(padded) - len(plaintext)
@@ -46,7 +46,9 @@ def cbc_blocks_html(plaintext: bytes) -> str:
         for i in range(start, start + 16):
             colour = COLOURS["padding"] if i >= len(plaintext) else COLOURS["data"]
             cells.append(f'<span style="color:{colour}">{padded[i]:02x}</span>')
-        blocks.append(f'<div style="font-family:monospace">block {start // 16 + 1}: {" ".join(cells)}</div>')
+        last = start + 16 == len(padded)  # the padding is always the end of the last block
+        note = f" &larr; the last {pad} {'byte is' if pad == 1 else 'bytes are'} padding" if last else ""
+        blocks.append(f'<div style="font-family:monospace">block {start // 16 + 1}: {" ".join(cells)}{note}</div>')
     summary = (
         f"<div>{len(plaintext)} bytes of plaintext + {pad} bytes of PKCS7 padding (each byte = 0x{pad:02x}) "
         f"= {len(padded) // 16} block(s) of 16 bytes</div>"
