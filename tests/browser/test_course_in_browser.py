@@ -90,6 +90,27 @@ def status_of(form: Any) -> str:
     return text
 
 
+MARK_CONTROLS = """(form) => {
+    const controls = [...form.querySelectorAll('input, select, textarea, button')].filter(
+        (el) => !el.disabled && el.offsetParent !== null && el.type !== 'file');
+    controls.forEach((el, i) => el.setAttribute('data-tab-check', String(i)));
+    if (controls.length) controls[0].focus();
+    return controls.length;
+}"""
+FOCUSED_MARK = "() => document.activeElement && document.activeElement.getAttribute('data-tab-check')"
+
+
+def unreachable_by_tab(page: Any, form: Any) -> list[str]:
+    """The enabled, visible controls of ``form`` that pressing Tab from its first control never reaches."""
+    total: int = form.evaluate(MARK_CONTROLS)
+    reached = {page.evaluate(FOCUSED_MARK)}
+    for _ in range(total + 5):
+        page.keyboard.press("Tab")
+        reached.add(page.evaluate(FOCUSED_MARK))
+    missing = [str(i) for i in range(total) if str(i) not in reached]
+    return [form.locator(f"[data-tab-check='{i}']").evaluate("(el) => el.outerHTML.slice(0, 120)") for i in missing]
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_and_its_forms_render(page: Any, lab: Lab, name: str) -> None:
     open_notebook(page, lab, name)
@@ -103,6 +124,7 @@ def test_notebook_runs_and_its_forms_render(page: Any, lab: Lab, name: str) -> N
         visible = [button for button in form.locator("button").all() if button.is_visible()]
         assert len(visible) >= 2  # (the dashboard's confirm buttons stay hidden until Revoke is clicked)
         assert form.locator("input, textarea, select").count() >= 1
+        assert unreachable_by_tab(page, form) == []  # WCAG 2.1 SC 2.1.1: every control, by keyboard
     assert accessibility_violations(page) == []
     # A form is a widget view, never its text repr.
     assert page.locator(".jp-OutputArea").get_by_text("<kmslib.widgets").count() == 0
