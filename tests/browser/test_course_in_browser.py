@@ -302,6 +302,9 @@ def test_the_aes_form_works_from_the_keyboard_alone(page: Any, lab: Lab) -> None
     run_all(page)
     form = page.locator(".kmslib-aes-form").last
     form.scroll_into_view_if_needed()
+    # The names Chromium computes for assistive technology are the labels a sighted student reads.
+    for role, name in [("textbox", "New key id"), ("combobox", "Mode"), ("combobox", "Key"), ("textbox", "Plaintext")]:
+        assert form.get_by_role(role, name=name, exact=True).count() == 1, (role, name)
     form.locator(".kmslib-new-key-id input").focus()  # where a keyboard user arrives after tabbing in
     page.keyboard.press("Control+A")
     # One input event, as a paste makes: ipywidgets holds back a model's later updates while one is pending,
