@@ -57,64 +57,63 @@ def _from_printable(value: object, name: str) -> bytes:
     raise ArgumentTypeError(f"{name} must be a handle, bytes or its printable form, not {type(value).__name__}")
 
 
-class HybridPublicKey:
+class _WireValue:
+    """Bytes of a fixed length that cross the network in the exchange, with their fingerprint."""
+
+    __slots__ = ("fingerprint", "group", "raw")
+    _SIZE: int
+    _WHAT: str
+
+    def __init__(self, raw: bytes) -> None:
+        if len(raw) != self._SIZE:
+            raise InvalidPeerKeyError(f"an {GROUP} {self._WHAT} is {self._SIZE} bytes, not {len(raw)}")
+        self.raw = bytes(raw)
+        self.group = GROUP
+        self.fingerprint = _fingerprint(self.raw)
+
+    @property
+    def printable(self) -> str:
+        """The value as base64 text, to paste into a form or a message."""
+        return base64.b64encode(self.raw).decode("ascii")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.raw == self.raw
+
+    def __hash__(self) -> int:
+        return hash(self.raw)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(group={GROUP!r}, bytes={len(self.raw)}, fingerprint={self.fingerprint!r})"
+
+
+class HybridPublicKey(_WireValue):
     """The initiator's public key: ML-KEM-768 encapsulation key || X25519 public key (1216 bytes).
 
     Attributes:
         raw: the 1216 bytes.
         group: ``"x25519mlkem768"``.
         fingerprint: the first 16 hex digits of SHA-256 over ``raw``.
+        printable: ``raw`` as base64 text.
     """
 
-    __slots__ = ("fingerprint", "group", "raw")
-
-    def __init__(self, raw: bytes) -> None:
-        if len(raw) != _EK + _X:
-            raise InvalidPeerKeyError(f"an {GROUP} public key is {_EK + _X} bytes, not {len(raw)}")
-        self.raw = bytes(raw)
-        self.group = GROUP
-        self.fingerprint = _fingerprint(self.raw)
-
-    @property
-    def printable(self) -> str:
-        """The key as base64 text, to paste into a form or a message."""
-        return base64.b64encode(self.raw).decode("ascii")
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, HybridPublicKey) and other.raw == self.raw
-
-    def __hash__(self) -> int:
-        return hash(self.raw)
-
-    def __repr__(self) -> str:
-        return f"HybridPublicKey(group={GROUP!r}, bytes={len(self.raw)}, fingerprint={self.fingerprint!r})"
+    __slots__ = ()
+    _SIZE = _EK + _X
+    _WHAT = "public key"
 
 
-class KeyExchangeReply:
+class KeyExchangeReply(_WireValue):
     """The responder's reply: ML-KEM-768 ciphertext || the responder's X25519 public key (1120 bytes).
 
     Attributes:
         raw: the 1120 bytes.
         group: ``"x25519mlkem768"``.
         fingerprint: the first 16 hex digits of SHA-256 over ``raw``.
+        printable: ``raw`` as base64 text.
     """
 
-    __slots__ = ("fingerprint", "group", "raw")
-
-    def __init__(self, raw: bytes) -> None:
-        if len(raw) != _CT + _X:
-            raise InvalidPeerKeyError(f"an {GROUP} reply is {_CT + _X} bytes, not {len(raw)}")
-        self.raw = bytes(raw)
-        self.group = GROUP
-        self.fingerprint = _fingerprint(self.raw)
-
-    @property
-    def printable(self) -> str:
-        """The reply as base64 text."""
-        return base64.b64encode(self.raw).decode("ascii")
-
-    def __repr__(self) -> str:
-        return f"KeyExchangeReply(group={GROUP!r}, bytes={len(self.raw)}, fingerprint={self.fingerprint!r})"
+    __slots__ = ()
+    _SIZE = _CT + _X
+    _WHAT = "reply"
 
 
 class HybridPrivateKey:
