@@ -705,10 +705,9 @@ class KeyCustodian:
         with _Audited(self, "accept_key_exchange", key_id) as audit:
             checked = self._require_free(key_id)
             mode = _checks.choice(mode, "mode", AES_MODES)
-            if not isinstance(info, (bytes, bytearray)):
-                raise ArgumentTypeError(f"info must be bytes, not {type(info).__name__}")
+            context = bytes(_checks.buffer(info, "info"))
             secret, reply = hybrid.encapsulate(initiator_public)
-            self._create(checked, "aes", AESKeyVersion(kdf(secret, bytes(info)), mode), audit)
+            self._create(checked, "aes", AESKeyVersion(kdf(secret, context), mode), audit)
             return reply
 
     def derive_shared_key(
@@ -744,12 +743,11 @@ class KeyCustodian:
         with _Audited(self, "derive_shared_key", key_id) as audit:
             checked = self._require_free(key_id)
             mode = _checks.choice(mode, "mode", AES_MODES)
-            if not isinstance(info, (bytes, bytearray)):
-                raise ArgumentTypeError(f"info must be bytes, not {type(info).__name__}")
+            context = bytes(_checks.buffer(info, "info"))
             if isinstance(private_key, hybrid.HybridPrivateKey):  # the initiator of a hybrid exchange finishes it
-                key_bytes = kdf(hybrid.decapsulate(private_key, peer_public_key), bytes(info))
+                key_bytes = kdf(hybrid.decapsulate(private_key, peer_public_key), context)
             else:
-                key_bytes = derive_key_bytes(private_key, peer_public_key, bytes(info))
+                key_bytes = derive_key_bytes(private_key, peer_public_key, context)
             return self._create(checked, "aes", AESKeyVersion(key_bytes, mode), audit)
 
     # ------------------------------------------------------------------ signatures
