@@ -790,25 +790,33 @@ class KeyCustodian:
             KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
 
         """
+        return self._sign("sign", key_id, lambda: _checks.data(message, "message"))[1]
+
+    def _sign(self, operation: str, key_id: object, data: Callable[[], bytes]) -> tuple[bytes, str]:
+        """Sign ``data()`` with the newest version of a live signing key, audited as ``operation``.
+
+        Returns the bytes signed and the signature token. Revocation is strict: a version revoked
+        while it was signing gives the revoked error, not a signature.
+        """
         version = key = material = None
         try:
-            data = _checks.data(message, "message")
+            signed = data()
             with self._lock:
                 key = self._live(key_id, "signing")
                 current = key.current
             assert current is not None
             version, material, header = current
             assert isinstance(material, SigningKeyVersion)
-            signature = material.sign(data)
+            signature = material.sign(signed)
             if signature is None or version in key.revoked_versions:  # revoked while it was signing
                 raise _refusal(key, version)
             token = header + self._encode_payload(signature)
         except BaseException as exc:
             key = material = None
-            self._audit._append("sign", key_id, version, outcome(exc))
+            self._audit._append(operation, key_id, version, outcome(exc))
             raise
-        self._audit._append("sign", key.key_id, version, "ok")
-        return token
+        self._audit._append(operation, key.key_id, version, "ok")
+        return signed, token
 
     def verify(self, key_id: str, message: str | bytes, signature: str) -> None:
         """Check a signature made by :meth:`sign`, with the version its token names.
@@ -859,27 +867,13 @@ class KeyCustodian:
         Raises:
             KeyTypeError, KeyNotFoundError, KeyRevokedError: as :meth:`sign`.
         """
-        version = key = material = None
-        try:
-            log = self._audit
-            count, head = len(log), log.head
-            statement = f"kmslib-checkpoint:v1:{count}:{head}:{self._now().isoformat()}"
-            with self._lock:
-                key = self._live(key_id, "signing")
-                current = key.current
-            assert current is not None
-            version, material, header = current
-            assert isinstance(material, SigningKeyVersion)
-            signature = material.sign(statement.encode("ascii"))
-            if signature is None or version in key.revoked_versions:
-                raise _refusal(key, version)
-            checkpoint = f"{statement}:{header}{self._encode_payload(signature)}"
-        except BaseException as exc:
-            key = material = None
-            self._audit._append("sign_audit_checkpoint", key_id, version, outcome(exc))
-            raise
-        self._audit._append("sign_audit_checkpoint", key.key_id, version, "ok")
-        return checkpoint
+        log = self._audit
+
+        def statement() -> bytes:  # read when the signing starts, as before any lookup
+            return f"kmslib-checkpoint:v1:{len(log)}:{log.head}:{self._now().isoformat()}".encode("ascii")
+
+        signed, token = self._sign("sign_audit_checkpoint", key_id, statement)
+        return f"{signed.decode('ascii')}:{token}"
 
     # ------------------------------------------------------------------ envelope encryption
 
