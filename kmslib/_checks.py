@@ -28,7 +28,7 @@ def key_id(value: object, name: str = "key_id") -> str:
 
     """
     if type(value) is not str:
-        if not isinstance(value, str):
+        if not issubclass(type(value), str):  # not isinstance: it asks the object for its __class__
             raise ArgumentTypeError(f"{name} must be a str, not {type(value).__name__}")
         value = str.__str__(value)
     if not value.strip(" "):
@@ -46,7 +46,7 @@ def plain_key_id(value: object) -> str | None:
     The plain ``str`` value, cut to the longest valid id, or ``None`` for anything that is not a ``str``.
     """
     if type(value) is not str:
-        if not isinstance(value, str):
+        if not issubclass(type(value), str):  # not isinstance, which runs the object's __class__
             return None
         value = str.__str__(value)
     return value if len(value) <= MAX_KEY_ID_LENGTH else value[:MAX_KEY_ID_LENGTH]

@@ -110,3 +110,22 @@ def test_ids_are_stored_and_logged_as_their_plain_value(kms: KeyCustodian) -> No
         ("encrypt_data_aes", "m" * 128),  # cut to the longest valid id, by str's own slicing
     ]
     assert all(type(entry.key_id) is str for entry in kms.audit_log)
+
+
+class ClassLiar:
+    """Not a str, but its ``__class__`` raises: ``isinstance`` asks an object for it, ``type()`` does not."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        raise ValueError("from the caller's object")
+
+
+def test_an_object_whose_class_attribute_raises_is_refused_as_a_bad_type_and_audited(kms: KeyCustodian) -> None:
+    from kmslib import ArgumentTypeError
+    from kmslib._checks import plain_key_id
+
+    assert plain_key_id(ClassLiar()) is None  # its docstring says it never raises
+    with pytest.raises(ArgumentTypeError, match="key_id must be a str"):
+        kms.encrypt_data_aes(ClassLiar(), "x")  # type: ignore[arg-type]
+    assert kms.audit_log[-1].operation == "encrypt_data_aes"
+    assert kms.audit_log[-1].outcome == "ArgumentTypeError"
