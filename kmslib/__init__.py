@@ -15,6 +15,8 @@ course's interactive forms live in :mod:`kmslib.widgets`.
 
 from __future__ import annotations
 
+import os
+
 from kmslib.audit import AuditEntry, AuditLog
 from kmslib.custodian import REVOCATION_SUCCESSFUL, KeyCustodian
 from kmslib.dh import GROUPS, DHPrivateKey, DHPublicKey, load_public_key, public_key_pem
@@ -31,6 +33,8 @@ from kmslib.errors import (
     KMSError,
     MessageTooLongError,
     SignatureError,
+    StoreError,
+    UnsealError,
 )
 from kmslib.hybrid import HybridPrivateKey, HybridPublicKey, KeyExchangeReply
 from kmslib.keyinfo import KeyInfo
@@ -39,6 +43,23 @@ from kmslib.signing import verify_signature
 from kmslib.tokens import TokenInfo, inspect_token
 
 __version__ = "0.1.0"
+
+
+def init_store(
+    path: str | os.PathLike[str],
+    *,
+    passphrase: str | bytes | None = None,
+    shares: int | None = None,
+    threshold: int | None = None,
+) -> list[str]:
+    """Create a sealed key store (contract section 9); see :func:`kmslib.store.init_store`.
+
+    Defined here so that ``import kmslib`` loads no ``sqlite3``: the store module is imported on first use.
+    """
+    from kmslib.store import init_store as _init_store  # noqa: PLC0415 - sqlite3 only when a store is used
+
+    return _init_store(path, passphrase=passphrase, shares=shares, threshold=threshold)
+
 
 __all__ = [
     "GROUPS",
@@ -64,9 +85,12 @@ __all__ = [
     "KeyTypeError",
     "MessageTooLongError",
     "SignatureError",
+    "StoreError",
+    "UnsealError",
     "TokenInfo",
     "__version__",
     "encrypt_with_public_key",
+    "init_store",
     "inspect_token",
     "load_public_key",
     "public_key_pem",

@@ -14,6 +14,7 @@ material declares: :attr:`~KeyMaterial.binds_associated_data` and :attr:`~KeyMat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 __all__ = ["KeyMaterial"]
@@ -45,6 +46,14 @@ class KeyMaterial(Protocol):
 
     def successor(self) -> KeyMaterial:
         """A fresh material of the same kind and parameters, for rotation."""
+        ...
+
+    def sealed(self, seal: Callable[[bytes | bytearray], bytes]) -> bytes | None:
+        """Hand the secret, serialised, to ``seal`` and return what it returns (``None`` once destroyed).
+
+        A sealed store's only way to the secret: it goes straight into the sealing function,
+        never to a caller (AES: the 32 key bytes; RSA and signing keys: PKCS#8 DER).
+        """
         ...
 
     def destroy(self) -> None:

@@ -30,6 +30,7 @@ import hmac
 import os
 import secrets
 import sys
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding as sym_padding
@@ -158,6 +159,12 @@ class AESKeyVersion:
             return unpadder.update(decryptor.update(body) + decryptor.finalize()) + unpadder.finalize()
         except ValueError:  # bad padding: answering None instead is still an oracle (see the module)
             return None
+
+    def sealed(self, seal: Callable[[bytes | bytearray], bytes]) -> bytes | None:
+        """Hand the 32 key bytes to ``seal`` (a sealed store's) and return its result; ``None`` once destroyed."""
+        if self._aead is None and self._aes is None:
+            return None
+        return seal(self._key)
 
     def destroy(self) -> None:
         """Overwrite the key bytes kmslib keeps and drop the cipher objects.

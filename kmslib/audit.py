@@ -180,6 +180,11 @@ class AuditLog(Sequence[AuditEntry]):
         self._pending: deque[Record] = deque()
         self._lock = threading.Lock()
         self._subscribers: list[Callable[[AuditEntry], None]] = []
+        # A sealed store's writer (kmslib.store): entries up to ``_saved`` are in the store; a new
+        # record that leaves ``_batch`` entries unsaved writes them all.
+        self._write: Callable[[list[AuditEntry]], None] | None = None
+        self._batch = 0
+        self._saved = 0
         #: Records one operation: ``_record((time, operation, key_id, version, outcome))`` with a
         #: time from ``_now`` and a key id that is ``None`` or a valid id (kmslib's own use). While
         #: nobody has subscribed, it is the queue's own ``append``: no Python call on the hot path.
@@ -205,6 +210,58 @@ class AuditLog(Sequence[AuditEntry]):
         """:attr:`_record` while someone has subscribed: queue the record, then tell the subscribers."""
         self._pending.append(record)
         self._notify()
+        if self._write is not None and len(self._entries) + len(self._pending) - self._saved >= self._batch:
+            self.flush()
+
+    def _record_and_save(self, record: Record) -> None:
+        """:attr:`_record` for a stored log: queue the record; write the unsaved ones once they make a batch."""
+        self._pending.append(record)
+        if len(self._entries) + len(self._pending) - self._saved >= self._batch:
+            self.flush()
+
+    def _rewire(self) -> None:
+        """Choose :attr:`_record` (call with the lock held): the cheapest that does what is needed."""
+        if self._subscribers:
+            self._record = self._record_and_notify
+        elif self._write is not None:
+            self._record = self._record_and_save
+        else:
+            self._record = self._pending.append
+
+    def _restore(self, entries: list[AuditEntry], write: Callable[[list[AuditEntry]], None], batch: int) -> None:
+        """Start from a stored chain (already verified) and save new entries with ``write`` (kmslib.store's use).
+
+        Args:
+            entries: the stored entries, in order.
+            write: stores new entries durably; called with the log's lock held, in order.
+            batch: how many unsaved entries trigger a write (1 writes every entry at once).
+        """
+        with self._lock:
+            self._entries = list(entries)
+            self._saved = len(self._entries)
+            self._write, self._batch = write, max(1, batch)
+            self._rewire()
+
+    def _detach(self) -> None:
+        """Stop saving entries (the store was closed); the log stays readable."""
+        with self._lock:
+            self._write = None
+            self._rewire()
+
+    def flush(self) -> None:
+        """Write the entries a sealed store has not saved yet (nothing to do for an in-memory custodian).
+
+        Raises:
+            StoreError: the store could not write them; they stay in memory and a later flush retries.
+        """
+        with self._lock:
+            write = self._write
+            if write is None:
+                return
+            entries = self._chain()
+            if len(entries) > self._saved:
+                write([entry._copy() for entry in entries[self._saved :]])
+                self._saved = len(entries)
 
     def _notify(self) -> None:
         with self._lock:
@@ -245,14 +302,13 @@ class AuditLog(Sequence[AuditEntry]):
         """
         with self._lock:
             self._subscribers.append(callback)
-            self._record = self._record_and_notify
+            self._rewire()
 
         def unsubscribe() -> None:
             with self._lock:
                 if callback in self._subscribers:
                     self._subscribers.remove(callback)
-                if not self._subscribers:
-                    self._record = self._pending.append
+                self._rewire()
 
         return unsubscribe
 

@@ -27,14 +27,15 @@ being handled, so ``__cause__`` and ``__context__`` stay ``None``.
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 from cryptography.hazmat.primitives.asymmetric import rsa as pyca_rsa
 
@@ -53,12 +54,16 @@ from kmslib.errors import (
     KMSError,
     MessageTooLongError,
     SignatureError,
+    StoreError,
 )
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, PUBLIC_EXPONENT, RSA_PADDINGS, RSAKeyVersion
 from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion
 from kmslib.tokens import AES_GCM, RSA_PSS, inspect_token, parse_token, payload_encoder
 from kmslib.tokens import header as token_header
+
+if TYPE_CHECKING:  # the store module imports sqlite3: loaded only when a store is opened
+    from kmslib.store import SealedStore
 
 __all__ = ["REVOCATION_SUCCESSFUL", "KeyCustodian"]
 
@@ -68,6 +73,44 @@ _MAX_REASON = 500
 
 Material = AESKeyVersion | RSAKeyVersion | SigningKeyVersion  # each implements kmslib._material.KeyMaterial
 Clock = Callable[[], datetime]
+#: The operations that change a key (or the store): their audit entries are saved before they return.
+_KEY_CHANGES = frozenset(
+    {
+        "establish_aes_key",
+        "import_aes_key",
+        "generate_rsa_pair",
+        "import_rsa_key",
+        "accept_key_exchange",
+        "derive_shared_key",
+        "generate_signing_key",
+        "rotate_key",
+        "invalidate_key",
+        "rekey",
+    }
+)
+
+
+class _InMemory:
+    """The default store: nothing is written, and keys live only as long as the process.
+
+    It offers what :class:`kmslib.store.SealedStore` offers the custodian, so that both run the
+    same code above the store.
+    """
+
+    __slots__ = ()
+
+    def save_key(self, info: KeyInfo, new_versions: dict[int, Material]) -> None:
+        """Nothing to write: the custodian's memory is the store."""
+
+    def rekey(self, current: object, passphrase: object, shares: object, threshold: object) -> list[str]:
+        """An in-memory custodian has no unseal secret."""
+        raise InvalidInputError("an in-memory custodian has no unseal secret: rekey a store opened with open()")
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+_IN_MEMORY = _InMemory()
 
 
 def _utc_now() -> datetime:
@@ -289,7 +332,10 @@ class _Audited:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Literal[False]:
         result = "ok" if exc is None else outcome(exc)
-        self._custodian._audit._append(self.operation, self.key_id, self.version, result)
+        audit = self._custodian._audit
+        audit._append(self.operation, self.key_id, self.version, result)
+        if exc is None and self.operation in _KEY_CHANGES:
+            audit.flush()  # a stored custodian saves the change's entry before the call returns
         return False
 
 
@@ -312,6 +358,8 @@ class KeyCustodian:
         self._now: Clock = _utc_now if clock is None else _checked(clock)
         self._keys: dict[str, _Key] = {}
         self._lock = threading.RLock()
+        self._store: _InMemory | SealedStore = _IN_MEMORY
+        self._closed = False
         # The system clock is read as a float (cheap); the log turns it into a datetime when it is read.
         self._audit = AuditLog(time.time if clock is None else self._now)
         self._encode_payload = payload_encoder()
@@ -322,6 +370,7 @@ class KeyCustodian:
         """The record of ``key_id``, live or revoked (call with the lock held)."""
         key = self._keys.get(key_id) if type(key_id) is str else None  # only plain, valid ids are stored
         if key is None:
+            self._require_open()
             checked = _checks.key_id(key_id)  # a str subclass names the key of its plain value
             key = self._keys.get(checked)
             if key is None:
@@ -337,9 +386,14 @@ class KeyCustodian:
         del key  # a traceback keeps its frames' locals: not the record of a key
         raise error
 
+    def _require_open(self) -> None:
+        if self._closed:
+            raise StoreError("this custodian was closed: open its store again to use its keys")
+
     def _require_free(self, key_id: object) -> str:
         checked = _checks.key_id(key_id)
         with self._lock:
+            self._require_open()
             if checked in self._keys:
                 raise KeyExistsError(f"the key id {checked!r} is taken (ids of revoked keys are never reused)")
         return checked
@@ -347,12 +401,31 @@ class KeyCustodian:
     def _create(self, key_id: str, kind: str, material: Material, audit: _Audited) -> KeyInfo:
         audit.version = 1
         with self._lock:
+            self._require_open()
             if key_id in self._keys:
                 raise KeyExistsError(f"the key id {key_id!r} is taken (ids of revoked keys are never reused)")
             key = _Key(key_id, kind, material.algorithm, self._now(), {1: material}, fingerprint=material.fingerprint)
             key.publish()
-            self._keys[key_id] = key
-            return key.info()
+            error = self._save(key.info(), key.versions)  # durable before the key exists in memory
+            if error is None:
+                self._keys[key_id] = key
+                return key.info()
+        material.destroy()
+        del key, material  # a traceback keeps its frames' locals: not the unsaved key
+        raise error
+
+    def _save(self, info: KeyInfo, new_versions: dict[int, Material]) -> StoreError | None:
+        """Write a key change to the store (with the lock held); the error if it was not saved, returned.
+
+        The error is returned, with its traceback dropped (the store's frames held the new material),
+        so that the caller raises it from a frame that has dropped its own secrets.
+        """
+        try:
+            self._store.save_key(info, new_versions)
+        except StoreError as exc:
+            exc.__traceback__ = None
+            return exc
+        return None
 
     # The hot path. Encryption and decryption take no lock: they read a key's ``current`` and
     # ``versions``, which writers replace whole; only a failure takes the lock, to find the precise
@@ -1094,6 +1167,12 @@ class KeyCustodian:
             fresh = newest.successor()  # outside the lock: RSA key generation is slow
             with self._lock:
                 key = self._live(key_id)
+                planned = replace(key.info(), version=key.newest + 1, fingerprint=fresh.fingerprint)
+                error = self._save(planned, {key.newest + 1: fresh})  # durable before memory changes
+                if error is not None:
+                    fresh.destroy()
+                    del key, newest, fresh  # a traceback keeps its frames' locals: no key material
+                    raise error
                 key.newest += 1
                 key.versions = {**key.versions, key.newest: fresh}
                 key.fingerprint = fresh.fingerprint
@@ -1180,13 +1259,157 @@ class KeyCustodian:
                 audit.version = version
                 error = None if version is None else _version_refusal(key, version)
                 if error is None:
-                    doomed = _revoke(key, version, reason, self._now() if version is None else None)
+                    when = self._now() if version is None else None
+                    planned = replace(key)  # the revocation, worked out on a copy, is saved first
+                    _revoke(planned, version, reason, when)
+                    error = self._save(planned.info(), {})
+                    if error is None:
+                        doomed = _revoke(key, version, reason, when)
             if error is not None:
-                del key  # a traceback keeps its frames' locals: not the record of a live key
+                key = planned = None  # type: ignore[assignment]  # a traceback keeps its frames' locals: not the record of a live key
                 raise error
             for material in doomed:  # nothing can reach them any more: overwrite what Python allows
                 material.destroy()
             return REVOCATION_SUCCESSFUL
+
+    # ------------------------------------------------------------------ the store (contract section 9)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        passphrase: str | bytes | None = None,
+        shares: list[str] | None = None,
+        clock: Clock | None = None,
+    ) -> KeyCustodian:
+        """Open a sealed store made by :func:`kmslib.init_store`: a custodian like any other, written through.
+
+        Every key change is committed to the file, durably, before its call returns; encryption and
+        decryption never touch the disk. :meth:`close` (or leaving a ``with`` block) seals it again.
+
+        Args:
+            path: the store file.
+            passphrase: the store's passphrase; or
+            shares: at least the threshold of its SLIP-0039 shares.
+            clock: as for :class:`KeyCustodian`.
+
+        Returns:
+            The custodian, holding every key and the audit log the store holds (an ``open`` entry added).
+
+        Raises:
+            UnsealError: a wrong passphrase, too few shares, or wrong or mistyped ones; nothing in
+                the file changes.
+            StoreError: no store at ``path``, a store open elsewhere (another process, or another
+                custodian), a corrupted, tampered or newer-format file; nothing is loaded.
+
+        """
+        from kmslib.store import AUDIT_BATCH, open_store  # noqa: PLC0415 - sqlite3 only when a store is used
+
+        custodian = cls(clock=clock)
+        error: KMSError | None = None
+        try:
+            store, loaded = open_store(path, passphrase=passphrase, shares=shares)
+        except KMSError as exc:
+            error = exc
+        if error is not None:
+            passphrase = shares = None  # a traceback keeps its frames' locals: not the unseal secret
+            raise error
+        passphrase = shares = None
+        for info, versions in loaded.keys:
+            key = _Key(
+                info.key_id,
+                info.kind,
+                info.algorithm,
+                info.created_at,
+                versions,
+                newest=info.version,
+                fingerprint=info.fingerprint,
+                revoked_versions=frozenset(info.revoked_versions),
+                revoked_at=info.revoked_at,
+                reason=info.reason,
+                version_reasons=info.version_reasons,
+            )
+            key.publish()
+            custodian._keys[info.key_id] = key
+        custodian._store = store
+        custodian._audit._restore(loaded.audit, store.write_audit, AUDIT_BATCH)
+        custodian._audit._append("open", None, None, "ok")
+        custodian._audit.flush()
+        return custodian
+
+    def rekey(
+        self,
+        current: str | bytes | list[str],
+        *,
+        passphrase: str | bytes | None = None,
+        shares: int | None = None,
+        threshold: int | None = None,
+    ) -> list[str]:
+        """Replace a stored custodian's unseal secret, as when a share holder leaves.
+
+        Only the root key is re-sealed, under the new unseal key: the key rows stay as they are
+        (the root key seals them; the unseal key seals only the root key, as in Vault). The old
+        passphrase or shares stop working at once. Like Vault's rekey, it asks for the current
+        secret, so that an open session alone cannot change who can unseal.
+
+        Args:
+            current: the current passphrase, or at least the threshold of the current shares.
+            passphrase: the new passphrase; or
+            shares: how many new shares to make (2 to 16), with
+            threshold: how many of them will unseal.
+
+        Returns:
+            The new shares, shown once, or ``[]`` for a passphrase.
+
+        Raises:
+            UnsealError: ``current`` does not unseal this store; nothing changes.
+            InvalidInputError: an in-memory custodian, or bad new values.
+            StoreError: the custodian was closed, or the change could not be written.
+
+        """
+        error: KMSError | None = None
+        with _Audited(self, "rekey"):
+            with self._lock:
+                self._require_open()
+                try:
+                    return self._store.rekey(current, passphrase, shares, threshold)
+                except KMSError as exc:
+                    error = exc
+                    error.__traceback__ = None  # the store's frames held the secrets
+            current = passphrase = None  # type: ignore[assignment]  # a traceback keeps its frames' locals
+            assert error is not None
+            raise error
+
+    def close(self) -> None:
+        """Seal the custodian again: save the audit log, drop every key's material from memory, release the store.
+
+        Afterwards every key operation raises :class:`~kmslib.errors.StoreError`; the audit log
+        stays readable. Closing twice does nothing. An in-memory custodian's keys are simply gone.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            keys, self._keys = self._keys, {}
+        self._audit._append("close", None, None, "ok")
+        try:
+            self._audit.flush()
+        finally:
+            self._audit._detach()
+            for key in keys.values():
+                key.current = None
+                for material in key.versions.values():
+                    material.destroy()
+            self._store.close()
+
+    def __enter__(self) -> KeyCustodian:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     def key_info(self, key_id: str) -> KeyInfo:
         """Return a key's metadata (also for a revoked key's tombstone).
@@ -1200,8 +1423,13 @@ class KeyCustodian:
             return self._get(key_id).info()
 
     def list_keys(self) -> tuple[KeyInfo, ...]:
-        """Return every key's metadata, live and revoked, in the order they were made."""
+        """Return every key's metadata, live and revoked, in the order they were made.
+
+        Raises:
+            StoreError: the custodian was closed.
+        """
         with self._lock:
+            self._require_open()
             return tuple(key.info() for key in self._keys.values())
 
     @property

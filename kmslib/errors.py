@@ -13,7 +13,9 @@ Catch :class:`KMSError` to catch them all. The tree::
     │   └── ArgumentTypeError(InvalidInputError, TypeError)
     │                                              an argument of the wrong Python type (names the argument)
     ├── InvalidPeerKeyError(KMSError, ValueError)  a peer's public key that fails validation, or is no DH key
-    └── SignatureError(KMSError)                   a signature that does not verify; one message for all
+    ├── SignatureError(KMSError)                   a signature that does not verify; one message for all
+    ├── UnsealError(KMSError)                      a wrong passphrase, too few or wrong shares (a sealed store)
+    └── StoreError(KMSError)                       a store file that is locked, corrupted, tampered, too new or closed
 
 Messages never contain key bytes or plaintext. :class:`DecryptionError` carries one fixed
 message whatever the cause (bad base64, bad padding, bad tag, wrong key, text that does not
@@ -51,6 +53,8 @@ __all__ = [
     "KeyTypeError",
     "MessageTooLongError",
     "SignatureError",
+    "StoreError",
+    "UnsealError",
 ]
 
 #: The one message of every :class:`SignatureError`.
@@ -114,3 +118,17 @@ class SignatureError(KMSError):
 
     def __init__(self, message: str = SIGNATURE_INVALID) -> None:
         super().__init__(message)
+
+
+class UnsealError(KMSError):
+    """A sealed store could not be unsealed: a wrong passphrase, too few shares, or wrong ones.
+
+    Nothing in the store changes when this is raised.
+    """
+
+
+class StoreError(KMSError):
+    """A store file is held by another process, corrupted, tampered with, of a newer format, or closed.
+
+    The message names the problem; a store that raises it at opening was not loaded at all.
+    """

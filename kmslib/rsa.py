@@ -20,6 +20,7 @@ Methods answer ``None`` rather than raise (see :mod:`kmslib._material`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -48,6 +49,7 @@ PUBLIC_EXPONENT = 65537
 #: The named choices for ``padding``, and the token algorithm each one makes.
 RSA_PADDINGS = {"oaep": RSA_OAEP, "pkcs1v15": RSA_PKCS1V15}
 _OVERHEAD = {"oaep": 2 * 32 + 2, "pkcs1v15": 11}
+_NO_ENCRYPTION = serialization.NoEncryption()
 
 
 def max_plaintext(key_size: int, padding_name: str) -> int:
@@ -147,6 +149,18 @@ class RSAKeyVersion:
         return self.public_key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ).decode("ascii")
+
+    def sealed(self, seal: Callable[[bytes | bytearray], bytes]) -> bytes | None:
+        """Hand the private key, as PKCS#8 DER, to ``seal`` and return its result; ``None`` once destroyed.
+
+        The DER is an immutable ``bytes`` that Python cannot overwrite; it is dropped at once.
+        """
+        private = self._private
+        if private is None:
+            return None
+        return seal(
+            private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, _NO_ENCRYPTION)
+        )
 
     def destroy(self) -> None:
         """Drop kmslib's reference to the private key.

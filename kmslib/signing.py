@@ -21,6 +21,7 @@ A signing key encrypts nothing: the custodian checks a key's kind before it call
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -43,6 +44,7 @@ __all__ = ["RSA_PSS_SIZES", "SIGNING_ALGORITHMS", "SigningKeyVersion", "verify_s
 SIGNING_ALGORITHMS = (ED25519, ECDSA_P256, RSA_PSS, ML_DSA_65)
 #: The RSA-PSS key sizes offered.
 RSA_PSS_SIZES = (2048, 3072, 4096)
+_NO_ENCRYPTION = serialization.NoEncryption()
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
 _SHA256 = hashes.SHA256()
 
@@ -147,6 +149,18 @@ class SigningKeyVersion:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         return pem.decode("ascii")
+
+    def sealed(self, seal: Callable[[bytes | bytearray], bytes]) -> bytes | None:
+        """Hand the private key, as PKCS#8 DER, to ``seal`` and return its result; ``None`` once destroyed.
+
+        The DER is an immutable ``bytes`` that Python cannot overwrite; it is dropped at once.
+        """
+        private = self._private
+        if private is None:
+            return None
+        return seal(
+            private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, _NO_ENCRYPTION)
+        )
 
     def destroy(self) -> None:
         """Drop kmslib's reference to the private key (freed with the pyca object; see :mod:`kmslib.rsa`)."""

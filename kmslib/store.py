@@ -1,0 +1,665 @@
+"""A sealed key store in one SQLite file, built like HashiCorp Vault's barrier (contract section 9).
+
+The storage is untrusted; the barrier is this module. What the file holds:
+
+- ``meta``: the format, a random store id, how to unseal (the passphrase's KDF, its parameters and
+  salt, or the shares' threshold), the **root key** sealed with AES-256-GCM under the unseal key
+  (see :mod:`kmslib.unsealing`), and a *manifest*: an HMAC over every key row's MAC and the
+  audit log's length and head.
+- ``keys``: one row of readable metadata per key (id, kind, algorithm, versions, state, times,
+  reasons, fingerprint) with an HMAC-SHA256 under a key derived from the root key.
+- ``versions``: each live key version's material (32 AES key bytes, or PKCS#8 DER) sealed with
+  AES-256-GCM under a key derived from the root key, with associated data binding the store id,
+  key id, version and algorithm (NIST SP 800-38D; the layout follows Vault's barrier, which binds
+  each entry to its path), so a row copied to another key, version or store fails to open.
+- ``audit``: the audit log's entries with their hash chain.
+
+Opening checks everything before a custodian sees any of it: SQLite's ``quick_check``, every MAC,
+every seal, the chain, and the manifest. Any failure is a :class:`~kmslib.errors.StoreError`
+naming the problem, and nothing is loaded: **the whole store refuses**, not only the damaged row.
+A row deleted, added, edited or swapped, and a log cut short, are all detected.
+
+What this does not detect: the whole file replaced by an older copy of itself (a rollback): every
+part of it is authentic. Vault has the same limit; keep the audit head of a signed checkpoint
+elsewhere to notice it.
+
+Durability. The file is in WAL mode with ``synchronous=FULL``: every key change (create, import,
+derive, rotate, revoke, rekey) is one transaction, committed and flushed to disk (``fsync``)
+before its call returns and before the custodian's memory changes, together with every audit
+entry made so far. Entries of operations that change no key (encrypt, decrypt, sign...) are
+written in batches of :data:`AUDIT_BATCH`: a crash loses at most the last ``AUDIT_BATCH - 1`` of
+them, plus one for each other thread that was recording at that instant, and the record of a key
+change whose call had not returned yet. A crash never loses a key change whose call returned.
+
+Locking. The connection holds SQLite's exclusive lock (``locking_mode=EXCLUSIVE``) from opening
+to closing, so a second process, or a second custodian in this one, gets a ``StoreError``. The
+operating system releases the lock when its holder dies, even by ``kill -9``.
+
+Revoked material. A revoked version's row is deleted with ``secure_delete`` on, which overwrites
+the freed space in the database file. Older copies may survive in the WAL until its next
+checkpoint, in backups, and in blocks the disk itself remapped: they are sealed, so the root key
+guards them (NIST SP 800-88 covers media sanitisation; SP 800-57 Part 1, section 8.3.4, key
+destruction).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from kmslib import unsealing
+from kmslib._checks import key_id as checked_key_id
+from kmslib.aes import AES_MODES, AESKeyVersion
+from kmslib.audit import GENESIS, AuditEntry, verify_chain
+from kmslib.errors import ArgumentTypeError, InvalidInputError, KMSError, StoreError, UnsealError
+from kmslib.keyinfo import KeyInfo
+from kmslib.rsa import RSA_PADDINGS, RSAKeyVersion
+from kmslib.signing import SIGNING_ALGORITHMS, SigningKeyVersion
+
+__all__ = ["AUDIT_BATCH", "FORMAT", "SealedStore", "init_store", "open_store"]
+
+#: The store format this kmslib writes and reads; a newer one is refused.
+FORMAT = 1
+#: Audit entries of operations that change no key are written once this many are unsaved.
+AUDIT_BATCH = 64
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_NONCE = 12
+_ROOT_BYTES = 32
+_SCHEMA = """
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE keys (
+    key_id TEXT PRIMARY KEY, position INTEGER NOT NULL UNIQUE, kind TEXT NOT NULL, algorithm TEXT NOT NULL,
+    newest INTEGER NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT, reason TEXT,
+    fingerprint TEXT NOT NULL, revoked_versions TEXT NOT NULL, version_reasons TEXT NOT NULL, mac TEXT NOT NULL
+);
+CREATE TABLE versions (
+    key_id TEXT NOT NULL, version INTEGER NOT NULL, algorithm TEXT NOT NULL, sealed BLOB NOT NULL,
+    PRIMARY KEY (key_id, version)
+);
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY, time TEXT NOT NULL, operation TEXT NOT NULL, key_id TEXT, version INTEGER,
+    outcome TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+);
+"""
+_KEY_COLUMNS = (
+    "key_id, position, kind, algorithm, newest, state, created_at, revoked_at, reason, fingerprint, "
+    "revoked_versions, version_reasons, mac"
+)
+
+
+def _canonical(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def _root_aad(store_id: str, unseal: Mapping[str, Any]) -> bytes:
+    """What the sealed root key is bound to: the store and how it is unsealed."""
+    return _canonical(["kmslib-store root key", FORMAT, store_id, dict(unseal)])
+
+
+def _version_aad(store_id: str, key_id: str, version: int, algorithm: str) -> bytes:
+    """What a sealed key version is bound to: its store, key id, version and algorithm."""
+    return _canonical(["kmslib-store key version", FORMAT, store_id, key_id, version, algorithm])
+
+
+def _key_fields(info: KeyInfo, position: int) -> list[Any]:
+    return [
+        info.key_id,
+        position,
+        info.kind,
+        info.algorithm,
+        info.version,
+        info.state,
+        info.created_at.isoformat(),
+        None if info.revoked_at is None else info.revoked_at.isoformat(),
+        info.reason,
+        info.fingerprint,
+        json.dumps(list(info.revoked_versions)),
+        json.dumps([list(pair) for pair in info.version_reasons]),
+    ]
+
+
+def _info_from(row: Sequence[Any]) -> KeyInfo:
+    """The :class:`KeyInfo` of a key row (raises ValueError, TypeError or KeyError if it is malformed)."""
+    revoked_at = None if row[7] is None else datetime.fromisoformat(row[7])
+    info = KeyInfo(
+        key_id=checked_key_id(row[0]),
+        kind=str(row[2]),
+        algorithm=str(row[3]),
+        version=int(row[4]),
+        revoked_versions=tuple(int(v) for v in json.loads(row[10])),
+        state=str(row[5]),
+        created_at=datetime.fromisoformat(row[6]),
+        revoked_at=revoked_at,
+        reason=None if row[8] is None else str(row[8]),
+        fingerprint=str(row[9]),
+        version_reasons=tuple((int(v), str(r)) for v, r in json.loads(row[11])),
+    )
+    if info.created_at.utcoffset() is None or info.version < 1:
+        raise ValueError("bad key row")
+    return info
+
+
+def _material(algorithm: str, secret: bytes) -> AESKeyVersion | RSAKeyVersion | SigningKeyVersion | None:
+    """The key material ``secret`` holds for ``algorithm``, or ``None`` if it does not fit."""
+    modes = {name: mode for mode, name in AES_MODES.items()}
+    paddings = {name: padding for padding, name in RSA_PADDINGS.items()}
+    try:
+        if algorithm in modes:
+            return AESKeyVersion(secret, modes[algorithm])
+        private: Any = serialization.load_der_private_key(secret, None)
+        if algorithm in paddings:
+            return RSAKeyVersion(private, paddings[algorithm])
+        if algorithm in SIGNING_ALGORITHMS:
+            return SigningKeyVersion(private, algorithm)
+    except (ValueError, TypeError, KMSError):
+        return None
+    return None
+
+
+class _Barrier:
+    """The keys derived from the root key: one seals key versions, one authenticates metadata."""
+
+    __slots__ = ("_aead", "_mac_key", "store_id")
+
+    def __init__(self, root_key: bytes | bytearray, store_id: str) -> None:
+        self.store_id = store_id
+        seal_key = HKDF(hashes.SHA256(), 32, None, b"kmslib-store v1 seal").derive(bytes(root_key))
+        self._aead: AESGCM | None = AESGCM(seal_key)
+        self._mac_key = bytearray(HKDF(hashes.SHA256(), 32, None, b"kmslib-store v1 mac").derive(bytes(root_key)))
+
+    def seal(self, aad: bytes, secret: bytes | bytearray) -> bytes:
+        assert self._aead is not None
+        nonce = os.urandom(_NONCE)
+        return nonce + self._aead.encrypt(nonce, secret, aad)
+
+    def open(self, aad: bytes, sealed: bytes) -> bytes | None:
+        aead = self._aead
+        if aead is None or len(sealed) < _NONCE + 16:
+            return None
+        try:
+            return aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], aad)
+        except Exception:  # noqa: BLE001 - InvalidTag or a malformed blob: the same refusal
+            return None
+
+    def mac(self, value: object) -> str:
+        return hmac.new(self._mac_key, _canonical([self.store_id, value]), hashlib.sha256).hexdigest()
+
+    def destroy(self) -> None:
+        self._aead = None
+        self._mac_key[:] = bytes(len(self._mac_key))
+
+
+def _seal_root(unseal_key: bytes, root_key: bytes | bytearray, store_id: str, unseal: Mapping[str, Any]) -> str:
+    nonce = os.urandom(_NONCE)
+    return (nonce + AESGCM(unseal_key).encrypt(nonce, root_key, _root_aad(store_id, unseal))).hex()
+
+
+def _open_root(unseal_key: bytes, sealed_hex: str, store_id: str, unseal: Mapping[str, Any]) -> bytearray | None:
+    try:
+        sealed = bytes.fromhex(sealed_hex)
+        return bytearray(AESGCM(unseal_key).decrypt(sealed[:_NONCE], sealed[_NONCE:], _root_aad(store_id, unseal)))
+    except Exception:  # noqa: BLE001 - a wrong key, or a damaged row: both refuse to unseal
+        return None
+
+
+def _new_unseal(passphrase: object, shares: object, threshold: object) -> tuple[dict[str, Any], bytes, list[str]]:
+    """How a new unseal secret will work: ``(parameters to store, unseal key, shares to hand out)``.
+
+    Raises:
+        InvalidInputError, ArgumentTypeError: not exactly one of a passphrase and shares, or bad values.
+        StoreError: shares without the ``kmslib[store]`` extra.
+    """
+    if (passphrase is None) == (shares is None):
+        raise InvalidInputError("give exactly one of passphrase= and shares= (with threshold=)")
+    if passphrase is not None:
+        if threshold is not None:
+            raise InvalidInputError("threshold= goes with shares=, not with a passphrase")
+        parameters = {"method": "passphrase", **unsealing.passphrase_parameters()}
+        return parameters, unsealing.derive_unseal_key(unsealing.passphrase_bytes(passphrase), parameters), []
+    count, needed = unsealing.check_share_counts(shares, threshold)
+    unseal_key = secrets.token_bytes(unsealing.UNSEAL_KEY_BYTES)
+    printable = unsealing.split_unseal_key(unseal_key, count, needed)
+    return {"method": "shares", "shares": count, "threshold": needed}, unseal_key, printable
+
+
+def _unseal_key(unseal: Mapping[str, Any], passphrase: object, shares: object) -> bytes:
+    """The unseal key the caller's secret gives for a store unsealed as ``unseal`` says.
+
+    Raises:
+        UnsealError: the wrong kind of secret, too few shares or a mistyped one.
+        StoreError: damaged parameters.
+    """
+    method = unseal.get("method")
+    if (passphrase is None) == (shares is None):
+        raise UnsealError(f"this store is unsealed with {'a passphrase' if method == 'passphrase' else 'shares'}")
+    if method == "passphrase":
+        if passphrase is None:
+            raise UnsealError("this store is unsealed with a passphrase, not with shares")
+        return unsealing.derive_unseal_key(unsealing.passphrase_bytes(passphrase), dict(unseal))
+    if method == "shares":
+        if shares is None:
+            raise UnsealError("this store is unsealed with shares, not with a passphrase")
+        return unsealing.combine_shares(shares)  # type: ignore[arg-type]
+    raise StoreError("the store's unseal parameters are damaged")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """An exclusive connection to an existing store file (StoreError if that is not possible)."""
+    problem = None
+    try:
+        with path.open("rb") as file:
+            magic = file.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        problem = f"there is no store at {str(path)!r}"
+    except OSError as exc:
+        problem = f"the store at {str(path)!r} cannot be read ({type(exc).__name__})"
+    else:
+        if magic != _SQLITE_MAGIC:
+            problem = f"{str(path)!r} is not a kmslib store (not an SQLite database, or its header is damaged)"
+    if problem is not None:
+        raise StoreError(problem)
+    connection = sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None, check_same_thread=False, timeout=0.2
+    )
+    try:
+        connection.execute("PRAGMA locking_mode=EXCLUSIVE")
+        connection.execute("BEGIN IMMEDIATE")  # takes the exclusive lock, held until the connection closes
+        connection.execute("COMMIT")
+    except sqlite3.Error as exc:
+        connection.close()
+        problem = _sqlite_problem(exc)
+    if problem is not None:
+        raise StoreError(problem)
+    return connection
+
+
+def _sqlite_problem(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return "the store is open elsewhere: in another process, or another custodian in this one"
+    return f"the store file is corrupted or unreadable (SQLite: {text})"
+
+
+@dataclass(slots=True)
+class _Loaded:
+    """What :func:`open_store` read and checked, for the custodian to adopt."""
+
+    keys: list[tuple[KeyInfo, dict[int, AESKeyVersion | RSAKeyVersion | SigningKeyVersion]]]
+    audit: list[AuditEntry]
+
+
+class SealedStore:
+    """An open, unsealed store: the custodian's writer to the file (made by :func:`open_store`).
+
+    It holds the derived keys (never the unseal key); :meth:`close` drops them. Every method
+    runs under one lock, so the custodian's threads share one connection safely.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, barrier: _Barrier, root_key: bytearray) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = connection
+        self._barrier = barrier
+        self._root_key = root_key
+        self._lock = threading.RLock()
+        self._macs: dict[str, str] = {}
+        self._positions: dict[str, int] = {}
+        self._audit_count = 0
+        self._audit_head = GENESIS
+
+    # ------------------------------------------------------------------ writing
+
+    def _transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Run ``statements`` as one durable transaction (with the lock held)."""
+        db = self._db
+        if db is None:
+            raise StoreError("the store is closed")
+        problem = None
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for sql, parameters in statements:
+                db.execute(sql, parameters)
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            problem = _sqlite_problem(exc)
+        if problem is not None:
+            raise StoreError(f"the change was not saved: {problem}")
+        with contextlib.suppress(sqlite3.Error):  # committed already; a failed checkpoint is retried by the next
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _manifest(self, macs: Mapping[str, str], count: int, head: str) -> tuple[str, list[Any]]:
+        body = {"keys": sorted(macs.items()), "audit": count, "head": head}
+        return "INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", [
+            json.dumps({**body, "mac": self._barrier.mac(["manifest", body])})
+        ]
+
+    def save_key(self, info: KeyInfo, new_versions: Mapping[int, Any]) -> None:
+        """Write a key's record, its new versions (sealed), and drop its revoked versions' rows: durably.
+
+        Raises:
+            StoreError: it could not be written; the file is as it was.
+        """
+        with self._lock:
+            position = self._positions.get(info.key_id, len(self._positions))
+            fields = _key_fields(info, position)
+            mac = self._barrier.mac(["key", fields])
+            statements: list[tuple[str, Sequence[Any]]] = [
+                (f"INSERT OR REPLACE INTO keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 13)})", [*fields, mac])  # noqa: S608 - constant columns
+            ]
+            for version, material in new_versions.items():
+                aad = _version_aad(self._barrier.store_id, info.key_id, version, material.algorithm)
+                sealed = material.sealed(lambda secret, aad=aad: self._barrier.seal(aad, secret))
+                if sealed is None:
+                    raise StoreError("a key version was destroyed before it could be saved")
+                statements.append(
+                    ("INSERT INTO versions VALUES (?, ?, ?, ?)", [info.key_id, version, material.algorithm, sealed])
+                )
+            for version in info.revoked_versions:
+                statements.append(("DELETE FROM versions WHERE key_id = ? AND version = ?", [info.key_id, version]))
+            macs = {**self._macs, info.key_id: mac}
+            statements.append(self._manifest(macs, self._audit_count, self._audit_head))
+            self._transaction(statements)
+            self._macs, self._positions[info.key_id] = macs, position
+
+    def write_audit(self, entries: list[AuditEntry]) -> None:
+        """Append audit entries (the next ones of the chain) durably, with the manifest's new head."""
+        with self._lock:
+            statements: list[tuple[str, Sequence[Any]]] = [
+                (
+                    "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [e.seq, e.time.isoformat(), e.operation, e.key_id, e.version, e.outcome, e.prev_hash, e.hash],
+                )
+                for e in entries
+            ]
+            count, head = entries[-1].seq + 1, entries[-1].hash
+            statements.append(self._manifest(self._macs, count, head))
+            self._transaction(statements)
+            self._audit_count, self._audit_head = count, head
+
+    def rekey(self, current: object, passphrase: object, shares: object, threshold: object) -> list[str]:
+        """Replace the unseal secret: re-seal the root key alone (every key row stays as it is).
+
+        Args:
+            current: the current passphrase, or a list of current shares (at least the threshold).
+            passphrase: the new passphrase; or
+            shares: the number of new shares, with
+            threshold: how many of them unseal.
+
+        Returns:
+            The new shares (printable, shown once), or ``[]`` for a passphrase.
+
+        Raises:
+            UnsealError: ``current`` does not unseal this store.
+            InvalidInputError, ArgumentTypeError: bad new values.
+            StoreError: the store is closed, or the change could not be written.
+        """
+        with self._lock:
+            db = self._db
+            if db is None:
+                raise StoreError("the store is closed")
+            meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+            unseal = json.loads(meta["unseal"])
+            as_shares = not isinstance(current, (str, bytes, bytearray))
+            old_key: bytes | None = _unseal_key(unseal, None if as_shares else current, current if as_shares else None)
+            assert old_key is not None
+            opened = _open_root(old_key, meta["root"], self._barrier.store_id, unseal)
+            if opened is None or not hmac.compare_digest(bytes(opened), bytes(self._root_key)):
+                current = old_key = opened = None  # a traceback keeps its frames' locals
+                raise UnsealError("the current unseal secret is wrong: the store keeps its old one")
+            parameters, unseal_key, printable = _new_unseal(passphrase, shares, threshold)
+            sealed = _seal_root(unseal_key, self._root_key, self._barrier.store_id, parameters)
+            self._transaction(
+                [
+                    ("UPDATE meta SET value = ? WHERE name = 'unseal'", [json.dumps(parameters)]),
+                    ("UPDATE meta SET value = ? WHERE name = 'root'", [sealed]),
+                ]
+            )
+            return printable
+
+    def close(self) -> None:
+        """Checkpoint the WAL into the file, release the lock, and drop the derived keys."""
+        with self._lock:
+            db, self._db = self._db, None
+            if db is not None:
+                with contextlib.suppress(sqlite3.Error):  # the file stays valid; SQLite checkpoints later
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                db.close()
+            self._barrier.destroy()
+            self._root_key[:] = bytes(len(self._root_key))
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._db is None
+
+    def __repr__(self) -> str:
+        return f"SealedStore(path={str(self.path)!r}, closed={self.closed})"
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("a SealedStore cannot be pickled: it holds the store's keys")
+
+    # ------------------------------------------------------------------ reading
+
+    def _load(self) -> _Loaded | str:
+        """Every key, version and audit entry, checked; or the problem that refuses the store."""
+        db = self._db
+        assert db is not None
+        barrier = self._barrier
+        key_rows = db.execute(f"SELECT {_KEY_COLUMNS} FROM keys ORDER BY position")  # noqa: S608 - constant columns.fetchall()
+        version_rows = db.execute("SELECT key_id, version, algorithm, sealed FROM versions").fetchall()
+        audit_rows = db.execute("SELECT * FROM audit ORDER BY seq").fetchall()
+        manifest = json.loads(db.execute("SELECT value FROM meta WHERE name = 'manifest'").fetchone()[0])
+        body = {key: manifest.get(key) for key in ("keys", "audit", "head")}
+        if not hmac.compare_digest(str(manifest.get("mac")), barrier.mac(["manifest", body])):
+            return "the store's manifest fails its check: the file was tampered with"
+        infos: list[KeyInfo] = []
+        macs: dict[str, str] = {}
+        for row in key_rows:
+            if not hmac.compare_digest(str(row[12]), barrier.mac(["key", list(row[:12])])):
+                return f"the row of key {str(row[0])!r} fails its check: it was tampered with"
+            infos.append(_info_from(row))
+            macs[infos[-1].key_id] = row[12]
+        if sorted(macs.items()) != [tuple(pair) for pair in body["keys"] or []]:
+            return "the store's keys differ from its manifest: a key row was added, removed or rolled back"
+        sealed = {(row[0], row[1]): (row[2], row[3]) for row in version_rows}
+        keys: list[tuple[KeyInfo, dict[int, Any]]] = []
+        for info in infos:
+            versions: dict[int, Any] = {}
+            keys.append((info, versions))
+            for version in range(1, info.version + 1):
+                if version in info.revoked_versions:
+                    continue
+                algorithm, blob = sealed.pop((info.key_id, version), (None, b""))
+                secret = barrier.open(_version_aad(barrier.store_id, info.key_id, version, info.algorithm), blob)
+                material = None if secret is None or algorithm != info.algorithm else _material(algorithm, secret)
+                del secret
+                if material is None:
+                    _destroy(keys)
+                    return (
+                        f"the sealed material of version {version} of key {info.key_id!r} is missing, or fails its "
+                        "check: tampered with, or moved from another row"
+                    )
+                versions[version] = material
+        entries = [
+            AuditEntry(r[0], datetime.fromisoformat(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in audit_rows
+        ]
+        head = entries[-1].hash if entries else GENESIS
+        if sealed:  # rows that belong to no live version (or no key): added, or left behind
+            problem = "the store holds sealed rows that belong to no live key version: the file was tampered with"
+        elif not verify_chain(entries) or len(entries) != body["audit"] or head != body["head"]:
+            problem = "the store's audit log fails its check: edited, reordered or cut short"
+        else:
+            self._macs = macs
+            self._positions = {info.key_id: position for position, (info, _) in enumerate(keys)}
+            self._audit_count, self._audit_head = len(entries), head
+            return _Loaded(keys, entries)
+        _destroy(keys)
+        return problem
+
+
+def _destroy(keys: list[tuple[KeyInfo, dict[int, Any]]]) -> None:
+    """Drop the materials loaded so far (the store is refused)."""
+    for _, versions in keys:
+        for material in versions.values():
+            material.destroy()
+
+
+def init_store(
+    path: str | os.PathLike[str],
+    *,
+    passphrase: str | bytes | None = None,
+    shares: int | None = None,
+    threshold: int | None = None,
+) -> list[str]:
+    """Create a new, empty sealed store at ``path`` (refusing an existing file).
+
+    Args:
+        path: the new store file.
+        passphrase: unseal with this passphrase (stretched with Argon2id, else scrypt); or
+        shares: split the unseal key into this many SLIP-0039 shares (2 to 16), with
+        threshold: how many of them unseal the store (2 to ``shares``).
+
+    Returns:
+        The printable shares (hand one to each holder: they are shown only now), or ``[]`` for a
+        passphrase.
+
+    Raises:
+        StoreError: a file exists at ``path``, it cannot be created, or shares were asked for
+            without the ``kmslib[store]`` extra.
+        InvalidInputError, ArgumentTypeError: not exactly one of ``passphrase`` and ``shares``, or bad values.
+
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(f"path must be a str or path, not {type(path).__name__}")
+    target = Path(path)
+    if target.exists() or target.is_symlink():
+        raise StoreError(f"a file already exists at {str(target)!r}: init_store never overwrites")
+    parameters, unseal_key, printable = _new_unseal(passphrase, shares, threshold)
+    root_key = bytearray(secrets.token_bytes(_ROOT_BYTES))
+    store_id = secrets.token_hex(16)
+    barrier = _Barrier(root_key, store_id)
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.new")
+    problem = None
+    try:
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # readable by its owner only
+        db = sqlite3.connect(temporary, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            manifest_body = {"keys": [], "audit": 0, "head": GENESIS}
+            rows = {
+                "format": str(FORMAT),
+                "store_id": store_id,
+                "unseal": json.dumps(parameters),
+                "root": _seal_root(unseal_key, root_key, store_id, parameters),
+                "manifest": json.dumps({**manifest_body, "mac": barrier.mac(["manifest", manifest_body])}),
+            }
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
+            db.execute("COMMIT")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+        os.link(temporary, target)  # fails if the path was taken meanwhile: never overwrites
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except FileExistsError:
+        problem = f"a file already exists at {str(target)!r}: init_store never overwrites"
+    except (OSError, sqlite3.Error) as exc:
+        problem = f"the store could not be created at {str(target)!r} ({type(exc).__name__})"
+    finally:
+        for leftover in (temporary, temporary.with_name(temporary.name + "-wal")):
+            leftover.unlink(missing_ok=True)
+        barrier.destroy()
+        root_key[:] = bytes(_ROOT_BYTES)
+    unseal_key = b""
+    if problem is not None:
+        printable = []
+        raise StoreError(problem)
+    return printable
+
+
+def open_store(
+    path: str | os.PathLike[str], *, passphrase: object = None, shares: object = None
+) -> tuple[SealedStore, _Loaded]:
+    """Open and unseal the store at ``path``, check all of it, and return it with what it holds.
+
+    Raises:
+        UnsealError: a wrong passphrase, too few shares, wrong or mistyped ones; nothing was written.
+        StoreError: no store there, a store open elsewhere, a corrupted, tampered or newer-format file.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(f"path must be a str or path, not {type(path).__name__}")
+    db = _connect(Path(path))
+    loaded: tuple[SealedStore, _Loaded] | str | KMSError
+    try:
+        loaded = _open(db, Path(path), passphrase, shares)
+    except KMSError as exc:  # first: kmslib's InvalidInputError is a ValueError too
+        loaded = exc
+    except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        loaded = StoreError(
+            _sqlite_problem(exc) if isinstance(exc, sqlite3.Error) else "the store file is malformed or tampered with"
+        )
+    if isinstance(loaded, tuple):
+        store, content = loaded
+        return store, content
+    db.close()
+    passphrase = shares = None  # a traceback keeps its frames' locals
+    error = loaded if isinstance(loaded, KMSError) else StoreError(loaded)
+    error.__traceback__ = None
+    raise error
+
+
+def _open(  # noqa: PLR0911 - one refusal for each problem, each with its own message
+    db: sqlite3.Connection, path: Path, passphrase: object, shares: object
+) -> tuple[SealedStore, _Loaded] | str:
+    """Unseal and load an exclusive connection's store; the problem that refuses it otherwise."""
+    if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+        return "the store file is corrupted (SQLite's quick_check fails)"
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        return "the store file is not in WAL mode: it was not written by kmslib"
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"meta", "keys", "versions", "audit"} <= tables:
+        return "the file is an SQLite database, but not a kmslib store"
+    meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+    if "format" not in meta or not str(meta["format"]).isdigit():
+        return "the file is an SQLite database, but not a kmslib store"
+    if int(meta["format"]) > FORMAT:
+        return f"the store has format {meta['format']}, newer than this kmslib reads ({FORMAT}): upgrade kmslib"
+    store_id, unseal = str(meta["store_id"]), json.loads(meta["unseal"])
+    unseal_key = _unseal_key(unseal, passphrase, shares)
+    root_key = _open_root(unseal_key, meta["root"], store_id, unseal)
+    del unseal_key
+    if root_key is None:
+        wrong = "passphrase is wrong" if unseal.get("method") == "passphrase" else "shares are not this store's"
+        raise UnsealError(f"the {wrong}: the store stays sealed and unchanged")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA secure_delete=ON")
+    store = SealedStore(db, path, _Barrier(root_key, store_id), root_key)
+    loaded = store._load()
+    if isinstance(loaded, str):
+        store._db = None  # the caller closes the connection
+        store._barrier.destroy()
+        root_key[:] = bytes(len(root_key))
+        return loaded
+    return store, loaded

@@ -1,0 +1,628 @@
+"""The sealed store (contract section 9): a custodian that survives restarts, behind a barrier.
+
+Real files throughout; the crash and locking tests with real processes are in test_store_faults.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+import kmslib
+from helpers import leaks
+from kmslib import (
+    ArgumentTypeError,
+    InvalidInputError,
+    KeyCustodian,
+    KeyRevokedError,
+    StoreError,
+    UnsealError,
+    verify_signature,
+)
+from kmslib.store import AUDIT_BATCH
+
+PASSPHRASE = "correct horse battery staple"
+AES_BYTES = bytes(range(100, 132))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    path = tmp_path / "keys.db"
+    assert kmslib.init_store(path, passphrase=PASSPHRASE) == []
+    return path
+
+
+def files_of(path: Path) -> dict[str, bytes]:
+    """Every file of the store (the database, and its WAL or journal if any), by name."""
+    return {p.name: p.read_bytes() for p in sorted(path.parent.iterdir()) if p.name.startswith(path.name)}
+
+
+def rsa_pem() -> tuple[str, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return pem, der
+
+
+def populate(kms: KeyCustodian) -> dict[str, str]:
+    """One key of every kind and lifecycle state; returns tokens and signatures to check after reopening."""
+    kms.establish_aes_key("gcm")
+    kms.establish_aes_key("cbc", mode="cbc")
+    kms.import_aes_key("imported", AES_BYTES)
+    kms.generate_rsa_pair("oaep")
+    kms.generate_rsa_pair("pkcs1", padding="pkcs1v15")
+    for algorithm in ("ed25519", "ecdsa-p256-sha256", "rsa-pss-sha256", "ml-dsa-65"):
+        kms.generate_signing_key(algorithm, algorithm=algorithm)
+    private, public = kms.generate_diffie_hellman_params_and_key(group="x25519")
+    peer_private, peer_public = kms.generate_diffie_hellman_params_and_key(group="x25519")
+    kms.derive_shared_key("agreed", private, peer_public)
+    kms.derive_shared_key("agreed-peer", peer_private, public)
+    made = {
+        "gcm-v1": kms.encrypt_data_aes("gcm", "version one", associated_data="ctx"),
+        "cbc": kms.encrypt_data_aes("cbc", "cbc text"),
+        "imported": kms.encrypt_data_aes("imported", "byok"),
+        "oaep": kms.encrypt_data_rsa("oaep", "rsa text"),
+        "pkcs1": kms.encrypt_data_rsa("pkcs1", "old rsa"),
+        "agreed": kms.encrypt_data_aes("agreed", "shared"),
+    }
+    kms.rotate_key("gcm")
+    made["gcm-v2"] = kms.encrypt_data_aes("gcm", "version two")
+    kms.rotate_key("gcm")
+    kms.invalidate_key("gcm", version=2, reason="leaked in a log")
+    made["gcm-v3"] = kms.encrypt_data_aes("gcm", "version three")
+    kms.establish_aes_key("shredded")
+    made["shredded"] = kms.encrypt_data_aes("shredded", "gone")
+    kms.invalidate_key("shredded", reason="end of life")
+    for algorithm in ("ed25519", "ml-dsa-65"):
+        made[f"sig-{algorithm}"] = kms.sign(algorithm, "signed before the restart")
+        made[f"pem-{algorithm}"] = kms.export_public_key(algorithm)
+    return made
+
+
+def test_init_store_makes_an_owner_only_file_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "keys.db"
+    assert kmslib.init_store(path, passphrase=PASSPHRASE) == []
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keys.db"]  # no temporary or WAL file left
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="already exists"):
+        kmslib.init_store(path, passphrase="another")
+    with pytest.raises(StoreError, match="already exists"):
+        kmslib.init_store(path, shares=3, threshold=2)
+    assert path.read_bytes() == before
+    other = tmp_path / "not-a-store.txt"
+    other.write_text("notes")
+    with pytest.raises(StoreError, match="already exists"):
+        kmslib.init_store(other, passphrase=PASSPHRASE)
+    assert other.read_text() == "notes"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({}, InvalidInputError, "exactly one"),
+        ({"passphrase": PASSPHRASE, "shares": 5, "threshold": 3}, InvalidInputError, "exactly one"),
+        ({"passphrase": ""}, InvalidInputError, "empty"),
+        ({"passphrase": 1234}, ArgumentTypeError, "passphrase"),
+        ({"passphrase": PASSPHRASE, "threshold": 2}, InvalidInputError, "threshold"),
+        ({"shares": 5}, ArgumentTypeError, "threshold"),
+        ({"shares": 5, "threshold": 6}, InvalidInputError, "threshold <= shares"),
+        ({"shares": 5, "threshold": 1}, InvalidInputError, "2 <= threshold"),
+        ({"shares": 17, "threshold": 3}, InvalidInputError, "16"),
+        ({"shares": "5", "threshold": 3}, ArgumentTypeError, "shares"),
+        ({"shares": True, "threshold": 3}, ArgumentTypeError, "shares"),
+    ],
+)
+def test_init_store_refuses_bad_arguments_and_writes_nothing(
+    tmp_path: Path, kwargs: dict[str, object], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        kmslib.init_store(tmp_path / "keys.db", **kwargs)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_kind_of_key_and_state_survives_a_restart(store: Path) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        made = populate(kms)
+        before = kms.list_keys()
+        head = kms.audit_log.head
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        assert kms.list_keys() == before
+        assert kms.decrypt_data_aes("gcm", made["gcm-v1"], associated_data="ctx") == "version one"
+        assert kms.decrypt_data_aes("gcm", made["gcm-v3"]) == "version three"
+        with pytest.raises(KeyRevokedError):
+            kms.decrypt_data_aes("gcm", made["gcm-v2"])
+        with pytest.raises(KeyRevokedError):
+            kms.decrypt_data_aes("shredded", made["shredded"])
+        assert kms.decrypt_data_aes("cbc", made["cbc"]) == "cbc text"
+        assert kms.decrypt_data_aes("imported", made["imported"]) == "byok"
+        assert kms.decrypt_data_rsa("oaep", made["oaep"]) == "rsa text"
+        assert kms.decrypt_data_rsa("pkcs1", made["pkcs1"]) == "old rsa"
+        assert kms.decrypt_data_aes("agreed-peer", made["agreed"]) == "shared"
+        for algorithm in ("ed25519", "ml-dsa-65"):
+            assert kms.export_public_key(algorithm) == made[f"pem-{algorithm}"]
+            verify_signature(made[f"pem-{algorithm}"], "signed before the restart", made[f"sig-{algorithm}"])
+            verify_signature(made[f"pem-{algorithm}"], "after", kms.sign(algorithm, "after"))
+        # The log came back with its chain, verifies against the head saved before the restart, and grows on.
+        assert kms.audit_log.verify(head=head)
+        operations = [entry.operation for entry in kms.audit_log]
+        assert operations[0] == "open"
+        assert operations.count("close") == 1
+        assert operations.count("open") == 2
+        kms.rotate_key("oaep")
+        assert kms.key_info("oaep").version == 2
+
+
+def test_the_seeds_walkthrough_runs_on_a_stored_custodian(store: Path) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("terminal_123")
+        token = kms.encrypt_data_aes("terminal_123", "Confidential Communication")
+        kms.generate_rsa_pair("server_rsa")
+        rsa_token = kms.encrypt_data_rsa("server_rsa", "Sensitive Data")
+        assert kms.invalidate_key("terminal_123") == kmslib.REVOCATION_SUCCESSFUL
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        assert kms.decrypt_data_rsa("server_rsa", rsa_token) == "Sensitive Data"
+        with pytest.raises(KeyRevokedError):
+            kms.decrypt_data_aes("terminal_123", token)
+        with pytest.raises(kmslib.KeyExistsError):
+            kms.establish_aes_key("terminal_123")  # a revoked id is never reused, across restarts too
+
+
+def test_envelopes_and_data_keys_work_through_a_stored_kek(store: Path) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("kek")
+        envelope = bytes(kms.encrypt_envelope("kek", b"records" * 1000, associated_data=b"table"))
+        wrapped = kms.generate_data_key_without_plaintext("kek")
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        assert kms.decrypt_envelope("kek", envelope, associated_data=b"table") == b"records" * 1000
+        kms.rotate_key("kek")
+        rewrapped = bytes(kms.rewrap_envelope("kek", envelope, associated_data=b"table"))
+        wrapped = kms.rewrap("kek", wrapped)
+        kms.invalidate_key("kek", version=1)
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        assert kms.decrypt_envelope("kek", rewrapped, associated_data=b"table") == b"records" * 1000
+        with pytest.raises(KeyRevokedError):
+            kms.decrypt_envelope("kek", envelope, associated_data=b"table")
+        assert len(kms.decrypt_data_aes("kek", wrapped, encoding=None)) == 32  # the data key, rewrapped
+
+
+def test_an_injected_clock_stamps_the_stored_keys_and_log(store: Path) -> None:
+    moment = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with KeyCustodian.open(store, passphrase=PASSPHRASE, clock=lambda: moment) as kms:
+        kms.establish_aes_key("k")
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        assert kms.key_info("k").created_at == moment
+        assert [e.time for e in kms.audit_log][:3] == [moment] * 3  # open, establish, close
+
+
+# ---------------------------------------------------------------------- unsealing
+
+
+@pytest.mark.parametrize("wrong", ["Correct horse battery staple", "correct horse battery staple ", b"x", "ü"])
+def test_a_wrong_passphrase_is_an_unseal_error_and_changes_nothing(store: Path, wrong: str | bytes) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("k")
+    before = files_of(store)
+    with pytest.raises(UnsealError, match="passphrase is wrong") as caught:
+        KeyCustodian.open(store, passphrase=wrong)
+    assert files_of(store) == before
+    secret = wrong.encode() if isinstance(wrong, str) else wrong
+    assert leaks(caught.value, [secret, PASSPHRASE.encode()]) == []
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:  # the right one still opens it
+        assert "k" in kms
+
+
+def test_text_passphrases_are_normalised_so_one_passphrase_typed_two_ways_opens(tmp_path: Path) -> None:
+    path = tmp_path / "keys.db"
+    kmslib.init_store(path, passphrase="caf\u00e9")  # é as one code point
+    KeyCustodian.open(path, passphrase="cafe\u0301").close()  # e + combining accent: the same text (NFC)
+
+
+def test_shares_open_the_store_with_any_threshold_of_them(tmp_path: Path) -> None:
+    path = tmp_path / "keys.db"
+    shares = kmslib.init_store(path, shares=5, threshold=3)
+    assert len(shares) == 5
+    assert len(set(shares)) == 5
+    assert all(len(share.split()) == 33 for share in shares)  # SLIP-0039: 256-bit secret
+    with KeyCustodian.open(path, shares=shares[:3]) as kms:
+        kms.establish_aes_key("k")
+    for chosen in ([shares[4], shares[0], shares[2]], shares[1:4], shares, [s.upper() for s in shares[2:]]):
+        with KeyCustodian.open(path, shares=chosen) as kms:
+            assert "k" in kms
+    messy = ["  " + shares[0].replace(" ", "\n  ") + "\n", shares[1], shares[3]]
+    KeyCustodian.open(path, shares=messy).close()  # pasted with line breaks and spaces
+
+
+def test_too_few_wrong_or_mistyped_shares_are_unseal_errors_and_change_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "keys.db"
+    shares = kmslib.init_store(path, shares=5, threshold=3)
+    other = kmslib.init_store(tmp_path / "other.db", shares=5, threshold=3)
+    with KeyCustodian.open(path, shares=shares[:3]) as kms:
+        kms.establish_aes_key("k")
+    before = files_of(path)
+    mistyped = shares[1].split()
+    mistyped[7] = "academic" if mistyped[7] != "academic" else "acid"
+    cases = [
+        (shares[:2], "2 of 3 shares given; 1 more needed"),
+        ([shares[0], shares[0], shares[1]], "2 of 3 shares given"),
+        ([], "no shares"),
+        ([shares[0], " ".join(mistyped), shares[2]], "share 2 is not a valid share"),
+        ([shares[0], shares[1], other[2]], "share 3 belongs to another set"),
+        (other[:3], "not this store's"),
+        ([shares[0], shares[1], "hello world"], "share 3 is not a valid share"),
+    ]
+    for given, match in cases:
+        with pytest.raises(UnsealError, match=match) as caught:
+            KeyCustodian.open(path, shares=given)
+        assert leaks(caught.value, [s.encode() for s in shares + other]) == []
+        assert str(caught.value).count(" ") < 30  # the message repeats no share
+        assert not any(word in str(caught.value).split() for word in shares[0].split()[4:])
+    assert files_of(path) == before
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"shares": ["a b c"]}, "a passphrase"),
+        ({}, "a passphrase"),
+        ({"passphrase": PASSPHRASE, "shares": ["a"]}, "a passphrase"),
+    ],
+)
+def test_the_wrong_kind_of_secret_is_an_unseal_error(store: Path, kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(UnsealError, match=match):
+        KeyCustodian.open(store, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_passphrase_for_a_store_of_shares_is_an_unseal_error(tmp_path: Path) -> None:
+    path = tmp_path / "keys.db"
+    kmslib.init_store(path, shares=3, threshold=2)
+    with pytest.raises(UnsealError, match="with shares"):
+        KeyCustodian.open(path, passphrase=PASSPHRASE)
+    with pytest.raises(ArgumentTypeError, match="list of share"):
+        KeyCustodian.open(path, shares="one share as a string")  # type: ignore[arg-type]
+
+
+def test_without_the_store_extra_shares_are_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "shamir_mnemonic", None)  # as if it were not installed
+    with pytest.raises(StoreError, match=r"shamir-mnemonic.*kmslib\[store\]"):
+        kmslib.init_store(tmp_path / "keys.db", shares=3, threshold=2)
+    assert list(tmp_path.iterdir()) == []
+    kmslib.init_store(tmp_path / "keys.db", passphrase=PASSPHRASE)  # a passphrase needs no extra
+
+
+# ---------------------------------------------------------------------- rekey
+
+
+def test_rekey_replaces_the_passphrase_without_resealing_any_key(store: Path) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        populate(kms)
+    with sqlite3.connect(store) as db:
+        rows_before = db.execute("SELECT * FROM keys").fetchall(), db.execute("SELECT * FROM versions").fetchall()
+    db.close()
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        with pytest.raises(UnsealError, match="current unseal secret is wrong") as caught:
+            kms.rekey("not it", passphrase="new passphrase")
+        assert leaks(caught.value, [b"not it", b"new passphrase"]) == []
+        assert kms.rekey(PASSPHRASE, passphrase="new passphrase") == []
+        assert kms.audit_log[-1].operation == "rekey"
+        assert kms.audit_log[-1].outcome == "ok"
+    with sqlite3.connect(store) as db:
+        rows_after = db.execute("SELECT * FROM keys").fetchall(), db.execute("SELECT * FROM versions").fetchall()
+    db.close()
+    assert rows_after == rows_before  # every sealed row byte for byte: only the root key was re-sealed
+    with pytest.raises(UnsealError):
+        KeyCustodian.open(store, passphrase=PASSPHRASE)
+    KeyCustodian.open(store, passphrase="new passphrase").close()
+
+
+def test_rekey_with_new_shares_when_a_holder_leaves(tmp_path: Path) -> None:
+    path = tmp_path / "keys.db"
+    shares = kmslib.init_store(path, shares=5, threshold=3)
+    with KeyCustodian.open(path, shares=shares[:3]) as kms:
+        kms.establish_aes_key("k")
+        with pytest.raises(UnsealError):
+            kms.rekey(shares[:2], shares=4, threshold=3)  # too few current shares: nothing changes
+        new = kms.rekey(shares[2:], shares=4, threshold=3)
+    assert len(new) == 4
+    assert not set(new) & set(shares)
+    with pytest.raises(UnsealError):
+        KeyCustodian.open(path, shares=shares[:3])  # the leaver's share, and the old set, no longer open it
+    with KeyCustodian.open(path, shares=new[1:]) as kms:
+        assert "k" in kms
+        kms.rekey(new[:3], passphrase=PASSPHRASE)  # and back to a passphrase
+    KeyCustodian.open(path, passphrase=PASSPHRASE).close()
+
+
+def test_an_in_memory_custodian_has_nothing_to_rekey() -> None:
+    with pytest.raises(InvalidInputError, match="in-memory"):
+        KeyCustodian().rekey("x", passphrase="y")
+
+
+# ---------------------------------------------------------------------- close
+
+
+def test_close_drops_the_keys_and_every_later_operation_is_a_store_error(store: Path) -> None:
+    kms = KeyCustodian.open(store, passphrase=PASSPHRASE)
+    kms.establish_aes_key("k")
+    kms.generate_rsa_pair("r")
+    token = kms.encrypt_data_aes("k", "x")
+    materials = [m for key in kms._keys.values() for m in key.versions.values()]
+    kms.close()
+    kms.close()  # twice: nothing more
+    assert all(m.sealed(lambda secret: b"sealed") is None for m in materials)  # destroyed
+    for operation in (
+        lambda: kms.encrypt_data_aes("k", "x"),
+        lambda: kms.decrypt_data_aes("k", token),
+        lambda: kms.establish_aes_key("new"),
+        lambda: kms.rotate_key("k"),
+        lambda: kms.key_info("k"),
+        kms.list_keys,
+        lambda: kms.invalidate_key("k"),
+        lambda: kms.rekey(PASSPHRASE, passphrase="other"),
+    ):
+        with pytest.raises(StoreError, match="closed"):
+            operation()
+    assert kms.audit_log.verify()  # the log stays readable
+    assert kms.audit_log[-1].operation in {"rekey", "invalidate_key"}
+
+
+def test_an_in_memory_custodian_closes_too() -> None:
+    with KeyCustodian() as kms:
+        kms.establish_aes_key("k")
+    with pytest.raises(StoreError, match="closed"):
+        kms.encrypt_data_aes("k", "x")
+
+
+# ---------------------------------------------------------------------- what an attacker sees
+
+
+def test_no_key_bytes_appear_in_the_clear_in_the_file_or_its_wal(store: Path) -> None:
+    pem, der = rsa_pem()
+    secrets = [AES_BYTES, der, PASSPHRASE.encode()]
+    kms = KeyCustodian.open(store, passphrase=PASSPHRASE)
+    kms.import_aes_key("byok", AES_BYTES)
+    kms.import_rsa_key("byok-rsa", pem)
+    kms.rotate_key("byok")
+    while_open = files_of(store)
+    assert any(name.endswith("-wal") for name in while_open)  # WAL mode: the log file exists while open
+    kms.close()
+    after = files_of(store)
+    for files in (while_open, after):
+        for name, content in files.items():
+            for secret in secrets:
+                assert secret not in content, name
+                assert secret[:16] not in content, name
+    # Ids, states and times stay readable: what an attacker sees.
+    with sqlite3.connect(store) as db:
+        rows = db.execute("SELECT key_id, state, algorithm FROM keys ORDER BY key_id").fetchall()
+        sealed = db.execute("SELECT key_id, version, length(sealed) FROM versions ORDER BY key_id, version").fetchall()
+    db.close()
+    assert rows == [("byok", "active", "aes-256-gcm"), ("byok-rsa", "active", "rsa-oaep-sha256")]
+    assert sealed[0] == ("byok", 1, 12 + 32 + 16)  # nonce, sealed key, tag
+
+
+def test_a_revoked_versions_sealed_row_is_deleted(store: Path) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("k")
+        kms.rotate_key("k")
+        kms.invalidate_key("k", version=1)
+        kms.establish_aes_key("gone")
+        kms.invalidate_key("gone")
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT key_id, version FROM versions").fetchall() == [("k", 2)]
+    db.close()
+
+
+# ---------------------------------------------------------------------- tampering
+
+
+def tamper(path: Path, sql: str, *parameters: object) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute(sql, parameters)
+    db.close()
+
+
+@pytest.fixture
+def filled(store: Path) -> Path:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("a")
+        kms.establish_aes_key("b")
+        kms.generate_signing_key("s")
+        kms.rotate_key("a")
+        kms.invalidate_key("a", version=1, reason="old")
+        for _ in range(3):
+            kms.encrypt_data_aes("b", "x")
+    return store
+
+
+def test_a_bit_flipped_anywhere_in_any_sealed_row_refuses_the_whole_store(filled: Path) -> None:
+    with sqlite3.connect(filled) as db:
+        rows = db.execute("SELECT key_id, version, sealed FROM versions").fetchall()
+    db.close()
+    for key_id, version, blob in rows:
+        for position in sorted({0, 11, 12, len(blob) // 2, len(blob) - 17, len(blob) - 1}):
+            flipped = bytearray(blob)
+            flipped[position] ^= 0x01
+            tamper(
+                filled,
+                "UPDATE versions SET sealed = ? WHERE key_id = ? AND version = ?",
+                bytes(flipped),
+                key_id,
+                version,
+            )
+            with pytest.raises(StoreError, match=rf"version {version} of key '{key_id}'"):
+                KeyCustodian.open(filled, passphrase=PASSPHRASE)
+            tamper(filled, "UPDATE versions SET sealed = ? WHERE key_id = ? AND version = ?", blob, key_id, version)
+    KeyCustodian.open(filled, passphrase=PASSPHRASE).close()  # restored: it opens again
+
+
+def test_sealed_material_swapped_between_keys_or_versions_is_refused(filled: Path) -> None:
+    with sqlite3.connect(filled) as db:
+        a2 = db.execute("SELECT sealed FROM versions WHERE key_id = 'a' AND version = 2").fetchone()[0]
+        b1 = db.execute("SELECT sealed FROM versions WHERE key_id = 'b' AND version = 1").fetchone()[0]
+    db.close()
+    tamper(filled, "UPDATE versions SET sealed = ? WHERE key_id = 'a' AND version = 2", b1)
+    tamper(filled, "UPDATE versions SET sealed = ? WHERE key_id = 'b' AND version = 1", a2)
+    with pytest.raises(StoreError, match="moved from another row"):
+        KeyCustodian.open(filled, passphrase=PASSPHRASE)
+
+
+def test_a_sealed_row_moved_to_another_version_number_is_refused(filled: Path) -> None:
+    tamper(filled, "UPDATE versions SET version = 1 WHERE key_id = 'a' AND version = 2")
+    tamper(filled, "UPDATE keys SET newest = 1 WHERE key_id = 'a'")
+    with pytest.raises(StoreError):
+        KeyCustodian.open(filled, passphrase=PASSPHRASE)
+
+
+@pytest.mark.parametrize(
+    ("sql", "match"),
+    [
+        ("UPDATE keys SET state = 'active', revoked_versions = '[]' WHERE key_id = 'a'", "row of key 'a'"),
+        ("UPDATE keys SET reason = NULL WHERE key_id = 'a'", "row of key 'a'"),
+        ("UPDATE keys SET key_id = 'z' WHERE key_id = 'b'", "row of key 'z'"),
+        ("DELETE FROM keys WHERE key_id = 'b'", "differ from its manifest"),
+        ("DELETE FROM versions WHERE key_id = 'b'", "version 1 of key 'b'"),
+        ("INSERT INTO versions SELECT key_id, 9, algorithm, sealed FROM versions WHERE key_id = 'b'", "no live key"),
+        ("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)", "audit log"),
+        ("DELETE FROM audit WHERE seq = 2", "audit log"),
+        ("UPDATE audit SET outcome = 'KeyRevokedError' WHERE seq = 3", "audit log"),
+        ("UPDATE meta SET value = replace(value, '\"audit\"', '\"audit \"') WHERE name = 'manifest'", "manifest"),
+        ("UPDATE meta SET value = '2' WHERE name = 'format'", "format 2, newer"),
+        ("DELETE FROM meta WHERE name = 'format'", "not a kmslib store"),
+        ("DROP TABLE audit", "not a kmslib store"),
+    ],
+)
+def test_tampered_metadata_refuses_the_whole_store(filled: Path, sql: str, match: str) -> None:
+    tamper(filled, sql)
+    with pytest.raises(StoreError, match=match) as caught:
+        KeyCustodian.open(filled, passphrase=PASSPHRASE)
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+
+
+def test_a_store_rolled_back_row_by_row_is_refused(filled: Path, tmp_path: Path) -> None:
+    with sqlite3.connect(filled) as db:
+        old_row = db.execute("SELECT * FROM keys WHERE key_id = 'a'").fetchone()
+    db.close()
+    with KeyCustodian.open(filled, passphrase=PASSPHRASE) as kms:
+        kms.invalidate_key("a", reason="compromised")
+    tamper(filled, "INSERT OR REPLACE INTO keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", *old_row)
+    with pytest.raises(StoreError, match="differ from its manifest"):  # an authentic old row, out of place
+        KeyCustodian.open(filled, passphrase=PASSPHRASE)
+
+
+def test_files_that_are_not_stores_are_store_errors(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no store"):
+        KeyCustodian.open(tmp_path / "missing.db", passphrase=PASSPHRASE)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(StoreError, match="not a kmslib store"):
+        KeyCustodian.open(text, passphrase=PASSPHRASE)
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE t (x)")
+    db.close()
+    with pytest.raises(StoreError, match="not a kmslib store"):
+        KeyCustodian.open(other, passphrase=PASSPHRASE)
+    with pytest.raises(ArgumentTypeError):
+        KeyCustodian.open(1234, passphrase=PASSPHRASE)  # type: ignore[arg-type]
+
+
+def test_a_truncated_database_file_is_a_store_error_at_every_page(filled: Path) -> None:
+    content = filled.read_bytes()
+    assert not Path(f"{filled}-wal").exists()
+    page = 4096
+    assert len(content) % page == 0
+    for length in [*range(0, len(content), page), 50, 100, page + 7, len(content) - 1]:
+        filled.write_bytes(content[:length])
+        with pytest.raises(StoreError):
+            KeyCustodian.open(filled, passphrase=PASSPHRASE)
+    filled.write_bytes(content)
+    KeyCustodian.open(filled, passphrase=PASSPHRASE).close()
+
+
+def test_store_errors_hold_no_secret_in_their_traceback(filled: Path) -> None:
+    tamper(filled, "UPDATE versions SET sealed = zeroblob(60) WHERE key_id = 'b'")
+    with pytest.raises(StoreError) as caught:
+        KeyCustodian.open(filled, passphrase=PASSPHRASE)
+    assert leaks(caught.value, [PASSPHRASE.encode()]) == []
+    for frame_locals in _frames(caught.value):
+        for value in frame_locals.values():
+            assert type(value).__name__ not in {"_Barrier", "SealedStore", "AESKeyVersion", "bytearray"}
+
+
+def _frames(exc: BaseException) -> Iterator[dict[str, object]]:
+    tb = exc.__traceback__
+    while tb is not None:
+        yield dict(tb.tb_frame.f_locals)
+        tb = tb.tb_next
+
+
+# ---------------------------------------------------------------------- the audit log in the store
+
+
+def test_data_operations_are_saved_in_batches_and_key_changes_at_once(store: Path) -> None:
+    kms = KeyCustodian.open(store, passphrase=PASSPHRASE)
+    kms.establish_aes_key("k")
+
+    def stored() -> list[str]:
+        # Read the file while the custodian holds it: through a copy of the database and its WAL.
+        copy = store.with_name("copy.db")
+        for name, content in files_of(store).items():
+            store.with_name(name.replace(store.name, "copy.db")).write_bytes(content)
+        db = sqlite3.connect(copy)
+        operations = [row[0] for row in db.execute("SELECT operation FROM audit ORDER BY seq")]
+        db.close()
+        for p in store.parent.glob("copy.db*"):
+            p.unlink()
+        return operations
+
+    assert stored() == ["open", "establish_aes_key"]
+    for _ in range(AUDIT_BATCH - 1):
+        kms.encrypt_data_aes("k", "x")
+    assert stored() == ["open", "establish_aes_key"]  # 63 data operations: not yet written
+    kms.encrypt_data_aes("k", "x")
+    assert stored().count("encrypt_data_aes") == AUDIT_BATCH  # the 64th writes the batch
+    kms.encrypt_data_aes("k", "x")
+    kms.rotate_key("k")  # a key change writes everything before it, and itself
+    assert stored()[-2:] == ["encrypt_data_aes", "rotate_key"]
+    kms.close()
+    assert stored()[-1] == "close"
+
+
+def test_the_store_is_checked_by_the_same_audit_verification(store: Path) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms.generate_signing_key("auditor")
+        kms.establish_aes_key("k")
+        checkpoint = kms.sign_audit_checkpoint("auditor")
+        public = kms.export_public_key("auditor")
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        exported = kms.audit_log.to_jsonl()
+    assert kmslib.AuditLog.verify_jsonl(exported, checkpoint=checkpoint, public_key=public)
+    lines = exported.splitlines()
+    record = json.loads(lines[2])
+    record["outcome"] = "ok" if record["outcome"] != "ok" else "KeyRevokedError"
+    lines[2] = json.dumps(record)
+    assert not kmslib.AuditLog.verify_jsonl("\n".join(lines), checkpoint=checkpoint, public_key=public)
+
+
+def test_two_custodians_cannot_hold_one_store_in_one_process(store: Path) -> None:
+    first = KeyCustodian.open(store, passphrase=PASSPHRASE)
+    with pytest.raises(StoreError, match="open elsewhere"):
+        KeyCustodian.open(store, passphrase=PASSPHRASE)
+    first.establish_aes_key("k")  # the holder is unharmed
+    first.close()
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as second:
+        assert "k" in second
