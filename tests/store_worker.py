@@ -1,0 +1,83 @@
+"""A process that works on a sealed store until it is killed (test_store_faults.py runs it).
+
+Usage: python store_worker.py MODE PATH PASSPHRASE
+
+Modes:
+    lifecycle   key changes in a loop; prints each change after its call returned
+    hold        opens the store, prints "open", and waits
+    data        one key, then encryptions in a loop; prints the count of those that returned
+    no-checkpoint
+                key changes with SQLite's checkpoints suppressed (so the WAL keeps them), then kills itself
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+from kmslib import KeyCustodian
+
+
+def say(*words: object) -> None:
+    print(*words, flush=True)
+
+
+class _NoCheckpoint:
+    """A connection that ignores checkpoints: the WAL keeps every transaction, as after a crash."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if "wal_checkpoint" in sql:
+            return None
+        return self._connection.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+
+def lifecycle(kms: KeyCustodian) -> None:
+    n = len(kms.list_keys())
+    while True:
+        key_id = f"k{n}"
+        kms.establish_aes_key(key_id)
+        say("create", key_id)
+        kms.rotate_key(key_id)
+        say("rotate", key_id)
+        kms.invalidate_key(key_id, version=1, reason="rotated")
+        say("revoke-version", key_id)
+        if n % 3 == 0:
+            kms.invalidate_key(key_id, reason="retired")
+            say("revoke", key_id)
+        n += 1
+
+
+def main() -> None:
+    mode, path, passphrase = sys.argv[1:4]
+    kms = KeyCustodian.open(path, passphrase=passphrase)
+    say("open")
+    if mode == "lifecycle":
+        lifecycle(kms)
+    elif mode == "hold":
+        time.sleep(600)
+    elif mode == "data":
+        kms.establish_aes_key("data")
+        count = int(sys.argv[4])
+        for _ in range(count):
+            kms.encrypt_data_aes("data", "x")
+        say("encrypted", count)
+        time.sleep(600)
+    elif mode == "no-checkpoint":
+        kms._store._db = _NoCheckpoint(kms._store._db)  # type: ignore[union-attr,assignment]
+        for n in range(int(sys.argv[4])):
+            kms.establish_aes_key(f"k{n}")
+            say("create", f"k{n}")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Fault tests with real processes: ``kill -9`` during key changes, a lock held by another process, a cut WAL.
+
+The worker is tests/store_worker.py, started with this interpreter; every kill is a real SIGKILL.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import kmslib
+from kmslib import KeyCustodian, StoreError
+from kmslib.store import AUDIT_BATCH
+
+PASSPHRASE = "fault tests"
+WORKER = Path(__file__).with_name("store_worker.py")
+KILLS = 24
+
+
+def start(mode: str, path: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), mode, str(path), PASSPHRASE, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(process: subprocess.Popen[str], line: str) -> None:
+    assert process.stdout is not None
+    got = process.stdout.readline().strip()
+    assert got == line, (got, process.stderr.read() if process.poll() is not None and process.stderr else "")
+
+
+def kill(process: subprocess.Popen[str]) -> list[str]:
+    """SIGKILL the process; return every line it printed (each one a call that had returned)."""
+    process.send_signal(signal.SIGKILL)
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    return out.splitlines()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    path = tmp_path / "keys.db"
+    kmslib.init_store(path, passphrase=PASSPHRASE)
+    return path
+
+
+def check_holds(kms: KeyCustodian, reported: list[str]) -> None:
+    """Every change the worker reported as returned is in the store, with its audit entry."""
+    entries = {(e.operation, e.key_id, e.outcome) for e in kms.audit_log}
+    for line in reported:
+        what, key_id = line.split()
+        info = kms.key_info(key_id)
+        if what == "create":
+            assert ("establish_aes_key", key_id, "ok") in entries
+        elif what == "rotate":
+            assert info.version >= 2
+            assert ("rotate_key", key_id, "ok") in entries
+        elif what == "revoke-version":
+            assert 1 in info.revoked_versions
+            assert ("invalidate_key", key_id, "ok") in entries
+        elif what == "revoke":
+            assert info.state == "revoked"
+            assert info.reason == "retired"
+
+
+@pytest.mark.slow
+def test_killed_at_random_moments_the_store_keeps_every_change_whose_call_returned(store: Path) -> None:
+    rng = random.Random(20261128)
+    reported: list[str] = []
+    for _ in range(KILLS):
+        worker = start("lifecycle", store)
+        wait_for(worker, "open")
+        time.sleep(rng.uniform(0.0, 0.25))
+        lines = kill(worker)
+        reported += [line for line in lines if line != "open"]
+        with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:  # opens every time
+            assert kms.audit_log.verify()
+            check_holds(kms, reported)
+    assert len([line for line in reported if line.startswith("create")]) >= KILLS  # real work was cut short
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        operations = [entry.operation for entry in kms.audit_log]
+    assert operations.count("open") == KILLS * 2 + 1  # each run, and each check
+    assert operations.count("close") == KILLS  # only the checks closed (this one not yet): the workers were killed
+
+
+def test_a_store_held_by_another_process_is_a_store_error_until_the_holder_dies(store: Path) -> None:
+    holder = start("hold", store)
+    wait_for(holder, "open")
+    with pytest.raises(StoreError, match="open elsewhere"):
+        KeyCustodian.open(store, passphrase=PASSPHRASE)
+    kill(holder)
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        assert [e.operation for e in kms.audit_log] == ["open", "open"]  # the holder's, then ours
+
+
+def test_a_crash_loses_at_most_one_batch_of_data_operation_records(store: Path) -> None:
+    count = AUDIT_BATCH * 2 + 37
+    worker = start("data", store, str(count))
+    wait_for(worker, "open")
+    wait_for(worker, f"encrypted {count}")
+    kill(worker)
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kept = [e.operation for e in kms.audit_log].count("encrypt_data_aes")
+        assert kms.audit_log.verify()
+    assert kept == AUDIT_BATCH * 2  # the last 37 (fewer than a batch) were lost with the process
+    assert count - kept < AUDIT_BATCH
+
+
+def test_a_cut_wal_opens_as_a_whole_earlier_state_or_is_refused_never_half_a_change(
+    store: Path, tmp_path: Path
+) -> None:
+    made = 6
+    worker = start("no-checkpoint", store, str(made))
+    out, _ = worker.communicate(timeout=60)
+    assert worker.returncode == -signal.SIGKILL  # it killed itself, leaving its changes in the WAL only
+    assert out.split().count("create") == made
+    wal = Path(f"{store}-wal")
+    database, journal = store.read_bytes(), wal.read_bytes()
+    assert len(journal) > 4096 * made
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:  # the whole WAL: every change is there
+        assert [k.key_id for k in kms.list_keys()] == [f"k{n}" for n in range(made)]
+    frame = 24 + 4096
+    lengths = sorted({0, 16, 32, 33, *range(32, len(journal), frame), *range(32 + 100, len(journal), frame * 3)})
+    outcomes = set()
+    for length in lengths:
+        copy = tmp_path / f"cut{length}.db"
+        copy.write_bytes(database)
+        Path(f"{copy}-wal").write_bytes(journal[:length])
+        try:
+            with KeyCustodian.open(copy, passphrase=PASSPHRASE) as kms:
+                ids = [k.key_id for k in kms.list_keys()]
+                assert kms.audit_log.verify()
+        except StoreError:
+            outcomes.add("refused")
+            continue
+        assert ids == [f"k{n}" for n in range(len(ids))]  # a prefix of the changes, each one whole
+        outcomes.add(len(ids))
+        for p in tmp_path.glob(f"cut{length}.db*"):
+            p.unlink()
+    assert 0 in outcomes  # a WAL cut before its first commit: the state before the worker ran
+
+
+def test_a_copy_made_while_the_store_is_closed_is_a_backup_that_opens(store: Path, tmp_path: Path) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("k")
+        token = kms.encrypt_data_aes("k", "backed up")
+    backup = tmp_path / "backup.db"
+    shutil.copyfile(store, backup)
+    with KeyCustodian.open(backup, passphrase=PASSPHRASE) as kms:
+        assert kms.decrypt_data_aes("k", token) == "backed up"
