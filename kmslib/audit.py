@@ -25,8 +25,10 @@ What the chain proves, and what it does not:
 
 The log hands out copies of its entries, never its own. Recording sits on the path of every
 encryption, so it costs little: an operation appends one immutable record of plain values to
-a private queue (``deque.append`` is atomic), and the hash chain is computed, in order, the
-first time anyone reads the log (or at once, when someone has subscribed to it).
+a private list (``list.append`` is atomic), and the hash chain is computed, in order, the
+first time anyone reads the log (or at once, when someone has subscribed to it). A custodian
+opened from a sealed store saves the records, in batches, from a thread of its own
+(:mod:`kmslib.store`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ import json
 import threading
 import time
 import warnings
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -176,19 +177,25 @@ class AuditLog(Sequence[AuditEntry]):
 
     def __init__(self, now: Callable[[], datetime | float] = time.time) -> None:
         self._now = now
+        #: Every operation, in order, as recorded: append-only (``list.append`` is atomic).
+        self._records: list[Record] = []
+        #: The chain over the first ``len(_entries)`` records, extended when someone reads the log.
         self._entries: list[AuditEntry] = []
-        self._pending: deque[Record] = deque()
         self._lock = threading.Lock()
         self._subscribers: list[Callable[[AuditEntry], None]] = []
-        # A sealed store's writer (kmslib.store): entries up to ``_saved`` are in the store; a new
-        # record that leaves ``_batch`` entries unsaved writes them all.
-        self._write: Callable[[list[AuditEntry]], None] | None = None
-        self._batch = 0
+        # A sealed store's writer (kmslib.store): records up to ``_saved`` are in the store. Once
+        # ``_batch`` are unsaved, a new record wakes the store's writer thread; once ``_limit`` are,
+        # the recording thread writes them itself, so that no more than ``_limit`` are ever unsaved.
+        self._write: Callable[[int, list[Record]], None] | None = None
+        self._wake: threading.Event | None = None
+        self._batch = self._limit = 0
         self._saved = 0
+        self._save_lock = threading.Lock()
         #: Records one operation: ``_record((time, operation, key_id, version, outcome))`` with a
         #: time from ``_now`` and a key id that is ``None`` or a valid id (kmslib's own use). While
-        #: nobody has subscribed, it is the queue's own ``append``: no Python call on the hot path.
-        self._record: Callable[[Record], None] = self._pending.append
+        #: nobody has subscribed and no store saves the log, it is the list's own ``append``: no
+        #: Python call on the hot path.
+        self._record: Callable[[Record], None] = self._records.append
 
     def _append(self, operation: str, key_id: object, version: object, outcome: str) -> None:
         """Record one operation, now (kmslib's own use: the log is read-only to everyone else).
@@ -207,61 +214,25 @@ class AuditLog(Sequence[AuditEntry]):
         self._record((self._now(), operation, plain_key_id(key_id), version, outcome))
 
     def _record_and_notify(self, record: Record) -> None:
-        """:attr:`_record` while someone has subscribed: queue the record, then tell the subscribers."""
-        self._pending.append(record)
+        """:attr:`_record` while someone has subscribed: record, tell the subscribers, then save if due."""
+        self._records.append(record)
         self._notify()
-        if self._write is not None and len(self._entries) + len(self._pending) - self._saved >= self._batch:
-            self.flush()
+        if self._write is not None:
+            self._save_if_due()
 
     def _record_and_save(self, record: Record) -> None:
-        """:attr:`_record` for a stored log: queue the record; write the unsaved ones once they make a batch."""
-        self._pending.append(record)
-        if len(self._entries) + len(self._pending) - self._saved >= self._batch:
-            self.flush()
+        """:attr:`_record` for a stored log: record; wake the writer once a batch is unsaved."""
+        records = self._records
+        records.append(record)
+        if len(records) - self._saved >= self._batch:
+            self._save_if_due()
 
-    def _rewire(self) -> None:
-        """Choose :attr:`_record` (call with the lock held): the cheapest that does what is needed."""
-        if self._subscribers:
-            self._record = self._record_and_notify
-        elif self._write is not None:
-            self._record = self._record_and_save
-        else:
-            self._record = self._pending.append
-
-    def _restore(self, entries: list[AuditEntry], write: Callable[[list[AuditEntry]], None], batch: int) -> None:
-        """Start from a stored chain (already verified) and save new entries with ``write`` (kmslib.store's use).
-
-        Args:
-            entries: the stored entries, in order.
-            write: stores new entries durably; called with the log's lock held, in order.
-            batch: how many unsaved entries trigger a write (1 writes every entry at once).
-        """
-        with self._lock:
-            self._entries = list(entries)
-            self._saved = len(self._entries)
-            self._write, self._batch = write, max(1, batch)
-            self._rewire()
-
-    def _detach(self) -> None:
-        """Stop saving entries (the store was closed); the log stays readable."""
-        with self._lock:
-            self._write = None
-            self._rewire()
-
-    def flush(self) -> None:
-        """Write the entries a sealed store has not saved yet (nothing to do for an in-memory custodian).
-
-        Raises:
-            StoreError: the store could not write them; they stay in memory and a later flush retries.
-        """
-        with self._lock:
-            write = self._write
-            if write is None:
-                return
-            entries = self._chain()
-            if len(entries) > self._saved:
-                write([entry._copy() for entry in entries[self._saved :]])
-                self._saved = len(entries)
+    def _save_if_due(self) -> None:
+        unsaved = len(self._records) - self._saved
+        if unsaved >= self._limit:
+            self.flush()  # the writer is behind: this thread writes, so that the bound holds
+        elif unsaved >= self._batch and self._wake is not None and not self._wake.is_set():
+            self._wake.set()
 
     def _notify(self) -> None:
         with self._lock:
@@ -275,21 +246,70 @@ class AuditLog(Sequence[AuditEntry]):
                 warnings.warn(f"an audit log subscriber failed: {exc!r}", RuntimeWarning, stacklevel=3)
 
     def _chain(self) -> list[AuditEntry]:
-        """Hash the pending records onto the chain, in the order they came (call with the lock held).
-
-        A record leaves the queue only once its entry is on the chain: none is ever dropped.
-        """
-        pending, entries = self._pending, self._entries
+        """Hash the records not yet on the chain, in the order they came (call with the lock held)."""
+        records, entries = self._records, self._entries
         prev = entries[-1].hash if entries else GENESIS
-        while pending:
-            when, operation, key_id, version, result = pending[0]
+        for seq in range(len(entries), len(records)):
+            when, operation, key_id, version, result = records[seq]
             stamp = when if isinstance(when, datetime) else datetime.fromtimestamp(when, UTC)
-            seq = len(entries)
             digest = _digest(seq, stamp.isoformat(), operation, key_id, version, result, prev)
             entries.append(AuditEntry(seq, stamp, operation, key_id, version, result, prev, digest))
-            pending.popleft()
             prev = digest
         return entries
+
+    def _rewire(self) -> None:
+        """Choose :attr:`_record` (call with the lock held): the cheapest that does what is needed."""
+        if self._subscribers:
+            self._record = self._record_and_notify
+        elif self._write is not None:
+            self._record = self._record_and_save
+        else:
+            self._record = self._records.append
+
+    def _restore(
+        self,
+        records: list[Record],
+        write: Callable[[int, list[Record]], None],
+        wake: threading.Event,
+        *,
+        batch: int,
+        limit: int,
+    ) -> None:
+        """Start from a store's records (already checked) and save new ones with ``write`` (kmslib.store's use).
+
+        Args:
+            records: the stored records, in order; their chain is recomputed when the log is read.
+            write: ``write(first, records)`` stores records durably, in order; called under a lock.
+            wake: set when a batch is unsaved (the store's writer thread waits on it).
+            batch: how many unsaved records wake the writer.
+            limit: how many unsaved records make the recording thread write them itself.
+        """
+        with self._lock:
+            self._records = list(records)
+            self._entries = []
+            self._saved = len(self._records)
+            self._write, self._wake, self._batch, self._limit = write, wake, max(1, batch), max(1, limit)
+            self._rewire()
+
+    def _detach(self) -> None:
+        """Stop saving records (the store was closed); the log stays readable."""
+        with self._lock:
+            self._write = self._wake = None
+            self._rewire()
+
+    def flush(self) -> None:
+        """Write the records a sealed store has not saved yet (nothing to do for an in-memory custodian).
+
+        Raises:
+            StoreError: the store could not write them; they stay in memory and a later flush retries.
+        """
+        with self._save_lock:
+            write = self._write
+            start, end = self._saved, len(self._records)
+            if write is None or end == start:
+                return
+            write(start, self._records[start:end])
+            self._saved = end
 
     def subscribe(self, callback: Callable[[AuditEntry], None]) -> Callable[[], None]:
         """Call ``callback(entry)`` after every new entry (a live view such as the course's dashboard).
@@ -325,7 +345,7 @@ class AuditLog(Sequence[AuditEntry]):
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._entries) + len(self._pending)  # counting needs no hashing
+            return len(self._records)  # counting needs no hashing
 
     def __iter__(self) -> Iterator[AuditEntry]:
         with self._lock:

@@ -1304,7 +1304,7 @@ class KeyCustodian:
                 custodian), a corrupted, tampered or newer-format file; nothing is loaded.
 
         """
-        from kmslib.store import AUDIT_BATCH, open_store  # noqa: PLC0415 - sqlite3 only when a store is used
+        from kmslib.store import AUDIT_BATCH, AUDIT_LIMIT, open_store  # noqa: PLC0415 - sqlite3 only with a store
 
         custodian = cls(clock=clock)
         error: KMSError | None = None
@@ -1333,7 +1333,8 @@ class KeyCustodian:
             key.publish()
             custodian._keys[info.key_id] = key
         custodian._store = store
-        custodian._audit._restore(loaded.audit, store.write_audit, AUDIT_BATCH)
+        wake = store.start_writer(custodian._audit)
+        custodian._audit._restore(loaded.audit, store.write_audit, wake, batch=AUDIT_BATCH, limit=AUDIT_LIMIT)
         custodian._audit._append("open", None, None, "ok")
         custodian._audit.flush()
         return custodian

@@ -44,15 +44,18 @@ destruction).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import hmac
 import json
+import marshal
 import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -65,18 +68,22 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from kmslib import unsealing
 from kmslib._checks import key_id as checked_key_id
 from kmslib.aes import AES_MODES, AESKeyVersion
-from kmslib.audit import GENESIS, AuditEntry, verify_chain
+from kmslib.audit import GENESIS, AuditLog, Record
 from kmslib.errors import ArgumentTypeError, InvalidInputError, KMSError, StoreError, UnsealError
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import RSA_PADDINGS, RSAKeyVersion
 from kmslib.signing import SIGNING_ALGORITHMS, SigningKeyVersion
 
-__all__ = ["AUDIT_BATCH", "FORMAT", "SealedStore", "init_store", "open_store"]
+__all__ = ["AUDIT_BATCH", "AUDIT_INTERVAL", "AUDIT_LIMIT", "FORMAT", "SealedStore", "init_store", "open_store"]
 
 #: The store format this kmslib writes and reads; a newer one is refused.
 FORMAT = 1
-#: Audit entries of operations that change no key are written once this many are unsaved.
-AUDIT_BATCH = 64
+#: Once this many audit records are unsaved, the store's writer thread is woken to write them.
+AUDIT_BATCH = 1024
+#: The writer thread also writes whatever is unsaved this often, in seconds.
+AUDIT_INTERVAL = 1.0
+#: No more than this many audit records are ever unsaved: the recording thread writes them itself.
+AUDIT_LIMIT = 4096
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _NONCE = 12
 _ROOT_BYTES = 32
@@ -92,8 +99,7 @@ CREATE TABLE versions (
     PRIMARY KEY (key_id, version)
 );
 CREATE TABLE audit (
-    seq INTEGER PRIMARY KEY, time TEXT NOT NULL, operation TEXT NOT NULL, key_id TEXT, version INTEGER,
-    outcome TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+    first INTEGER PRIMARY KEY, count INTEGER NOT NULL, records BLOB NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL
 );
 """
 _KEY_COLUMNS = (
@@ -300,7 +306,7 @@ class _Loaded:
     """What :func:`open_store` read and checked, for the custodian to adopt."""
 
     keys: list[tuple[KeyInfo, dict[int, AESKeyVersion | RSAKeyVersion | SigningKeyVersion]]]
-    audit: list[AuditEntry]
+    audit: list[Record]
 
 
 class SealedStore:
@@ -320,11 +326,19 @@ class SealedStore:
         self._positions: dict[str, int] = {}
         self._audit_count = 0
         self._audit_head = GENESIS
+        self._stop = threading.Event()
+        self._wake: threading.Event | None = None
+        self._writer: threading.Thread | None = None
+        self._at_exit: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ writing
 
-    def _transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Run ``statements`` as one durable transaction (with the lock held)."""
+    def _transaction(self, statements: Sequence[tuple[str, Sequence[Any]]], *, checkpoint: bool = True) -> None:
+        """Run ``statements`` as one durable transaction (with the lock held).
+
+        With ``checkpoint`` (every key change), the WAL is then copied into the database file and
+        emptied, so that it holds nothing but the change being made; audit batches skip this.
+        """
         db = self._db
         if db is None:
             raise StoreError("the store is closed")
@@ -340,6 +354,8 @@ class SealedStore:
             problem = _sqlite_problem(exc)
         if problem is not None:
             raise StoreError(f"the change was not saved: {problem}")
+        if not checkpoint:
+            return
         with contextlib.suppress(sqlite3.Error):  # committed already; a failed checkpoint is retried by the next
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -377,20 +393,56 @@ class SealedStore:
             self._transaction(statements)
             self._macs, self._positions[info.key_id] = macs, position
 
-    def write_audit(self, entries: list[AuditEntry]) -> None:
-        """Append audit entries (the next ones of the chain) durably, with the manifest's new head."""
+    def write_audit(self, first: int, records: list[Record]) -> None:
+        """Append the audit records numbered from ``first`` durably, as one batch chained to the one before.
+
+        The batch is stored packed (see :func:`_pack`) with ``hash = SHA-256(previous batch's hash ||
+        packed)``, and the manifest keeps the last hash and the count: the chain of batches leads to
+        a head under the store's MAC. The audit log's own chain is recomputed from the records when
+        it is read, and comes out the same.
+
+        Raises:
+            StoreError: it could not be written, or the records do not follow the stored ones.
+        """
         with self._lock:
-            statements: list[tuple[str, Sequence[Any]]] = [
-                (
-                    "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [e.seq, e.time.isoformat(), e.operation, e.key_id, e.version, e.outcome, e.prev_hash, e.hash],
-                )
-                for e in entries
-            ]
-            count, head = entries[-1].seq + 1, entries[-1].hash
-            statements.append(self._manifest(self._macs, count, head))
-            self._transaction(statements)
-            self._audit_count, self._audit_head = count, head
+            if first != self._audit_count:
+                raise StoreError(f"audit records from {first} do not follow the {self._audit_count} stored")
+            body = _pack(records)
+            digest = hashlib.sha256(self._audit_head.encode("ascii") + body).hexdigest()
+            count = first + len(records)
+            self._transaction(
+                [
+                    ("INSERT INTO audit VALUES (?, ?, ?, ?, ?)", [first, len(records), body, self._audit_head, digest]),
+                    self._manifest(self._macs, count, digest),
+                ],
+                checkpoint=False,
+            )
+            self._audit_count, self._audit_head = count, digest
+
+    def start_writer(self, log: AuditLog) -> threading.Event:
+        """Save ``log``'s records from a thread of this store's: when woken, and every :data:`AUDIT_INTERVAL`.
+
+        Returns:
+            The event that wakes the writer (the log sets it once a batch is unsaved).
+        """
+        wake = threading.Event()
+        stop = self._stop
+
+        def run() -> None:
+            while not stop.is_set():
+                wake.wait(AUDIT_INTERVAL)
+                wake.clear()
+                try:
+                    log.flush()
+                except StoreError as exc:  # retried at the next wake; the recording threads write at the limit
+                    warnings.warn(f"the audit log could not be saved yet: {exc}", RuntimeWarning, stacklevel=1)
+
+        self._writer = threading.Thread(target=run, name=f"kmslib audit writer {self.path.name}", daemon=True)
+        self._wake = wake
+        self._writer.start()
+        self._at_exit = log.flush  # a process that ends without close() still saves its log
+        atexit.register(self._at_exit)
+        return wake
 
     def rekey(self, current: object, passphrase: object, shares: object, threshold: object) -> list[str]:
         """Replace the unseal secret: re-seal the root key alone (every key row stays as it is).
@@ -433,7 +485,17 @@ class SealedStore:
             return printable
 
     def close(self) -> None:
-        """Checkpoint the WAL into the file, release the lock, and drop the derived keys."""
+        """Stop the writer thread, checkpoint the WAL into the file, release the lock, drop the derived keys.
+
+        The custodian saves its audit log (:meth:`AuditLog.flush`) before it calls this.
+        """
+        self._stop.set()
+        if self._at_exit is not None:
+            atexit.unregister(self._at_exit)
+        if self._wake is not None:
+            self._wake.set()
+        if self._writer is not None and self._writer is not threading.current_thread():
+            self._writer.join()
         with self._lock:
             db, self._db = self._db, None
             if db is not None:
@@ -463,7 +525,7 @@ class SealedStore:
         barrier = self._barrier
         key_rows = db.execute(f"SELECT {_KEY_COLUMNS} FROM keys ORDER BY position")  # noqa: S608 - constant columns.fetchall()
         version_rows = db.execute("SELECT key_id, version, algorithm, sealed FROM versions").fetchall()
-        audit_rows = db.execute("SELECT * FROM audit ORDER BY seq").fetchall()
+        audit_rows = db.execute("SELECT first, count, records, prev, hash FROM audit ORDER BY first").fetchall()
         manifest = json.loads(db.execute("SELECT value FROM meta WHERE name = 'manifest'").fetchone()[0])
         body = {key: manifest.get(key) for key in ("keys", "audit", "head")}
         if not hmac.compare_digest(str(manifest.get("mac")), barrier.mac(["manifest", body])):
@@ -496,21 +558,65 @@ class SealedStore:
                         "check: tampered with, or moved from another row"
                     )
                 versions[version] = material
-        entries = [
-            AuditEntry(r[0], datetime.fromisoformat(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in audit_rows
-        ]
-        head = entries[-1].hash if entries else GENESIS
+        records = _audit_records(audit_rows, body["head"])
         if sealed:  # rows that belong to no live version (or no key): added, or left behind
             problem = "the store holds sealed rows that belong to no live key version: the file was tampered with"
-        elif not verify_chain(entries) or len(entries) != body["audit"] or head != body["head"]:
+        elif records is None or len(records) != body["audit"]:
             problem = "the store's audit log fails its check: edited, reordered or cut short"
         else:
             self._macs = macs
             self._positions = {info.key_id: position for position, (info, _) in enumerate(keys)}
-            self._audit_count, self._audit_head = len(entries), head
-            return _Loaded(keys, entries)
+            self._audit_count, self._audit_head = len(records), body["head"]
+            return _Loaded(keys, records)
         _destroy(keys)
         return problem
+
+
+def _pack(records: list[Record]) -> bytes:
+    """Audit records as bytes: ``marshal`` (format 4) of ``(time, operation, key id, version, outcome)`` tuples.
+
+    ``marshal`` is chosen for speed, since the store's writer thread shares the interpreter with the
+    hot path: about 0.1 microseconds a record, against 0.7 for JSON. Python's documentation warns
+    that ``marshal`` is not meant for untrusted data, so :func:`_audit_records` unpacks a batch only
+    after its hash has been checked along the chain that leads to the manifest's head, which only
+    the root key can authenticate. Times from an injected clock (datetimes) are stored as ISO text.
+    """
+    try:
+        return marshal.dumps(records, 4)
+    except ValueError:  # a datetime from an injected clock
+        return marshal.dumps(
+            [(w.isoformat() if isinstance(w, datetime) else w, op, k, v, o) for w, op, k, v, o in records], 4
+        )
+
+
+def _audit_records(rows: list[Any], head: object) -> list[Record] | None:  # noqa: PLR0911 - one refusal per check
+    """The records of the stored audit batches, or ``None`` if a batch is out of place, edited or malformed.
+
+    Every batch's hash is checked, back to ``head`` (the manifest's, under the MAC), before any is unpacked.
+    """
+    prev, first = GENESIS, 0
+    for start, count, body, stored_prev, digest in rows:
+        if start != first or stored_prev != prev or not isinstance(body, bytes):
+            return None
+        if hashlib.sha256(prev.encode("ascii") + body).hexdigest() != digest:
+            return None
+        prev, first = digest, first + count
+    if prev != head:
+        return None
+    records: list[Record] = []
+    for _, count, body, _, _ in rows:
+        batch = marshal.loads(body)  # noqa: S302 - authenticated above: the hash chain to the MAC'd head
+        if not isinstance(batch, list) or len(batch) != count:
+            return None
+        for record in batch:
+            if not isinstance(record, tuple) or len(record) != 5:
+                return None
+            when, operation, key_id, version, result = record
+            ok = isinstance(operation, str) and isinstance(result, str) and (key_id is None or isinstance(key_id, str))
+            if not ok or not (version is None or type(version) is int) or not isinstance(when, (str, float)):
+                return None
+            records.append((datetime.fromisoformat(when) if isinstance(when, str) else when, *record[1:]))
+    return records
 
 
 def _destroy(keys: list[tuple[KeyInfo, dict[int, Any]]]) -> None:
@@ -616,7 +722,7 @@ def open_store(
         loaded = _open(db, Path(path), passphrase, shares)
     except KMSError as exc:  # first: kmslib's InvalidInputError is a ValueError too
         loaded = exc
-    except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError) as exc:
         loaded = StoreError(
             _sqlite_problem(exc) if isinstance(exc, sqlite3.Error) else "the store file is malformed or tampered with"
         )

@@ -5,7 +5,7 @@ Usage: python store_worker.py MODE PATH PASSPHRASE
 Modes:
     lifecycle   key changes in a loop; prints each change after its call returned
     hold        opens the store, prints "open", and waits
-    data        one key, then encryptions in a loop; prints the count of those that returned
+    data        one key, then COUNT encryptions; prints "encrypted COUNT", waits PAUSE seconds, prints "waited"
     no-checkpoint
                 key changes with SQLite's checkpoints suppressed (so the WAL keeps them), then kills itself
 """
@@ -66,10 +66,12 @@ def main() -> None:
         time.sleep(600)
     elif mode == "data":
         kms.establish_aes_key("data")
-        count = int(sys.argv[4])
+        count, pause = int(sys.argv[4]), float(sys.argv[5])
         for _ in range(count):
             kms.encrypt_data_aes("data", "x")
         say("encrypted", count)
+        time.sleep(pause)
+        say("waited")
         time.sleep(600)
     elif mode == "no-checkpoint":
         kms._store._db = _NoCheckpoint(kms._store._db)  # type: ignore[union-attr,assignment]

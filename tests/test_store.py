@@ -6,10 +6,12 @@ Real files throughout; the crash and locking tests with real processes are in te
 from __future__ import annotations
 
 import json
+import marshal
 import sqlite3
 import stat
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from kmslib import (
     UnsealError,
     verify_signature,
 )
-from kmslib.store import AUDIT_BATCH
+from kmslib.store import AUDIT_BATCH, AUDIT_LIMIT
 
 PASSPHRASE = "correct horse battery staple"
 AES_BYTES = bytes(range(100, 132))
@@ -494,9 +496,11 @@ def test_a_sealed_row_moved_to_another_version_number_is_refused(filled: Path) -
         ("DELETE FROM keys WHERE key_id = 'b'", "differ from its manifest"),
         ("DELETE FROM versions WHERE key_id = 'b'", "version 1 of key 'b'"),
         ("INSERT INTO versions SELECT key_id, 9, algorithm, sealed FROM versions WHERE key_id = 'b'", "no live key"),
-        ("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)", "audit log"),
-        ("DELETE FROM audit WHERE seq = 2", "audit log"),
-        ("UPDATE audit SET outcome = 'KeyRevokedError' WHERE seq = 3", "audit log"),
+        ("DELETE FROM audit WHERE first = (SELECT max(first) FROM audit)", "audit log"),
+        ("DELETE FROM audit WHERE first = 2", "audit log"),
+        ("UPDATE audit SET records = zeroblob(length(records)) WHERE first = 1", "audit log"),
+        ("UPDATE audit SET records = (SELECT records FROM audit WHERE first = 0) WHERE first = 1", "audit log"),
+        ("UPDATE audit SET first = 1000 WHERE first = (SELECT max(first) FROM audit)", "audit log"),
         ("UPDATE meta SET value = replace(value, '\"audit\"', '\"audit \"') WHERE name = 'manifest'", "manifest"),
         ("UPDATE meta SET value = '2' WHERE name = 'format'", "format 2, newer"),
         ("DELETE FROM meta WHERE name = 'format'", "not a kmslib store"),
@@ -573,33 +577,65 @@ def _frames(exc: BaseException) -> Iterator[dict[str, object]]:
 # ---------------------------------------------------------------------- the audit log in the store
 
 
-def test_data_operations_are_saved_in_batches_and_key_changes_at_once(store: Path) -> None:
-    kms = KeyCustodian.open(store, passphrase=PASSPHRASE)
-    kms.establish_aes_key("k")
+def stored_operations(path: Path) -> list[str]:
+    """The audit operations in the file, read while a custodian holds it: through a copy of the database and WAL."""
+    copy = path.with_name("copy.db")
+    for name, content in files_of(path).items():
+        path.with_name(name.replace(path.name, "copy.db")).write_bytes(content)
+    db = sqlite3.connect(copy)
+    batches = [marshal.loads(body) for (body,) in db.execute("SELECT records FROM audit ORDER BY first")]
+    operations = [record[1] for batch in batches for record in batch]
+    db.close()
+    for p in path.parent.glob("copy.db*"):
+        p.unlink()
+    return operations
 
-    def stored() -> list[str]:
-        # Read the file while the custodian holds it: through a copy of the database and its WAL.
-        copy = store.with_name("copy.db")
-        for name, content in files_of(store).items():
-            store.with_name(name.replace(store.name, "copy.db")).write_bytes(content)
-        db = sqlite3.connect(copy)
-        operations = [row[0] for row in db.execute("SELECT operation FROM audit ORDER BY seq")]
-        db.close()
-        for p in store.parent.glob("copy.db*"):
-            p.unlink()
-        return operations
 
-    assert stored() == ["open", "establish_aes_key"]
-    for _ in range(AUDIT_BATCH - 1):
+def eventually(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def test_key_changes_save_the_log_before_they_return(store: Path) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms._store._stop.set()  # no writer thread: only what the calls themselves write
+        kms.establish_aes_key("k")
+        assert stored_operations(store) == ["open", "establish_aes_key"]
         kms.encrypt_data_aes("k", "x")
-    assert stored() == ["open", "establish_aes_key"]  # 63 data operations: not yet written
-    kms.encrypt_data_aes("k", "x")
-    assert stored().count("encrypt_data_aes") == AUDIT_BATCH  # the 64th writes the batch
-    kms.encrypt_data_aes("k", "x")
-    kms.rotate_key("k")  # a key change writes everything before it, and itself
-    assert stored()[-2:] == ["encrypt_data_aes", "rotate_key"]
-    kms.close()
-    assert stored()[-1] == "close"
+        kms.rotate_key("k")  # writes everything before it, and itself
+        assert stored_operations(store)[-2:] == ["encrypt_data_aes", "rotate_key"]
+    assert stored_operations(store)[-1] == "close"
+
+
+def test_data_operations_are_saved_by_the_writer_thread_in_batches(store: Path) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("k")
+        for _ in range(AUDIT_BATCH):
+            kms.encrypt_data_aes("k", "x")
+        assert eventually(lambda: stored_operations(store).count("encrypt_data_aes") == AUDIT_BATCH)
+        kms.encrypt_data_aes("k", "one more")  # less than a batch: saved within the interval
+        assert eventually(lambda: stored_operations(store).count("encrypt_data_aes") == AUDIT_BATCH + 1)
+
+
+def test_never_more_than_the_limit_is_unsaved_even_if_the_writer_stalls(store: Path) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("k")
+        writer = kms._store
+        writer._stop.set()  # stall the writer thread
+        assert writer._wake is not None
+        writer._wake.set()
+        assert writer._writer is not None
+        writer._writer.join()
+        before = len(stored_operations(store))
+        for _ in range(AUDIT_LIMIT - 1):
+            kms.encrypt_data_aes("k", "x")
+        assert len(stored_operations(store)) == before  # the writer saved nothing
+        kms.encrypt_data_aes("k", "x")  # the limit: this call writes them itself
+        assert len(stored_operations(store)) == before + AUDIT_LIMIT
 
 
 def test_the_store_is_checked_by_the_same_audit_verification(store: Path) -> None:
@@ -626,3 +662,36 @@ def test_two_custodians_cannot_hold_one_store_in_one_process(store: Path) -> Non
     first.close()
     with KeyCustodian.open(store, passphrase=PASSPHRASE) as second:
         assert "k" in second
+
+
+def test_threads_sharing_a_stored_custodian_leave_a_store_that_reopens_whole(store: Path) -> None:
+    import threading
+
+    kms = KeyCustodian.open(store, passphrase=PASSPHRASE)
+    kms.establish_aes_key("shared")
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(15):
+                kms.establish_aes_key(f"t{n}-{i}")
+                kms.rotate_key(f"t{n}-{i}")
+                for _ in range(50):
+                    kms.decrypt_data_aes("shared", kms.encrypt_data_aes("shared", "x"))
+                if i % 2:
+                    kms.invalidate_key(f"t{n}-{i}", version=1)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    before, count, head = kms.list_keys(), len(kms.audit_log), kms.audit_log.head
+    kms.close()
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as again:
+        assert again.list_keys() == before
+        assert len(again.audit_log) == count + 2  # close, open
+        assert again.audit_log.verify(head=head)
