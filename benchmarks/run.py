@@ -299,6 +299,59 @@ def signing_cases() -> tuple[dict[str, Callable[[], object]], dict[str, int]]:
     return cases, sizes
 
 
+def store_cases(
+    folder: Path,
+) -> tuple[dict[str, Callable[[], object]], dict[str, Callable[[], object]], Callable[[], None]]:
+    """The sealed store: opening (the KDF is slow on purpose), one durable key change, and the hot path.
+
+    Returns ``(slow cases, 1 KiB round trips stored and in memory, cleanup)``.
+    """
+    from kmslib.unsealing import ARGON2ID, SCRYPT, derive_unseal_key, passphrase_parameters  # noqa: PLC0415
+
+    by_passphrase, by_shares = folder / "passphrase.db", folder / "shares.db"
+    kmslib.init_store(by_passphrase, passphrase="benchmark passphrase")
+    shares = kmslib.init_store(by_shares, shares=5, threshold=3)
+    for path, secret in ((by_passphrase, {"passphrase": "benchmark passphrase"}), (by_shares, {"shares": shares[:3]})):
+        with KeyCustodian.open(path, **secret) as kms:  # type: ignore[arg-type]
+            kms.establish_aes_key("a")
+            kms.generate_rsa_pair("r")
+            kms.generate_signing_key("s")
+    parameters = passphrase_parameters()
+    kdf = "Argon2id (RFC 9106, 64 MiB)" if parameters["kdf"] == ARGON2ID["kdf"] else f"scrypt {SCRYPT}"
+    working = folder / "working.db"
+    kmslib.init_store(working, passphrase="benchmark passphrase")
+    stored = KeyCustodian.open(working, passphrase="benchmark passphrase")
+    memory = KeyCustodian()
+    counter = iter(range(10**9))
+
+    def stored_change() -> object:
+        return stored.establish_aes_key(f"bench-{next(counter)}")
+
+    def memory_change() -> object:
+        return memory.establish_aes_key(f"bench-{next(counter)}")
+
+    slow = {
+        f"store: {kdf} alone": lambda: derive_unseal_key(b"benchmark passphrase", parameters),
+        "store: open + close (passphrase)": lambda: _reopen(by_passphrase, passphrase="benchmark passphrase"),
+        "store: open + close (3 of 5 shares)": lambda: _reopen(by_shares, shares=shares[:3]),
+        "store: durable key change": stored_change,
+        "in memory: the same key change": memory_change,
+    }
+    data = os.urandom(1024)
+    stored.establish_aes_key("hot")
+    memory.establish_aes_key("hot")
+
+    def through(kms: KeyCustodian) -> Callable[[], object]:
+        return lambda: kms.decrypt_data_aes("hot", kms.encrypt_data_aes("hot", data), encoding=None)
+
+    hot = {"kmslib GCM 1 KiB, stored custodian": through(stored), "kmslib GCM 1 KiB, in memory": through(memory)}
+    return slow, hot, stored.close
+
+
+def _reopen(path: Path, **secret: Any) -> None:
+    KeyCustodian.open(path, **secret).close()
+
+
 def dh_parameter_generation(cap: float) -> dict[str, Any]:
     """One attempt at generating 2048-bit DH parameters, in a subprocess killed after ``cap`` seconds."""
     code = (
@@ -456,6 +509,23 @@ def main(argv: list[str] | None = None) -> int:
                       ("raw pyca RSA-2048 OAEP decrypt", "kmslib RSA-2048 OAEP decrypt")):  # fmt: skip
         print(f"  {ours}: {other[ours].median / other[raw].median:.2f}x raw")
 
+    print("\nthe sealed store (a passphrase store and a 3-of-5 shares store, three keys each)")
+    with tempfile.TemporaryDirectory() as folder:
+        slow_store, hot_store, close_store = store_cases(Path(folder))
+        store_stats: dict[str, Stats] = {}
+        for name, fn in slow_store.items():
+            store_stats[name] = measure(fn, repeats=5, min_time=0.2 if "change" in name else 0.0, max_number=200)
+            print(f"{name:<48}{fmt_time(store_stats[name].median):>10} ±{store_stats[name].spread:4.0%}")
+        hot_samples = measure_interleaved(hot_store, repeats=3 * repeats, min_time=0.03)
+        close_store()
+    stored_rt, memory_rt = hot_samples["kmslib GCM 1 KiB, stored custodian"], hot_samples["kmslib GCM 1 KiB, in memory"]
+    store_ratio = statistics.median(s / m for s, m in zip(stored_rt, memory_rt, strict=True))
+    print(f"{'kmslib GCM 1 KiB round trip, stored custodian':<48}{fmt_time(statistics.median(stored_rt)):>10}")
+    print(f"{'kmslib GCM 1 KiB round trip, in memory':<48}{fmt_time(statistics.median(memory_rt)):>10}")
+    print(f"  the stored custodian's round trip: {store_ratio:.2f}x the in-memory one (its audit log is saved)")
+    results["store"] = {name: asdict(stats) for name, stats in store_stats.items()}
+    results["store"]["round_trip_ratio_stored_to_memory"] = store_ratio
+
     cap = 30.0 if not args.quick else 5.0
     parameters = dh_parameter_generation(cap)
     results["dh_parameter_generation_2048"] = parameters
@@ -486,6 +556,10 @@ def main(argv: list[str] | None = None) -> int:
         ("a DH key pair (ffdhe2048) under 1 ms", other["kmslib DH key pair (ffdhe2048)"].median < 1e-3),
         ("import kmslib under 100 ms", other["import kmslib"].median < 0.1),
         (f"kmslib's hybrid exchange at most 1.3x raw pyca ({hybrid_overhead:.2f}x)", hybrid_overhead <= 1.3),
+        (
+            f"1 KiB GCM through a stored custodian at most 1.1x the in-memory one ({store_ratio:.2f}x)",
+            store_ratio <= 1.1,
+        ),
     ]
     if "Tink AEAD AES256_GCM" in envelope:
         faster = envelope["Tink AEAD AES256_GCM"]["1 MiB"]["median"] / envelope["kmslib envelope"]["1 MiB"]["median"]

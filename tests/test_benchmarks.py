@@ -10,6 +10,7 @@ import importlib.util
 import os
 import shutil
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -85,3 +86,13 @@ def test_the_exchange_and_signing_cases_run() -> None:
         case()  # a verification that fails would raise SignatureError
     assert sizes["ed25519"] == 64
     assert sizes["ml-dsa-65"] == 3309
+
+
+def test_the_store_cases_run_and_round_trip(tmp_path: Path) -> None:
+    slow, hot, close = load_benchmark().store_cases(tmp_path)
+    assert {"store: durable key change", "in memory: the same key change"} <= set(slow)
+    for case in slow.values():
+        case()
+    for case in hot.values():
+        assert len(case()) == 1024  # type: ignore[arg-type]
+    close()
