@@ -25,11 +25,14 @@ elsewhere to notice it.
 
 Durability. The file is in WAL mode with ``synchronous=FULL``: every key change (create, import,
 derive, rotate, revoke, rekey) is one transaction, committed and flushed to disk (``fsync``)
-before its call returns and before the custodian's memory changes, together with every audit
-entry made so far. Entries of operations that change no key (encrypt, decrypt, sign...) are
-written in batches of :data:`AUDIT_BATCH`: a crash loses at most the last ``AUDIT_BATCH - 1`` of
-them, plus one for each other thread that was recording at that instant, and the record of a key
-change whose call had not returned yet. A crash never loses a key change whose call returned.
+before its call returns and before the custodian's memory changes, and the WAL is then
+checkpointed into the file. The change's audit record, with every record made before it, is
+written in a second durable transaction before the call returns. Records of operations that
+change no key (encrypt, decrypt, sign...) are saved by a writer thread, when
+:data:`AUDIT_BATCH` are unsaved and every :data:`AUDIT_INTERVAL` seconds; once
+:data:`AUDIT_LIMIT` are unsaved, the recording thread writes them itself. So a crash loses at
+most the last ``AUDIT_LIMIT`` records of data operations, and the record of a key change whose
+call had not returned yet; never a key change, nor its record, once its call returned.
 
 Locking. The connection holds SQLite's exclusive lock (``locking_mode=EXCLUSIVE``) from opening
 to closing, so a second process, or a second custodian in this one, gets a ``StoreError``. The
@@ -210,6 +213,19 @@ class _Barrier:
         self._mac_key[:] = bytes(len(self._mac_key))
 
 
+def _keys_manifest(barrier: _Barrier, macs: Mapping[str, str]) -> tuple[str, str]:
+    """The keys manifest's text (every key row's MAC, under a MAC) and its digest."""
+    body = {"keys": sorted(macs.items())}
+    text = json.dumps({**body, "mac": barrier.mac(["manifest", body])})
+    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _audit_manifest(barrier: _Barrier, count: object, head: object, keys_digest: str) -> str:
+    """The audit manifest's text: the log's length and head, and the keys manifest's digest, under a MAC."""
+    body = {"audit": count, "head": head, "keys_digest": keys_digest}
+    return json.dumps({**body, "mac": barrier.mac(["audit manifest", body])})
+
+
 def _seal_root(unseal_key: bytes, root_key: bytes | bytearray, store_id: str, unseal: Mapping[str, Any]) -> str:
     nonce = os.urandom(_NONCE)
     return (nonce + AESGCM(unseal_key).encrypt(nonce, root_key, _root_aad(store_id, unseal))).hex()
@@ -326,6 +342,7 @@ class SealedStore:
         self._positions: dict[str, int] = {}
         self._audit_count = 0
         self._audit_head = GENESIS
+        self._keys_digest = self._pending_digest = ""
         self._stop = threading.Event()
         self._wake: threading.Event | None = None
         self._writer: threading.Thread | None = None
@@ -359,11 +376,24 @@ class SealedStore:
         with contextlib.suppress(sqlite3.Error):  # committed already; a failed checkpoint is retried by the next
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def _manifest(self, macs: Mapping[str, str], count: int, head: str) -> tuple[str, list[Any]]:
-        body = {"keys": sorted(macs.items()), "audit": count, "head": head}
-        return "INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", [
-            json.dumps({**body, "mac": self._barrier.mac(["manifest", body])})
-        ]
+    def _manifests(self, macs: Mapping[str, str] | None, count: int, head: str) -> list[tuple[str, Sequence[Any]]]:
+        """The manifest rows: the keys' (when ``macs`` changed), and the audit log's, bound to the keys'.
+
+        Two rows, so that saving audit records costs the same however many keys there are; the
+        audit manifest includes the keys manifest's digest, so that neither can be rolled back alone.
+        """
+        statements: list[tuple[str, Sequence[Any]]] = []
+        if macs is not None:
+            text, self._pending_digest = _keys_manifest(self._barrier, macs)
+            statements.append(("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", [text]))
+        digest = self._pending_digest if macs is not None else self._keys_digest
+        statements.append(
+            (
+                "INSERT OR REPLACE INTO meta VALUES ('audit_manifest', ?)",
+                [_audit_manifest(self._barrier, count, head, digest)],
+            )
+        )
+        return statements
 
     def save_key(self, info: KeyInfo, new_versions: Mapping[int, Any]) -> None:
         """Write a key's record, its new versions (sealed), and drop its revoked versions' rows: durably.
@@ -389,9 +419,9 @@ class SealedStore:
             for version in info.revoked_versions:
                 statements.append(("DELETE FROM versions WHERE key_id = ? AND version = ?", [info.key_id, version]))
             macs = {**self._macs, info.key_id: mac}
-            statements.append(self._manifest(macs, self._audit_count, self._audit_head))
+            statements += self._manifests(macs, self._audit_count, self._audit_head)
             self._transaction(statements)
-            self._macs, self._positions[info.key_id] = macs, position
+            self._macs, self._positions[info.key_id], self._keys_digest = macs, position, self._pending_digest
 
     def write_audit(self, first: int, records: list[Record]) -> None:
         """Append the audit records numbered from ``first`` durably, as one batch chained to the one before.
@@ -413,7 +443,7 @@ class SealedStore:
             self._transaction(
                 [
                     ("INSERT INTO audit VALUES (?, ?, ?, ?, ?)", [first, len(records), body, self._audit_head, digest]),
-                    self._manifest(self._macs, count, digest),
+                    *self._manifests(None, count, digest),
                 ],
                 checkpoint=False,
             )
@@ -518,18 +548,23 @@ class SealedStore:
 
     # ------------------------------------------------------------------ reading
 
-    def _load(self) -> _Loaded | str:
+    def _load(self) -> _Loaded | str:  # noqa: PLR0911 - one refusal for each check, each with its own message
         """Every key, version and audit entry, checked; or the problem that refuses the store."""
         db = self._db
         assert db is not None
         barrier = self._barrier
-        key_rows = db.execute(f"SELECT {_KEY_COLUMNS} FROM keys ORDER BY position")  # noqa: S608 - constant columns.fetchall()
+        select_keys = f"SELECT {_KEY_COLUMNS} FROM keys ORDER BY position"  # noqa: S608 - constant columns
+        key_rows = db.execute(select_keys).fetchall()
         version_rows = db.execute("SELECT key_id, version, algorithm, sealed FROM versions").fetchall()
         audit_rows = db.execute("SELECT first, count, records, prev, hash FROM audit ORDER BY first").fetchall()
-        manifest = json.loads(db.execute("SELECT value FROM meta WHERE name = 'manifest'").fetchone()[0])
-        body = {key: manifest.get(key) for key in ("keys", "audit", "head")}
-        if not hmac.compare_digest(str(manifest.get("mac")), barrier.mac(["manifest", body])):
+        meta = dict(db.execute("SELECT name, value FROM meta WHERE name IN ('manifest', 'audit_manifest')").fetchall())
+        manifest, audit_manifest = json.loads(meta["manifest"]), json.loads(meta["audit_manifest"])
+        body = {"keys": manifest.get("keys"), **{k: audit_manifest.get(k) for k in ("audit", "head", "keys_digest")}}
+        keys_text, keys_digest = _keys_manifest(barrier, dict(map(tuple, manifest.get("keys") or [])))
+        if not hmac.compare_digest(json.loads(keys_text)["mac"], str(manifest.get("mac"))):
             return "the store's manifest fails its check: the file was tampered with"
+        if json.loads(_audit_manifest(barrier, body["audit"], body["head"], keys_digest)) != audit_manifest:
+            return "the store's audit manifest fails its check: the file was tampered with, or partly rolled back"
         infos: list[KeyInfo] = []
         macs: dict[str, str] = {}
         for row in key_rows:
@@ -567,6 +602,7 @@ class SealedStore:
             self._macs = macs
             self._positions = {info.key_id: position for position, (info, _) in enumerate(keys)}
             self._audit_count, self._audit_head = len(records), body["head"]
+            self._keys_digest = keys_digest
             return _Loaded(keys, records)
         _destroy(keys)
         return problem
@@ -668,13 +704,14 @@ def init_store(
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
-            manifest_body = {"keys": [], "audit": 0, "head": GENESIS}
+            keys_text, keys_digest = _keys_manifest(barrier, {})
             rows = {
                 "format": str(FORMAT),
                 "store_id": store_id,
                 "unseal": json.dumps(parameters),
                 "root": _seal_root(unseal_key, root_key, store_id, parameters),
-                "manifest": json.dumps({**manifest_body, "mac": barrier.mac(["manifest", manifest_body])}),
+                "manifest": keys_text,
+                "audit_manifest": _audit_manifest(barrier, 0, GENESIS, keys_digest),
             }
             db.execute("PRAGMA synchronous=FULL")
             db.execute("BEGIN IMMEDIATE")

@@ -501,7 +501,8 @@ def test_a_sealed_row_moved_to_another_version_number_is_refused(filled: Path) -
         ("UPDATE audit SET records = zeroblob(length(records)) WHERE first = 1", "audit log"),
         ("UPDATE audit SET records = (SELECT records FROM audit WHERE first = 0) WHERE first = 1", "audit log"),
         ("UPDATE audit SET first = 1000 WHERE first = (SELECT max(first) FROM audit)", "audit log"),
-        ("UPDATE meta SET value = replace(value, '\"audit\"', '\"audit \"') WHERE name = 'manifest'", "manifest"),
+        ("UPDATE meta SET value = replace(value, '\"keys\"', '\"keys \"') WHERE name = 'manifest'", "manifest"),
+        ("UPDATE meta SET value = replace(value, '\"audit\"', '\"audit \"') WHERE name = 'audit_manifest'", "manifest"),
         ("UPDATE meta SET value = '2' WHERE name = 'format'", "format 2, newer"),
         ("DELETE FROM meta WHERE name = 'format'", "not a kmslib store"),
         ("DROP TABLE audit", "not a kmslib store"),
@@ -523,6 +524,25 @@ def test_a_store_rolled_back_row_by_row_is_refused(filled: Path, tmp_path: Path)
         kms.invalidate_key("a", reason="compromised")
     tamper(filled, "INSERT OR REPLACE INTO keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", *old_row)
     with pytest.raises(StoreError, match="differ from its manifest"):  # an authentic old row, out of place
+        KeyCustodian.open(filled, passphrase=PASSPHRASE)
+
+
+def test_the_keys_rolled_back_with_their_manifest_but_not_the_log_are_refused(filled: Path) -> None:
+    with sqlite3.connect(filled) as db:
+        old_keys = db.execute("SELECT * FROM keys").fetchall()
+        old_versions = db.execute("SELECT * FROM versions").fetchall()
+        old_manifest = db.execute("SELECT value FROM meta WHERE name = 'manifest'").fetchone()[0]
+    db.close()
+    with KeyCustodian.open(filled, passphrase=PASSPHRASE) as kms:
+        kms.invalidate_key("b", reason="compromised")  # the attacker wants this undone
+    db = sqlite3.connect(filled, isolation_level=None)
+    db.execute("DELETE FROM keys")
+    db.execute("DELETE FROM versions")
+    db.executemany(f"INSERT INTO keys VALUES ({', '.join('?' * 13)})", old_keys)
+    db.executemany("INSERT INTO versions VALUES (?, ?, ?, ?)", old_versions)
+    db.execute("UPDATE meta SET value = ? WHERE name = 'manifest'", (old_manifest,))
+    db.close()
+    with pytest.raises(StoreError, match="partly rolled back"):  # every key row authentic, and their manifest too
         KeyCustodian.open(filled, passphrase=PASSPHRASE)
 
 

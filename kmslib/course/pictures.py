@@ -26,6 +26,7 @@ from kmslib.tokens import inspect_token, parse_token
 
 __all__ = [
     "audit_chain",
+    "barrier",
     "cbc_chain",
     "ecb_vs_cbc",
     "gcm_diagram",
@@ -396,6 +397,37 @@ def key_hierarchy() -> Figure:
         va="center",
     )
     return _finish(fig, ax, "Envelope encryption: the key hierarchy", (-0.4, 10.2), (-0.1, 4.9))
+
+
+def barrier() -> Figure:
+    """A sealed store's barrier: who holds what, what is sealed under what, and what the file shows."""
+    fig, ax = plt.subplots(figsize=(11, 5.6))
+    for x, who in ((0.9, "Ana"), (2.5, "Ben"), (4.1, "Chen")):
+        _box(ax, x, 4.6, f"{who}: a share\n(33 words)", "#dbeafe", width=1.5)
+        _arrow(ax, (x, 4.25), (2.5, 3.75))
+    ax.text(4.95, 4.6, "any 3 of\nthe 5 shares\n(or a pass-\nphrase, through\nArgon2id)", fontsize=8, va="center")
+    _box(ax, 2.5, 3.4, "unseal key\n(in memory only, never written)", "#fee2e2", width=3.2)
+    _arrow(ax, (2.5, 3.05), (2.5, 2.45))
+    ax.text(2.65, 2.75, "opens", fontsize=8, color=_BLUE)
+    _box(ax, 2.5, 2.1, "root key\n(in memory while open)", "#fef3c7", width=3.2)
+    _arrow(ax, (2.5, 1.75), (2.5, 1.05))
+    ax.text(2.65, 1.4, "seals and authenticates", fontsize=8, color=_BLUE)
+    _box(ax, 2.5, 0.7, "the custodian's keys\n(KEKs, signing keys...)", "#d1fae5", width=3.2)
+    ax.plot([6.3, 6.3], [-0.1, 5.2], color=_RED, lw=2.5, ls="--")
+    ax.text(6.2, 0.0, "the barrier", color=_RED, fontsize=9, ha="right")
+    ax.text(9.3, 4.75, "the store file\n(untrusted: anyone may copy it)", fontsize=9, fontweight="bold", ha="center")
+    rows = (
+        ("meta: how to unseal (KDF, salt),\nand the root key sealed under the unseal key", "#fee2e2"),
+        ("keys: ids, states, times, fingerprints\n(readable), each row with an HMAC", "#f3f4f6"),
+        ("versions: key material sealed with AES-GCM,\nbound to its key id, version and algorithm", "#fef3c7"),
+        ("audit: the log's records, hash-chained", "#f3f4f6"),
+    )
+    for n, (row, colour) in enumerate(rows):
+        _box(ax, 9.3, 3.85 - n * 0.95, row, colour, width=5.2)
+    _arrow(ax, (4.1, 3.4), (6.7, 3.85), _RED)
+    _arrow(ax, (4.1, 2.1), (6.7, 2.9), _RED)
+    _arrow(ax, (4.1, 0.7), (6.7, 1.95), _RED)
+    return _finish(fig, ax, "A sealed store: the barrier between the keys and the file", (-0.1, 12.0), (-0.2, 5.3))
 
 
 def signature_sizes() -> Figure:

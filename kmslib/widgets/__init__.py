@@ -13,5 +13,6 @@ from kmslib.widgets.dashboard import KeyVaultDashboard
 from kmslib.widgets.dh_form import DHExchangeForm
 from kmslib.widgets.envelope_form import EnvelopeForm
 from kmslib.widgets.rsa_form import RSAForm
+from kmslib.widgets.unseal_form import UnsealForm
 
-__all__ = ["AESForm", "DHExchangeForm", "EnvelopeForm", "KeyVaultDashboard", "RSAForm"]
+__all__ = ["AESForm", "DHExchangeForm", "EnvelopeForm", "KeyVaultDashboard", "RSAForm", "UnsealForm"]

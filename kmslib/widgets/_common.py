@@ -41,6 +41,8 @@ _TITLES = {
     "ArgumentTypeError": "Invalid input",
     "InvalidPeerKeyError": "Invalid peer key",
     "SignatureError": "Signature does not verify",
+    "UnsealError": "Still sealed",
+    "StoreError": "Store problem",
 }
 
 
