@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import html
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import ipywidgets as w
 import pytest
 
+import kmslib
 from kmslib import DecryptionError, KeyCustodian, inspect_token
 from kmslib.course import rechain
 from kmslib.widgets import AESForm, DHExchangeForm, EnvelopeForm, KeyVaultDashboard, RSAForm
@@ -569,16 +573,31 @@ def test_the_chain_tick_checks_against_a_head_saved_earlier(kms: KeyCustodian) -
 # ---------------------------------------------------------------- every form
 
 
+def _unsealed_form(kms: KeyCustodian) -> object:
+    """An UnsealForm over a new store, unsealed, so that its dashboard shows too."""
+    from kmslib.widgets import UnsealForm
+
+    path = Path(tempfile.mkdtemp()) / "form.db"
+    shares = kmslib.init_store(path, shares=3, threshold=2)
+    form = UnsealForm(path)
+    for share in shares[:2]:
+        form.add_share(share)
+    assert form.custodian is not None
+    return form
+
+
 FORMS: list[Callable[[KeyCustodian], object]] = [
     AESForm,
     RSAForm,
     lambda kms: DHExchangeForm(),
     KeyVaultDashboard,
     EnvelopeForm,
+    _unsealed_form,
 ]
+FORM_IDS = ["aes", "rsa", "dh", "dashboard", "envelope", "unseal"]
 
 
-@pytest.mark.parametrize("make", FORMS, ids=["aes", "rsa", "dh", "dashboard", "envelope"])
+@pytest.mark.parametrize("make", FORMS, ids=FORM_IDS)
 def test_each_form_is_a_widget_tree_that_displays_itself(
     kms: KeyCustodian, make: Callable[[KeyCustodian], object]
 ) -> None:
@@ -599,7 +618,7 @@ def _controls(widget: w.Widget) -> list[w.Widget]:
     return found
 
 
-@pytest.mark.parametrize("make", FORMS, ids=["aes", "rsa", "dh", "dashboard", "envelope"])
+@pytest.mark.parametrize("make", FORMS, ids=FORM_IDS)
 def test_every_control_has_a_name_assistive_technology_reads(
     kms: KeyCustodian, make: Callable[[KeyCustodian], object]
 ) -> None:
@@ -758,3 +777,82 @@ def test_dh_form_hybrid_group_follows_the_kem_flow() -> None:
     assert is_error(stopped, "Signature does not verify")
     assert "Bob checked the signature" in stopped.match.value
     assert "shared" not in stopped.bob
+
+
+# ---------------------------------------------------------------- unseal
+
+
+@pytest.fixture
+def team_store(tmp_path: Path) -> tuple[Path, list[str]]:
+    path = tmp_path / "team.db"
+    shares = kmslib.init_store(path, shares=5, threshold=3)
+    with KeyCustodian.open(path, shares=shares[:3]) as kms:
+        kms.establish_aes_key("payroll")
+        kms.generate_signing_key("auditor")
+    return path, shares
+
+
+def test_unseal_form_counts_shares_one_at_a_time_then_shows_the_stored_keys(team_store: tuple[Path, list[str]]) -> None:
+    from kmslib.widgets import UnsealForm
+
+    path, shares = team_store
+    form = UnsealForm(path)
+    assert "No shares given yet: sealed." in form.progress.value
+    assert 'role="status"' in form.progress.value
+    form.share.value = shares[3]
+    form.add_button.click()
+    assert form.share.value == ""  # a pasted share never stays in the box
+    assert "1 of 3 shares given: still sealed." in form.progress.value
+    form.add_share("  " + shares[3].replace(" ", "\n") + "  ")  # the same share again, pasted with line breaks
+    assert "given already" in form.status.value
+    assert form.shares_given == 1
+    form.add_share(shares[0])
+    assert "2 of 3 shares given" in form.progress.value
+    assert form.custodian is None
+    form.add_share(shares[4])
+    assert form.custodian is not None
+    assert "Unsealed: 2 keys" in form.progress.value
+    assert form.shares_given == 0  # forgotten once the store is open
+    board = form.dashboard_box.children[0]
+    assert "payroll" in html.unescape(str(board.children))  # the dashboard shows the stored keys
+    form.seal_button.click()
+    assert form.custodian is None
+    assert form.dashboard_box.children == ()
+    assert "Sealed" in form.status.value
+    with KeyCustodian.open(path, shares=shares[1:4]) as kms:  # sealing released the store
+        assert [e.operation for e in kms.audit_log][-2:] == ["close", "open"]
+
+
+def test_unseal_form_names_a_mistyped_share_and_a_share_of_another_set(team_store: tuple[Path, list[str]]) -> None:
+    from kmslib.widgets import UnsealForm
+
+    path, shares = team_store
+    form = UnsealForm(path)
+    words = shares[1].split()
+    words[10] = "academic" if words[10] != "academic" else "acid"
+    form.add_share(" ".join(words))
+    assert 'role="alert"' in form.status.value
+    assert "this share is not a valid share" in form.status.value
+    assert "checksum" in form.status.value
+    assert form.shares_given == 0
+    other = kmslib.init_store(path.with_name("other.db"), shares=5, threshold=3)
+    form.add_share(shares[1])
+    form.add_share(other[0])
+    assert "belongs to another set" in form.status.value
+    assert form.shares_given == 1
+    form.forget_button.click()
+    assert form.shares_given == 0
+    for share in other[:3]:  # a whole set, of another store
+        form.add_share(share)
+    assert "Still sealed" in form.status.value
+    assert "not this store" in form.status.value
+    assert form.custodian is None
+    assert "No shares given yet" in form.progress.value
+
+
+def test_the_dashboard_of_a_closed_custodian_says_so(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("k")
+    board = KeyVaultDashboard(kms)
+    kms.close()  # the dashboard follows the log, and the close is logged
+    assert "the custodian is closed" in board.keys_table.value
+    assert board.key.options == ()

@@ -9,7 +9,7 @@ import ipywidgets as w
 
 from kmslib.audit import AuditEntry, AuditLog
 from kmslib.custodian import KeyCustodian
-from kmslib.errors import InvalidInputError
+from kmslib.errors import InvalidInputError, StoreError
 from kmslib.keyinfo import KeyInfo
 from kmslib.widgets._common import COLOURS, Form, labelled, make_button
 
@@ -189,7 +189,12 @@ class KeyVaultDashboard(Form):
 
     def refresh(self) -> None:
         """Redraw the key table, the key chooser and the audit log from the custodian."""
-        keys = self.custodian.list_keys()
+        try:
+            keys = self.custodian.list_keys()
+        except StoreError:  # the custodian was closed: its keys left memory
+            self.keys_table.value = "<i>the custodian is closed: its store is sealed</i>"
+            self.key.options = []
+            return
         self.keys_table.value = keys_html(keys)
         current = self.key.value
         active = [info.key_id for info in keys if info.active]

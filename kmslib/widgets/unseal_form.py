@@ -44,6 +44,7 @@ class UnsealForm(Form):
         self.dashboard_box = w.VBox([])
         #: The open custodian, once unsealed (``None`` while sealed).
         self.custodian: KeyCustodian | None = None
+        self._dashboard: KeyVaultDashboard | None = None
         self._shares: list[str] = []
         self._threshold = 0
         self._on_click(self.add_button, self.add_share)
@@ -121,7 +122,8 @@ class UnsealForm(Form):
             del shares
         self._ok("Unsealed: the root key is in memory, and the keys below are usable.")
         self._show_progress()
-        self.dashboard_box.children = [KeyVaultDashboard(self.custodian).widget]
+        self._dashboard = KeyVaultDashboard(self.custodian)
+        self.dashboard_box.children = [self._dashboard.widget]
 
     def forget_shares(self) -> None:
         """Drop the shares given so far (a holder made a mistake, or the wrong people gathered)."""
@@ -131,6 +133,9 @@ class UnsealForm(Form):
 
     def seal(self) -> None:
         """Close the custodian: its keys leave memory, and the shares are needed again."""
+        if self._dashboard is not None:
+            self._dashboard.close()  # it stops following the log before the custodian closes
+            self._dashboard = None
         if self.custodian is not None:
             self.custodian.close()
         self.custodian = None
