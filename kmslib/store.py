@@ -794,8 +794,12 @@ def _open(  # noqa: PLR0911 - one refusal for each problem, each with its own me
     root_key = _open_root(unseal_key, meta["root"], store_id, unseal)
     del unseal_key
     if root_key is None:
-        wrong = "passphrase is wrong" if unseal.get("method") == "passphrase" else "shares are not this store's"
-        raise UnsealError(f"the {wrong}: the store stays sealed and unchanged")
+        wrong = (
+            "the passphrase is wrong"
+            if unseal.get("method") == "passphrase"
+            else "the shares do not unseal this store (they are another store's, or a rekey replaced them)"
+        )
+        raise UnsealError(f"{wrong}: the store stays sealed and unchanged")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA secure_delete=ON")
     store = SealedStore(db, path, _Barrier(root_key, store_id), root_key)

@@ -57,7 +57,10 @@ def test_q1_refuses_a_passphrase_store_the_wrong_threshold_and_an_open_store(tmp
     shares = kmslib.init_store(right, shares=5, threshold=3)
     refused(lesson07.q1, right, shares[0], because="list of shares")
     refused(
-        lesson07.q1, right, kmslib.init_store(tmp_path / "other.db", shares=5, threshold=3), because="not this store"
+        lesson07.q1,
+        right,
+        kmslib.init_store(tmp_path / "other.db", shares=5, threshold=3),
+        because="do not unseal this store",
     )
     with KeyCustodian.open(right, shares=shares[:3]):
         refused(lesson07.q1, right, shares, because="close your custodian")
@@ -169,3 +172,11 @@ def test_the_barrier_picture_says_what_it_shows() -> None:
 def test_the_quiz_cannot_be_passed_by_always_answering_one_letter() -> None:
     assert len(lesson07.quiz.questions) == 4
     assert len({q.answer for q in lesson07.quiz.questions}) > 1
+
+
+def test_mistype_changes_one_word_to_another_valid_word_and_the_checksum_catches_it(tmp_path: Path) -> None:
+    shares = kmslib.init_store(tmp_path / "s.db", shares=3, threshold=2)
+    wrong = lesson07.mistype(shares[0])
+    assert sum(a != b for a, b in zip(wrong.split(), shares[0].split(), strict=True)) == 1
+    with pytest.raises(UnsealError, match="checksum"):
+        KeyCustodian.open(tmp_path / "s.db", shares=[wrong, shares[1]])

@@ -34,6 +34,7 @@ def test_the_course_notebooks_exist() -> None:
         "04_revocation_and_lifecycle.ipynb",
         "05_envelope_encryption.ipynb",
         "06_signatures_and_trust.ipynb",
+        "07_sealed_storage.ipynb",
         "08_capstone.ipynb",
     ]
 
@@ -127,7 +128,7 @@ def test_no_helper_is_defined_in_a_notebook() -> None:
                 assert not re.search(r"^\s*(def|class) ", text(cell), re.MULTILINE), (path.name, text(cell)[:60])
 
 
-LESSONS = [path for path in NOTEBOOKS if path.name[:2] in {"01", "02", "03", "04", "05", "06"}]
+LESSONS = [path for path in NOTEBOOKS if path.name[:2] in {"01", "02", "03", "04", "05", "06", "07"}]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=[p.name for p in LESSONS])

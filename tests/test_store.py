@@ -261,7 +261,7 @@ def test_too_few_wrong_or_mistyped_shares_are_unseal_errors_and_change_nothing(t
         ([], "no shares"),
         ([shares[0], " ".join(mistyped), shares[2]], "share 2 is not a valid share"),
         ([shares[0], shares[1], other[2]], "share 3 belongs to another set"),
-        (other[:3], "not this store's"),
+        (other[:3], "do not unseal this store"),
         ([shares[0], shares[1], "hello world"], "share 3 is not a valid share"),
     ]
     for given, match in cases:

@@ -845,7 +845,7 @@ def test_unseal_form_names_a_mistyped_share_and_a_share_of_another_set(team_stor
     for share in other[:3]:  # a whole set, of another store
         form.add_share(share)
     assert "Still sealed" in form.status.value
-    assert "not this store" in form.status.value
+    assert "do not unseal this store" in form.status.value
     assert form.custodian is None
     assert "No shares given yet" in form.progress.value
 

@@ -36,6 +36,7 @@ COURSE = (
     ("04_revocation_and_lifecycle.ipynb", "Revocation and the key lifecycle"),
     ("05_envelope_encryption.ipynb", "Envelope encryption: data keys"),
     ("06_signatures_and_trust.ipynb", "Signatures and trust"),
+    ("07_sealed_storage.ipynb", "Sealed storage: where the root key lives"),
     ("08_capstone.ipynb", "Capstone: a key compromise, end to end"),
 )
 

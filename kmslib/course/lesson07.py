@@ -1,6 +1,7 @@
 """Lesson 07 (sealed storage): what the notebook shows, four checked exercises, and the quiz.
 
 - :func:`workspace`: a fresh folder for the lesson's store files;
+- :func:`mistype`: a share with one word changed to another valid word, for the checksum to catch;
 - :func:`describe_shares`: what a set of shares says about itself (count, words, threshold), never the words;
 - :func:`attacker_view`: the store file read with ``sqlite3``, as whoever copied it reads it;
 - :func:`found_in_files`: whether some bytes appear anywhere in a store's files (its WAL included);
@@ -37,6 +38,7 @@ __all__ = [
     "crash_demo",
     "describe_shares",
     "found_in_files",
+    "mistype",
     "q1",
     "q2",
     "q3",
@@ -52,6 +54,13 @@ PAYROLL = "2026-01: Ana 4100, Ben 3900, Chen 4250"
 def workspace() -> Path:
     """A new, empty folder for this lesson's store files (in the system's temporary folder)."""
     return Path(tempfile.mkdtemp(prefix="kmslib-lesson07-"))
+
+
+def mistype(share: str, position: int = 5) -> str:
+    """``share`` with one word replaced by another word of SLIP-0039's list: the mistake a checksum is for."""
+    words = share.split()
+    words[position] = "academic" if words[position] != "academic" else "acid"
+    return " ".join(words)
 
 
 def describe_shares(shares: list[str]) -> str:
