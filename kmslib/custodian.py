@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, overload
 
@@ -98,6 +99,8 @@ class _InMemory:
     """
 
     __slots__ = ()
+    #: An in-memory custodian has no file.
+    path: Path | None = None
 
     def save_key(self, info: KeyInfo, new_versions: dict[int, Material]) -> None:
         """Nothing to write: the custodian's memory is the store."""
@@ -1381,6 +1384,11 @@ class KeyCustodian:
             current = passphrase = None  # type: ignore[assignment]  # a traceback keeps its frames' locals
             assert error is not None
             raise error
+
+    @property
+    def store_path(self) -> Path | None:
+        """The file of the sealed store this custodian was opened from, or ``None`` for an in-memory one."""
+        return self._store.path
 
     def close(self) -> None:
         """Seal the custodian again: save the audit log, drop every key's material from memory, release the store.

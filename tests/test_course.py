@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from matplotlib.figure import Figure
 
+import kmslib
 from kmslib import DecryptionError, KeyCustodian, inspect_token
-from kmslib.course import COURSE, ____, classroom_clock, pictures, tamper
-from kmslib.course.capstone import EXERCISES, q1, q2, q3, q4
+from kmslib.course import COURSE, ____, capstone, classroom_clock, pictures, tamper
+from kmslib.course.capstone import EXERCISES, q1, q2, q3, q4, q5
 
 
 def test_classroom_clock_is_deterministic() -> None:
@@ -47,119 +50,159 @@ def test_course_map_lists_every_notebook() -> None:
     assert [name for name, _ in COURSE] == on_disk
 
 
-def solve(kms: KeyCustodian, upto: int) -> dict[str, str]:
+CONTEXT = "dept=finance"
+
+
+@pytest.fixture
+def hq(tmp_path: Path) -> Iterator[KeyCustodian]:
+    """The student's custodian, in a sealed store (closed at the end if the test left it open)."""
+    path = tmp_path / "hq.db"
+    kmslib.init_store(path, passphrase=capstone.PASSPHRASE)
+    custodian = KeyCustodian.open(path, passphrase=capstone.PASSPHRASE)
+    yield custodian
+    custodian.close()
+
+
+def solve(kms: KeyCustodian, upto: int) -> dict[str, object]:
     """Do the capstone's exercises 1..upto, as a student would."""
-    answers: dict[str, str] = {}
+    answers: dict[str, object] = {}
     if upto >= 1:
         kms.establish_aes_key("ops")
     if upto >= 2:
-        answers["report_token"] = kms.encrypt_data_aes("ops", "quarterly report", associated_data="dept=finance")
+        answers["old"] = kms.encrypt_envelope("ops", capstone.REPORT, associated_data=CONTEXT)
     if upto >= 3:
         kms.rotate_key("ops")
-        answers["report_token_v2"] = kms.rewrap("ops", answers["report_token"], associated_data="dept=finance")
+        answers["new"] = kms.rewrap_envelope("ops", answers["old"], associated_data=CONTEXT)  # type: ignore[arg-type]
     if upto >= 4:
         kms.invalidate_key("ops", version=1, reason="laptop stolen")
     return answers
 
 
-def test_the_capstone_solved_step_by_step_passes_every_check(capsys: pytest.CaptureFixture[str]) -> None:
-    kms = KeyCustodian()
-    solve(kms, 1)
-    assert q1.check(kms)
-    kms2 = KeyCustodian()
-    answers = solve(kms2, 2)
-    assert q2.check(kms2, answers["report_token"])
-    kms3 = KeyCustodian()
-    answers = solve(kms3, 3)
-    assert q3.check(kms3, answers["report_token_v2"])
-    kms4 = KeyCustodian()
-    solve(kms4, 4)
-    assert q4.check(kms4)
-    assert capsys.readouterr().out.count("correct!") == 4
-
-
-@pytest.mark.parametrize(
-    ("setup", "exercise", "answer", "says"),
-    [
-        (lambda k: None, q1, lambda k: (k,), "there is no key 'ops'"),
-        (lambda k: k.establish_aes_key("ops", mode="cbc"), q1, lambda k: (k,), "GCM authenticates"),
-        (lambda k: k.generate_rsa_pair("ops"), q1, lambda k: (k,), "is an RSA key"),
-        (lambda k: solve(k, 1), q2, lambda k: (k, ____), "replace the blank"),
-        (lambda k: solve(k, 1), q2, lambda k: (k, "quarterly report"), "token string"),
-        (
-            lambda k: solve(k, 1),
-            q2,
-            lambda k: (k, k.encrypt_data_aes("ops", "quarterly report")),
-            "bind associated_data='dept=finance'",
-        ),
-        (
-            lambda k: solve(k, 1),
-            q2,
-            lambda k: (k, k.encrypt_data_aes("ops", "other text", associated_data="dept=finance")),
-            "encrypt 'quarterly report'",
-        ),
-        (
-            lambda k: solve(k, 2),
-            q3,
-            lambda k: (k, k.encrypt_data_aes("ops", "quarterly report", associated_data="dept=finance")),
-            "still at version 1",
-        ),
-        (  # a fresh encryption is no rewrap
-            lambda k: (solve(k, 2), k.rotate_key("ops")),
-            q3,
-            lambda k: (k, k.encrypt_data_aes("ops", "quarterly report", associated_data="dept=finance")),
-            "no rewrap since the rotation",
-        ),
-        (  # decrypt-then-encrypt instead of rewrap: the audit log shows it
-            lambda k: (solve(k, 2), k.rotate_key("ops")),
-            q3,
-            lambda k: (
-                k,
-                k.encrypt_data_aes(
-                    "ops",
-                    k.decrypt_data_aes("ops", k.encrypt_data_aes("ops", "x"), associated_data=None),
-                    associated_data="dept=finance",
-                ),
-            ),
-            "no rewrap since the rotation",
-        ),
-        (lambda k: solve(k, 3), q4, lambda k: (k,), "version 1 is not revoked yet"),
-        (
-            lambda k: (solve(k, 3), k.invalidate_key("ops", version=1)),
-            q4,
-            lambda k: (k,),
-            "give a reason",
-        ),
-        (lambda k: (solve(k, 3), k.invalidate_key("ops")), q4, lambda k: (k,), "revoke only version 1"),
-        (
-            lambda k: (solve(k, 3), k.invalidate_key("ops", version=1, reason="   ")),
-            q4,
-            lambda k: (k,),
-            "give a reason",
-        ),
-        (  # revoking before rewrapping: the token of version 1 is stranded
-            lambda k: (solve(k, 2), k.rotate_key("ops"), k.invalidate_key("ops", version=1, reason="stolen")),
-            q4,
-            lambda k: (k,),
-            "revoked before any token was rewrapped",
-        ),
-        (lambda k: None, q4, lambda k: ("not a custodian",), "pass your KeyCustodian"),
-        (lambda k: None, q4, lambda k: (k,), "KeyNotFoundError"),
-    ],
-)
-def test_checkers_say_what_is_wrong(
-    capsys: pytest.CaptureFixture[str], setup: object, exercise: object, answer: object, says: str | None
+def test_the_capstone_solved_step_by_step_passes_every_check(
+    hq: KeyCustodian, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    kms = hq
+    kms.establish_aes_key("ops")
+    assert q1.check(kms)
+    old = kms.encrypt_envelope("ops", capstone.REPORT, associated_data=CONTEXT)
+    assert q2.check(kms, old)
+    kms.rotate_key("ops")
+    new = kms.rewrap_envelope("ops", old, associated_data=CONTEXT)
+    assert q3.check(kms, old, new)
+    kms.invalidate_key("ops", version=1, reason="laptop stolen")
+    assert q4.check(kms, old)
+    kms.generate_signing_key("auditor")
+    checkpoint = kms.sign_audit_checkpoint("auditor")
+    public = kms.export_public_key("auditor")
+    path = kms.store_path
+    assert path is not None
+    kms.close()
+    with KeyCustodian.open(path, passphrase=capstone.PASSPHRASE) as kms2:
+        assert q5.check(kms2, checkpoint, public, new)
+        assert q5.check(kms2, checkpoint, public, new)  # a check can be run again
+    assert capsys.readouterr().out.count("correct!") == 6
+
+
+def test_q1_wants_a_stored_gcm_kek(hq: KeyCustodian, capsys: pytest.CaptureFixture[str]) -> None:
+    kms = hq
+    in_memory = KeyCustodian()
+    in_memory.establish_aes_key("ops")
+    assert not q1.check(in_memory)
+    assert "in-memory custodian" in capsys.readouterr().out
+    assert not q1.check(kms)
+    assert "no key 'ops'" in capsys.readouterr().out
+    kms.establish_aes_key("ops", mode="cbc")
+    assert not q1.check(kms)
+    assert "must be AES-256-GCM" in capsys.readouterr().out
+    assert not q1.check("not a custodian")
+    assert "pass your KeyCustodian" in capsys.readouterr().out
+
+
+def test_q2_refuses_no_associated_data_other_data_and_tokens(
+    hq: KeyCustodian, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kms = hq
+    solve(kms, 1)
+    for answer, says in (
+        (____, "replace the blank"),
+        (kms.encrypt_data_aes("ops", "x"), "should be the envelope"),
+        (kms.encrypt_envelope("ops", capstone.REPORT), f"bind associated_data={CONTEXT!r}"),
+        (kms.encrypt_envelope("ops", b"other", associated_data=CONTEXT), "encrypt REPORT"),
+        (b"KMSE\x01 but not an envelope", "not an envelope"),
+    ):
+        assert not q2.check(kms, answer)
+        assert says in capsys.readouterr().out
+
+
+def test_q3_refuses_no_rotation_a_fresh_envelope_and_the_old_version(
+    hq: KeyCustodian, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kms = hq
+    old = solve(kms, 2)["old"]
+    fresh = kms.encrypt_envelope("ops", capstone.REPORT, associated_data=CONTEXT)
+    assert not q3.check(kms, old, fresh)
+    assert "still at version 1" in capsys.readouterr().out
+    kms.rotate_key("ops")
+    assert not q3.check(kms, old, old)
+    assert "wrapped by version 1" in capsys.readouterr().out
+    again = kms.encrypt_envelope("ops", capstone.REPORT, associated_data=CONTEXT)  # decrypt-and-encrypt: new bytes
+    assert not q3.check(kms, old, again)
+    assert "encrypted again" in capsys.readouterr().out
+
+
+def test_q4_refuses_a_whole_key_revocation_no_reason_and_the_wrong_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = [
+        (lambda k: k.invalidate_key("ops", version=1), "give a reason"),
+        (lambda k: k.invalidate_key("ops", version=1, reason="   "), "give a reason"),
+        (lambda k: k.invalidate_key("ops"), "Revoke only version 1"),
+        (lambda k: None, "not revoked yet"),
+    ]
+    for act, says in cases:
+        kms = KeyCustodian()
+        answers = solve(kms, 3)
+        act(kms)
+        assert not q4.check(kms, answers["old"])
+        assert says in capsys.readouterr().out
     kms = KeyCustodian()
-    setup(kms)  # type: ignore[operator]
-    verdict = exercise.check(*answer(kms))  # type: ignore[attr-defined, operator]
-    out = capsys.readouterr().out
-    if says is None:  # a fresh token at the new version is also a right answer to exercise 3
-        assert verdict
-        return
-    assert not verdict
-    assert "not yet" in out or "blank" in out
-    assert says in out
+    old = solve(kms, 2)["old"]
+    kms.rotate_key("ops")
+    kms.invalidate_key("ops", version=1, reason="stolen")  # before any rewrap: the envelope is stranded
+    assert not q4.check(kms, old)
+    assert "revoked before the envelope was rewrapped" in capsys.readouterr().out
+
+
+def test_q5_refuses_no_restart_a_late_checkpoint_and_another_key(
+    hq: KeyCustodian, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kms = hq
+    answers = solve(kms, 4)
+    kms.generate_signing_key("auditor")
+    kms.generate_signing_key("other")
+    checkpoint = kms.sign_audit_checkpoint("auditor")
+    public, other = kms.export_public_key("auditor"), kms.export_public_key("other")
+    assert not q5.check(kms, checkpoint, public, answers["new"])
+    assert "never closed" in capsys.readouterr().out
+    path = kms.store_path
+    assert path is not None
+    kms.close()
+    with KeyCustodian.open(path, passphrase=capstone.PASSPHRASE) as kms2:
+        late = kms2.sign_audit_checkpoint("auditor")
+        for args, says in (
+            ((checkpoint, other, answers["new"]), "does not extend the checkpoint"),
+            ((late, public, answers["new"]), "before the restart"),
+            (("not a checkpoint", public, answers["new"]), "sign_audit_checkpoint returned"),
+            ((checkpoint, "no pem", answers["new"]), "export_public_key"),
+            ((checkpoint, public, answers["new"]), None),
+        ):
+            verdict = q5.check(kms2, *args)
+            out = capsys.readouterr().out
+            assert bool(verdict) is (says is None), out
+            if says:
+                assert says in out
+    assert not q5.check(KeyCustodian(), checkpoint, public, answers["new"])
+    assert "reopened from the store" in capsys.readouterr().out
 
 
 def test_hints_and_solutions_are_hidden_until_asked(capsys: pytest.CaptureFixture[str]) -> None:
@@ -168,20 +211,23 @@ def test_hints_and_solutions_are_hidden_until_asked(capsys: pytest.CaptureFixtur
         exercise.hint()
         exercise.solution()
     out = capsys.readouterr().out
-    assert out.count("Hint:") == 4
-    assert 'kms.invalidate_key("ops", version=1, reason="laptop stolen")' in out
+    assert out.count("Hint:") == 5
+    assert 'kms.invalidate_key("ops", version=1, reason="a copy was on the stolen terminal")' in out
 
 
 def test_solutions_solve_the_exercises(capsys: pytest.CaptureFixture[str]) -> None:
     """Running each printed solution, in order as in the notebook, passes its check."""
-    namespace: dict[str, object] = {"kms": KeyCustodian()}
-    arguments = {1: (), 2: ("report_token",), 3: ("report_token_v2",), 4: ()}
+    namespace: dict[str, object] = {
+        "KeyCustodian": KeyCustodian,
+        "path": capstone.new_store(),
+        "PASSPHRASE": capstone.PASSPHRASE,
+        "REPORT": capstone.REPORT,
+        **{f"q{n}": exercise for n, exercise in enumerate(EXERCISES, 1)},
+    }
     for exercise in EXERCISES:
-        exercise.solution()
-        code = capsys.readouterr().out.removeprefix("Solution:\n")
-        exec(code, namespace)
-        assert exercise.check(namespace["kms"], *(namespace[name] for name in arguments[exercise.number]))
-        assert "correct!" in capsys.readouterr().out
+        exec(exercise.solution_code, namespace)
+        assert "correct!" in capsys.readouterr().out, exercise.number
+    namespace["kms2"].close()  # type: ignore[attr-defined]
 
 
 def test_verdicts_display_nothing() -> None:

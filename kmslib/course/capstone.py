@@ -1,128 +1,237 @@
-"""The capstone's "your turn" exercises (see :mod:`kmslib.course.exercises`)."""
+"""The capstone's "your turn" exercises (see :mod:`kmslib.course.exercises`).
+
+The student's custodian lives in a sealed store (lesson 07). The exercises, each judged from the
+custodian's state, the envelopes and the audit log:
+
+- ``q1``: a KEK ``ops`` in the store;
+- ``q2``: a report in an envelope under it, bound to its department;
+- ``q3``: after a compromise, rotate the KEK and rewrap the envelope (the data's bytes untouched);
+- ``q4``: revoke the exposed version, with a reason, after the rewrap;
+- ``q5``: a signed audit checkpoint, then a restart: the reopened store holds all of it, and the
+  auditor's check of the log against the checkpoint passes.
+"""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+from kmslib.audit import AuditLog
 from kmslib.course.exercises import Exercise, student_custodian
 from kmslib.custodian import KeyCustodian
-from kmslib.errors import KMSError
-from kmslib.tokens import inspect_token
+from kmslib.envelope import split
+from kmslib.errors import KeyRevokedError, KMSError
+from kmslib.tokens import parse_token
 
-__all__ = ["EXERCISES", "q1", "q2", "q3", "q4"]
+__all__ = ["EXERCISES", "PASSPHRASE", "REPORT", "new_store", "q1", "q2", "q3", "q4", "q5"]
 
 KEY_ID = "ops"
-MESSAGE = "quarterly report"
+#: The report the exercises encrypt, and the associated data it is bound to.
+REPORT = b"Quarterly report: revenue 1.2M, costs 0.9M."
 CONTEXT = "dept=finance"
+#: The passphrase of the exercises' store (a classroom one: a real one is long and kept apart).
+PASSPHRASE = "capstone classroom passphrase"  # noqa: S105 - a teaching store's, printed in the notebook
+
+
+def new_store() -> Path:
+    """A new passphrase store for the exercises, in a fresh temporary folder; returns its path."""
+    from kmslib import init_store  # noqa: PLC0415 - the store's modules only when a store is used
+
+    path = Path(tempfile.mkdtemp(prefix="kmslib-capstone-")) / "head-office.db"
+    init_store(path, passphrase=PASSPHRASE)
+    return path
+
+
+def _envelope(value: object, name: str) -> memoryview | str:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        return f"{name} should be the envelope (bytes) that encrypt_envelope or rewrap_envelope returned."
+    view = memoryview(value)
+    if split(view) is None:
+        return f"{name} is not an envelope: it should start with b'KMSE\\x01'."
+    return view
 
 
 def _check_q1(kms: object) -> str | None:
     custodian = student_custodian(kms)
+    if custodian.store_path is None:
+        return "kms is an in-memory custodian: open the store, kms = KeyCustodian.open(path, passphrase=PASSPHRASE)."
     if KEY_ID not in custodian:
         return f"there is no key {KEY_ID!r} in the custodian yet."
     info = custodian.key_info(KEY_ID)
     if info.kind != "aes":
-        return f"{KEY_ID!r} is an {info.kind.upper()} key; the exercise asks for AES."
+        return f"{KEY_ID!r} is a {info.kind} key; a KEK is an AES key."
     if info.algorithm != "aes-256-gcm":
-        return f"{KEY_ID!r} uses {info.algorithm}; GCM authenticates, CBC does not. Make a GCM key."
+        return f"{KEY_ID!r} uses {info.algorithm}; a KEK must be AES-256-GCM. Make a GCM key."
     return None
 
 
-def _check_q2(kms: object, token: object) -> str | None:
+def _check_q2(kms: object, envelope: object) -> str | None:
     custodian = student_custodian(kms)
-    if not isinstance(token, str) or not token.startswith("kms:"):
-        return "report_token should be the token string that encrypt_data_aes returns."
-    if inspect_token(token).algorithm != "aes-256-gcm":
-        return "encrypt with the GCM key 'ops'."
+    view = _envelope(envelope, "report_envelope")
+    if isinstance(view, str):
+        return view
     try:
-        plaintext = custodian.decrypt_data_aes(KEY_ID, token, associated_data=CONTEXT)
+        data = custodian.decrypt_envelope(KEY_ID, view, associated_data=CONTEXT)
     except KMSError:
         try:
-            custodian.decrypt_data_aes(KEY_ID, token)
+            custodian.decrypt_envelope(KEY_ID, view)
         except KMSError:
-            return "the token does not decrypt with 'ops': was it made by that key?"
-        return f"the token decrypts without associated data: bind associated_data={CONTEXT!r}."
-    if plaintext != MESSAGE:
-        return f"the token holds {len(plaintext)} characters of something else; encrypt {MESSAGE!r}."
+            return f"the envelope does not open with {KEY_ID!r}: was it made under that KEK?"
+        return f"the envelope opens without associated data: bind associated_data={CONTEXT!r}."
+    if data != REPORT:
+        return "the envelope holds something else: encrypt REPORT."
     return None
 
 
-def _after_rotation(custodian: KeyCustodian) -> tuple[list[str], int | None]:
-    """The operations on the key since its last rotation, and the seq of that rotation."""
+def _since_rotation(custodian: KeyCustodian) -> list[str] | None:
+    """The successful operations on the KEK since its last rotation (``None`` if it was never rotated)."""
     ok = [e for e in custodian.audit_log if e.key_id == KEY_ID and e.outcome == "ok"]
     rotations = [e.seq for e in ok if e.operation == "rotate_key"]
     if not rotations:
-        return [], None
-    return [e.operation for e in ok if e.seq > rotations[-1]], rotations[-1]
+        return None
+    return [e.operation for e in ok if e.seq > rotations[-1]]
 
 
-def _check_q3(kms: object, token: object) -> str | None:
+def _check_q3(kms: object, old: object, new: object) -> str | None:  # noqa: PLR0911 - a message per mistake
     custodian = student_custodian(kms)
     info = custodian.key_info(KEY_ID)
     if info.version < 2:
         return f"{KEY_ID!r} is still at version 1: rotate it first."
-    if not isinstance(token, str) or not token.startswith("kms:"):
-        return "report_token_v2 should be the token string that rewrap returns."
-    if inspect_token(token).version != info.version:
-        return f"the token is at version {inspect_token(token).version}; rewrap moves it to {info.version}."
-    since, _ = _after_rotation(custodian)
-    if "rewrap" not in since:
+    old_view, new_view = _envelope(old, "report_envelope"), _envelope(new, "report_envelope_v2")
+    if isinstance(old_view, str):
+        return old_view
+    if isinstance(new_view, str):
+        return new_view
+    old_parts, new_parts = split(old_view), split(new_view)
+    assert old_parts is not None
+    assert new_parts is not None
+    version = parse_token(new_parts[0])[0]
+    if version != info.version:
+        return f"report_envelope_v2's data key is wrapped by version {version}; rewrap moves it to {info.version}."
+    if bytes(old_parts[1]) != bytes(new_parts[1]):
         return (
-            "the audit log shows no rewrap since the rotation: decrypting and encrypting again puts the report in "
-            "your program's memory. rewrap moves it to the new version inside the custodian."
+            "the data was encrypted again (its nonce, ciphertext and tag changed): rewrap_envelope re-wraps only the "
+            "data key, and the report never leaves the custodian's memory."
         )
-    if custodian.decrypt_data_aes(KEY_ID, token, associated_data=CONTEXT) != MESSAGE:
-        return "the rewrapped token should still hold the report."
+    since = _since_rotation(custodian)
+    if since is None or "rewrap_envelope" not in since:  # pragma: no cover - a same payload needs a rewrap
+        return "the audit log shows no rewrap_envelope since the rotation."
+    if custodian.decrypt_envelope(KEY_ID, new_view, associated_data=CONTEXT) != REPORT:  # pragma: no cover
+        return "the rewrapped envelope should still hold the report."
     return None
 
 
-def _check_q4(kms: object) -> str | None:
+def _check_q4(kms: object, old: object) -> str | None:  # noqa: PLR0911 - a message per mistake
     custodian = student_custodian(kms)
     info = custodian.key_info(KEY_ID)
     if not info.active:
-        return f"the whole key {KEY_ID!r} was revoked; revoke only version 1 (version=1)."
+        return f"the whole key {KEY_ID!r} was revoked: the rewrapped envelope is lost too. Revoke only version 1."
     if 1 not in info.revoked_versions:
         return "version 1 is not revoked yet."
     if not info.reason or not info.reason.strip():
-        return "give a reason that says something, so the audit trail says why."
+        return "give a reason that says something, so that the audit trail says why."
     log = list(custodian.audit_log)
     revoked = next(e.seq for e in log if e.key_id == KEY_ID and e.operation == "invalidate_key" and e.version == 1)
-    rewraps = [e.seq for e in log if e.key_id == KEY_ID and e.operation == "rewrap" and e.outcome == "ok"]
+    rewraps = [e.seq for e in log if e.key_id == KEY_ID and e.operation == "rewrap_envelope" and e.outcome == "ok"]
     if not rewraps or min(rewraps) > revoked:
-        return "version 1 was revoked before any token was rewrapped: the order is rotate, rewrap, then revoke."
+        return "version 1 was revoked before the envelope was rewrapped: the order is rotate, rewrap, then revoke."
+    view = _envelope(old, "report_envelope")
+    if isinstance(view, str):
+        return view
+    try:
+        custodian.decrypt_envelope(KEY_ID, view, associated_data=CONTEXT)
+    except KeyRevokedError:
+        return None
+    except KMSError:  # pragma: no cover - another failure: the envelope is not the report's
+        return "report_envelope should be the envelope made in exercise 2."
+    return "the old envelope still opens: its data key is wrapped by a version that is still live."
+
+
+def _check_q5(  # noqa: PLR0911 - a message per mistake
+    kms: object, checkpoint: object, public_key: object, envelope: object
+) -> str | None:
+    custodian = student_custodian(kms)
+    if custodian.store_path is None:
+        return "pass the custodian reopened from the store (KeyCustodian.open), after closing the first one."
+    operations = [e.operation for e in custodian.audit_log]
+    if "close" not in operations:
+        return "the store was never closed: close kms (the restart), then open the store again as kms2."
+    if not isinstance(checkpoint, str) or not checkpoint.startswith("kmslib-checkpoint:"):
+        return "checkpoint should be the text that sign_audit_checkpoint returned."
+    if not isinstance(public_key, str) or "PUBLIC KEY" not in public_key:
+        return "public_key should be the PEM that export_public_key returned for the signing key."
+    count = checkpoint.split(":")[2]
+    if not count.isdigit():
+        return "checkpoint should be the text that sign_audit_checkpoint returned."
+    signed_at = int(count)
+    if "close" not in operations[signed_at:]:
+        return "sign the checkpoint before the restart, so that the auditor checks the log across it."
+    if not AuditLog.verify_jsonl(custodian.audit_log.to_jsonl(), checkpoint=checkpoint, public_key=public_key):
+        return "the reopened store's log does not extend the checkpoint with that public key."
+    info = custodian.key_info(KEY_ID)
+    if not info.active or 1 not in info.revoked_versions:
+        return f"after the restart, {KEY_ID!r} should be active with version 1 revoked: finish exercise 4 first."
+    view = _envelope(envelope, "report_envelope_v2")
+    if isinstance(view, str):
+        return view
+    if custodian.decrypt_envelope(KEY_ID, view, associated_data=CONTEXT) != REPORT:  # pragma: no cover
+        return "the rewrapped envelope should still hold the report."
     return None
 
 
 q1 = Exercise(
     1,
     "recall",
-    f"Make an AES-256-GCM key called {KEY_ID!r} in `kms`.",
+    f"Open the store as `kms`, and make an AES-256-GCM key-encryption key called {KEY_ID!r} in it.",
     _check_q1,
-    "establish_aes_key takes the key id; GCM is the default mode.",
-    f'kms.establish_aes_key("{KEY_ID}")',
+    "KeyCustodian.open(path, passphrase=...) opens the store; establish_aes_key makes a GCM key by default.",
+    f'kms = KeyCustodian.open(path, passphrase=PASSPHRASE)\nkms.establish_aes_key("{KEY_ID}")\nq1.check(kms)',
 )
 q2 = Exercise(
     2,
     "apply",
-    f"Encrypt {MESSAGE!r} under {KEY_ID!r}, bound to the associated data {CONTEXT!r}; keep it in `report_token`.",
+    f"Encrypt `REPORT` into an envelope under {KEY_ID!r}, bound to the associated data {CONTEXT!r}; keep it in "
+    "`report_envelope`.",
     _check_q2,
-    "encrypt_data_aes takes associated_data=... as a keyword argument.",
-    f'report_token = kms.encrypt_data_aes("{KEY_ID}", "{MESSAGE}", associated_data="{CONTEXT}")',
+    "encrypt_envelope(key_id, data, associated_data=...) returns the envelope.",
+    f'report_envelope = kms.encrypt_envelope("{KEY_ID}", REPORT, associated_data="{CONTEXT}")\n'
+    "q2.check(kms, report_envelope)",
 )
 q3 = Exercise(
     3,
     "apply",
-    f"Rotate {KEY_ID!r}, then rewrap `report_token` to the new version as `report_token_v2`.",
+    f"A copy of `report_envelope` was on the stolen terminal. Rotate {KEY_ID!r}, then rewrap your envelope to the "
+    "new version as `report_envelope_v2`: the data's bytes must not change.",
     _check_q3,
-    "rotate_key adds a version; rewrap needs the same associated_data as the original token.",
-    f'kms.rotate_key("{KEY_ID}")\nreport_token_v2 = kms.rewrap("{KEY_ID}", report_token, associated_data="{CONTEXT}")',
+    "rotate_key adds a version; rewrap_envelope needs the same associated_data as the original.",
+    f'kms.rotate_key("{KEY_ID}")\n'
+    f'report_envelope_v2 = kms.rewrap_envelope("{KEY_ID}", report_envelope, associated_data="{CONTEXT}")\n'
+    "q3.check(kms, report_envelope, report_envelope_v2)",
 )
 q4 = Exercise(
     4,
     "apply",
-    f"Version 1 of {KEY_ID!r} was on the stolen laptop: revoke that version only, with a reason.",
+    f"Revoke version 1 of {KEY_ID!r} only, with a reason, so that the stolen copy can never be opened through the "
+    "custodian again.",
     _check_q4,
     "invalidate_key takes version=... and reason=...; the newest version cannot be revoked alone.",
-    f'kms.invalidate_key("{KEY_ID}", version=1, reason="laptop stolen")',
+    f'kms.invalidate_key("{KEY_ID}", version=1, reason="a copy was on the stolen terminal")\n'
+    "q4.check(kms, report_envelope)",
+)
+q5 = Exercise(
+    5,
+    "build",
+    "Make an Ed25519 signing key 'auditor' and sign an audit checkpoint for the auditor, with its public key. Then "
+    "restart: close `kms` and open the store again as `kms2`. Pass (kms2, checkpoint, public_key, report_envelope_v2).",
+    _check_q5,
+    "generate_signing_key, sign_audit_checkpoint and export_public_key; then kms.close() and KeyCustodian.open again.",
+    'kms.generate_signing_key("auditor")\n'
+    'checkpoint = kms.sign_audit_checkpoint("auditor")\n'
+    'public_key = kms.export_public_key("auditor")\n'
+    "kms.close()\n"
+    "kms2 = KeyCustodian.open(path, passphrase=PASSPHRASE)\n"
+    "q5.check(kms2, checkpoint, public_key, report_envelope_v2)",
 )
 
 #: The exercises in order.
-EXERCISES = (q1, q2, q3, q4)
+EXERCISES = (q1, q2, q3, q4, q5)
