@@ -23,6 +23,7 @@ FORMS = {
     "04_revocation_and_lifecycle.ipynb": ["kmslib-dashboard", "kmslib-aes-form"],
     "05_envelope_encryption.ipynb": ["kmslib-envelope-form"],
     "06_signatures_and_trust.ipynb": ["kmslib-dh-form"],
+    "07_sealed_storage.ipynb": ["kmslib-unseal-form"],
     "08_capstone.ipynb": ["kmslib-dashboard"],
 }
 
@@ -282,6 +283,41 @@ def test_the_exchange_form_runs_the_hybrid_kem_flow(page: Any, lab: Lab) -> None
     page.wait_for_function(
         "(el) => el.innerText.includes('the fingerprints match')", arg=form.locator(".kmslib-match").element_handle()
     )
+
+
+def test_the_unseal_form_takes_shares_one_at_a_time_and_opens_the_store(page: Any, lab: Lab) -> None:
+    open_notebook(page, lab, "07_sealed_storage.ipynb")
+    run_all(page)
+    form = page.locator(".kmslib-unseal-form").last
+    form.scroll_into_view_if_needed()
+    cell = page.locator(".jp-CodeCell", has=form)
+    printed = cell.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']").inner_text()
+    shares = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in printed.splitlines() if ":" in line}
+    assert sorted(shares) == ["Ana", "Chen", "Eli"]
+    progress = form.locator(".kmslib-progress")
+    box = form.locator(".kmslib-share textarea")
+    words = shares["Chen"].split()
+    words[4] = "academic" if words[4] != "academic" else "acid"
+    box.fill(" ".join(words))  # one word wrong: the checksum catches it
+    form.locator("button.kmslib-add-button").click()
+    page.wait_for_function(
+        "(el) => el.innerText.includes('not a valid share')", arg=form.locator(".kmslib-status-line").element_handle()
+    )
+    assert form.locator(".kmslib-status-line [role=alert]").count() == 1
+    for n, holder in enumerate(("Ana", "Chen"), 1):
+        box.fill(shares[holder])
+        form.locator("button.kmslib-add-button").click()
+        page.wait_for_function(f"(el) => el.innerText.includes('{n} of 3 shares given')", arg=progress.element_handle())
+        assert box.input_value() == ""  # the share does not stay in the box
+    box.fill(shares["Eli"])
+    form.locator("button.kmslib-add-button").click()
+    page.wait_for_function("(el) => el.innerText.includes('Unsealed: 3 keys')", arg=progress.element_handle())
+    dashboard = form.locator(".kmslib-dashboard")
+    dashboard.wait_for()
+    assert "payroll" in dashboard.inner_text()
+    assert accessibility_violations(page) == []  # the unsealed form, dashboard inside, too
+    form.locator("button.kmslib-seal-button").click()
+    page.wait_for_function("(el) => el.innerText.includes('No shares given yet')", arg=progress.element_handle())
 
 
 FOCUSED_MATCHES = "(selector) => !!document.activeElement && document.activeElement.matches(selector)"
