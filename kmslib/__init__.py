@@ -15,7 +15,7 @@ course's interactive forms live in :mod:`kmslib.widgets`.
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING, Any
 
 from kmslib.audit import AuditEntry, AuditLog
 from kmslib.custodian import REVOCATION_SUCCESSFUL, KeyCustodian
@@ -45,20 +45,17 @@ from kmslib.tokens import TokenInfo, inspect_token
 __version__ = "0.1.0"
 
 
-def init_store(
-    path: str | os.PathLike[str],
-    *,
-    passphrase: str | bytes | None = None,
-    shares: int | None = None,
-    threshold: int | None = None,
-) -> list[str]:
-    """Create a sealed key store (contract section 9); see :func:`kmslib.store.init_store`.
+if TYPE_CHECKING:  # the store imports sqlite3: loaded on first use (PEP 562), never by ``import kmslib``
+    from kmslib.store import init_store
 
-    Defined here so that ``import kmslib`` loads no ``sqlite3``: the store module is imported on first use.
-    """
-    from kmslib.store import init_store as _init_store  # noqa: PLC0415 - sqlite3 only when a store is used
 
-    return _init_store(path, passphrase=passphrase, shares=shares, threshold=threshold)
+def __getattr__(name: str) -> Any:
+    """``kmslib.init_store``, imported from :mod:`kmslib.store` when first used."""
+    if name == "init_store":
+        from kmslib.store import init_store  # noqa: PLC0415 - sqlite3 only when a store is used
+
+        return init_store
+    raise AttributeError(f"module 'kmslib' has no attribute {name!r}")
 
 
 __all__ = [

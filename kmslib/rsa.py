@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -37,6 +38,7 @@ __all__ = [
     "RSAKeyVersion",
     "encrypt_with_public_key",
     "max_plaintext",
+    "seal_pkcs8",
 ]
 
 #: The key sizes :meth:`RSAKeyVersion.generate` offers.
@@ -50,6 +52,17 @@ PUBLIC_EXPONENT = 65537
 RSA_PADDINGS = {"oaep": RSA_OAEP, "pkcs1v15": RSA_PKCS1V15}
 _OVERHEAD = {"oaep": 2 * 32 + 2, "pkcs1v15": 11}
 _NO_ENCRYPTION = serialization.NoEncryption()
+
+
+def seal_pkcs8(private: Any, seal: Callable[[bytes | bytearray], bytes]) -> bytes | None:
+    """``seal`` applied to ``private`` as unencrypted PKCS#8 DER (``None`` for a destroyed key).
+
+    The materials' one way out for a private key, into a sealed store's sealing function. The DER
+    is an immutable ``bytes`` that Python cannot overwrite; nothing keeps it after the call.
+    """
+    if private is None:
+        return None
+    return seal(private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, _NO_ENCRYPTION))
 
 
 def max_plaintext(key_size: int, padding_name: str) -> int:
@@ -153,14 +166,9 @@ class RSAKeyVersion:
     def sealed(self, seal: Callable[[bytes | bytearray], bytes]) -> bytes | None:
         """Hand the private key, as PKCS#8 DER, to ``seal`` and return its result; ``None`` once destroyed.
 
-        The DER is an immutable ``bytes`` that Python cannot overwrite; it is dropped at once.
+        See :func:`seal_pkcs8`.
         """
-        private = self._private
-        if private is None:
-            return None
-        return seal(
-            private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, _NO_ENCRYPTION)
-        )
+        return seal_pkcs8(self._private, seal)
 
     def destroy(self) -> None:
         """Drop kmslib's reference to the private key.

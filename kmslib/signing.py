@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from kmslib import _checks, _ffdh
 from kmslib.errors import ArgumentTypeError, InvalidInputError, KMSError, SignatureError
-from kmslib.rsa import PUBLIC_EXPONENT
+from kmslib.rsa import PUBLIC_EXPONENT, seal_pkcs8
 from kmslib.tokens import ECDSA_P256, ED25519, ML_DSA_65, RSA_PSS, parse_token
 
 try:  # pragma: no cover - which branch runs depends on the installed cryptography
@@ -44,7 +44,6 @@ __all__ = ["RSA_PSS_SIZES", "SIGNING_ALGORITHMS", "SigningKeyVersion", "verify_s
 SIGNING_ALGORITHMS = (ED25519, ECDSA_P256, RSA_PSS, ML_DSA_65)
 #: The RSA-PSS key sizes offered.
 RSA_PSS_SIZES = (2048, 3072, 4096)
-_NO_ENCRYPTION = serialization.NoEncryption()
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
 _SHA256 = hashes.SHA256()
 
@@ -153,14 +152,9 @@ class SigningKeyVersion:
     def sealed(self, seal: Callable[[bytes | bytearray], bytes]) -> bytes | None:
         """Hand the private key, as PKCS#8 DER, to ``seal`` and return its result; ``None`` once destroyed.
 
-        The DER is an immutable ``bytes`` that Python cannot overwrite; it is dropped at once.
+        See :func:`kmslib.rsa.seal_pkcs8`.
         """
-        private = self._private
-        if private is None:
-            return None
-        return seal(
-            private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, _NO_ENCRYPTION)
-        )
+        return seal_pkcs8(self._private, seal)
 
     def destroy(self) -> None:
         """Drop kmslib's reference to the private key (freed with the pyca object; see :mod:`kmslib.rsa`)."""

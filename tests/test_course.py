@@ -125,7 +125,8 @@ def test_q2_refuses_no_associated_data_other_data_and_tokens(
     solve(kms, 1)
     for answer, says in (
         (____, "replace the blank"),
-        (kms.encrypt_data_aes("ops", "x"), "should be the envelope"),
+        (kms.encrypt_data_aes("ops", "x"), "is a text token"),
+        (12345, "should be the envelope"),
         (kms.encrypt_envelope("ops", capstone.REPORT), f"bind associated_data={CONTEXT!r}"),
         (kms.encrypt_envelope("ops", b"other", associated_data=CONTEXT), "encrypt REPORT"),
         (b"KMSE\x01 but not an envelope", "not an envelope"),

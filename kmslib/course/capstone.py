@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from kmslib.audit import AuditLog
-from kmslib.course.exercises import Exercise, student_custodian
+from kmslib.course.exercises import Exercise, envelope_answer, student_custodian
 from kmslib.custodian import KeyCustodian
 from kmslib.envelope import split
 from kmslib.errors import KeyRevokedError, KMSError
@@ -42,15 +42,6 @@ def new_store() -> Path:
     return path
 
 
-def _envelope(value: object, name: str) -> memoryview | str:
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        return f"{name} should be the envelope (bytes) that encrypt_envelope or rewrap_envelope returned."
-    view = memoryview(value)
-    if split(view) is None:
-        return f"{name} is not an envelope: it should start with b'KMSE\\x01'."
-    return view
-
-
 def _check_q1(kms: object) -> str | None:
     custodian = student_custodian(kms)
     if custodian.store_path is None:
@@ -67,7 +58,7 @@ def _check_q1(kms: object) -> str | None:
 
 def _check_q2(kms: object, envelope: object) -> str | None:
     custodian = student_custodian(kms)
-    view = _envelope(envelope, "report_envelope")
+    view = envelope_answer(envelope, "report_envelope")
     if isinstance(view, str):
         return view
     try:
@@ -97,7 +88,7 @@ def _check_q3(kms: object, old: object, new: object) -> str | None:  # noqa: PLR
     info = custodian.key_info(KEY_ID)
     if info.version < 2:
         return f"{KEY_ID!r} is still at version 1: rotate it first."
-    old_view, new_view = _envelope(old, "report_envelope"), _envelope(new, "report_envelope_v2")
+    old_view, new_view = envelope_answer(old, "report_envelope"), envelope_answer(new, "report_envelope_v2")
     if isinstance(old_view, str):
         return old_view
     if isinstance(new_view, str):
@@ -135,7 +126,7 @@ def _check_q4(kms: object, old: object) -> str | None:  # noqa: PLR0911 - a mess
     rewraps = [e.seq for e in log if e.key_id == KEY_ID and e.operation == "rewrap_envelope" and e.outcome == "ok"]
     if not rewraps or min(rewraps) > revoked:
         return "version 1 was revoked before the envelope was rewrapped: the order is rotate, rewrap, then revoke."
-    view = _envelope(old, "report_envelope")
+    view = envelope_answer(old, "report_envelope")
     if isinstance(view, str):
         return view
     try:
@@ -171,7 +162,7 @@ def _check_q5(  # noqa: PLR0911 - a message per mistake
     info = custodian.key_info(KEY_ID)
     if not info.active or 1 not in info.revoked_versions:
         return f"after the restart, {KEY_ID!r} should be active with version 1 revoked: finish exercise 4 first."
-    view = _envelope(envelope, "report_envelope_v2")
+    view = envelope_answer(envelope, "report_envelope_v2")
     if isinstance(view, str):
         return view
     if custodian.decrypt_envelope(KEY_ID, view, associated_data=CONTEXT) != REPORT:  # pragma: no cover

@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from kmslib.custodian import KeyCustodian
+from kmslib.envelope import split
 from kmslib.errors import KMSError
 
-__all__ = ["Exercise", "Question", "Quiz", "Verdict", "blank", "student_custodian"]
+__all__ = ["Exercise", "Question", "Quiz", "Verdict", "blank", "envelope_answer", "student_custodian"]
 
 
 class _Blank:
@@ -28,6 +29,18 @@ class _Blank:
 
 #: The blank in "your turn" cells (as in Kaggle's learntools); ``kmslib.course.____`` is the same object.
 blank = _Blank()
+
+
+def envelope_answer(value: object, name: str) -> memoryview | str:
+    """A student's envelope as a view, or what is wrong with it (a token, not bytes, not an envelope)."""
+    if isinstance(value, str):
+        return f"{name} is a text token: use encrypt_envelope, which returns bytes."
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        return f"{name} should be the envelope (bytes), not {type(value).__name__}."
+    view = memoryview(value)
+    if split(view) is None:
+        return f"{name} is not an envelope: it should start with b'KMSE\\x01'."
+    return view
 
 
 def student_custodian(answer: object) -> KeyCustodian:

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from kmslib.course.exercises import Exercise, Question, Quiz, student_custodian
+from kmslib.course.exercises import Exercise, Question, Quiz, envelope_answer, student_custodian
 from kmslib.envelope import split
 from kmslib.errors import KeyRevokedError, KMSError
 from kmslib.tokens import parse_token
@@ -21,23 +21,11 @@ REPORT = b"Quarterly report: revenue 1.2M, costs 0.9M. " * 40
 CONTEXT = "file=report.pdf"
 
 
-def _envelope(value: object, name: str) -> memoryview | str:
-    """The envelope as a view, or what is wrong with it."""
-    if isinstance(value, str):
-        return f"{name} is a text token: use encrypt_envelope, which returns bytes."
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        return f"{name} should be the envelope (bytes), not {type(value).__name__}."
-    view = memoryview(value)
-    if split(view) is None:
-        return f"{name} is not an envelope: it should start with b'KMSE\\x01'."
-    return view
-
-
 def _check_q1(kms: object, sealed: object) -> str | None:
     custodian = student_custodian(kms)
     if KEK not in custodian:
         return f"make the KEK {KEK!r} (an AES-256-GCM key) in your custodian first."
-    view = _envelope(sealed, "sealed")
+    view = envelope_answer(sealed, "sealed")
     if isinstance(view, str):
         return view
     try:
@@ -69,7 +57,7 @@ def _check_q2(kms: object, old: object, new: object) -> str | None:
     custodian = student_custodian(kms)
     if KEK not in custodian or custodian.key_info(KEK).version < 2:
         return f"rotate the KEK {KEK!r} first."
-    old_view, new_view = _envelope(old, "old"), _envelope(new, "new")
+    old_view, new_view = envelope_answer(old, "old"), envelope_answer(new, "new")
     for view in (old_view, new_view):
         if isinstance(view, str):
             return view
@@ -104,7 +92,7 @@ q2 = Exercise(
 
 def _check_q3(kms: object, sealed: object) -> str | None:
     custodian = student_custodian(kms)
-    view = _envelope(sealed, "sealed")
+    view = envelope_answer(sealed, "sealed")
     if isinstance(view, str):
         return view
     try:
@@ -147,7 +135,7 @@ q3.check(kms, by_hand)""",
 
 def _check_q4(kms: object, shredded: object, kept: object) -> str | None:
     custodian = student_custodian(kms)
-    gone, still = _envelope(shredded, "shredded"), _envelope(kept, "kept")
+    gone, still = envelope_answer(shredded, "shredded"), envelope_answer(kept, "kept")
     if isinstance(gone, str):
         return gone
     if isinstance(still, str):

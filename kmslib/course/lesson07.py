@@ -216,13 +216,22 @@ def _opens(path: Path, shares: list[str]) -> str | None:
     return None
 
 
-def _check_q1(path: object, shares: object) -> str | None:
+def _answer(path: object, shares: object) -> tuple[Path, list[str]] | str:
+    """The student's store and shares, or what is wrong with them."""
     store = _path(path)
     if isinstance(store, str):
         return store
     given = _shares(shares)
     if isinstance(given, str):
         return given
+    return store, given
+
+
+def _check_q1(path: object, shares: object) -> str | None:
+    answer = _answer(path, shares)
+    if isinstance(answer, str):
+        return answer
+    store, given = answer
     if not given:
         return "init_store returned no shares: that is a passphrase store. Pass shares=5, threshold=3 instead."
     have, need = share_progress(given)
@@ -244,12 +253,10 @@ q1 = Exercise(
 
 
 def _check_q2(path: object, shares: object, token: object) -> str | None:
-    store = _path(path)
-    if isinstance(store, str):
-        return store
-    given = _shares(shares)
-    if isinstance(given, str):
-        return given
+    answer = _answer(path, shares)
+    if isinstance(answer, str):
+        return answer
+    store, given = answer
     if not isinstance(token, str):
         return f"token should be the text token encrypt_data_aes returned, not {type(token).__name__}."
     problem = _opens(store, given)
