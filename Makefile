@@ -4,13 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install lab test lint typecheck unit notebooks bench clean
+.PHONY: help install lab test lint typecheck unit notebooks bench classroom clean
 
 help:
 	@echo "make lab        create .venv, install, open JupyterLab on the course"
 	@echo "make test       create .venv, install, run lint, type checks and every test (notebooks too)"
 	@echo "make notebooks  re-execute every notebook in place (after changing code they use)"
 	@echo "make bench      run the benchmarks: times, then instruction counts (not part of make test)"
+	@echo "make classroom  a class of 12 students on a real JupyterHub here, at once (not part of make test)"
 
 $(STAMP): pyproject.toml binder/postBuild binder/overrides.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +26,8 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_start_here.ipynb
 
 lint: $(STAMP)
-	$(BIN)/ruff check kmslib tests setup.py $(wildcard benchmarks)
-	$(BIN)/ruff format --check kmslib tests setup.py $(wildcard benchmarks)
+	$(BIN)/ruff check kmslib tests setup.py $(wildcard benchmarks) deploy
+	$(BIN)/ruff format --check kmslib tests setup.py $(wildcard benchmarks) deploy
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -44,5 +45,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/instructions.py
 
+classroom: $(STAMP)
+	$(BIN)/python deploy/classroom/run.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info .hypothesis
+	rm -rf $(VENV) .classroom deploy/classroom/node_modules .pytest_cache .mypy_cache .ruff_cache build *.egg-info .hypothesis
