@@ -715,3 +715,14 @@ def test_threads_sharing_a_stored_custodian_leave_a_store_that_reopens_whole(sto
         assert again.list_keys() == before
         assert len(again.audit_log) == count + 2  # close, open
         assert again.audit_log.verify(head=head)
+
+
+@pytest.mark.parametrize("row", ["unseal", "root", "store_id"])
+def test_an_edited_unseal_row_fails_to_unseal_as_a_wrong_secret_does(filled: Path, row: str) -> None:
+    db = sqlite3.connect(filled, isolation_level=None)
+    (value,) = db.execute("SELECT value FROM meta WHERE name = ?", (row,)).fetchone()
+    edited = value.replace('"salt": "', '"salt": "00') if row == "unseal" else ("00" + value[2:])
+    db.execute("UPDATE meta SET value = ? WHERE name = ?", (edited, row))
+    db.close()
+    with pytest.raises(UnsealError, match="passphrase is wrong"):
+        KeyCustodian.open(filled, passphrase=PASSPHRASE)
