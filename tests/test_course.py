@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 import kmslib
 from kmslib import DecryptionError, KeyCustodian, inspect_token
 from kmslib.course import COURSE, ____, capstone, classroom_clock, pictures, tamper
-from kmslib.course.capstone import EXERCISES, q1, q2, q3, q4, q5
+from kmslib.course.capstone import EXERCISES, Terminal, q1, q2, q3, q4, q5, q6
 
 
 def test_classroom_clock_is_deterministic() -> None:
@@ -100,7 +100,11 @@ def test_the_capstone_solved_step_by_step_passes_every_check(
     with KeyCustodian.open(path, passphrase=capstone.PASSPHRASE) as kms2:
         assert q5.check(kms2, checkpoint, public, new)
         assert q5.check(kms2, checkpoint, public, new)  # a check can be run again
-    assert capsys.readouterr().out.count("correct!") == 6
+        terminal = Terminal()
+        reply = kms2.accept_key_exchange("link-2", terminal.public)
+        assert q6.check(kms2, terminal, reply)
+        assert q6.check(kms2, terminal, reply)
+    assert capsys.readouterr().out.count("correct!") == 8
 
 
 def test_q1_wants_a_stored_gcm_kek(hq: KeyCustodian, capsys: pytest.CaptureFixture[str]) -> None:
@@ -212,7 +216,7 @@ def test_hints_and_solutions_are_hidden_until_asked(capsys: pytest.CaptureFixtur
         exercise.hint()
         exercise.solution()
     out = capsys.readouterr().out
-    assert out.count("Hint:") == 5
+    assert out.count("Hint:") == 6
     assert 'kms.invalidate_key("ops", version=1, reason="a copy was on the stolen terminal")' in out
 
 
@@ -223,6 +227,7 @@ def test_solutions_solve_the_exercises(capsys: pytest.CaptureFixture[str]) -> No
         "path": capstone.new_store(),
         "PASSPHRASE": capstone.PASSPHRASE,
         "REPORT": capstone.REPORT,
+        "Terminal": Terminal,
         **{f"q{n}": exercise for n, exercise in enumerate(EXERCISES, 1)},
     }
     for exercise in EXERCISES:
@@ -354,3 +359,22 @@ def test_keygen_samples_and_the_whiskers() -> None:
     (low, high) = whiskers[0][:, 1].min(), whiskers[0][:, 1].max()
     assert low == pytest.approx(min(samples[2048]))
     assert high == pytest.approx(max(samples[2048]))
+
+
+def test_q6_wants_the_terminals_exchange_accepted_in_the_store(
+    hq: KeyCustodian, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kms = hq
+    terminal, stranger = Terminal(), Terminal()
+    assert not q6.check(KeyCustodian(), terminal, None)
+    assert "reopened store" in capsys.readouterr().out
+    assert not q6.check(kms, "terminal", None)
+    assert "Terminal()" in capsys.readouterr().out
+    assert not q6.check(kms, terminal, None)
+    assert "no key 'link-2'" in capsys.readouterr().out
+    reply = kms.accept_key_exchange("link-2", stranger.public)  # a reply made for another terminal's key
+    assert not q6.check(kms, terminal, reply)
+    assert "different keys" in capsys.readouterr().out
+    other = Terminal()
+    assert not q6.check(kms, other, b"not a reply")
+    assert "cannot finish the exchange" in capsys.readouterr().out

@@ -8,7 +8,9 @@ custodian's state, the envelopes and the audit log:
 - ``q3``: after a compromise, rotate the KEK and rewrap the envelope (the data's bytes untouched);
 - ``q4``: revoke the exposed version, with a reason, after the rewrap;
 - ``q5``: a signed audit checkpoint, then a restart: the reopened store holds all of it, and the
-  auditor's check of the log against the checkpoint passes.
+  auditor's check of the log against the checkpoint passes;
+- ``q6``: the replacement terminal comes online: a new hybrid key exchange, kept in the store, that the
+  terminal (played by the checker) can use both ways.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from kmslib.envelope import split
 from kmslib.errors import KeyRevokedError, KMSError
 from kmslib.tokens import parse_token
 
-__all__ = ["EXERCISES", "PASSPHRASE", "REPORT", "new_store", "q1", "q2", "q3", "q4", "q5"]
+__all__ = ["EXERCISES", "PASSPHRASE", "REPORT", "Terminal", "new_store", "q1", "q2", "q3", "q4", "q5", "q6"]
 
 KEY_ID = "ops"
 #: The report the exercises encrypt, and the associated data it is bound to.
@@ -170,6 +172,35 @@ def _check_q5(  # noqa: PLR0911 - a message per mistake
     return None
 
 
+class Terminal:
+    """The replacement shop terminal, played by exercise 6's checker: it starts a hybrid exchange with head office.
+
+    Its custodian is its own (in memory); its public key, ``terminal.public``, is what it sends over the network.
+    """
+
+    LINK = "link-2"
+
+    def __init__(self) -> None:
+        self.custodian = KeyCustodian()
+        private, public = self.custodian.generate_diffie_hellman_params_and_key(group="x25519mlkem768")
+        self._private = private
+        #: The terminal's public key (X25519MLKEM768, 1216 bytes on the wire).
+        self.public = public
+
+    def finish(self, reply: object) -> str | None:
+        """Finish the exchange with head office's reply; ``None`` if it worked, else what went wrong."""
+        if self.LINK in self.custodian:
+            return None
+        try:
+            self.custodian.derive_shared_key(self.LINK, self._private, reply)
+        except KMSError as exc:
+            return f"the terminal cannot finish the exchange with that reply ({type(exc).__name__})"
+        return None
+
+    def __repr__(self) -> str:
+        return "Terminal(the replacement shop terminal; send head office terminal.public)"
+
+
 q1 = Exercise(
     1,
     "recall",
@@ -224,5 +255,39 @@ q5 = Exercise(
     "q5.check(kms2, checkpoint, public_key, report_envelope_v2)",
 )
 
+
+def _check_q6(kms: object, terminal: object, reply: object) -> str | None:  # noqa: PLR0911 - a message per mistake
+    custodian = student_custodian(kms)
+    if not isinstance(terminal, Terminal):
+        return "terminal should be the Terminal() whose public key you accepted."
+    if custodian.store_path is None:
+        return "accept the exchange in the reopened store's custodian (kms2), so that the new link is kept."
+    if Terminal.LINK not in custodian:
+        return f"head office has no key {Terminal.LINK!r}: accept_key_exchange({Terminal.LINK!r}, terminal.public)."
+    problem = terminal.finish(reply)
+    if problem is not None:
+        return problem
+    if custodian.key_info(Terminal.LINK).fingerprint != terminal.custodian.key_info(Terminal.LINK).fingerprint:
+        return "the terminal and head office hold different keys: was the reply made for terminal.public?"
+    made = [e for e in custodian.audit_log if e.key_id == Terminal.LINK and e.outcome == "ok"]
+    if not made or made[0].operation != "accept_key_exchange":
+        return "the audit log shows no accepted exchange for the new link: use accept_key_exchange."
+    token = terminal.custodian.encrypt_data_aes(Terminal.LINK, "sales=1990", associated_data="2026-01-08")
+    if custodian.decrypt_data_aes(Terminal.LINK, token, associated_data="2026-01-08") != "sales=1990":
+        return "head office cannot read the terminal's figures."  # pragma: no cover
+    return None
+
+
+q6 = Exercise(
+    6,
+    "build",
+    "The replacement terminal comes online after the restart and sends its hybrid public key, `terminal.public`. "
+    f"Accept the exchange in `kms2` as the new link {Terminal.LINK!r}. Pass (kms2, terminal, reply).",
+    _check_q6,
+    "accept_key_exchange(key_id, initiator_public) keeps the key and returns the reply to send back.",
+    f'terminal = Terminal()\nreply = kms2.accept_key_exchange("{Terminal.LINK}", terminal.public)\n'
+    "q6.check(kms2, terminal, reply)",
+)
+
 #: The exercises in order.
-EXERCISES = (q1, q2, q3, q4, q5)
+EXERCISES = (q1, q2, q3, q4, q5, q6)
