@@ -368,6 +368,40 @@ def test_the_aes_form_works_from_the_keyboard_alone(page: Any, lab: Lab) -> None
     assert status.count() == 1  # the result was announced, not only shown
 
 
+def shift_tab_to(page: Any, selector: str, limit: int = 20) -> None:
+    """Press Shift+Tab until the focused element matches ``selector``; fail if it is never reached."""
+    for _ in range(limit):
+        page.keyboard.press("Shift+Tab")
+        if page.evaluate(FOCUSED_MATCHES, selector):
+            return
+    pytest.fail(f"{selector} cannot be reached with Shift+Tab")
+
+
+def test_the_store_can_be_unsealed_from_the_keyboard_alone(page: Any, lab: Lab) -> None:
+    # WCAG 2.1 SC 2.1.1: the three holders paste their shares and press Add with the keyboard only.
+    open_notebook(page, lab, "07_sealed_storage.ipynb")
+    run_all(page)
+    form = page.locator(".kmslib-unseal-form").last
+    form.scroll_into_view_if_needed()
+    printed = page.locator(".jp-CodeCell", has=form).locator(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']"
+    )
+    shares = [line.split(":", 1)[1].strip() for line in printed.inner_text().splitlines() if ":" in line]
+    assert form.get_by_role("textbox", name="Share", exact=True).count() == 1
+    box = ".kmslib-unseal-form .kmslib-share textarea"
+    form.locator(".kmslib-share textarea").focus()
+    progress = form.locator(".kmslib-progress")
+    for n, share in enumerate(shares, 1):
+        page.keyboard.insert_text(share)  # one input event, as a paste makes
+        tab_to(page, ".kmslib-unseal-form button.kmslib-add-button")
+        page.keyboard.press("Enter" if n % 2 else "Space")
+        expected = "Unsealed: 3 keys" if n == len(shares) else f"{n} of 3 shares given"
+        page.wait_for_function(f"(el) => el.innerText.includes('{expected}')", arg=progress.element_handle())
+        if n < len(shares):
+            shift_tab_to(page, box)
+    assert form.locator(".kmslib-progress [role=status]").count() == 1  # announced, not only shown
+
+
 def test_mallory_can_be_switched_in_from_the_keyboard(page: Any, lab: Lab) -> None:
     open_notebook(page, lab, "03_diffie_hellman.ipynb")
     run_all(page)
