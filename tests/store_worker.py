@@ -22,7 +22,9 @@ from kmslib import KeyCustodian
 
 
 def say(*words: object) -> None:
-    print(*words, flush=True)
+    """One line in one write, so that a kill never leaves half a line (print writes its parts one by one)."""
+    sys.stdout.write(" ".join(map(str, words)) + "\n")
+    sys.stdout.flush()
 
 
 class _NoCheckpoint:

@@ -168,3 +168,31 @@ def test_a_copy_made_while_the_store_is_closed_is_a_backup_that_opens(store: Pat
     shutil.copyfile(store, backup)
     with KeyCustodian.open(backup, passphrase=PASSPHRASE) as kms:
         assert kms.decrypt_data_aes("k", token) == "backed up"
+
+
+class _Writes:
+    """A stdout that records each write call: a kill can fall between two of them."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.calls.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_each_reported_change_is_one_write_so_a_kill_never_leaves_half_a_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With PYTHONUNBUFFERED set, print("create", "k0") made four writes, and a kill between them once left the
+    # line "create" for the checker to read: a failure of the test's reporting, not of the store.
+    import store_worker
+
+    from kmslib.course import crash_worker
+
+    out = _Writes()
+    monkeypatch.setattr(sys, "stdout", out)
+    store_worker.say("revoke-version", "k12")
+    crash_worker._say("created key-3")
+    assert out.calls == ["revoke-version k12\n", "created key-3\n"]

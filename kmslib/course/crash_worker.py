@@ -12,17 +12,23 @@ import sys
 from kmslib.custodian import KeyCustodian
 
 
+def _say(line: str) -> None:
+    """One line in one write: print writes the text and the newline apart, and a kill may fall between them."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Open the store named on the command line and change keys until killed."""
     path, passphrase = (argv or sys.argv[1:])[:2]
     kms = KeyCustodian.open(path, passphrase=passphrase)
-    print("open", flush=True)
+    _say("open")
     n = len(kms.list_keys())
     while True:
         kms.establish_aes_key(f"key-{n}")
-        print(f"created key-{n}", flush=True)
+        _say(f"created key-{n}")
         kms.rotate_key(f"key-{n}")
-        print(f"rotated key-{n}", flush=True)
+        _say(f"rotated key-{n}")
         n += 1
 
 
