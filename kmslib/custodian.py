@@ -1288,8 +1288,10 @@ class KeyCustodian:
     ) -> KeyCustodian:
         """Open a sealed store made by :func:`kmslib.init_store`: a custodian like any other, written through.
 
-        Every key change is committed to the file, durably, before its call returns; encryption and
-        decryption never touch the disk. :meth:`close` (or leaving a ``with`` block) seals it again.
+        Every key change is committed to the file, durably, before its call returns. Encryption and
+        decryption read nothing from the disk; their audit records are saved in batches by a writer
+        thread (:mod:`kmslib.store` says how many a crash can lose). :meth:`close` (or leaving a
+        ``with`` block) seals it again.
 
         Args:
             path: the store file.

@@ -726,3 +726,26 @@ def test_an_edited_unseal_row_fails_to_unseal_as_a_wrong_secret_does(filled: Pat
     db.close()
     with pytest.raises(UnsealError, match="passphrase is wrong"):
         KeyCustodian.open(filled, passphrase=PASSPHRASE)
+
+
+def test_encryption_and_decryption_read_nothing_from_the_store(store: Path) -> None:
+    class NoDisk:
+        def execute(self, *args: object) -> None:
+            raise AssertionError("the hot path queried the database")
+
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("k")
+        kms.generate_rsa_pair("r")
+        writer = kms._store
+        writer._stop.set()  # the writer thread saves on its own schedule: stopped, so only the calls are seen
+        assert writer._wake is not None
+        writer._wake.set()
+        assert writer._writer is not None
+        writer._writer.join()
+        real, kms._store._db = kms._store._db, NoDisk()  # type: ignore[union-attr,assignment]
+        try:
+            for _ in range(AUDIT_BATCH - 10):  # below a batch: the writer thread has nothing to write yet
+                assert kms.decrypt_data_aes("k", kms.encrypt_data_aes("k", "x")) == "x"
+            assert kms.decrypt_data_rsa("r", kms.encrypt_data_rsa("r", "y")) == "y"
+        finally:
+            kms._store._db = real  # type: ignore[union-attr]
