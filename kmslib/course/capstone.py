@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from kmslib.audit import AuditLog
-from kmslib.course.exercises import Exercise, envelope_answer, student_custodian
+from kmslib.course.exercises import Exercise, envelope_answer, envelope_problem, student_custodian
 from kmslib.custodian import KeyCustodian
 from kmslib.envelope import split
 from kmslib.errors import KeyRevokedError, KMSError
@@ -63,17 +63,7 @@ def _check_q2(kms: object, envelope: object) -> str | None:
     view = envelope_answer(envelope, "report_envelope")
     if isinstance(view, str):
         return view
-    try:
-        data = custodian.decrypt_envelope(KEY_ID, view, associated_data=CONTEXT)
-    except KMSError:
-        try:
-            custodian.decrypt_envelope(KEY_ID, view)
-        except KMSError:
-            return f"the envelope does not open with {KEY_ID!r}: was it made under that KEK?"
-        return f"the envelope opens without associated data: bind associated_data={CONTEXT!r}."
-    if data != REPORT:
-        return "the envelope holds something else: encrypt REPORT."
-    return None
+    return envelope_problem(custodian, KEY_ID, view, CONTEXT, REPORT)
 
 
 def _since_rotation(custodian: KeyCustodian) -> list[str] | None:

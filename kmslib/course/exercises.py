@@ -17,7 +17,16 @@ from kmslib.custodian import KeyCustodian
 from kmslib.envelope import split
 from kmslib.errors import KMSError
 
-__all__ = ["Exercise", "Question", "Quiz", "Verdict", "blank", "envelope_answer", "student_custodian"]
+__all__ = [
+    "Exercise",
+    "Question",
+    "Quiz",
+    "Verdict",
+    "blank",
+    "envelope_answer",
+    "envelope_problem",
+    "student_custodian",
+]
 
 
 class _Blank:
@@ -41,6 +50,21 @@ def envelope_answer(value: object, name: str) -> memoryview | str:
     if split(view) is None:
         return f"{name} is not an envelope: it should start with b'KMSE\\x01'."
     return view
+
+
+def envelope_problem(custodian: KeyCustodian, kek: str, view: memoryview, context: str, expected: bytes) -> str | None:
+    """What is wrong with an envelope that should hold ``expected`` under ``kek``, bound to ``context``; or ``None``."""
+    try:
+        data = custodian.decrypt_envelope(kek, view, associated_data=context)
+    except KMSError:
+        try:
+            custodian.decrypt_envelope(kek, view)
+        except KMSError:
+            return f"the envelope does not open with {kek!r}: was it made under that KEK?"
+        return f"the envelope opens without associated data: bind associated_data={context!r}."
+    if data != expected:
+        return "the envelope holds other data: encrypt REPORT."
+    return None
 
 
 def student_custodian(answer: object) -> KeyCustodian:

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from kmslib.course.exercises import Exercise, Question, Quiz, envelope_answer, student_custodian
+from kmslib.course.exercises import Exercise, Question, Quiz, envelope_answer, envelope_problem, student_custodian
 from kmslib.envelope import split
 from kmslib.errors import KeyRevokedError, KMSError
 from kmslib.tokens import parse_token
@@ -28,17 +28,7 @@ def _check_q1(kms: object, sealed: object) -> str | None:
     view = envelope_answer(sealed, "sealed")
     if isinstance(view, str):
         return view
-    try:
-        data = custodian.decrypt_envelope(KEK, view, associated_data=CONTEXT)
-    except KMSError:
-        try:
-            custodian.decrypt_envelope(KEK, view)
-        except KMSError:
-            return f"the envelope does not open with {KEK!r}: was it made by that KEK?"
-        return f"the envelope opens without associated data: bind associated_data={CONTEXT!r}."
-    if data != REPORT:
-        return "the envelope holds other data: encrypt REPORT."
-    return None
+    return envelope_problem(custodian, KEK, view, CONTEXT, REPORT)
 
 
 q1 = Exercise(
