@@ -163,16 +163,19 @@ def _info_from(row: Sequence[Any]) -> KeyInfo:
     return info
 
 
+#: The mode or padding each stored algorithm name was made with (the inverse of AES_MODES and RSA_PADDINGS).
+_AES_MODE_OF = {name: mode for mode, name in AES_MODES.items()}
+_RSA_PADDING_OF = {name: padding for padding, name in RSA_PADDINGS.items()}
+
+
 def _material(algorithm: str, secret: bytes) -> AESKeyVersion | RSAKeyVersion | SigningKeyVersion | None:
     """The key material ``secret`` holds for ``algorithm``, or ``None`` if it does not fit."""
-    modes = {name: mode for mode, name in AES_MODES.items()}
-    paddings = {name: padding for padding, name in RSA_PADDINGS.items()}
     try:
-        if algorithm in modes:
-            return AESKeyVersion(secret, modes[algorithm])
+        if algorithm in _AES_MODE_OF:
+            return AESKeyVersion(secret, _AES_MODE_OF[algorithm])
         private: Any = serialization.load_der_private_key(secret, None)
-        if algorithm in paddings:
-            return RSAKeyVersion(private, paddings[algorithm])
+        if algorithm in _RSA_PADDING_OF:
+            return RSAKeyVersion(private, _RSA_PADDING_OF[algorithm])
         if algorithm in SIGNING_ALGORITHMS:
             return SigningKeyVersion(private, algorithm)
     except (ValueError, TypeError, KMSError):
@@ -342,7 +345,7 @@ class SealedStore:
         self._positions: dict[str, int] = {}
         self._audit_count = 0
         self._audit_head = GENESIS
-        self._keys_digest = self._pending_digest = ""
+        self._keys_digest = ""
         self._stop = threading.Event()
         self._wake: threading.Event | None = None
         self._writer: threading.Thread | None = None
@@ -376,24 +379,14 @@ class SealedStore:
         with contextlib.suppress(sqlite3.Error):  # committed already; a failed checkpoint is retried by the next
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def _manifests(self, macs: Mapping[str, str] | None, count: int, head: str) -> list[tuple[str, Sequence[Any]]]:
-        """The manifest rows: the keys' (when ``macs`` changed), and the audit log's, bound to the keys'.
+    def _audit_manifest_row(self, count: int, head: str, keys_digest: str) -> tuple[str, Sequence[Any]]:
+        """The audit manifest's row: the log's length and head, bound to the keys manifest's digest.
 
-        Two rows, so that saving audit records costs the same however many keys there are; the
-        audit manifest includes the keys manifest's digest, so that neither can be rolled back alone.
+        Two manifest rows, so that saving audit records costs the same however many keys there are;
+        the digest binds them, so that neither can be rolled back alone.
         """
-        statements: list[tuple[str, Sequence[Any]]] = []
-        if macs is not None:
-            text, self._pending_digest = _keys_manifest(self._barrier, macs)
-            statements.append(("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", [text]))
-        digest = self._pending_digest if macs is not None else self._keys_digest
-        statements.append(
-            (
-                "INSERT OR REPLACE INTO meta VALUES ('audit_manifest', ?)",
-                [_audit_manifest(self._barrier, count, head, digest)],
-            )
-        )
-        return statements
+        text = _audit_manifest(self._barrier, count, head, keys_digest)
+        return "INSERT OR REPLACE INTO meta VALUES ('audit_manifest', ?)", [text]
 
     def save_key(self, info: KeyInfo, new_versions: Mapping[int, Any]) -> None:
         """Write a key's record, its new versions (sealed), and drop its revoked versions' rows: durably.
@@ -419,9 +412,11 @@ class SealedStore:
             for version in info.revoked_versions:
                 statements.append(("DELETE FROM versions WHERE key_id = ? AND version = ?", [info.key_id, version]))
             macs = {**self._macs, info.key_id: mac}
-            statements += self._manifests(macs, self._audit_count, self._audit_head)
+            keys_text, keys_digest = _keys_manifest(self._barrier, macs)
+            statements.append(("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", [keys_text]))
+            statements.append(self._audit_manifest_row(self._audit_count, self._audit_head, keys_digest))
             self._transaction(statements)
-            self._macs, self._positions[info.key_id], self._keys_digest = macs, position, self._pending_digest
+            self._macs, self._positions[info.key_id], self._keys_digest = macs, position, keys_digest
 
     def write_audit(self, first: int, records: list[Record]) -> None:
         """Append the audit records numbered from ``first`` durably, as one batch chained to the one before.
@@ -443,7 +438,7 @@ class SealedStore:
             self._transaction(
                 [
                     ("INSERT INTO audit VALUES (?, ?, ?, ?, ?)", [first, len(records), body, self._audit_head, digest]),
-                    *self._manifests(None, count, digest),
+                    self._audit_manifest_row(count, digest, self._keys_digest),
                 ],
                 checkpoint=False,
             )

@@ -39,6 +39,7 @@ __all__ = [
     "MAX_SHARES",
     "SCRYPT",
     "UNSEAL_KEY_BYTES",
+    "check_share_counts",
     "combine_shares",
     "derive_unseal_key",
     "passphrase_bytes",
