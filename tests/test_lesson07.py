@@ -85,7 +85,7 @@ def test_q2_refuses_another_key_another_text_and_no_key(tmp_path: Path) -> None:
     accepted(lesson07.q2, path, shares[2:], right)  # any three shares
 
 
-def test_q3_refuses_an_unseal_error_and_an_untouched_copy(tmp_path: Path) -> None:
+def test_q3_refuses_an_unseal_error_and_another_tampering(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     shares = kmslib.init_store(path, shares=5, threshold=3)
     with KeyCustodian.open(path, shares=shares[:3]) as kms:

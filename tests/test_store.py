@@ -749,3 +749,60 @@ def test_encryption_and_decryption_read_nothing_from_the_store(store: Path) -> N
             assert kms.decrypt_data_rsa("r", kms.encrypt_data_rsa("r", "y")) == "y"
         finally:
             kms._store._db = real  # type: ignore[union-attr]
+
+
+def stored_unseal(path: Path) -> dict[str, object]:
+    db = sqlite3.connect(path)
+    (text,) = db.execute("SELECT value FROM meta WHERE name = 'unseal'").fetchone()
+    db.close()
+    return dict(json.loads(text))
+
+
+def test_a_passphrase_store_keeps_rfc_9106s_argon2id_parameters_and_never_the_unseal_key(store: Path) -> None:
+    from kmslib import unsealing
+
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("k")
+    parameters = stored_unseal(store)
+    # RFC 9106, section 4, the second recommended option: t=3, p=4, m=2^16 KiB, a 128-bit salt.
+    assert {k: parameters[k] for k in ("kdf", "iterations", "lanes", "memory_cost")} == {
+        "kdf": "argon2id",
+        "iterations": 3,
+        "lanes": 4,
+        "memory_cost": 2**16,
+    }
+    assert len(bytes.fromhex(str(parameters["salt"]))) == 16
+    unseal_key = unsealing.derive_unseal_key(PASSPHRASE.encode(), parameters)
+    for name, content in files_of(store).items():
+        assert unseal_key not in content, name
+        assert unseal_key.hex().encode() not in content, name
+
+
+def test_a_share_store_never_writes_the_unseal_key_the_shares_give(tmp_path: Path) -> None:
+    from kmslib import unsealing
+
+    path = tmp_path / "keys.db"
+    shares = kmslib.init_store(path, shares=3, threshold=2)
+    with KeyCustodian.open(path, shares=shares[:2]) as kms:
+        kms.establish_aes_key("k")
+    assert stored_unseal(path) == {"method": "shares", "shares": 3, "threshold": 2}
+    unseal_key = unsealing.combine_shares(shares[1:])
+    for name, content in files_of(path).items():
+        assert unseal_key not in content, name
+        assert unseal_key.hex().encode() not in content, name
+
+
+def test_without_argon2id_a_store_falls_back_to_scrypt_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kmslib import unsealing
+
+    monkeypatch.setattr(unsealing, "_argon2id", lambda: None)  # as on OpenSSL before 3.2
+    path = tmp_path / "keys.db"
+    kmslib.init_store(path, passphrase=PASSPHRASE)
+    parameters = stored_unseal(path)
+    assert {k: parameters[k] for k in ("kdf", "n", "r", "p")} == {"kdf": "scrypt", "n": 2**17, "r": 8, "p": 1}
+    with KeyCustodian.open(path, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("k")
+    with pytest.raises(UnsealError):
+        KeyCustodian.open(path, passphrase="wrong")
