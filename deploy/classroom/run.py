@@ -454,6 +454,48 @@ class MemorySampler:
 # ---------------------------------------------------------------------- the browser
 
 
+#: True once any code cell shows it ran or is running (``[*]`` or ``[1]``): Run All did start.
+CELLS_STARTED = """() => [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')]
+    .some((p) => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
+
+
+def kernel_connected(hub: Hub, name: str, token: str, path: str) -> bool:
+    """Whether the notebook's kernel is idle with the browser's websocket connected (the server's session API).
+
+    JupyterLab's toolbar can read "idle" before its websocket reaches the kernel; a Run All clicked then runs
+    nothing. The server counts a kernel's connections, so this waits for what a student's click needs.
+    """
+    sessions = request("GET", f"{hub.url}/user/{name}/api/sessions", token=token, timeout=10)
+    return any(
+        session.get("path", "").endswith(path)
+        and session["kernel"].get("execution_state") == "idle"
+        and session["kernel"].get("connections", 0) >= 1
+        for session in sessions
+    )
+
+
+def run_all_cells(page: Any, ready: Any, attempts: int = 3) -> None:
+    """Run > Run All Cells, as a student clicks it, once the kernel is connected; check that cells ran.
+
+    Waits for readiness (never a fixed time): ``ready()`` must hold, then the first cell must show ``[*]`` or a
+    number. If a click ran nothing, that is logged and the click repeated; after ``attempts`` it is a failure.
+    """
+    deadline = time.monotonic() + 180
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the notebook's kernel never became idle with the browser connected")
+        time.sleep(0.5)
+    for attempt in range(1, attempts + 1):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(CELLS_STARTED, timeout=30_000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError; said, then tried again
+            log(f"browser: Run All Cells ran no cell (attempt {attempt} of {attempts})")
+    raise RuntimeError(f"Run All Cells ran no cell in {attempts} attempts, with the kernel connected and idle")
+
+
 def browser_check(hub: Hub, name: str, screenshot: Path) -> list[str]:
     """One student logs in through the proxy, opens 01_aes in JupyterLab, runs it, and encrypts with the form."""
     if not CHROMIUM.exists():
@@ -478,8 +520,8 @@ def browser_check(hub: Hub, name: str, screenshot: Path) -> list[str]:
             page.goto(f"{hub.url}/user/{name}/lab/workspaces/classroom/tree/{notebook}?reset")
             page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()  # Run > Run All Cells, as a student
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            token = hub.api("POST", f"/users/{name}/tokens", {"note": "classroom browser", "expires_in": 3600})["token"]
+            run_all_cells(page, lambda: kernel_connected(hub, name, token, notebook))
             form = page.locator(".kmslib-aes-form").last
             form.wait_for()
             form.scroll_into_view_if_needed()
