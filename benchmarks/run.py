@@ -548,30 +548,41 @@ def main(argv: list[str] | None = None) -> int:
     floor_1k = rt["AESGCM + text token (floor)"]["1 KiB"]["median"]
     fernet_speedup = rt["pyca Fernet"]["1 KiB"]["median"] / gcm_1k
     envelope_1m = envelope["kmslib envelope"]["1 MiB"]["ratio_to_raw"]
+    # The targets as issue 22 decided them. Fernet and Tink are printed beside kmslib, not judged: on this AMD
+    # machine the text token's own floor, not kmslib, bounds the first, and Tink's AEAD is within 2.1x of raw
+    # AES-GCM, so the second measured the machine more than kmslib.
     targets: list[tuple[str, bool | None]] = [
         (f"kmslib GCM at 1 KiB at most 1.8x the text token floor ({gcm_1k / floor_1k:.2f}x)", gcm_1k / floor_1k <= 1.8),
-        (f"kmslib GCM at 1 KiB at least 5x faster than Fernet ({fernet_speedup:.1f}x)", fernet_speedup >= 5),
         (f"the 1 MiB envelope round trip at most 1.15x raw AESGCM ({envelope_1m:.2f}x)", envelope_1m <= 1.15),
         (f"peak memory of an envelope operation at 64 MiB at most 2.2x the data ({peak:.2f}x)", peak <= 2.2),
         ("a DH key pair (ffdhe2048) under 1 ms", other["kmslib DH key pair (ffdhe2048)"].median < 1e-3),
         ("import kmslib under 100 ms", other["import kmslib"].median < 0.1),
         (f"kmslib's hybrid exchange at most 1.3x raw pyca ({hybrid_overhead:.2f}x)", hybrid_overhead <= 1.3),
         (
-            f"1 KiB GCM through a stored custodian at most 1.1x the in-memory one ({store_ratio:.2f}x)",
-            store_ratio <= 1.1,
+            f"1 KiB GCM through a stored custodian at most 1.3x the in-memory one, the audit log saved with its "
+            f"4,096-record crash bound ({store_ratio:.2f}x)",
+            store_ratio <= 1.3,
         ),
     ]
+    goals = [
+        (f"kmslib GCM at 1 KiB at most 1.5x the text token floor ({gcm_1k / floor_1k:.2f}x)", gcm_1k / floor_1k <= 1.5)
+    ]
+    beside = [f"kmslib GCM at 1 KiB against pyca Fernet: {fernet_speedup:.1f}x faster"]
     if "Tink AEAD AES256_GCM" in envelope:
         faster = envelope["Tink AEAD AES256_GCM"]["1 MiB"]["median"] / envelope["kmslib envelope"]["1 MiB"]["median"]
-        targets.append((f"the envelope at least 2x faster than Tink AEAD at 1 MiB ({faster:.1f}x)", faster >= 2))
+        beside.append(f"the 1 MiB envelope against Tink AEAD AES256_GCM: {faster:.2f}x faster")
     else:
-        targets.append(("the envelope at least 2x faster than Tink AEAD at 1 MiB (Tink not installed)", None))
-    print("\ntargets")
-    results["targets"] = {}
-    for text, met in targets:
-        verdict = "n/a" if met is None else ("met" if met else "NOT met")
-        results["targets"][text] = verdict
-        print(f"  [{verdict:^7}] {text}")
+        beside.append("the 1 MiB envelope against Tink AEAD AES256_GCM: Tink not installed")
+    results["targets"], results["goals"], results["beside"] = {}, {}, beside
+    for heading, rows, into in (("targets", targets, results["targets"]), ("goals", goals, results["goals"])):
+        print(f"\n{heading}")
+        for text, met in rows:
+            verdict = "n/a" if met is None else ("met" if met else "NOT met")
+            into[text] = verdict
+            print(f"  [{verdict:^7}] {text}")
+    print("\nprinted beside, not judged")
+    for text in beside:
+        print(f"  {text}")
 
     floor = rt["AESGCM + text token (floor)"]
     print("\nwhat the token format alone costs (the floor: AES-GCM plus writing and reading the base64 text token)")
