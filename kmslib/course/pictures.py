@@ -300,9 +300,9 @@ def gcm_diagram() -> Figure:
     ax.text(
         8.2,
         3.0,
-        "Counter mode: C = P ⊕ AES_K(nonce ‖ counter),\nbyte for byte. The tag covers the\nassociated data "
-        "and every ciphertext bit:\nchange any of them and decryption fails.\nA nonce must never repeat under one "
-        "key.",
+        "Counter mode: C = P ⊕ AES_K(nonce ‖ counter),\nbyte for byte, from counter 2 on;\ncounter 1's block "
+        "masks the tag.\nThe tag covers the associated data\nand every ciphertext bit: change any\nof them and "
+        "decryption fails.\nA nonce must never repeat under one key.",
         fontsize=9,
         va="center",
     )
