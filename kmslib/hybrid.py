@@ -11,8 +11,10 @@ and X25519 (RFC 7748). A KEM, unlike Diffie-Hellman, is not symmetric:
 3. the initiator decapsulates the ciphertext and completes the X25519 exchange.
 
 Both sides then hold the ML-KEM secret followed by the X25519 secret (64 bytes), which HKDF-SHA256 turns
-into the AES key. The exchange stays safe as long as either half holds: ML-KEM against a future quantum
-computer, X25519 if ML-KEM, new as it is, turns out weaker than believed.
+into the AES key. Its info binds a transcript of the exchange (:mod:`kmslib.kex`): both public values and
+the ciphertext, so that a changed byte anywhere in them gives another key, even bit 255 of an X25519 part,
+which X25519 ignores (RFC 7748 section 5). The exchange stays safe as long as either half holds: ML-KEM
+against a future quantum computer, X25519 if ML-KEM, new as it is, turns out weaker than believed.
 
 ML-KEM decapsulation rejects implicitly: a tampered ciphertext decapsulates to a different, pseudo-random
 secret, not an error, so the two sides simply hold different keys (the first token between them fails).
