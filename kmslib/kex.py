@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import x25519
@@ -67,6 +68,7 @@ def _dh_raw(key: Any) -> bytes:
     return _ffdh.raw_public(key)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
 class Transcript:
     """What both sides of one key exchange saw: signed by each, and bound into the key.
 
@@ -75,7 +77,8 @@ class Transcript:
 
     Attributes:
         group: the group's name (``"x25519"``, ``"ffdhe2048"``, ..., ``"x25519mlkem768"``).
-        initiator: the initiator's identity (empty only in the hybrid's anonymous transcript).
+        initiator: the initiator's identity (:meth:`of` requires one; the anonymous transcript that kmslib
+            builds when it is given none has an empty one).
         responder: the responder's identity (likewise).
         initiator_key: the initiator's ephemeral public key, raw.
         responder_key: the responder's ephemeral public key, raw (empty until :meth:`complete`).
@@ -83,25 +86,17 @@ class Transcript:
         context: :data:`CONTEXT` unless the caller chose another.
     """
 
-    __slots__ = ("ciphertext", "context", "group", "initiator", "initiator_key", "responder", "responder_key")
+    group: str
+    initiator: str
+    responder: str
+    initiator_key: bytes
+    responder_key: bytes = b""
+    ciphertext: bytes = b""
+    context: bytes = CONTEXT
 
-    def __init__(  # noqa: PLR0917 - the seven fields of the encoding
-        self,
-        group: str,
-        initiator: str,
-        responder: str,
-        initiator_key: bytes,
-        responder_key: bytes = b"",
-        ciphertext: bytes = b"",
-        context: bytes = CONTEXT,
-    ) -> None:
-        self.group = group
-        self.initiator = initiator
-        self.responder = responder
-        self.initiator_key = bytes(initiator_key)
-        self.responder_key = bytes(responder_key)
-        self.ciphertext = bytes(ciphertext)
-        self.context = bytes(context)
+    def __post_init__(self) -> None:
+        for name in ("initiator_key", "responder_key", "ciphertext", "context"):
+            object.__setattr__(self, name, bytes(getattr(self, name)))
 
     @classmethod
     def of(

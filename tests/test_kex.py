@@ -218,6 +218,8 @@ def test_the_transcript_encoding_is_the_documented_one() -> None:
     assert t.encoding == b"".join(_field(f) for f in fields)
     assert t.digest == hashlib.sha256(t.encoding).digest()
     assert t.statement("initiator") == CONTEXT + b" initiator\x00" + t.digest
+    with pytest.raises(AttributeError):  # a transcript is a value: nobody changes it after it is signed
+        t.initiator = "mallory"  # type: ignore[misc]
     assert t == Transcript.of(a.pem, b, initiator="alice-signing", responder="Bob ✓")
     assert t != Transcript.of(b, a, initiator="alice-signing", responder="Bob ✓")  # the roles count
     assert repr(t) == (
