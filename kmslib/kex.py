@@ -112,10 +112,11 @@ class Transcript:
 
         Args:
             initiator_public: the initiator's public key: a :class:`~kmslib.DHPublicKey`, a pyca key or PEM
-                text for Diffie-Hellman; a :class:`~kmslib.HybridPublicKey` (or its bytes or printable form)
-                for the hybrid.
-            responder_public: the responder's public key (Diffie-Hellman) or his
-                :class:`~kmslib.KeyExchangeReply` (the hybrid); ``None`` to leave the transcript open.
+                text for Diffie-Hellman; for the hybrid a :class:`~kmslib.HybridPublicKey` handle
+                (``HybridPublicKey(raw)`` wraps its bytes; they may stand alone when the reply is a handle).
+            responder_public: the responder's public key (Diffie-Hellman), or his reply (the hybrid: a
+                :class:`~kmslib.KeyExchangeReply`, its bytes or its printable form); ``None`` to leave the
+                transcript open.
             initiator: the initiator's identity, following the rules of a key id: 1 to 128 printable
                 characters, not only spaces.
             responder: the responder's identity, likewise.

@@ -810,6 +810,7 @@ def test_dh_form_hybrid_group_follows_the_kem_flow() -> None:
     assert "The exchange stops" in stopped.match.value
     assert "shared" not in stopped.alice
     assert stopped.bob.key_info("shared").state == "revoked"  # Alice never signed: Bob drops the key of his reply
+    assert "(revoked)" in stopped.bob_panel.value
     assert stopped.send() is None
 
 

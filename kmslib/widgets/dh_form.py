@@ -155,7 +155,8 @@ class DHExchangeForm(Form):
             if name in self._signatures:
                 out.append("received a signature over the transcript")
             if custodian is not None and SHARED in custodian:
-                out.append(f"shared AES key: {_fp(custodian.key_info(SHARED).fingerprint)}")
+                info = custodian.key_info(SHARED)
+                out.append(f"shared AES key: {_fp(info.fingerprint)}{'' if info.active else ' (revoked)'}")
             return out or ["(nothing yet)"]
 
         self.alice_panel.value = _party("Alice", "#2563eb", lines("alice"))
