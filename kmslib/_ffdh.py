@@ -56,6 +56,7 @@ __all__ = [
     "load_pem_private_key",
     "load_pem_public_key",
     "public_key",
+    "raw_public",
 ]
 
 _FFDHE2048 = int(
@@ -187,6 +188,21 @@ def exchange(private_key: Any, peer_public_key: Any) -> bytes:
     except ValueError:
         raise InvalidPeerKeyError("the peer's public key was rejected by the key exchange") from None
     return secret.rjust((p.bit_length() + 7) // 8, b"\0")
+
+
+def raw_public(public_key: Any) -> bytes:
+    """The public value y as TLS 1.3 sends it: big-endian, left-padded with zeros to the byte length of p.
+
+    RFC 8446 section 4.2.8.1; a key exchange's transcript (:mod:`kmslib.kex`) holds these bytes.
+
+    Raises:
+        InvalidPeerKeyError: y is not below p, so it has no such encoding (and :func:`exchange` refuses it).
+    """
+    numbers = public_key.public_numbers()
+    p, y = int(numbers.parameter_numbers.p), int(numbers.y)
+    if y >= p:
+        raise InvalidPeerKeyError("the peer's public value y is out of range (it must be 1 < y < p - 1)")
+    return y.to_bytes((p.bit_length() + 7) // 8, "big")
 
 
 def load_pem_public_key(pem: bytes) -> Any:

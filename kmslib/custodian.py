@@ -40,10 +40,10 @@ from typing import TYPE_CHECKING, Literal, overload
 
 from cryptography.hazmat.primitives.asymmetric import rsa as pyca_rsa
 
-from kmslib import _checks, _ffdh, envelope, hybrid
+from kmslib import _checks, _ffdh, envelope, hybrid, kex
 from kmslib.aes import AES_MODES, AESKeyVersion
 from kmslib.audit import AuditLog, outcome
-from kmslib.dh import DEFAULT_INFO, GROUPS, DHPrivateKey, DHPublicKey, derive_key_bytes, generate_key_pair, kdf
+from kmslib.dh import DEFAULT_INFO, GROUPS, DHPrivateKey, DHPublicKey, generate_key_pair
 from kmslib.errors import (
     ArgumentTypeError,
     DecryptionError,
@@ -759,15 +759,28 @@ class KeyCustodian:
             return generate_key_pair(group)
 
     def accept_key_exchange(
-        self, key_id: str, initiator_public: object, *, mode: str = "gcm", info: bytes = DEFAULT_INFO
+        self,
+        key_id: str,
+        initiator_public: object,
+        *,
+        mode: str = "gcm",
+        info: bytes = DEFAULT_INFO,
+        transcript: kex.Transcript | None = None,
     ) -> hybrid.KeyExchangeReply:
         """The responder's side of the hybrid x25519mlkem768 exchange: encapsulate, keep the key, reply.
+
+        The key is HKDF-SHA256 of the ML-KEM secret followed by the X25519 one, with no salt and
+        ``info`` followed by the SHA-256 digest of a transcript of the exchange as HKDF's info (see
+        :mod:`kmslib.kex`): the given one, completed with the reply, or else the anonymous one (both
+        identities empty). So a changed byte of either public key or of the ciphertext gives another key.
 
         Args:
             key_id: the new AES key's id.
             initiator_public: the initiator's public key (a handle, its 1216 bytes, or its printable form).
             mode: ``"gcm"`` or ``"cbc"``.
             info: HKDF's context string; both sides must use the same.
+            transcript: for a signed exchange, the open :class:`kmslib.kex.Transcript` of this initiator's key
+                and both identities; sign ``transcript.complete(reply)`` and send it with the reply.
 
         Returns:
             The reply to send the initiator, who finishes with :meth:`derive_shared_key`.
@@ -775,6 +788,7 @@ class KeyCustodian:
         Raises:
             InvalidPeerKeyError: a public key of the wrong length or group, or whose X25519 part gives an
                 all-zero secret; no key is kept.
+            InvalidInputError: a transcript of another key, or one already complete; no key is kept.
             KeyExistsError: the id is taken.
 
         """
@@ -782,8 +796,8 @@ class KeyCustodian:
             checked = self._require_free(key_id)
             mode = _checks.choice(mode, "mode", AES_MODES)
             context = bytes(_checks.buffer(info, "info"))
-            secret, reply = hybrid.encapsulate(initiator_public)
-            self._create(checked, "aes", AESKeyVersion(kdf(secret, context), mode), audit)
+            key_bytes, reply = kex.accept(initiator_public, context, transcript)
+            self._create(checked, "aes", AESKeyVersion(key_bytes, mode), audit)
             return reply
 
     def derive_shared_key(
@@ -794,25 +808,32 @@ class KeyCustodian:
         *,
         mode: str = "gcm",
         info: bytes = DEFAULT_INFO,
+        transcript: kex.Transcript | None = None,
     ) -> KeyInfo:
         """Agree a key with a peer and keep it as version 1 of a new AES key.
 
         Validates the peer's public key, computes the shared secret, derives 32 bytes with
-        HKDF-SHA256 (no salt, ``info``). The peer, doing the same with our public key, gets
-        the same AES key, so each side decrypts the other's tokens.
+        HKDF-SHA256 (no salt, ``info``). With a ``transcript`` (see :mod:`kmslib.kex`), HKDF's info is
+        ``info`` followed by the transcript's SHA-256 digest, so the key binds both identities and both
+        public keys. The hybrid's initiator always binds one: the given transcript, or else the anonymous one,
+        as :meth:`accept_key_exchange` does. The peer, doing the same with our public key (and the same
+        transcript), gets the same AES key, so each side decrypts the other's tokens.
 
         Args:
             key_id: the new AES key's id.
             private_key: our private key (a handle, a pyca key, or unencrypted PKCS#8 PEM text).
-            peer_public_key: the peer's public key (a handle, a pyca key or PEM text).
+            peer_public_key: the peer's public key (a handle, a pyca key or PEM text), or the hybrid's reply.
             mode: ``"gcm"`` or ``"cbc"``.
             info: HKDF's context string; both sides must use the same.
+            transcript: a complete :class:`kmslib.kex.Transcript` holding our public key and the peer's (or
+                the reply), whose peer signature this party has checked with :func:`kmslib.kex.verify_transcript`.
 
         Returns:
             The new key's :class:`KeyInfo`; both sides see the same fingerprint.
 
         Raises:
             InvalidPeerKeyError: the peer's key fails validation or is of another group; no key is kept.
+            InvalidInputError: a transcript that is open or of another exchange; no key is kept.
             KeyExistsError: the id is taken.
 
         """
@@ -820,10 +841,7 @@ class KeyCustodian:
             checked = self._require_free(key_id)
             mode = _checks.choice(mode, "mode", AES_MODES)
             context = bytes(_checks.buffer(info, "info"))
-            if isinstance(private_key, hybrid.HybridPrivateKey):  # the initiator of a hybrid exchange finishes it
-                key_bytes = kdf(hybrid.decapsulate(private_key, peer_public_key), context)
-            else:
-                key_bytes = derive_key_bytes(private_key, peer_public_key, context)
+            key_bytes = kex.derive_key(private_key, peer_public_key, context, transcript)
             return self._create(checked, "aes", AESKeyVersion(key_bytes, mode), audit)
 
     # ------------------------------------------------------------------ signatures

@@ -8,7 +8,8 @@ Keys come from a fixed, published group, never from freshly generated parameters
 The recipe, whole: validate the peer's public key; compute the shared secret (finite field:
 left-padded to the byte length of p); derive 32 bytes with HKDF-SHA256 (no salt, the given
 ``info``). Both parties get the same 32 bytes, which :class:`~kmslib.KeyCustodian` then keeps
-as an AES-256 key.
+as an AES-256 key. An authenticated exchange signs a transcript and appends its digest to ``info``:
+see :mod:`kmslib.kex`.
 
 Handles (:class:`DHPrivateKey`, :class:`DHPublicKey`) wrap the pyca/cryptography keys so that
 printing one teaches something, and a private handle's repr never shows the secret.

@@ -11,8 +11,10 @@ and X25519 (RFC 7748). A KEM, unlike Diffie-Hellman, is not symmetric:
 3. the initiator decapsulates the ciphertext and completes the X25519 exchange.
 
 Both sides then hold the ML-KEM secret followed by the X25519 secret (64 bytes), which HKDF-SHA256 turns
-into the AES key. The exchange stays safe as long as either half holds: ML-KEM against a future quantum
-computer, X25519 if ML-KEM, new as it is, turns out weaker than believed.
+into the AES key. Its info binds a transcript of the exchange (:mod:`kmslib.kex`): both public values and
+the ciphertext, so that a changed byte anywhere in them gives another key, even bit 255 of an X25519 part,
+which X25519 ignores (RFC 7748 section 5). The exchange stays safe as long as either half holds: ML-KEM
+against a future quantum computer, X25519 if ML-KEM, new as it is, turns out weaker than believed.
 
 ML-KEM decapsulation rejects implicitly: a tampered ciphertext decapsulates to a different, pseudo-random
 secret, not an error, so the two sides simply hold different keys (the first token between them fails).
@@ -33,7 +35,16 @@ try:  # pragma: no cover - which branch runs depends on the installed cryptograp
 except ImportError:  # pragma: no cover - cryptography before 50 has no ML-KEM
     mlkem = None  # type: ignore[assignment]
 
-__all__ = ["GROUP", "HybridPrivateKey", "HybridPublicKey", "KeyExchangeReply", "decapsulate", "encapsulate"]
+__all__ = [
+    "GROUP",
+    "HybridPrivateKey",
+    "HybridPublicKey",
+    "KeyExchangeReply",
+    "decapsulate",
+    "encapsulate",
+    "initiator_public",
+    "reply_of",
+]
 
 GROUP = "x25519mlkem768"
 _EK, _CT, _X = 1184, 1088, 32
@@ -179,7 +190,31 @@ def _x25519_secret(private: x25519.X25519PrivateKey, public: bytes) -> bytes:
     return secret
 
 
-def encapsulate(initiator_public: object) -> tuple[bytes, KeyExchangeReply]:
+def initiator_public(value: object) -> HybridPublicKey:
+    """The initiator's public key, from a handle, its 1216 bytes or its printable form.
+
+    Raises:
+        InvalidPeerKeyError: a value of the wrong length or of another group.
+        ArgumentTypeError: a value that is no public key at all.
+    """
+    if isinstance(value, KeyExchangeReply) or getattr(value, "group", GROUP) != GROUP:
+        raise InvalidPeerKeyError(f"the initiator's public key is not an {GROUP} public key")
+    return HybridPublicKey(_from_printable(value, "initiator_public"))
+
+
+def reply_of(value: object) -> KeyExchangeReply:
+    """The responder's reply, from a handle, its 1120 bytes or its printable form.
+
+    Raises:
+        InvalidPeerKeyError: a value of the wrong length or of another group.
+        ArgumentTypeError: a value that is no reply at all.
+    """
+    if isinstance(value, HybridPublicKey) or getattr(value, "group", GROUP) != GROUP:
+        raise InvalidPeerKeyError(f"that is not an {GROUP} reply")
+    return KeyExchangeReply(_from_printable(value, "reply"))
+
+
+def encapsulate(initiator: object) -> tuple[bytes, KeyExchangeReply]:
     """The responder's side: the 64-byte shared secret and the reply to send back.
 
     Raises:
@@ -187,9 +222,7 @@ def encapsulate(initiator_public: object) -> tuple[bytes, KeyExchangeReply]:
             that gives an all-zero secret.
         ArgumentTypeError: a value that is no public key at all.
     """
-    if isinstance(initiator_public, (KeyExchangeReply,)) or getattr(initiator_public, "group", GROUP) != GROUP:
-        raise InvalidPeerKeyError(f"the initiator's public key is not an {GROUP} public key")
-    public = HybridPublicKey(_from_printable(initiator_public, "initiator_public"))
+    public = initiator_public(initiator)
     if mlkem is None:  # pragma: no cover - cryptography before 50
         raise InvalidPeerKeyError(f"{GROUP} needs cryptography 50 or later (ML-KEM)")
     try:
@@ -207,13 +240,14 @@ def encapsulate(initiator_public: object) -> tuple[bytes, KeyExchangeReply]:
 def decapsulate(private: HybridPrivateKey, reply: object) -> bytes:
     """The initiator's side: the 64-byte shared secret from the responder's reply.
 
+    The X25519 part is checked first, so that a refused reply leaves no ML-KEM secret in a traceback's frames.
+
     Raises:
         InvalidPeerKeyError: a reply of the wrong length, or an X25519 part giving an all-zero secret.
         ArgumentTypeError: a value that is no reply at all.
     """
-    if isinstance(reply, HybridPublicKey) or getattr(reply, "group", GROUP) != GROUP:
-        raise InvalidPeerKeyError(f"that is not an {GROUP} reply")
-    answer = KeyExchangeReply(_from_printable(reply, "reply"))
+    answer = reply_of(reply)
+    x_secret = _x25519_secret(private._x25519, answer.raw[_CT:])
     k_secret = private.decapsulate_mlkem(answer.raw[:_CT])
     assert k_secret is not None  # the length was checked
-    return k_secret + _x25519_secret(private._x25519, answer.raw[_CT:])
+    return k_secret + x_secret

@@ -294,3 +294,75 @@ def test_one_rule_for_keys_of_another_kind(rsa_pems: Callable[[int], str]) -> No
         with pytest.raises(ArgumentTypeError, match="private_key must be"):
             kms.derive_shared_key("k", mine, public)
     assert "k" not in kms
+
+
+def _field(value: bytes) -> bytes:
+    return len(value).to_bytes(4, "big") + value
+
+
+def _hkdf(secret: bytes, info: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
+
+
+def test_a_transcript_bound_key_computed_with_raw_pyca() -> None:
+    # The documented input: HKDF-SHA256, no salt, info = info || SHA-256(transcript encoding).
+    import hashlib
+
+    from kmslib.kex import Transcript
+
+    kms = KeyCustodian()
+    private, public = kms.generate_diffie_hellman_params_and_key(group="x25519")
+    peer = x25519.X25519PrivateKey.generate()
+    transcript = Transcript.of(peer.public_key(), public, initiator="carol", responder="dave")
+    kms.derive_shared_key("x", private, peer.public_key(), info=b"ctx", transcript=transcript)
+    encoding = b"".join(
+        _field(f)
+        for f in (
+            b"kmslib-kex-v1",
+            b"x25519",
+            b"carol",
+            b"dave",
+            peer.public_key().public_bytes_raw(),
+            public.cryptography_key.public_bytes_raw(),
+            b"",
+        )
+    )
+    expected = _hkdf(peer.exchange(public.cryptography_key), b"ctx" + hashlib.sha256(encoding).digest())
+    raw = KeyCustodian()
+    raw.import_aes_key("x", expected)
+    assert raw.key_info("x").fingerprint == kms.key_info("x").fingerprint
+    # ffdhe2048: y padded to 256 bytes, and the secret padded the same way.
+    ff_private, ff_public = kms.generate_diffie_hellman_params_and_key(group="ffdhe2048")
+    peer_ff = dh.generate_key_pair("ffdhe2048")[0].cryptography_key  # a pyca key (pyca warns on DH's module names)
+    transcript = Transcript.of(ff_public, peer_ff.public_key(), initiator="dave", responder="carol")
+    kms.derive_shared_key("ff", ff_private, peer_ff.public_key(), transcript=transcript)
+    ys = [key.public_numbers().y.to_bytes(256, "big") for key in (ff_public.cryptography_key, peer_ff.public_key())]
+    encoding = b"".join(_field(f) for f in (b"kmslib-kex-v1", b"ffdhe2048", b"dave", b"carol", *ys, b""))
+    secret = peer_ff.exchange(ff_public.cryptography_key).rjust(256, b"\0")
+    raw.import_aes_key("ff", _hkdf(secret, b"kmslib key exchange" + hashlib.sha256(encoding).digest()))
+    assert raw.key_info("ff").fingerprint == kms.key_info("ff").fingerprint
+
+
+def test_without_a_transcript_x25519_keeps_the_contract_derivation() -> None:
+    # Contract section 5: no salt, info alone. X25519 ignores bit 255 of a public key (RFC 7748 section 5), so a
+    # flipped copy gives the same unbound key; a transcript binds the bytes actually received, so the key differs.
+    from kmslib.kex import Transcript
+
+    kms = KeyCustodian()
+    private, public = kms.generate_diffie_hellman_params_and_key(group="x25519")
+    peer = x25519.X25519PrivateKey.generate()
+    flipped_raw = bytearray(peer.public_key().public_bytes_raw())
+    flipped_raw[31] ^= 0x80
+    flipped = x25519.X25519PublicKey.from_public_bytes(bytes(flipped_raw))
+    kms.derive_shared_key("sent", private, peer.public_key())
+    kms.derive_shared_key("flipped", private, flipped)
+    raw = KeyCustodian()
+    raw.import_aes_key("k", _hkdf(peer.exchange(public.cryptography_key), b"kmslib key exchange"))
+    assert kms.key_info("sent").fingerprint == kms.key_info("flipped").fingerprint == raw.key_info("k").fingerprint
+    for key_id, received in (("sent-bound", peer.public_key()), ("flipped-bound", flipped)):
+        transcript = Transcript.of(public, received, initiator="alice", responder="bob")
+        kms.derive_shared_key(key_id, private, received, transcript=transcript)
+    assert kms.key_info("sent-bound").fingerprint != kms.key_info("flipped-bound").fingerprint

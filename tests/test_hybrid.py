@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from helpers import VECTORS
+from helpers import VECTORS, leaks
 from kmslib import (
     ArgumentTypeError,
     DecryptionError,
@@ -19,7 +22,18 @@ from kmslib import (
     KeyCustodian,
     KeyExchangeReply,
 )
-from kmslib.dh import DEFAULT_INFO, kdf
+
+
+def expected_key(secret: bytes, initiator_public: bytes, reply: bytes, info: bytes = b"kmslib key exchange") -> bytes:
+    """The documented derivation, computed without kmslib: HKDF-SHA256, no salt, info || SHA-256(transcript).
+
+    With no transcript given, the transcript is the anonymous one: the context, the group, two empty identities,
+    the initiator's public key, the responder's X25519 key and the ML-KEM ciphertext, each after its length.
+    """
+    fields = (b"kmslib-kex-v1", b"x25519mlkem768", b"", b"", initiator_public, reply[1088:], reply[:1088])
+    encoding = b"".join(len(f).to_bytes(4, "big") + f for f in fields)
+    info = info + hashlib.sha256(encoding).digest()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
 
 
 def pair() -> tuple[KeyCustodian, KeyCustodian]:
@@ -54,9 +68,10 @@ def test_the_same_exchange_computed_with_raw_pyca_in_both_roles() -> None:
     k_secret, ciphertext = mlkem.MLKEM768PublicKey.from_public_bytes(ek).encapsulate()
     mine = x25519.X25519PrivateKey.generate()
     x_secret = mine.exchange(x25519.X25519PublicKey.from_public_bytes(x_public))
-    alice.derive_shared_key("link", private, ciphertext + mine.public_key().public_bytes_raw())
+    reply = ciphertext + mine.public_key().public_bytes_raw()
+    alice.derive_shared_key("link", private, reply)
     raw = KeyCustodian()
-    raw.import_aes_key("link", kdf(k_secret + x_secret, DEFAULT_INFO))
+    raw.import_aes_key("link", expected_key(k_secret + x_secret, public.raw, reply))
     assert raw.key_info("link").fingerprint == alice.key_info("link").fingerprint
     # raw pyca initiates; kmslib responds.
     kem = mlkem.MLKEM768PrivateKey.generate()
@@ -69,8 +84,35 @@ def test_the_same_exchange_computed_with_raw_pyca_in_both_roles() -> None:
         x25519.X25519PublicKey.from_public_bytes(reply.raw[1088:])
     )
     raw_2 = KeyCustodian()
-    raw_2.import_aes_key("link", kdf(secret, DEFAULT_INFO))
+    initiator = kem.public_key().public_bytes_raw() + x_private.public_key().public_bytes_raw()
+    raw_2.import_aes_key("link", expected_key(secret, initiator, reply.raw))
     assert raw_2.key_info("link").fingerprint == bob.key_info("link").fingerprint
+
+
+@pytest.mark.parametrize("side", ["initiator", "responder"])
+def test_flipping_bit_255_of_an_x25519_part_gives_another_key(side: str) -> None:
+    # X25519 ignores the top bit of a public key (RFC 7748 section 5): the secrets are the same, but the key binds
+    # the bytes that crossed the wire, so a flipped bit in transit gives the two sides different keys.
+    alice, bob = pair()
+    private, public = alice.generate_diffie_hellman_params_and_key(group="x25519mlkem768")
+    sent = bytearray(public.raw)
+    if side == "initiator":
+        sent[-1] ^= 0x80
+    reply = bytearray(bob.accept_key_exchange("link", bytes(sent)).raw)
+    if side == "responder":
+        reply[-1] ^= 0x80
+    alice.derive_shared_key("link", private, bytes(reply))
+    assert alice.key_info("link").fingerprint != bob.key_info("link").fingerprint
+
+
+def test_a_low_order_x25519_part_leaves_no_ml_kem_secret_in_the_traceback() -> None:
+    alice = KeyCustodian()
+    private, public = alice.generate_diffie_hellman_params_and_key(group="x25519mlkem768")
+    k_secret, ciphertext = mlkem.MLKEM768PublicKey.from_public_bytes(public.raw[:1184]).encapsulate()
+    with pytest.raises(InvalidPeerKeyError, match="all zero") as err:
+        alice.derive_shared_key("link", private, ciphertext + bytes(32))
+    assert [found for found in leaks(err.value, [k_secret]) if "holds a secret" in found] == []
+    assert "link" not in alice
 
 
 def test_a_tampered_reply_derives_another_key_without_an_error() -> None:

@@ -495,6 +495,14 @@ def test_l06_solutions_and_wrong_answers() -> None:
     late.exchange()
     late.mallory_switch.value = True
     refused(lesson06.q4, late, because="before step 2")
+    kem = DHExchangeForm()  # the hybrid: Bob made a key with his reply, and revokes it when the exchange stops
+    kem.group.value = "x25519mlkem768"
+    kem.sign_switch.value = True
+    kem.mallory_switch.value = True
+    kem.generate()
+    kem.exchange()
+    kem.derive()
+    accepted(lesson06.q4, kem)
 
 
 def test_l06_signature_sizes_are_measured() -> None:

@@ -17,7 +17,7 @@ import ipywidgets as w
 import pytest
 
 import kmslib
-from kmslib import DecryptionError, KeyCustodian, inspect_token
+from kmslib import DecryptionError, KeyCustodian, SignatureError, inspect_token
 from kmslib.course import rechain
 from kmslib.widgets import AESForm, DHExchangeForm, EnvelopeForm, KeyVaultDashboard, RSAForm
 from kmslib.widgets._common import COLOURS
@@ -704,7 +704,8 @@ def test_signed_public_keys_stop_mallory_and_let_an_honest_exchange_through() ->
     honest = DHExchangeForm()
     honest.sign_switch.value = True
     assert honest.run_all() == "Meet me at noon"
-    assert "the key came with a signature" in honest.alice_panel.value
+    assert "received a signature over the transcript" in honest.alice_panel.value
+    assert "received a signature over the transcript" in honest.bob_panel.value
     assert honest.compare() is True
     attacked = DHExchangeForm()
     attacked.sign_switch.value = True
@@ -722,6 +723,35 @@ def test_signed_public_keys_stop_mallory_and_let_an_honest_exchange_through() ->
     unsigned.mallory_switch.value = True
     unsigned.run_all()
     assert unsigned.mallory_read.value == "Meet me at noon"  # without signatures, Mallory reads along
+
+
+@pytest.mark.parametrize("group", ["x25519", "ffdhe2048", "x25519mlkem768"])
+def test_the_signed_exchange_signs_the_transcript_not_the_bare_key(group: str) -> None:
+    # Contract section 8: a signature over one's own public key alone could be replayed, or passed on to another
+    # peer. The form's signatures cover the transcript (both names, both keys, the ciphertext), and the keys bind it.
+    from kmslib import verify_signature
+    from kmslib.kex import Transcript, verify_transcript
+
+    form = DHExchangeForm()
+    form.group.value = group
+    form.sign_switch.value = True
+    assert form.run_all() == "Meet me at noon"
+    bob_signature, alice_signature = form._signatures["alice"], form._signatures["bob"]
+    alice_public, received = form._keys["alice"][1], form._received["alice"]
+    bare = received.pem if group != "x25519mlkem768" else received.printable
+    with pytest.raises(SignatureError):
+        verify_signature(form._trusted["alice"], bare, bob_signature)
+    transcript = Transcript.of(alice_public, received, initiator="alice", responder="bob")
+    verify_transcript(form._trusted["alice"], transcript, bob_signature, role="responder")
+    verify_transcript(form._trusted["bob"], transcript, alice_signature, role="initiator")
+    with pytest.raises(SignatureError):  # the same signature in an exchange with Carol
+        verify_transcript(
+            form._trusted["alice"],
+            Transcript.of(alice_public, received, initiator="carol", responder="bob"),
+            bob_signature,
+            role="responder",
+        )
+    assert form.alice.key_info("shared").fingerprint == form.bob.key_info("shared").fingerprint
 
 
 def test_dashboard_signs_a_checkpoint_and_checks_the_log_against_it(kms: KeyCustodian) -> None:
@@ -773,10 +803,15 @@ def test_dh_form_hybrid_group_follows_the_kem_flow() -> None:
     stopped.sign_switch.value = True
     stopped.mallory_switch.value = True
     stopped.generate()
-    assert stopped.exchange() is None
+    assert stopped.exchange() is not None  # Bob can sign his transcript only once he has replied
+    assert stopped.derive() is None
     assert is_error(stopped, "Signature does not verify")
-    assert "Bob checked the signature" in stopped.match.value
-    assert "shared" not in stopped.bob
+    assert "Alice checked the signature" in stopped.match.value
+    assert "The exchange stops" in stopped.match.value
+    assert "shared" not in stopped.alice
+    assert stopped.bob.key_info("shared").state == "revoked"  # Alice never signed: Bob drops the key of his reply
+    assert "(revoked)" in stopped.bob_panel.value
+    assert stopped.send() is None
 
 
 # ---------------------------------------------------------------- unseal

@@ -144,7 +144,8 @@ def _check_q4(form: object) -> str | None:
         return "switch both on: 'Sign the public keys' and 'Mallory in the middle', then generate and exchange."
     if not form._intercepted:
         return "Mallory must be on the wire during the exchange: switch her on before step 2."
-    if form._derived or "shared" in form.alice or "shared" in form.bob:
+    bob_kept = "shared" in form.bob and form.bob.key_info("shared").active  # a hybrid's Bob revokes his
+    if form._derived or "shared" in form.alice or bob_kept:
         return "a key was derived: check the signatures before deriving (step 3 does, with signing on)."
     if "The exchange stops" not in form.match.value:
         return "run step 3 (derive): it checks the signatures and stops the exchange."

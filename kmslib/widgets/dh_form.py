@@ -9,9 +9,9 @@ import ipywidgets as w
 
 from kmslib import hybrid
 from kmslib.custodian import KeyCustodian
-from kmslib.dh import DEFAULT_INFO, DHPublicKey
+from kmslib.dh import DEFAULT_INFO
 from kmslib.errors import InvalidInputError, SignatureError
-from kmslib.signing import verify_signature
+from kmslib.kex import Transcript, sign_transcript, verify_transcript
 from kmslib.widgets._common import COLOURS, Form, labelled, make_button
 
 __all__ = ["DHExchangeForm"]
@@ -26,11 +26,6 @@ def _party(name: str, colour: str, lines: list[str]) -> str:
         f'<div class="kmslib-party" style="border-top:4px solid {colour};padding:4px 8px;min-width:16em">'
         f"<b>{html.escape(name)}</b>{body}</div>"
     )
-
-
-def _wire(value: object) -> str:
-    """What crosses the wire for a public value: PEM text, or a hybrid value's printable form."""
-    return value.pem if isinstance(value, DHPublicKey) else str(value.printable)  # type: ignore[attr-defined]
 
 
 def _fp(value: str) -> str:
@@ -50,10 +45,16 @@ class DHExchangeForm(Form):
     off after she has intercepted the exchange, the keys Alice and Bob hold no longer match.
 
     With "Sign the public keys" on, Alice and Bob each also make a signing key, and each has the other's
-    signing public key from beforehand (out of band). Each signs the Diffie-Hellman public key it sends,
-    and each checks the signature on the key it receives before deriving: Mallory can replace the keys
-    but not forge the signatures, so the check fails and the exchange stops. This is the idea of TLS
-    1.3's CertificateVerify and of SIGMA, without their other steps.
+    signing public key from beforehand (out of band). Each builds a :class:`~kmslib.kex.Transcript` of the
+    exchange from what it sent and received: the context ``kmslib-kex-v1``, the names ``"alice"``
+    (initiator) and ``"bob"`` (responder), both public keys, and for the hybrid the ML-KEM ciphertext.
+    Bob signs his with the public key (or reply) he sends; Alice checks that signature over her own
+    transcript, and only then derives the key and signs her transcript; Bob checks hers before he derives.
+    Both keys bind the transcript. Mallory can replace the keys but not forge the signatures, so Alice's
+    check fails and the exchange stops. This follows the signed Diffie-Hellman that H. Krawczyk's SIGMA
+    paper (CRYPTO 2003) analyses, and TLS 1.3's CertificateVerify, which signs the transcript hash
+    (RFC 8446 section 4.4.3); see :mod:`kmslib.kex`. In the hybrid Bob holds his key from his reply on: when
+    Alice's signature never comes, he revokes it.
 
     With the hybrid post-quantum group ``x25519mlkem768`` the steps follow the KEM's flow instead: Alice
     makes her key pair (step 1), sends her public key and Bob replies (step 2: he holds his key from
@@ -133,7 +134,8 @@ class DHExchangeForm(Form):
         self._keys: dict[str, tuple[Any, Any]] = {}
         self._received: dict[str, Any] = {}  # public keys, or (hybrid) a public key and a reply
         self._bob_reply: Any = None  # (hybrid) the reply Bob sent, whoever received it
-        self._signatures: dict[str, str] = {}  # the signature that came with each received public key
+        self._signatures: dict[str, str] = {}  # the signature each side received from the other
+        self._transcripts: dict[str, Transcript] = {}  # (signed exchange) each side's view of the exchange
         self._trusted: dict[str, str] = {}  # each side's copy of the other's signing public key (out of band)
         self._intercepted = False  # whether Mallory swapped the public keys during the exchange
         self._derived = False
@@ -151,9 +153,10 @@ class DHExchangeForm(Form):
                 out.append(f"received a public key: {_fp(self._received[name].fingerprint)}")
             custodian = {"alice": self.alice, "bob": self.bob}.get(name)
             if name in self._signatures:
-                out.append("the key came with a signature")
+                out.append("received a signature over the transcript")
             if custodian is not None and SHARED in custodian:
-                out.append(f"shared AES key: {_fp(custodian.key_info(SHARED).fingerprint)}")
+                info = custodian.key_info(SHARED)
+                out.append(f"shared AES key: {_fp(info.fingerprint)}{'' if info.active else ' (revoked)'}")
             return out or ["(nothing yet)"]
 
         self.alice_panel.value = _party("Alice", "#2563eb", lines("alice"))
@@ -220,11 +223,6 @@ class DHExchangeForm(Form):
                 raise InvalidInputError("the keys are already derived: generate new key pairs to start over")
             if self._keys["alice"][1].group == hybrid.GROUP:
                 return self._exchange_kem()
-            if self._trusted:  # each side signs the public key it sends
-                self._signatures = {
-                    "alice": self.bob.sign("bob-signing", self._keys["bob"][1].pem),
-                    "bob": self.alice.sign("alice-signing", self._keys["alice"][1].pem),
-                }
             if self.mallory_switch.value:
                 for sent in ("to-alice", "to-bob"):  # one key pair for each victim
                     self._keys[sent] = self.mallory.generate_diffie_hellman_params_and_key(group=self.group.value)
@@ -235,6 +233,14 @@ class DHExchangeForm(Form):
                 self._received = {"alice": self._keys["bob"][1], "bob": self._keys["alice"][1]}
                 self._intercepted = False
                 note = "the public keys crossed the network; anyone may see them"
+            if self._trusted:  # Bob sends his key with his signature over the exchange as he sees it
+                self._transcripts = {
+                    "alice": self._transcript(self._keys["alice"][1], self._received["alice"]),
+                    "bob": self._transcript(self._received["bob"], self._keys["bob"][1]),
+                }
+                self._signatures["alice"] = sign_transcript(
+                    self.bob, "bob-signing", self._transcripts["bob"], role="responder"
+                )
             self._draw()
             self._ok(note)
             return note
@@ -256,15 +262,22 @@ class DHExchangeForm(Form):
             if self._derived:
                 raise InvalidInputError("the key is already derived: generate new key pairs to start over")
             hybrid_group = self._keys["alice"][1].group == hybrid.GROUP
-            for name in self._signatures:  # check before deriving: a key that fails stops the exchange
-                if not (hybrid_group and name == "bob"):  # in a KEM, Bob checked before he replied
-                    self._check_signature(name)
+            if self._trusted:  # Alice checks Bob's signature before deriving; then she signs, and Bob checks hers
+                self._check_signature("alice")
+                self._signatures["bob"] = sign_transcript(
+                    self.alice, "alice-signing", self._transcripts["alice"], role="initiator"
+                )
+                self._check_signature("bob")
+            alice_view, bob_view = self._transcripts.get("alice"), self._transcripts.get("bob")
             if hybrid_group:  # Bob has held his key since his reply; Alice finishes
-                self.alice.derive_shared_key(SHARED, self._keys["alice"][0], self._received["alice"], info=self.info)
+                self.alice.derive_shared_key(
+                    SHARED, self._keys["alice"][0], self._received["alice"], info=self.info, transcript=alice_view
+                )
             else:
-                for name, custodian in (("alice", self.alice), ("bob", self.bob)):
+                for name, custodian, view in (("alice", self.alice, alice_view), ("bob", self.bob, bob_view)):
                     private = self._keys[name][0]
-                    custodian.derive_shared_key(SHARED, private, self._received[name].pem, info=self.info)
+                    received = self._received[name].pem
+                    custodian.derive_shared_key(SHARED, private, received, info=self.info, transcript=view)
             if self._intercepted and not hybrid_group:
                 for peer, sent in (("alice", "to-alice"), ("bob", "to-bob")):
                     private = self._keys[sent][0]
@@ -280,23 +293,39 @@ class DHExchangeForm(Form):
 
         return self._attempt(act)
 
+    @staticmethod
+    def _transcript(initiator_public: object, responder_public: object = None) -> Transcript:
+        return Transcript.of(initiator_public, responder_public, initiator="alice", responder="bob")
+
     def _check_signature(self, name: str) -> None:
-        """``name`` checks the signature on what it received; a failure stops the exchange (and is raised)."""
+        """``name`` checks the other's signature over its own transcript; a failure stops the exchange (and is raised).
+
+        In the hybrid, Bob made his key when he replied: if the exchange stops, he revokes it.
+        """
+        peer = "responder" if name == "alice" else "initiator"
         try:
-            verify_signature(self._trusted[name], _wire(self._received[name]), self._signatures[name])
+            verify_transcript(self._trusted[name], self._transcripts[name], self._signatures[name], role=peer)
         except SignatureError:
+            kept = SHARED in self.bob and self.bob.key_info(SHARED).active
+            if kept:
+                self.bob.invalidate_key(SHARED, reason="the initiator's signature never verified")
+            outcome = (
+                "Alice derived no key, and Bob, who gets no valid signature from her, revokes the key he made "
+                "with his reply."
+                if kept
+                else "no key was derived."
+            )
             self.match.value = (
                 f'<div class="kmslib-match-verdict" style="color:{COLOURS["padding"]};font-weight:bold">✘ '
-                f"{name.title()} checked the signature on the key she or he received: it does not verify "
-                "with the signing key she or he trusts. The exchange stops; no key was derived.</div>"
+                f"{name.title()} checked the signature on the exchange she or he saw: it does not verify "
+                f"with the signing key she or he trusts. The exchange stops; {outcome}</div>"
             )
+            self._draw()
             raise
 
     def _exchange_kem(self) -> str:
         """Step 2 of the hybrid exchange: Alice sends her key, Bob replies (through Mallory, if she is on the wire)."""
         alice_public = self._keys["alice"][1]
-        if self._trusted:
-            self._signatures["bob"] = self.alice.sign("alice-signing", alice_public.printable)
         bob_receives, to_alice = alice_public, None
         if self.mallory_switch.value:  # she answers Alice herself, and starts her own exchange with Bob
             to_alice = self.mallory.accept_key_exchange("with-alice", alice_public, info=self.info)
@@ -304,15 +333,19 @@ class DHExchangeForm(Form):
             bob_receives = self._keys["to-bob"][1]
             self._intercepted = True
         self._received = {"bob": bob_receives}
-        if "bob" in self._signatures:  # Bob checks the key before he answers it
-            self._check_signature("bob")
-        reply = self._bob_reply = self.bob.accept_key_exchange(SHARED, bob_receives, info=self.info)
-        if self._trusted:
-            self._signatures["alice"] = self.bob.sign("bob-signing", reply.printable)
+        opened = self._transcript(bob_receives) if self._trusted else None  # Bob's view: the key he received
+        reply = self._bob_reply = self.bob.accept_key_exchange(SHARED, bob_receives, info=self.info, transcript=opened)
+        if opened is not None:  # he signs the exchange as he sees it, his reply included
+            self._transcripts["bob"] = opened.complete(reply)
+            self._signatures["alice"] = sign_transcript(
+                self.bob, "bob-signing", self._transcripts["bob"], role="responder"
+            )
         self._received["alice"] = reply
         if to_alice is not None:
             self.mallory.derive_shared_key("with-bob", self._keys["to-bob"][0], reply, info=self.info)
             self._received["alice"] = to_alice
+        if self._trusted:
+            self._transcripts["alice"] = self._transcript(alice_public, self._received["alice"])
         self._draw()
         through = ", through Mallory, who answered each side herself" if to_alice is not None else ""
         note = (
