@@ -11,21 +11,26 @@ A :class:`Quiz` is a few multiple-choice questions with immediate feedback:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
+from kmslib.audit import AuditEntry
 from kmslib.custodian import KeyCustodian
 from kmslib.envelope import split
-from kmslib.errors import KMSError
+from kmslib.errors import KMSError, StoreError
 
 __all__ = [
     "Exercise",
     "Question",
     "Quiz",
     "Verdict",
+    "as_checker",
     "blank",
     "envelope_answer",
     "envelope_problem",
     "student_custodian",
+    "student_entries",
 ]
 
 
@@ -68,10 +73,36 @@ def envelope_problem(custodian: KeyCustodian, kek: str, view: memoryview, contex
 
 
 def student_custodian(answer: object) -> KeyCustodian:
-    """The student's answer, if it is a custodian; a checker's ``TypeError`` says what to pass instead."""
+    """The student's answer, if it is an open custodian; a checker's ``TypeError`` says what to pass instead."""
     if not isinstance(answer, KeyCustodian):
         raise TypeError(f"pass your KeyCustodian, not {type(answer).__name__}")
+    try:
+        answer.list_keys()
+    except StoreError:
+        raise TypeError(
+            "that custodian was closed, and a closed custodian's keys are gone: pass one that is open"
+        ) from None
     return answer
+
+
+#: The audit entries (by seq) that checkers' own operations added to each student's custodian.
+_CHECKERS_OWN: weakref.WeakKeyDictionary[KeyCustodian, set[int]] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def as_checker(custodian: KeyCustodian) -> Iterator[None]:
+    """Run a checker's own operations on a student's custodian, so that :func:`student_entries` leaves them out."""
+    start = len(custodian.audit_log)
+    try:
+        yield
+    finally:
+        _CHECKERS_OWN.setdefault(custodian, set()).update(range(start, len(custodian.audit_log)))
+
+
+def student_entries(custodian: KeyCustodian) -> list[AuditEntry]:
+    """The custodian's audit entries, without those a checker's own operations added (judging twice judges alike)."""
+    own = _CHECKERS_OWN.get(custodian, set())
+    return [entry for entry in custodian.audit_log if entry.seq not in own]
 
 
 class Verdict:
