@@ -165,6 +165,14 @@ def test_l01_q1_refuses_an_imported_key_it_cannot_tell_from_a_guess() -> None:
     accepted(lesson01.q1, kms)
 
 
+def test_l01_q1_judges_the_key_not_an_earlier_refused_attempt() -> None:
+    kms = KeyCustodian()
+    with pytest.raises(KMSError):
+        kms.import_aes_key("vault", b"too short")  # refused: nothing was made
+    kms.establish_aes_key("vault")
+    accepted(lesson01.q1, kms)
+
+
 def test_l01_q1_says_a_closed_custodian_is_closed() -> None:
     kms = KeyCustodian()
     kms.establish_aes_key("vault")
@@ -250,6 +258,7 @@ def test_l01_q4_gcm_refuses_both_attacks() -> None:
     refused(lesson01.q4, forged, 3, because="accepted none of the forgeries")
     refused(lesson01.q4, forged, "0", because="an int")
     accepted(lesson01.q4, forged, 0)
+    accepted(lesson01.q4, namespace["forged_gcm"], namespace["accepted"])
 
 
 def test_l01_q4_judges_the_forged_nonces_asked_not_the_number_of_calls(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -308,6 +317,22 @@ def test_l04_q1_the_reason_must_say_something() -> None:
         kms.invalidate_key("laptop-disk", reason=reason)
         accepted(lesson04.q1, kms)
         accepted(lesson04.q1, kms)
+
+
+def test_l04_q1_judges_the_revocation_not_an_earlier_refused_one() -> None:
+    kms = KeyCustodian()
+    kms.establish_aes_key("laptop-disk")
+    with pytest.raises(KMSError):
+        kms.invalidate_key("laptop-disk", reason="stolen " * 100)  # over 500 characters: refused, nothing revoked
+    refused(lesson04.q1, kms, because="still active")
+    kms.invalidate_key("laptop-disk", reason="laptop stolen at the airport")
+    accepted(lesson04.q1, kms)
+
+
+def test_l04_q2_malformed_tokens_get_plain_words() -> None:
+    kms, tokens = lesson04.records()
+    kms.rotate_key("records")
+    refused(lesson04.q2, kms, ["not a token", *tokens[1:]], because="new_tokens[0] is not a token")
 
 
 def test_l04_q2_needs_a_reason_for_version_1() -> None:
@@ -486,6 +511,7 @@ def test_l02_q2_hybrid_encryption_of_a_kibibyte() -> None:
     namespace = run_solution(lesson02, lesson02.q2, secrets=secrets, encrypt_with_public_key=encrypt_with_public_key)
     bob, data_key, wrapped, report = (namespace[n] for n in ("bob", "data_key", "wrapped_key", "report_token"))
     accepted(lesson02.q2, bob, data_key, wrapped, report)
+    accepted(lesson02.q2, bob, data_key, wrapped, report)  # and again
     accepted(lesson02.q2, bob, data_key.wrapped, wrapped, report)  # the wrapped data key alone says as much
     # Another way: the report encrypted in a second custodian, under a KEK rotated first.
     mine = KeyCustodian()
@@ -571,6 +597,7 @@ def test_l02_q3_implicit_rejection() -> None:
 
 def test_l02_q4_rewrap_after_rotation_not_decrypt_and_encrypt() -> None:
     namespace = run_solution(lesson02, lesson02.q4, secrets=secrets)
+    accepted(lesson02.q4, namespace["kms"], "wrapping", namespace["wrapped_key"], namespace["rewrapped"])
     accepted(lesson02.q4, namespace["kms"], "wrapping", namespace["wrapped_key"], namespace["rewrapped"])
     kms = KeyCustodian()
     kms.generate_rsa_pair("w")
@@ -675,6 +702,26 @@ def test_l02_q4_refuses_a_non_key_the_same_token_twice_and_a_copy() -> None:
     kms.rotate_key("w")
     kms.rewrap("w", wrapped)
     refused(lesson02.q4, kms, "w", wrapped, kms.encrypt_data_rsa("w", data_key), because="encrypt_data_rsa")
+
+
+def test_l02_q4_wrong_order_refused_and_earlier_failures_forgiven() -> None:
+    # Rewrapping before the rotation moves nothing.
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("w")
+    wrapped = kms.encrypt_data_rsa("w", secrets.token_bytes(32))
+    early = kms.rewrap("w", wrapped)
+    kms.rotate_key("w")
+    refused(lesson02.q4, kms, "w", wrapped, early, because="not the newest")
+    # A refused rewrap (a broken token) before the right one changes nothing.
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("w")
+    wrapped = kms.encrypt_data_rsa("w", secrets.token_bytes(32))
+    kms.rotate_key("w")
+    with pytest.raises(DecryptionError):
+        kms.rewrap("w", tamper(wrapped, 100, 1)[:-8])
+    with pytest.raises(KMSError):
+        kms.invalidate_key("w", version=2, reason="the newest cannot go")
+    accepted(lesson02.q4, kms, "w", wrapped, kms.rewrap("w", wrapped))
 
 
 def test_l02_q4_bad_shapes_get_plain_words() -> None:

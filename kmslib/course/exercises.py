@@ -3,7 +3,8 @@
 An :class:`Exercise` has ``check(...)`` (says what is right, or what is wrong and where to look),
 ``hint()`` and ``solution()`` (hidden until asked for). A checker judges what the student built
 (a custodian's state, its audit log, a token), never the text of the code, so any correct answer
-passes. ``check`` can be run again at any time, in any order: checkers change nothing.
+passes. ``check`` can be run again at any time, in any order: checkers change no key. Their own
+operations (a decryption, to compare) do add audit entries; :func:`student_entries` leaves those out.
 
 A :class:`Quiz` is a few multiple-choice questions with immediate feedback:
 ``quiz.answer(1, "b")``.

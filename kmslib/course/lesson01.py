@@ -3,7 +3,7 @@
 The exercises act on a bank that keeps its own custodian, out of the student's reach: the student
 holds tokens and an oracle, as an attacker would, never the keys.
 
-- ``q1`` (recall): a key nobody can guess, from the CSPRNG;
+- ``q1`` (recall): a key nobody can guess, drawn by the custodian from the CSPRNG (its audit log shows it);
 - ``q2`` (apply): forge ``amt=9100`` into the bank's CBC order by flipping bits of the IV;
 - ``q3`` (break): recover a secret block by a padding-oracle attack that sees only success or failure;
 - ``q4`` (break): the same two attacks against GCM, which refuses both.
@@ -46,6 +46,9 @@ class Oracle:
 
     This is all a padding-oracle attacker needs: a server that accepts or refuses what it is sent,
     even with the same error message for every cause.
+
+    It also keeps the distinct tokens it was asked about (tokens are public): the checkers judge
+    the attacks from them, not from the count.
     """
 
     def __init__(self, custodian: KeyCustodian, key_id: str) -> None:

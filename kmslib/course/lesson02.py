@@ -1,7 +1,8 @@
 """Lesson 02 (RSA): four checked exercises, of rising difficulty, and the quiz.
 
 - ``q1`` (recall): the longest message RSA-2048 with OAEP-SHA256 encrypts;
-- ``q2`` (build): send Alice a 1 KiB report by hybrid encryption, with only her public key;
+- ``q2`` (build): send Alice a 1 KiB report by hybrid encryption, with only her public key and a data key
+  that your custodian drew (its audit log shows it);
 - ``q3`` (break): see implicit rejection: a forged PKCS#1 v1.5 token decrypts, without an error;
 - ``q4`` (apply): after Alice rotates her key, rewrap the wrapped data key without it leaving the custodian.
 """

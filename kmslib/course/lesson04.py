@@ -63,7 +63,8 @@ q1 = Exercise(
     "recall",
     f"The laptop that held key {LAPTOP!r} was stolen. Make the key in `kms`, then revoke the whole key with a reason.",
     _check_q1,
-    "invalidate_key takes reason=...; without version=..., it revokes the whole key.",
+    "invalidate_key takes reason=... (a few words saying what happened); without version=..., it revokes the "
+    "whole key.",
     f'kms.establish_aes_key("{LAPTOP}")\nkms.invalidate_key("{LAPTOP}", reason="laptop stolen on the train")\n'
     "q1.check(kms)",
 )
@@ -112,6 +113,21 @@ def _order(log: list[AuditEntry]) -> str | None:
     return None
 
 
+def _versions(new_tokens: object) -> tuple[list[str], list[int]] | str:
+    """The student's new tokens and the version of each, or what is wrong with their shape."""
+    if not isinstance(new_tokens, (list, tuple)) or len(new_tokens) != len(_MESSAGES):
+        return f"new_tokens should be the list of the {len(_MESSAGES)} rewrapped tokens, in order."
+    if not all(isinstance(token, str) for token in new_tokens):
+        return "new_tokens should hold the token strings that rewrap returns."
+    versions = []
+    for index, token in enumerate(new_tokens):
+        try:
+            versions.append(inspect_token(token).version)
+        except KMSError:
+            return f"new_tokens[{index}] is not a token (kms:v1:...): keep what rewrap returns."
+    return list(new_tokens), versions
+
+
 def _check_q2(kms: object, new_tokens: object) -> str | None:
     custodian = student_custodian(kms)
     if RECORDS not in custodian:
@@ -119,11 +135,10 @@ def _check_q2(kms: object, new_tokens: object) -> str | None:
     info = custodian.key_info(RECORDS)
     if not info.active:
         return f"the whole key {RECORDS!r} was revoked: only version 1 leaked. Start again from records()."
-    if not isinstance(new_tokens, (list, tuple)) or len(new_tokens) != len(_MESSAGES):
-        return f"new_tokens should be the list of the {len(_MESSAGES)} rewrapped tokens, in order."
-    if not all(isinstance(token, str) for token in new_tokens):
-        return "new_tokens should hold the token strings that rewrap returns."
-    versions = [inspect_token(token).version for token in new_tokens]
+    shape = _versions(new_tokens)
+    if isinstance(shape, str):
+        return shape
+    tokens, versions = shape
     if 1 in versions:
         return f"new_tokens[{versions.index(1)}] is still at version 1: rewrap it to the newest version."
     gone = [v for v in versions if v in info.revoked_versions]
@@ -137,7 +152,7 @@ def _check_q2(kms: object, new_tokens: object) -> str | None:
         return problem
     if not _says_something(dict(info.version_reasons).get(1)):
         return f"give version 1's revocation a reason that says something: {_REASON_RULE}"
-    for index, token in enumerate(new_tokens):
+    for index, token in enumerate(tokens):
         try:
             plaintext = custodian.decrypt_data_aes(RECORDS, token)
         except KMSError:
