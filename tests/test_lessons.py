@@ -513,6 +513,8 @@ def test_l02_q2_hybrid_encryption_of_a_kibibyte() -> None:
     accepted(lesson02.q2, bob, data_key, wrapped, report)
     accepted(lesson02.q2, bob, data_key, wrapped, report)  # and again
     accepted(lesson02.q2, bob, data_key.wrapped, wrapped, report)  # the wrapped data key alone says as much
+    bob.rotate_key("kek")  # the KEK rotated and the data key rewrapped: still a key the custodian drew
+    accepted(lesson02.q2, bob, bob.rewrap("kek", data_key.wrapped), wrapped, report)
     # Another way: the report encrypted in a second custodian, under a KEK rotated first.
     mine = KeyCustodian()
     mine.establish_aes_key("bob-kek")
@@ -678,6 +680,12 @@ def test_l02_q4_refuses_a_non_key_the_same_token_twice_and_a_copy() -> None:
     kms.rotate_key("w")
     refused(lesson02.q4, kms, "w", hello, kms.rewrap("w", hello), because="32 random bytes")
     refused(lesson02.q4, kms, "w", text, kms.rewrap("w", text), because="holds text")
+    for same in (bytes(32), b"\x01\x02" * 16):
+        kms = KeyCustodian()
+        kms.generate_rsa_pair("w")
+        wrapped = kms.encrypt_data_rsa("w", same)
+        kms.rotate_key("w")
+        refused(lesson02.q4, kms, "w", wrapped, kms.rewrap("w", wrapped), because="does not look random")
     # The same token twice: a token made after the rotation, and a throwaway rewrap.
     kms = KeyCustodian()
     kms.generate_rsa_pair("w")

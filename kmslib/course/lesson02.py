@@ -95,7 +95,7 @@ def _drawn_data_key(custodian: KeyCustodian, data_key: object) -> bytes | str:
                 f"the KEK {kek!r} was imported, so its tokens could be made outside the custodian: make it with "
                 "establish_aes_key."
             )
-        if done & {"encrypt_data_aes", "rewrap"}:
+        if "encrypt_data_aes" in done:  # rewrap only moves tokens the KEK already held
             return (
                 f"the KEK {kek!r} also encrypted data it was given (encrypt_data_aes): a token under it need not "
                 "be a data key the custodian drew. Keep a KEK for generate_data_key only."
@@ -248,6 +248,10 @@ q3.check(kms, token, forged, result)""",
 )
 
 
+#: Fewer different byte values than this in 32 random bytes has odds below 1 in 10**14.
+_MIN_DISTINCT = 16
+
+
 def _looks_like_text(data: bytes) -> bool:
     """Whether ``data`` is printable ASCII: 32 random bytes are, with odds of (95/256)**32, about 1 in 6e13."""
     return all(0x20 <= byte < 0x7F for byte in data)
@@ -315,6 +319,11 @@ def _wrapped_key_problem(
         return f"the wrapped key holds {len(moved)} bytes: a data key is 32 random bytes (an AES-256 key)."
     if _looks_like_text(moved):
         return "the wrapped key holds text: a data key is 32 random bytes (secrets.token_bytes(32)), not a password."
+    if len(set(moved)) < _MIN_DISTINCT:
+        return (
+            f"the wrapped key has only {len(set(moved))} different byte values and does not look random: a data key "
+            "is 32 random bytes (secrets.token_bytes(32))."
+        )
     if not old_revoked:  # once version 1 is revoked, its token cannot be read to compare
         try:
             with as_checker(custodian):
