@@ -108,6 +108,44 @@ def test_the_quizzes_of_lessons_01_02_04_are_unambiguous_with_distractors_worth_
             assert all(not quiz.answer(number, other) for other in question.choices if other != question.answer)
 
 
+PYTHON_INTERNALS = (
+    "unhashable",
+    "positional argument",
+    "list indices",
+    "has no attribute",
+    "object is not",
+    "NoneType",
+    "Expecting value",
+    "Traceback",
+    "kmslib raised",
+)
+
+
+@pytest.mark.parametrize(
+    "exercise",
+    [lesson.__dict__[f"q{n}"] for lesson in (lesson01, lesson02, lesson04) for n in range(1, 5)],
+    ids=[f"l{lesson}-q{n}" for lesson in ("01", "02", "04") for n in range(1, 5)],
+)
+def test_odd_shapes_and_counts_get_plain_words_not_python_internals(exercise: exercises.Exercise) -> None:
+    import inspect as pyinspect
+
+    closed = KeyCustodian()
+    closed.close()
+    count = len(pyinspect.signature(exercise._checker).parameters)
+    odd = (None, [], {}, 3, "x", b"x", ["a", "b"], object(), closed, KeyCustodian())
+    answers = [tuple(value for _ in range(count)) for value in odd]
+    answers += [(value, *(["x"] * (count - 1))) for value in odd]
+    answers += [("x",) * (count + 1), ("x",) * max(count - 1, 0)]
+    for answer in answers:
+        ok, said = verdict(exercise, *answer)
+        assert not ok, answer
+        for words in PYTHON_INTERNALS:
+            assert words not in said, (answer, said)
+    if next(iter(pyinspect.signature(exercise._checker).parameters)) == "kms":  # it takes a custodian first
+        ok, said = verdict(exercise, closed, *["x"] * (count - 1))
+        assert "closed" in said, said
+
+
 # ---------------------------------------------------------------- lesson 01
 
 

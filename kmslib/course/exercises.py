@@ -12,6 +12,7 @@ A :class:`Quiz` is a few multiple-choice questions with immediate feedback:
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ __all__ = [
     "blank",
     "envelope_answer",
     "envelope_problem",
+    "kind",
     "student_custodian",
     "student_entries",
 ]
@@ -73,10 +75,15 @@ def envelope_problem(custodian: KeyCustodian, kek: str, view: memoryview, contex
     return None
 
 
+def kind(value: object) -> str:
+    """What a wrong answer is, in a student's words: ``None``, or its type's name (``str``, ``list``)."""
+    return "None" if value is None else type(value).__name__
+
+
 def student_custodian(answer: object) -> KeyCustodian:
     """The student's answer, if it is an open custodian; a checker's ``TypeError`` says what to pass instead."""
     if not isinstance(answer, KeyCustodian):
-        raise TypeError(f"pass your KeyCustodian, not {type(answer).__name__}")
+        raise TypeError(f"pass your KeyCustodian, not {kind(answer)}")
     try:
         answer.list_keys()
     except StoreError:
@@ -173,6 +180,14 @@ class Exercise:
         """
         if any(a is blank for a in answer):
             print(f"✘ Exercise {self.number}: replace the blank ____ with your answer first.")
+            return Verdict(False)
+        expected = list(inspect.signature(self._checker).parameters)
+        if len(answer) != len(expected):
+            print(
+                f"✘ Exercise {self.number}: not yet. q{self.number}.check takes {len(expected)} "
+                f"answer{'s' if len(expected) != 1 else ''}, ({', '.join(expected)}); you passed {len(answer)}.\n"
+                f"  (q{self.number}.hint() gives a hint)"
+            )
             return Verdict(False)
         try:
             problem = self._checker(*answer)

@@ -16,7 +16,7 @@ import random
 import secrets
 
 from kmslib.aes import AESKeyVersion
-from kmslib.course.exercises import Exercise, Question, Quiz, student_custodian
+from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import DecryptionError, InvalidInputError
 from kmslib.tokens import parse_token
@@ -170,7 +170,7 @@ q1 = Exercise(
 
 def _check_q2(forged: object) -> str | None:
     if not isinstance(forged, str):
-        return f"pass the forged token (a str), not {type(forged).__name__}."
+        return f"pass the forged token (a str), not {kind(forged)}."
     try:
         version, algorithm, payload = parse_token(forged)
     except DecryptionError:
@@ -229,7 +229,7 @@ def _check_q3(recovered: object) -> str | None:
     if isinstance(recovered, str):
         recovered = recovered.encode("utf-8", "surrogateescape")
     if not isinstance(recovered, (bytes, bytearray)):
-        return f"pass the recovered block as bytes, not {type(recovered).__name__}."
+        return f"pass the recovered block as bytes, not {kind(recovered)}."
     if oracle.queries == 0:
         return "the oracle was never asked: recover the block through it, one byte at a time."
     if _attack_steps() < 16:
@@ -293,7 +293,7 @@ q3.check(recovered)""",
 
 def _check_q4(forged_gcm: object, accepted: object) -> str | None:
     if not isinstance(forged_gcm, str):
-        return f"forged_gcm should be the forged GCM token (a str), not {type(forged_gcm).__name__}."
+        return f"forged_gcm should be the forged GCM token (a str), not {kind(forged_gcm)}."
     if forged_gcm == gcm_order_token:
         return "forged_gcm is gcm_order_token itself: flip the bits that would make amt=9100."
     try:

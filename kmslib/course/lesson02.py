@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from kmslib.course.exercises import Exercise, Question, Quiz, as_checker, student_custodian, student_entries
+from kmslib.course.exercises import Exercise, Question, Quiz, as_checker, kind, student_custodian, student_entries
 from kmslib.custodian import KeyCustodian
 from kmslib.envelope import DataKey
 from kmslib.errors import KMSError
@@ -32,7 +32,7 @@ alice_public_pem = alice.export_public_key("alice-rsa")
 
 def _check_q1(limit: object) -> str | None:
     if not isinstance(limit, int) or isinstance(limit, bool):
-        return f"pass the number of bytes (an int), not {type(limit).__name__}."
+        return f"pass the number of bytes (an int), not {kind(limit)}."
     if limit == 245:
         return "245 is PKCS#1 v1.5's limit (k - 11). OAEP with SHA-256 costs more: k - 2*32 - 2."
     if limit in (256, 2048):
@@ -79,7 +79,7 @@ def _drawn_data_key(custodian: KeyCustodian, data_key: object) -> bytes | str:
         wrapped = data_key
         keks = [info.key_id for info in custodian.list_keys() if info.active and info.algorithm == "aes-256-gcm"]
     else:
-        return f"data_key should be what kms.generate_data_key returned, not {type(data_key).__name__}."
+        return f"data_key should be what kms.generate_data_key returned, not {kind(data_key)}."
     if not isinstance(wrapped, str) or _token_algorithm(wrapped) != "aes-256-gcm":
         return "data_key's wrapped key is not a token: pass what kms.generate_data_key returned."
     entries = student_entries(custodian)
