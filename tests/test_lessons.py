@@ -100,6 +100,7 @@ def test_the_quizzes_of_lessons_01_02_04_are_unambiguous_with_distractors_worth_
     assert "nonce" in tag.choices[tag.answer]
     assert all("slower" not in choice for choice in lesson01.quiz.questions[3].choices.values())
     assert "2048" not in lesson02.quiz.questions[0].choices.values()  # the key's size in bits, not a byte count
+    assert "AES keys cannot be stored otherwise" not in lesson02.quiz.questions[2].choices.values()
     forged = lesson02.quiz.questions[1]  # whether random bytes "decrypt" depends on decoding them as text
     assert "encoding=None" in forged.prompt
     for quiz in (lesson01.quiz, lesson02.quiz, lesson04.quiz):

@@ -377,10 +377,11 @@ quiz = Quiz(
         {
             "a": "RSA encrypts at most a few hundred bytes per operation, and slowly",
             "b": "RSA is insecure for long messages",
-            "c": "AES keys cannot be stored otherwise",
+            "c": "RSA would reveal the message's length, and AES-GCM hides it",
         },
         "a",
-        "Hybrid encryption: RSA wraps a 32-byte data key, AES-GCM encrypts the data. Cloud KMSs do something else: "
+        "Hybrid encryption: RSA wraps a 32-byte data key, AES-GCM encrypts the data (GCM hides no length: its "
+        "ciphertext is exactly as long as the plaintext). Cloud KMSs do something else: "
         "they wrap data keys under a symmetric key that never leaves the KMS (envelope encryption, lesson 05).",
     ),
     Question(
