@@ -668,6 +668,27 @@ def test_l02_q3_judges_the_outcome_even_after_the_key_is_revoked() -> None:
     accepted(lesson02.q3, kms, token, forged, result)
 
 
+def test_l02_q3_and_q2_judge_outcomes_not_earlier_refused_attempts() -> None:
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("modern")  # OAEP: the forgery is refused, as it should be
+    modern = kms.encrypt_data_rsa("modern", "x")
+    with pytest.raises(DecryptionError):
+        kms.decrypt_data_rsa("modern", tamper(modern, 100, 1), encoding=None)
+    kms.generate_rsa_pair("legacy", padding="pkcs1v15")
+    token = kms.encrypt_data_rsa("legacy", "Classified Information")
+    forged = tamper(token, 50, 0x40)
+    accepted(lesson02.q3, kms, token, forged, kms.decrypt_data_rsa("legacy", forged, encoding=None))
+    bob = KeyCustodian()
+    bob.establish_aes_key("cbc-kek", mode="cbc")
+    with pytest.raises(KMSError):
+        bob.generate_data_key("cbc-kek")  # a KEK must be GCM: refused, nothing drawn
+    bob.establish_aes_key("kek")
+    key = bob.generate_data_key("kek")
+    bob.import_aes_key("report", key.plaintext)
+    report = bob.encrypt_data_aes("report", lesson02.REPORT)
+    accepted(lesson02.q2, bob, key, encrypt_with_public_key(lesson02.alice_public_pem, key.plaintext), report)
+
+
 def test_l02_q3_refuses_a_second_genuine_encryption_as_the_forgery() -> None:
     kms = KeyCustodian()
     kms.generate_rsa_pair("legacy", padding="pkcs1v15")
