@@ -185,7 +185,7 @@ class Exercise:
         if len(answer) != len(expected):
             print(
                 f"✘ Exercise {self.number}: not yet. q{self.number}.check takes {len(expected)} "
-                f"answer{'s' if len(expected) != 1 else ''}, ({', '.join(expected)}); you passed {len(answer)}.\n"
+                f"answer{'s' if len(expected) != 1 else ''} ({', '.join(expected)}); you passed {len(answer)}.\n"
                 f"  (q{self.number}.hint() gives a hint)"
             )
             return Verdict(False)
