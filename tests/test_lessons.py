@@ -20,6 +20,7 @@ from kmslib import (
     InvalidPeerKeyError,
     KeyCustodian,
     KeyRevokedError,
+    KMSError,
     MessageTooLongError,
     encrypt_with_public_key,
     inspect_token,
@@ -94,6 +95,58 @@ def test_the_quiz_checks_at_once_and_explains() -> None:
         exercises.Question("?", {"a": "x"}, "b", "")
 
 
+def test_the_quizzes_of_lessons_01_02_04_are_unambiguous_with_distractors_worth_choosing() -> None:
+    tag = lesson01.quiz.questions[2]  # the tag covers the nonce as well: a choice that leaves it out is ambiguous
+    assert "nonce" in tag.choices[tag.answer]
+    assert all("slower" not in choice for choice in lesson01.quiz.questions[3].choices.values())
+    assert "2048" not in lesson02.quiz.questions[0].choices.values()  # the key's size in bits, not a byte count
+    assert "AES keys cannot be stored otherwise" not in lesson02.quiz.questions[2].choices.values()
+    forged = lesson02.quiz.questions[1]  # whether random bytes "decrypt" depends on decoding them as text
+    assert "encoding=None" in forged.prompt
+    for quiz in (lesson01.quiz, lesson02.quiz, lesson04.quiz):
+        for number, question in enumerate(quiz.questions, 1):
+            assert quiz.answer(number, question.answer)
+            assert all(not quiz.answer(number, other) for other in question.choices if other != question.answer)
+
+
+PYTHON_INTERNALS = (
+    "unhashable",
+    "positional argument",
+    "list indices",
+    "has no attribute",
+    "object is not",
+    "NoneType",
+    "Expecting value",
+    "Traceback",
+    "kmslib raised",
+)
+
+
+@pytest.mark.parametrize(
+    "exercise",
+    [lesson.__dict__[f"q{n}"] for lesson in (lesson01, lesson02, lesson04) for n in range(1, 5)],
+    ids=[f"l{lesson}-q{n}" for lesson in ("01", "02", "04") for n in range(1, 5)],
+)
+def test_odd_shapes_and_counts_get_plain_words_not_python_internals(exercise: exercises.Exercise) -> None:
+    import inspect as pyinspect
+
+    closed = KeyCustodian()
+    closed.close()
+    count = len(pyinspect.signature(exercise._checker).parameters)
+    odd: tuple[object, ...] = (None, [], {}, 3, "x", b"x", ["a", "b"], object(), closed, KeyCustodian())
+    answers = [tuple(value for _ in range(count)) for value in odd]
+    answers += [(value, *(["x"] * (count - 1))) for value in odd]
+    answers += [("x",) * (count + 1), ("x",) * max(count - 1, 0)]
+    for answer in answers:
+        ok, said = verdict(exercise, *answer)
+        assert not ok, answer
+        for words in PYTHON_INTERNALS:
+            assert words not in said, (answer, said)
+    if next(iter(pyinspect.signature(exercise._checker).parameters)) == "kms":  # it takes a custodian first
+        ok, said = verdict(exercise, closed, *["x"] * (count - 1))
+        assert "closed" in said, said
+
+
 # ---------------------------------------------------------------- lesson 01
 
 
@@ -124,13 +177,46 @@ def test_l01_q1_accepts_every_key_from_the_csprng() -> None:
     for make in (
         lambda kms: kms.establish_aes_key("vault"),
         lambda kms: kms.establish_aes_key("vault", mode="gcm"),
-        lambda kms: kms.import_aes_key("vault", secrets.token_bytes(32)),
+        lambda kms: (kms.establish_aes_key("vault"), kms.rotate_key("vault")),
+        lambda kms: (kms.establish_aes_key("draft", mode="cbc"), kms.establish_aes_key("vault")),
     ):
         kms = KeyCustodian()
         make(kms)
         accepted(lesson01.q1, kms)
         accepted(lesson01.q1, kms)  # checking twice is harmless
-    run_solution(lesson01, lesson01.q1, kms=KeyCustodian())
+    accepted(lesson01.q1, run_solution(lesson01, lesson01.q1, kms=KeyCustodian())["kms"])
+
+
+def test_l01_q1_refuses_an_imported_key_it_cannot_tell_from_a_guess() -> None:
+    # sha256 of a passphrase nobody lists, and a CSPRNG key, look the same once imported: the checker asks
+    # for a key the custodian drew itself, which its audit log shows, and refuses both imports alike.
+    for imported in (hashlib.sha256(b"correct horse battery staple 1987").digest(), secrets.token_bytes(32)):
+        kms = KeyCustodian()
+        kms.import_aes_key("vault", imported)
+        refused(lesson01.q1, kms, because="establish_aes_key")
+    ok, first = verdict(lesson01.q1, kms)
+    assert (ok, first) == verdict(lesson01.q1, kms)  # the same verdict again
+    # A throwaway establish_aes_key beside the imported key changes nothing.
+    kms.establish_aes_key("other")
+    refused(lesson01.q1, kms, because="establish_aes_key")
+    # Rotating an imported key replaces its bytes with the CSPRNG's: that key nobody can guess.
+    kms.rotate_key("vault")
+    accepted(lesson01.q1, kms)
+
+
+def test_l01_q1_judges_the_key_not_an_earlier_refused_attempt() -> None:
+    kms = KeyCustodian()
+    with pytest.raises(KMSError):
+        kms.import_aes_key("vault", b"too short")  # refused: nothing was made
+    kms.establish_aes_key("vault")
+    accepted(lesson01.q1, kms)
+
+
+def test_l01_q1_says_a_closed_custodian_is_closed() -> None:
+    kms = KeyCustodian()
+    kms.establish_aes_key("vault")
+    kms.close()
+    refused(lesson01.q1, kms, because="closed")
 
 
 def test_l01_q2_refuses_the_original_a_new_encryption_and_broken_tokens() -> None:
@@ -156,16 +242,34 @@ def test_l01_q2_accepts_the_flip_however_it_is_written() -> None:
     accepted(lesson01.q2, cbc_token(bytes(iv), parts.ciphertext))
 
 
-def test_l01_q3_needs_the_oracle_and_the_exact_block(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_l01_q3_needs_the_attack_through_the_oracle_and_the_exact_block(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lesson01.oracle, "queries", 0)
+    monkeypatch.setattr(lesson01.oracle, "_asked", set())
     refused(lesson01.q3, bytes(16), because="never asked")
-    lesson01.oracle(lesson01.secret_token)
+    for _ in range(20):  # the oracle asked, but only about the real token, again and again
+        lesson01.oracle(lesson01.secret_token)
+    refused(lesson01.q3, lesson01._SECRET, because="forged two-block tokens")
+    parts = inspect_token(lesson01.secret_token)
+    assert parts.nonce is not None
+    for guess in range(16):  # the first steps of the attack: forged IVs before the secret's block
+        lesson01.oracle(cbc_token(bytes([guess]) * 16, parts.ciphertext[:16]))
     refused(lesson01.q3, bytes(15), because="a block is 16 bytes")
     refused(lesson01.q3, None, because="as bytes")
+    refused(lesson01.q3, [1, 2, 3], because="as bytes")
+
+
+def test_l01_q3_feedback_is_no_oracle_for_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = inspect_token(lesson01.secret_token)
+    for guess in range(16):
+        lesson01.oracle(cbc_token(bytes([guess]) * 16, parts.ciphertext[:16]))
     secret = lesson01._SECRET
     wrong_first = bytes([secret[0] ^ 1]) + secret[1:]
-    refused(lesson01.q3, wrong_first, because="15 of 16 bytes are right, and the last 15 in a row")
-    refused(lesson01.q3, bytes(16), because="check the step for byte")
+    said = {verdict(lesson01.q3, guess) for guess in (wrong_first, bytes(16), secret[:15] + b"?", b"PIN=0000;acct=00")}
+    assert len(said) == 1, said  # one wrong answer reads like any other: no count of right bytes
+    ((ok, message),) = said
+    assert not ok
+    assert "of 16" not in message
+    assert "in a row" not in message
 
 
 def test_l01_q3_the_attack_reads_the_secret_through_the_oracle_alone() -> None:
@@ -193,6 +297,31 @@ def test_l01_q4_gcm_refuses_both_attacks() -> None:
     refused(lesson01.q4, forged, 3, because="accepted none of the forgeries")
     refused(lesson01.q4, forged, "0", because="an int")
     accepted(lesson01.q4, forged, 0)
+    accepted(lesson01.q4, namespace["forged_gcm"], namespace["accepted"])
+
+
+def test_l01_q4_judges_the_forged_nonces_asked_not_the_number_of_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lesson01.gcm_oracle, "queries", 0)
+    monkeypatch.setattr(lesson01.gcm_oracle, "_asked", set())
+    token = lesson01.gcm_order_token
+    forged = tamper(token, 12 + lesson01.ORDER.index("amt=") + 4, ord("0") ^ ord("9"))
+    for _ in range(255):  # lazy: the real token, 255 times
+        lesson01.gcm_oracle(token)
+    refused(lesson01.q4, forged, 0, because="0 of the 255 forged nonces")
+    for _ in range(255):  # one forged nonce, 255 times
+        lesson01.gcm_oracle(tamper(token, 11, 1))
+    refused(lesson01.q4, forged, 0, because="1 of the 255 forged nonces")
+    for mask in range(1, 128):  # half of them
+        lesson01.gcm_oracle(tamper(token, 11, mask))
+    refused(lesson01.q4, forged, 0, because="127 of the 255 forged nonces")
+    # Another correct way: XOR the last nonce byte with every non-zero mask, counting the True answers.
+    count = sum(lesson01.gcm_oracle(tamper(token, 11, mask)) for mask in range(1, 256))
+    accepted(lesson01.q4, forged, count)
+    accepted(lesson01.q4, tamper(token, 12 + lesson01.ORDER.index("amt=") + 4, b"\x09"), 0)  # a one-byte mask
+    refused(lesson01.q4, forged, 255, because="accepted none of the forgeries")
+    refused(lesson01.q4, forged, True, because="an int")
+    refused(lesson01.q4, forged, 0.0, because="an int")
+    refused(lesson01.q4, "not a token", 0, because="start from gcm_order_token")
 
 
 # ---------------------------------------------------------------- lesson 04
@@ -212,6 +341,56 @@ def test_l04_q1_needs_a_revoked_key_and_a_real_reason() -> None:
         other.invalidate_key("laptop-disk", reason=reason)
         refused(lesson04.q1, other, because="give a reason")
     accepted(lesson04.q1, run_solution(lesson04, lesson04.q1, kms=KeyCustodian())["kms"])
+
+
+def test_l04_q1_the_reason_must_say_something() -> None:
+    for reason in ("x", "-", "stolen", "asdfgh", "1234 5678"):
+        kms = KeyCustodian()
+        kms.establish_aes_key("laptop-disk")
+        kms.invalidate_key("laptop-disk", reason=reason)
+        refused(lesson04.q1, kms, because="at least two words")
+    for reason in ("Stolen: reported to the police, case 1234", "ноутбук украден в поезде"):
+        kms = KeyCustodian()
+        kms.establish_aes_key("laptop-disk")
+        kms.rotate_key("laptop-disk")
+        kms.invalidate_key("laptop-disk", reason=reason)
+        accepted(lesson04.q1, kms)
+        accepted(lesson04.q1, kms)
+
+
+def test_l04_q1_judges_the_revocation_not_an_earlier_refused_one() -> None:
+    kms = KeyCustodian()
+    kms.establish_aes_key("laptop-disk")
+    with pytest.raises(KMSError):
+        kms.invalidate_key("laptop-disk", reason="stolen " * 100)  # over 500 characters: refused, nothing revoked
+    refused(lesson04.q1, kms, because="still active")
+    kms.invalidate_key("laptop-disk", reason="laptop stolen at the airport")
+    accepted(lesson04.q1, kms)
+
+
+def test_l04_q2_malformed_tokens_get_plain_words() -> None:
+    kms, tokens = lesson04.records()
+    kms.rotate_key("records")
+    refused(lesson04.q2, kms, ["not a token", *tokens[1:]], because="new_tokens[0] is not a token")
+
+
+def test_l04_q2_needs_a_reason_for_version_1() -> None:
+    for reason in (None, "x", "leak"):
+        kms, tokens = lesson04.records()
+        kms.rotate_key("records")
+        new_tokens = [kms.rewrap("records", token) for token in tokens]
+        kms.invalidate_key("records", version=1, reason=reason)
+        refused(lesson04.q2, kms, new_tokens, because="at least two words")
+
+
+def test_l04_q2_judges_the_outcome_after_an_earlier_refused_step() -> None:
+    kms, tokens = lesson04.records()
+    with pytest.raises(KMSError):
+        kms.invalidate_key("records", version=1, reason="version 1 leaked")  # the newest: refused, nothing changed
+    kms.rotate_key("records")
+    new_tokens = [kms.rewrap("records", token) for token in tokens]
+    kms.invalidate_key("records", version=1, reason="version 1 leaked")
+    accepted(lesson04.q2, kms, new_tokens)
 
 
 def test_l04_q2_refuses_the_wrong_orders() -> None:
@@ -271,9 +450,24 @@ def test_l04_q3_finds_the_first_entry_that_differs_from_its_saved_head() -> None
     refused(lesson04.q3, "3", because="an int")
     if edited + 2 < len(lesson04.saved_heads):
         refused(lesson04.q3, edited + 2, because="not the first")
+    refused(lesson04.q3, True, because="an int")
+    refused(lesson04.q3, [edited], because="an int")
     assert AuditLog.verify_jsonl(lesson04.exported)  # the forgery is consistent on its own
     namespace = run_solution(lesson04, lesson04.q3, json=__import__("json"))
     assert namespace["first_bad"] == edited
+    accepted(lesson04.q3, namespace["first_bad"])
+    accepted(lesson04.q3, namespace["first_bad"])  # and again
+
+
+def test_l04_q3_accepts_other_ways_of_finding_the_edit() -> None:
+    import json
+
+    lines = [json.loads(line) for line in lesson04.exported.splitlines()]
+    # The smallest seq whose hash differs, however it is found.
+    accepted(lesson04.q3, min(e["seq"] for e in lines if e["hash"] != lesson04.saved_heads[e["seq"]]))
+    # The last entry that still verifies against its saved head, plus one.
+    good = [e["seq"] for e in lines if AuditLog.verify_jsonl(lesson04.exported, head=lesson04.saved_heads[e["seq"]])]
+    accepted(lesson04.q3, max(good) + 1)
 
 
 def test_l04_q4_only_a_saved_head_catches_the_forgery() -> None:
@@ -295,6 +489,45 @@ def test_l04_q4_only_a_saved_head_catches_the_forgery() -> None:
     refused(lesson04.q4, head, None, forged, because="three strings")
 
 
+def test_l04_q4_refuses_an_empty_a_foreign_or_a_malformed_forgery() -> None:
+    from kmslib.course import rewrite_log
+
+    namespace = run_solution(lesson04, lesson04.q4, rewrite_log=rewrite_log)
+    head, export, forged = namespace["head"], namespace["export"], namespace["forged"]
+    assert verdict(lesson04.q4, head, export, forged)[0]
+    refused(lesson04.q4, head, export, "", because="an entry edited")
+    refused(lesson04.q4, head, export, rewrite_log(export, 0).splitlines()[0] + "\n", because="an entry edited")
+    other = KeyCustodian()
+    other.establish_aes_key("ledger")
+    for day in ("mon", "tue", "wed"):
+        other.encrypt_data_aes("ledger", day)
+    refused(lesson04.q4, head, export, other.audit_log.to_jsonl(), because="another log")
+    for malformed in ("not json", "{}", "[1, 2]", '{"seq": "x"}'):
+        ok, said = verdict(lesson04.q4, head, export, malformed)
+        assert not ok
+        assert "not an exported audit log" in said, said
+        ok, said = verdict(lesson04.q4, head, malformed, forged)
+        assert not ok
+        assert "not an exported audit log" in said, said
+        assert "Expecting" not in said
+        assert "JSONDecodeError" not in said
+
+
+def test_l04_q4_accepts_other_forgeries_the_head_catches() -> None:
+    from kmslib.course import rewrite_log
+
+    kms = KeyCustodian()
+    kms.establish_aes_key("ledger")
+    kms.encrypt_data_aes("ledger", "opening")
+    head = kms.audit_log.head
+    for day in ("mon", "tue", "wed", "thu"):
+        kms.encrypt_data_aes("ledger", f"totals {day}")
+    export = kms.audit_log.to_jsonl()
+    accepted(lesson04.q4, head, export, rewrite_log(export, 1, outcome="DecryptionError"))  # the head's own entry
+    twice = rewrite_log(rewrite_log(export, 0, key_id="other"), 3, operation="decrypt_data_aes")
+    accepted(lesson04.q4, head, export, twice)
+
+
 # ---------------------------------------------------------------- lesson 02
 
 
@@ -307,25 +540,85 @@ def test_l02_q1_the_oaep_limit_and_the_near_misses() -> None:
     accepted(lesson02.q1, 190)
 
 
+def bob_with_a_data_key() -> tuple[KeyCustodian, Any]:
+    bob = KeyCustodian()
+    bob.establish_aes_key("kek")
+    return bob, bob.generate_data_key("kek")
+
+
 def test_l02_q2_hybrid_encryption_of_a_kibibyte() -> None:
     namespace = run_solution(lesson02, lesson02.q2, secrets=secrets, encrypt_with_public_key=encrypt_with_public_key)
-    wrapped, report = namespace["wrapped_key"], namespace["report_token"]
-    accepted(lesson02.q2, wrapped, report)
-    data_key = secrets.token_bytes(32)
+    bob, data_key, wrapped, report = (namespace[n] for n in ("bob", "data_key", "wrapped_key", "report_token"))
+    accepted(lesson02.q2, bob, data_key, wrapped, report)
+    accepted(lesson02.q2, bob, data_key, wrapped, report)  # and again
+    accepted(lesson02.q2, bob, data_key.wrapped, wrapped, report)  # the wrapped data key alone says as much
+    bob.rotate_key("kek")  # the KEK rotated and the data key rewrapped: still a key the custodian drew
+    accepted(lesson02.q2, bob, bob.rewrap("kek", data_key.wrapped), wrapped, report)
+    # Another way: the report encrypted in a second custodian, under a KEK rotated first.
     mine = KeyCustodian()
+    mine.establish_aes_key("bob-kek")
+    mine.rotate_key("bob-kek")
+    key = mine.generate_data_key("bob-kek")
+    sender = KeyCustodian()
+    sender.import_aes_key("report", key.plaintext)
+    accepted(
+        lesson02.q2,
+        mine,
+        key,
+        encrypt_with_public_key(lesson02.alice_public_pem, key.plaintext),
+        sender.encrypt_data_aes("report", lesson02.REPORT),
+    )
+    mine, key = bob_with_a_data_key()
+    data_key = key.plaintext
     mine.import_aes_key("gcm", data_key)
     mine.import_aes_key("cbc", data_key, mode="cbc")
     mine.generate_rsa_pair("own-rsa")
-    refused(lesson02.q2, wrapped, mine.encrypt_data_rsa("own-rsa", b"x" * 100), because="far over RSA's limit")
-    refused(lesson02.q2, wrapped, mine.encrypt_data_aes("cbc", lesson02.REPORT), because="CBC")
     good = mine.encrypt_data_aes("gcm", lesson02.REPORT)
-    refused(lesson02.q2, mine.encrypt_data_aes("gcm", data_key), good, because="wrap the data key with Alice's RSA")
-    refused(lesson02.q2, mine.encrypt_data_rsa("own-rsa", data_key), good, because="Alice cannot unwrap")
-    refused(lesson02.q2, encrypt_with_public_key(lesson02.alice_public_pem, data_key.hex()), good, because="64 bytes")
-    refused(lesson02.q2, wrapped, good, because="does not decrypt the report")
     right = encrypt_with_public_key(lesson02.alice_public_pem, data_key)
-    refused(lesson02.q2, right, mine.encrypt_data_aes("gcm", b"other"), because="to something else")
-    accepted(lesson02.q2, right, good)
+    refused(
+        lesson02.q2, mine, key, wrapped, mine.encrypt_data_rsa("own-rsa", b"x" * 100), because="far over RSA's limit"
+    )
+    refused(lesson02.q2, mine, key, wrapped, mine.encrypt_data_aes("cbc", lesson02.REPORT), because="CBC")
+    refused(
+        lesson02.q2, mine, key, mine.encrypt_data_aes("gcm", data_key), good, because="wrap the data key with Alice"
+    )
+    refused(lesson02.q2, mine, key, mine.encrypt_data_rsa("own-rsa", data_key), good, because="Alice cannot unwrap")
+    hexed = encrypt_with_public_key(lesson02.alice_public_pem, data_key.hex())
+    refused(lesson02.q2, mine, key, hexed, good, because="64 bytes")
+    refused(lesson02.q2, mine, key, wrapped, good, because="not the one")
+    refused(lesson02.q2, mine, key, right, mine.encrypt_data_aes("gcm", b"other"), because="to something else")
+    refused(lesson02.q2, mine, key, good, good, because="wrap the data key with Alice")  # the same token twice
+    accepted(lesson02.q2, mine, key, right, good)
+
+
+def test_l02_q2_the_data_key_must_come_from_the_custodian() -> None:
+    from kmslib.envelope import DataKey
+
+    for made_up in (bytes(range(32)), hashlib.sha256(b"report key").digest(), secrets.token_bytes(32)):
+        mine, key = bob_with_a_data_key()  # a throwaway data key beside the one really used
+        mine.import_aes_key("report", made_up)
+        answer = (
+            encrypt_with_public_key(lesson02.alice_public_pem, made_up),
+            mine.encrypt_data_aes("report", lesson02.REPORT),
+        )
+        refused(lesson02.q2, mine, key, *answer, because="not the one")
+        # A hand-made DataKey, whose "wrapped" key the KEK encrypted on request: the log shows it.
+        fake = DataKey("kek", 1, made_up, mine.encrypt_data_aes("kek", made_up))
+        refused(lesson02.q2, mine, fake, *answer, because="encrypt_data_aes")
+        refused(lesson02.q2, mine, fake.wrapped, *answer, because="encrypt_data_aes")
+    # A KEK imported from known bytes: its "data keys" could be made outside.
+    mine = KeyCustodian()
+    mine.import_aes_key("kek", secrets.token_bytes(32))
+    key = mine.generate_data_key("kek")
+    mine.import_aes_key("report", key.plaintext)
+    answer = (
+        encrypt_with_public_key(lesson02.alice_public_pem, key.plaintext),
+        mine.encrypt_data_aes("report", lesson02.REPORT),
+    )
+    refused(lesson02.q2, mine, key, *answer, because="establish_aes_key")
+    refused(lesson02.q2, "bob", key, *answer, because="pass your KeyCustodian")
+    refused(lesson02.q2, mine, b"key", *answer, because="generate_data_key returned")
+    refused(lesson02.q2, KeyCustodian(), key, *answer, because="does not open")
 
 
 def test_l02_q3_implicit_rejection() -> None:
@@ -346,15 +639,172 @@ def test_l02_q3_implicit_rejection() -> None:
 def test_l02_q4_rewrap_after_rotation_not_decrypt_and_encrypt() -> None:
     namespace = run_solution(lesson02, lesson02.q4, secrets=secrets)
     accepted(lesson02.q4, namespace["kms"], "wrapping", namespace["wrapped_key"], namespace["rewrapped"])
+    accepted(lesson02.q4, namespace["kms"], "wrapping", namespace["wrapped_key"], namespace["rewrapped"])
     kms = KeyCustodian()
     kms.generate_rsa_pair("w")
     wrapped = kms.encrypt_data_rsa("w", b"k" * 31 + b"!")
     refused(lesson02.q4, kms, "w", wrapped, wrapped, because="rotate it first")
     kms.rotate_key("w")
     copied = kms.encrypt_data_rsa("w", kms.decrypt_data_rsa("w", wrapped, encoding=None))
-    refused(lesson02.q4, kms, "w", wrapped, copied, because="no rewrap since the rotation")
+    refused(lesson02.q4, kms, "w", wrapped, copied, because="left the custodian")
     refused(lesson02.q4, kms, "w", wrapped, wrapped, because="not the newest")
     refused(lesson02.q4, kms, "nope", wrapped, copied, because="pass your custodian")
+
+
+def test_l02_q3_judges_the_outcome_even_after_the_key_is_revoked() -> None:
+    namespace = run_solution(lesson02, lesson02.q3, tamper=tamper)
+    kms, token, forged, result = (namespace[name] for name in ("kms", "token", "forged", "result"))
+    kms.invalidate_key("legacy", reason="the exercise is over")
+    accepted(lesson02.q3, kms, token, forged, result)
+    accepted(lesson02.q3, kms, token, forged, result)
+    # Rotating and revoking version 1 leaves the token's version unreadable too; still right.
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("old", padding="pkcs1v15")
+    token = kms.encrypt_data_rsa("old", b"another message")
+    forged = tamper(token, 100, b"\x80\x01")  # two bytes flipped
+    result = kms.decrypt_data_rsa("old", forged, encoding=None)
+    kms.rotate_key("old")
+    kms.invalidate_key("old", version=1, reason="rotated away")
+    accepted(lesson02.q3, kms, token, forged, result)
+
+
+def test_l02_q3_and_q2_judge_outcomes_not_earlier_refused_attempts() -> None:
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("modern")  # OAEP: the forgery is refused, as it should be
+    modern = kms.encrypt_data_rsa("modern", "x")
+    with pytest.raises(DecryptionError):
+        kms.decrypt_data_rsa("modern", tamper(modern, 100, 1), encoding=None)
+    kms.generate_rsa_pair("legacy", padding="pkcs1v15")
+    token = kms.encrypt_data_rsa("legacy", "Classified Information")
+    forged = tamper(token, 50, 0x40)
+    accepted(lesson02.q3, kms, token, forged, kms.decrypt_data_rsa("legacy", forged, encoding=None))
+    bob = KeyCustodian()
+    bob.establish_aes_key("cbc-kek", mode="cbc")
+    with pytest.raises(KMSError):
+        bob.generate_data_key("cbc-kek")  # a KEK must be GCM: refused, nothing drawn
+    bob.establish_aes_key("kek")
+    key = bob.generate_data_key("kek")
+    bob.import_aes_key("report", key.plaintext)
+    report = bob.encrypt_data_aes("report", lesson02.REPORT)
+    accepted(lesson02.q2, bob, key, encrypt_with_public_key(lesson02.alice_public_pem, key.plaintext), report)
+
+
+def test_l02_q3_refuses_a_second_genuine_encryption_as_the_forgery() -> None:
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("legacy", padding="pkcs1v15")
+    token = kms.encrypt_data_rsa("legacy", "Classified Information")
+    again = kms.encrypt_data_rsa("legacy", "Classified Information")
+    refused(
+        lesson02.q3,
+        kms,
+        token,
+        again,
+        kms.decrypt_data_rsa("legacy", again, encoding=None),
+        because="another encryption",
+    )
+    other = kms.encrypt_data_rsa("legacy", "something else")
+    refused(
+        lesson02.q3,
+        kms,
+        token,
+        other,
+        kms.decrypt_data_rsa("legacy", other, encoding=None),
+        because="another encryption",
+    )
+    refused(lesson02.q3, kms, token, "kms:v1:rsa-pkcs1v15:!!", b"", because="tamper")
+    refused(lesson02.q3, kms, "a token", token, b"", because="encrypt_data_rsa")
+
+
+def test_l02_q4_rewrap_then_revoke_version_1_is_right() -> None:
+    namespace = run_solution(lesson02, lesson02.q4, secrets=secrets)
+    kms, wrapped, rewrapped = namespace["kms"], namespace["wrapped_key"], namespace["rewrapped"]
+    kms.invalidate_key("wrapping", version=1, reason="moved to version 2")
+    accepted(lesson02.q4, kms, "wrapping", wrapped, rewrapped)
+    accepted(lesson02.q4, kms, "wrapping", wrapped, rewrapped)
+    # Another way: two rotations, a data key drawn by a custodian, rewrap to the newest.
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("transport")
+    kms.establish_aes_key("kek")
+    data_key = kms.generate_data_key("kek").plaintext
+    wrapped = kms.encrypt_data_rsa("transport", data_key)
+    kms.rotate_key("transport")
+    kms.rotate_key("transport")
+    accepted(lesson02.q4, kms, "transport", wrapped, kms.rewrap("transport", wrapped))
+
+
+def test_l02_q4_refuses_a_non_key_the_same_token_twice_and_a_copy() -> None:
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("w")
+    hello = kms.encrypt_data_rsa("w", "hello")
+    text = kms.encrypt_data_rsa("w", "my data key is this secret text!")
+    kms.rotate_key("w")
+    refused(lesson02.q4, kms, "w", hello, kms.rewrap("w", hello), because="32 random bytes")
+    refused(lesson02.q4, kms, "w", text, kms.rewrap("w", text), because="holds text")
+    for same in (bytes(32), b"\x01\x02" * 16):
+        kms = KeyCustodian()
+        kms.generate_rsa_pair("w")
+        wrapped = kms.encrypt_data_rsa("w", same)
+        kms.rotate_key("w")
+        refused(lesson02.q4, kms, "w", wrapped, kms.rewrap("w", wrapped), because="does not look random")
+    # The same token twice: a token made after the rotation, and a throwaway rewrap.
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("w")
+    old = kms.encrypt_data_rsa("w", secrets.token_bytes(32))
+    kms.rotate_key("w")
+    kms.rewrap("w", old)
+    new = kms.encrypt_data_rsa("w", secrets.token_bytes(32))
+    refused(lesson02.q4, kms, "w", new, new, because="before the rotation")
+    # Decrypt and encrypt again, with a throwaway rewrap beside it.
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("w")
+    wrapped = kms.encrypt_data_rsa("w", secrets.token_bytes(32))
+    kms.rotate_key("w")
+    kms.rewrap("w", wrapped)
+    copied = kms.encrypt_data_rsa("w", kms.decrypt_data_rsa("w", wrapped, encoding=None))
+    refused(lesson02.q4, kms, "w", wrapped, copied, because="left the custodian")
+    # Encrypting the known data key again under the new version is no rewrap either.
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("w")
+    data_key = secrets.token_bytes(32)
+    wrapped = kms.encrypt_data_rsa("w", data_key)
+    kms.rotate_key("w")
+    kms.rewrap("w", wrapped)
+    refused(lesson02.q4, kms, "w", wrapped, kms.encrypt_data_rsa("w", data_key), because="encrypt_data_rsa")
+
+
+def test_l02_q4_wrong_order_refused_and_earlier_failures_forgiven() -> None:
+    # Rewrapping before the rotation moves nothing.
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("w")
+    wrapped = kms.encrypt_data_rsa("w", secrets.token_bytes(32))
+    early = kms.rewrap("w", wrapped)
+    kms.rotate_key("w")
+    refused(lesson02.q4, kms, "w", wrapped, early, because="not the newest")
+    # A refused rewrap (a broken token) before the right one changes nothing.
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("w")
+    wrapped = kms.encrypt_data_rsa("w", secrets.token_bytes(32))
+    kms.rotate_key("w")
+    with pytest.raises(DecryptionError):
+        kms.rewrap("w", tamper(wrapped, 100, 1)[:-8])
+    with pytest.raises(KMSError):
+        kms.invalidate_key("w", version=2, reason="the newest cannot go")
+    accepted(lesson02.q4, kms, "w", wrapped, kms.rewrap("w", wrapped))
+
+
+def test_l02_q4_bad_shapes_get_plain_words() -> None:
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("w")
+    wrapped = kms.encrypt_data_rsa("w", secrets.token_bytes(32))
+    kms.rotate_key("w")
+    rewrapped = kms.rewrap("w", wrapped)
+    for answer in ((kms, ["w"], wrapped, rewrapped), (kms, "w", wrapped, "not a token"), (kms, "w", 3, rewrapped)):
+        ok, said = verdict(lesson02.q4, *answer)
+        assert not ok
+        assert "unhashable" not in said, said
+        assert "kmslib raised" not in said, said
+    kms.close()
+    refused(lesson02.q4, kms, "w", wrapped, rewrapped, because="closed")
 
 
 # ---------------------------------------------------------------- lesson 03

@@ -3,7 +3,8 @@
 An :class:`Exercise` has ``check(...)`` (says what is right, or what is wrong and where to look),
 ``hint()`` and ``solution()`` (hidden until asked for). A checker judges what the student built
 (a custodian's state, its audit log, a token), never the text of the code, so any correct answer
-passes. ``check`` can be run again at any time, in any order: checkers change nothing.
+passes. ``check`` can be run again at any time, in any order: checkers change no key. Their own
+operations (a decryption, to compare) do add audit entries; :func:`student_entries` leaves those out.
 
 A :class:`Quiz` is a few multiple-choice questions with immediate feedback:
 ``quiz.answer(1, "b")``.
@@ -11,21 +12,28 @@ A :class:`Quiz` is a few multiple-choice questions with immediate feedback:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import inspect
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
+from kmslib.audit import AuditEntry
 from kmslib.custodian import KeyCustodian
 from kmslib.envelope import split
-from kmslib.errors import KMSError
+from kmslib.errors import KMSError, StoreError
 
 __all__ = [
     "Exercise",
     "Question",
     "Quiz",
     "Verdict",
+    "as_checker",
     "blank",
     "envelope_answer",
     "envelope_problem",
+    "kind",
     "student_custodian",
+    "student_entries",
 ]
 
 
@@ -67,11 +75,42 @@ def envelope_problem(custodian: KeyCustodian, kek: str, view: memoryview, contex
     return None
 
 
+def kind(value: object) -> str:
+    """What a wrong answer is, in a student's words: ``None``, or its type's name (``str``, ``list``)."""
+    return "None" if value is None else type(value).__name__
+
+
 def student_custodian(answer: object) -> KeyCustodian:
-    """The student's answer, if it is a custodian; a checker's ``TypeError`` says what to pass instead."""
+    """The student's answer, if it is an open custodian; a checker's ``TypeError`` says what to pass instead."""
     if not isinstance(answer, KeyCustodian):
-        raise TypeError(f"pass your KeyCustodian, not {type(answer).__name__}")
+        raise TypeError(f"pass your KeyCustodian, not {kind(answer)}")
+    try:
+        answer.list_keys()
+    except StoreError:
+        raise TypeError(
+            "that custodian was closed, and a closed custodian's keys are gone: pass one that is open"
+        ) from None
     return answer
+
+
+#: The audit entries (by seq) that checkers' own operations added to each student's custodian.
+_CHECKERS_OWN: weakref.WeakKeyDictionary[KeyCustodian, set[int]] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def as_checker(custodian: KeyCustodian) -> Iterator[None]:
+    """Run a checker's own operations on a student's custodian, so that :func:`student_entries` leaves them out."""
+    start = len(custodian.audit_log)
+    try:
+        yield
+    finally:
+        _CHECKERS_OWN.setdefault(custodian, set()).update(range(start, len(custodian.audit_log)))
+
+
+def student_entries(custodian: KeyCustodian) -> list[AuditEntry]:
+    """The custodian's audit entries, without those a checker's own operations added (judging twice judges alike)."""
+    own = _CHECKERS_OWN.get(custodian, set())
+    return [entry for entry in custodian.audit_log if entry.seq not in own]
 
 
 class Verdict:
@@ -141,6 +180,14 @@ class Exercise:
         """
         if any(a is blank for a in answer):
             print(f"✘ Exercise {self.number}: replace the blank ____ with your answer first.")
+            return Verdict(False)
+        expected = list(inspect.signature(self._checker).parameters)
+        if len(answer) != len(expected):
+            print(
+                f"✘ Exercise {self.number}: not yet. q{self.number}.check takes {len(expected)} "
+                f"answer{'s' if len(expected) != 1 else ''} ({', '.join(expected)}); you passed {len(answer)}.\n"
+                f"  (q{self.number}.hint() gives a hint)"
+            )
             return Verdict(False)
         try:
             problem = self._checker(*answer)

@@ -3,7 +3,7 @@
 The exercises act on a bank that keeps its own custodian, out of the student's reach: the student
 holds tokens and an oracle, as an attacker would, never the keys.
 
-- ``q1`` (recall): a key nobody can guess, from the CSPRNG;
+- ``q1`` (recall): a key nobody can guess, drawn by the custodian from the CSPRNG (its audit log shows it);
 - ``q2`` (apply): forge ``amt=9100`` into the bank's CBC order by flipping bits of the IV;
 - ``q3`` (break): recover a secret block by a padding-oracle attack that sees only success or failure;
 - ``q4`` (break): the same two attacks against GCM, which refuses both.
@@ -16,7 +16,7 @@ import random
 import secrets
 
 from kmslib.aes import AESKeyVersion
-from kmslib.course.exercises import Exercise, Question, Quiz, student_custodian
+from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import DecryptionError, InvalidInputError
 from kmslib.tokens import parse_token
@@ -46,6 +46,9 @@ class Oracle:
 
     This is all a padding-oracle attacker needs: a server that accepts or refuses what it is sent,
     even with the same error message for every cause.
+
+    It also keeps the distinct tokens it was asked about (tokens are public): the checkers judge
+    the attacks from them, not from the count.
     """
 
     def __init__(self, custodian: KeyCustodian, key_id: str) -> None:
@@ -53,10 +56,14 @@ class Oracle:
         self._key_id = key_id
         #: How many tokens the oracle has been asked about.
         self.queries = 0
+        # The distinct tokens asked about (public, as tokens are): the checkers judge the attack from them.
+        self._asked: set[str] = set()
 
     def __call__(self, token: str) -> bool:
         """``True`` if the bank decrypts ``token``, ``False`` if it refuses it."""
         self.queries += 1
+        if isinstance(token, str):
+            self._asked.add(token)
         try:
             self._custodian.decrypt_data_aes(self._key_id, token, encoding=None)
         except DecryptionError:
@@ -129,24 +136,29 @@ def _check_q1(kms: object) -> str | None:
         return f"{KEY_ID!r} is {info.algorithm}; make an AES-256-GCM key (GCM authenticates, CBC does not)."
     if not info.active:
         return f"{KEY_ID!r} was revoked, and ids are never reused: start a new custodian (kms = KeyCustodian())."
-    made = [e for e in custodian.audit_log if e.key_id == KEY_ID and e.outcome == "ok" and e.version == 1]
+    # The newest version's bytes: drawn by the custodian (establish_aes_key, rotate_key) or brought in from outside.
+    made = [e for e in custodian.audit_log if e.key_id == KEY_ID and e.outcome == "ok" and e.version == info.version]
     how = made[0].operation if made else None
-    if how == "import_aes_key":
-        weak = _weak_fingerprint(custodian.key_info(KEY_ID).fingerprint) if info.version == 1 else None
-        if weak is not None:
-            return (
-                f"the key you imported is {weak}: the first thing a guesser tries. A password is not a key; "
-                "let kmslib draw the key from the CSPRNG (or derive it with a slow, salted KDF such as scrypt)."
-            )
-    elif how != "establish_aes_key":
-        return f"{KEY_ID!r} was made by {how}; make it with establish_aes_key."
-    return None
+    if how in ("establish_aes_key", "rotate_key"):
+        return None
+    weak = _weak_fingerprint(info.fingerprint) if how == "import_aes_key" else None
+    if weak is not None:
+        return (
+            f"the key you imported is {weak}: the first thing a guesser tries. A password is not a key; "
+            "let kmslib draw the key from the CSPRNG with establish_aes_key."
+        )
+    return (
+        f"{KEY_ID!r} was made by {how}: its bytes came from outside the custodian, and imported bytes look the "
+        "same whether they came from a CSPRNG or from sha256(a passphrase). Let the custodian draw them from the "
+        "CSPRNG with establish_aes_key; its audit log then shows where the key came from."
+    )
 
 
 q1 = Exercise(
     1,
     "recall",
-    f"Make an AES-256-GCM key called {KEY_ID!r} in your custodian `kms`, whose bytes nobody can guess.",
+    f"Make an AES-256-GCM key called {KEY_ID!r} in your custodian `kms`, whose bytes nobody can guess: let the "
+    "custodian draw them from the CSPRNG, so that its audit log shows where the key came from.",
     _check_q1,
     "kmslib draws a new key from the operating system's CSPRNG for you; GCM is the default mode.",
     f'kms.establish_aes_key("{KEY_ID}")\nq1.check(kms)',
@@ -158,7 +170,7 @@ q1 = Exercise(
 
 def _check_q2(forged: object) -> str | None:
     if not isinstance(forged, str):
-        return f"pass the forged token (a str), not {type(forged).__name__}."
+        return f"pass the forged token (a str), not {kind(forged)}."
     try:
         version, algorithm, payload = parse_token(forged)
     except DecryptionError:
@@ -198,23 +210,43 @@ q2 = Exercise(
 # ---------------------------------------------------------------- q3: the padding-oracle attack
 
 
+def _attack_steps() -> int:
+    """How many distinct forged tokens ending in the secret's block the oracle was asked about."""
+    _, _, payload = parse_token(secret_token)
+    block = payload[16:32]
+    steps = 0
+    for token in oracle._asked:
+        try:
+            _, algorithm, asked = parse_token(token)
+        except DecryptionError:
+            continue
+        if algorithm == "aes-256-cbc" and asked[-16:] == block and asked != payload[:32]:
+            steps += 1
+    return steps
+
+
 def _check_q3(recovered: object) -> str | None:
     if isinstance(recovered, str):
         recovered = recovered.encode("utf-8", "surrogateescape")
     if not isinstance(recovered, (bytes, bytearray)):
-        return f"pass the recovered block as bytes, not {type(recovered).__name__}."
+        return f"pass the recovered block as bytes, not {kind(recovered)}."
     if oracle.queries == 0:
         return "the oracle was never asked: recover the block through it, one byte at a time."
+    if _attack_steps() < 16:
+        return (
+            "the oracle was not asked about forged two-block tokens ending in the secret's block "
+            "(cbc_token(fake_iv, block)), at least one per byte: recover the block through the oracle."
+        )
     if len(recovered) == 32 and recovered[16:] == bytes([16]) * 16:
         recovered = recovered[:16]  # the padding block too: fine
     if len(recovered) != 16:
         return f"a block is 16 bytes; you passed {len(recovered)}."
     if bytes(recovered) == _SECRET:
         return None
-    from_the_end = next((i for i in range(16) if recovered[15 - i] != _SECRET[15 - i]), 16)
+    # Right or wrong, nothing more: a count of right bytes would itself be an oracle for the secret.
     return (
-        f"{sum(a == b for a, b in zip(recovered, _SECRET, strict=True))} of 16 bytes are right, and the last "
-        f"{from_the_end} in a row. The attack finds the last byte first: check the step for byte {16 - from_the_end}."
+        "that is not the secret block. The attack finds the last byte first, then aims for padding 2, 2 with "
+        "the byte found, and so on; the plaintext is D(block) XOR the real IV."
     )
 
 
@@ -261,10 +293,13 @@ q3.check(recovered)""",
 
 def _check_q4(forged_gcm: object, accepted: object) -> str | None:
     if not isinstance(forged_gcm, str):
-        return f"forged_gcm should be the forged GCM token (a str), not {type(forged_gcm).__name__}."
+        return f"forged_gcm should be the forged GCM token (a str), not {kind(forged_gcm)}."
     if forged_gcm == gcm_order_token:
         return "forged_gcm is gcm_order_token itself: flip the bits that would make amt=9100."
-    _, algorithm, payload = parse_token(forged_gcm)
+    try:
+        _, algorithm, payload = parse_token(forged_gcm)
+    except DecryptionError:
+        return "forged_gcm is not a well-formed token: start from gcm_order_token, with tamper(token, index, mask)."
     _, _, original = parse_token(gcm_order_token)
     if algorithm != "aes-256-gcm" or len(payload) != len(original):
         return "start from gcm_order_token, and change bits only."
@@ -281,13 +316,35 @@ def _check_q4(forged_gcm: object, accepted: object) -> str | None:
         pass
     else:  # pragma: no cover - GCM would have to be broken
         return "the bank accepted it: that should be impossible."
-    if gcm_oracle.queries < 255:
-        return "ask gcm_oracle about the 255 forged nonces of the attack's first step, and count the accepted ones."
+    asked = _forged_nonces_asked()
+    if asked < 255:
+        return (
+            f"gcm_oracle was asked about {asked} of the 255 forged nonces: gcm_order_token with its last nonce byte "
+            "changed to each other value, the rest untouched. Ask about every one, and count the accepted ones."
+        )
     if not isinstance(accepted, int) or isinstance(accepted, bool):
         return "accepted should be the number of guesses the GCM oracle accepted (an int)."
     if accepted != 0:
         return f"gcm_oracle accepted none of the forgeries, not {accepted}: count the True answers for forged nonces."
     return None
+
+
+def _forged_nonces_asked() -> int:
+    """How many of the 255 other values of the last nonce byte of ``gcm_order_token`` ``gcm_oracle`` was asked about."""
+    _, _, original = parse_token(gcm_order_token)
+    values = set()
+    for token in gcm_oracle._asked:
+        try:
+            _, algorithm, asked = parse_token(token)
+        except DecryptionError:
+            continue
+        if (
+            algorithm == "aes-256-gcm"
+            and len(asked) == len(original)
+            and asked[:11] + asked[12:] == (original[:11] + original[12:])
+        ):
+            values.add(asked[11])
+    return len(values - {original[11]})
 
 
 q4 = Exercise(
@@ -334,30 +391,33 @@ quiz = Quiz(
         {
             "a": "Yes: the attacker cannot tell a padding error from a tag error",
             "b": "No",
-            "c": "Only for short messages",
+            "c": "Yes, if every failure also takes the same time to report",
         },
         "b",
-        "Success against failure is enough (Vaudenay, 2002): exercise 3 reads a block that way. Only authenticated "
-        "encryption (GCM) stops it, by refusing every changed token before any padding is looked at.",
+        "Success against failure is enough (Vaudenay, 2002): exercise 3 reads a block that way, with one answer "
+        "per token and no timing at all. Only authenticated encryption (GCM) stops it, by refusing every changed "
+        "token before any padding is looked at.",
     ),
     Question(
-        "What does GCM's 16-byte tag authenticate?",
+        "Bob decrypts a GCM token with the associated data `user=alice`. Which changes make his decryption fail?",
         {
-            "a": "the ciphertext only",
-            "b": "the ciphertext and the associated data",
-            "c": "the plaintext's padding",
-            "d": "the key",
+            "a": "a changed byte of the ciphertext only: the nonce and the associated data are not covered",
+            "b": "a changed byte of the ciphertext or the tag, but not other associated data: it is not encrypted",
+            "c": "a changed byte of the nonce, the ciphertext or the tag, or other associated data",
+            "d": "only a changed byte of the tag itself",
         },
-        "b",
-        "GHASH runs over the associated data and the ciphertext (NIST SP 800-38D); the nonce enters through the "
-        "counter blocks. Change any of them and the tag no longer matches. GCM has no padding.",
+        "c",
+        "GHASH runs over the associated data and the ciphertext, and the tag is that hash masked with the "
+        "encryption of the first counter block J0, which is made from the nonce (NIST SP 800-38D, section 7.1). "
+        "Change any of them, or pass other associated data, and the tag no longer matches. Associated data is "
+        "authenticated, not encrypted.",
     ),
     Question(
         "Why must a GCM nonce never repeat under one key?",
         {
-            "a": "It would make encryption slower",
+            "a": "Only because equal plaintexts would then give equal ciphertexts, as with ECB",
             "b": "Two messages would share a key stream (their XOR leaks), and tags could then be forged",
-            "c": "It would change the ciphertext length",
+            "c": "It need not, while the key stays secret: the nonce is public anyway",
         },
         "b",
         "A repeated nonce repeats the counter-mode key stream, and the two tags give away the GHASH key "

@@ -13,11 +13,12 @@ the start after a mistake (a version revoked too early cannot be brought back, a
 from __future__ import annotations
 
 import json
+import re
 import secrets
 
 from kmslib.audit import AuditEntry, AuditLog
 from kmslib.course import classroom_clock, rewrite_log
-from kmslib.course.exercises import Exercise, Question, Quiz, student_custodian
+from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import KMSError
 from kmslib.tokens import inspect_token
@@ -33,6 +34,17 @@ _SETUP_ENTRIES = 1 + len(_MESSAGES)
 
 # ---------------------------------------------------------------- q1: revoke, with a reason
 
+#: What the checkers ask of a reason, as the feedback says it: a simple rule, not a judgement of the words.
+_REASON_RULE = (
+    "at least two words (of two letters or more) saying what happened, such as 'laptop stolen': "
+    "the audit trail must tell a reader why, months later."
+)
+
+
+def _says_something(reason: str | None) -> bool:
+    """Whether ``reason`` has at least two words of two letters or more (any alphabet)."""
+    return reason is not None and len(re.findall(r"[^\W\d_]{2,}", reason)) >= 2
+
 
 def _check_q1(kms: object) -> str | None:
     custodian = student_custodian(kms)
@@ -41,8 +53,8 @@ def _check_q1(kms: object) -> str | None:
     info = custodian.key_info(LAPTOP)
     if info.active:
         return f"{LAPTOP!r} is still active: revoke the whole key (no version=...)."
-    if info.reason is None or not info.reason.strip():
-        return "give a reason that says something: the audit trail must tell a reader why, months later."
+    if not _says_something(info.reason):
+        return f"give a reason that says something: {_REASON_RULE}"
     return None
 
 
@@ -51,7 +63,8 @@ q1 = Exercise(
     "recall",
     f"The laptop that held key {LAPTOP!r} was stolen. Make the key in `kms`, then revoke the whole key with a reason.",
     _check_q1,
-    "invalidate_key takes reason=...; without version=..., it revokes the whole key.",
+    "invalidate_key takes reason=... (a few words saying what happened); without version=..., it revokes the "
+    "whole key.",
     f'kms.establish_aes_key("{LAPTOP}")\nkms.invalidate_key("{LAPTOP}", reason="laptop stolen on the train")\n'
     "q1.check(kms)",
 )
@@ -100,6 +113,21 @@ def _order(log: list[AuditEntry]) -> str | None:
     return None
 
 
+def _versions(new_tokens: object) -> tuple[list[str], list[int]] | str:
+    """The student's new tokens and the version of each, or what is wrong with their shape."""
+    if not isinstance(new_tokens, (list, tuple)) or len(new_tokens) != len(_MESSAGES):
+        return f"new_tokens should be the list of the {len(_MESSAGES)} rewrapped tokens, in order."
+    if not all(isinstance(token, str) for token in new_tokens):
+        return "new_tokens should hold the token strings that rewrap returns."
+    versions = []
+    for index, token in enumerate(new_tokens):
+        try:
+            versions.append(inspect_token(token).version)
+        except KMSError:
+            return f"new_tokens[{index}] is not a token (kms:v1:...): keep what rewrap returns."
+    return list(new_tokens), versions
+
+
 def _check_q2(kms: object, new_tokens: object) -> str | None:
     custodian = student_custodian(kms)
     if RECORDS not in custodian:
@@ -107,11 +135,10 @@ def _check_q2(kms: object, new_tokens: object) -> str | None:
     info = custodian.key_info(RECORDS)
     if not info.active:
         return f"the whole key {RECORDS!r} was revoked: only version 1 leaked. Start again from records()."
-    if not isinstance(new_tokens, (list, tuple)) or len(new_tokens) != len(_MESSAGES):
-        return f"new_tokens should be the list of the {len(_MESSAGES)} rewrapped tokens, in order."
-    if not all(isinstance(token, str) for token in new_tokens):
-        return "new_tokens should hold the token strings that rewrap returns."
-    versions = [inspect_token(token).version for token in new_tokens]
+    shape = _versions(new_tokens)
+    if isinstance(shape, str):
+        return shape
+    tokens, versions = shape
     if 1 in versions:
         return f"new_tokens[{versions.index(1)}] is still at version 1: rewrap it to the newest version."
     gone = [v for v in versions if v in info.revoked_versions]
@@ -123,7 +150,9 @@ def _check_q2(kms: object, new_tokens: object) -> str | None:
     problem = _order(list(custodian.audit_log))
     if problem is not None:
         return problem
-    for index, token in enumerate(new_tokens):
+    if not _says_something(dict(info.version_reasons).get(1)):
+        return f"give version 1's revocation a reason that says something: {_REASON_RULE}"
+    for index, token in enumerate(tokens):
         try:
             plaintext = custodian.decrypt_data_aes(RECORDS, token)
         except KMSError:
@@ -175,9 +204,11 @@ exported, saved_heads, _EDITED = _tampered_log()
 
 def _check_q3(seq: object) -> str | None:
     if not isinstance(seq, int) or isinstance(seq, bool):
-        return f"pass the seq number of the edited entry (an int), not {type(seq).__name__}."
+        return f"pass the seq number of the edited entry (an int), not {kind(seq)}."
     if not 0 <= seq < len(saved_heads):
         return f"the log has entries 0 to {len(saved_heads) - 1}."
+    if seq == _EDITED:
+        return None
     if seq == _EDITED + 1:
         return f"entry {seq} no longer matches its saved head, but neither does the one before it. Look earlier."
     if seq > _EDITED:
@@ -206,11 +237,26 @@ q3.check(first_bad)""",
 # ---------------------------------------------------------------- q4: only a saved head catches a forgery
 
 
+def _entries(export: str) -> list[AuditEntry] | None:
+    """The entries of an exported log, or ``None`` if it is not one."""
+    try:
+        return [AuditEntry.from_dict(json.loads(line)) for line in export.splitlines() if line.strip()]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _content(entry: AuditEntry) -> tuple[object, ...]:
+    """What an entry says, without the chain's fields (an edit at entry i changes every hash from i on)."""
+    return (entry.seq, entry.time, entry.operation, entry.key_id, entry.version, entry.outcome)
+
+
 def _check_q4(head: object, export: object, forged: object) -> str | None:
     if not (isinstance(head, str) and isinstance(export, str) and isinstance(forged, str)):
         return "pass three strings: the head you saved, the export, and the forged export."
-    lines = [json.loads(line) for line in export.splitlines() if line.strip()]
-    seqs = [line["seq"] for line in lines if line["hash"] == head]
+    lines = _entries(export)
+    if lines is None:
+        return "export is not an exported audit log: pass what kms.audit_log.to_jsonl() returns."
+    seqs = [entry.seq for entry in lines if entry.hash == head]
     if not seqs:
         return "the export does not contain the head you saved: save kms.audit_log.head first, then export later."
     if len(lines) - 1 - seqs[0] < 3:
@@ -219,6 +265,17 @@ def _check_q4(head: object, export: object, forged: object) -> str | None:
         return "the export does not verify against the head: export the same custodian's log, untouched."
     if forged == export:
         return "forged is the export itself: edit an entry with rewrite_log."
+    edited = _entries(forged)
+    if edited is None:
+        return "forged is not an exported audit log: make it with rewrite_log(export, index, field=value)."
+    if len(edited) != len(lines):
+        return (
+            f"forged has {len(edited)} entries and the export {len(lines)}: forged should be the export with an "
+            "entry edited (rewrite_log keeps every entry)."
+        )
+    changed = [old.seq for old, new in zip(lines, edited, strict=True) if _content(old) != _content(new)]
+    if not changed or len(changed) == len(lines):
+        return "forged is another log, not your export with an entry edited: make it with rewrite_log(export, ...)."
     if not AuditLog.verify_jsonl(forged):
         return "the forgery does not even verify on its own: recompute the chain (rewrite_log does)."
     if AuditLog.verify_jsonl(forged, head=head):
