@@ -1324,7 +1324,8 @@ class KeyCustodian:
 
         Every key change is committed to the file, durably, before its call returns. Encryption and
         decryption read nothing from the disk; their audit records are saved in batches by a writer
-        thread (:mod:`kmslib.store` says how many a crash can lose). :meth:`close` (or leaving a
+        thread (:mod:`kmslib.store` says how many a crash can lose), and an AES-GCM version writes
+        one usage reservation per :data:`kmslib.usage.RESERVATION_BLOCK` encryptions. :meth:`close` (or leaving a
         ``with`` block) seals it again.
 
         Args:

@@ -38,7 +38,10 @@ change no key (encrypt, decrypt, sign...) are saved by a writer thread, when
 :data:`AUDIT_BATCH` are unsaved and every :data:`AUDIT_INTERVAL` seconds; once
 :data:`AUDIT_LIMIT` are unsaved, the recording thread writes them itself. So a crash loses at
 most the last ``AUDIT_LIMIT`` records of data operations, and the record of a key change whose
-call had not returned yet; never a key change, nor its record, once its call returned.
+call had not returned yet; never a key change, nor its record, once its call returned. A new
+AES-GCM version is saved with its first usage reservation, and each later one is its own durable
+transaction (one per :data:`kmslib.usage.RESERVATION_BLOCK` encryptions of the version), so a
+crash makes a version's count skip ahead by at most that block, never go back.
 
 Locking. The connection holds SQLite's exclusive lock (``locking_mode=EXCLUSIVE``) from opening
 to closing, so a second process, or a second custodian in this one, gets a ``StoreError``. The

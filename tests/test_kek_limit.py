@@ -43,6 +43,7 @@ def test_key_state_error_is_an_invalid_input_error_in_the_tree() -> None:
 
 def test_the_default_limit_is_nists_and_the_knob_only_lowers_it() -> None:
     assert usage.GCM_INVOCATION_LIMIT == 2**32
+    assert usage.RESERVATION_BLOCK == 2**16  # what the README says a crash can skip
     KeyCustodian(gcm_invocation_limit=1)
     KeyCustodian(gcm_invocation_limit=2**32)
     for bad in (0, -1, 2**32 + 1):
@@ -105,6 +106,25 @@ def test_one_count_per_version_shared_by_every_wrap_and_encryption(last: str) ->
     assert list(kms.audit_log)[-1].outcome == "KeyStateError"
     assert kms.decrypt_data_aes("kek", token, encoding=None) == SECRET
     assert kms.decrypt_envelope("kek", sealed) == SECRET
+
+
+def test_an_encryption_that_fails_after_its_count_still_uses_it_up() -> None:
+    kms = KeyCustodian(gcm_invocation_limit=2)
+    kms.import_aes_key("k", KEY)
+    material = kms._keys["k"].versions[1]
+    real = material._aead  # type: ignore[union-attr]
+
+    class Failing:
+        def encrypt(self, *_: object) -> bytes:
+            raise RuntimeError("the cryptography failed")
+
+    material._aead = Failing()  # type: ignore[union-attr,assignment]
+    with pytest.raises(RuntimeError):
+        kms.encrypt_data_aes("k", SECRET)
+    material._aead = real  # type: ignore[union-attr]
+    kms.encrypt_data_aes("k", SECRET)
+    with pytest.raises(KeyStateError):
+        kms.encrypt_data_aes("k", SECRET)
 
 
 def test_cbc_keys_are_not_counted() -> None:
