@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any
 
-from kmslib import KeyCustodian, usage
+from kmslib import KeyCustodian
 
 
 def say(*words: object) -> None:
@@ -78,6 +78,8 @@ def main() -> None:
         say("waited")
         time.sleep(600)
     elif mode == "gcm":
+        from kmslib import usage  # only this mode needs it
+
         usage.RESERVATION_BLOCK = int(sys.argv[4])
         if "data" not in kms:
             kms.establish_aes_key("data")
