@@ -4,6 +4,7 @@ The recipe, whole:
 
 - GCM (NIST SP 800-38D): a fresh 12-byte random nonce per message; payload = nonce ||
   ciphertext || tag; the associated data (if any) is authenticated, never stored in the token.
+  Each version counts its encryptions and refuses past 2^32 (section 8.3; see :mod:`kmslib.usage`).
 - CBC (NIST SP 800-38A): a fresh 16-byte random IV per message; PKCS7 padding to 16-byte
   blocks; payload = IV || ciphertext. **CBC authenticates nothing, and its decryption is a
   padding oracle**: whoever can submit tokens and learn only whether each one decrypted can
@@ -39,6 +40,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kmslib.errors import InvalidInputError
 from kmslib.tokens import AES_CBC, AES_GCM, CBC_IV_BYTES, GCM_NONCE_BYTES, GCM_TAG_BYTES
+from kmslib.usage import UsageCounter
 
 __all__ = ["AES_MODES", "GCM_MAX_PLAINTEXT", "KEY_BYTES", "AESKeyVersion"]
 
@@ -73,6 +75,7 @@ class AESKeyVersion:
         "fingerprint",
         "max_plaintext",
         "mode",
+        "usage",
     )
 
     def __init__(self, key: bytes | bytearray | memoryview, mode: str) -> None:
@@ -86,6 +89,8 @@ class AESKeyVersion:
         self.algorithm = AES_MODES[mode]
         self.binds_associated_data = mode == "gcm"
         self.max_plaintext = GCM_MAX_PLAINTEXT if mode == "gcm" else sys.maxsize
+        #: The count of GCM encryptions (the custodian replaces it with one of its limit and store); ``None`` for CBC.
+        self.usage: UsageCounter | None = UsageCounter() if mode == "gcm" else None
         # The cipher objects are built once per version, not per message. algorithms.AES keeps a
         # reference to the bytearray itself, so destroy() overwrites what it holds too.
         self._aead: AESGCM | None = AESGCM(self._key) if mode == "gcm" else None
@@ -113,10 +118,14 @@ class AESKeyVersion:
         The custodian has checked that ``associated_data`` is ``None`` for CBC.
 
         Returns:
-            The payload, or ``None`` if this version was destroyed meanwhile.
+            The payload, or ``None`` if this version was destroyed meanwhile, or if its
+            :attr:`usage` refuses one more GCM encryption (its ``refusal`` says why).
         """
         aead = self._aead  # read once: destroy() may run in another thread
         if aead is not None:
+            usage = self.usage
+            if usage is not None and not usage.take():  # counted before the cryptography
+                return None
             nonce = os.urandom(GCM_NONCE_BYTES)
             if len(plaintext) < _IN_PLACE_BYTES:
                 return nonce + aead.encrypt(nonce, plaintext, associated_data)

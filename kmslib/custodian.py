@@ -62,6 +62,7 @@ from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, PUBLIC_EXPONENT, RSA_PADDINGS
 from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion
 from kmslib.tokens import AES_GCM, RSA_PSS, inspect_token, parse_token, payload_encoder
 from kmslib.tokens import header as token_header
+from kmslib.usage import UsageCounter, checked_limit, first_reservation
 
 if TYPE_CHECKING:  # the store module imports sqlite3: loaded only when a store is opened
     from kmslib.store import SealedStore
@@ -104,6 +105,9 @@ class _InMemory:
 
     def save_key(self, info: KeyInfo, new_versions: dict[int, Material]) -> None:
         """Nothing to write: the custodian's memory is the store."""
+
+    def reserver(self, key_id: str, version: int) -> None:
+        """Nothing keeps usage counts: they live as long as the process (see :mod:`kmslib.usage`)."""
 
     def rekey(self, current: object, passphrase: object, shares: object, threshold: object) -> list[str]:
         """An in-memory custodian has no unseal secret."""
@@ -206,6 +210,16 @@ def _refusal(key: _Key, version: int) -> KMSError:
     if version in key.revoked_versions:  # read after versions: a concurrent revocation is seen
         return KeyRevokedError(f"version {version} of key {key.key_id!r} was revoked")
     return DecryptionError()
+
+
+def _unencrypted(key: _Key, version: int) -> KMSError:
+    """The error for an encryption that did not happen: a revoked version, or one at its usage limit (section 7)."""
+    material = key.versions.get(version)
+    if key.revoked_at is None and version not in key.revoked_versions and isinstance(material, AESKeyVersion):
+        refusal = None if material.usage is None else material.usage.refusal(key.key_id, version)
+        if refusal is not None:  # section 13's rotation by policy would rotate here instead of refusing
+            return refusal
+    return _refusal(key, version)
 
 
 def _unbindable(material: Material) -> InvalidInputError:
@@ -349,15 +363,21 @@ class KeyCustodian:
         clock: returns the current time as a timezone-aware ``datetime``; timestamps of
             keys and audit entries come from it (inject a fixed clock for repeatable tests
             and notebooks). Defaults to the system clock in UTC.
+        gcm_invocation_limit: how many encryptions (tokens, wraps, envelopes, rewraps) each
+            AES-GCM key version may make before it refuses with ``KeyStateError`` until the key is
+            rotated: at most, and by default, 2**32 (NIST SP 800-38D, section 8.3; see
+            :mod:`kmslib.usage`). Lower it to test what happens at the limit.
 
     Raises:
-        ArgumentTypeError: ``clock`` is not callable.
+        ArgumentTypeError: ``clock`` is not callable, or ``gcm_invocation_limit`` is not an ``int``.
+        InvalidInputError: ``gcm_invocation_limit`` is below 1 or above 2**32.
 
     """
 
-    def __init__(self, *, clock: Clock | None = None) -> None:
+    def __init__(self, *, clock: Clock | None = None, gcm_invocation_limit: int | None = None) -> None:
         if clock is not None and not callable(clock):
             raise ArgumentTypeError(f"clock must be callable, not {type(clock).__name__}")
+        self._gcm_limit = checked_limit(gcm_invocation_limit)
         self._now: Clock = _utc_now if clock is None else _checked(clock)
         self._keys: dict[str, _Key] = {}
         self._lock = threading.RLock()
@@ -407,6 +427,7 @@ class KeyCustodian:
             self._require_open()
             if key_id in self._keys:
                 raise KeyExistsError(f"the key id {key_id!r} is taken (ids of revoked keys are never reused)")
+            self._counted(key_id, 1, material)
             key = _Key(key_id, kind, material.algorithm, self._now(), {1: material}, fingerprint=material.fingerprint)
             key.publish()
             error = self._save(key.info(), key.versions)  # durable before the key exists in memory
@@ -416,6 +437,17 @@ class KeyCustodian:
         material.destroy()
         del key, material  # a traceback keeps its frames' locals: not the unsaved key
         raise error
+
+    def _counted(self, key_id: str, version: int, material: Material, start: int | None = None) -> None:
+        """Give an AES-GCM version its usage counter: this custodian's limit, the store's reservations.
+
+        ``start`` is a loaded version's saved reservation; a new version (``None``) gets its first
+        reservation, which the store saves with it.
+        """
+        if isinstance(material, AESKeyVersion) and material.usage is not None:
+            reserve = self._store.reserver(key_id, version)
+            first = first_reservation(self._gcm_limit) if start is None else 0
+            material.usage = UsageCounter(self._gcm_limit, start or 0, reserve, first)
 
     def _save(self, info: KeyInfo, new_versions: dict[int, Material]) -> StoreError | None:
         """Write a key change to the store (with the lock held); the error if it was not saved, returned.
@@ -458,8 +490,8 @@ class KeyCustodian:
                 if error is not None:
                     raise error
             payload = material.encrypt(data, aad)
-            if payload is None or version in key.revoked_versions:  # revoked while it was encrypting
-                raise _refusal(key, version)
+            if payload is None or version in key.revoked_versions:  # revoked while it was encrypting, or at its limit
+                raise _unencrypted(key, version)
             token = header + self._encode_payload(payload)
         except BaseException as exc:
             key = current = material = data = plaintext = None
@@ -1021,8 +1053,8 @@ class KeyCustodian:
         version, material, header = current
         data_key = secrets.token_bytes(envelope.DATA_KEY_BYTES)
         payload = material.encrypt(data_key, aad)
-        if payload is None or version in key.revoked_versions:  # revoked while it was wrapping
-            error = _refusal(key, version)
+        if payload is None or version in key.revoked_versions:  # revoked while it was wrapping, or at its limit
+            error = _unencrypted(key, version)
             del key, current, material, data_key  # a traceback keeps its frames' locals
             raise error
         return key.key_id, version, data_key, header + self._encode_payload(payload)
@@ -1147,7 +1179,7 @@ class KeyCustodian:
             DecryptionError, KeyRevokedError, KeyTypeError, KeyNotFoundError: as :meth:`decrypt_envelope`.
 
         """
-        version = key = data_key = material = None
+        version = key = data_key = material = current = None
         try:
             key, version, data_key, body, aad = self._unwrap(key_id, sealed, associated_data)
             old = version
@@ -1157,10 +1189,10 @@ class KeyCustodian:
             version, material, header = current
             payload = material.encrypt(data_key, aad)
             if payload is None or old in key.revoked_versions or version in key.revoked_versions:
-                raise _refusal(key, old if old in key.revoked_versions else version)
+                raise _unencrypted(key, old if old in key.revoked_versions else version)
             result = envelope.rewrapped(header + self._encode_payload(payload), body)
         except BaseException as exc:
-            key = data_key = material = None
+            key = data_key = material = current = None
             self._audit._append("rewrap_envelope", key_id, version, outcome(exc))
             raise
         self._audit._append("rewrap_envelope", key.key_id, version, "ok")
@@ -1188,6 +1220,7 @@ class KeyCustodian:
             fresh = newest.successor()  # outside the lock: RSA key generation is slow
             with self._lock:
                 key = self._live(key_id)
+                self._counted(key.key_id, key.newest + 1, fresh)
                 planned = replace(key.info(), version=key.newest + 1, fingerprint=fresh.fingerprint)
                 error = self._save(planned, {key.newest + 1: fresh})  # durable before memory changes
                 if error is not None:
@@ -1235,7 +1268,7 @@ class KeyCustodian:
                 raise error
             rewrapped = material.encrypt(plaintext, aad)
             if rewrapped is None or old in key.revoked_versions or version in key.revoked_versions:
-                raise _refusal(key, old if old in key.revoked_versions else version)
+                raise _unencrypted(key, old if old in key.revoked_versions else version)
             result = header + self._encode_payload(rewrapped)
         except BaseException as exc:
             key = current = material = plaintext = None
@@ -1303,12 +1336,14 @@ class KeyCustodian:
         passphrase: str | bytes | None = None,
         shares: list[str] | None = None,
         clock: Clock | None = None,
+        gcm_invocation_limit: int | None = None,
     ) -> KeyCustodian:
         """Open a sealed store made by :func:`kmslib.init_store`: a custodian like any other, written through.
 
         Every key change is committed to the file, durably, before its call returns. Encryption and
         decryption read nothing from the disk; their audit records are saved in batches by a writer
-        thread (:mod:`kmslib.store` says how many a crash can lose). :meth:`close` (or leaving a
+        thread (:mod:`kmslib.store` says how many a crash can lose), and an AES-GCM version writes
+        one usage reservation per :data:`kmslib.usage.RESERVATION_BLOCK` encryptions. :meth:`close` (or leaving a
         ``with`` block) seals it again.
 
         Args:
@@ -1316,6 +1351,8 @@ class KeyCustodian:
             passphrase: the store's passphrase; or
             shares: at least the threshold of its SLIP-0039 shares.
             clock: as for :class:`KeyCustodian`.
+            gcm_invocation_limit: as for :class:`KeyCustodian`; each version's count goes on from
+                the reservation the store holds for it (:mod:`kmslib.usage`).
 
         Returns:
             The custodian, holding every key and the audit log the store holds (an ``open`` entry added).
@@ -1325,13 +1362,14 @@ class KeyCustodian:
                 the file changes.
             StoreError: no store at ``path``, a store open elsewhere (another process, or another
                 custodian), a corrupted, tampered or newer-format file; nothing is loaded.
+            InvalidInputError, ArgumentTypeError: a bad ``gcm_invocation_limit``; the file is not touched.
 
         """
         from kmslib.store import AUDIT_BATCH, AUDIT_LIMIT, open_store  # noqa: PLC0415 - sqlite3 only with a store
 
-        custodian = cls(clock=clock)
         error: KMSError | None = None
         try:
+            custodian = cls(clock=clock, gcm_invocation_limit=gcm_invocation_limit)
             store, loaded = open_store(path, passphrase=passphrase, shares=shares)
         except KMSError as exc:
             error = exc
@@ -1339,7 +1377,10 @@ class KeyCustodian:
             passphrase = shares = None  # a traceback keeps its frames' locals: not the unseal secret
             raise error
         passphrase = shares = None
+        custodian._store = store
         for info, versions in loaded.keys:
+            for version, material in versions.items():
+                custodian._counted(info.key_id, version, material, loaded.usage.get((info.key_id, version), 0))
             key = _Key(
                 info.key_id,
                 info.kind,
@@ -1355,7 +1396,6 @@ class KeyCustodian:
             )
             key.publish()
             custodian._keys[info.key_id] = key
-        custodian._store = store
         wake = store.start_writer(custodian._audit)
         custodian._audit._restore(loaded.audit, store.write_audit, wake, batch=AUDIT_BATCH, limit=AUDIT_LIMIT)
         custodian._audit._append("open", None, None, "ok")

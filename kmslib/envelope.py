@@ -15,8 +15,10 @@ Real KMSs encrypt little data themselves (AWS KMS ``Encrypt`` takes at most 4 Ki
 
 Anyone holding the KEK can read or build an envelope with raw pyca/cryptography. Rotating the KEK
 never touches the data: :meth:`~kmslib.KeyCustodian.rewrap_envelope` re-wraps only the data key.
-Each message gets its own data key, which also keeps every key far below GCM's limit of 2^32
-messages under random nonces (NIST SP 800-38D, section 8.3).
+Each message gets its own data key, so each data key makes one AES-GCM invocation. The KEK makes
+one per data key it wraps (and per rewrap), and NIST SP 800-38D, section 8.3, caps a key at 2^32
+invocations under random nonces: each KEK version counts its invocations and, at the limit,
+refuses with :class:`~kmslib.errors.KeyStateError` until the key is rotated (see :mod:`kmslib.usage`).
 
 The data is encrypted into a buffer allocated once, at its final size, so that encrypting takes the
 input plus the output plus a small constant; that buffer, a ``bytearray``, is what is returned

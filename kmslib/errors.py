@@ -10,6 +10,7 @@ Catch :class:`KMSError` to catch them all. The tree::
     ├── DecryptionError(KMSError)                  malformed, tampered or wrong-key token; one message for all
     ├── InvalidInputError(KMSError, ValueError)    bad key id, bad argument value, an operation the state forbids
     │   ├── MessageTooLongError(InvalidInputError) plaintext over the RSA padding's limit
+    │   ├── KeyStateError(InvalidInputError)       the key's state forbids it: a key version at its usage limit
     │   └── ArgumentTypeError(InvalidInputError, TypeError)
     │                                              an argument of the wrong Python type (names the argument)
     ├── InvalidPeerKeyError(KMSError, ValueError)  a peer's public key that fails validation, or is no DH key
@@ -50,6 +51,7 @@ __all__ = [
     "KeyExistsError",
     "KeyNotFoundError",
     "KeyRevokedError",
+    "KeyStateError",
     "KeyTypeError",
     "MessageTooLongError",
     "SignatureError",
@@ -103,6 +105,13 @@ class InvalidInputError(KMSError, ValueError):
 
 class MessageTooLongError(InvalidInputError):
     """The plaintext is longer than the RSA key and padding can encrypt."""
+
+
+class KeyStateError(InvalidInputError):
+    """The key's state forbids the operation: today, a key version that has made all the encryptions it may.
+
+    Contract section 13 lists the other states (pre-activation, suspended, deactivated, compromised).
+    """
 
 
 class ArgumentTypeError(InvalidInputError, TypeError):

@@ -13,6 +13,12 @@ The storage is untrusted; the barrier is this module. What the file holds:
   key id, version and algorithm (NIST SP 800-38D; the layout follows Vault's barrier, which binds
   each entry to its path), so a row copied to another key, version or store fails to open.
 - ``audit``: the audit log's entries with their hash chain.
+- ``usage``: each AES-GCM version's *reservation*, the count its encryptions may reach before a
+  new one is written (see :mod:`kmslib.usage`), with an HMAC; each row's MAC is also listed in the
+  keys manifest (under a name no key id can take), so a reservation edited, deleted or rolled back
+  alone is detected. A store written before this table existed opens, and gains it at its first
+  reservation; an older kmslib refuses a store that has reservations (its manifest lists rows
+  that kmslib does not know).
 
 Opening checks everything before a custodian sees any of it: SQLite's ``quick_check``, every MAC,
 every seal, the chain, and the manifest. Any failure is a :class:`~kmslib.errors.StoreError`
@@ -32,7 +38,10 @@ change no key (encrypt, decrypt, sign...) are saved by a writer thread, when
 :data:`AUDIT_BATCH` are unsaved and every :data:`AUDIT_INTERVAL` seconds; once
 :data:`AUDIT_LIMIT` are unsaved, the recording thread writes them itself. So a crash loses at
 most the last ``AUDIT_LIMIT`` records of data operations, and the record of a key change whose
-call had not returned yet; never a key change, nor its record, once its call returned.
+call had not returned yet; never a key change, nor its record, once its call returned. A new
+AES-GCM version is saved with its first usage reservation, and each later one is its own durable
+transaction (one per :data:`kmslib.usage.RESERVATION_BLOCK` encryptions of the version), so a
+crash makes a version's count skip ahead by at most that block, never go back.
 
 Locking. The connection holds SQLite's exclusive lock (``locking_mode=EXCLUSIVE``) from opening
 to closing, so a second process, or a second custodian in this one, gets a ``StoreError``. The
@@ -105,6 +114,12 @@ CREATE TABLE audit (
     first INTEGER PRIMARY KEY, count INTEGER NOT NULL, records BLOB NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL
 );
 """
+#: Usage reservations (kmslib.usage): created with the store, or at the first reservation of an older one.
+#: One b-tree (no separate index), so that every page of it holds rows: a file cut short loses some of them.
+_USAGE_TABLE = """CREATE TABLE IF NOT EXISTS usage (
+    key_id TEXT NOT NULL, version INTEGER NOT NULL, reserved INTEGER NOT NULL, mac TEXT NOT NULL,
+    PRIMARY KEY (key_id, version)
+) WITHOUT ROWID"""
 _KEY_COLUMNS = (
     "key_id, position, kind, algorithm, newest, state, created_at, revoked_at, reason, fingerprint, "
     "revoked_versions, version_reasons, mac"
@@ -123,6 +138,11 @@ def _root_aad(store_id: str, unseal: Mapping[str, Any]) -> bytes:
 def _version_aad(store_id: str, key_id: str, version: int, algorithm: str) -> bytes:
     """What a sealed key version is bound to: its store, key id, version and algorithm."""
     return _canonical(["kmslib-store key version", FORMAT, store_id, key_id, version, algorithm])
+
+
+def _usage_name(key_id: str, version: int) -> str:
+    """The keys manifest's name for a version's usage row: a newline never appears in a key id."""
+    return f"usage\n{key_id}\n{version}"
 
 
 def _key_fields(info: KeyInfo, position: int) -> list[Any]:
@@ -326,6 +346,8 @@ class _Loaded:
 
     keys: list[tuple[KeyInfo, dict[int, AESKeyVersion | RSAKeyVersion | SigningKeyVersion]]]
     audit: list[Record]
+    #: Each AES-GCM version's usage reservation, by (key id, version).
+    usage: dict[tuple[str, int], int]
 
 
 class SealedStore:
@@ -401,7 +423,14 @@ class SealedStore:
             statements: list[tuple[str, Sequence[Any]]] = [
                 (f"INSERT OR REPLACE INTO keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 13)})", [*fields, mac])  # noqa: S608 - constant columns
             ]
+            usage: dict[str, str] = {}
             for version, material in new_versions.items():
+                counter = getattr(material, "usage", None)  # an AES-GCM version's first reservation, saved with it
+                if counter is not None:
+                    statement, usage[_usage_name(info.key_id, version)] = self._usage_row(
+                        info.key_id, version, counter.reserved
+                    )
+                    statements += [(_USAGE_TABLE, []), statement]
                 aad = _version_aad(self._barrier.store_id, info.key_id, version, material.algorithm)
                 sealed = material.sealed(lambda secret, aad=aad: self._barrier.seal(aad, secret))
                 if sealed is None:
@@ -411,12 +440,44 @@ class SealedStore:
                 )
             for version in info.revoked_versions:
                 statements.append(("DELETE FROM versions WHERE key_id = ? AND version = ?", [info.key_id, version]))
-            macs = {**self._macs, info.key_id: mac}
+            macs = {**self._macs, info.key_id: mac, **usage}
             keys_text, keys_digest = _keys_manifest(self._barrier, macs)
             statements.append(("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", [keys_text]))
             statements.append(self._audit_manifest_row(self._audit_count, self._audit_head, keys_digest))
             self._transaction(statements)
             self._macs, self._positions[info.key_id], self._keys_digest = macs, position, keys_digest
+
+    def reserver(self, key_id: str, version: int) -> Callable[[int], None]:
+        """The function that durably saves ``version`` of ``key_id``'s usage reservation (see :meth:`save_usage`)."""
+        return lambda reserved: self.save_usage(key_id, version, reserved)
+
+    def _usage_row(self, key_id: str, version: int, reserved: int) -> tuple[tuple[str, Sequence[Any]], str]:
+        """The statement that saves a usage reservation, and the row's MAC (for the keys manifest)."""
+        mac = self._barrier.mac(["usage", key_id, version, reserved])
+        return ("INSERT OR REPLACE INTO usage VALUES (?, ?, ?, ?)", [key_id, version, reserved, mac]), mac
+
+    def save_usage(self, key_id: str, version: int, reserved: int) -> None:
+        """Durably save a key version's usage reservation, with its MAC listed in the keys manifest.
+
+        One transaction per :data:`kmslib.usage.RESERVATION_BLOCK` encryptions of a version.
+
+        Raises:
+            StoreError: it could not be written; the file is as it was.
+        """
+        with self._lock:
+            statement, mac = self._usage_row(key_id, version, reserved)
+            macs = {**self._macs, _usage_name(key_id, version): mac}
+            keys_text, keys_digest = _keys_manifest(self._barrier, macs)
+            self._transaction(
+                [
+                    (_USAGE_TABLE, []),
+                    statement,
+                    ("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", [keys_text]),
+                    self._audit_manifest_row(self._audit_count, self._audit_head, keys_digest),
+                ],
+                checkpoint=False,
+            )
+            self._macs, self._keys_digest = macs, keys_digest
 
     def write_audit(self, first: int, records: list[Record]) -> None:
         """Append the audit records numbered from ``first`` durably, as one batch chained to the one before.
@@ -543,7 +604,7 @@ class SealedStore:
 
     # ------------------------------------------------------------------ reading
 
-    def _load(self) -> _Loaded | str:  # noqa: PLR0911 - one refusal for each check, each with its own message
+    def _load(self) -> _Loaded | str:  # noqa: PLR0911, PLR0912 - one refusal for each check, each with its own message
         """Every key, version and audit entry, checked; or the problem that refuses the store."""
         db = self._db
         assert db is not None
@@ -553,6 +614,7 @@ class SealedStore:
         version_rows = db.execute("SELECT key_id, version, algorithm, sealed FROM versions").fetchall()
         audit_rows = db.execute("SELECT first, count, records, prev, hash FROM audit ORDER BY first").fetchall()
         meta = dict(db.execute("SELECT name, value FROM meta WHERE name IN ('manifest', 'audit_manifest')").fetchall())
+        usage = _usage(db, barrier)
         manifest, audit_manifest = json.loads(meta["manifest"]), json.loads(meta["audit_manifest"])
         body = {"keys": manifest.get("keys"), **{k: audit_manifest.get(k) for k in ("audit", "head", "keys_digest")}}
         keys_text, keys_digest = _keys_manifest(barrier, dict(map(tuple, manifest.get("keys") or [])))
@@ -567,6 +629,9 @@ class SealedStore:
                 return f"the row of key {str(row[0])!r} fails its check: it was tampered with"
             infos.append(_info_from(row))
             macs[infos[-1].key_id] = row[12]
+        if isinstance(usage, str):
+            return usage
+        macs.update({_usage_name(*name): mac for name, (_, mac) in usage.items()})
         if sorted(macs.items()) != [tuple(pair) for pair in body["keys"] or []]:
             return "the store's keys differ from its manifest: a key row was added, removed or rolled back"
         sealed = {(row[0], row[1]): (row[2], row[3]) for row in version_rows}
@@ -598,9 +663,27 @@ class SealedStore:
             self._positions = {info.key_id: position for position, (info, _) in enumerate(keys)}
             self._audit_count, self._audit_head = len(records), body["head"]
             self._keys_digest = keys_digest
-            return _Loaded(keys, records)
+            return _Loaded(keys, records, {name: reserved for name, (reserved, _) in usage.items()})
         _destroy(keys)
         return problem
+
+
+def _usage(db: sqlite3.Connection, barrier: _Barrier) -> dict[tuple[str, int], tuple[int, str]] | str:
+    """Each usage row, checked against its MAC: ``{(key id, version): (reservation, MAC)}``; or the problem.
+
+    A store written before the table existed has none.
+    """
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage'").fetchone() is None:
+        return {}
+    usage: dict[tuple[str, int], tuple[int, str]] = {}
+    for key_id, version, reserved, mac in db.execute("SELECT key_id, version, reserved, mac FROM usage"):
+        expected = barrier.mac(["usage", key_id, version, reserved])
+        if type(key_id) is not str or type(version) is not int or type(reserved) is not int:
+            return "a usage reservation row is malformed: the file was tampered with"
+        if not hmac.compare_digest(str(mac), expected):
+            return f"the usage reservation of version {version} of key {key_id!r} fails its check: it was tampered with"
+        usage[(key_id, version)] = (reserved, str(mac))
+    return usage
 
 
 def _pack(records: list[Record]) -> bytes:
@@ -698,7 +781,7 @@ def init_store(
         db = sqlite3.connect(temporary, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA + _USAGE_TABLE + ";")
             keys_text, keys_digest = _keys_manifest(barrier, {})
             rows = {
                 "format": str(FORMAT),

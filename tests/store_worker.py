@@ -8,6 +8,8 @@ Modes:
     data        one key, then COUNT encryptions; prints "encrypted COUNT", waits PAUSE seconds, prints "waited"
     no-checkpoint
                 key changes with SQLite's checkpoints suppressed (so the WAL keeps them), then kills itself
+    gcm         GCM encryptions under key "data" (made if missing), reserving BLOCK at a time (argument 4);
+                prints "encrypted N" after each one returned
 """
 
 from __future__ import annotations
@@ -75,6 +77,17 @@ def main() -> None:
         time.sleep(pause)
         say("waited")
         time.sleep(600)
+    elif mode == "gcm":
+        from kmslib import usage  # only this mode needs it
+
+        usage.RESERVATION_BLOCK = int(sys.argv[4])
+        if "data" not in kms:
+            kms.establish_aes_key("data")
+        n = 0
+        while True:
+            kms.encrypt_data_aes("data", "x")
+            n += 1
+            say("encrypted", n)
     elif mode == "no-checkpoint":
         kms._store._db = _NoCheckpoint(kms._store._db)  # type: ignore[union-attr,assignment]
         for n in range(int(sys.argv[4])):
