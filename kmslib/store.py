@@ -34,9 +34,20 @@ change no key (encrypt, decrypt, sign...) are saved by a writer thread, when
 most the last ``AUDIT_LIMIT`` records of data operations, and the record of a key change whose
 call had not returned yet; never a key change, nor its record, once its call returned.
 
-Locking. The connection holds SQLite's exclusive lock (``locking_mode=EXCLUSIVE``) from opening
-to closing, so a second process, or a second custodian in this one, gets a ``StoreError``. The
-operating system releases the lock when its holder dies, even by ``kill -9``.
+Locking. Opening claims the store before it opens the database file, and holds the claim until
+:meth:`SealedStore.close`. In this process, a registry of open stores (by the file's device and
+inode) refuses a second custodian with a ``StoreError`` before any file is opened. Between
+processes, an exclusive ``flock`` on a lock file beside the store (``<path>.lock``, named after
+the resolved path, created readable by its owner only and never deleted) refuses another process
+with a ``StoreError``. SQLite's own lock could not do this alone: it is a POSIX ``fcntl`` lock,
+which the kernel drops as soon as its process closes any descriptor of the file, so a copy, a
+checksum or ``Path.read_bytes`` in the holder's process would release it (SQLite's "How To
+Corrupt An SQLite Database File", section 2.2). A ``flock`` lock belongs to its own open file
+description, which nothing else closes (Linux ``flock(2)``). The connection still holds SQLite's
+exclusive lock (``locking_mode=EXCLUSIVE``) too, for other SQLite programs. The operating system
+releases both when the holder's process ends, even by ``kill -9`` (a child it forked without
+``exec`` shares the ``flock`` until it ends too). A hard link gives the store a second name with
+a lock file of its own: open a store by one name.
 
 Revoked material. A revoked version's row is deleted with ``secure_delete`` on, which overwrites
 the freed space in the database file. Older copies may survive in the WAL until its next
@@ -49,6 +60,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -283,8 +295,98 @@ def _unseal_key(unseal: Mapping[str, Any], passphrase: object, shares: object) -
     raise StoreError("the store's unseal parameters are damaged")
 
 
+#: The stores this process holds open, by the database file's (device, inode); guarded by _HELD_LOCK.
+_HELD: set[tuple[int, int]] = set()
+_HELD_LOCK = threading.Lock()
+
+
+class _Hold:
+    """This process's claim on a store file: its place in :data:`_HELD`, and the ``flock`` on its lock file.
+
+    SQLite's own lock is a POSIX ``fcntl`` lock, which the kernel drops as soon as its process closes any
+    descriptor of the file (POSIX.1-2017, ``fcntl``; SQLite's "How To Corrupt An SQLite Database File",
+    section 2.2): a copy, a checksum or a refused second open would release it. A ``flock`` lock belongs to
+    the open file description instead (Linux ``flock(2)``), on a separate file that nothing else opens, so
+    only :meth:`release`, or the end of the process, ends it.
+    """
+
+    __slots__ = ("_fd", "_identity")
+
+    def __init__(self, identity: tuple[int, int], fd: int) -> None:
+        self._identity: tuple[int, int] | None = identity
+        self._fd = fd
+
+    def release(self) -> None:
+        """Unlock the lock file and leave the registry (after the connection was closed); twice does nothing."""
+        identity, self._identity = self._identity, None
+        if identity is None:
+            return
+        os.close(self._fd)  # releases the flock
+        with _HELD_LOCK:
+            _HELD.discard(identity)
+
+
+def _lock_path(path: Path) -> Path:
+    """The lock file beside the store: named after the resolved path, so a symlink to the store shares it."""
+    resolved = path.resolve()
+    return resolved.with_name(resolved.name + ".lock")
+
+
+def _claim(path: Path) -> _Hold:
+    """Claim the store at ``path`` for this process, before anything opens the database file.
+
+    Refuses a store that another custodian in this process holds, without opening any of its files
+    (closing a descriptor would drop that custodian's SQLite lock), then takes an exclusive ``flock``
+    on ``<path>.lock`` (created readable by its owner only), which another process holds while it
+    has the store open.
+
+    Raises:
+        StoreError: no store at ``path``, or it is open elsewhere, or its lock file cannot be used.
+    """
+    problem = None
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        problem = f"there is no store at {str(path)!r}"
+    except OSError as exc:
+        problem = f"the store at {str(path)!r} cannot be read ({type(exc).__name__})"
+    if problem is not None:
+        raise StoreError(problem)
+    identity = (status.st_dev, status.st_ino)
+    with _HELD_LOCK:
+        if identity in _HELD:
+            raise StoreError(
+                "the store is open elsewhere: another custodian in this process holds it (close that one first)"
+            )
+        _HELD.add(identity)
+    fd = -1
+    try:
+        fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        problem = "the store is open elsewhere: open in another process, which holds its lock file"
+    except OSError as exc:
+        problem = f"the store's lock file beside {str(path)!r} cannot be used ({type(exc).__name__})"
+    if problem is None:
+        with contextlib.suppress(OSError):
+            status = path.stat()
+        if (status.st_dev, status.st_ino) != identity:
+            problem = f"the store at {str(path)!r} was replaced while it was being opened"
+    if problem is not None:
+        if fd >= 0:
+            os.close(fd)
+        with _HELD_LOCK:
+            _HELD.discard(identity)
+        raise StoreError(problem)
+    return _Hold(identity, fd)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    """An exclusive connection to an existing store file (StoreError if that is not possible)."""
+    """An exclusive connection to an existing store file (StoreError if that is not possible).
+
+    Called with the store claimed (:func:`_claim`): no connection of this process holds the file, so
+    reading its header here releases no lock.
+    """
     problem = None
     try:
         with path.open("rb") as file:
@@ -335,9 +437,12 @@ class SealedStore:
     runs under one lock, so the custodian's threads share one connection safely.
     """
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, barrier: _Barrier, root_key: bytearray) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, path: Path, barrier: _Barrier, root_key: bytearray, hold: _Hold
+    ) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = connection
+        self._hold = hold
         self._barrier = barrier
         self._root_key = root_key
         self._lock = threading.RLock()
@@ -527,6 +632,7 @@ class SealedStore:
                 with contextlib.suppress(sqlite3.Error):  # the file stays valid; SQLite checkpoints later
                     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 db.close()
+                self._hold.release()  # only once the connection is closed
             self._barrier.destroy()
             self._root_key[:] = bytes(len(self._root_key))
 
@@ -748,20 +854,26 @@ def open_store(
     """
     if not isinstance(path, (str, os.PathLike)):
         raise ArgumentTypeError(f"path must be a str or path, not {type(path).__name__}")
-    db = _connect(Path(path))
-    loaded: tuple[SealedStore, _Loaded] | str | KMSError
+    hold = _claim(Path(path))  # first: refused before any file of a store held here is opened
+    db: sqlite3.Connection | None = None
+    loaded: tuple[SealedStore, _Loaded] | str | KMSError = "the store could not be opened"
     try:
-        loaded = _open(db, Path(path), passphrase, shares)
-    except KMSError as exc:  # first: kmslib's InvalidInputError is a ValueError too
-        loaded = exc
-    except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError) as exc:
-        loaded = StoreError(
-            _sqlite_problem(exc) if isinstance(exc, sqlite3.Error) else "the store file is malformed or tampered with"
-        )
+        db = _connect(Path(path))
+        try:
+            loaded = _open(db, Path(path), hold, passphrase, shares)
+        except KMSError as exc:  # first: kmslib's InvalidInputError is a ValueError too
+            loaded = exc
+        except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError) as exc:
+            malformed = "the store file is malformed or tampered with"
+            loaded = StoreError(_sqlite_problem(exc) if isinstance(exc, sqlite3.Error) else malformed)
+    finally:
+        if not isinstance(loaded, tuple):  # refused: the connection first, then the lock
+            if db is not None:
+                db.close()
+            hold.release()
     if isinstance(loaded, tuple):
         store, content = loaded
         return store, content
-    db.close()
     passphrase = shares = None  # a traceback keeps its frames' locals
     error = loaded if isinstance(loaded, KMSError) else StoreError(loaded)
     error.__traceback__ = None
@@ -769,7 +881,7 @@ def open_store(
 
 
 def _open(  # noqa: PLR0911 - one refusal for each problem, each with its own message
-    db: sqlite3.Connection, path: Path, passphrase: object, shares: object
+    db: sqlite3.Connection, path: Path, hold: _Hold, passphrase: object, shares: object
 ) -> tuple[SealedStore, _Loaded] | str:
     """Unseal and load an exclusive connection's store; the problem that refuses it otherwise."""
     if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
@@ -797,7 +909,7 @@ def _open(  # noqa: PLR0911 - one refusal for each problem, each with its own me
         raise UnsealError(f"{wrong}: the store stays sealed and unchanged")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA secure_delete=ON")
-    store = SealedStore(db, path, _Barrier(root_key, store_id), root_key)
+    store = SealedStore(db, path, _Barrier(root_key, store_id), root_key, hold)
     loaded = store._load()
     if isinstance(loaded, str):
         store._db = None  # the caller closes the connection

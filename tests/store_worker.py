@@ -8,6 +8,7 @@ Modes:
     data        one key, then COUNT encryptions; prints "encrypted COUNT", waits PAUSE seconds, prints "waited"
     no-checkpoint
                 key changes with SQLite's checkpoints suppressed (so the WAL keeps them), then kills itself
+    revoke      tries to open the store and revoke key KEY: prints "refused ERROR" (the open's error) or "revoked"
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from kmslib import KeyCustodian
+from kmslib import KeyCustodian, KMSError
 
 
 def say(*words: object) -> None:
@@ -60,6 +61,16 @@ def lifecycle(kms: KeyCustodian) -> None:
 
 def main() -> None:
     mode, path, passphrase = sys.argv[1:4]
+    if mode == "revoke":
+        try:
+            kms = KeyCustodian.open(path, passphrase=passphrase)
+        except KMSError as exc:
+            say("refused", type(exc).__name__)
+            return
+        kms.invalidate_key(sys.argv[4], reason="revoked by the second process")
+        kms.close()
+        say("revoked")
+        return
     kms = KeyCustodian.open(path, passphrase=passphrase)
     say("open")
     if mode == "lifecycle":
