@@ -5,8 +5,10 @@ Real files throughout; the crash and locking tests with real processes are in te
 
 from __future__ import annotations
 
+import builtins
 import json
 import marshal
+import os
 import sqlite3
 import stat
 import sys
@@ -682,6 +684,38 @@ def test_two_custodians_cannot_hold_one_store_in_one_process(store: Path) -> Non
     first.close()
     with KeyCustodian.open(store, passphrase=PASSPHRASE) as second:
         assert "k" in second
+
+
+def test_a_second_open_in_one_process_is_refused_before_any_file_is_opened(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Closing any descriptor of the file would drop the holder's SQLite lock (a POSIX fcntl lock).
+    holder = KeyCustodian.open(store, passphrase=PASSPHRASE)
+    lock = store.with_name("keys.db.lock")
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+
+    def no_file(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a file was opened")
+
+    with monkeypatch.context() as patched:
+        for owner, name in [(os, "open"), (Path, "open"), (sqlite3, "connect"), (builtins, "open")]:
+            patched.setattr(owner, name, no_file)
+        with pytest.raises(StoreError, match="open elsewhere: another custodian in this process"):
+            KeyCustodian.open(store, passphrase=PASSPHRASE)
+        with pytest.raises(StoreError, match="another custodian in this process"):
+            KeyCustodian.open(tmp_link(store), passphrase=PASSPHRASE)  # by another name: the same file
+    holder.establish_aes_key("k")
+    holder.close()
+    with KeyCustodian.open(tmp_link(store), passphrase=PASSPHRASE) as kms:
+        assert "k" in kms
+    assert lock.exists()  # left in place: a deleted lock file would let two processes lock two files
+
+
+def tmp_link(store: Path) -> Path:
+    link = store.with_name("link-to-keys.db")
+    if not link.is_symlink():
+        link.symlink_to(store)
+    return link
 
 
 def test_threads_sharing_a_stored_custodian_leave_a_store_that_reopens_whole(store: Path) -> None:
