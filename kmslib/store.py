@@ -4,8 +4,8 @@ The storage is untrusted; the barrier is this module. What the file holds:
 
 - ``meta``: the format, a random store id, how to unseal (the passphrase's KDF, its parameters and
   salt, or the shares' threshold), the **root key** sealed with AES-256-GCM under the unseal key
-  (see :mod:`kmslib.unsealing`), and a *manifest*: an HMAC over every key row's MAC and the
-  audit log's length and head.
+  (see :mod:`kmslib.unsealing`), and two *manifests*: an HMAC over every key row's MAC, and one
+  over the audit log's length and head, the first manifest's digest and the unseal rows' digest.
 - ``keys``: one row of readable metadata per key (id, kind, algorithm, versions, state, times,
   reasons, fingerprint) with an HMAC-SHA256 under a key derived from the root key.
 - ``versions``: each live key version's material (32 AES key bytes, or PKCS#8 DER) sealed with
@@ -18,6 +18,11 @@ Opening checks everything before a custodian sees any of it: SQLite's ``quick_ch
 every seal, the chain, and the manifest. Any failure is a :class:`~kmslib.errors.StoreError`
 naming the problem, and nothing is loaded: **the whole store refuses**, not only the damaged row.
 A row deleted, added, edited or swapped, and a log cut short, are all detected.
+
+Rekeying (:meth:`SealedStore.rekey`) rotates the root key: every sealed row is re-sealed under a
+new one, in one transaction, so that the old unseal secret opens nothing in the current file. A
+backup taken before keeps the old root key under the old secret: the old secret still opens it,
+so destroying such backups is part of a rekey.
 
 What this does not detect: the whole file replaced by an older copy of itself (a rollback): every
 part of it is authentic. Vault has the same limit; keep the audit head of a signed checkpoint
@@ -235,10 +240,23 @@ def _keys_manifest(barrier: _Barrier, macs: Mapping[str, str]) -> tuple[str, str
     return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _audit_manifest(barrier: _Barrier, count: object, head: object, keys_digest: str) -> str:
-    """The audit manifest's text: the log's length and head, and the keys manifest's digest, under a MAC."""
-    body = {"audit": count, "head": head, "keys_digest": keys_digest}
+def _audit_manifest(barrier: _Barrier, count: object, head: object, keys_digest: str, unseal: object) -> str:
+    """The audit manifest's text: the log's length and head, and the digests that bind the rest, under a MAC.
+
+    The digests are the keys manifest's and the unseal rows' (:func:`_unseal_digest`); an ``unseal`` of
+    ``None`` leaves the latter out, as kmslib did before it bound the unseal rows.
+    """
+    body = {"audit": count, "head": head, "keys_digest": keys_digest, **({} if unseal is None else {"unseal": unseal})}
     return json.dumps({**body, "mac": barrier.mac(["audit manifest", body])})
+
+
+def _unseal_digest(unseal_text: str, root_text: str) -> str:
+    """The digest of the unseal rows as stored (the unseal parameters' JSON and the sealed root key).
+
+    The audit manifest carries it under the root key's MAC, so that other unseal rows, even ones that
+    seal the same root key under another secret, are refused.
+    """
+    return hashlib.sha256(_canonical(["kmslib-store unseal rows", unseal_text, root_text])).hexdigest()
 
 
 def _seal_root(unseal_key: bytes, root_key: bytes | bytearray, store_id: str, unseal: Mapping[str, Any]) -> str:
@@ -451,6 +469,7 @@ class SealedStore:
         self._audit_count = 0
         self._audit_head = GENESIS
         self._keys_digest = ""
+        self._unseal_digest = ""
         self._stop = threading.Event()
         self._wake: threading.Event | None = None
         self._writer: threading.Thread | None = None
@@ -490,7 +509,7 @@ class SealedStore:
         Two manifest rows, so that saving audit records costs the same however many keys there are;
         the digest binds them, so that neither can be rolled back alone.
         """
-        text = _audit_manifest(self._barrier, count, head, keys_digest)
+        text = _audit_manifest(self._barrier, count, head, keys_digest, self._unseal_digest)
         return "INSERT OR REPLACE INTO meta VALUES ('audit_manifest', ?)", [text]
 
     def save_key(self, info: KeyInfo, new_versions: Mapping[int, Any]) -> None:
@@ -575,7 +594,14 @@ class SealedStore:
         return wake
 
     def rekey(self, current: object, passphrase: object, shares: object, threshold: object) -> list[str]:
-        """Replace the unseal secret: re-seal the root key alone (every key row stays as it is).
+        """Replace the unseal secret and rotate the root key: every sealed row is re-sealed, in one transaction.
+
+        A new random root key replaces the old one. Every key version's sealed row, every key row's
+        MAC, both manifests and the unseal rows are rewritten under it, in one durable transaction:
+        all of it is saved, or (on any failure) none of it, and the store keeps its old secret and
+        root key. The old secret then opens nothing in the current file. A backup taken before is
+        another matter: it still holds the old root key under the old secret, so it stays readable
+        with the old secret until it is destroyed.
 
         Args:
             current: the current passphrase, or a list of current shares (at least the threshold).
@@ -589,7 +615,8 @@ class SealedStore:
         Raises:
             UnsealError: ``current`` does not unseal this store.
             InvalidInputError, ArgumentTypeError: bad new values.
-            StoreError: the store is closed, or the change could not be written.
+            StoreError: the store is closed, a row on disk changed since the store was opened, or the
+                change could not be written; the store is as it was.
         """
         with self._lock:
             db = self._db
@@ -604,15 +631,76 @@ class SealedStore:
             if opened is None or not hmac.compare_digest(bytes(opened), bytes(self._root_key)):
                 current = old_key = opened = None  # a traceback keeps its frames' locals
                 raise UnsealError("the current unseal secret is wrong: the store keeps its old one")
+            current = old_key = opened = None
             parameters, unseal_key, printable = _new_unseal(passphrase, shares, threshold)
-            sealed = _seal_root(unseal_key, self._root_key, self._barrier.store_id, parameters)
-            self._transaction(
-                [
-                    ("UPDATE meta SET value = ? WHERE name = 'unseal'", [json.dumps(parameters)]),
-                    ("UPDATE meta SET value = ? WHERE name = 'root'", [sealed]),
+            root_key = bytearray(secrets.token_bytes(_ROOT_BYTES))
+            barrier = _Barrier(root_key, self._barrier.store_id)
+            try:
+                statements, macs = self._resealed(db, barrier)
+                unseal_text = json.dumps(parameters)
+                root_text = _seal_root(unseal_key, root_key, barrier.store_id, parameters)
+                unseal_key = b""
+                unseal_digest = _unseal_digest(unseal_text, root_text)
+                keys_text, keys_digest = _keys_manifest(barrier, macs)
+                audit_text = _audit_manifest(barrier, self._audit_count, self._audit_head, keys_digest, unseal_digest)
+                statements += [
+                    ("UPDATE meta SET value = ? WHERE name = 'unseal'", [unseal_text]),
+                    ("UPDATE meta SET value = ? WHERE name = 'root'", [root_text]),
+                    ("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", [keys_text]),
+                    ("INSERT OR REPLACE INTO meta VALUES ('audit_manifest', ?)", [audit_text]),
                 ]
-            )
+                self._transaction(statements)
+            except BaseException:
+                barrier.destroy()
+                root_key[:] = bytes(_ROOT_BYTES)
+                raise
+            old_barrier, old_root = self._barrier, self._root_key
+            self._barrier, self._root_key = barrier, root_key
+            self._macs, self._keys_digest, self._unseal_digest = macs, keys_digest, unseal_digest
+            old_barrier.destroy()
+            old_root[:] = bytes(len(old_root))
             return printable
+
+    def _resealed(
+        self, db: sqlite3.Connection, barrier: _Barrier
+    ) -> tuple[list[tuple[str, Sequence[Any]]], dict[str, str]]:
+        """The statements that re-seal every key version and re-MAC every key row under ``barrier``, and the MACs.
+
+        Every row is checked under the current root key first, against what was loaded: a row changed
+        on disk since the store was opened is refused, not re-sealed (that would make it authentic).
+
+        Raises:
+            StoreError: a row changed on disk since the store was opened.
+        """
+        old = self._barrier
+        statements: list[tuple[str, Sequence[Any]]] = []
+        macs: dict[str, str] = {}
+        for row in db.execute(f"SELECT {_KEY_COLUMNS} FROM keys"):  # noqa: S608 - constant columns
+            fields, mac = list(row[:12]), str(row[12])
+            if not hmac.compare_digest(mac, self._macs.get(str(row[0]), "")) or not hmac.compare_digest(
+                mac, old.mac(["key", fields])
+            ):
+                raise StoreError(f"the row of key {str(row[0])!r} changed on disk since the store was opened")
+            macs[str(row[0])] = barrier.mac(["key", fields])
+            statements.append(("UPDATE keys SET mac = ? WHERE key_id = ?", [macs[str(row[0])], row[0]]))
+        if macs.keys() != self._macs.keys():
+            raise StoreError("the store's keys changed on disk since it was opened")
+        for key_id, version, algorithm, sealed in db.execute("SELECT key_id, version, algorithm, sealed FROM versions"):
+            aad = _version_aad(old.store_id, key_id, version, algorithm)
+            secret = old.open(aad, sealed)
+            if secret is None:
+                raise StoreError(
+                    f"the sealed material of version {version} of key {key_id!r} changed on disk since the store "
+                    "was opened"
+                )
+            statements.append(
+                (
+                    "UPDATE versions SET sealed = ? WHERE key_id = ? AND version = ?",
+                    [barrier.seal(aad, secret), key_id, version],
+                )
+            )
+            del secret
+        return statements, macs
 
     def close(self) -> None:
         """Stop the writer thread, checkpoint the WAL into the file, release the lock, drop the derived keys.
@@ -649,7 +737,7 @@ class SealedStore:
 
     # ------------------------------------------------------------------ reading
 
-    def _load(self) -> _Loaded | str:  # noqa: PLR0911 - one refusal for each check, each with its own message
+    def _load(self) -> _Loaded | str:  # noqa: PLR0911, PLR0912 - one refusal for each check, each with its own message
         """Every key, version and audit entry, checked; or the problem that refuses the store."""
         db = self._db
         assert db is not None
@@ -661,11 +749,17 @@ class SealedStore:
         meta = dict(db.execute("SELECT name, value FROM meta WHERE name IN ('manifest', 'audit_manifest')").fetchall())
         manifest, audit_manifest = json.loads(meta["manifest"]), json.loads(meta["audit_manifest"])
         body = {"keys": manifest.get("keys"), **{k: audit_manifest.get(k) for k in ("audit", "head", "keys_digest")}}
+        bound = audit_manifest.get("unseal")  # absent only in a store no kmslib that binds them has written to
         keys_text, keys_digest = _keys_manifest(barrier, dict(map(tuple, manifest.get("keys") or [])))
         if not hmac.compare_digest(json.loads(keys_text)["mac"], str(manifest.get("mac"))):
             return "the store's manifest fails its check: the file was tampered with"
-        if json.loads(_audit_manifest(barrier, body["audit"], body["head"], keys_digest)) != audit_manifest:
+        if json.loads(_audit_manifest(barrier, body["audit"], body["head"], keys_digest, bound)) != audit_manifest:
             return "the store's audit manifest fails its check: the file was tampered with, or partly rolled back"
+        if bound is not None and not hmac.compare_digest(str(bound), self._unseal_digest):
+            return (
+                "the store's unseal rows are not the ones its manifest covers: they were replaced "
+                "(an old secret's rows written back?)"
+            )
         infos: list[KeyInfo] = []
         macs: dict[str, str] = {}
         for row in key_rows:
@@ -806,13 +900,16 @@ def init_store(
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
             keys_text, keys_digest = _keys_manifest(barrier, {})
+            unseal_text, root_text = json.dumps(parameters), _seal_root(unseal_key, root_key, store_id, parameters)
             rows = {
                 "format": str(FORMAT),
                 "store_id": store_id,
-                "unseal": json.dumps(parameters),
-                "root": _seal_root(unseal_key, root_key, store_id, parameters),
+                "unseal": unseal_text,
+                "root": root_text,
                 "manifest": keys_text,
-                "audit_manifest": _audit_manifest(barrier, 0, GENESIS, keys_digest),
+                "audit_manifest": _audit_manifest(
+                    barrier, 0, GENESIS, keys_digest, _unseal_digest(unseal_text, root_text)
+                ),
             }
             db.execute("PRAGMA synchronous=FULL")
             db.execute("BEGIN IMMEDIATE")
@@ -910,6 +1007,7 @@ def _open(  # noqa: PLR0911 - one refusal for each problem, each with its own me
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA secure_delete=ON")
     store = SealedStore(db, path, _Barrier(root_key, store_id), root_key, hold)
+    store._unseal_digest = _unseal_digest(str(meta["unseal"]), str(meta["root"]))
     loaded = store._load()
     if isinstance(loaded, str):
         store._db = None  # the caller closes the connection

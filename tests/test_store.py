@@ -308,12 +308,10 @@ def test_without_the_store_extra_shares_are_a_clear_error(tmp_path: Path, monkey
 # ---------------------------------------------------------------------- rekey
 
 
-def test_rekey_replaces_the_passphrase_without_resealing_any_key(store: Path) -> None:
+def test_rekey_replaces_the_passphrase_and_keeps_every_key(store: Path) -> None:
     with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
-        populate(kms)
-    with sqlite3.connect(store) as db:
-        rows_before = db.execute("SELECT * FROM keys").fetchall(), db.execute("SELECT * FROM versions").fetchall()
-    db.close()
+        made = populate(kms)
+        before = kms.list_keys()
     with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
         with pytest.raises(UnsealError, match="current unseal secret is wrong") as caught:
             kms.rekey("not it", passphrase="new passphrase")
@@ -321,13 +319,15 @@ def test_rekey_replaces_the_passphrase_without_resealing_any_key(store: Path) ->
         assert kms.rekey(PASSPHRASE, passphrase="new passphrase") == []
         assert kms.audit_log[-1].operation == "rekey"
         assert kms.audit_log[-1].outcome == "ok"
-    with sqlite3.connect(store) as db:
-        rows_after = db.execute("SELECT * FROM keys").fetchall(), db.execute("SELECT * FROM versions").fetchall()
-    db.close()
-    assert rows_after == rows_before  # every sealed row byte for byte: only the root key was re-sealed
+        assert kms.decrypt_data_aes("gcm", made["gcm-v3"]) == "version three"  # the open custodian works on
     with pytest.raises(UnsealError):
         KeyCustodian.open(store, passphrase=PASSPHRASE)
-    KeyCustodian.open(store, passphrase="new passphrase").close()
+    with KeyCustodian.open(store, passphrase="new passphrase") as kms:  # every key, re-sealed (test_store_rekey.py)
+        assert kms.list_keys() == before
+        assert kms.decrypt_data_aes("gcm", made["gcm-v1"], associated_data="ctx") == "version one"
+        assert kms.decrypt_data_rsa("oaep", made["oaep"]) == "rsa text"
+        assert kms.decrypt_data_aes("agreed", made["agreed"]) == "shared"
+        assert kms.audit_log.verify()
 
 
 def test_rekey_with_new_shares_when_a_holder_leaves(tmp_path: Path) -> None:
