@@ -48,8 +48,9 @@ with a ``StoreError``. SQLite's own lock could not do this alone: it is a POSIX 
 which the kernel drops as soon as its process closes any descriptor of the file, so a copy, a
 checksum or ``Path.read_bytes`` in the holder's process would release it (SQLite's "How To
 Corrupt An SQLite Database File", section 2.2). A ``flock`` lock belongs to its own open file
-description, which nothing else closes (Linux ``flock(2)``). The connection still holds SQLite's
-exclusive lock (``locking_mode=EXCLUSIVE``) too, for other SQLite programs. The operating system
+description, so closing other descriptors leaves it in place (Linux ``flock(2)``). The connection still holds SQLite's
+exclusive lock (``locking_mode=EXCLUSIVE``) too, which other SQLite programs respect for as long
+as this process closes no other descriptor of the database file. The operating system
 releases both when the holder's process ends, even by ``kill -9`` (a child it forked without
 ``exec`` shares the ``flock`` until it ends too). A hard link gives the store a second name with
 a lock file of its own: open a store by one name.
@@ -324,8 +325,8 @@ class _Hold:
     SQLite's own lock is a POSIX ``fcntl`` lock, which the kernel drops as soon as its process closes any
     descriptor of the file (POSIX.1-2017, ``fcntl``; SQLite's "How To Corrupt An SQLite Database File",
     section 2.2): a copy, a checksum or a refused second open would release it. A ``flock`` lock belongs to
-    the open file description instead (Linux ``flock(2)``), on a separate file that nothing else opens, so
-    only :meth:`release`, or the end of the process, ends it.
+    the open file description instead (Linux ``flock(2)``), here on a separate lock file, so closing other
+    descriptors leaves it: :meth:`release` ends it, or the end of the process.
     """
 
     __slots__ = ("_fd", "_identity")
