@@ -1,6 +1,6 @@
 """A process that works on a sealed store until it is killed (test_store_faults.py runs it).
 
-Usage: python store_worker.py MODE PATH PASSPHRASE
+Usage: python store_worker.py MODE PATH SECRET (a passphrase, or "shares=" and a JSON list of shares)
 
 Modes:
     lifecycle   key changes in a loop; prints each change after its call returned
@@ -13,6 +13,7 @@ Modes:
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -62,8 +63,12 @@ def lifecycle(kms: KeyCustodian) -> None:
 def main() -> None:
     mode, path, passphrase = sys.argv[1:4]
     if mode == "revoke":
+        shares = json.loads(passphrase.removeprefix("shares=")) if passphrase.startswith("shares=") else None
         try:
-            kms = KeyCustodian.open(path, passphrase=passphrase)
+            if shares is not None:
+                kms = KeyCustodian.open(path, shares=shares)
+            else:
+                kms = KeyCustodian.open(path, passphrase=passphrase)
         except KMSError as exc:
             say("refused", type(exc).__name__)
             return

@@ -5,6 +5,7 @@ The worker is tests/store_worker.py, started with this interpreter; every kill i
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -26,9 +27,9 @@ KMSLIB_ROOT = str(Path(kmslib.__file__).resolve().parent.parent)
 KILLS = 24
 
 
-def start(mode: str, path: Path, *extra: str) -> subprocess.Popen[str]:
+def start(mode: str, path: Path, *extra: str, secret: str = PASSPHRASE) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(WORKER), mode, str(path), PASSPHRASE, *extra],
+        [sys.executable, str(WORKER), mode, str(path), secret, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -204,9 +205,9 @@ def test_each_reported_change_is_one_write_so_a_kill_never_leaves_half_a_line(mo
 # ---------------------------------------------------------------------- the lock, against closing other descriptors
 
 
-def second_process_revokes(store: Path, key_id: str) -> str:
+def second_process_revokes(store: Path, key_id: str, secret: str = PASSPHRASE) -> str:
     """What a second process that opens the store and revokes ``key_id`` reports: "revoked" or "refused ..."."""
-    worker = start("revoke", store, key_id)
+    worker = start("revoke", store, key_id, secret=secret)
     out, err = worker.communicate(timeout=120)
     assert worker.returncode == 0, err
     return out.strip()
@@ -260,6 +261,24 @@ def test_touching_a_held_store_in_its_own_process_keeps_it_locked_and_a_revocati
         *["open", "establish_aes_key", "encrypt_data_aes", "establish_aes_key", "close"],  # the holder's, alone
         *["open", "decrypt_data_aes"],
     ]
+
+
+def test_an_unseal_form_in_a_kernel_that_holds_the_store_leaves_it_locked(tmp_path: Path) -> None:
+    pytest.importorskip("ipywidgets")
+    from kmslib.widgets import UnsealForm
+
+    path = tmp_path / "team.db"
+    shares = kmslib.init_store(path, shares=3, threshold=2)
+    secret = "shares=" + json.dumps(shares[1:])
+    holder = KeyCustodian.open(path, shares=shares[:2])
+    holder.establish_aes_key("k")
+    form = UnsealForm(path)
+    form.add_share(shares[0])
+    form.add_share(shares[2])  # the threshold: the form tries to open the store the kernel holds
+    assert form.custodian is None
+    assert second_process_revokes(path, "k", secret) == "refused StoreError"
+    holder.close()
+    assert second_process_revokes(path, "k", secret) == "revoked"
 
 
 def test_the_lock_is_released_on_close_so_another_process_opens_and_revokes(store: Path) -> None:
