@@ -48,12 +48,12 @@ with a ``StoreError``. SQLite's own lock could not do this alone: it is a POSIX 
 which the kernel drops as soon as its process closes any descriptor of the file, so a copy, a
 checksum or ``Path.read_bytes`` in the holder's process would release it (SQLite's "How To
 Corrupt An SQLite Database File", section 2.2). A ``flock`` lock belongs to its own open file
-description, so closing other descriptors leaves it in place (Linux ``flock(2)``). The connection still holds SQLite's
-exclusive lock (``locking_mode=EXCLUSIVE``) too, which other SQLite programs respect for as long
-as this process closes no other descriptor of the database file. The operating system
-releases both when the holder's process ends, even by ``kill -9`` (a child it forked without
-``exec`` shares the ``flock`` until it ends too). A hard link gives the store a second name with
-a lock file of its own: open a store by one name.
+description, so closing other descriptors leaves it in place (Linux ``flock(2)``). The
+connection still holds SQLite's exclusive lock (``locking_mode=EXCLUSIVE``) too, which other
+SQLite programs respect for as long as this process closes no other descriptor of the database
+file. The operating system releases both when the holder's process ends, even by ``kill -9`` (a
+child it forked without ``exec`` shares the ``flock`` until it ends too). A hard link gives the
+store a second name with a lock file of its own: open a store by one name.
 
 Revoked material. A revoked version's row is deleted with ``secure_delete`` on, which overwrites
 the freed space in the database file. Older copies may survive in the WAL until its next
@@ -497,6 +497,10 @@ class SealedStore:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             problem = _sqlite_problem(exc)
+        except BaseException:  # an interruption, or memory running out: nothing half-done stays open
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
         if problem is not None:
             raise StoreError(f"the change was not saved: {problem}")
         if not checkpoint:
@@ -720,8 +724,10 @@ class SealedStore:
             if db is not None:
                 with contextlib.suppress(sqlite3.Error):  # the file stays valid; SQLite checkpoints later
                     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                db.close()
-                self._hold.release()  # only once the connection is closed
+                try:
+                    db.close()
+                finally:
+                    self._hold.release()  # once the connection is closed
             self._barrier.destroy()
             self._root_key[:] = bytes(len(self._root_key))
 

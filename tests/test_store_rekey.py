@@ -169,17 +169,18 @@ def test_unseal_rows_that_seal_the_current_root_key_under_another_secret_are_ref
 
 
 class _FailingWrites:
-    """A connection whose ``nth`` re-sealing UPDATE fails, as a full disk would, inside the transaction."""
+    """A connection whose ``nth`` re-sealing UPDATE raises ``error`` inside the transaction."""
 
-    def __init__(self, connection: sqlite3.Connection, nth: int) -> None:
+    def __init__(self, connection: sqlite3.Connection, nth: int, error: BaseException) -> None:
         self._connection = connection
         self._left = nth
+        self._error = error
 
     def execute(self, sql: str, *args: Any) -> Any:
         if sql.startswith("UPDATE versions"):
             self._left -= 1
             if self._left == 0:
-                raise sqlite3.OperationalError("database or disk is full")
+                raise self._error
         return self._connection.execute(sql, *args)
 
     def __getattr__(self, name: str) -> Any:
@@ -199,13 +200,26 @@ def _fail_while_resealing(kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(_Barrier, "seal", failing)
 
 
-def _fail_inside_the_transaction(kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kms._store, "_db", _FailingWrites(kms._store._db, 3))  # type: ignore[union-attr,arg-type]
+def _disk_full_inside_the_transaction(kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch) -> None:
+    failing = _FailingWrites(kms._store._db, 3, sqlite3.OperationalError("database or disk is full"))  # type: ignore[union-attr,arg-type]
+    monkeypatch.setattr(kms._store, "_db", failing)
 
 
-@pytest.mark.parametrize("fail", [_fail_while_resealing, _fail_inside_the_transaction])
+def _out_of_memory_inside_the_transaction(kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch) -> None:
+    failing = _FailingWrites(kms._store._db, 3, MemoryError())  # type: ignore[union-attr,arg-type]
+    monkeypatch.setattr(kms._store, "_db", failing)
+
+
+@pytest.mark.parametrize(
+    ("fail", "error"),
+    [
+        (_fail_while_resealing, StoreError),
+        (_disk_full_inside_the_transaction, StoreError),
+        (_out_of_memory_inside_the_transaction, MemoryError),
+    ],
+)
 def test_a_rekey_that_fails_midway_changes_nothing_and_the_custodian_stays_usable(
-    store: Path, monkeypatch: pytest.MonkeyPatch, fail: Any
+    store: Path, monkeypatch: pytest.MonkeyPatch, fail: Any, error: type[BaseException]
 ) -> None:
     with KeyCustodian.open(store, passphrase=OLD) as kms:
         for n in range(4):
@@ -215,11 +229,12 @@ def test_a_rekey_that_fails_midway_changes_nothing_and_the_custodian_stays_usabl
     kms = KeyCustodian.open(store, passphrase=OLD)
     with monkeypatch.context() as patched:
         fail(kms, patched)
-        with pytest.raises(StoreError) as caught:
+        with pytest.raises(error) as caught:
             kms.rekey(OLD, passphrase=NEW)
-    assert leaks(caught.value, [OLD.encode(), NEW.encode()]) == []
+    if error is StoreError:
+        assert leaks(caught.value, [OLD.encode(), NEW.encode()]) == []
     assert kms.audit_log[-1].operation == "rekey"
-    assert kms.audit_log[-1].outcome == "StoreError"
+    assert kms.audit_log[-1].outcome == ("StoreError" if error is StoreError else "error:MemoryError")
     kms.establish_aes_key("later")  # written under the root key the file still has
     kms.close()
     assert rows(store, "SELECT * FROM versions WHERE key_id != 'later' ORDER BY key_id") == before
