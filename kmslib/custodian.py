@@ -1410,12 +1410,16 @@ class KeyCustodian:
         shares: int | None = None,
         threshold: int | None = None,
     ) -> list[str]:
-        """Replace a stored custodian's unseal secret, as when a share holder leaves.
+        """Replace a stored custodian's unseal secret and rotate its root key, as when a share holder leaves.
 
-        Only the root key is re-sealed, under the new unseal key: the key rows stay as they are
-        (the root key seals them; the unseal key seals only the root key, as in Vault). The old
-        passphrase or shares stop working at once. Like Vault's rekey, it asks for the current
-        secret, so that an open session alone cannot change who can unseal.
+        A new root key replaces the old one, and every sealed row (each key version, each key row's
+        MAC, the manifests) is re-sealed under it, with the root key sealed under the new unseal
+        secret, in one durable transaction: all of it is saved or, on any failure, none of it (Vault's
+        rekey together with its rotate). From then on the old passphrase or shares open nothing in the
+        current file, keys created later included. An old backup is not changed: it keeps the old root
+        key under the old secret, so the old secret still opens it. Destroying the backups taken before
+        a rekey is part of the procedure. Like Vault's rekey, it asks for the current secret, so that
+        an open session alone cannot change who can unseal.
 
         Args:
             current: the current passphrase, or at least the threshold of the current shares.
@@ -1429,7 +1433,8 @@ class KeyCustodian:
         Raises:
             UnsealError: ``current`` does not unseal this store; nothing changes.
             InvalidInputError: an in-memory custodian, or bad new values.
-            StoreError: the custodian was closed, or the change could not be written.
+            StoreError: the custodian was closed, a row of the file changed since it was opened, or
+                the change could not be written; nothing changes, and the custodian stays usable.
 
         """
         error: KMSError | None = None

@@ -4,8 +4,8 @@ The storage is untrusted; the barrier is this module. What the file holds:
 
 - ``meta``: the format, a random store id, how to unseal (the passphrase's KDF, its parameters and
   salt, or the shares' threshold), the **root key** sealed with AES-256-GCM under the unseal key
-  (see :mod:`kmslib.unsealing`), and a *manifest*: an HMAC over every key row's MAC and the
-  audit log's length and head.
+  (see :mod:`kmslib.unsealing`), and two *manifests*: an HMAC over every key row's MAC, and one
+  over the audit log's length and head, the first manifest's digest and the unseal rows' digest.
 - ``keys``: one row of readable metadata per key (id, kind, algorithm, versions, state, times,
   reasons, fingerprint) with an HMAC-SHA256 under a key derived from the root key.
 - ``versions``: each live key version's material (32 AES key bytes, or PKCS#8 DER) sealed with
@@ -25,6 +25,11 @@ every seal, the chain, and the manifest. Any failure is a :class:`~kmslib.errors
 naming the problem, and nothing is loaded: **the whole store refuses**, not only the damaged row.
 A row deleted, added, edited or swapped, and a log cut short, are all detected.
 
+Rekeying (:meth:`SealedStore.rekey`) rotates the root key: every sealed row is re-sealed under a
+new one, in one transaction, so that the old unseal secret opens nothing in the current file. A
+backup taken before keeps the old root key under the old secret: the old secret still opens it,
+so destroying such backups is part of a rekey.
+
 What this does not detect: the whole file replaced by an older copy of itself (a rollback): every
 part of it is authentic. Vault has the same limit; keep the audit head of a signed checkpoint
 elsewhere to notice it.
@@ -43,9 +48,21 @@ AES-GCM version is saved with its first usage reservation, and each later one is
 transaction (one per :data:`kmslib.usage.RESERVATION_BLOCK` encryptions of the version), so a
 crash makes a version's count skip ahead by at most that block, never go back.
 
-Locking. The connection holds SQLite's exclusive lock (``locking_mode=EXCLUSIVE``) from opening
-to closing, so a second process, or a second custodian in this one, gets a ``StoreError``. The
-operating system releases the lock when its holder dies, even by ``kill -9``.
+Locking. Opening claims the store before it opens the database file, and holds the claim until
+:meth:`SealedStore.close`. In this process, a registry of open stores (by the file's device and
+inode) refuses a second custodian with a ``StoreError`` before any file is opened. Between
+processes, an exclusive ``flock`` on a lock file beside the store (``<path>.lock``, named after
+the resolved path, created readable by its owner only and never deleted) refuses another process
+with a ``StoreError``. SQLite's own lock could not do this alone: it is a POSIX ``fcntl`` lock,
+which the kernel drops as soon as its process closes any descriptor of the file, so a copy, a
+checksum or ``Path.read_bytes`` in the holder's process would release it (SQLite's "How To
+Corrupt An SQLite Database File", section 2.2). A ``flock`` lock belongs to its own open file
+description, so closing other descriptors leaves it in place (Linux ``flock(2)``). The
+connection still holds SQLite's exclusive lock (``locking_mode=EXCLUSIVE``) too, which other
+SQLite programs respect for as long as this process closes no other descriptor of the database
+file. The operating system releases both when the holder's process ends, even by ``kill -9`` (a
+child it forked without ``exec`` shares the ``flock`` until it ends too). A hard link gives the
+store a second name with a lock file of its own: open a store by one name.
 
 Revoked material. A revoked version's row is deleted with ``secure_delete`` on, which overwrites
 the freed space in the database file. Older copies may survive in the WAL until its next
@@ -58,6 +75,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -243,10 +261,23 @@ def _keys_manifest(barrier: _Barrier, macs: Mapping[str, str]) -> tuple[str, str
     return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _audit_manifest(barrier: _Barrier, count: object, head: object, keys_digest: str) -> str:
-    """The audit manifest's text: the log's length and head, and the keys manifest's digest, under a MAC."""
-    body = {"audit": count, "head": head, "keys_digest": keys_digest}
+def _audit_manifest(barrier: _Barrier, count: object, head: object, keys_digest: str, unseal: object) -> str:
+    """The audit manifest's text: the log's length and head, and the digests that bind the rest, under a MAC.
+
+    The digests are the keys manifest's and the unseal rows' (:func:`_unseal_digest`); an ``unseal`` of
+    ``None`` leaves the latter out, as kmslib did before it bound the unseal rows.
+    """
+    body = {"audit": count, "head": head, "keys_digest": keys_digest, **({} if unseal is None else {"unseal": unseal})}
     return json.dumps({**body, "mac": barrier.mac(["audit manifest", body])})
+
+
+def _unseal_digest(unseal_text: str, root_text: str) -> str:
+    """The digest of the unseal rows as stored (the unseal parameters' JSON and the sealed root key).
+
+    The audit manifest carries it under the root key's MAC, so that other unseal rows, even ones that
+    seal the same root key under another secret, are refused.
+    """
+    return hashlib.sha256(_canonical(["kmslib-store unseal rows", unseal_text, root_text])).hexdigest()
 
 
 def _seal_root(unseal_key: bytes, root_key: bytes | bytearray, store_id: str, unseal: Mapping[str, Any]) -> str:
@@ -303,8 +334,98 @@ def _unseal_key(unseal: Mapping[str, Any], passphrase: object, shares: object) -
     raise StoreError("the store's unseal parameters are damaged")
 
 
+#: The stores this process holds open, by the database file's (device, inode); guarded by _HELD_LOCK.
+_HELD: set[tuple[int, int]] = set()
+_HELD_LOCK = threading.Lock()
+
+
+class _Hold:
+    """This process's claim on a store file: its place in :data:`_HELD`, and the ``flock`` on its lock file.
+
+    SQLite's own lock is a POSIX ``fcntl`` lock, which the kernel drops as soon as its process closes any
+    descriptor of the file (POSIX.1-2017, ``fcntl``; SQLite's "How To Corrupt An SQLite Database File",
+    section 2.2): a copy, a checksum or a refused second open would release it. A ``flock`` lock belongs to
+    the open file description instead (Linux ``flock(2)``), here on a separate lock file, so closing other
+    descriptors leaves it: :meth:`release` ends it, or the end of the process.
+    """
+
+    __slots__ = ("_fd", "_identity")
+
+    def __init__(self, identity: tuple[int, int], fd: int) -> None:
+        self._identity: tuple[int, int] | None = identity
+        self._fd = fd
+
+    def release(self) -> None:
+        """Unlock the lock file and leave the registry (after the connection was closed); twice does nothing."""
+        identity, self._identity = self._identity, None
+        if identity is None:
+            return
+        os.close(self._fd)  # releases the flock
+        with _HELD_LOCK:
+            _HELD.discard(identity)
+
+
+def _lock_path(path: Path) -> Path:
+    """The lock file beside the store: named after the resolved path, so a symlink to the store shares it."""
+    resolved = path.resolve()
+    return resolved.with_name(resolved.name + ".lock")
+
+
+def _claim(path: Path) -> _Hold:
+    """Claim the store at ``path`` for this process, before anything opens the database file.
+
+    Refuses a store that another custodian in this process holds, without opening any of its files
+    (closing a descriptor would drop that custodian's SQLite lock), then takes an exclusive ``flock``
+    on ``<path>.lock`` (created readable by its owner only), which another process holds while it
+    has the store open.
+
+    Raises:
+        StoreError: no store at ``path``, or it is open elsewhere, or its lock file cannot be used.
+    """
+    problem = None
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        problem = f"there is no store at {str(path)!r}"
+    except OSError as exc:
+        problem = f"the store at {str(path)!r} cannot be read ({type(exc).__name__})"
+    if problem is not None:
+        raise StoreError(problem)
+    identity = (status.st_dev, status.st_ino)
+    with _HELD_LOCK:
+        if identity in _HELD:
+            raise StoreError(
+                "the store is open elsewhere: another custodian in this process holds it (close that one first)"
+            )
+        _HELD.add(identity)
+    fd = -1
+    try:
+        fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        problem = "the store is open elsewhere: open in another process, which holds its lock file"
+    except OSError as exc:
+        problem = f"the store's lock file beside {str(path)!r} cannot be used ({type(exc).__name__})"
+    if problem is None:
+        with contextlib.suppress(OSError):
+            status = path.stat()
+        if (status.st_dev, status.st_ino) != identity:
+            problem = f"the store at {str(path)!r} was replaced while it was being opened"
+    if problem is not None:
+        if fd >= 0:
+            os.close(fd)
+        with _HELD_LOCK:
+            _HELD.discard(identity)
+        raise StoreError(problem)
+    return _Hold(identity, fd)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    """An exclusive connection to an existing store file (StoreError if that is not possible)."""
+    """An exclusive connection to an existing store file (StoreError if that is not possible).
+
+    Called with the store claimed (:func:`_claim`): no connection of this process holds the file, so
+    reading its header here releases no lock.
+    """
     problem = None
     try:
         with path.open("rb") as file:
@@ -357,9 +478,12 @@ class SealedStore:
     runs under one lock, so the custodian's threads share one connection safely.
     """
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, barrier: _Barrier, root_key: bytearray) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, path: Path, barrier: _Barrier, root_key: bytearray, hold: _Hold
+    ) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = connection
+        self._hold = hold
         self._barrier = barrier
         self._root_key = root_key
         self._lock = threading.RLock()
@@ -368,6 +492,7 @@ class SealedStore:
         self._audit_count = 0
         self._audit_head = GENESIS
         self._keys_digest = ""
+        self._unseal_digest = ""
         self._stop = threading.Event()
         self._wake: threading.Event | None = None
         self._writer: threading.Thread | None = None
@@ -394,6 +519,10 @@ class SealedStore:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             problem = _sqlite_problem(exc)
+        except BaseException:  # an interruption, or memory running out: nothing half-done stays open
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
         if problem is not None:
             raise StoreError(f"the change was not saved: {problem}")
         if not checkpoint:
@@ -407,7 +536,7 @@ class SealedStore:
         Two manifest rows, so that saving audit records costs the same however many keys there are;
         the digest binds them, so that neither can be rolled back alone.
         """
-        text = _audit_manifest(self._barrier, count, head, keys_digest)
+        text = _audit_manifest(self._barrier, count, head, keys_digest, self._unseal_digest)
         return "INSERT OR REPLACE INTO meta VALUES ('audit_manifest', ?)", [text]
 
     def save_key(self, info: KeyInfo, new_versions: Mapping[int, Any]) -> None:
@@ -531,7 +660,14 @@ class SealedStore:
         return wake
 
     def rekey(self, current: object, passphrase: object, shares: object, threshold: object) -> list[str]:
-        """Replace the unseal secret: re-seal the root key alone (every key row stays as it is).
+        """Replace the unseal secret and rotate the root key: every sealed row is re-sealed, in one transaction.
+
+        A new random root key replaces the old one. Every key version's sealed row, every key row's
+        MAC, both manifests and the unseal rows are rewritten under it, in one durable transaction:
+        all of it is saved, or (on any failure) none of it, and the store keeps its old secret and
+        root key. The old secret then opens nothing in the current file. A backup taken before is
+        another matter: it still holds the old root key under the old secret, so it stays readable
+        with the old secret until it is destroyed.
 
         Args:
             current: the current passphrase, or a list of current shares (at least the threshold).
@@ -545,7 +681,8 @@ class SealedStore:
         Raises:
             UnsealError: ``current`` does not unseal this store.
             InvalidInputError, ArgumentTypeError: bad new values.
-            StoreError: the store is closed, or the change could not be written.
+            StoreError: the store is closed, a row on disk changed since the store was opened, or the
+                change could not be written; the store is as it was.
         """
         with self._lock:
             db = self._db
@@ -560,15 +697,86 @@ class SealedStore:
             if opened is None or not hmac.compare_digest(bytes(opened), bytes(self._root_key)):
                 current = old_key = opened = None  # a traceback keeps its frames' locals
                 raise UnsealError("the current unseal secret is wrong: the store keeps its old one")
+            current = old_key = opened = None
             parameters, unseal_key, printable = _new_unseal(passphrase, shares, threshold)
-            sealed = _seal_root(unseal_key, self._root_key, self._barrier.store_id, parameters)
-            self._transaction(
-                [
-                    ("UPDATE meta SET value = ? WHERE name = 'unseal'", [json.dumps(parameters)]),
-                    ("UPDATE meta SET value = ? WHERE name = 'root'", [sealed]),
+            root_key = bytearray(secrets.token_bytes(_ROOT_BYTES))
+            barrier = _Barrier(root_key, self._barrier.store_id)
+            try:
+                statements, macs = self._resealed(db, barrier)
+                unseal_text = json.dumps(parameters)
+                root_text = _seal_root(unseal_key, root_key, barrier.store_id, parameters)
+                unseal_key = b""
+                unseal_digest = _unseal_digest(unseal_text, root_text)
+                keys_text, keys_digest = _keys_manifest(barrier, macs)
+                audit_text = _audit_manifest(barrier, self._audit_count, self._audit_head, keys_digest, unseal_digest)
+                statements += [
+                    ("UPDATE meta SET value = ? WHERE name = 'unseal'", [unseal_text]),
+                    ("UPDATE meta SET value = ? WHERE name = 'root'", [root_text]),
+                    ("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", [keys_text]),
+                    ("INSERT OR REPLACE INTO meta VALUES ('audit_manifest', ?)", [audit_text]),
                 ]
-            )
+                self._transaction(statements)
+            except BaseException:
+                barrier.destroy()
+                root_key[:] = bytes(_ROOT_BYTES)
+                raise
+            old_barrier, old_root = self._barrier, self._root_key
+            self._barrier, self._root_key = barrier, root_key
+            self._macs, self._keys_digest, self._unseal_digest = macs, keys_digest, unseal_digest
+            old_barrier.destroy()
+            old_root[:] = bytes(len(old_root))
             return printable
+
+    def _resealed(
+        self, db: sqlite3.Connection, barrier: _Barrier
+    ) -> tuple[list[tuple[str, Sequence[Any]]], dict[str, str]]:
+        """The statements that re-seal every key version and re-MAC every key row under ``barrier``, and the MACs.
+
+        Every row is checked under the current root key first, against what was loaded: a row changed
+        on disk since the store was opened is refused, not re-sealed (that would make it authentic).
+
+        Raises:
+            StoreError: a row changed on disk since the store was opened.
+        """
+        old = self._barrier
+        statements: list[tuple[str, Sequence[Any]]] = []
+        macs: dict[str, str] = {}
+        for row in db.execute(f"SELECT {_KEY_COLUMNS} FROM keys"):  # noqa: S608 - constant columns
+            fields, mac = list(row[:12]), str(row[12])
+            if not hmac.compare_digest(mac, self._macs.get(str(row[0]), "")) or not hmac.compare_digest(
+                mac, old.mac(["key", fields])
+            ):
+                raise StoreError(f"the row of key {str(row[0])!r} changed on disk since the store was opened")
+            macs[str(row[0])] = barrier.mac(["key", fields])
+            statements.append(("UPDATE keys SET mac = ? WHERE key_id = ?", [macs[str(row[0])], row[0]]))
+        for key_id, version, reserved, mac in _usage_rows(db):
+            name = _usage_name(key_id, version)
+            if not hmac.compare_digest(str(mac), self._macs.get(name, "")) or not hmac.compare_digest(
+                str(mac), old.mac(["usage", key_id, version, reserved])
+            ):
+                raise StoreError(f"the usage row of version {version} of key {key_id!r} changed on disk")
+            macs[name] = barrier.mac(["usage", key_id, version, reserved])
+            statements.append(
+                ("UPDATE usage SET mac = ? WHERE key_id = ? AND version = ?", [macs[name], key_id, version])
+            )
+        if macs.keys() != self._macs.keys():
+            raise StoreError("the store's keys changed on disk since it was opened")
+        for key_id, version, algorithm, sealed in db.execute("SELECT key_id, version, algorithm, sealed FROM versions"):
+            aad = _version_aad(old.store_id, key_id, version, algorithm)
+            secret = old.open(aad, sealed)
+            if secret is None:
+                raise StoreError(
+                    f"the sealed material of version {version} of key {key_id!r} changed on disk since the store "
+                    "was opened"
+                )
+            statements.append(
+                (
+                    "UPDATE versions SET sealed = ? WHERE key_id = ? AND version = ?",
+                    [barrier.seal(aad, secret), key_id, version],
+                )
+            )
+            del secret
+        return statements, macs
 
     def close(self) -> None:
         """Stop the writer thread, checkpoint the WAL into the file, release the lock, drop the derived keys.
@@ -587,7 +795,10 @@ class SealedStore:
             if db is not None:
                 with contextlib.suppress(sqlite3.Error):  # the file stays valid; SQLite checkpoints later
                     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                db.close()
+                try:
+                    db.close()
+                finally:
+                    self._hold.release()  # once the connection is closed
             self._barrier.destroy()
             self._root_key[:] = bytes(len(self._root_key))
 
@@ -617,11 +828,17 @@ class SealedStore:
         usage = _usage(db, barrier)
         manifest, audit_manifest = json.loads(meta["manifest"]), json.loads(meta["audit_manifest"])
         body = {"keys": manifest.get("keys"), **{k: audit_manifest.get(k) for k in ("audit", "head", "keys_digest")}}
+        bound = audit_manifest.get("unseal")  # absent only in a store no kmslib that binds them has written to
         keys_text, keys_digest = _keys_manifest(barrier, dict(map(tuple, manifest.get("keys") or [])))
         if not hmac.compare_digest(json.loads(keys_text)["mac"], str(manifest.get("mac"))):
             return "the store's manifest fails its check: the file was tampered with"
-        if json.loads(_audit_manifest(barrier, body["audit"], body["head"], keys_digest)) != audit_manifest:
+        if json.loads(_audit_manifest(barrier, body["audit"], body["head"], keys_digest, bound)) != audit_manifest:
             return "the store's audit manifest fails its check: the file was tampered with, or partly rolled back"
+        if bound is not None and not hmac.compare_digest(str(bound), self._unseal_digest):
+            return (
+                "the store's unseal rows are not the ones its manifest covers: they were replaced "
+                "(an old secret's rows written back?)"
+            )
         infos: list[KeyInfo] = []
         macs: dict[str, str] = {}
         for row in key_rows:
@@ -668,15 +885,20 @@ class SealedStore:
         return problem
 
 
+def _usage_rows(db: sqlite3.Connection) -> list[Any]:
+    """Every usage row as stored, unchecked (none in a store made before the table existed)."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage'").fetchone() is None:
+        return []
+    return db.execute("SELECT key_id, version, reserved, mac FROM usage").fetchall()
+
+
 def _usage(db: sqlite3.Connection, barrier: _Barrier) -> dict[tuple[str, int], tuple[int, str]] | str:
     """Each usage row, checked against its MAC: ``{(key id, version): (reservation, MAC)}``; or the problem.
 
     A store written before the table existed has none.
     """
-    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage'").fetchone() is None:
-        return {}
     usage: dict[tuple[str, int], tuple[int, str]] = {}
-    for key_id, version, reserved, mac in db.execute("SELECT key_id, version, reserved, mac FROM usage"):
+    for key_id, version, reserved, mac in _usage_rows(db):
         expected = barrier.mac(["usage", key_id, version, reserved])
         if type(key_id) is not str or type(version) is not int or type(reserved) is not int:
             return "a usage reservation row is malformed: the file was tampered with"
@@ -783,13 +1005,16 @@ def init_store(
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA + _USAGE_TABLE + ";")
             keys_text, keys_digest = _keys_manifest(barrier, {})
+            unseal_text, root_text = json.dumps(parameters), _seal_root(unseal_key, root_key, store_id, parameters)
             rows = {
                 "format": str(FORMAT),
                 "store_id": store_id,
-                "unseal": json.dumps(parameters),
-                "root": _seal_root(unseal_key, root_key, store_id, parameters),
+                "unseal": unseal_text,
+                "root": root_text,
                 "manifest": keys_text,
-                "audit_manifest": _audit_manifest(barrier, 0, GENESIS, keys_digest),
+                "audit_manifest": _audit_manifest(
+                    barrier, 0, GENESIS, keys_digest, _unseal_digest(unseal_text, root_text)
+                ),
             }
             db.execute("PRAGMA synchronous=FULL")
             db.execute("BEGIN IMMEDIATE")
@@ -831,20 +1056,26 @@ def open_store(
     """
     if not isinstance(path, (str, os.PathLike)):
         raise ArgumentTypeError(f"path must be a str or path, not {type(path).__name__}")
-    db = _connect(Path(path))
-    loaded: tuple[SealedStore, _Loaded] | str | KMSError
+    hold = _claim(Path(path))  # first: refused before any file of a store held here is opened
+    db: sqlite3.Connection | None = None
+    loaded: tuple[SealedStore, _Loaded] | str | KMSError = "the store could not be opened"
     try:
-        loaded = _open(db, Path(path), passphrase, shares)
-    except KMSError as exc:  # first: kmslib's InvalidInputError is a ValueError too
-        loaded = exc
-    except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError) as exc:
-        loaded = StoreError(
-            _sqlite_problem(exc) if isinstance(exc, sqlite3.Error) else "the store file is malformed or tampered with"
-        )
+        db = _connect(Path(path))
+        try:
+            loaded = _open(db, Path(path), hold, passphrase, shares)
+        except KMSError as exc:  # first: kmslib's InvalidInputError is a ValueError too
+            loaded = exc
+        except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError) as exc:
+            malformed = "the store file is malformed or tampered with"
+            loaded = StoreError(_sqlite_problem(exc) if isinstance(exc, sqlite3.Error) else malformed)
+    finally:
+        if not isinstance(loaded, tuple):  # refused: the connection first, then the lock
+            if db is not None:
+                db.close()
+            hold.release()
     if isinstance(loaded, tuple):
         store, content = loaded
         return store, content
-    db.close()
     passphrase = shares = None  # a traceback keeps its frames' locals
     error = loaded if isinstance(loaded, KMSError) else StoreError(loaded)
     error.__traceback__ = None
@@ -852,7 +1083,7 @@ def open_store(
 
 
 def _open(  # noqa: PLR0911 - one refusal for each problem, each with its own message
-    db: sqlite3.Connection, path: Path, passphrase: object, shares: object
+    db: sqlite3.Connection, path: Path, hold: _Hold, passphrase: object, shares: object
 ) -> tuple[SealedStore, _Loaded] | str:
     """Unseal and load an exclusive connection's store; the problem that refuses it otherwise."""
     if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
@@ -880,7 +1111,8 @@ def _open(  # noqa: PLR0911 - one refusal for each problem, each with its own me
         raise UnsealError(f"{wrong}: the store stays sealed and unchanged")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA secure_delete=ON")
-    store = SealedStore(db, path, _Barrier(root_key, store_id), root_key)
+    store = SealedStore(db, path, _Barrier(root_key, store_id), root_key, hold)
+    store._unseal_digest = _unseal_digest(str(meta["unseal"]), str(meta["root"]))
     loaded = store._load()
     if isinstance(loaded, str):
         store._db = None  # the caller closes the connection

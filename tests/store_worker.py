@@ -1,6 +1,6 @@
 """A process that works on a sealed store until it is killed (test_store_faults.py runs it).
 
-Usage: python store_worker.py MODE PATH PASSPHRASE
+Usage: python store_worker.py MODE PATH SECRET (a passphrase, or "shares=" and a JSON list of shares)
 
 Modes:
     lifecycle   key changes in a loop; prints each change after its call returned
@@ -10,17 +10,19 @@ Modes:
                 key changes with SQLite's checkpoints suppressed (so the WAL keeps them), then kills itself
     gcm         GCM encryptions under key "data" (made if missing), reserving BLOCK at a time (argument 4);
                 prints "encrypted N" after each one returned
+    revoke      tries to open the store and revoke key KEY: prints "refused ERROR" (the open's error) or "revoked"
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import time
 from typing import Any
 
-from kmslib import KeyCustodian
+from kmslib import KeyCustodian, KMSError
 
 
 def say(*words: object) -> None:
@@ -62,6 +64,20 @@ def lifecycle(kms: KeyCustodian) -> None:
 
 def main() -> None:
     mode, path, passphrase = sys.argv[1:4]
+    if mode == "revoke":
+        shares = json.loads(passphrase.removeprefix("shares=")) if passphrase.startswith("shares=") else None
+        try:
+            if shares is not None:
+                kms = KeyCustodian.open(path, shares=shares)
+            else:
+                kms = KeyCustodian.open(path, passphrase=passphrase)
+        except KMSError as exc:
+            say("refused", type(exc).__name__)
+            return
+        kms.invalidate_key(sys.argv[4], reason="revoked by the second process")
+        kms.close()
+        say("revoked")
+        return
     kms = KeyCustodian.open(path, passphrase=passphrase)
     say("open")
     if mode == "lifecycle":

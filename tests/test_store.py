@@ -5,8 +5,10 @@ Real files throughout; the crash and locking tests with real processes are in te
 
 from __future__ import annotations
 
+import builtins
 import json
 import marshal
+import os
 import sqlite3
 import stat
 import sys
@@ -306,12 +308,10 @@ def test_without_the_store_extra_shares_are_a_clear_error(tmp_path: Path, monkey
 # ---------------------------------------------------------------------- rekey
 
 
-def test_rekey_replaces_the_passphrase_without_resealing_any_key(store: Path) -> None:
+def test_rekey_replaces_the_passphrase_and_keeps_every_key(store: Path) -> None:
     with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
-        populate(kms)
-    with sqlite3.connect(store) as db:
-        rows_before = db.execute("SELECT * FROM keys").fetchall(), db.execute("SELECT * FROM versions").fetchall()
-    db.close()
+        made = populate(kms)
+        before = kms.list_keys()
     with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
         with pytest.raises(UnsealError, match="current unseal secret is wrong") as caught:
             kms.rekey("not it", passphrase="new passphrase")
@@ -319,13 +319,15 @@ def test_rekey_replaces_the_passphrase_without_resealing_any_key(store: Path) ->
         assert kms.rekey(PASSPHRASE, passphrase="new passphrase") == []
         assert kms.audit_log[-1].operation == "rekey"
         assert kms.audit_log[-1].outcome == "ok"
-    with sqlite3.connect(store) as db:
-        rows_after = db.execute("SELECT * FROM keys").fetchall(), db.execute("SELECT * FROM versions").fetchall()
-    db.close()
-    assert rows_after == rows_before  # every sealed row byte for byte: only the root key was re-sealed
+        assert kms.decrypt_data_aes("gcm", made["gcm-v3"]) == "version three"  # the open custodian works on
     with pytest.raises(UnsealError):
         KeyCustodian.open(store, passphrase=PASSPHRASE)
-    KeyCustodian.open(store, passphrase="new passphrase").close()
+    with KeyCustodian.open(store, passphrase="new passphrase") as kms:  # every key, re-sealed (test_store_rekey.py)
+        assert kms.list_keys() == before
+        assert kms.decrypt_data_aes("gcm", made["gcm-v1"], associated_data="ctx") == "version one"
+        assert kms.decrypt_data_rsa("oaep", made["oaep"]) == "rsa text"
+        assert kms.decrypt_data_aes("agreed", made["agreed"]) == "shared"
+        assert kms.audit_log.verify()
 
 
 def test_rekey_with_new_shares_when_a_holder_leaves(tmp_path: Path) -> None:
@@ -682,6 +684,38 @@ def test_two_custodians_cannot_hold_one_store_in_one_process(store: Path) -> Non
     first.close()
     with KeyCustodian.open(store, passphrase=PASSPHRASE) as second:
         assert "k" in second
+
+
+def test_a_second_open_in_one_process_is_refused_before_any_file_is_opened(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Closing any descriptor of the file would drop the holder's SQLite lock (a POSIX fcntl lock).
+    holder = KeyCustodian.open(store, passphrase=PASSPHRASE)
+    lock = store.with_name("keys.db.lock")
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+
+    def no_file(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a file was opened")
+
+    with monkeypatch.context() as patched:
+        for owner, name in [(os, "open"), (Path, "open"), (sqlite3, "connect"), (builtins, "open")]:
+            patched.setattr(owner, name, no_file)
+        with pytest.raises(StoreError, match="open elsewhere: another custodian in this process"):
+            KeyCustodian.open(store, passphrase=PASSPHRASE)
+        with pytest.raises(StoreError, match="another custodian in this process"):
+            KeyCustodian.open(tmp_link(store), passphrase=PASSPHRASE)  # by another name: the same file
+    holder.establish_aes_key("k")
+    holder.close()
+    with KeyCustodian.open(tmp_link(store), passphrase=PASSPHRASE) as kms:
+        assert "k" in kms
+    assert lock.exists()  # left in place: a deleted lock file would let two processes lock two files
+
+
+def tmp_link(store: Path) -> Path:
+    link = store.with_name("link-to-keys.db")
+    if not link.is_symlink():
+        link.symlink_to(store)
+    return link
 
 
 def test_threads_sharing_a_stored_custodian_leave_a_store_that_reopens_whole(store: Path) -> None:

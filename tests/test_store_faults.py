@@ -5,6 +5,8 @@ The worker is tests/store_worker.py, started with this interpreter; every kill i
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import shutil
 import signal
@@ -21,15 +23,17 @@ from kmslib.store import AUDIT_BATCH, AUDIT_INTERVAL, AUDIT_LIMIT
 
 PASSPHRASE = "fault tests"
 WORKER = Path(__file__).with_name("store_worker.py")
+KMSLIB_ROOT = str(Path(kmslib.__file__).resolve().parent.parent)
 KILLS = 24
 
 
-def start(mode: str, path: Path, *extra: str) -> subprocess.Popen[str]:
+def start(mode: str, path: Path, *extra: str, secret: str = PASSPHRASE) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(WORKER), mode, str(path), PASSPHRASE, *extra],
+        [sys.executable, str(WORKER), mode, str(path), secret, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PYTHONPATH": KMSLIB_ROOT},  # the kmslib under test, not another installed one
     )
 
 
@@ -196,3 +200,105 @@ def test_each_reported_change_is_one_write_so_a_kill_never_leaves_half_a_line(mo
     store_worker.say("revoke-version", "k12")
     crash_worker._say("created key-3")
     assert out.calls == ["revoke-version k12\n", "created key-3\n"]
+
+
+# ---------------------------------------------------------------------- the lock, against closing other descriptors
+
+
+def second_process_revokes(store: Path, key_id: str, secret: str = PASSPHRASE) -> str:
+    """What a second process that opens the store and revokes ``key_id`` reports: "revoked" or "refused ..."."""
+    worker = start("revoke", store, key_id, secret=secret)
+    out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    return out.strip()
+
+
+def _refused_second_open(store: Path, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="open elsewhere"):
+        KeyCustodian.open(store, passphrase=PASSPHRASE)
+
+
+def _read_bytes(store: Path, tmp_path: Path) -> None:
+    assert store.read_bytes().startswith(b"SQLite format 3")
+
+
+def _backup_copy(store: Path, tmp_path: Path) -> None:
+    shutil.copy(store, tmp_path / "backup.db")
+
+
+def _lesson07_checker(store: Path, tmp_path: Path) -> None:
+    from kmslib.course import lesson07
+
+    assert not lesson07.found_in_files(store, b"no such bytes in the store")
+
+
+IN_PROCESS = {
+    "a refused second open": _refused_second_open,
+    "Path.read_bytes": _read_bytes,
+    "shutil.copy for a backup": _backup_copy,
+    "lesson 07's checker": _lesson07_checker,
+}
+
+
+@pytest.mark.parametrize("touch", IN_PROCESS.values(), ids=IN_PROCESS.keys())
+def test_touching_a_held_store_in_its_own_process_keeps_it_locked_and_a_revocation_elsewhere_is_refused(
+    store: Path, tmp_path: Path, touch: object
+) -> None:
+    holder = KeyCustodian.open(store, passphrase=PASSPHRASE)
+    holder.establish_aes_key("k")
+    token = holder.encrypt_data_aes("k", "kept")
+    touch(store, tmp_path)  # type: ignore[operator]
+    assert second_process_revokes(store, "k") == "refused StoreError"
+    holder.establish_aes_key("after")  # the holder writes on: nothing of the second process's to overwrite
+    holder.close()
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        assert kms.key_info("k").state == "active"
+        assert kms.decrypt_data_aes("k", token) == "kept"
+        assert "after" in kms
+        assert kms.audit_log.verify()
+        operations = [e.operation for e in kms.audit_log]
+    assert operations == [
+        *["open", "establish_aes_key", "encrypt_data_aes", "establish_aes_key", "close"],  # the holder's, alone
+        *["open", "decrypt_data_aes"],
+    ]
+
+
+def test_an_unseal_form_in_a_kernel_that_holds_the_store_leaves_it_locked(tmp_path: Path) -> None:
+    pytest.importorskip("ipywidgets")
+    from kmslib.widgets import UnsealForm
+
+    path = tmp_path / "team.db"
+    shares = kmslib.init_store(path, shares=3, threshold=2)
+    secret = "shares=" + json.dumps(shares[1:])
+    holder = KeyCustodian.open(path, shares=shares[:2])
+    holder.establish_aes_key("k")
+    form = UnsealForm(path)
+    form.add_share(shares[0])
+    form.add_share(shares[2])  # the threshold: the form tries to open the store the kernel holds
+    assert form.custodian is None
+    assert second_process_revokes(path, "k", secret) == "refused StoreError"
+    holder.close()
+    assert second_process_revokes(path, "k", secret) == "revoked"
+
+
+def test_the_lock_is_released_on_close_so_another_process_opens_and_revokes(store: Path) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("k")
+        assert second_process_revokes(store, "k") == "refused StoreError"
+    assert second_process_revokes(store, "k") == "revoked"
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        assert kms.key_info("k").state == "revoked"
+        assert kms.audit_log.verify()
+
+
+def test_a_holder_killed_with_sigkill_releases_its_lock(store: Path) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("k")
+    holder = start("hold", store)
+    wait_for(holder, "open")
+    assert second_process_revokes(store, "k") == "refused StoreError"
+    with pytest.raises(StoreError, match="open elsewhere"):
+        KeyCustodian.open(store, passphrase=PASSPHRASE)
+    store.read_bytes()  # this process holds no lock to lose
+    kill(holder)
+    assert second_process_revokes(store, "k") == "revoked"
