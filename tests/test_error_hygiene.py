@@ -12,7 +12,8 @@ import codecs
 import encodings.aliases
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import kmslib
 from helpers import KMSLIB_DIR, leaks
+from kmslib import custodian as custodian_module
 from kmslib import DecryptionError, InvalidInputError, KeyCustodian, KMSError
 from kmslib.aes import AESKeyVersion
 from kmslib.tokens import format_token
@@ -266,3 +268,57 @@ def test_signing_errors_hold_no_signing_key(kms: KeyCustodian) -> None:
     ]:
         exc = failure(call, error)
         assert leaks(exc, []) == [], call
+
+
+# ---------------------------------------------------------------- a store that cannot save (a full disk)
+
+DATA_KEY = bytes(range(200, 232))
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyCustodian]:
+    """A stored custodian whose every audit record must be saved at once, and whose disk is full."""
+    path = tmp_path / "keys.db"
+    kmslib.init_store(path, passphrase="correct horse battery staple")
+    kms = KeyCustodian.open(path, passphrase="correct horse battery staple")
+    kms.import_aes_key("gcm", KEY)
+    monkeypatch.setattr(custodian_module.secrets, "token_bytes", lambda n: DATA_KEY[:n])
+    sealed = kms.encrypt_envelope("gcm", SECRET.encode())
+
+    def disk_full(first: int, records: object) -> None:
+        raise kmslib.StoreError("the change was not saved: the disk is full")
+
+    monkeypatch.setattr(kms._audit, "_write", disk_full)
+    monkeypatch.setattr(kms._audit, "_batch", 1)
+    monkeypatch.setattr(kms._audit, "_limit", 1)  # the recording thread writes at once (as at 4,096 unsaved)
+    kms._full_disk_envelope = sealed  # type: ignore[attr-defined]
+    yield kms
+    monkeypatch.undo()
+    kms.close()
+
+
+FULL_DISK_CALLS: dict[str, Callable[[KeyCustodian], object]] = {
+    "decrypt_data_aes": lambda k: k.decrypt_data_aes("gcm", gcm_token(SECRET.encode())),
+    "decrypt_data_aes, bytes": lambda k: k.decrypt_data_aes("gcm", gcm_token(SECRET.encode()), encoding=None),
+    "encrypt_data_aes": lambda k: k.encrypt_data_aes("gcm", SECRET),
+    "rewrap": lambda k: k.rewrap("gcm", gcm_token(SECRET.encode())),
+    "generate_data_key": lambda k: k.generate_data_key("gcm"),
+    "generate_data_key_without_plaintext": lambda k: k.generate_data_key_without_plaintext("gcm"),
+    "encrypt_envelope": lambda k: k.encrypt_envelope("gcm", SECRET.encode()),
+    "decrypt_envelope": lambda k: k.decrypt_envelope("gcm", k._full_disk_envelope),
+    "rewrap_envelope": lambda k: k.rewrap_envelope("gcm", k._full_disk_envelope),
+}
+
+
+@pytest.mark.parametrize("case", FULL_DISK_CALLS)
+def test_a_full_disk_is_a_store_error_from_frames_that_hold_no_secret(full_disk: KeyCustodian, case: str) -> None:
+    call = FULL_DISK_CALLS[case]
+    try:
+        call(full_disk)
+    except kmslib.StoreError as exc:
+        found = leaks(exc, [SECRET.encode(), KEY, DATA_KEY])
+    else:
+        pytest.fail("the full disk was not reported")
+    # The public method's frame keeps the arguments the caller passed (the caller's frame holds them too).
+    passed = r"KeyCustodian\.(encrypt_data_aes|encrypt_envelope) local '(plaintext|data)' holds a secret"
+    assert [f for f in found if not re.search(passed, f)] == []
