@@ -22,8 +22,8 @@ from kmslib import (
     KeyRevokedError,
     KeyTypeError,
     MessageTooLongError,
+    envelope,
 )
-from kmslib import envelope
 from kmslib.tokens import format_token, parse_token
 
 KEK = bytes(range(7, 39))
@@ -253,9 +253,9 @@ def test_rewrap_refuses_an_envelope_it_cannot_authenticate(kms: KeyCustodian) ->
     ]
     kms.rotate_key("kek")
     entries = len(kms.audit_log)
-    for envelope in forged:
+    for forgery in forged:
         with pytest.raises(DecryptionError) as err:
-            kms.rewrap_envelope("kek", envelope, associated_data=b"ctx")
+            kms.rewrap_envelope("kek", forgery, associated_data=b"ctx")
         assert leaks(err.value, [b"genuine data", KEK]) == []
     assert [e.outcome for e in kms.audit_log][entries:] == ["DecryptionError"] * len(forged)
     moved = kms.rewrap_envelope("kek", sealed, associated_data=b"ctx")  # the genuine one still moves
@@ -313,7 +313,14 @@ def test_data_or_associated_data_over_the_limit_is_refused_before_any_cryptograp
     monkeypatch.setattr(envelope, "MAX_DATA_BYTES", 100)
     monkeypatch.setattr(envelope, "MAX_ASSOCIATED_DATA_BYTES", 50)
     entries = len(kms.audit_log)
-    assert len(kms.decrypt_envelope("kek", kms.encrypt_envelope("kek", bytes(100), associated_data=bytes(50)), associated_data=bytes(50))) == 100
+    assert (
+        len(
+            kms.decrypt_envelope(
+                "kek", kms.encrypt_envelope("kek", bytes(100), associated_data=bytes(50)), associated_data=bytes(50)
+            )
+        )
+        == 100
+    )
     calls: list[Callable[[], object]] = [
         lambda: kms.encrypt_envelope("kek", bytes(101)),
         lambda: kms.encrypt_envelope("kek", b"x", associated_data=bytes(51)),
@@ -323,7 +330,7 @@ def test_data_or_associated_data_over_the_limit_is_refused_before_any_cryptograp
         lambda: kms.rewrap_envelope("kek", kms.encrypt_envelope("kek", b"x"), associated_data=bytes(51)),
     ]
     for call in calls:
-        with pytest.raises(MessageTooLongError, match="at most (100|50) bytes") as err:
+        with pytest.raises(MessageTooLongError, match=r"at most (100|50) bytes") as err:
             call()
         assert leaks(err.value, [KEK]) == []
     outcomes = [e.outcome for e in kms.audit_log][entries:]
@@ -335,7 +342,7 @@ def test_the_limits_are_pyca_aesgcm_limits(kms: KeyCustodian) -> None:
     # pyca/cryptography's AESGCM takes data and associated data of at most 2**31 - 1 bytes, and raises
     # OverflowError beyond. bytes(n) is calloc'd: the untouched pages cost no memory.
     assert envelope.MAX_DATA_BYTES == 2**31 - 1
-    assert envelope.MAX_ASSOCIATED_DATA_BYTES == 2**31 - 1 - len(b"KMSE\x01")
+    assert 2**31 - 1 - len(b"KMSE\x01") == envelope.MAX_ASSOCIATED_DATA_BYTES
     nonce = bytes(12)
     with pytest.raises(OverflowError):
         AESGCM(KEK).encrypt(nonce, bytes(2**31), None)

@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import kmslib
 from helpers import KMSLIB_DIR, leaks
-from kmslib import custodian as custodian_module
 from kmslib import DecryptionError, InvalidInputError, KeyCustodian, KMSError
+from kmslib import custodian as custodian_module
 from kmslib.aes import AESKeyVersion
 from kmslib.tokens import format_token
 
