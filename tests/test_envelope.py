@@ -360,3 +360,24 @@ def test_the_limits_are_pyca_aesgcm_limits(kms: KeyCustodian) -> None:
         with pytest.raises(MessageTooLongError, match=str(2**31 - 6) + "|" + str(2**31 - 1)):
             call()
     assert not any(e.outcome.startswith("error:") for e in kms.audit_log)
+
+
+def test_rewrap_checks_every_part_of_a_long_body_in_constant_memory(kms: KeyCustodian) -> None:
+    size = 4 * 1024 * 1024 + 5  # many of authentic()'s pieces, and a short last one
+    sealed = bytes(kms.encrypt_envelope("kek", bytes(size)))
+    kms.rotate_key("kek")
+    start = len(sealed) - 16 - size  # the ciphertext
+    for offset in (start, start + 70_000, len(sealed) - 17, len(sealed) - 1):
+        flipped = bytearray(sealed)
+        flipped[offset] ^= 0x80
+        with pytest.raises(DecryptionError):
+            kms.rewrap_envelope("kek", flipped)
+    kms.rewrap_envelope("kek", sealed)  # warm up
+    tracemalloc.start()
+    try:
+        moved = kms.rewrap_envelope("kek", sealed)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < len(sealed) + 256 * 1024, peak - len(sealed)  # the new envelope, and no copy of the plaintext
+    assert kms.decrypt_envelope("kek", moved) == bytes(size)
