@@ -1143,6 +1143,8 @@ class KeyCustodian:
                 associated data: always the same message, with no cause.
             KeyRevokedError: the KEK, or the version that wrapped the data key, was revoked.
             KeyTypeError, KeyNotFoundError: not an AES-256-GCM key, or no such key.
+            MessageTooLongError: ``associated_data`` is longer than
+                :data:`kmslib.envelope.MAX_ASSOCIATED_DATA_BYTES` (no envelope can have been made with it).
 
         """
         version = key = data_key = None
