@@ -173,12 +173,15 @@ def open_data(data_key: bytes, body: memoryview, associated_data: bytes) -> byte
 def authentic(data_key: bytes, body: memoryview, associated_data: bytes) -> bool:
     """Whether ``body`` (nonce, ciphertext, tag) authenticates under ``data_key``, a 32-byte key.
 
-    It costs one AES-GCM decryption of the body. The plaintext is decrypted, piece by piece, into one
-    small scratch buffer that is overwritten with zeros at the end: it never exists whole, and checking
-    takes a constant amount of memory whatever the size of the data.
+    It costs one AES-GCM decryption of the body. A body of more than 64 KiB of ciphertext is decrypted
+    piece by piece into one scratch buffer of 64 KiB (and 15 bytes), overwritten with zeros at the end:
+    its plaintext never exists whole, and checking takes the same memory whatever the size of the data.
+    A shorter body is decrypted at once, as :func:`open_data` does, and the plaintext dropped.
     """
     if len(data_key) != DATA_KEY_BYTES or len(body) > _NONCE + MAX_DATA_BYTES + _TAG:
         return False
+    if len(body) <= _NONCE + _CHUNK + _TAG:  # building a Cipher costs more than decrypting this much at once
+        return open_data(data_key, body, associated_data) is not None
     decryptor = Cipher(algorithms.AES(data_key), modes.GCM(bytes(body[:_NONCE]), bytes(body[-_TAG:]))).decryptor()
     decryptor.authenticate_additional_data(HEADER + associated_data)
     ciphertext = body[_NONCE:-_TAG]

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import codecs
 import encodings.aliases
+import json
 import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -322,3 +326,50 @@ def test_a_full_disk_is_a_store_error_from_frames_that_hold_no_secret(full_disk:
     # The public method's frame keeps the arguments the caller passed (the caller's frame holds them too).
     passed = r"KeyCustodian\.(encrypt_data_aes|encrypt_envelope) local '(plaintext|data)' holds a secret"
     assert [f for f in found if not re.search(passed, f)] == []
+
+
+FULL_DISK_SCRIPT = """
+import json, resource, signal, sys, tempfile, warnings
+from pathlib import Path
+import kmslib
+from kmslib import KeyCustodian, StoreError
+from kmslib.store import AUDIT_LIMIT
+from helpers import leaks
+warnings.simplefilter("ignore")  # the writer thread warns that it could not save
+key, secret = bytes(range(100, 132)), b"TOP-SECRET-PLAINTEXT-0123456789"
+path = Path(tempfile.mkdtemp()) / "keys.db"
+kmslib.init_store(path, passphrase="correct horse battery staple")
+kms = KeyCustodian.open(path, passphrase="correct horse battery staple")
+kms.import_aes_key("gcm", key)
+token = kms.encrypt_data_aes("gcm", secret)
+kms.audit_log.flush()
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+for calls in range(1, 2 * AUDIT_LIMIT):
+    try:
+        kms.decrypt_data_aes("gcm", token, encoding=None)
+    except StoreError as exc:
+        print(json.dumps([calls, AUDIT_LIMIT, leaks(exc, [secret, key])]))
+        break
+kms.audit_log._detach()  # nothing left to save at exit
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="RLIMIT_FSIZE and SIGXFSZ are POSIX")
+def test_a_really_full_disk_is_a_store_error_without_the_plaintext(tmp_path: Path) -> None:
+    # The file-size limit makes every write past 4 KiB fail, as a full disk does; at the limit of unsaved
+    # records, the decrypting thread writes them itself and fails.
+    tests = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests.parent), str(tests)])}
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_SCRIPT],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    calls, limit, found = json.loads(done.stdout)
+    assert calls <= limit  # the limit was reached: the StoreError came from the recording thread
+    assert found == []
