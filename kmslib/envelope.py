@@ -28,6 +28,7 @@ and data keys and envelopes take at most :data:`MAX_ASSOCIATED_DATA_BYTES` bytes
 refused with :class:`~kmslib.errors.MessageTooLongError` before any cryptography. The associated data
 is never stored in the envelope: its header holds only the wrapped data key, a token of at most
 :data:`MAX_WRAPPED_BYTES` characters, which always fits the 16-bit length.
+
 Each message gets its own data key, which also keeps every key far below GCM's limit of 2^32
 messages under random nonces (NIST SP 800-38D, section 8.3).
 
