@@ -351,7 +351,7 @@ def test_the_limits_are_pyca_aesgcm_limits(kms: KeyCustodian) -> None:
     huge = bytes(2**31)
     for call in (
         lambda: kms.encrypt_envelope("kek", huge),
-        lambda: kms.encrypt_envelope("kek", b"x", associated_data=memoryview(huge)[: 2**31 - 5]),
+        lambda: kms.encrypt_envelope("kek", b"x", associated_data=bytes(2**31 - 5)),
         lambda: kms.generate_data_key("kek", associated_data=huge),
         lambda: kms.encrypt_data_aes("kek", huge),
         lambda: kms.encrypt_data_aes("kek", b"x", associated_data=huge),
