@@ -42,13 +42,17 @@ from kmslib.errors import InvalidInputError
 from kmslib.tokens import AES_CBC, AES_GCM, CBC_IV_BYTES, GCM_NONCE_BYTES, GCM_TAG_BYTES
 from kmslib.usage import UsageCounter
 
-__all__ = ["AES_MODES", "GCM_MAX_PLAINTEXT", "KEY_BYTES", "AESKeyVersion"]
+__all__ = ["AES_MODES", "GCM_MAX_ASSOCIATED_DATA", "GCM_MAX_PLAINTEXT", "KEY_BYTES", "AESKeyVersion"]
 
 KEY_BYTES = 32
 #: The named choices for ``mode``, and the token algorithm each one makes.
 AES_MODES = {"gcm": AES_GCM, "cbc": AES_CBC}
-#: GCM's limit on one plaintext: 2**39 - 256 bits (NIST SP 800-38D, section 5.2.1.1).
-GCM_MAX_PLAINTEXT = (2**39 - 256) // 8
+#: The longest plaintext one GCM encryption takes: pyca/cryptography's ``AESGCM`` refuses more than
+#: 2**31 - 1 bytes (``OverflowError``), well under GCM's own limit of 2**39 - 256 bits (NIST SP 800-38D,
+#: section 5.2.1.1).
+GCM_MAX_PLAINTEXT = 2**31 - 1
+#: The longest associated data one GCM call takes: pyca/cryptography's limit, 2**31 - 1 bytes, again.
+GCM_MAX_ASSOCIATED_DATA = 2**31 - 1
 _FINGERPRINT_LABEL = b"kmslib aes key fingerprint v1"
 #: From this size on, GCM works in place (no copy of the ciphertext); below it, a copy costs less than a view.
 _IN_PLACE_BYTES = 1 << 16

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Literal, overload
 from cryptography.hazmat.primitives.asymmetric import rsa as pyca_rsa
 
 from kmslib import _checks, _ffdh, envelope, hybrid, kex
-from kmslib.aes import AES_MODES, AESKeyVersion
+from kmslib.aes import AES_MODES, GCM_MAX_ASSOCIATED_DATA, AESKeyVersion
 from kmslib.audit import AuditLog, outcome
 from kmslib.dh import DEFAULT_INFO, GROUPS, DHPrivateKey, DHPublicKey, generate_key_pair
 from kmslib.errors import (
@@ -60,7 +60,7 @@ from kmslib.errors import (
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, PUBLIC_EXPONENT, RSA_PADDINGS, RSAKeyVersion
 from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion
-from kmslib.tokens import AES_GCM, RSA_PSS, inspect_token, parse_token, payload_encoder
+from kmslib.tokens import AES_GCM, RSA_PSS, inspect_token, parse_exact, parse_token, payload_encoder
 from kmslib.tokens import header as token_header
 from kmslib.usage import UsageCounter, checked_limit, first_reservation
 
@@ -231,6 +231,10 @@ def _admission(material: Material, length: int, aad: bytes | None) -> KMSError |
     """The error for associated data the material cannot bind, or a plaintext over its limit."""
     if aad is not None and not material.binds_associated_data:
         return _unbindable(material)
+    if aad is not None and len(aad) > GCM_MAX_ASSOCIATED_DATA:
+        return MessageTooLongError(
+            f"associated_data is {len(aad)} bytes; {material.algorithm} takes at most {GCM_MAX_ASSOCIATED_DATA} bytes"
+        )
     if length > material.max_plaintext:
         return MessageTooLongError(material.too_long(length))
     return None
@@ -498,7 +502,11 @@ class KeyCustodian:
             self._audit._append(operation, key_id, version, outcome(exc))
             raise
         audit = self._audit  # success: the record goes straight in, with the key's plain id
-        audit._record((audit._now(), operation, key.key_id, version, "ok"))
+        try:
+            audit._record((audit._now(), operation, key.key_id, version, "ok"))
+        except BaseException:  # the store could not save the log (a full disk): drop the secrets first
+            key = current = material = data = plaintext = None
+            raise
         return token
 
     def _unseal(  # noqa: PLR0917 - the arguments of the two public decrypt methods
@@ -524,8 +532,10 @@ class KeyCustodian:
             material = key.versions.get(version)
             if material is None or material.algorithm != algorithm:
                 raise _refusal(key, version)
-            if aad is not None and not material.binds_associated_data:
-                raise _unbindable(material)
+            if aad is not None:
+                error = _admission(material, 0, aad)
+                if error is not None:
+                    raise error
             plaintext = material.decrypt(payload, aad)
             if plaintext is None or version in key.revoked_versions:  # read after the cryptography
                 raise _refusal(key, version)
@@ -537,7 +547,11 @@ class KeyCustodian:
             self._audit._append(operation, key_id, version, outcome(exc))
             raise
         audit = self._audit  # success: the record goes straight in, with the key's plain id
-        audit._record((audit._now(), operation, key.key_id, version, "ok"))
+        try:
+            audit._record((audit._now(), operation, key.key_id, version, "ok"))
+        except BaseException:  # the store could not save the log (a full disk): drop the secrets first
+            key = material = plaintext = result = None
+            raise
         return result
 
     # ------------------------------------------------------------------ AES
@@ -1029,15 +1043,25 @@ class KeyCustodian:
         Raises:
             KeyTypeError: the key is not AES-256-GCM (CBC or RSA).
             KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
+            MessageTooLongError: ``associated_data`` is longer than
+                :data:`kmslib.envelope.MAX_ASSOCIATED_DATA_BYTES` (2**31 - 6) bytes.
 
         """
+        return self._data_key("generate_data_key", key_id, associated_data)
+
+    def _data_key(self, operation: str, key_id: object, associated_data: object) -> envelope.DataKey:
+        """A fresh data key under KEK ``key_id``, audited as ``operation``."""
         try:
             aad = _checks.optional_data(associated_data, "associated_data")
             name, version, plaintext, wrapped = self._new_data_key(key_id, aad)
         except BaseException as exc:
-            self._audit._append("generate_data_key", key_id, None, outcome(exc))
+            self._audit._append(operation, key_id, None, outcome(exc))
             raise
-        self._audit._append("generate_data_key", name, version, "ok")
+        try:
+            self._audit._append(operation, name, version, "ok")
+        except BaseException:  # the store could not save the log (a full disk): drop the data key first
+            del plaintext
+            raise
         return envelope.DataKey(name, version, plaintext, wrapped)
 
     def _new_data_key(self, key_id: object, aad: bytes | None) -> tuple[str, int, bytes, str]:
@@ -1045,7 +1069,11 @@ class KeyCustodian:
 
         Raises:
             KeyTypeError, KeyNotFoundError, KeyRevokedError: from frames that hold no key record or data key.
+            MessageTooLongError: ``aad`` is over :data:`kmslib.envelope.MAX_ASSOCIATED_DATA_BYTES`.
         """
+        problem = None if aad is None else envelope.too_long(0, len(aad))
+        if problem is not None:
+            raise MessageTooLongError(problem)
         with self._lock:
             key = self._kek(key_id)
             current = key.current
@@ -1062,10 +1090,13 @@ class KeyCustodian:
     def generate_data_key_without_plaintext(self, key_id: str, *, associated_data: str | bytes | None = None) -> str:
         """Like :meth:`generate_data_key`, but return only the wrapped token (for a party that stores keys for later).
 
+        It is audited as ``generate_data_key_without_plaintext``, so that an auditor sees that no
+        plaintext data key left the custodian.
+
         Raises:
-            KeyTypeError, KeyNotFoundError, KeyRevokedError: as :meth:`generate_data_key`.
+            KeyTypeError, KeyNotFoundError, KeyRevokedError, MessageTooLongError: as :meth:`generate_data_key`.
         """
-        return self.generate_data_key(key_id, associated_data=associated_data).wrapped
+        return self._data_key("generate_data_key_without_plaintext", key_id, associated_data).wrapped
 
     def encrypt_envelope(
         self, key_id: str, data: bytes | bytearray | memoryview, *, associated_data: str | bytes | None = None
@@ -1077,30 +1108,42 @@ class KeyCustodian:
 
         Args:
             key_id: the KEK: an active AES-256-GCM key.
-            data: bytes-like, of any size (it is not copied).
-            associated_data: bound to both the wrapped data key and the data.
+            data: bytes-like, of at most :data:`kmslib.envelope.MAX_DATA_BYTES` (2**31 - 1) bytes
+                (it is not copied).
+            associated_data: bound to both the wrapped data key and the data; at most
+                :data:`kmslib.envelope.MAX_ASSOCIATED_DATA_BYTES` (2**31 - 6) bytes. It is not stored
+                in the envelope.
 
         Raises:
             KeyTypeError: the key is not AES-256-GCM.
             KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
             ArgumentTypeError: ``data`` is not bytes-like.
+            MessageTooLongError: ``data`` or ``associated_data`` is over its limit (before any cryptography).
 
         """
         version = data_key = None
         key: _Key | None = None
+        view: memoryview | None = None
         try:
             view = _checks.buffer(data, "data")
             aad = _checks.optional_data(associated_data, "associated_data")
+            problem = envelope.too_long(len(view), 0 if aad is None else len(aad))
+            if problem is not None:
+                raise MessageTooLongError(problem)
             name, version, data_key, wrapped = self._new_data_key(key_id, aad)
             sealed = envelope.seal_data(data_key, wrapped, view, aad or b"")
             key = self._keys[name]
             if version in key.revoked_versions:  # revoked while it was encrypting
                 raise _refusal(key, version)
         except BaseException as exc:
-            key = data_key = None
+            key = data_key = view = None
             self._audit._append("encrypt_envelope", key_id, version, outcome(exc))
             raise
-        self._audit._append("encrypt_envelope", name, version, "ok")
+        try:
+            self._audit._append("encrypt_envelope", name, version, "ok")
+        except BaseException:  # the store could not save the log (a full disk): drop the secrets first
+            key = data_key = view = None
+            raise
         return sealed
 
     def _unwrap(
@@ -1115,11 +1158,12 @@ class KeyCustodian:
         aad = _checks.optional_data(associated_data, "associated_data")
         with self._lock:
             key = self._kek(key_id)  # a problem with the key is reported first
+        problem = None if aad is None else envelope.too_long(0, len(aad))
+        if problem is not None:
+            del key  # a traceback keeps its frames' locals: not the record of a key
+            raise MessageTooLongError(problem)
         parts = envelope.split(view)
-        try:
-            parsed = None if parts is None else parse_token(parts[0])
-        except DecryptionError:
-            parsed = None
+        parsed = None if parts is None else parse_exact(parts[0])  # one envelope, one byte string
         if parts is None or parsed is None:
             del key  # a traceback keeps its frames' locals: not the record of a key
             raise DecryptionError()  # outside the except block: no context
@@ -1149,6 +1193,8 @@ class KeyCustodian:
                 associated data: always the same message, with no cause.
             KeyRevokedError: the KEK, or the version that wrapped the data key, was revoked.
             KeyTypeError, KeyNotFoundError: not an AES-256-GCM key, or no such key.
+            MessageTooLongError: ``associated_data`` is longer than
+                :data:`kmslib.envelope.MAX_ASSOCIATED_DATA_BYTES` (no envelope can have been made with it).
 
         """
         version = key = data_key = None
@@ -1161,27 +1207,37 @@ class KeyCustodian:
             key = data_key = None
             self._audit._append("decrypt_envelope", key_id, version, outcome(exc))
             raise
-        self._audit._append("decrypt_envelope", key.key_id, version, "ok")
+        try:
+            self._audit._append("decrypt_envelope", key.key_id, version, "ok")
+        except BaseException:  # the store could not save the log (a full disk): drop the secrets first
+            key = data_key = data = None
+            raise
         return data
 
     def rewrap_envelope(
         self, key_id: str, sealed: bytes | bytearray | memoryview, *, associated_data: str | bytes | None = None
     ) -> bytearray:
-        """Re-wrap an envelope's data key under the KEK's newest version; the data is not touched.
+        """Re-wrap an envelope's data key under the KEK's newest version; the data is not re-encrypted.
 
-        The nonce, ciphertext and tag are copied unchanged: rotating a KEK costs one small
-        re-encryption per envelope, whatever the size of the data.
+        Only a genuine envelope is re-wrapped: its wrapped key must be a 32-byte data key, and its
+        body must pass GCM authentication under that key. Checking costs one AES-GCM decryption of
+        the body (its plaintext is discarded), about as long as :meth:`decrypt_envelope`; the nonce,
+        ciphertext and tag are then copied unchanged, and the data key alone is re-encrypted.
 
         Returns:
             The new envelope.
 
         Raises:
-            DecryptionError, KeyRevokedError, KeyTypeError, KeyNotFoundError: as :meth:`decrypt_envelope`.
+            DecryptionError: as :meth:`decrypt_envelope`: a malformed, tampered or forged envelope,
+                another KEK, or other associated data (one message, with no cause).
+            KeyRevokedError, KeyTypeError, KeyNotFoundError, MessageTooLongError: as :meth:`decrypt_envelope`.
 
         """
         version = key = data_key = material = current = None
         try:
             key, version, data_key, body, aad = self._unwrap(key_id, sealed, associated_data)
+            if not envelope.authentic(data_key, body, aad or b""):  # never re-wrap what does not authenticate
+                raise DecryptionError()
             old = version
             current = key.current
             if current is None:
@@ -1195,7 +1251,11 @@ class KeyCustodian:
             key = data_key = material = current = None
             self._audit._append("rewrap_envelope", key_id, version, outcome(exc))
             raise
-        self._audit._append("rewrap_envelope", key.key_id, version, "ok")
+        try:
+            self._audit._append("rewrap_envelope", key.key_id, version, "ok")
+        except BaseException:  # the store could not save the log (a full disk): drop the secrets first
+            key = data_key = material = current = None
+            raise
         return result
 
     # ------------------------------------------------------------------ lifecycle
@@ -1274,7 +1334,11 @@ class KeyCustodian:
             key = current = material = plaintext = None
             self._audit._append("rewrap", key_id, version, outcome(exc))
             raise
-        self._audit._append("rewrap", key.key_id, version, "ok")
+        try:
+            self._audit._append("rewrap", key.key_id, version, "ok")
+        except BaseException:  # the store could not save the log (a full disk): drop the secrets first
+            key = current = material = plaintext = None
+            raise
         return result
 
     def invalidate_key(self, key_id: str, *, version: int | None = None, reason: str | None = None) -> str:

@@ -42,6 +42,7 @@ __all__ = [
     "format_token",
     "header",
     "inspect_token",
+    "parse_exact",
     "parse_token",
 ]
 
@@ -181,6 +182,27 @@ def parse_token(token: object) -> tuple[int, str, bytes]:
     if stripped != token:
         return parse_token(stripped)
     raise DecryptionError()  # outside any except block: it has no context
+
+
+def parse_exact(token: str) -> tuple[int, str, bytes] | None:
+    """Like :func:`parse_token`, but only for the one canonical encoding of a token; ``None`` for any other.
+
+    :func:`parse_token` ignores spaces and newlines around a pasted token. Where a token is part of
+    a binary format (an envelope's header), one byte string must name one ciphertext, so the token
+    must be exactly what :func:`format_token` makes of its parts: no surrounding whitespace, canonical
+    base64. It is checked by encoding the parts again and comparing.
+
+    Args:
+        token: the token string.
+
+    Returns:
+        The version, the algorithm name and the decoded payload, or ``None``.
+    """
+    try:
+        parsed = parse_token(token)
+    except DecryptionError:
+        return None
+    return parsed if format_token(*parsed) == token else None
 
 
 #: The base64 alphabet, in value order. A canonical encoding leaves the unused low bits of the

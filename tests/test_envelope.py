@@ -21,6 +21,8 @@ from kmslib import (
     KeyNotFoundError,
     KeyRevokedError,
     KeyTypeError,
+    MessageTooLongError,
+    envelope,
 )
 from kmslib.tokens import format_token, parse_token
 
@@ -216,3 +218,166 @@ def test_hypothesis_round_trip(data: bytes, aad: bytes | None) -> None:
     assert (
         kms.decrypt_envelope("kek", kms.encrypt_envelope("kek", data, associated_data=aad), associated_data=aad) == data
     )
+
+
+def test_generate_data_key_without_plaintext_has_its_own_audit_name(kms: KeyCustodian) -> None:
+    kms.generate_data_key_without_plaintext("kek")
+    kms.generate_data_key("kek")
+    with pytest.raises(KeyNotFoundError):
+        kms.generate_data_key_without_plaintext("nope")
+    rows = [(e.operation, e.key_id, e.version, e.outcome) for e in kms.audit_log][1:]
+    assert rows == [
+        ("generate_data_key_without_plaintext", "kek", 1, "ok"),  # no plaintext key left the custodian
+        ("generate_data_key", "kek", 1, "ok"),
+        ("generate_data_key_without_plaintext", "nope", None, "KeyNotFoundError"),
+    ]
+
+
+def envelope_of(wrapped: str, body: bytes) -> bytes:
+    token = wrapped.encode("ascii")
+    return b"KMSE\x01" + struct.pack(">H", len(token)) + token + body
+
+
+def test_rewrap_refuses_an_envelope_it_cannot_authenticate(kms: KeyCustodian) -> None:
+    sealed = bytes(kms.encrypt_envelope("kek", b"genuine data", associated_data=b"ctx"))
+    wrapped = parts(sealed)[0]
+    tampered = bytearray(sealed)
+    tampered[-1] ^= 1  # the data's tag
+    forged = [
+        bytes(tampered),
+        envelope_of(wrapped, bytes(28)),  # a body of 28 zero bytes
+        envelope_of(wrapped, bytes(12 + 16)),
+        envelope_of(kms.encrypt_data_aes("kek", "not a data key", associated_data=b"ctx"), sealed[-40:]),
+        envelope_of(kms.encrypt_data_aes("kek", bytes(31), associated_data=b"ctx"), sealed[-40:]),
+        envelope_of(kms.encrypt_data_aes("kek", bytes(33), associated_data=b"ctx"), sealed[-40:]),
+    ]
+    kms.rotate_key("kek")
+    entries = len(kms.audit_log)
+    for forgery in forged:
+        with pytest.raises(DecryptionError) as err:
+            kms.rewrap_envelope("kek", forgery, associated_data=b"ctx")
+        assert leaks(err.value, [b"genuine data", KEK]) == []
+    assert [e.outcome for e in kms.audit_log][entries:] == ["DecryptionError"] * len(forged)
+    moved = kms.rewrap_envelope("kek", sealed, associated_data=b"ctx")  # the genuine one still moves
+    assert kms.decrypt_envelope("kek", moved, associated_data=b"ctx") == b"genuine data"
+
+
+def test_a_header_that_would_outgrow_its_length_field_is_the_one_decryption_error(kms: KeyCustodian) -> None:
+    for _ in range(8):
+        kms.rotate_key("kek")
+    wrapped = kms.encrypt_data_aes("kek", bytes(49109))  # a version-9 token of exactly 65,535 characters
+    assert len(wrapped) == 65535
+    envelope = envelope_of(wrapped, bytes(40))
+    kms.rotate_key("kek")  # version 10: one more digit would not fit the uint16 length
+    with pytest.raises(DecryptionError) as err:
+        kms.rewrap_envelope("kek", envelope)
+    assert err.value.__context__ is None
+
+
+def test_a_genuine_header_is_short_whatever_the_associated_data(kms: KeyCustodian) -> None:
+    # The header holds only the wrapped 32-byte data key, never the associated data.
+    for aad in (None, b"", b"x" * 100_000):
+        sealed = kms.encrypt_envelope("kek", b"data", associated_data=aad)
+        assert len(parts(sealed)[0]) == len(format_token(1, "aes-256-gcm", bytes(60)))
+    assert envelope.MAX_WRAPPED_BYTES < 2**16
+    assert len(format_token(999_999_999, "aes-256-gcm", bytes(60))) <= envelope.MAX_WRAPPED_BYTES
+
+
+ONE_ENVELOPE_VARIANTS: dict[str, Callable[[str], str]] = {
+    "leading space": lambda t: " " + t,
+    "trailing newline": lambda t: t + "\n",
+    "trailing CRLF": lambda t: t + "\r\n",
+    "leading tab": lambda t: "\t" + t,
+    "trailing space": lambda t: t + " ",
+    "extra padding": lambda t: t + "=",
+    "padding bits set": lambda t: t[:-2] + "B=",
+}
+
+
+@pytest.mark.parametrize("variant", ONE_ENVELOPE_VARIANTS)
+def test_an_envelope_has_exactly_one_encoding(kms: KeyCustodian, variant: str) -> None:
+    sealed = bytes(kms.encrypt_envelope("kek", b"one encoding"))
+    wrapped, nonce, ciphertext, tag = parts(sealed)
+    other = envelope_of(ONE_ENVELOPE_VARIANTS[variant](wrapped), nonce + ciphertext + tag)
+    assert other != sealed
+    with pytest.raises(DecryptionError):
+        kms.decrypt_envelope("kek", other)
+    with pytest.raises(DecryptionError):
+        kms.rewrap_envelope("kek", other)
+    assert kms.decrypt_envelope("kek", sealed) == b"one encoding"
+
+
+def test_data_or_associated_data_over_the_limit_is_refused_before_any_cryptography(
+    kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(envelope, "MAX_DATA_BYTES", 100)
+    monkeypatch.setattr(envelope, "MAX_ASSOCIATED_DATA_BYTES", 50)
+    entries = len(kms.audit_log)
+    assert (
+        len(
+            kms.decrypt_envelope(
+                "kek", kms.encrypt_envelope("kek", bytes(100), associated_data=bytes(50)), associated_data=bytes(50)
+            )
+        )
+        == 100
+    )
+    calls: list[Callable[[], object]] = [
+        lambda: kms.encrypt_envelope("kek", bytes(101)),
+        lambda: kms.encrypt_envelope("kek", b"x", associated_data=bytes(51)),
+        lambda: kms.generate_data_key("kek", associated_data=bytes(51)),
+        lambda: kms.generate_data_key_without_plaintext("kek", associated_data=bytes(51)),
+        lambda: kms.decrypt_envelope("kek", kms.encrypt_envelope("kek", b"x"), associated_data=bytes(51)),
+        lambda: kms.rewrap_envelope("kek", kms.encrypt_envelope("kek", b"x"), associated_data=bytes(51)),
+    ]
+    for call in calls:
+        with pytest.raises(MessageTooLongError, match=r"at most (100|50) bytes") as err:
+            call()
+        assert leaks(err.value, [KEK]) == []
+    outcomes = [e.outcome for e in kms.audit_log][entries:]
+    assert "MessageTooLongError" in outcomes
+    assert not any(o.startswith("error:") for o in outcomes)
+
+
+def test_the_limits_are_pyca_aesgcm_limits(kms: KeyCustodian) -> None:
+    # pyca/cryptography's AESGCM takes data and associated data of at most 2**31 - 1 bytes, and raises
+    # OverflowError beyond. bytes(n) is calloc'd: the untouched pages cost no memory.
+    assert envelope.MAX_DATA_BYTES == 2**31 - 1
+    assert 2**31 - 1 - len(b"KMSE\x01") == envelope.MAX_ASSOCIATED_DATA_BYTES
+    nonce = bytes(12)
+    with pytest.raises(OverflowError):
+        AESGCM(KEK).encrypt(nonce, bytes(2**31), None)
+    with pytest.raises(OverflowError):
+        AESGCM(KEK).encrypt(nonce, b"", bytes(2**31))
+    huge = bytes(2**31)
+    for call in (
+        lambda: kms.encrypt_envelope("kek", huge),
+        lambda: kms.encrypt_envelope("kek", b"x", associated_data=bytes(2**31 - 5)),
+        lambda: kms.generate_data_key("kek", associated_data=huge),
+        lambda: kms.encrypt_data_aes("kek", huge),
+        lambda: kms.encrypt_data_aes("kek", b"x", associated_data=huge),
+        lambda: kms.decrypt_data_aes("kek", kms.encrypt_data_aes("kek", "x"), associated_data=huge),
+    ):
+        with pytest.raises(MessageTooLongError, match=str(2**31 - 6) + "|" + str(2**31 - 1)):
+            call()
+    assert not any(e.outcome.startswith("error:") for e in kms.audit_log)
+
+
+def test_rewrap_checks_every_part_of_a_long_body_in_constant_memory(kms: KeyCustodian) -> None:
+    size = 4 * 1024 * 1024 + 5  # many of authentic()'s pieces, and a short last one
+    sealed = bytes(kms.encrypt_envelope("kek", bytes(size)))
+    kms.rotate_key("kek")
+    start = len(sealed) - 16 - size  # the ciphertext
+    for offset in (start, start + 70_000, len(sealed) - 17, len(sealed) - 1):
+        flipped = bytearray(sealed)
+        flipped[offset] ^= 0x80
+        with pytest.raises(DecryptionError):
+            kms.rewrap_envelope("kek", flipped)
+    kms.rewrap_envelope("kek", sealed)  # warm up
+    tracemalloc.start()
+    try:
+        moved = kms.rewrap_envelope("kek", sealed)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < len(sealed) + 256 * 1024, peak - len(sealed)  # the new envelope, and no copy of the plaintext
+    assert kms.decrypt_envelope("kek", moved) == bytes(size)

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import codecs
 import encodings.aliases
+import json
 import os
 import re
-from collections.abc import Callable
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
@@ -23,6 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 import kmslib
 from helpers import KMSLIB_DIR, leaks
 from kmslib import DecryptionError, InvalidInputError, KeyCustodian, KMSError
+from kmslib import custodian as custodian_module
 from kmslib.aes import AESKeyVersion
 from kmslib.tokens import format_token
 
@@ -266,3 +272,104 @@ def test_signing_errors_hold_no_signing_key(kms: KeyCustodian) -> None:
     ]:
         exc = failure(call, error)
         assert leaks(exc, []) == [], call
+
+
+# ---------------------------------------------------------------- a store that cannot save (a full disk)
+
+DATA_KEY = bytes(range(200, 232))
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KeyCustodian]:
+    """A stored custodian whose every audit record must be saved at once, and whose disk is full."""
+    path = tmp_path / "keys.db"
+    kmslib.init_store(path, passphrase="correct horse battery staple")
+    kms = KeyCustodian.open(path, passphrase="correct horse battery staple")
+    kms.import_aes_key("gcm", KEY)
+    monkeypatch.setattr(custodian_module.secrets, "token_bytes", lambda n: DATA_KEY[:n])
+    sealed = kms.encrypt_envelope("gcm", SECRET.encode())
+
+    def disk_full(first: int, records: object) -> None:
+        raise kmslib.StoreError("the change was not saved: the disk is full")
+
+    monkeypatch.setattr(kms._audit, "_write", disk_full)
+    monkeypatch.setattr(kms._audit, "_batch", 1)
+    monkeypatch.setattr(kms._audit, "_limit", 1)  # the recording thread writes at once (as at 4,096 unsaved)
+    kms._full_disk_envelope = sealed  # type: ignore[attr-defined]
+    yield kms
+    monkeypatch.undo()
+    kms.close()
+
+
+FULL_DISK_CALLS: dict[str, Callable[[KeyCustodian], object]] = {
+    "decrypt_data_aes": lambda k: k.decrypt_data_aes("gcm", gcm_token(SECRET.encode())),
+    "decrypt_data_aes, bytes": lambda k: k.decrypt_data_aes("gcm", gcm_token(SECRET.encode()), encoding=None),
+    "encrypt_data_aes": lambda k: k.encrypt_data_aes("gcm", SECRET),
+    "rewrap": lambda k: k.rewrap("gcm", gcm_token(SECRET.encode())),
+    "generate_data_key": lambda k: k.generate_data_key("gcm"),
+    "generate_data_key_without_plaintext": lambda k: k.generate_data_key_without_plaintext("gcm"),
+    "encrypt_envelope": lambda k: k.encrypt_envelope("gcm", SECRET.encode()),
+    "decrypt_envelope": lambda k: k.decrypt_envelope("gcm", k._full_disk_envelope),
+    "rewrap_envelope": lambda k: k.rewrap_envelope("gcm", k._full_disk_envelope),
+}
+
+
+@pytest.mark.parametrize("case", FULL_DISK_CALLS)
+def test_a_full_disk_is_a_store_error_from_frames_that_hold_no_secret(full_disk: KeyCustodian, case: str) -> None:
+    call = FULL_DISK_CALLS[case]
+    try:
+        call(full_disk)
+    except kmslib.StoreError as exc:
+        found = leaks(exc, [SECRET.encode(), KEY, DATA_KEY])
+    else:
+        pytest.fail("the full disk was not reported")
+    # The public method's frame keeps the arguments the caller passed (the caller's frame holds them too).
+    passed = r"KeyCustodian\.(encrypt_data_aes|encrypt_envelope) local '(plaintext|data)' holds a secret"
+    assert [f for f in found if not re.search(passed, f)] == []
+
+
+FULL_DISK_SCRIPT = """
+import json, resource, signal, sys, tempfile, warnings
+from pathlib import Path
+import kmslib
+from kmslib import KeyCustodian, StoreError
+from kmslib.store import AUDIT_LIMIT
+from helpers import leaks
+warnings.simplefilter("ignore")  # the writer thread warns that it could not save
+key, secret = bytes(range(100, 132)), b"TOP-SECRET-PLAINTEXT-0123456789"
+path = Path(tempfile.mkdtemp()) / "keys.db"
+kmslib.init_store(path, passphrase="correct horse battery staple")
+kms = KeyCustodian.open(path, passphrase="correct horse battery staple")
+kms.import_aes_key("gcm", key)
+token = kms.encrypt_data_aes("gcm", secret)
+kms.audit_log.flush()
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+for calls in range(1, 2 * AUDIT_LIMIT):
+    try:
+        kms.decrypt_data_aes("gcm", token, encoding=None)
+    except StoreError as exc:
+        print(json.dumps([calls, AUDIT_LIMIT, leaks(exc, [secret, key])]))
+        break
+kms.audit_log._detach()  # nothing left to save at exit
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="RLIMIT_FSIZE and SIGXFSZ are POSIX")
+def test_a_really_full_disk_is_a_store_error_without_the_plaintext(tmp_path: Path) -> None:
+    # The file-size limit makes every write past 4 KiB fail, as a full disk does; at the limit of unsaved
+    # records, the decrypting thread writes them itself and fails.
+    tests = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests.parent), str(tests)])}
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_SCRIPT],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    calls, limit, found = json.loads(done.stdout)
+    assert calls <= limit  # the limit was reached: the StoreError came from the recording thread
+    assert found == []

@@ -208,3 +208,22 @@ def test_extra_characters_after_a_token_are_refused(kms: KeyCustodian, mode: str
             kms.decrypt_data_aes("k", token + extra)
         with pytest.raises(DecryptionError):
             inspect_token(token + extra)
+
+
+def test_parse_exact_takes_only_the_canonical_encoding() -> None:
+    token = format_token(3, "aes-256-gcm", bytes(range(62)))  # 62 bytes: the base64 ends in "xyz="
+    assert tokens.parse_exact(token) == parse_token(token) == (3, "aes-256-gcm", bytes(range(62)))
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    low_bit_set = alphabet[alphabet.index(token[-2]) + 1]
+    others = [
+        " " + token,
+        token + "\n",
+        "\t" + token + "\r\n",
+        token[:-2] + low_bit_set + "=",  # an unused bit set before the padding
+        token + "=",
+        token[:-1],
+        "kms:v03" + token[6:],  # a leading zero in the version
+    ]
+    assert parse_token(others[0]) == parse_token(token)  # pasted text tokens still pass parse_token
+    for other in others:
+        assert tokens.parse_exact(other) is None, repr(other)

@@ -174,8 +174,9 @@ quiz = Quiz(
         "You rotate the KEK and call rewrap_envelope. What changes in the envelope?",
         {"a": "Only the header: the wrapped data key", "b": "The ciphertext", "c": "Everything"},
         "a",
-        "The data key stays the same; only its wrapping moves to the new KEK version. Rotating a KEK over "
-        "terabytes of data therefore costs one small re-encryption per envelope.",
+        "The data key stays the same; only its wrapping moves to the new KEK version. kmslib first checks that "
+        "the envelope is genuine (one AES-GCM decryption pass over it, plaintext discarded), but re-encrypts only "
+        "the 32-byte data key.",
     ),
     Question(
         "With random 96-bit nonces, how many messages may one AES-GCM key encrypt (NIST SP 800-38D)?",
