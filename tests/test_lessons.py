@@ -1024,3 +1024,130 @@ def test_signing_table_lists_sizes_and_times() -> None:
     assert table[0].split() == ["algorithm", "private", "key", "public", "key", "signature", "sign", "verify"]
     assert table[1].split() == ["ed25519", "48", "B", "44", "B", "64", "B", "0.000020", "s", "0.000070", "s"]
     assert table[2].split()[:7] == ["ml-dsa-65", "54", "B", "1974", "B", "3309", "B"]
+
+
+# ---------------------------------------------------------------- lessons 03 and 06: checkers that judge (issue 23)
+
+
+@pytest.mark.parametrize(
+    "exercise",
+    [lesson03.__dict__[f"q{n}"] for n in range(1, 7)],
+    ids=[f"l03-q{n}" for n in range(1, 7)],
+)
+def test_l03_l06_odd_shapes_and_counts_get_plain_words(exercise: exercises.Exercise) -> None:
+    test_odd_shapes_and_counts_get_plain_words_not_python_internals(exercise)
+
+
+def test_l03_q1_other_answers() -> None:
+    namespace = run_solution(lesson03, lesson03.q1)
+    accepted(lesson03.q1, namespace["mallory_day"])
+    accepted(lesson03.q1, lesson03._MALLORY_DAY.upper())  # as typed by a student
+    accepted(lesson03.q1, f" {lesson03._MALLORY_DAY} ")
+    refused(lesson03.q1, list(lesson03.exchanges), because="one of")  # both days at once
+    refused(lesson03.q1, [lesson03._MALLORY_DAY], because="one of")
+    refused(lesson03.q1, "both", because="one of")
+
+
+def test_l03_q2_takes_every_form_of_public_key_derive_shared_key_takes() -> None:
+    namespace = run_solution(lesson03, lesson03.q2)
+    kms, mine = namespace["kms"], namespace["my_public"]
+    assert verdict(lesson03.q2, kms, mine)[0]
+    accepted(lesson03.q2, kms, mine.pem.encode())  # PEM bytes
+    accepted(lesson03.q2, kms, mine.cryptography_key)  # the pyca object
+    ok, said = verdict(lesson03.q2, kms, mine.pem)
+    assert ok, said
+
+
+def test_l03_q2_wrong_answers() -> None:
+    kms = KeyCustodian()
+    private, public = kms.generate_diffie_hellman_params_and_key(group="x25519")
+    kms.derive_shared_key("link", private, lesson03.partner_public, mode="cbc")
+    refused(lesson03.q2, kms, public, because="AES-256-GCM")  # a CBC key: the wrong kind, not a crash
+    refused(lesson03.q2, kms, public.pem.encode()[:60], because="should be a public key")  # cut short
+    refused(lesson03.q2, kms, private, because="should be a public key")
+    refused(lesson03.q2, kms, public.fingerprint, because="should be a public key")
+    refused(lesson03.q2, kms, [public], because="should be a public key")
+    again = KeyCustodian()  # a refused attempt first, then the right key: judged by the outcome
+    mine, my_public = again.generate_diffie_hellman_params_and_key(group="x25519")
+    with pytest.raises(KMSError):
+        again.derive_shared_key("link", mine, dh_public_of_other_group())
+    again.derive_shared_key("link", mine, lesson03.partner_public.pem)
+    accepted(lesson03.q2, again, my_public)
+    for _ in range(2):  # checking again gives the same verdict
+        accepted(lesson03.q2, again, my_public)
+
+
+def dh_public_of_other_group() -> object:
+    return KeyCustodian().generate_diffie_hellman_params_and_key(group="ffdhe2048")[1]
+
+
+def test_l03_q3_other_answers_and_near_misses() -> None:
+    accepted(lesson03.q3, {1, 2, 3, 4})
+    accepted(lesson03.q3, [4, 3, 2, 1])
+    refused(lesson03.q3, [1, 2, 3, 4, 9], because="there are candidates 0 to 5")
+    refused(lesson03.q3, [1, 1, 2, 2], because="2 of the traps are missing")
+    refused(lesson03.q3, [1, 2, 3], because="1 of the traps are missing")
+    refused(lesson03.q3, list(lesson03.candidates), because="indices")  # the keys themselves
+
+
+def test_l03_q4_one_key_pair_for_both_victims_is_not_mallory() -> None:
+    mallory = KeyCustodian()
+    private, public = mallory.generate_diffie_hellman_params_and_key(group="x25519")
+    mallory.derive_shared_key("to-alice", private, lesson03.alice_public)
+    mallory.derive_shared_key("to-bob", private, lesson03.bob_public)
+    refused(lesson03.q4, mallory, public, public, because="its own key pair")
+    refused(lesson03.q4, mallory, public, public.pem, because="its own key pair")
+
+
+def test_l03_q4_other_answers() -> None:
+    mallory = KeyCustodian()
+    to_bob_private, to_bob = mallory.generate_diffie_hellman_params_and_key(group="x25519")  # Bob's first
+    to_alice_private, to_alice = mallory.generate_diffie_hellman_params_and_key(group="x25519")
+    mallory.derive_shared_key("to-bob", to_bob_private, lesson03.bob_public.pem)
+    mallory.derive_shared_key("to-alice", to_alice_private, lesson03.alice_public)
+    accepted(lesson03.q4, mallory, to_alice.pem, to_bob.pem)
+    accepted(lesson03.q4, mallory, to_alice.cryptography_key, to_bob.pem.encode())
+    accepted(lesson03.q4, mallory, to_alice, to_bob)  # again: the same verdict
+    throwaway = KeyCustodian()  # key pairs made, but not the ones used for the keys
+    for key_id, victim in (("to-alice", lesson03.alice_public), ("to-bob", lesson03.bob_public)):
+        private, _ = throwaway.generate_diffie_hellman_params_and_key(group="x25519")
+        throwaway.derive_shared_key(key_id, private, victim)
+    _, stray_1 = throwaway.generate_diffie_hellman_params_and_key(group="x25519")
+    _, stray_2 = throwaway.generate_diffie_hellman_params_and_key(group="x25519")
+    refused(lesson03.q4, throwaway, stray_1, stray_2, because="is not Mallory's 'to-alice'")
+    refused(lesson03.q4, mallory, lesson03.alice_public, lesson03.bob_public, because="is not Mallory's 'to-alice'")
+    refused(lesson03.q4, mallory, "to-alice", "to-bob", because="should be a public key")
+
+
+def test_l03_q5_refuses_a_cbc_key_and_takes_the_raw_reply() -> None:
+    cbc = KeyCustodian()
+    reply = cbc.accept_key_exchange("link", lesson03.hybrid_partner_public, mode="cbc")
+    refused(lesson03.q5, cbc, reply, because="AES-256-GCM")
+    right = KeyCustodian()
+    with pytest.raises(KMSError):  # a refused attempt first
+        right.accept_key_exchange("link", b"not a key")
+    reply = right.accept_key_exchange("link", lesson03.hybrid_partner_public.printable)
+    accepted(lesson03.q5, right, reply.raw)
+    accepted(lesson03.q5, right, reply)
+    refused(lesson03.q5, right, lesson03.hybrid_partner_public, because="could not finish the exchange")
+
+
+def test_l03_q6_other_answers() -> None:
+    accepted(lesson03.q6, 1184 + 32, 1088 + 32)
+    refused(lesson03.q6, 1216, 1216, because="ciphertext (1088 bytes)")
+    refused(lesson03.q6, 1184, 1088, because="encapsulation key (1184 bytes)")
+    refused(lesson03.q6, True, 1120, because="two numbers")
+
+
+def test_l03_quiz_distractors_and_no_ruling_out() -> None:
+    q4 = lesson03.quiz.questions[3]
+    assert "rule out" not in q4.prompt
+    assert all("rule" not in choice or letter != q4.answer for letter, choice in q4.choices.items())
+    assert "collide" in q4.choices[q4.answer]
+    weak = {"To make it longer", "HKDF encrypts it", "every even number", "Nothing"}
+    for question in lesson03.quiz.questions:
+        assert not weak & set(question.choices.values()), question.prompt
+    for number, question in enumerate(lesson03.quiz.questions, 1):
+        assert lesson03.quiz.answer(number, question.answer)
+        assert all(not lesson03.quiz.answer(number, c) for c in question.choices if c != question.answer)
+
