@@ -1031,8 +1031,8 @@ def test_signing_table_lists_sizes_and_times() -> None:
 
 @pytest.mark.parametrize(
     "exercise",
-    [lesson03.__dict__[f"q{n}"] for n in range(1, 7)],
-    ids=[f"l03-q{n}" for n in range(1, 7)],
+    [lesson03.__dict__[f"q{n}"] for n in range(1, 7)] + [lesson06.__dict__[f"q{n}"] for n in range(1, 7)],
+    ids=[f"l03-q{n}" for n in range(1, 7)] + [f"l06-q{n}" for n in range(1, 7)],
 )
 def test_l03_l06_odd_shapes_and_counts_get_plain_words(exercise: exercises.Exercise) -> None:
     test_odd_shapes_and_counts_get_plain_words_not_python_internals(exercise)
@@ -1151,3 +1151,244 @@ def test_l03_quiz_distractors_and_no_ruling_out() -> None:
         assert lesson03.quiz.answer(number, question.answer)
         assert all(not lesson03.quiz.answer(number, c) for c in question.choices if c != question.answer)
 
+
+def test_l06_q1_other_answers_and_lazy_ones() -> None:
+    kms = KeyCustodian()
+    with pytest.raises(KMSError):  # a refused attempt first
+        kms.sign("me", "hello")
+    kms.generate_signing_key("other", algorithm="ecdsa-p256-sha256")
+    kms.generate_signing_key("me")
+    accepted(lesson06.q1, kms, b"bytes too", kms.sign("me", b"bytes too"))
+    accepted(lesson06.q1, kms, "text", kms.sign("me", "text"))
+    stranger = KeyCustodian()
+    stranger.generate_signing_key("me")
+    refused(lesson06.q1, kms, "text", stranger.sign("me", "text"), because="none of your signing keys")
+    signature = kms.sign("me", "text")
+    refused(lesson06.q1, kms, signature, signature, because="none of your signing keys")  # the same value twice
+    refused(lesson06.q1, kms, "text", "kms:v1:ed25519:AAAA", because="none of your signing keys")  # a shape only
+    kms.invalidate_key("me", reason="a test of a revoked key")
+    refused(lesson06.q1, kms, "text", signature, because="none of your signing keys")
+
+
+def test_l06_q2_other_answers() -> None:
+    accepted(lesson06.q2, (3, 0))
+    accepted(lesson06.q2, {0, 3})
+    refused(lesson06.q2, [0, 0], because="missing")
+    refused(lesson06.q2, [0, 1, 2, 3], because="of another document")
+    refused(lesson06.q2, [document for document, _ in lesson06.documents], because="indices")
+
+
+def _checkpoint_after(kms: KeyCustodian, key_id: str, more: int = 3) -> tuple[str, str, str]:
+    checkpoint = kms.sign_audit_checkpoint(key_id)
+    for n in range(more):
+        kms.encrypt_data_aes("data", f"later {n}")
+    return checkpoint, kms.audit_log.to_jsonl(), kms.export_public_key(key_id)
+
+
+def test_l06_q3_needs_operations_before_the_checkpoint() -> None:
+    empty = KeyCustodian()
+    empty.generate_signing_key("auditor")
+    checkpoint = empty.sign_audit_checkpoint("auditor")
+    empty.establish_aes_key("data")
+    for n in range(3):
+        empty.encrypt_data_aes("data", f"later {n}")
+    answer = (checkpoint, empty.audit_log.to_jsonl(), empty.export_public_key("auditor"))
+    refused(lesson06.q3, *answer, because="before the checkpoint")
+    exported = (
+        KeyCustodian()
+    )  # exporting the public key, or a failed attempt, is no operation the checkpoint vouches for
+    exported.generate_signing_key("auditor")
+    exported.export_public_key("auditor")
+    with pytest.raises(KMSError):
+        exported.encrypt_data_aes("data", "before")
+    checkpoint = exported.sign_audit_checkpoint("auditor")
+    exported.establish_aes_key("data")
+    for n in range(3):
+        exported.encrypt_data_aes("data", f"later {n}")
+    answer = (checkpoint, exported.audit_log.to_jsonl(), exported.export_public_key("auditor"))
+    refused(lesson06.q3, *answer, because="before the checkpoint")
+
+
+def _lesson06_example() -> KeyCustodian:
+    """The lesson's own signing example, run as the notebook runs it (cells cc56ae29, ae42e652 and 843c7e27)."""
+    import contextlib
+    import io
+    import json
+    import pathlib
+
+    notebook = json.loads(pathlib.Path("notebooks/06_signatures_and_trust.ipynb").read_text(encoding="utf-8"))
+    cells = {cell.get("id"): "".join(cell["source"]) for cell in notebook["cells"]}
+    namespace: dict[str, Any] = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for cell_id in ("cc56ae29", "ae42e652", "843c7e27"):
+            exec(cells[cell_id], namespace)
+    kms: KeyCustodian = namespace["kms"]
+    return kms
+
+
+def test_l06_q3_refuses_the_lessons_own_example() -> None:
+    kms = _lesson06_example()
+    kms.establish_aes_key("data")
+    refused(lesson06.q3, *_checkpoint_after(kms, "release"), because="the lesson's own")
+    later = kms.sign_audit_checkpoint("release")  # a new checkpoint in the lesson's custodian is still its example
+    for n in range(3):
+        kms.encrypt_data_aes("data", f"and more {n}")
+    refused(lesson06.q3, later, kms.audit_log.to_jsonl(), kms.export_public_key("release"), because="the lesson's own")
+
+
+def test_l06_q3_other_answers_and_lazy_ones() -> None:
+    rsa = KeyCustodian()
+    with pytest.raises(KMSError):
+        rsa.sign_audit_checkpoint("auditor")  # a refused attempt first: no key yet
+    rsa.generate_signing_key("auditor", algorithm="rsa-pss-sha256")
+    rsa.establish_aes_key("data")
+    rsa.sign("auditor", "a release")
+    answer = _checkpoint_after(rsa, "auditor")
+    accepted(lesson06.q3, *answer)
+    accepted(lesson06.q3, *answer)  # again: the same verdict
+    ec = KeyCustodian()
+    ec.generate_signing_key("auditor", algorithm="ecdsa-p256-sha256")
+    ec.establish_aes_key("data")
+    ec.encrypt_data_aes("data", "before")
+    checkpoint, export, pem = _checkpoint_after(ec, "auditor", more=5)
+    accepted(lesson06.q3, checkpoint, export, pem)
+    refused(lesson06.q3, checkpoint, export, answer[2], because="does not verify")  # another custodian's key
+    refused(lesson06.q3, checkpoint, answer[1], pem, because="does not verify")  # another custodian's log
+    refused(lesson06.q3, checkpoint, checkpoint, checkpoint, because="does not verify")  # the same value thrice
+    refused(lesson06.q3, "kmslib-checkpoint:v1:3:ab:cd", export, pem, because="does not verify")
+
+
+def test_l06_q4_judges_the_exchange_not_the_text_in_the_form() -> None:
+    from kmslib.widgets import DHExchangeForm
+
+    typed = DHExchangeForm()  # signing switched on too late: Bob signed nothing; the verdict box typed by hand
+    typed.mallory_switch.value = True
+    typed.generate()
+    typed.exchange()
+    typed.sign_switch.value = True
+    typed.match.value = "The exchange stops"
+    refused(lesson06.q4, typed, because="before step 1")
+    honest = DHExchangeForm()  # signing on, no Mallory: keys derived; then Mallory switched on and text typed
+    honest.sign_switch.value = True
+    honest.generate()
+    honest.exchange()
+    honest.derive()
+    honest.mallory_switch.value = True
+    honest.match.value = "The exchange stops"
+    refused(lesson06.q4, honest, because="Mallory must be on the wire")
+
+
+def test_l06_q4_other_answers() -> None:
+    from kmslib.widgets import DHExchangeForm
+
+    form = DHExchangeForm()  # the buttons' methods, with the text cleared afterwards: the state is what counts
+    form.sign_switch.value = True
+    form.mallory_switch.value = True
+    form.generate()
+    form.exchange()
+    form.mallory_switch.value = False  # she may leave after the exchange: the keys were already swapped
+    form.derive()
+    form.match.value = ""
+    accepted(lesson06.q4, form)
+    accepted(lesson06.q4, form)
+    ff = DHExchangeForm()
+    ff.group.value = "ffdhe2048"
+    ff.sign_switch.value = True
+    ff.mallory_switch.value = True
+    ff.run_all()
+    accepted(lesson06.q4, ff)
+
+
+def test_l06_q6_the_broken_signer_reuses_one_nonce_and_its_signatures_verify() -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    public = serialization.load_pem_public_key(lesson06.reused_nonce_public_key.encode())
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    (m1, s1), (m2, s2) = lesson06.reused_nonce_signatures
+    assert m1 != m2
+    for message, signature in lesson06.reused_nonce_signatures:
+        public.verify(signature, message, ec.ECDSA(hashes.SHA256()))  # genuine ECDSA signatures
+    assert decode_dss_signature(s1)[0] == decode_dss_signature(s2)[0]  # the same r: the same k
+
+
+def test_l06_q6_recover_the_key_from_a_reused_nonce() -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    namespace = run_solution(lesson06, lesson06.q6)
+    d = namespace["d"]
+    accepted(lesson06.q6, d)
+    accepted(lesson06.q6, d)  # again: the same verdict
+    key = ec.derive_private_key(d, ec.SECP256R1())
+    accepted(lesson06.q6, key)  # the pyca private key
+    new = b"I, the student, hold the release key now."
+    accepted(lesson06.q6, (new, key.sign(new, ec.ECDSA(hashes.SHA256()))))  # a new message, signed with it
+
+
+def test_l06_q6_wrong_answers() -> None:
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    n = lesson06.P256_ORDER
+    (m1, sig1), (m2, sig2) = lesson06.reused_nonce_signatures
+    (r, s1), (_, s2) = decode_dss_signature(sig1), decode_dss_signature(sig2)
+    z1, z2 = (int.from_bytes(hashlib.sha256(m).digest(), "big") for m in (m1, m2))
+    k = (z1 - z2) * pow(s1 - s2, -1, n) % n
+    d = (s1 * k - z1) * pow(r, -1, n) % n
+    refused(lesson06.q6, k, because="the nonce k")  # stopped halfway
+    wrong_order = (z1 - z2) * pow(s2 - s1, -1, n) % n  # the differences taken in opposite orders
+    refused(lesson06.q6, (s1 * wrong_order - z1) * pow(r, -1, n) % n, because="not the private key")
+    refused(lesson06.q6, (s1 * k - z2) * pow(r, -1, n) % n, because="not the private key")  # z of the other message
+    refused(lesson06.q6, r, because="not the private key")
+    refused(lesson06.q6, d + n, because="between 1 and n - 1")
+    refused(lesson06.q6, -d, because="between 1 and n - 1")
+    refused(lesson06.q6, str(d), because="an int")
+    refused(lesson06.q6, True, because="an int")
+    throwaway = ec.generate_private_key(ec.SECP256R1())
+    refused(lesson06.q6, throwaway, because="not the private key")
+    new = b"a new message"
+    refused(lesson06.q6, (new, throwaway.sign(new, ec.ECDSA(hashes.SHA256()))), because="does not verify")
+    refused(lesson06.q6, (m1, sig1), because="a new message")  # the given signature, replayed
+    refused(lesson06.q6, (new, sig1), because="does not verify")
+    refused(lesson06.q6, (new, "not bytes"), because="(message, signature)")
+    refused(lesson06.q6, (new,), because="(message, signature)")
+    refused(lesson06.q6, ec.derive_private_key(d, ec.SECP384R1()), because="not the private key")
+    accepted(lesson06.q6, d)  # the failures above change nothing
+
+
+def test_l06_quiz_distractors_a_thinking_student_could_choose() -> None:
+    weak = {
+        "The message was kept secret",
+        "The signatures are slightly weaker",
+        "Nothing",
+        "Only changes to the last entry",
+    }
+    for number, question in enumerate(lesson06.quiz.questions, 1):
+        assert not weak & set(question.choices.values()), question.prompt
+        assert lesson06.quiz.answer(number, question.answer)
+        assert all(not lesson06.quiz.answer(number, c) for c in question.choices if c != question.answer)
+
+
+def test_l06_text_says_true_things_about_ml_dsa_and_ecdsa_nonces() -> None:
+    import json
+    import pathlib
+
+    notebook = json.loads(pathlib.Path("notebooks/06_signatures_and_trust.ipynb").read_text(encoding="utf-8"))
+    markdown = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    assert "speed is comparable" not in markdown
+    assert "RSA-PSS has the largest signatures" not in markdown
+    assert "4032" in markdown  # ML-DSA-65's expanded private key (FIPS 204); the table's 54 B is the seed's PKCS#8
+    for source in ("Howgrave-Graham", "Minerva", "RFC 6979"):
+        assert source in markdown, source
+    assert "Four exercises" not in markdown
+    codes = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert any("q6.check(" in "".join(c["source"]) for c in codes)
+    assert any("____" in "".join(c["source"]) and "reused_nonce_signatures" in "".join(c["source"]) for c in codes)
+    new = [c for c in codes if "q6.check(" in "".join(c["source"]) or "d = ____" in "".join(c["source"])]
+    assert len(new) == 2
+    assert all(not c["outputs"] and c.get("id") for c in new)  # the lead re-executes
