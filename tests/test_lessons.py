@@ -1392,3 +1392,97 @@ def test_l06_text_says_true_things_about_ml_dsa_and_ecdsa_nonces() -> None:
     new = [c for c in codes if "q6.check(" in "".join(c["source"]) or "d = ____" in "".join(c["source"])]
     assert len(new) == 2
     assert all(not c["outputs"] and c.get("id") for c in new)  # the lead re-executes
+
+
+def test_l03_l06_every_published_solution_passes() -> None:
+    from kmslib import SignatureError, verify_signature
+    from kmslib.widgets import DHExchangeForm
+
+    answers: list[tuple[exercises.Exercise, tuple[object, ...]]] = []
+    ns = run_solution(lesson03, lesson03.q1)
+    answers.append((lesson03.q1, (ns["mallory_day"],)))
+    ns = run_solution(lesson03, lesson03.q2)
+    answers.append((lesson03.q2, (ns["kms"], ns["my_public"])))
+    ns = run_solution(lesson03, lesson03.q3, InvalidPeerKeyError=InvalidPeerKeyError)
+    answers.append((lesson03.q3, (ns["rejected"],)))
+    ns = run_solution(lesson03, lesson03.q4)
+    answers.append((lesson03.q4, (ns["mallory"], ns["for_alice"], ns["for_bob"])))
+    ns = run_solution(lesson03, lesson03.q5)
+    answers.append((lesson03.q5, (ns["kms"], ns["reply"])))
+    ns = run_solution(lesson03, lesson03.q6)
+    answers.append((lesson03.q6, (len(ns["public"].raw), len(ns["reply"].raw))))
+    ns = run_solution(lesson06, lesson06.q1, kms=KeyCustodian())
+    answers.append((lesson06.q1, (ns["kms"], ns["message"], ns["signature"])))
+    ns = run_solution(lesson06, lesson06.q2, verify_signature=verify_signature, SignatureError=SignatureError)
+    answers.append((lesson06.q2, (ns["genuine"],)))
+    ns = run_solution(lesson06, lesson06.q3)
+    auditing = ns["auditing"]
+    pem = auditing.export_public_key("auditor")
+    answers.append((lesson06.q3, (ns["checkpoint"], auditing.audit_log.to_jsonl(), pem)))
+    ns = run_solution(lesson06, lesson06.q4, DHExchangeForm=DHExchangeForm)
+    answers.append((lesson06.q4, (ns["form"],)))
+    ns = run_solution(lesson06, lesson06.q5)
+    pq = ns["pq"]
+    answers.append((lesson06.q5, (ns["checkpoint"], pq.audit_log.to_jsonl(), pq.export_public_key("auditor"))))
+    ns = run_solution(lesson06, lesson06.q6)
+    answers.append((lesson06.q6, (ns["d"],)))
+    for exercise, answer in answers:
+        ok, said = verdict(exercise, *answer)
+        assert ok, (exercise.number, said)
+
+
+def test_l03_q4_closed_mallory_and_earlier_failures() -> None:
+    mallory = KeyCustodian()
+    for_alice_private, for_alice = mallory.generate_diffie_hellman_params_and_key(group="x25519")
+    for_bob_private, for_bob = mallory.generate_diffie_hellman_params_and_key(group="x25519")
+    with pytest.raises(KMSError):  # a wrong try first: the bad peer key leaves no key behind
+        mallory.derive_shared_key("to-alice", for_alice_private, dh_public_of_other_group())
+    mallory.derive_shared_key("to-alice", for_alice_private, lesson03.alice_public)
+    mallory.derive_shared_key("to-bob", for_bob_private, lesson03.bob_public)
+    accepted(lesson03.q4, mallory, for_alice, for_bob)
+    mallory.close()
+    refused(lesson03.q4, mallory, for_alice, for_bob, because="closed")
+
+
+def test_l06_q4_a_step_tried_too_early_is_forgiven() -> None:
+    from kmslib.widgets import DHExchangeForm
+
+    form = DHExchangeForm()
+    form.sign_switch.value = True
+    form.mallory_switch.value = True
+    form.generate()
+    assert form.derive() is None  # too early: nothing was exchanged yet
+    form.exchange()
+    form.derive()
+    accepted(lesson06.q4, form)
+
+
+def test_l06_q5_other_answers_and_lazy_ones() -> None:
+    pq = KeyCustodian()
+    pq.generate_signing_key("auditor", algorithm="ml-dsa-65")
+    pq.establish_aes_key("data")
+    pq.sign("auditor", "release 1.0")
+    answer = _checkpoint_after(pq, "auditor")
+    accepted(lesson06.q5, *answer)
+    pq.encrypt_data_aes("data", "still more")  # a later export still extends the checkpoint
+    accepted(lesson06.q5, answer[0], pq.audit_log.to_jsonl(), answer[2])
+    other = KeyCustodian()
+    other.generate_signing_key("pq", algorithm="ml-dsa-65")
+    other.generate_signing_key("ed")
+    other.establish_aes_key("data")
+    other.encrypt_data_aes("data", "before")
+    accepted(lesson06.q5, *_checkpoint_after(other, "pq", more=4))
+    refused(lesson06.q5, *_checkpoint_after(other, "ed"), because="sign it with an ml-dsa-65 key")
+    bare = KeyCustodian()
+    bare.generate_signing_key("auditor", algorithm="ml-dsa-65")
+    checkpoint = bare.sign_audit_checkpoint("auditor")  # right after making the key: it vouches for nothing
+    bare.establish_aes_key("data")
+    early = bare.audit_log.to_jsonl()  # exported before the log grew
+    pem = bare.export_public_key("auditor")
+    refused(lesson06.q5, checkpoint, early, pem, because="before the checkpoint")
+    again = KeyCustodian()
+    again.generate_signing_key("auditor", algorithm="ml-dsa-65")
+    again.establish_aes_key("data")
+    checkpoint = again.sign_audit_checkpoint("auditor")
+    refused(lesson06.q5, checkpoint, again.audit_log.to_jsonl(), again.export_public_key("auditor"), because="grow")
+    refused(lesson06.q5, answer[0], answer[0], answer[0], because="does not verify")  # the same value thrice
