@@ -253,7 +253,7 @@ q5.check(checkpoint, pq.audit_log.to_jsonl(), pq.export_public_key("auditor"))""
 )
 
 
-#: The order n of P-256's base point G (FIPS 186-5; SEC 2, secp256r1): ECDSA's arithmetic is modulo n.
+#: The order n of P-256's base point G (NIST SP 800-186; SEC 2, secp256r1): ECDSA's arithmetic is modulo n.
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
@@ -266,7 +266,7 @@ def _broken_ecdsa_sign(key: ec.EllipticCurvePrivateKey, message: bytes, k: int) 
     """A DELIBERATELY BROKEN ECDSA signer, for teaching only: it signs with the nonce ``k`` it is given.
 
     pyca/cryptography draws k itself and offers no way to force one, so this computes the signature of
-    FIPS 186-5 section 6.4.1 with plain integers over the key's numbers: r = x(k*G) mod n and
+    FIPS 186-5 section 6.4 with plain integers over the key's numbers: r = x(k*G) mod n and
     s = k^-1 (z + r*d) mod n. The point k*G is the public key of the private value k. Never sign like this.
 
     Returns:
