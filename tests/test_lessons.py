@@ -1024,3 +1024,465 @@ def test_signing_table_lists_sizes_and_times() -> None:
     assert table[0].split() == ["algorithm", "private", "key", "public", "key", "signature", "sign", "verify"]
     assert table[1].split() == ["ed25519", "48", "B", "44", "B", "64", "B", "0.000020", "s", "0.000070", "s"]
     assert table[2].split()[:7] == ["ml-dsa-65", "54", "B", "1974", "B", "3309", "B"]
+
+
+# ---------------------------------------------------------------- lessons 03 and 06: checkers that judge (issue 23)
+
+
+@pytest.mark.parametrize(
+    "exercise",
+    [lesson03.__dict__[f"q{n}"] for n in range(1, 7)] + [lesson06.__dict__[f"q{n}"] for n in range(1, 7)],
+    ids=[f"l03-q{n}" for n in range(1, 7)] + [f"l06-q{n}" for n in range(1, 7)],
+)
+def test_l03_l06_odd_shapes_and_counts_get_plain_words(exercise: exercises.Exercise) -> None:
+    test_odd_shapes_and_counts_get_plain_words_not_python_internals(exercise)
+
+
+def test_l03_q1_other_answers() -> None:
+    namespace = run_solution(lesson03, lesson03.q1)
+    accepted(lesson03.q1, namespace["mallory_day"])
+    accepted(lesson03.q1, lesson03._MALLORY_DAY.upper())  # as typed by a student
+    accepted(lesson03.q1, f" {lesson03._MALLORY_DAY} ")
+    refused(lesson03.q1, list(lesson03.exchanges), because="one of")  # both days at once
+    refused(lesson03.q1, [lesson03._MALLORY_DAY], because="one of")
+    refused(lesson03.q1, "both", because="one of")
+
+
+def test_l03_q2_takes_every_form_of_public_key_derive_shared_key_takes() -> None:
+    namespace = run_solution(lesson03, lesson03.q2)
+    kms, mine = namespace["kms"], namespace["my_public"]
+    assert verdict(lesson03.q2, kms, mine)[0]
+    accepted(lesson03.q2, kms, mine.pem.encode())  # PEM bytes
+    accepted(lesson03.q2, kms, mine.cryptography_key)  # the pyca object
+    ok, said = verdict(lesson03.q2, kms, mine.pem)
+    assert ok, said
+
+
+def test_l03_q2_wrong_answers() -> None:
+    kms = KeyCustodian()
+    private, public = kms.generate_diffie_hellman_params_and_key(group="x25519")
+    kms.derive_shared_key("link", private, lesson03.partner_public, mode="cbc")
+    refused(lesson03.q2, kms, public, because="AES-256-GCM")  # a CBC key: the wrong kind, not a crash
+    refused(lesson03.q2, kms, public.pem.encode()[:60], because="should be a public key")  # cut short
+    refused(lesson03.q2, kms, private, because="should be a public key")
+    refused(lesson03.q2, kms, public.fingerprint, because="should be a public key")
+    refused(lesson03.q2, kms, [public], because="should be a public key")
+    again = KeyCustodian()  # a refused attempt first, then the right key: judged by the outcome
+    mine, my_public = again.generate_diffie_hellman_params_and_key(group="x25519")
+    with pytest.raises(KMSError):
+        again.derive_shared_key("link", mine, dh_public_of_other_group())
+    again.derive_shared_key("link", mine, lesson03.partner_public.pem)
+    accepted(lesson03.q2, again, my_public)
+    for _ in range(2):  # checking again gives the same verdict
+        accepted(lesson03.q2, again, my_public)
+
+
+def dh_public_of_other_group() -> object:
+    return KeyCustodian().generate_diffie_hellman_params_and_key(group="ffdhe2048")[1]
+
+
+def test_l03_q3_other_answers_and_near_misses() -> None:
+    accepted(lesson03.q3, {1, 2, 3, 4})
+    accepted(lesson03.q3, [4, 3, 2, 1])
+    refused(lesson03.q3, [1, 2, 3, 4, 9], because="there are candidates 0 to 5")
+    refused(lesson03.q3, [1, 1, 2, 2], because="2 of the traps are missing")
+    refused(lesson03.q3, [1, 2, 3], because="1 of the traps are missing")
+    refused(lesson03.q3, list(lesson03.candidates), because="indices")  # the keys themselves
+
+
+def test_l03_q4_one_key_pair_for_both_victims_is_not_mallory() -> None:
+    mallory = KeyCustodian()
+    private, public = mallory.generate_diffie_hellman_params_and_key(group="x25519")
+    mallory.derive_shared_key("to-alice", private, lesson03.alice_public)
+    mallory.derive_shared_key("to-bob", private, lesson03.bob_public)
+    refused(lesson03.q4, mallory, public, public, because="its own key pair")
+    refused(lesson03.q4, mallory, public, public.pem, because="its own key pair")
+
+
+def test_l03_q4_other_answers() -> None:
+    mallory = KeyCustodian()
+    to_bob_private, to_bob = mallory.generate_diffie_hellman_params_and_key(group="x25519")  # Bob's first
+    to_alice_private, to_alice = mallory.generate_diffie_hellman_params_and_key(group="x25519")
+    mallory.derive_shared_key("to-bob", to_bob_private, lesson03.bob_public.pem)
+    mallory.derive_shared_key("to-alice", to_alice_private, lesson03.alice_public)
+    accepted(lesson03.q4, mallory, to_alice.pem, to_bob.pem)
+    accepted(lesson03.q4, mallory, to_alice.cryptography_key, to_bob.pem.encode())
+    accepted(lesson03.q4, mallory, to_alice, to_bob)  # again: the same verdict
+    throwaway = KeyCustodian()  # key pairs made, but not the ones used for the keys
+    for key_id, victim in (("to-alice", lesson03.alice_public), ("to-bob", lesson03.bob_public)):
+        private, _ = throwaway.generate_diffie_hellman_params_and_key(group="x25519")
+        throwaway.derive_shared_key(key_id, private, victim)
+    _, stray_1 = throwaway.generate_diffie_hellman_params_and_key(group="x25519")
+    _, stray_2 = throwaway.generate_diffie_hellman_params_and_key(group="x25519")
+    refused(lesson03.q4, throwaway, stray_1, stray_2, because="is not Mallory's 'to-alice'")
+    refused(lesson03.q4, mallory, lesson03.alice_public, lesson03.bob_public, because="is not Mallory's 'to-alice'")
+    refused(lesson03.q4, mallory, "to-alice", "to-bob", because="should be a public key")
+
+
+def test_l03_q5_refuses_a_cbc_key_and_takes_the_raw_reply() -> None:
+    cbc = KeyCustodian()
+    reply = cbc.accept_key_exchange("link", lesson03.hybrid_partner_public, mode="cbc")
+    refused(lesson03.q5, cbc, reply, because="AES-256-GCM")
+    right = KeyCustodian()
+    with pytest.raises(KMSError):  # a refused attempt first
+        right.accept_key_exchange("link", b"not a key")
+    reply = right.accept_key_exchange("link", lesson03.hybrid_partner_public.printable)
+    accepted(lesson03.q5, right, reply.raw)
+    accepted(lesson03.q5, right, reply)
+    refused(lesson03.q5, right, lesson03.hybrid_partner_public, because="could not finish the exchange")
+
+
+def test_l03_q6_other_answers() -> None:
+    accepted(lesson03.q6, 1184 + 32, 1088 + 32)
+    refused(lesson03.q6, 1216, 1216, because="ciphertext (1088 bytes)")
+    refused(lesson03.q6, 1184, 1088, because="encapsulation key (1184 bytes)")
+    refused(lesson03.q6, True, 1120, because="two numbers")
+
+
+def test_l03_quiz_distractors_and_no_ruling_out() -> None:
+    q4 = lesson03.quiz.questions[3]
+    assert "rule out" not in q4.prompt
+    assert all("rule" not in choice or letter != q4.answer for letter, choice in q4.choices.items())
+    assert "collide" in q4.choices[q4.answer]
+    weak = {"To make it longer", "HKDF encrypts it", "every even number", "Nothing"}
+    for question in lesson03.quiz.questions:
+        assert not weak & set(question.choices.values()), question.prompt
+    for number, question in enumerate(lesson03.quiz.questions, 1):
+        assert lesson03.quiz.answer(number, question.answer)
+        assert all(not lesson03.quiz.answer(number, c) for c in question.choices if c != question.answer)
+
+
+def test_l06_q1_other_answers_and_lazy_ones() -> None:
+    kms = KeyCustodian()
+    with pytest.raises(KMSError):  # a refused attempt first
+        kms.sign("me", "hello")
+    kms.generate_signing_key("other", algorithm="ecdsa-p256-sha256")
+    kms.generate_signing_key("me")
+    accepted(lesson06.q1, kms, b"bytes too", kms.sign("me", b"bytes too"))
+    accepted(lesson06.q1, kms, "text", kms.sign("me", "text"))
+    stranger = KeyCustodian()
+    stranger.generate_signing_key("me")
+    refused(lesson06.q1, kms, "text", stranger.sign("me", "text"), because="none of your signing keys")
+    signature = kms.sign("me", "text")
+    refused(lesson06.q1, kms, signature, signature, because="none of your signing keys")  # the same value twice
+    refused(lesson06.q1, kms, "text", "kms:v1:ed25519:AAAA", because="none of your signing keys")  # a shape only
+    kms.invalidate_key("me", reason="a test of a revoked key")
+    refused(lesson06.q1, kms, "text", signature, because="none of your signing keys")
+
+
+def test_l06_q2_other_answers() -> None:
+    accepted(lesson06.q2, (3, 0))
+    accepted(lesson06.q2, {0, 3})
+    refused(lesson06.q2, [0, 0], because="missing")
+    refused(lesson06.q2, [0, 1, 2, 3], because="of another document")
+    refused(lesson06.q2, [document for document, _ in lesson06.documents], because="indices")
+
+
+def _checkpoint_after(kms: KeyCustodian, key_id: str, more: int = 3) -> tuple[str, str, str]:
+    checkpoint = kms.sign_audit_checkpoint(key_id)
+    for n in range(more):
+        kms.encrypt_data_aes("data", f"later {n}")
+    return checkpoint, kms.audit_log.to_jsonl(), kms.export_public_key(key_id)
+
+
+def test_l06_q3_needs_operations_before_the_checkpoint() -> None:
+    empty = KeyCustodian()
+    empty.generate_signing_key("auditor")
+    checkpoint = empty.sign_audit_checkpoint("auditor")
+    empty.establish_aes_key("data")
+    for n in range(3):
+        empty.encrypt_data_aes("data", f"later {n}")
+    answer = (checkpoint, empty.audit_log.to_jsonl(), empty.export_public_key("auditor"))
+    refused(lesson06.q3, *answer, because="before the checkpoint")
+    exported = (
+        KeyCustodian()
+    )  # exporting the public key, or a failed attempt, is no operation the checkpoint vouches for
+    exported.generate_signing_key("auditor")
+    exported.export_public_key("auditor")
+    with pytest.raises(KMSError):
+        exported.encrypt_data_aes("data", "before")
+    checkpoint = exported.sign_audit_checkpoint("auditor")
+    exported.establish_aes_key("data")
+    for n in range(3):
+        exported.encrypt_data_aes("data", f"later {n}")
+    answer = (checkpoint, exported.audit_log.to_jsonl(), exported.export_public_key("auditor"))
+    refused(lesson06.q3, *answer, because="before the checkpoint")
+
+
+def _lesson06_example() -> KeyCustodian:
+    """The lesson's own signing example, run as the notebook runs it (cells cc56ae29, ae42e652 and 843c7e27)."""
+    import contextlib
+    import io
+    import json
+    import pathlib
+
+    notebook = json.loads(pathlib.Path("notebooks/06_signatures_and_trust.ipynb").read_text(encoding="utf-8"))
+    cells = {cell.get("id"): "".join(cell["source"]) for cell in notebook["cells"]}
+    namespace: dict[str, Any] = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for cell_id in ("cc56ae29", "ae42e652", "843c7e27"):
+            exec(cells[cell_id], namespace)
+    kms: KeyCustodian = namespace["kms"]
+    return kms
+
+
+def test_l06_q3_refuses_the_lessons_own_example() -> None:
+    kms = _lesson06_example()
+    kms.establish_aes_key("data")
+    refused(lesson06.q3, *_checkpoint_after(kms, "release"), because="the lesson's own")
+    later = kms.sign_audit_checkpoint("release")  # a new checkpoint in the lesson's custodian is still its example
+    for n in range(3):
+        kms.encrypt_data_aes("data", f"and more {n}")
+    refused(lesson06.q3, later, kms.audit_log.to_jsonl(), kms.export_public_key("release"), because="the lesson's own")
+
+
+def test_l06_q3_other_answers_and_lazy_ones() -> None:
+    rsa = KeyCustodian()
+    with pytest.raises(KMSError):
+        rsa.sign_audit_checkpoint("auditor")  # a refused attempt first: no key yet
+    rsa.generate_signing_key("auditor", algorithm="rsa-pss-sha256")
+    rsa.establish_aes_key("data")
+    rsa.sign("auditor", "a release")
+    answer = _checkpoint_after(rsa, "auditor")
+    accepted(lesson06.q3, *answer)
+    accepted(lesson06.q3, *answer)  # again: the same verdict
+    ec = KeyCustodian()
+    ec.generate_signing_key("auditor", algorithm="ecdsa-p256-sha256")
+    ec.establish_aes_key("data")
+    ec.encrypt_data_aes("data", "before")
+    checkpoint, export, pem = _checkpoint_after(ec, "auditor", more=5)
+    accepted(lesson06.q3, checkpoint, export, pem)
+    refused(lesson06.q3, checkpoint, export, answer[2], because="does not verify")  # another custodian's key
+    refused(lesson06.q3, checkpoint, answer[1], pem, because="does not verify")  # another custodian's log
+    refused(lesson06.q3, checkpoint, checkpoint, checkpoint, because="does not verify")  # the same value thrice
+    refused(lesson06.q3, "kmslib-checkpoint:v1:3:ab:cd", export, pem, because="does not verify")
+
+
+def test_l06_q4_judges_the_exchange_not_the_text_in_the_form() -> None:
+    from kmslib.widgets import DHExchangeForm
+
+    typed = DHExchangeForm()  # signing switched on too late: Bob signed nothing; the verdict box typed by hand
+    typed.mallory_switch.value = True
+    typed.generate()
+    typed.exchange()
+    typed.sign_switch.value = True
+    typed.match.value = "The exchange stops"
+    refused(lesson06.q4, typed, because="before step 1")
+    honest = DHExchangeForm()  # signing on, no Mallory: keys derived; then Mallory switched on and text typed
+    honest.sign_switch.value = True
+    honest.generate()
+    honest.exchange()
+    honest.derive()
+    honest.mallory_switch.value = True
+    honest.match.value = "The exchange stops"
+    refused(lesson06.q4, honest, because="Mallory must be on the wire")
+
+
+def test_l06_q4_other_answers() -> None:
+    from kmslib.widgets import DHExchangeForm
+
+    form = DHExchangeForm()  # the buttons' methods, with the text cleared afterwards: the state is what counts
+    form.sign_switch.value = True
+    form.mallory_switch.value = True
+    form.generate()
+    form.exchange()
+    form.mallory_switch.value = False  # she may leave after the exchange: the keys were already swapped
+    form.derive()
+    form.match.value = ""
+    accepted(lesson06.q4, form)
+    accepted(lesson06.q4, form)
+    ff = DHExchangeForm()
+    ff.group.value = "ffdhe2048"
+    ff.sign_switch.value = True
+    ff.mallory_switch.value = True
+    ff.run_all()
+    accepted(lesson06.q4, ff)
+
+
+def test_l06_q6_the_broken_signer_reuses_one_nonce_and_its_signatures_verify() -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    public = serialization.load_pem_public_key(lesson06.reused_nonce_public_key.encode())
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    (m1, s1), (m2, s2) = lesson06.reused_nonce_signatures
+    assert m1 != m2
+    for message, signature in lesson06.reused_nonce_signatures:
+        public.verify(signature, message, ec.ECDSA(hashes.SHA256()))  # genuine ECDSA signatures
+    assert decode_dss_signature(s1)[0] == decode_dss_signature(s2)[0]  # the same r: the same k
+
+
+def test_l06_q6_recover_the_key_from_a_reused_nonce() -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    namespace = run_solution(lesson06, lesson06.q6)
+    d = namespace["d"]
+    accepted(lesson06.q6, d)
+    accepted(lesson06.q6, d)  # again: the same verdict
+    key = ec.derive_private_key(d, ec.SECP256R1())
+    accepted(lesson06.q6, key)  # the pyca private key
+    new = b"I, the student, hold the release key now."
+    accepted(lesson06.q6, (new, key.sign(new, ec.ECDSA(hashes.SHA256()))))  # a new message, signed with it
+
+
+def test_l06_q6_wrong_answers() -> None:
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    n = lesson06.P256_ORDER
+    (m1, sig1), (m2, sig2) = lesson06.reused_nonce_signatures
+    (r, s1), (_, s2) = decode_dss_signature(sig1), decode_dss_signature(sig2)
+    z1, z2 = (int.from_bytes(hashlib.sha256(m).digest(), "big") for m in (m1, m2))
+    k = (z1 - z2) * pow(s1 - s2, -1, n) % n
+    d = (s1 * k - z1) * pow(r, -1, n) % n
+    refused(lesson06.q6, k, because="the nonce k")  # stopped halfway
+    wrong_order = (z1 - z2) * pow(s2 - s1, -1, n) % n  # the differences taken in opposite orders
+    refused(lesson06.q6, (s1 * wrong_order - z1) * pow(r, -1, n) % n, because="not the private key")
+    refused(lesson06.q6, (s1 * k - z2) * pow(r, -1, n) % n, because="not the private key")  # z of the other message
+    refused(lesson06.q6, r, because="not the private key")
+    refused(lesson06.q6, d + n, because="between 1 and n - 1")
+    refused(lesson06.q6, -d, because="between 1 and n - 1")
+    refused(lesson06.q6, str(d), because="an int")
+    refused(lesson06.q6, True, because="an int")
+    throwaway = ec.generate_private_key(ec.SECP256R1())
+    refused(lesson06.q6, throwaway, because="not the private key")
+    new = b"a new message"
+    refused(lesson06.q6, (new, throwaway.sign(new, ec.ECDSA(hashes.SHA256()))), because="does not verify")
+    refused(lesson06.q6, (m1, sig1), because="a new message")  # the given signature, replayed
+    refused(lesson06.q6, (new, sig1), because="does not verify")
+    refused(lesson06.q6, (new, "not bytes"), because="(message, signature)")
+    refused(lesson06.q6, (new,), because="(message, signature)")
+    refused(lesson06.q6, ec.derive_private_key(d, ec.SECP384R1()), because="not the private key")
+    accepted(lesson06.q6, d)  # the failures above change nothing
+
+
+def test_l06_quiz_distractors_a_thinking_student_could_choose() -> None:
+    weak = {
+        "The message was kept secret",
+        "The signatures are slightly weaker",
+        "Nothing",
+        "Only changes to the last entry",
+    }
+    for number, question in enumerate(lesson06.quiz.questions, 1):
+        assert not weak & set(question.choices.values()), question.prompt
+        assert lesson06.quiz.answer(number, question.answer)
+        assert all(not lesson06.quiz.answer(number, c) for c in question.choices if c != question.answer)
+
+
+def test_l06_text_says_true_things_about_ml_dsa_and_ecdsa_nonces() -> None:
+    import json
+    import pathlib
+
+    notebook = json.loads(pathlib.Path("notebooks/06_signatures_and_trust.ipynb").read_text(encoding="utf-8"))
+    markdown = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    assert "speed is comparable" not in markdown
+    assert "RSA-PSS has the largest signatures" not in markdown
+    assert "4032" in markdown  # ML-DSA-65's expanded private key (FIPS 204); the table's 54 B is the seed's PKCS#8
+    for source in ("Howgrave-Graham", "Minerva", "RFC 6979"):
+        assert source in markdown, source
+    assert "Four exercises" not in markdown
+    codes = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert any("q6.check(" in "".join(c["source"]) for c in codes)
+    assert any("____" in "".join(c["source"]) and "reused_nonce_signatures" in "".join(c["source"]) for c in codes)
+    new = [c for c in codes if "q6.check(" in "".join(c["source"]) or "d = ____" in "".join(c["source"])]
+    assert len(new) == 2
+    assert all(not c["outputs"] and c.get("id") for c in new)  # the lead re-executes
+
+
+def test_l03_l06_every_published_solution_passes() -> None:
+    from kmslib import SignatureError, verify_signature
+    from kmslib.widgets import DHExchangeForm
+
+    answers: list[tuple[exercises.Exercise, tuple[object, ...]]] = []
+    ns = run_solution(lesson03, lesson03.q1)
+    answers.append((lesson03.q1, (ns["mallory_day"],)))
+    ns = run_solution(lesson03, lesson03.q2)
+    answers.append((lesson03.q2, (ns["kms"], ns["my_public"])))
+    ns = run_solution(lesson03, lesson03.q3, InvalidPeerKeyError=InvalidPeerKeyError)
+    answers.append((lesson03.q3, (ns["rejected"],)))
+    ns = run_solution(lesson03, lesson03.q4)
+    answers.append((lesson03.q4, (ns["mallory"], ns["for_alice"], ns["for_bob"])))
+    ns = run_solution(lesson03, lesson03.q5)
+    answers.append((lesson03.q5, (ns["kms"], ns["reply"])))
+    ns = run_solution(lesson03, lesson03.q6)
+    answers.append((lesson03.q6, (len(ns["public"].raw), len(ns["reply"].raw))))
+    ns = run_solution(lesson06, lesson06.q1, kms=KeyCustodian())
+    answers.append((lesson06.q1, (ns["kms"], ns["message"], ns["signature"])))
+    ns = run_solution(lesson06, lesson06.q2, verify_signature=verify_signature, SignatureError=SignatureError)
+    answers.append((lesson06.q2, (ns["genuine"],)))
+    ns = run_solution(lesson06, lesson06.q3)
+    auditing = ns["auditing"]
+    pem = auditing.export_public_key("auditor")
+    answers.append((lesson06.q3, (ns["checkpoint"], auditing.audit_log.to_jsonl(), pem)))
+    ns = run_solution(lesson06, lesson06.q4, DHExchangeForm=DHExchangeForm)
+    answers.append((lesson06.q4, (ns["form"],)))
+    ns = run_solution(lesson06, lesson06.q5)
+    pq = ns["pq"]
+    answers.append((lesson06.q5, (ns["checkpoint"], pq.audit_log.to_jsonl(), pq.export_public_key("auditor"))))
+    ns = run_solution(lesson06, lesson06.q6)
+    answers.append((lesson06.q6, (ns["d"],)))
+    for exercise, answer in answers:
+        ok, said = verdict(exercise, *answer)
+        assert ok, (exercise.number, said)
+
+
+def test_l03_q4_closed_mallory_and_earlier_failures() -> None:
+    mallory = KeyCustodian()
+    for_alice_private, for_alice = mallory.generate_diffie_hellman_params_and_key(group="x25519")
+    for_bob_private, for_bob = mallory.generate_diffie_hellman_params_and_key(group="x25519")
+    with pytest.raises(KMSError):  # a wrong try first: the bad peer key leaves no key behind
+        mallory.derive_shared_key("to-alice", for_alice_private, dh_public_of_other_group())
+    mallory.derive_shared_key("to-alice", for_alice_private, lesson03.alice_public)
+    mallory.derive_shared_key("to-bob", for_bob_private, lesson03.bob_public)
+    accepted(lesson03.q4, mallory, for_alice, for_bob)
+    mallory.close()
+    refused(lesson03.q4, mallory, for_alice, for_bob, because="closed")
+
+
+def test_l06_q4_a_step_tried_too_early_is_forgiven() -> None:
+    from kmslib.widgets import DHExchangeForm
+
+    form = DHExchangeForm()
+    form.sign_switch.value = True
+    form.mallory_switch.value = True
+    form.generate()
+    assert form.derive() is None  # too early: nothing was exchanged yet
+    form.exchange()
+    form.derive()
+    accepted(lesson06.q4, form)
+
+
+def test_l06_q5_other_answers_and_lazy_ones() -> None:
+    pq = KeyCustodian()
+    pq.generate_signing_key("auditor", algorithm="ml-dsa-65")
+    pq.establish_aes_key("data")
+    pq.sign("auditor", "release 1.0")
+    answer = _checkpoint_after(pq, "auditor")
+    accepted(lesson06.q5, *answer)
+    pq.encrypt_data_aes("data", "still more")  # a later export still extends the checkpoint
+    accepted(lesson06.q5, answer[0], pq.audit_log.to_jsonl(), answer[2])
+    other = KeyCustodian()
+    other.generate_signing_key("pq", algorithm="ml-dsa-65")
+    other.generate_signing_key("ed")
+    other.establish_aes_key("data")
+    other.encrypt_data_aes("data", "before")
+    accepted(lesson06.q5, *_checkpoint_after(other, "pq", more=4))
+    refused(lesson06.q5, *_checkpoint_after(other, "ed"), because="sign it with an ml-dsa-65 key")
+    bare = KeyCustodian()
+    bare.generate_signing_key("auditor", algorithm="ml-dsa-65")
+    checkpoint = bare.sign_audit_checkpoint("auditor")  # right after making the key: it vouches for nothing
+    bare.establish_aes_key("data")
+    early = bare.audit_log.to_jsonl()  # exported before the log grew
+    pem = bare.export_public_key("auditor")
+    refused(lesson06.q5, checkpoint, early, pem, because="before the checkpoint")
+    again = KeyCustodian()
+    again.generate_signing_key("auditor", algorithm="ml-dsa-65")
+    again.establish_aes_key("data")
+    checkpoint = again.sign_audit_checkpoint("auditor")
+    refused(lesson06.q5, checkpoint, again.audit_log.to_jsonl(), again.export_public_key("auditor"), because="grow")
+    refused(lesson06.q5, answer[0], answer[0], answer[0], because="does not verify")  # the same value thrice

@@ -1,4 +1,4 @@
-"""Lesson 03 (Diffie-Hellman): four checked exercises, of rising difficulty, and the quiz.
+"""Lesson 03 (Diffie-Hellman): six checked exercises and the quiz.
 
 - ``q1`` (recall): spot Mallory, by comparing fingerprints over a separate channel;
 - ``q2`` (apply): agree a key with a partner custodian, sending only public keys;
@@ -15,7 +15,7 @@ import secrets
 from cryptography.hazmat.primitives.asymmetric import x25519
 
 from kmslib import _ffdh, dh
-from kmslib.course.exercises import Exercise, Question, Quiz, student_custodian
+from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian
 from kmslib.custodian import KeyCustodian
 from kmslib.dh import DHPublicKey
 from kmslib.errors import InvalidPeerKeyError, KMSError
@@ -54,17 +54,33 @@ def _fresh_id(custodian: KeyCustodian, stem: str) -> str:
     return f"{stem}-{_agreed[0]}"
 
 
-def _public(value: object) -> DHPublicKey:
-    if isinstance(value, DHPublicKey):
-        return value
-    if isinstance(value, str):
-        return dh.load_public_key(value)
-    raise TypeError(f"pass a public key handle (or its PEM), not {type(value).__name__}")
+def _public(value: object, what: str) -> DHPublicKey | str:
+    """The public key ``what`` names, in any form ``derive_shared_key`` takes; or what is wrong with it.
+
+    The forms: a handle, PEM text or bytes, or a pyca key.
+    """
+    try:
+        return value if isinstance(value, DHPublicKey) else DHPublicKey(dh._public(value))
+    except KMSError:
+        return (
+            f"{what} should be a public key (the handle generate_diffie_hellman_params_and_key gave you, its PEM, "
+            f"or a pyca key), not {kind(value)}."
+        )
+
+
+def _gcm_problem(custodian: KeyCustodian, key_id: str) -> str | None:
+    """What is wrong with the kind of key ``key_id`` is: the partner's is AES-256-GCM, as the default makes."""
+    algorithm = custodian.key_info(key_id).algorithm
+    if algorithm != "aes-256-gcm":
+        return f"your {key_id!r} is an {algorithm} key: keep the default mode, AES-256-GCM, as the partner does."
+    return None
 
 
 def _check_q2(kms: object, my_public: object) -> str | None:
     custodian = student_custodian(kms)
-    mine = _public(my_public)
+    mine = _public(my_public, "your public key")
+    if isinstance(mine, str):
+        return mine
     if KEY_ID not in custodian:
         return f"there is no key {KEY_ID!r} in your custodian: derive it with derive_shared_key."
     if mine == partner_public:
@@ -79,6 +95,8 @@ def _check_q2(kms: object, my_public: object) -> str | None:
             "you and the partner hold different keys: derive yours from your private key and partner_public, "
             "and pass the public key of that same pair."
         )
+    if (wrong_kind := _gcm_problem(custodian, KEY_ID)) is not None:
+        return wrong_kind
     token = _partner.encrypt_data_aes(theirs, "hello from your partner")
     if custodian.decrypt_data_aes(KEY_ID, token) != "hello from your partner":  # pragma: no cover - same key
         return "your key does not read the partner's message."
@@ -127,7 +145,9 @@ exchanges, _MALLORY_DAY = _exchanges()
 
 
 def _check_q1(day: object) -> str | None:
-    if day not in exchanges:
+    if isinstance(day, str):
+        day = day.strip().lower()
+    if not isinstance(day, str) or day not in exchanges:
         return f"pass the day Mallory was in the middle: one of {sorted(exchanges)}."
     if day != _MALLORY_DAY:
         return (
@@ -173,6 +193,8 @@ def _check_q3(rejected: object) -> str | None:
     chosen = set(rejected)
     if chosen == _BAD:
         return None
+    if not chosen <= set(range(len(candidates))):
+        return f"there are candidates 0 to {len(candidates) - 1}: pass indices among them."
     if 0 in chosen or 5 in chosen:
         return (
             "a valid key is among your choices: each of your own key pairs must match the candidate's group "
@@ -203,13 +225,22 @@ q3.check(rejected)""",
 
 def _check_q4(mallory: object, to_alice: object, to_bob: object) -> str | None:
     custodian = student_custodian(mallory)
+    sent = {"Alice": _public(to_alice, "the key you send Alice"), "Bob": _public(to_bob, "the key you send Bob")}
+    for key in sent.values():
+        if isinstance(key, str):
+            return key
     for key_id in ("to-alice", "to-bob"):
         if key_id not in custodian:
             return f"Mallory has no key {key_id!r}: derive one with each victim."
+    if sent["Alice"] == sent["Bob"]:
+        return (
+            "you send Alice and Bob the same public key: give each victim its own key pair, so that nothing "
+            "Mallory sends is the same on both sides."
+        )
     alice_key, bob_key = _fresh_id(_alice, "link"), _fresh_id(_bob, "link")
     try:
-        _alice.derive_shared_key(alice_key, _alice_private, _public(to_alice))
-        _bob.derive_shared_key(bob_key, _bob_private, _public(to_bob))
+        _alice.derive_shared_key(alice_key, _alice_private, sent["Alice"])
+        _bob.derive_shared_key(bob_key, _bob_private, sent["Bob"])
     except KMSError:
         return "Alice or Bob refused the public key you sent: send x25519 public keys."
     if _alice.key_info(alice_key).fingerprint != custodian.key_info("to-alice").fingerprint:
@@ -255,7 +286,7 @@ def _check_q5(kms: object, reply: object) -> str | None:
         return f"the partner could not finish the exchange with your reply ({type(exc).__name__}): pass the reply."
     if _hybrid_partner.key_info(theirs).fingerprint != custodian.key_info(KEY_ID).fingerprint:
         return "you and the partner hold different keys: reply to hybrid_partner_public, and pass that reply."
-    return None
+    return _gcm_problem(custodian, KEY_ID)
 
 
 q5 = Exercise(
@@ -307,7 +338,11 @@ quiz = Quiz(
     ),
     Question(
         "With an RFC 7919 group (p = 2q + 1), which peer values force a predictable shared secret?",
-        {"a": "1 and p - 1", "b": "every even number", "c": "every value above q"},
+        {
+            "a": "1 and p - 1",
+            "b": "Every y of order 2q, outside the subgroup of order q",
+            "c": "Every y above q",
+        },
         "a",
         "y = 1 gives the secret 1; y = p - 1 gives 1 or p - 1. An element of order 2q forces nothing, but leaks one "
         "bit of the exponent; kmslib checks y^q = 1 mod p, so it refuses those too.",
@@ -316,23 +351,27 @@ quiz = Quiz(
         "Why run the shared secret through HKDF instead of using it as the AES key?",
         {
             "a": "The secret is not uniformly random bytes; HKDF extracts a uniform key from it (RFC 5869)",
-            "b": "To make it longer",
-            "c": "HKDF encrypts it",
+            "b": "To fit its length to AES-256's 32 bytes",
+            "c": "So that whoever later learns the shared secret still cannot compute the AES key",
         },
         "a",
         "A Diffie-Hellman secret is a group element with structure; HKDF turns it into uniform key bytes, bound "
-        "to a context (the info string).",
+        "to a context (the info string). Length alone is not the reason: X25519's secret is 32 bytes already. And "
+        "HKDF here has no secret salt, so whoever holds the shared secret can run it too.",
     ),
     Question(
-        "Alice and Bob read their fingerprints to each other over the phone, and they match. What does that rule out?",
+        "Alice and Bob read their 64-bit fingerprints to each other over the phone, and they match. What does that "
+        "show?",
         {
-            "a": "A man in the middle during this exchange",
-            "b": "Any later compromise of their keys",
-            "c": "Nothing",
+            "a": "That they hold the same public keys, unless Mallory found two key pairs whose fingerprints collide",
+            "b": "That no man in the middle was present: a match rules one out",
+            "c": "That their keys stay safe from now on",
         },
         "a",
-        "Matching fingerprints over a channel Mallory does not control show both hold the same public keys. With "
-        "short fingerprints (64 bits here) a Mallory who picks her keys can search for a collision, about 2^32 "
-        "work: costly, not impossible. Real systems compare 60-digit safety numbers or use commitments (ZRTP).",
+        "Matching fingerprints over a channel Mallory does not control show both hold the same public keys, as far "
+        "as 64 bits can tell. A Mallory who picks her key pairs after seeing Alice's and Bob's can search for a "
+        "collision, about 2^32 work on each side: costly, not impossible, so a match does not rule her out. Real "
+        "systems compare 60-digit safety numbers (Signal) or commit to their keys first (ZRTP). Nor does it say "
+        "anything about a later compromise of the keys.",
     ),
 )

@@ -1,24 +1,45 @@
-"""Lesson 06 (signatures and trust): four checked exercises, of rising difficulty, and the quiz.
+"""Lesson 06 (signatures and trust): six checked exercises and the quiz.
 
 - ``q1`` (recall): sign a message with an Ed25519 key;
 - ``q2`` (apply): as a relying party, find which documents the release key really signed;
 - ``q3`` (build): sign an audit checkpoint, let the log grow, and hand an auditor what it needs;
 - ``q4`` (break): send Mallory into a signed key exchange, and show that she is stopped;
-- ``q5`` (apply): sign an audit checkpoint with the post-quantum ML-DSA-65.
+- ``q5`` (apply): sign an audit checkpoint with the post-quantum ML-DSA-65;
+- ``q6`` (break): recover an ECDSA private key from two signatures that reused one nonce.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from kmslib.audit import AuditLog
 from kmslib.course import rewrite_log
-from kmslib.course.exercises import Exercise, Question, Quiz, student_custodian
+from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import KMSError
 from kmslib.tokens import parse_token
 
-__all__ = ["documents", "q1", "q2", "q3", "q4", "q5", "quiz", "release_public_key"]
+__all__ = [
+    "P256_ORDER",
+    "documents",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "q5",
+    "q6",
+    "quiz",
+    "release_public_key",
+    "reused_nonce_public_key",
+    "reused_nonce_signatures",
+]
 
 # The release team's custodian: its signing key never leaves this module.
 _release = KeyCustodian()
@@ -44,7 +65,11 @@ def _check_q1(kms: object, message: object, signature: object) -> str | None:
         return "pass the signature token that sign returns."
     if not isinstance(message, (str, bytes)):
         return "pass the message you signed (str or bytes)."
-    if parse_token(signature)[1] != "ed25519":
+    try:
+        algorithm = parse_token(signature)[1]
+    except KMSError:
+        return "that is not a signature token: pass what sign returned."
+    if algorithm != "ed25519":
         return "sign with an Ed25519 key (generate_signing_key's default)."
     for info in custodian.list_keys():
         if info.kind == "signing" and info.active:
@@ -98,6 +123,21 @@ q2.check(genuine)""",
 )
 
 
+#: What the lesson's own example (the notebook's ``kms``) did before its checkpoint: (operation, key id, outcome).
+_LESSON_EXAMPLE = (
+    ("generate_signing_key", "release", "ok"),
+    ("sign", "release", "ok"),
+    ("verify", "release", "ok"),
+    ("verify", "release", "SignatureError"),
+    ("export_public_key", "release", "ok"),
+    ("establish_aes_key", "records", "ok"),
+    ("encrypt_data_aes", "records", "ok"),
+    ("encrypt_data_aes", "records", "ok"),
+)
+#: Entries that are no operation a checkpoint vouches for: making the signing key, publishing its public half.
+_NOT_WORK = ("generate_signing_key", "export_public_key")
+
+
 def _check_q3(checkpoint: object, export: object, public_key: object) -> str | None:
     if not (isinstance(checkpoint, str) and isinstance(export, str) and isinstance(public_key, str)):
         return "pass three strings: the checkpoint, the exported log, and the signing key's public PEM."
@@ -106,11 +146,18 @@ def _check_q3(checkpoint: object, export: object, public_key: object) -> str | N
             "the export does not verify against the checkpoint with that public key: export the same custodian's log."
         )
     entries = [json.loads(line) for line in export.splitlines() if line.strip()]
+    story = tuple((entry["operation"], entry["key_id"], entry["outcome"]) for entry in entries)
+    if story[: len(_LESSON_EXAMPLE)] == _LESSON_EXAMPLE:
+        return "that is the lesson's own example (its kms): make a custodian of your own, as the task asks."
     signed = int(checkpoint.split(":")[2])
+    done = [entry for entry in entries[:signed] if entry["outcome"] == "ok" and entry["operation"] not in _NOT_WORK]
+    if not done:
+        return (
+            "nothing was done before the checkpoint but making the signing key: do some operations (encrypt, sign, "
+            "...) before the checkpoint, so that it vouches for something."
+        )
     if len(entries) < signed + 3:
         return "let the log grow by a few operations after the checkpoint, then export it."
-    if signed == 0:
-        return "sign the checkpoint after a few operations, so that it vouches for something."
     forged = rewrite_log(export, 0, operation="key_info")
     if AuditLog.verify_jsonl(forged, checkpoint=checkpoint, public_key=public_key):  # pragma: no cover
         return "a forged log passes: that should be impossible."
@@ -120,8 +167,9 @@ def _check_q3(checkpoint: object, export: object, public_key: object) -> str | N
 q3 = Exercise(
     3,
     "build",
-    "In a custodian of your own: make a signing key, do some operations, sign an audit checkpoint, do a few more, and "
-    "export the log. Pass (checkpoint, export, public key PEM): an auditor holding only these must be able to check.",
+    "In a custodian of your own (not the lesson's `kms`): make a signing key, do some operations, sign an audit "
+    "checkpoint, do a few more, and export the log. Pass (checkpoint, export, public key PEM): an auditor holding "
+    "only these must be able to check.",
     _check_q3,
     "sign_audit_checkpoint(key_id) signs the head; export_public_key gives the PEM; to_jsonl exports the log.",
     """auditing = KeyCustodian()
@@ -136,20 +184,29 @@ q3.check(checkpoint, auditing.audit_log.to_jsonl(), auditing.export_public_key("
 
 
 def _check_q4(form: object) -> str | None:
-    from kmslib.widgets import DHExchangeForm  # noqa: PLC0415 - only this exercise needs the forms
+    from kmslib.kex import verify_transcript  # noqa: PLC0415 - only this exercise needs the forms
+    from kmslib.widgets import DHExchangeForm  # noqa: PLC0415
 
     if not isinstance(form, DHExchangeForm):
-        return f"pass the DHExchangeForm you ran, not {type(form).__name__}."
-    if not form.sign_switch.value or not form.mallory_switch.value:
-        return "switch both on: 'Sign the public keys' and 'Mallory in the middle', then generate and exchange."
+        return f"pass the DHExchangeForm you ran, not {kind(form)}."
+    signing = "alice-signing" in form.alice and "bob-signing" in form.bob and bool(form._trusted)
+    if not signing or (not form.mallory_switch.value and not form._intercepted):
+        return (
+            "switch both on before step 1 (generate): 'Sign the public keys' and 'Mallory in the middle'; then "
+            "generate, exchange and derive."
+        )
     if not form._intercepted:
         return "Mallory must be on the wire during the exchange: switch her on before step 2."
     bob_kept = "shared" in form.bob and form.bob.key_info("shared").active  # a hybrid's Bob revokes his
     if form._derived or "shared" in form.alice or bob_kept:
         return "a key was derived: check the signatures before deriving (step 3 does, with signing on)."
-    if "The exchange stops" not in form.match.value:
-        return "run step 3 (derive): it checks the signatures and stops the exchange."
-    return None
+    try:  # what Alice checks in step 3: Bob's signature over the exchange as she saw it, with the key she trusts
+        verify_transcript(
+            form._trusted["alice"], form._transcripts["alice"], form._signatures["alice"], role="responder"
+        )
+    except KMSError:
+        return None
+    return "Bob's signature verifies over what Alice saw: Mallory was not in the middle."  # pragma: no cover
 
 
 q4 = Exercise(
@@ -196,24 +253,146 @@ q5.check(checkpoint, pq.audit_log.to_jsonl(), pq.export_public_key("auditor"))""
 )
 
 
+#: The order n of P-256's base point G (NIST SP 800-186; SEC 2, secp256r1): ECDSA's arithmetic is modulo n.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _z(message: bytes) -> int:
+    """ECDSA's z for P-256 with SHA-256: the digest as an integer (256 bits, as many as n has: nothing is cut)."""
+    return int.from_bytes(hashlib.sha256(message).digest(), "big")
+
+
+def _broken_ecdsa_sign(key: ec.EllipticCurvePrivateKey, message: bytes, k: int) -> bytes:
+    """A DELIBERATELY BROKEN ECDSA signer, for teaching only: it signs with the nonce ``k`` it is given.
+
+    pyca/cryptography draws k itself and offers no way to force one, so this computes the signature of
+    FIPS 186-5 section 6.4 with plain integers over the key's numbers: r = x(k*G) mod n and
+    s = k^-1 (z + r*d) mod n. The point k*G is the public key of the private value k. Never sign like this.
+
+    Returns:
+        The DER signature, which pyca's ``verify`` accepts.
+    """
+    d = key.private_numbers().private_value
+    r = ec.derive_private_key(k, ec.SECP256R1()).public_key().public_numbers().x % P256_ORDER
+    s = pow(k, -1, P256_ORDER) * (_z(message) + r * d) % P256_ORDER
+    return encode_dss_signature(r, s)
+
+
+def _reused_nonce() -> tuple[ec.EllipticCurvePrivateKey, list[tuple[bytes, bytes]]]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    k = secrets.randbelow(P256_ORDER - 1) + 1  # one nonce, used twice: the bug
+    messages = [b"firmware-1.4.bin sha256=3e1d...", b"firmware-1.5.bin sha256=a7c0..."]
+    return key, [(message, _broken_ecdsa_sign(key, message, k)) for message in messages]
+
+
+_reused_key, reused_nonce_signatures = _reused_nonce()
+#: The firmware signing key's public half (PEM); two of its signatures, below, reused one nonce.
+reused_nonce_public_key = (
+    _reused_key.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode("ascii")
+)
+_reused_point = _reused_key.public_key().public_numbers()
+
+
+def _is_nonce(value: int) -> bool:
+    """Whether ``value`` is the reused nonce k: public data tells, since x(k*G) mod n is the signatures' r."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature  # noqa: PLC0415
+
+    r = decode_dss_signature(reused_nonce_signatures[0][1])[0]
+    return ec.derive_private_key(value, ec.SECP256R1()).public_key().public_numbers().x % P256_ORDER == r
+
+
+def _check_q6(proof: object) -> str | None:
+    if isinstance(proof, ec.EllipticCurvePrivateKey):
+        if proof.public_key().public_numbers() != _reused_point:
+            return "that key is not the private key: its public point is not the firmware key's."
+        return None
+    if isinstance(proof, tuple):
+        return _signed_proof(proof)
+    if not isinstance(proof, int) or isinstance(proof, bool):
+        return (
+            f"pass the private value d as an int (or the key, or a (message, signature) pair of a new message "
+            f"you signed with it), not {kind(proof)}."
+        )
+    if not 1 <= proof < P256_ORDER:
+        return "a P-256 private value lies between 1 and n - 1: reduce yours modulo n (P256_ORDER)."
+    if ec.derive_private_key(proof, ec.SECP256R1()).public_key().public_numbers() == _reused_point:
+        return None
+    if _is_nonce(proof):
+        return "that is the nonce k (k*G gives the signatures' r): now solve s1 = k^-1 (z1 + r*d) for d."
+    return (
+        "that is not the private key: d*G is not the public point. Check k first: x(k*G) mod n must be the "
+        "signatures' r."
+    )
+
+
+def _signed_proof(proof: tuple[object, ...]) -> str | None:
+    parts = [bytes(part) for part in proof if isinstance(part, (bytes, bytearray))]
+    if len(proof) != len(parts) or len(parts) != 2:
+        return "pass a (message, signature) pair, both bytes: the DER signature pyca's sign returns."
+    message, signature = parts
+    if any(message == given for given, _ in reused_nonce_signatures):
+        return "that message was signed already: sign a new message with the key you recovered."
+    try:
+        _reused_key.public_key().verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return "that signature does not verify with reused_nonce_public_key: sign with the key you recovered."
+    return None
+
+
+q6 = Exercise(
+    6,
+    "break",
+    "A firmware signer reused one ECDSA nonce k for two signatures: `reused_nonce_signatures` holds both (message, DER "
+    "signature) pairs, `reused_nonce_public_key` the public key. Recover the private value d and pass it (or sign a "
+    "new message with it and pass (message, signature)).",
+    _check_q6,
+    "decode_dss_signature gives (r, s); z is SHA-256 of the message as an int. s1 - s2 = k^-1 (z1 - z2) mod n gives "
+    "k; then s1 = k^-1 (z1 + r*d) gives d. pow(x, -1, n) inverts modulo n.",
+    """from hashlib import sha256
+
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+n = P256_ORDER
+(m1, sig1), (m2, sig2) = reused_nonce_signatures
+(r, s1), (_, s2) = decode_dss_signature(sig1), decode_dss_signature(sig2)
+z1, z2 = (int.from_bytes(sha256(m).digest(), "big") for m in (m1, m2))
+k = (z1 - z2) * pow(s1 - s2, -1, n) % n
+d = (s1 * k - z1) * pow(r, -1, n) % n
+q6.check(d)""",
+    lambda proof: (
+        "Two signatures, one nonce, and the key is gone. Reuse is not the only danger: a few biased or leaked "
+        "nonce bits over many signatures are enough too (lattice attacks; Minerva)."
+    ),
+)
+
+
 quiz = Quiz(
     Question(
         "A signature verifies with Alice's public key. What does that prove?",
         {
             "a": "The holder of the matching private key signed exactly these bytes",
-            "b": "The message was kept secret",
+            "b": "The holder of the matching private key signed these bytes, and sent them just now",
             "c": "The person called Alice sent it",
         },
         "a",
-        "A signature hides nothing. Which person holds the key is for a certificate, or an out-of-band check of the "
-        "public key, to say.",
+        "A signature hides nothing, and says nothing of when: a copied signed message verifies again tomorrow (a "
+        "replay), unless the signed bytes carry a time or a fresh challenge. Which person holds the key is for a "
+        "certificate, or an out-of-band check of the public key, to say.",
     ),
     Question(
         "What happens if ECDSA signs two messages with the same secret nonce k?",
-        {"a": "Anyone can compute the private key", "b": "The signatures are slightly weaker", "c": "Nothing"},
+        {
+            "a": "Anyone holding both signatures and messages can compute the private key",
+            "b": "The two signatures share r, which shows they came from one signer, but the key stays safe",
+            "c": "It reveals k, but k alone gives nothing without the private key",
+        },
         "a",
-        "Two equations in the same k give k, and then the private key: how the PlayStation 3's signing key was "
-        "recovered in 2010. RFC 6979 derives k deterministically; Ed25519 does so by design (RFC 8032).",
+        "Two equations in the same k give k, and then the private key (exercise 6): how the PlayStation 3's signing "
+        "key was recovered in 2010. Not only reuse: a few biased or leaked bits of k over many signatures also give "
+        "the key (Howgrave-Graham and Smart 2001; Minerva, CHES 2020). RFC 6979 derives k deterministically; Ed25519 "
+        "does so by design (RFC 8032).",
     ),
     Question(
         "Which of these signature schemes is deterministic: the same key and message always give the same signature?",
@@ -227,10 +406,11 @@ quiz = Quiz(
         {
             "a": "Any entry up to the checkpoint edited, removed, reordered or re-chained",
             "b": "Any change at all, including entries after the checkpoint",
-            "c": "Only changes to the last entry",
+            "c": "Entries up to the checkpoint edited, but not one removed, since the chain can be re-linked",
         },
         "a",
-        "The checkpoint signs the head at that point. Entries after it are growth: nothing vouches for them until the "
-        "next checkpoint, which is why CT logs publish signed tree heads regularly (RFC 9162).",
+        "The checkpoint signs the head at that point, which fixes every entry before it: re-linking the chain gives "
+        "another head. Entries after it are growth: nothing vouches for them until the next checkpoint, which is why "
+        "CT logs publish signed tree heads regularly (RFC 9162).",
     ),
 )
