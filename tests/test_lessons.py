@@ -1023,7 +1023,8 @@ def test_signing_table_lists_sizes_and_times() -> None:
     table = pictures.signing_table({"ed25519": (2e-05, 7e-05), "ml-dsa-65": (0.0007, 0.00014)}).splitlines()
     assert table[0].split() == ["algorithm", "private", "key", "public", "key", "signature", "sign", "verify"]
     assert table[1].split() == ["ed25519", "48", "B", "44", "B", "64", "B", "0.000020", "s", "0.000070", "s"]
-    assert table[2].split()[:7] == ["ml-dsa-65", "54", "B", "1974", "B", "3309", "B"]
+    assert table[2].split()[:8] == ["ml-dsa-65", "54", "B", "seed", "1974", "B", "3309", "B"]
+    assert "expanded private key it signs with is 4032 B (FIPS 204)" in table[3]
 
 
 # ---------------------------------------------------------------- lessons 03 and 06: checkers that judge (issue 23)
