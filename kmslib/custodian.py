@@ -1312,10 +1312,10 @@ class KeyCustodian:
         from kmslib.store import AUDIT_BATCH, AUDIT_LIMIT, open_store  # noqa: PLC0415 - sqlite3 only with a store
 
         custodian = cls(clock=clock)
-        error: KMSError | None = None
+        error: BaseException | None = None
         try:
             store, loaded = open_store(path, passphrase=passphrase, shares=shares)
-        except KMSError as exc:
+        except BaseException as exc:  # noqa: BLE001 - a KMSError, or MemoryError...: raised below without the secret
             error = exc
         if error is not None:
             passphrase = shares = None  # a traceback keeps its frames' locals: not the unseal secret
