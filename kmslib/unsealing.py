@@ -30,9 +30,9 @@ kmslib writes, before any key derivation runs: a JSON object of at most
 - ``{"method": "shares", "shares": s, "threshold": t}`` with integers 2 <= t <= s <= 16.
 
 The numbers must be JSON integers (``3.0`` and ``true`` are refused). Anything else, an unknown
-KDF, a missing or extra field included, is a :class:`~kmslib.errors.StoreError`: an attacker
-who can write the file cannot make opening it take more time or memory than these parameters
-cost, nor raise anything but a ``KMSError``. :func:`derive_unseal_key` applies the same check.
+KDF, a missing or extra field included, is a :class:`~kmslib.errors.StoreError`, so an attacker
+who can write the file does not choose what the key derivation costs: it runs with one of these
+two parameter sets or not at all. :func:`derive_unseal_key` applies the same check.
 SLIP-0039 lets whoever makes a share choose its iteration exponent ``e``: combining shares runs
 PBKDF2-SHA256 for 10,000 x 2^e iterations in all (SLIP-0039, "Encryption of the master secret").
 kmslib makes its shares with ``e`` = :data:`SHARE_ITERATION_EXPONENT` (1), and

@@ -21,7 +21,7 @@ from shamir_mnemonic import cipher
 from shamir_mnemonic.share import Share
 
 import kmslib
-from helpers import leaks
+from helpers import ROOT, leaks
 from kmslib import KeyCustodian, KMSError, StoreError, UnsealError, unsealing
 
 PASSPHRASE = "correct horse battery staple"
@@ -399,13 +399,14 @@ def test_a_memory_error_inside_the_kdf_leaves_no_passphrase_and_no_lock(
     assert kept is not None
     assert leaks(kept, [PASSPHRASE.encode()]) == []
     tb = kept.__traceback__
-    while tb is not None:  # no frame at all below the one that re-raised it: no connection, no secret
+    while tb is not None:  # no frame of its traceback holds the store's connection, even a closed one
         assert "sqlite3.Connection" not in {
             type(v).__module__ + "." + type(v).__name__ for v in tb.tb_frame.f_locals.values()
         }
         tb = tb.tb_next
     script = "import sys, kmslib\nkmslib.KeyCustodian.open(sys.argv[1], passphrase=sys.argv[2]).close()\n"
-    opened = subprocess.run([sys.executable, "-c", script, str(path), PASSPHRASE], check=False, timeout=120)
+    command = [sys.executable, "-c", script, str(path), PASSPHRASE]
+    opened = subprocess.run(command, check=False, timeout=120, cwd=ROOT)  # this checkout's kmslib
     assert opened.returncode == 0, "another process could not open the store while the MemoryError was kept"
 
 
