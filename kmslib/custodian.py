@@ -1431,11 +1431,11 @@ class KeyCustodian:
         """
         from kmslib.store import AUDIT_BATCH, AUDIT_LIMIT, open_store  # noqa: PLC0415 - sqlite3 only with a store
 
-        error: KMSError | None = None
+        error: BaseException | None = None
         try:
             custodian = cls(clock=clock, gcm_invocation_limit=gcm_invocation_limit)
             store, loaded = open_store(path, passphrase=passphrase, shares=shares)
-        except KMSError as exc:
+        except BaseException as exc:  # noqa: BLE001 - a KMSError, or MemoryError...: raised below without the secret
             error = exc
         if error is not None:
             passphrase = shares = None  # a traceback keeps its frames' locals: not the unseal secret
@@ -1501,15 +1501,15 @@ class KeyCustodian:
                 the change could not be written; nothing changes, and the custodian stays usable.
 
         """
-        error: KMSError | None = None
+        error: BaseException | None = None
         with _Audited(self, "rekey"):
             with self._lock:
                 self._require_open()
                 try:
                     return self._store.rekey(current, passphrase, shares, threshold)
-                except KMSError as exc:
+                except BaseException as exc:  # noqa: BLE001 - a KMSError, or MemoryError...: raised below
                     error = exc
-                    error.__traceback__ = None  # the store's frames held the secrets
+                    error.__traceback__ = error.__context__ = None  # the store's frames held the secrets
             current = passphrase = None  # type: ignore[assignment]  # a traceback keeps its frames' locals
             assert error is not None
             raise error

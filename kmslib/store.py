@@ -24,6 +24,10 @@ Opening checks everything before a custodian sees any of it: SQLite's ``quick_ch
 every seal, the chain, and the manifest. Any failure is a :class:`~kmslib.errors.StoreError`
 naming the problem, and nothing is loaded: **the whole store refuses**, not only the damaged row.
 A row deleted, added, edited or swapped, and a log cut short, are all detected.
+What is read before it can be authenticated is bounded first: the unseal row must hold a parameter
+set kmslib writes (:func:`kmslib.unsealing.unseal_parameters`), checked before any key derivation,
+and the manifests' JSON may nest at most 16 deep, checked before it is parsed (:mod:`kmslib._json`).
+A refused open closes its connection, releasing the lock, before it raises.
 
 Rekeying (:meth:`SealedStore.rekey`) rotates the root key: every sealed row is re-sealed under a
 new one, in one transaction, so that the old unseal secret opens nothing in the current file. A
@@ -95,7 +99,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from kmslib import unsealing
+from kmslib import _json, unsealing
 from kmslib._checks import key_id as checked_key_id
 from kmslib.aes import AES_MODES, AESKeyVersion
 from kmslib.audit import GENESIS, AuditLog, Record
@@ -117,6 +121,8 @@ AUDIT_LIMIT = 4096
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _NONCE = 12
 _ROOT_BYTES = 32
+#: The deepest a manifest row's JSON may nest (kmslib's nest 3 deep); checked before it is parsed.
+_MANIFEST_DEPTH = 16
 _SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE keys (
@@ -689,7 +695,7 @@ class SealedStore:
             if db is None:
                 raise StoreError("the store is closed")
             meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
-            unseal = json.loads(meta["unseal"])
+            unseal = unsealing.unseal_parameters(meta["unseal"])
             as_shares = not isinstance(current, (str, bytes, bytearray))
             old_key: bytes | None = _unseal_key(unseal, None if as_shares else current, current if as_shares else None)
             assert old_key is not None
@@ -826,7 +832,8 @@ class SealedStore:
         audit_rows = db.execute("SELECT first, count, records, prev, hash FROM audit ORDER BY first").fetchall()
         meta = dict(db.execute("SELECT name, value FROM meta WHERE name IN ('manifest', 'audit_manifest')").fetchall())
         usage = _usage(db, barrier)
-        manifest, audit_manifest = json.loads(meta["manifest"]), json.loads(meta["audit_manifest"])
+        manifest = _json.loads(meta["manifest"], what="manifest", max_depth=_MANIFEST_DEPTH)
+        audit_manifest = _json.loads(meta["audit_manifest"], what="audit manifest", max_depth=_MANIFEST_DEPTH)
         body = {"keys": manifest.get("keys"), **{k: audit_manifest.get(k) for k in ("audit", "head", "keys_digest")}}
         bound = audit_manifest.get("unseal")  # absent only in a store no kmslib that binds them has written to
         keys_text, keys_digest = _keys_manifest(barrier, dict(map(tuple, manifest.get("keys") or [])))
@@ -1058,27 +1065,29 @@ def open_store(
         raise ArgumentTypeError(f"path must be a str or path, not {type(path).__name__}")
     hold = _claim(Path(path))  # first: refused before any file of a store held here is opened
     db: sqlite3.Connection | None = None
-    loaded: tuple[SealedStore, _Loaded] | str | KMSError = "the store could not be opened"
+    loaded: tuple[SealedStore, _Loaded] | str | BaseException = "the store could not be opened"
     try:
         db = _connect(Path(path))
-        try:
-            loaded = _open(db, Path(path), hold, passphrase, shares)
-        except KMSError as exc:  # first: kmslib's InvalidInputError is a ValueError too
-            loaded = exc
-        except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError) as exc:
-            malformed = "the store file is malformed or tampered with"
-            loaded = StoreError(_sqlite_problem(exc) if isinstance(exc, sqlite3.Error) else malformed)
+        loaded = _open(db, Path(path), hold, passphrase, shares)
+    except KMSError as exc:  # first: kmslib's InvalidInputError is a ValueError too
+        loaded = exc
+    except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError) as exc:
+        loaded = StoreError(
+            _sqlite_problem(exc) if isinstance(exc, sqlite3.Error) else "the store file is malformed or tampered with"
+        )
+    except BaseException as exc:  # noqa: BLE001 - MemoryError, KeyboardInterrupt...: raised below, as refusals are
+        loaded = exc
     finally:
-        if not isinstance(loaded, tuple):  # refused: the connection first, then the lock
+        if not isinstance(loaded, tuple):  # refused: the connection first, then the lock (a kept error keeps neither)
             if db is not None:
                 db.close()
             hold.release()
     if isinstance(loaded, tuple):
         store, content = loaded
         return store, content
-    passphrase = shares = None  # a traceback keeps its frames' locals
-    error = loaded if isinstance(loaded, KMSError) else StoreError(loaded)
-    error.__traceback__ = None
+    db = passphrase = shares = None  # a traceback keeps its frames' locals
+    error = StoreError(loaded) if isinstance(loaded, str) else loaded
+    error.__traceback__ = error.__cause__ = error.__context__ = None  # no frame that held the secret or connection
     raise error
 
 
@@ -1098,7 +1107,7 @@ def _open(  # noqa: PLR0911 - one refusal for each problem, each with its own me
         return "the file is an SQLite database, but not a kmslib store"
     if int(meta["format"]) > FORMAT:
         return f"the store has format {meta['format']}, newer than this kmslib reads ({FORMAT}): upgrade kmslib"
-    store_id, unseal = str(meta["store_id"]), json.loads(meta["unseal"])
+    store_id, unseal = str(meta["store_id"]), unsealing.unseal_parameters(meta["unseal"])
     unseal_key = _unseal_key(unseal, passphrase, shares)
     root_key = _open_root(unseal_key, meta["root"], store_id, unseal)
     del unseal_key
@@ -1113,10 +1122,14 @@ def _open(  # noqa: PLR0911 - one refusal for each problem, each with its own me
     db.execute("PRAGMA secure_delete=ON")
     store = SealedStore(db, path, _Barrier(root_key, store_id), root_key, hold)
     store._unseal_digest = _unseal_digest(str(meta["unseal"]), str(meta["root"]))
-    loaded = store._load()
+    loaded: _Loaded | str = "the store could not be loaded"
+    try:
+        loaded = store._load()
+    finally:  # a refusal, or an exception on its way out: the caller closes the connection
+        if isinstance(loaded, str):
+            store._db = None
+            store._barrier.destroy()
+            root_key[:] = bytes(len(root_key))
     if isinstance(loaded, str):
-        store._db = None  # the caller closes the connection
-        store._barrier.destroy()
-        root_key[:] = bytes(len(root_key))
         return loaded
     return store, loaded

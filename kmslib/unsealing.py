@@ -17,6 +17,27 @@ key, and comes from what people hold:
 Replacing the unseal key (:meth:`kmslib.KeyCustodian.rekey`) re-seals the root key alone, so a
 new passphrase, or new shares when a share holder leaves, costs one row, not every key.
 Nothing here does polynomial arithmetic: the sharing is ``shamir-mnemonic``'s.
+
+What is read before anything authenticates it is bounded first. The store's unseal row is
+untrusted until the root key opens under it, so :func:`unseal_parameters` accepts only what
+kmslib writes, before any key derivation runs: a JSON object of at most
+:data:`UNSEAL_ROW_CHARS` characters, not nested, holding exactly
+
+- ``{"method": "passphrase", "kdf": "argon2id", "iterations": 3, "lanes": 4, "memory_cost": 65536,
+  "salt": ...}`` (:data:`ARGON2ID`), or
+- ``{"method": "passphrase", "kdf": "scrypt", "n": 131072, "r": 8, "p": 1, "salt": ...}``
+  (:data:`SCRYPT`), the salt being 32 lower-case hexadecimal digits (16 bytes) in both, or
+- ``{"method": "shares", "shares": s, "threshold": t}`` with integers 2 <= t <= s <= 16.
+
+The numbers must be JSON integers (``3.0`` and ``true`` are refused). Anything else, an unknown
+KDF, a missing or extra field included, is a :class:`~kmslib.errors.StoreError`, so an attacker
+who can write the file does not choose what the key derivation costs: it runs with one of these
+two parameter sets or not at all. :func:`derive_unseal_key` applies the same check.
+SLIP-0039 lets whoever makes a share choose its iteration exponent ``e``: combining shares runs
+PBKDF2-SHA256 for 10,000 x 2^e iterations in all (SLIP-0039, "Encryption of the master secret").
+kmslib makes its shares with ``e`` = :data:`SHARE_ITERATION_EXPONENT` (1), and
+:func:`combine_shares` and :func:`share_progress` refuse a share with a larger ``e`` with an
+:class:`~kmslib.errors.UnsealError` naming it, before the cipher runs.
 """
 
 from __future__ import annotations
@@ -24,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import unicodedata
 from collections.abc import Sequence
 from types import ModuleType
@@ -32,13 +54,16 @@ from typing import Any
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from kmslib.errors import ArgumentTypeError, InvalidInputError, StoreError, UnsealError
+from kmslib import _json
+from kmslib.errors import ArgumentTypeError, InvalidInputError, KMSError, StoreError, UnsealError
 
 __all__ = [
     "ARGON2ID",
     "MAX_SHARES",
     "SCRYPT",
+    "SHARE_ITERATION_EXPONENT",
     "UNSEAL_KEY_BYTES",
+    "UNSEAL_ROW_CHARS",
     "check_share_counts",
     "combine_shares",
     "derive_unseal_key",
@@ -46,6 +71,7 @@ __all__ = [
     "passphrase_parameters",
     "share_progress",
     "split_unseal_key",
+    "unseal_parameters",
 ]
 
 UNSEAL_KEY_BYTES = 32
@@ -56,6 +82,13 @@ ARGON2ID: dict[str, Any] = {"kdf": "argon2id", "iterations": 3, "lanes": 4, "mem
 SCRYPT: dict[str, Any] = {"kdf": "scrypt", "n": 2**17, "r": 8, "p": 1}
 #: SLIP-0039 allows at most 16 shares in a group.
 MAX_SHARES = 16
+#: The SLIP-0039 iteration exponent of the shares kmslib makes, and the largest it combines.
+SHARE_ITERATION_EXPONENT = 1
+#: The longest unseal row a store may hold, in characters (what kmslib writes is under 200).
+UNSEAL_ROW_CHARS = 1024
+_SALT = re.compile(f"[0-9a-f]{{{2 * SALT_BYTES}}}")
+#: The KDFs a passphrase store may name, each with the one parameter set kmslib writes and reads.
+_KDFS = {"argon2id": ARGON2ID, "scrypt": SCRYPT}
 _EXTRA = "Shamir shares need the shamir-mnemonic package: pip install 'kmslib[store]'"
 
 
@@ -94,28 +127,88 @@ def passphrase_parameters() -> dict[str, Any]:
     return {**chosen, "salt": os.urandom(SALT_BYTES).hex()}
 
 
+def unseal_parameters(text: object) -> dict[str, Any]:
+    """A store's unseal row, parsed and checked before anything uses it (see the module's docstring).
+
+    Args:
+        text: the row as stored: untrusted, since nothing authenticates it until the root key opens.
+
+    Returns:
+        The parameters: a passphrase's KDF, its parameters and salt, or the shares' counts.
+
+    Raises:
+        StoreError: anything but a row kmslib writes.
+    """
+    parameters = _json.loads(text, what="unseal row", max_depth=1, max_chars=UNSEAL_ROW_CHARS)
+    if not isinstance(parameters, dict):
+        raise StoreError("the store's unseal row is not a JSON object: the file was damaged or tampered with")
+    method = parameters.get("method")
+    if method == "passphrase":
+        _kdf(parameters)
+    elif method == "shares":
+        shares, threshold = parameters.get("shares"), parameters.get("threshold")
+        exact = set(parameters) == {"method", "shares", "threshold"}
+        if not exact or type(shares) is not int or type(threshold) is not int:
+            raise StoreError("the store's shares row does not hold exactly two integers: the file was tampered with")
+        if not 2 <= threshold <= shares <= MAX_SHARES:
+            raise StoreError(
+                f"the store's shares row is outside 2 <= threshold <= shares <= {MAX_SHARES}: "
+                "the file was tampered with"
+            )
+    else:
+        raise StoreError("the store's unseal row names no known method: the file was damaged or tampered with")
+    return parameters
+
+
+def _kdf(parameters: object) -> tuple[str, dict[str, int], bytes]:
+    """``(kdf, its cost parameters, salt)`` of a passphrase's stored parameters, checked before any use.
+
+    Raises:
+        StoreError: an unknown KDF, a missing or extra field, or a value kmslib does not write.
+    """
+    kdf = parameters.get("kdf") if isinstance(parameters, dict) else None
+    expected = _KDFS.get(kdf) if type(kdf) is str else None
+    if expected is None:
+        raise StoreError(
+            f"the store's passphrase names an unknown key-derivation function (kmslib reads {' and '.join(_KDFS)}): "
+            "the file was damaged or tampered with"
+        )
+    assert isinstance(parameters, dict)
+    assert isinstance(kdf, str)
+    costs = {name: value for name, value in expected.items() if name != "kdf"}
+    salt = parameters.get("salt")
+    fields = set(parameters) - {"method"} if parameters.get("method", "passphrase") == "passphrase" else None
+    if (
+        fields != {"kdf", "salt", *costs}
+        or any(type(parameters[name]) is not int or parameters[name] != value for name, value in costs.items())
+        or type(salt) is not str
+        or _SALT.fullmatch(salt) is None
+    ):
+        written = ", ".join(f"{name}={value}" for name, value in costs.items())
+        raise StoreError(
+            f"the store's {kdf} parameters are not the ones kmslib writes ({written}, a {SALT_BYTES}-byte salt "
+            "in hexadecimal): the file was damaged or tampered with"
+        )
+    return kdf, costs, bytes.fromhex(salt)
+
+
 def derive_unseal_key(passphrase: bytes, parameters: dict[str, Any]) -> bytes:
     """The unseal key that ``passphrase`` gives under the stored ``parameters``.
 
+    The parameters are checked first (as :func:`unseal_parameters` does): the KDF runs only with a
+    parameter set kmslib writes.
+
     Raises:
-        StoreError: the parameters are not ones kmslib wrote, or name a KDF this OpenSSL lacks.
+        StoreError: the parameters are not ones kmslib writes, or name a KDF this OpenSSL lacks.
     """
-    kdf = parameters.get("kdf")
-    try:
-        salt = bytes.fromhex(parameters["salt"])
-        if kdf == "argon2id":
-            argon2id = _argon2id()
-            if argon2id is None:  # pragma: no cover - OpenSSL before 3.2
-                raise StoreError("the store's passphrase uses Argon2id, which this OpenSSL lacks (3.2 or later needed)")
-            params = {name: int(parameters[name]) for name in ("iterations", "lanes", "memory_cost")}
-            derived: bytes = argon2id(salt=salt, length=UNSEAL_KEY_BYTES, **params).derive(passphrase)
-            return derived
-        if kdf == "scrypt":
-            n, r, p = int(parameters["n"]), int(parameters["r"]), int(parameters["p"])
-            return Scrypt(salt=salt, length=UNSEAL_KEY_BYTES, n=n, r=r, p=p).derive(passphrase)
-    except (KeyError, ValueError, TypeError):
-        pass
-    raise StoreError("the store's key-derivation parameters are damaged or unknown")
+    kdf, costs, salt = _kdf(parameters)
+    if kdf == "argon2id":
+        argon2id = _argon2id()
+        if argon2id is None:  # pragma: no cover - OpenSSL before 3.2
+            raise StoreError("the store's passphrase uses Argon2id, which this OpenSSL lacks (3.2 or later needed)")
+        derived: bytes = argon2id(salt=salt, length=UNSEAL_KEY_BYTES, **costs).derive(passphrase)
+        return derived
+    return Scrypt(salt=salt, length=UNSEAL_KEY_BYTES, **costs).derive(passphrase)
 
 
 def _slip39() -> ModuleType:
@@ -131,7 +224,9 @@ def split_unseal_key(unseal_key: bytes, shares: int, threshold: int) -> list[str
     Raises:
         StoreError: ``shamir-mnemonic`` is not installed (the message names the extra).
     """
-    groups: list[list[str]] = _slip39().generate_mnemonics(1, [(threshold, shares)], unseal_key)
+    groups: list[list[str]] = _slip39().generate_mnemonics(
+        1, [(threshold, shares)], unseal_key, iteration_exponent=SHARE_ITERATION_EXPONENT
+    )
     return list(groups[0])
 
 
@@ -171,16 +266,34 @@ def share_progress(shares: Sequence[str]) -> tuple[int, int]:
     when shares come from different sets.
 
     Raises:
-        UnsealError: a share whose words or checksum are wrong, or shares of different sets.
+        UnsealError: a share whose words or checksum are wrong, shares of different sets, or a
+            share whose iteration exponent is above :data:`SHARE_ITERATION_EXPONENT`.
         ArgumentTypeError: ``shares`` is not a list of strings.
         StoreError: ``shamir-mnemonic`` is not installed.
     """
-    distinct, threshold, _ = _distinct(shares)
+    checked = _checked(shares, SHARE_ITERATION_EXPONENT)
+    if isinstance(checked, KMSError):
+        shares = None  # type: ignore[assignment]  # a traceback keeps its frames' locals: not the shares
+        raise checked
+    distinct, threshold, _ = checked
     return len(distinct), threshold
 
 
-def _distinct(shares: object) -> tuple[list[str], int, int]:
-    """The distinct, checked shares, their member threshold (0 for none) and their number of groups."""
+def _checked(shares: object, max_exponent: int) -> tuple[list[str], int, int] | KMSError:
+    """What :func:`_distinct` returns, or the error it raised, stripped of its traceback (its frames held shares)."""
+    try:
+        return _distinct(shares, max_exponent)
+    except KMSError as exc:
+        exc.__traceback__ = None
+        return exc
+
+
+def _distinct(shares: object, max_exponent: int) -> tuple[list[str], int, int]:
+    """The distinct, checked shares, their member threshold (0 for none) and their number of groups.
+
+    Decoding a share runs no key derivation; a share whose iteration exponent is above ``max_exponent``
+    is refused here, before anything combines it.
+    """
     words: Any = _words(shares)
     error_class = _slip39().MnemonicError
     share_class = importlib.import_module("shamir_mnemonic.share").Share
@@ -199,6 +312,13 @@ def _distinct(shares: object) -> tuple[list[str], int, int]:
                 "(its checksum does not match); compare it word by word with the copy"
             )
             break
+        if share.iteration_exponent > max_exponent:
+            problem = (
+                f"share {number} was made with iteration exponent {share.iteration_exponent}: kmslib makes its "
+                f"shares with {SHARE_ITERATION_EXPONENT} and combines none above {max_exponent} (each step doubles "
+                "the work of combining them)"
+            )
+            break
         if identity is not None and share.identifier != identity:
             problem = f"share {number} belongs to another set of shares (its identifier differs)"
             break
@@ -210,15 +330,29 @@ def _distinct(shares: object) -> tuple[list[str], int, int]:
     return list(seen.values()), threshold, groups
 
 
-def combine_shares(shares: Sequence[str], *, _slip39_passphrase: bytes = b"") -> bytes:
+def combine_shares(
+    shares: Sequence[str],
+    *,
+    _slip39_passphrase: bytes = b"",
+    _max_iteration_exponent: int = SHARE_ITERATION_EXPONENT,
+) -> bytes:
     """The secret that ``shares`` recover (at least the threshold of one set).
 
+    The two keyword arguments are for SLIP-0039's published test vectors, made with a passphrase
+    and with iteration exponents up to 3; kmslib itself passes neither.
+
     Raises:
-        UnsealError: too few shares, a mistyped one, or shares of different sets. The message
-            never repeats a share's words.
+        UnsealError: too few shares, a mistyped one, shares of different sets, or a share whose
+            iteration exponent is above ``_max_iteration_exponent`` (checked before the cipher
+            runs). The message never repeats a share's words.
         StoreError: ``shamir-mnemonic`` is not installed.
     """
-    distinct, need, groups = _distinct(shares)
+    checked = _checked(shares, _max_iteration_exponent)
+    if isinstance(checked, KMSError):
+        shares = None  # type: ignore[assignment]
+        raise checked
+    distinct, need, groups = checked
+    del checked
     have = len(distinct)
     if have == 0 or (groups == 1 and have < need):
         missing = "no shares were given" if have == 0 else f"{have} of {need} shares given; {need - have} more needed"

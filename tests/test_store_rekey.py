@@ -291,3 +291,20 @@ def test_a_store_written_before_the_binding_opens_and_is_bound_by_its_first_writ
     db.close()
     with pytest.raises(StoreError, match="audit manifest"):
         KeyCustodian.open(store, passphrase=OLD)
+
+
+def test_an_unexpected_error_inside_rekey_leaves_no_secret_in_its_frames(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def out_of_memory(passphrase: bytes, parameters: object) -> bytes:
+        raise MemoryError("the key derivation ran out of memory")
+
+    with KeyCustodian.open(store, passphrase=OLD) as kms:
+        monkeypatch.setattr(kmslib.unsealing, "derive_unseal_key", out_of_memory)
+        with pytest.raises(MemoryError) as caught:
+            kms.rekey(OLD, passphrase=NEW)
+        assert leaks(caught.value, [OLD.encode(), NEW.encode()]) == []
+        monkeypatch.undo()
+        kms.establish_aes_key("still usable")
+    with KeyCustodian.open(store, passphrase=OLD) as kms:
+        assert "still usable" in kms
