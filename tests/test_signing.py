@@ -6,6 +6,7 @@ import base64
 import json
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,100 @@ def test_a_signed_checkpoint_catches_what_an_unsigned_chain_cannot(kms: KeyCusto
     with pytest.raises(ArgumentTypeError, match="needs the public_key"):
         AuditLog.verify_jsonl(export, checkpoint=checkpoint)
     assert kms.audit_log[signed].operation == "sign_audit_checkpoint"  # recorded after what it vouches for
+
+
+def _statement(count: int | str, head: str) -> str:
+    """A checkpoint statement, as sign_audit_checkpoint builds it (the part its signature covers)."""
+    return f"kmslib-checkpoint:v1:{count}:{head}:2026-01-01T12:00:00+00:00"
+
+
+def test_sign_refuses_a_checkpoint_statement_so_it_cannot_forge_one(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("data")
+    kms.encrypt_data_aes("data", "mon")
+    kms.invalidate_key("data", reason="retired")
+    honest = kms.sign_audit_checkpoint("ed25519")  # the log keeper's checkpoint
+    pem = kms.export_public_key("ed25519")
+    # Whoever may call sign with that key rewrites the log (the revocation now failed) and signs its head.
+    forged = rewrite_log(kms.audit_log.to_jsonl(), 3, outcome="KeyNotFoundError")
+    count = len(forged.splitlines())
+    head = json.loads(forged.splitlines()[-1])["hash"]
+    for statement in (_statement(count, head), _statement(count, head).encode("ascii"), "kmslib-checkpoint:v2:"):
+        with pytest.raises(InvalidInputError, match="sign_audit_checkpoint alone signs") as err:
+            kms.sign("ed25519", statement)
+        assert leaks(err.value, []) == []
+    assert kms.audit_log[-1].operation == "sign"
+    assert kms.audit_log[-1].outcome == "InvalidInputError"
+    assert AuditLog.verify_jsonl(kms.audit_log.to_jsonl(), checkpoint=honest, public_key=pem)
+    assert not AuditLog.verify_jsonl(forged, checkpoint=honest, public_key=pem)
+    # Anything else is signed as before, a statement quoted inside a message included.
+    kms.verify("ed25519", " " + _statement(count, head), kms.sign("ed25519", " " + _statement(count, head)))
+
+
+def _raw_checkpoint(private: ed25519.Ed25519PrivateKey, statement: str) -> str:
+    """A checkpoint signed outside kmslib (a keeper's bug, or a keeper that lies about its count)."""
+    return f"{statement}:{format_token(1, 'ed25519', private.sign(statement.encode()))}"
+
+
+def test_a_checkpoint_whose_count_is_not_its_heads_position_is_refused(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("data")
+    for day in ("mon", "tue", "wed"):
+        kms.encrypt_data_aes("data", day)
+    private = ed25519.Ed25519PrivateKey.generate()
+    pem = private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    log = kms.audit_log
+    export, head, count = log.to_jsonl(), log.head, len(log)
+    assert AuditLog.verify_jsonl(export, checkpoint=_raw_checkpoint(private, _statement(count, head)), public_key=pem)
+    assert log.verify(checkpoint=_raw_checkpoint(private, _statement(count, head)), public_key=pem)
+    for wrong in (count - 1, count + 1, 0, 10**30):
+        checkpoint = _raw_checkpoint(private, _statement(wrong, head))
+        assert not AuditLog.verify_jsonl(export, checkpoint=checkpoint, public_key=pem)
+        assert not log.verify(checkpoint=checkpoint, public_key=pem)
+    empty = _raw_checkpoint(private, _statement(0, "0" * 64))
+    assert AuditLog.verify_jsonl(export, checkpoint=empty, public_key=pem)
+    assert not AuditLog.verify_jsonl(
+        export, checkpoint=_raw_checkpoint(private, _statement(1, "0" * 64)), public_key=pem
+    )
+    assert not AuditLog.verify_jsonl(
+        export, checkpoint=_raw_checkpoint(private, _statement(2, head).replace(":2:", ":²:")), public_key=pem
+    )
+
+
+#: How many checkpoints each of two threads signs while three others log.
+CHECKPOINTS = 200
+
+
+def test_every_checkpoint_counts_exactly_the_entries_up_to_its_head_while_threads_log(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("data")
+    kms.generate_signing_key("auditor")
+    stop = threading.Event()
+    checkpoints: list[str] = []
+
+    def log_until_stopped() -> None:
+        for _ in range(2000):
+            if stop.is_set():
+                return
+            kms.encrypt_data_aes("data", "x")
+
+    def sign_checkpoints() -> None:
+        for _ in range(CHECKPOINTS):
+            checkpoints.append(kms.sign_audit_checkpoint("auditor"))
+
+    loggers = [threading.Thread(target=log_until_stopped) for _ in range(3)]
+    signers = [threading.Thread(target=sign_checkpoints) for _ in range(2)]
+    for thread in loggers + signers:
+        thread.start()
+    for thread in signers:
+        thread.join()
+    stop.set()
+    for thread in loggers:
+        thread.join()
+    entries = list(kms.audit_log)
+    pem = kms.export_public_key("auditor")
+    export = kms.audit_log.to_jsonl()
+    wrong = [c for c in checkpoints if entries[int(c.split(":")[2]) - 1].hash != c.split(":")[3]]
+    assert wrong == []
+    assert len(checkpoints) == 2 * CHECKPOINTS
+    assert AuditLog.verify_jsonl(export, checkpoint=checkpoints[-1], public_key=pem)
 
 
 # ---------------------------------------------------------------- Wycheproof
