@@ -433,7 +433,9 @@ class AuditLog(Sequence[AuditEntry]):
             checkpoint: a checkpoint from ``KeyCustodian.sign_audit_checkpoint``: the export must extend
                 the head it signed.
             public_key: the PEM of the key that signed ``checkpoint`` (required with it). An auditor who
-                trusts only this key detects a log that was cut, reordered, edited or re-chained.
+                holds this key detects a log that was cut, reordered, edited or re-chained before the
+                checkpoint's head; not a different history the keeper signed later, unless the auditor
+                kept an earlier checkpoint that it fails to extend.
 
         Returns:
             ``True`` if the chain is unbroken and reaches ``head``, and its entry number ``<entries>``

@@ -3,7 +3,8 @@
 The recipe, whole (contract section 8):
 
 - ``"ed25519"``: RFC 8032 Ed25519; the signature is the raw 64 bytes;
-- ``"ecdsa-p256-sha256"``: ECDSA over NIST P-256 with SHA-256 (FIPS 186-5); the signature is DER;
+- ``"ecdsa-p256-sha256"``: ECDSA over NIST P-256 with SHA-256 (FIPS 186-5); the signature is DER, always
+  low-s (``s <= n/2``), with a random nonce or, on request, RFC 6979's deterministic one;
 - ``"rsa-pss-sha256"``: RSASSA-PSS (RFC 8017) with SHA-256, MGF1-SHA256 and a 32-byte salt, on a
   2048-, 3072- or 4096-bit key; the signature is k bytes;
 - ``"ml-dsa-65"``: the post-quantum ML-DSA-65 (NIST FIPS 204), pure, with an empty context; the
@@ -142,7 +143,10 @@ class SigningKeyVersion:
 
         Raises:
             InvalidInputError: ``deterministic`` for RSA-PSS (its salt is random) or ML-DSA.
+            ArgumentTypeError: ``deterministic`` is not a bool.
         """
+        if not isinstance(deterministic, bool):
+            raise ArgumentTypeError(f"deterministic must be a bool, not {type(deterministic).__name__}")
         if deterministic and self.algorithm not in DETERMINISTIC_ALGORITHMS:
             raise InvalidInputError(f"deterministic signing applies to {' and '.join(DETERMINISTIC_ALGORITHMS)} only")
         private = self._private  # read once: destroy() may run in another thread
@@ -224,8 +228,8 @@ def verify_signature(public_key_pem: str | bytes, message: str | bytes, signatur
     with only the PEM cannot tell what the key is for (kmslib's own RSA-OAEP encryption keys pass as
     RSA-PSS keys) nor whether the custodian has revoked it: certificates, with their key usage and
     revocation lists (RFC 5280 §4.2.1.3, §5), carry that. An ECDSA signature verifies whether its ``s`` is
-    low or high, as with openssl and FIPS 186-5: ``(r, n - s)`` verifies wherever ``(r, s)`` does, so a
-    signature's bytes do not identify a message (kmslib's own are always low-s).
+    low or high, as FIPS 186-5 defines verification (any ``0 < s < n``): ``(r, n - s)`` verifies wherever
+    ``(r, s)`` does, so a signature's bytes do not identify a message (kmslib's own are always low-s).
 
     Args:
         public_key_pem: the signer's SubjectPublicKeyInfo PEM (``export_public_key``): exactly one PEM
