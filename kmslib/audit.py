@@ -20,8 +20,13 @@ What the chain proves, and what it does not:
   entry up to that head was edited, removed, inserted or reordered, and that the log was not
   cut before it: :meth:`AuditLog.verify` and :meth:`AuditLog.verify_jsonl` take ``head=``.
   Entries after the head are growth since it was taken; they must chain on from it, but
-  nothing outside vouches for them until a later head is saved. This is how Certificate
-  Transparency's signed tree heads work (RFC 9162).
+  nothing outside vouches for them until a later head is saved.
+- A signed checkpoint (``KeyCustodian.sign_audit_checkpoint``) proves that the log keeper's key
+  vouched for that head, at that entry count, at that time. It does not stop the keeper from
+  signing a checkpoint of a different history later; an auditor who kept an earlier checkpoint
+  detects that, because the new log no longer extends it. It is not Certificate Transparency
+  (RFC 9162): there are no Merkle inclusion or consistency proofs, and no gossip between
+  auditors, so an auditor sees a forked history only by comparing checkpoints with others.
 
 The log hands out copies of its entries, never its own. Recording sits on the path of every
 encryption, so it costs little: an operation appends one immutable record of plain values to
@@ -41,15 +46,25 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 from kmslib import errors
 from kmslib._checks import plain_key_id
 
-__all__ = ["GENESIS", "AuditEntry", "AuditLog", "outcome", "verify_chain"]
+__all__ = ["CHECKPOINT_CONTEXT", "GENESIS", "AuditEntry", "AuditLog", "checkpoint_statement", "outcome", "verify_chain"]
 
 #: The ``prev_hash`` of the first entry, and the head of an empty log.
 GENESIS = "0" * 64
+
+#: How every checkpoint statement begins. ``KeyCustodian.sign`` refuses any message that begins with it, so
+#: whoever may call ``sign`` with a key cannot make a checkpoint of it (domain separation, NIST SP 800-57 Pt 1 §5.2).
+CHECKPOINT_CONTEXT = b"kmslib-checkpoint:"
+
+
+def checkpoint_statement(count: int, head: str, time: datetime) -> bytes:
+    """What a checkpoint's signature covers: ``kmslib-checkpoint:v1:<entries>:<head>:<time>``, in ASCII."""
+    return CHECKPOINT_CONTEXT + f"v1:{count}:{head}:{time.isoformat()}".encode("ascii")
+
 
 #: kmslib's own error classes: the only outcomes recorded by their bare name.
 _OWN_ERRORS = frozenset(
@@ -359,22 +374,46 @@ class AuditLog(Sequence[AuditEntry]):
             entries = self._chain()
             return entries[-1].hash if entries else GENESIS
 
-    def verify(self, *, head: str | None = None) -> bool:
-        """Check the log's chain, against a head kept elsewhere.
+    def count_and_head(self) -> tuple[int, str]:
+        """The number of entries and the head, read together: the head is the hash of entry ``count - 1``."""
+        with self._lock:
+            entries = self._chain()
+            return len(entries), entries[-1].hash if entries else GENESIS
+
+    def _checkpoint_statement(self, now: datetime) -> bytes:
+        """Save the log up to its head, then return the statement a checkpoint of that head signs.
+
+        Raises:
+            StoreError: a sealed store could not save the records; nothing is to be signed.
+        """
+        count, head = self.count_and_head()
+        self.flush()  # saves every record up to at least ``count``: a crash cannot cut the log before it
+        return checkpoint_statement(count, head, now)
+
+    def verify(
+        self, *, head: str | None = None, checkpoint: str | None = None, public_key: str | bytes | None = None
+    ) -> bool:
+        """Check the log's chain, against a head kept elsewhere or a signed checkpoint.
 
         Args:
             head: a :attr:`head` saved earlier, where whoever could rewrite the log cannot
                 change it. Without it, this proves only that the chain is internally
                 consistent: a consistent rewrite of the log would pass.
+            checkpoint: a checkpoint from ``KeyCustodian.sign_audit_checkpoint``, as in :meth:`verify_jsonl`.
+            public_key: the PEM of the key that signed ``checkpoint`` (required with it).
 
         Returns:
-            ``True`` if the chain is unbroken and reaches ``head``; entries after it are
-            growth since it was saved.
+            ``True`` if the chain is unbroken and reaches ``head`` and the checkpoint's head at its
+            count; entries after them are growth since.
+
+        Raises:
+            ArgumentTypeError: an argument of the wrong type, or a checkpoint without its public key.
 
         """
+        signed = _signed(checkpoint, public_key)
         with self._lock:
             entries = list(self._chain())
-        return verify_chain(entries, head=head)
+        return signed is not False and _extends(entries, head, signed)
 
     def to_jsonl(self) -> str:
         """The log as JSON lines, one entry a line (verify it later with :meth:`verify_jsonl`)."""
@@ -394,13 +433,16 @@ class AuditLog(Sequence[AuditEntry]):
             checkpoint: a checkpoint from ``KeyCustodian.sign_audit_checkpoint``: the export must extend
                 the head it signed.
             public_key: the PEM of the key that signed ``checkpoint`` (required with it). An auditor who
-                trusts only this key detects a log that was cut, reordered, edited or re-chained.
+                holds this key detects a log that was cut, reordered, edited or re-chained before the
+                checkpoint's head; not a different history the keeper signed later, unless the auditor
+                kept an earlier checkpoint that it fails to extend.
 
         Returns:
-            ``True`` if the chain is unbroken and reaches ``head`` and the checkpoint's head (lines after
-            them are growth since); ``False`` if anything up to them was edited, removed, inserted or
-            reordered, if the log was cut before them, if the checkpoint's signature does not verify
-            with ``public_key``, or if a line cannot be read.
+            ``True`` if the chain is unbroken and reaches ``head``, and its entry number ``<entries>``
+            is the checkpoint's head (lines after them are growth since); ``False`` if anything up to them
+            was edited, removed, inserted or reordered, if the log was cut before them, if the checkpoint's
+            count is not its head's position, if its signature does not verify with ``public_key``, or if
+            a line cannot be read.
 
         Raises:
             ArgumentTypeError: an argument of the wrong type, or a checkpoint without its public key.
@@ -410,17 +452,12 @@ class AuditLog(Sequence[AuditEntry]):
             raise errors.ArgumentTypeError(f"text must be a str, not {type(text).__name__}")
         if head is not None and not isinstance(head, str):
             raise errors.ArgumentTypeError(f"head must be a str or None, not {type(head).__name__}")
-        heads: list[str | None] = [] if head is None else [head]
-        if checkpoint is not None:
-            if public_key is None:
-                raise errors.ArgumentTypeError("a checkpoint needs the public_key that signed it")
-            signed = _checkpoint_head(checkpoint, public_key)
-            if signed is None:
-                return False
-            heads.append(signed)
+        signed = _signed(checkpoint, public_key)
+        if signed is False:
+            return False
         try:
             entries = [AuditEntry.from_dict(json.loads(line)) for line in text.splitlines() if line.strip()]
-            return all(verify_chain(entries, head=h) for h in heads or [None])
+            return _extends(entries, head, signed)
         except (ValueError, KeyError, TypeError, AttributeError):
             return False
 
@@ -428,24 +465,43 @@ class AuditLog(Sequence[AuditEntry]):
         return f"AuditLog(entries={len(self)}, head={self.head[:16]!r})"
 
 
-def _checkpoint_head(checkpoint: object, public_key: str | bytes) -> str | None:
-    """The head a signed checkpoint vouches for, or ``None`` if it is malformed or its signature does not verify.
+def _extends(entries: list[AuditEntry], head: object, signed: tuple[int, str] | None) -> bool:
+    """Whether ``entries`` chain unbroken, reach ``head``, and hold the signed head at its signed count."""
+    if head is not None and not isinstance(head, str):
+        raise errors.ArgumentTypeError(f"head must be a str or None, not {type(head).__name__}")
+    if not verify_chain(entries, head=head):
+        return False
+    if signed is None:
+        return True
+    count, signed_head = signed
+    if count == 0:
+        return signed_head == GENESIS
+    return count <= len(entries) and entries[count - 1].hash == signed_head
+
+
+def _signed(checkpoint: object, public_key: str | bytes | None) -> tuple[int, str] | Literal[False] | None:
+    """``None`` without a checkpoint; else its ``(count, head)``, or ``False`` if it is malformed or forged.
 
     A checkpoint is ``kmslib-checkpoint:v1:<entries>:<head>:<time>:<signature token>``; the signature covers
     everything before ``:kms:``.
     """
     from kmslib.signing import verify_signature  # noqa: PLC0415 - signing is only needed here
 
+    if checkpoint is None:
+        return None
+    if public_key is None:
+        raise errors.ArgumentTypeError("a checkpoint needs the public_key that signed it")
     if not isinstance(checkpoint, str):
         raise errors.ArgumentTypeError(f"checkpoint must be a str, not {type(checkpoint).__name__}")
     cut = checkpoint.rfind(":kms:v")
     statement, token = checkpoint[:cut], checkpoint[cut + 1 :]
     parts = statement.split(":", 4)
-    if cut < 0 or len(parts) != 5 or parts[:2] != ["kmslib-checkpoint", "v1"] or not parts[2].isdigit():
-        return None
+    if cut < 0 or len(parts) != 5 or parts[:2] != ["kmslib-checkpoint", "v1"]:
+        return False
+    if not (parts[2].isascii() and parts[2].isdigit() and len(parts[2]) <= 20):
+        return False
     try:
         verify_signature(public_key, statement, token)
     except errors.SignatureError:
-        return None
-    count, head = int(parts[2]), parts[3]
-    return GENESIS if count == 0 else head
+        return False
+    return int(parts[2]), parts[3]

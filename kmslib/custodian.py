@@ -59,7 +59,7 @@ from kmslib.errors import (
 )
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, PUBLIC_EXPONENT, RSA_PADDINGS, RSAKeyVersion
-from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion
+from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion, signable
 from kmslib.tokens import AES_GCM, RSA_PSS, inspect_token, parse_exact, parse_token, payload_encoder
 from kmslib.tokens import header as token_header
 from kmslib.usage import UsageCounter, checked_limit, first_reservation
@@ -915,24 +915,32 @@ class KeyCustodian:
                     raise InvalidInputError("key_size applies to rsa-pss-sha256 only: 2048, 3072 or 4096")
             return self._create(checked, "signing", SigningKeyVersion.generate(algorithm, key_size), audit)
 
-    def sign(self, key_id: str, message: str | bytes) -> str:
+    def sign(self, key_id: str, message: str | bytes, *, deterministic: bool = False) -> str:
         """Sign ``message`` with the newest version of a signing key.
+
+        A message that begins with ``kmslib-checkpoint:`` is refused: only :meth:`sign_audit_checkpoint`
+        signs those, so that whoever may sign with a key cannot forge a checkpoint with it.
 
         Args:
             key_id: the signing key's id.
             message: ``str`` (UTF-8) or bytes.
+            deterministic: for ECDSA, RFC 6979's nonce from the key and the message, so that signing the
+                same message twice gives the same signature (Ed25519 always does).
 
         Returns:
-            A token ``kms:v<version>:<algorithm>:<base64 signature>``.
+            A token ``kms:v<version>:<algorithm>:<base64 signature>``; an ECDSA signature is low-s.
 
         Raises:
             KeyTypeError: the key is an encryption key.
             KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
+            InvalidInputError: a checkpoint's statement, or ``deterministic`` for RSA-PSS or ML-DSA.
 
         """
-        return self._sign("sign", key_id, lambda: _checks.data(message, "message"))[1]
+        return self._sign("sign", key_id, lambda: signable(message), deterministic=deterministic)[1]
 
-    def _sign(self, operation: str, key_id: object, data: Callable[[], bytes]) -> tuple[bytes, str]:
+    def _sign(
+        self, operation: str, key_id: object, data: Callable[[], bytes], *, deterministic: bool = False
+    ) -> tuple[bytes, str]:
         """Sign ``data()`` with the newest version of a live signing key, audited as ``operation``.
 
         Returns the bytes signed and the signature token. Revocation is strict: a version revoked
@@ -947,7 +955,7 @@ class KeyCustodian:
             assert current is not None
             version, material, header = current
             assert isinstance(material, SigningKeyVersion)
-            signature = material.sign(signed)
+            signature = material.sign(signed, deterministic=deterministic)
             if signature is None or version in key.revoked_versions:  # revoked while it was signing
                 raise _refusal(key, version)
             token = header + self._encode_payload(signature)
@@ -1000,19 +1008,23 @@ class KeyCustodian:
         """Sign the audit log's current head: a checkpoint an auditor can trust with only the public key.
 
         The checkpoint is one printable line, ``kmslib-checkpoint:v1:<entries>:<head>:<time>:<signature token>``,
-        whose signature covers everything before it. It vouches for the first ``<entries>`` entries; the
-        log's own record of this signing comes after them.
+        whose signature covers everything before it. It vouches for the first ``<entries>`` entries (the
+        count and the head are read together); the log's own record of this signing comes after them. A
+        stored custodian saves those entries durably before it signs. ``sign`` refuses every message that
+        begins with ``kmslib-checkpoint:``, so no other call of any key can make a checkpoint; still, give
+        checkpoints a key of their own (one key, one purpose: NIST SP 800-57 Pt 1 §5.2).
         ``AuditLog.verify_jsonl(text, checkpoint=..., public_key=...)`` checks an export against it.
+
+        A checkpoint proves that the log keeper's key vouched for that head at that time. It does not stop
+        the keeper from signing a different history later; an auditor who kept an earlier checkpoint detects
+        that. It is not Certificate Transparency: no Merkle proofs, no gossip.
 
         Raises:
             KeyTypeError, KeyNotFoundError, KeyRevokedError: as :meth:`sign`.
+            StoreError: the log could not be saved; nothing is signed.
         """
         log = self._audit
-
-        def statement() -> bytes:  # read when the signing starts, as before any lookup
-            return f"kmslib-checkpoint:v1:{len(log)}:{log.head}:{self._now().isoformat()}".encode("ascii")
-
-        signed, token = self._sign("sign_audit_checkpoint", key_id, statement)
+        signed, token = self._sign("sign_audit_checkpoint", key_id, lambda: log._checkpoint_statement(self._now()))
         return f"{signed.decode('ascii')}:{token}"
 
     # ------------------------------------------------------------------ envelope encryption

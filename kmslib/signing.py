@@ -3,7 +3,8 @@
 The recipe, whole (contract section 8):
 
 - ``"ed25519"``: RFC 8032 Ed25519; the signature is the raw 64 bytes;
-- ``"ecdsa-p256-sha256"``: ECDSA over NIST P-256 with SHA-256 (FIPS 186-5); the signature is DER;
+- ``"ecdsa-p256-sha256"``: ECDSA over NIST P-256 with SHA-256 (FIPS 186-5); the signature is DER, always
+  low-s (``s <= n/2``), with a random nonce or, on request, RFC 6979's deterministic one;
 - ``"rsa-pss-sha256"``: RSASSA-PSS (RFC 8017) with SHA-256, MGF1-SHA256 and a 32-byte salt, on a
   2048-, 3072- or 4096-bit key; the signature is k bytes;
 - ``"ml-dsa-65"``: the post-quantum ML-DSA-65 (NIST FIPS 204), pure, with an empty context; the
@@ -21,14 +22,16 @@ A signing key encrypts nothing: the custodian checks a key's kind before it call
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
 from kmslib import _checks, _ffdh
+from kmslib.audit import CHECKPOINT_CONTEXT
 from kmslib.errors import ArgumentTypeError, InvalidInputError, KMSError, SignatureError
 from kmslib.rsa import PUBLIC_EXPONENT, seal_pkcs8
 from kmslib.tokens import ECDSA_P256, ED25519, ML_DSA_65, RSA_PSS, parse_token
@@ -38,12 +41,26 @@ try:  # pragma: no cover - which branch runs depends on the installed cryptograp
 except ImportError:  # pragma: no cover - cryptography before 50 has no ML-DSA
     mldsa = None  # type: ignore[assignment]
 
-__all__ = ["RSA_PSS_SIZES", "SIGNING_ALGORITHMS", "SigningKeyVersion", "verify_signature"]
+__all__ = [
+    "DETERMINISTIC_ALGORITHMS",
+    "RSA_PSS_SIZES",
+    "SIGNING_ALGORITHMS",
+    "SigningKeyVersion",
+    "signable",
+    "verify_signature",
+]
 
 #: The named choices for ``algorithm``.
 SIGNING_ALGORITHMS = (ED25519, ECDSA_P256, RSA_PSS, ML_DSA_65)
 #: The RSA-PSS key sizes offered.
 RSA_PSS_SIZES = (2048, 3072, 4096)
+#: The algorithms whose signatures can be deterministic: Ed25519 always is (RFC 8032 §5.1.6), ECDSA with
+#: ``deterministic=True`` derives its nonce from the key and the message (RFC 6979 §3.2).
+DETERMINISTIC_ALGORITHMS = (ED25519, ECDSA_P256)
+#: The order n of P-256's base point (NIST SP 800-186 §3.2.1.3).
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+#: Exactly one PEM block, with nothing but whitespace around it (RFC 7468 §2-§3).
+_ONE_PEM = re.compile(rb"\s*(-----BEGIN ([A-Z0-9 ]+)-----\r?\n[A-Za-z0-9+/=\s]*-----END \2-----)\s*")
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
 _SHA256 = hashes.SHA256()
 
@@ -113,15 +130,35 @@ class SigningKeyVersion:
         """A fresh key pair of the same algorithm and size, for rotation."""
         return SigningKeyVersion.generate(self.algorithm, self.key_size)
 
-    def sign(self, message: bytes) -> bytes | None:
-        """The signature of ``message``, or ``None`` if this version was destroyed meanwhile."""
+    def sign(self, message: bytes, *, deterministic: bool = False) -> bytes | None:
+        """The signature of ``message``, or ``None`` if this version was destroyed meanwhile.
+
+        An ECDSA signature is always low-s (``s <= n/2``): of the two signatures ``(r, s)`` and ``(r, n - s)``
+        that verify alike, kmslib gives the lower, as Bitcoin's BIP 146 requires.
+
+        Args:
+            message: the bytes to sign.
+            deterministic: ECDSA's nonce from RFC 6979 (the same message gives the same signature) instead of
+                the CSPRNG; Ed25519 is deterministic anyway.
+
+        Raises:
+            InvalidInputError: ``deterministic`` for RSA-PSS (its salt is random) or ML-DSA.
+            ArgumentTypeError: ``deterministic`` is not a bool.
+        """
+        if not isinstance(deterministic, bool):
+            raise ArgumentTypeError(f"deterministic must be a bool, not {type(deterministic).__name__}")
+        if deterministic and self.algorithm not in DETERMINISTIC_ALGORITHMS:
+            raise InvalidInputError(f"deterministic signing applies to {' and '.join(DETERMINISTIC_ALGORITHMS)} only")
         private = self._private  # read once: destroy() may run in another thread
         if private is None:
             return None
         if self.algorithm in (ED25519, ML_DSA_65):
             signature: bytes = private.sign(message)
         elif self.algorithm == ECDSA_P256:
-            signature = private.sign(message, ec.ECDSA(_SHA256))
+            r, s = utils.decode_dss_signature(
+                private.sign(message, ec.ECDSA(_SHA256, deterministic_signing=deterministic))
+            )
+            signature = utils.encode_dss_signature(r, min(s, _P256_ORDER - s))
         else:
             signature = private.sign(message, _PSS, _SHA256)
         return signature
@@ -167,17 +204,42 @@ class SigningKeyVersion:
         raise TypeError("signing key material cannot be pickled")
 
 
+def signable(message: object) -> bytes:
+    """``message`` as the bytes ``KeyCustodian.sign`` signs: anything but an audit checkpoint's statement.
+
+    Raises:
+        InvalidInputError: the message begins with :data:`~kmslib.audit.CHECKPOINT_CONTEXT`.
+        ArgumentTypeError: ``message`` is neither ``str`` nor bytes-like.
+    """
+    data = _checks.data(message, "message")
+    if data.startswith(CHECKPOINT_CONTEXT):
+        raise InvalidInputError(
+            "a message that begins with 'kmslib-checkpoint:' is an audit checkpoint: "
+            "sign_audit_checkpoint alone signs those"
+        )
+    return data
+
+
 def verify_signature(public_key_pem: str | bytes, message: str | bytes, signature: str) -> None:
     """Check a signature token with only the signer's public key, as a relying party does.
 
+    The algorithm comes from the key: an Ed25519, P-256 or ML-DSA-65 key, or any RSA key of 2048 bits or
+    more, which is taken as an ``rsa-pss-sha256`` key. A PEM holds the public key alone, so a relying party
+    with only the PEM cannot tell what the key is for (kmslib's own RSA-OAEP encryption keys pass as
+    RSA-PSS keys) nor whether the custodian has revoked it: certificates, with their key usage and
+    revocation lists (RFC 5280 §4.2.1.3, §5), carry that. An ECDSA signature verifies whether its ``s`` is
+    low or high, as FIPS 186-5 defines verification (any ``0 < s < n``): ``(r, n - s)`` verifies wherever
+    ``(r, s)`` does, so a signature's bytes do not identify a message (kmslib's own are always low-s).
+
     Args:
-        public_key_pem: the signer's SubjectPublicKeyInfo PEM (``export_public_key``).
+        public_key_pem: the signer's SubjectPublicKeyInfo PEM (``export_public_key``): exactly one PEM
+            block, with nothing but whitespace around it.
         message: what was signed: ``str`` (UTF-8) or bytes.
         signature: the token ``sign`` returned.
 
     Raises:
         SignatureError: the signature does not verify, is malformed, is of another algorithm, or the PEM is
-            not a signing public key: one message for every cause.
+            not exactly one signing public key: one message for every cause.
         ArgumentTypeError: an argument of the wrong type.
     """
     data = _checks.data(message, "message")
@@ -186,8 +248,9 @@ def verify_signature(public_key_pem: str | bytes, message: str | bytes, signatur
         raise ArgumentTypeError(f"signature must be a str token, not {type(signature).__name__}")
     public_key: Any = None
     algorithm = payload = None
+    block = _ONE_PEM.fullmatch(raw)
     try:
-        public_key = _ffdh.load_pem_public_key(raw)
+        public_key = None if block is None or raw.count(b"-----BEGIN ") != 1 else _ffdh.load_pem_public_key(raw)
         _, algorithm, payload = parse_token(signature)
     except (ValueError, UnsupportedAlgorithm, KMSError):  # an unreadable PEM, or a malformed token
         public_key = None

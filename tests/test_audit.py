@@ -395,3 +395,24 @@ def test_the_read_only_log_does_not_lead_back_to_the_custodian(clock: object) ->
         assert reaches(custodian.rotate_key, custodian)  # the walker finds a bound method's owner
         assert not reaches(custodian.audit_log, custodian)
         assert getattr(custodian.audit_log._now, "__self__", None) is not custodian
+
+
+def test_a_checkpoint_counts_the_entries_up_to_the_head_it_signs_even_if_a_record_lands_between_reads(
+    kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kms.establish_aes_key("k")
+    kms.generate_signing_key("auditor")
+    log = kms.audit_log
+    counted = type(log).__len__
+
+    def count_then_another_thread_records(self: object) -> int:  # the interleaving of two threads, made certain
+        n = counted(self)  # type: ignore[arg-type]
+        kms.encrypt_data_aes("k", "x")
+        return n
+
+    monkeypatch.setattr(type(log), "__len__", count_then_another_thread_records)
+    checkpoint = kms.sign_audit_checkpoint("auditor")
+    monkeypatch.undo()
+    count, head = int(checkpoint.split(":")[2]), checkpoint.split(":")[3]
+    assert log[count - 1].hash == head
+    assert log.count_and_head() == (len(log), log.head)
