@@ -227,13 +227,16 @@ def sign_transcript(custodian: Any, key_id: str, transcript: Transcript, *, role
         role: ``"initiator"`` or ``"responder"``: this party's role.
 
     Returns:
-        The signature token (see :meth:`kmslib.KeyCustodian.sign`) over :meth:`Transcript.statement`.
+        The signature token (see :meth:`kmslib.KeyCustodian.sign`) over :meth:`Transcript.statement`,
+        audited as ``sign_transcript``. Plain ``sign`` refuses such a statement
+        (:data:`kmslib.signing.KEX_CONTEXT`): one key, one purpose (NIST SP 800-57 Pt 1, section 5.2).
 
     Raises:
         InvalidInputError: an unknown role, or an open or anonymous transcript.
         ArgumentTypeError: ``transcript`` is not a :class:`Transcript`.
     """
-    signed: str = custodian.sign(key_id, _transcript(transcript).statement(role))
+    statement = _transcript(transcript).statement(role)
+    signed: str = custodian._sign("sign_transcript", key_id, lambda: statement)[1]  # plain sign refuses it
     return signed
 
 

@@ -204,11 +204,17 @@ class SigningKeyVersion:
         raise TypeError("signing key material cannot be pickled")
 
 
+#: The prefix of every key-exchange statement (:meth:`kmslib.kex.Transcript.statement`), whatever its version:
+#: plain ``sign`` refuses it, so that whoever may sign messages with a key cannot sign an exchange with it.
+KEX_CONTEXT = b"kmslib-kex-"
+
+
 def signable(message: object) -> bytes:
-    """``message`` as the bytes ``KeyCustodian.sign`` signs: anything but an audit checkpoint's statement.
+    """``message`` as the bytes ``KeyCustodian.sign`` signs: anything but a checkpoint's or a key exchange's statement.
 
     Raises:
-        InvalidInputError: the message begins with :data:`~kmslib.audit.CHECKPOINT_CONTEXT`.
+        InvalidInputError: the message begins with :data:`~kmslib.audit.CHECKPOINT_CONTEXT` or
+            :data:`KEX_CONTEXT`.
         ArgumentTypeError: ``message`` is neither ``str`` nor bytes-like.
     """
     data = _checks.data(message, "message")
@@ -216,6 +222,11 @@ def signable(message: object) -> bytes:
         raise InvalidInputError(
             "a message that begins with 'kmslib-checkpoint:' is an audit checkpoint: "
             "sign_audit_checkpoint alone signs those"
+        )
+    if data.startswith(KEX_CONTEXT):
+        raise InvalidInputError(
+            "a message that begins with 'kmslib-kex-' is a key exchange's transcript: "
+            "kmslib.kex.sign_transcript alone signs those"
         )
     return data
 

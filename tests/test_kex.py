@@ -297,3 +297,20 @@ def test_a_bound_key_differs_from_the_unbound_one_and_between_transcripts(group:
     token = alice.kms.encrypt_data_aes("plain", "unbound")
     with pytest.raises(DecryptionError):
         bob.kms.decrypt_data_aes("bound", token)
+
+
+def test_plain_sign_cannot_make_a_transcript_signature() -> None:
+    """One key, one purpose (SP 800-57 Pt 1 5.2): whoever may call sign cannot forge an exchange's signature."""
+    from kmslib.signing import KEX_CONTEXT
+
+    assert CONTEXT.startswith(KEX_CONTEXT)
+    _, bob, session = honest("x25519")
+    statement = session.responder_transcript.statement("responder")
+    with pytest.raises(InvalidInputError, match="key exchange"):
+        bob.kms.sign("bob-signing", statement)
+    with pytest.raises(InvalidInputError, match="key exchange"):
+        bob.kms.sign("bob-signing", b"kmslib-kex-v2 anything later versions will use")
+    bob.kms.sign("bob-signing", b" kmslib-kex-v1 not at the start: signed as any message")
+    operations = [(e.operation, e.outcome) for e in bob.kms.audit_log if e.key_id == "bob-signing"]
+    assert ("sign_transcript", "ok") in operations  # the exchange's own signatures, audited by name
+    assert operations[-3:] == [("sign", "InvalidInputError"), ("sign", "InvalidInputError"), ("sign", "ok")]
