@@ -156,6 +156,8 @@ class AESKeyVersion:
         """
         aead = self._aead
         if aead is not None:
+            if len(payload) > GCM_NONCE_BYTES + GCM_MAX_PLAINTEXT + 16:  # no token of ours; pyca would panic on it
+                return None
             small = len(payload) < _IN_PLACE_BYTES
             body = payload[GCM_NONCE_BYTES:] if small else memoryview(payload)[GCM_NONCE_BYTES:]
             try:

@@ -381,3 +381,11 @@ def test_rewrap_checks_every_part_of_a_long_body_in_constant_memory(kms: KeyCust
         tracemalloc.stop()
     assert peak < len(sealed) + 256 * 1024, peak - len(sealed)  # the new envelope, and no copy of the plaintext
     assert kms.decrypt_envelope("kek", moved) == bytes(size)
+
+
+def test_a_gcm_payload_longer_than_pyca_takes_is_the_one_decryption_failure() -> None:
+    """No token kmslib makes is that long: beyond pyca's limit a payload is malformed, not an OverflowError."""
+    from kmslib.aes import GCM_MAX_PLAINTEXT, AESKeyVersion
+
+    material = AESKeyVersion.generate("gcm")
+    assert material.decrypt(bytes(12 + GCM_MAX_PLAINTEXT + 1 + 16), None) is None  # calloc'd: no memory touched
