@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 
 from kmslib import _checks, _ffdh, dh, hybrid
 from kmslib.errors import ArgumentTypeError, InvalidInputError, InvalidPeerKeyError
-from kmslib.signing import verify_signature
+from kmslib.signing import KEX_CONTEXT, verify_signature
 
 __all__ = ["CONTEXT", "ROLES", "Transcript", "accept", "derive_key", "sign_transcript", "verify_transcript"]
 
@@ -97,6 +97,8 @@ class Transcript:
     def __post_init__(self) -> None:
         for name in ("initiator_key", "responder_key", "ciphertext", "context"):
             object.__setattr__(self, name, bytes(getattr(self, name)))
+        if not self.context.startswith(KEX_CONTEXT):  # so a signed statement is never a checkpoint's, or a message
+            raise InvalidInputError("a key exchange's context must begin with 'kmslib-kex-' (kmslib.kex.CONTEXT)")
 
     @classmethod
     def of(
@@ -120,11 +122,13 @@ class Transcript:
             initiator: the initiator's identity, following the rules of a key id: 1 to 128 printable
                 characters, not only spaces.
             responder: the responder's identity, likewise.
-            context: the context string (bytes).
+            context: the context string (bytes), beginning with ``b"kmslib-kex-"``
+                (:data:`kmslib.signing.KEX_CONTEXT`, which plain ``sign`` refuses).
 
         Raises:
             InvalidPeerKeyError: a public key or reply that is not one, or of two different groups.
-            InvalidInputError: an identity that breaks the rules.
+            InvalidInputError: an identity that breaks the rules, or a context that does not begin with
+                ``b"kmslib-kex-"``.
             ArgumentTypeError: a value of the wrong type.
         """
         names = (_checks.key_id(initiator, "initiator"), _checks.key_id(responder, "responder"))

@@ -288,7 +288,9 @@ def test_a_bound_key_differs_from_the_unbound_one_and_between_transcripts(group:
         "other",
         a_private,
         b_public,
-        transcript=Transcript.of(a_public, b_public, initiator="alice", responder="bob", context=b"another protocol"),
+        transcript=Transcript.of(
+            a_public, b_public, initiator="alice", responder="bob", context=b"kmslib-kex-another protocol"
+        ),
     )
     bob.kms.derive_shared_key("bound", b_private, a_public, transcript=t)
     fingerprints = {alice.kms.key_info(k).fingerprint for k in ("bound", "plain", "other")}
@@ -314,3 +316,18 @@ def test_plain_sign_cannot_make_a_transcript_signature() -> None:
     operations = [(e.operation, e.outcome) for e in bob.kms.audit_log if e.key_id == "bob-signing"]
     assert ("sign_transcript", "ok") in operations  # the exchange's own signatures, audited by name
     assert operations[-3:] == [("sign", "InvalidInputError"), ("sign", "InvalidInputError"), ("sign", "ok")]
+
+
+def test_a_transcripts_context_is_a_key_exchange_context_so_it_can_never_sign_a_checkpoint() -> None:
+    """sign_transcript signs ``context + ...``: a context of the caller's choosing must not make a checkpoint."""
+    from kmslib.signing import KEX_CONTEXT
+
+    alice = Party.make("alice")
+    _, public = start(alice, "x25519")
+    _, other = start(alice, "x25519")
+    for context in (b"kmslib-checkpoint:v1:0:" + b"0" * 64 + b":t", b"release notes", b""):
+        with pytest.raises(InvalidInputError, match="kmslib-kex-"):
+            Transcript.of(public, other, initiator="alice", responder="bob", context=context)
+    custom = Transcript.of(public, other, initiator="alice", responder="bob", context=KEX_CONTEXT + b"course-v2")
+    assert custom.statement("initiator").startswith(KEX_CONTEXT)
+    alice.sign(custom, "initiator")  # a context of the exchange's own family still signs

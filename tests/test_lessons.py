@@ -134,7 +134,8 @@ def test_odd_shapes_and_counts_get_plain_words_not_python_internals(exercise: ex
     closed = KeyCustodian()
     closed.close()
     count = len(pyinspect.signature(exercise._checker).parameters)
-    odd: tuple[object, ...] = (None, [], {}, 3, "x", b"x", ["a", "b"], object(), closed, KeyCustodian())
+    # 10**6, not a small number: a small index can be the right answer by chance (04 q3 asks for an entry).
+    odd: tuple[object, ...] = (None, [], {}, 10**6, "x", b"x", ["a", "b"], object(), closed, KeyCustodian())
     answers = [tuple(value for _ in range(count)) for value in odd]
     answers += [(value, *(["x"] * (count - 1))) for value in odd]
     answers += [("x",) * (count + 1), ("x",) * max(count - 1, 0)]
