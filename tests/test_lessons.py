@@ -1487,3 +1487,18 @@ def test_l06_q5_other_answers_and_lazy_ones() -> None:
     checkpoint = again.sign_audit_checkpoint("auditor")
     refused(lesson06.q5, checkpoint, again.audit_log.to_jsonl(), again.export_public_key("auditor"), because="grow")
     refused(lesson06.q5, answer[0], answer[0], answer[0], because="does not verify")  # the same value thrice
+
+
+def test_l02_q3_an_always_equal_bytes_subclass_is_not_a_result() -> None:
+    class AlwaysEqual(bytes):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        __hash__ = bytes.__hash__
+
+    kms = KeyCustodian()
+    kms.generate_rsa_pair("legacy", padding="pkcs1v15")
+    token = kms.encrypt_data_rsa("legacy", "Classified")
+    forged = tamper(token, 100, 0x01)
+    assert not lesson02.q3.check(kms, token, forged, AlwaysEqual(b"anything"))
+    assert lesson02.q3.check(kms, token, forged, kms.decrypt_data_rsa("legacy", forged, encoding=None))

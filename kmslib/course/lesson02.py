@@ -204,7 +204,7 @@ def _check_q3(kms: object, token: object, forged: object, result: object) -> str
     version = inspect_token(token).version
     if isinstance(result, BaseException):
         return "result is an exception: decrypt the forged token with encoding=None and keep what it returns."
-    if not isinstance(result, bytes):
+    if type(result) is not bytes:  # exactly bytes: a subclass's own __eq__ must not judge itself
         return "decrypt with encoding=None, so that the result is the raw bytes."
     keys = [info for info in custodian.list_keys() if info.algorithm == "rsa-pkcs1v15"]
     for info in keys:
