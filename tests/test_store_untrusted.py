@@ -145,18 +145,6 @@ BAD_PASSPHRASE_PARAMETERS = {
 }
 
 
-@pytest.mark.parametrize("edit", BAD_PASSPHRASE_PARAMETERS.values(), ids=BAD_PASSPHRASE_PARAMETERS.keys())
-def test_argon2id_parameters_out_of_range_are_store_errors_before_any_derivation(
-    templates: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: dict[str, object]
-) -> None:
-    path = make(templates, tmp_path, "passphrase")
-    row = {k: v for k, v in {**unseal_row(path), **edit}.items() if v is not None}
-    set_row(path, "unseal", json.dumps(row))
-    spy = KdfSpy(monkeypatch)
-    refused(path, StoreError, passphrase=PASSPHRASE)
-    assert spy.calls == []
-
-
 BAD_SCRYPT_PARAMETERS = {
     "n=2**64": {"n": 2**64},
     "n=2**40": {"n": 2**40},
@@ -173,11 +161,19 @@ BAD_SCRYPT_PARAMETERS = {
 }
 
 
-@pytest.mark.parametrize("edit", BAD_SCRYPT_PARAMETERS.values(), ids=BAD_SCRYPT_PARAMETERS.keys())
-def test_scrypt_parameters_out_of_range_are_store_errors_before_any_derivation(
-    templates: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: dict[str, object]
+BAD_PARAMETERS = [
+    *((f"argon2id, {name}", "passphrase", edit) for name, edit in BAD_PASSPHRASE_PARAMETERS.items()),
+    *((f"scrypt, {name}", "scrypt", edit) for name, edit in BAD_SCRYPT_PARAMETERS.items()),
+]
+
+
+@pytest.mark.parametrize(
+    ("kdf", "edit"), [(kdf, edit) for _, kdf, edit in BAD_PARAMETERS], ids=[n for n, *_ in BAD_PARAMETERS]
+)
+def test_kdf_parameters_out_of_range_are_store_errors_before_any_derivation(
+    templates: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kdf: str, edit: dict[str, object]
 ) -> None:
-    path = make(templates, tmp_path, "scrypt")
+    path = make(templates, tmp_path, kdf)
     row = {k: v for k, v in {**unseal_row(path), **edit}.items() if v is not None}
     set_row(path, "unseal", json.dumps(row))
     spy = KdfSpy(monkeypatch)
