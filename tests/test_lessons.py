@@ -26,7 +26,20 @@ from kmslib import (
     encrypt_with_public_key,
     inspect_token,
 )
-from kmslib.course import ____, cbc_token, exercises, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, tamper
+from kmslib.course import (
+    ____,
+    capstone,
+    cbc_token,
+    exercises,
+    lesson01,
+    lesson02,
+    lesson03,
+    lesson04,
+    lesson05,
+    lesson06,
+    lesson07,
+    tamper,
+)
 from kmslib.tokens import format_token
 
 
@@ -123,11 +136,15 @@ PYTHON_INTERNALS = (
 )
 
 
-@pytest.mark.parametrize(
-    "exercise",
-    [lesson.__dict__[f"q{n}"] for lesson in (lesson01, lesson02, lesson04) for n in range(1, 5)],
-    ids=[f"l{lesson}-q{n}" for lesson in ("01", "02", "04") for n in range(1, 5)],
-)
+_ODD_SHAPED = [
+    (f"{module.__name__.rsplit('.', 1)[1]}-q{n}", module.__dict__[f"q{n}"])
+    for module in (lesson01, lesson02, lesson04, lesson05, lesson07, capstone)
+    for n in range(1, 7)
+    if f"q{n}" in module.__dict__
+]
+
+
+@pytest.mark.parametrize("exercise", [q for _, q in _ODD_SHAPED], ids=[name for name, _ in _ODD_SHAPED])
 def test_odd_shapes_and_counts_get_plain_words_not_python_internals(exercise: exercises.Exercise) -> None:
     import inspect as pyinspect
 
@@ -695,24 +712,16 @@ def test_l02_q3_refuses_a_second_genuine_encryption_as_the_forgery() -> None:
     kms = KeyCustodian()
     kms.generate_rsa_pair("legacy", padding="pkcs1v15")
     token = kms.encrypt_data_rsa("legacy", "Classified Information")
-    again = kms.encrypt_data_rsa("legacy", "Classified Information")
-    refused(
-        lesson02.q3,
-        kms,
-        token,
-        again,
-        kms.decrypt_data_rsa("legacy", again, encoding=None),
-        because="another encryption",
-    )
-    other = kms.encrypt_data_rsa("legacy", "something else")
-    refused(
-        lesson02.q3,
-        kms,
-        token,
-        other,
-        kms.decrypt_data_rsa("legacy", other, encoding=None),
-        because="another encryption",
-    )
+    for message in ("Classified Information", "something else"):  # the same message again, and another
+        genuine = kms.encrypt_data_rsa("legacy", message)
+        refused(
+            lesson02.q3,
+            kms,
+            token,
+            genuine,
+            kms.decrypt_data_rsa("legacy", genuine, encoding=None),
+            because="another encryption",
+        )
     refused(lesson02.q3, kms, token, "kms:v1:rsa-pkcs1v15:!!", b"", because="tamper")
     refused(lesson02.q3, kms, "a token", token, b"", because="encrypt_data_rsa")
 

@@ -28,6 +28,8 @@ from kmslib.tokens import parse_token
 __all__ = ["EXERCISES", "PASSPHRASE", "REPORT", "Terminal", "new_store", "q1", "q2", "q3", "q4", "q5", "q6"]
 
 KEY_ID = "ops"
+#: What exercises 3 and 4 say when given a custodian without the KEK of exercise 1.
+_NO_KEK = f"there is no key {KEY_ID!r} in that custodian: pass the store's custodian, `kms`, where exercise 1 made it."
 #: The report the exercises encrypt, and the associated data it is bound to.
 REPORT = b"Quarterly report: revenue 1.2M, costs 0.9M."
 CONTEXT = "dept=finance"
@@ -77,6 +79,8 @@ def _since_rotation(custodian: KeyCustodian) -> list[str] | None:
 
 def _check_q3(kms: object, old: object, new: object) -> str | None:  # noqa: PLR0911 - a message per mistake
     custodian = student_custodian(kms)
+    if KEY_ID not in custodian:
+        return _NO_KEK
     info = custodian.key_info(KEY_ID)
     if info.version < 2:
         return f"{KEY_ID!r} is still at version 1: rotate it first."
@@ -106,6 +110,8 @@ def _check_q3(kms: object, old: object, new: object) -> str | None:  # noqa: PLR
 
 def _check_q4(kms: object, old: object) -> str | None:  # noqa: PLR0911 - a message per mistake
     custodian = student_custodian(kms)
+    if KEY_ID not in custodian:
+        return _NO_KEK
     info = custodian.key_info(KEY_ID)
     if not info.active:
         return f"the whole key {KEY_ID!r} was revoked: the rewrapped envelope is lost too. Revoke only version 1."

@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from kmslib.course.exercises import Exercise, Question, Quiz
+from kmslib.course.exercises import Exercise, Question, Quiz, kind
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import KMSError, StoreError, UnsealError
 from kmslib.unsealing import share_progress
@@ -190,7 +190,7 @@ def crash_demo(path: str | os.PathLike[str], *, changes: int = 20, passphrase: s
 
 def _path(value: object) -> Path | str:
     if not isinstance(value, (str, os.PathLike)):
-        return f"pass the store's path (a str or Path), not {type(value).__name__}."
+        return f"pass the store's path (a str or Path), not {kind(value)}."
     path = Path(value)
     if not path.is_file():
         return f"there is no file at {str(path)!r}: make the store with kmslib.init_store first."
@@ -258,7 +258,7 @@ def _check_q2(path: object, shares: object, token: object) -> str | None:
         return answer
     store, given = answer
     if not isinstance(token, str):
-        return f"token should be the text token encrypt_data_aes returned, not {type(token).__name__}."
+        return f"token should be the text token encrypt_data_aes returned, not {kind(token)}."
     problem = _opens(store, given)
     if problem is not None:
         return problem
@@ -295,7 +295,7 @@ def _check_q3(copy: object, error: object) -> str | None:
     if isinstance(error, UnsealError):
         return "that is an UnsealError: open the copy with its right shares, to see what the barrier does."
     if not isinstance(error, StoreError):
-        return f"error should be the StoreError that opening the tampered copy raised, not {type(error).__name__}."
+        return f"error should be the StoreError that opening the tampered copy raised, not {kind(error)}."
     try:
         rows = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
         try:
