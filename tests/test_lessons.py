@@ -925,8 +925,8 @@ def test_l06_solutions_and_wrong_answers() -> None:
     from kmslib import SignatureError, verify_signature
     from kmslib.widgets import DHExchangeForm
 
-    namespace = run_solution(lesson06, lesson06.q1, kms=KeyCustodian())
-    kms = namespace["kms"]
+    namespace = run_solution(lesson06, lesson06.q1)
+    kms = namespace["my_kms"]
     accepted(lesson06.q1, kms, namespace["message"], namespace["signature"])
     refused(lesson06.q1, kms, "another message", namespace["signature"], because="none of your signing keys")
     kms.generate_signing_key("ec", algorithm="ecdsa-p256-sha256")
@@ -1421,8 +1421,8 @@ def test_l03_l06_every_published_solution_passes() -> None:
     answers.append((lesson03.q5, (ns["kms"], ns["reply"])))
     ns = run_solution(lesson03, lesson03.q6)
     answers.append((lesson03.q6, (len(ns["public"].raw), len(ns["reply"].raw))))
-    ns = run_solution(lesson06, lesson06.q1, kms=KeyCustodian())
-    answers.append((lesson06.q1, (ns["kms"], ns["message"], ns["signature"])))
+    ns = run_solution(lesson06, lesson06.q1)
+    answers.append((lesson06.q1, (ns["my_kms"], ns["message"], ns["signature"])))
     ns = run_solution(lesson06, lesson06.q2, verify_signature=verify_signature, SignatureError=SignatureError)
     answers.append((lesson06.q2, (ns["genuine"],)))
     ns = run_solution(lesson06, lesson06.q3)

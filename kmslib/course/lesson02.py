@@ -231,8 +231,8 @@ def _check_q3(kms: object, token: object, forged: object, result: object) -> str
 q3 = Exercise(
     3,
     "break",
-    "Make a PKCS#1 v1.5 key in `kms`, encrypt a message, flip one byte of the token with tamper, and decrypt the "
-    "forgery with encoding=None. Pass (kms, token, forged, result).",
+    "Make a PKCS#1 v1.5 key in `legacy_kms`, encrypt a message, flip one byte of the token with tamper, and "
+    "decrypt the forgery with encoding=None. Pass (legacy_kms, token, forged, result).",
     _check_q3,
     "generate_rsa_pair(key_id, padding='pkcs1v15'); tamper(token, 100, 0x01) flips one bit of the ciphertext.",
     """kms = KeyCustodian()

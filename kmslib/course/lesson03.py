@@ -107,7 +107,7 @@ q2 = Exercise(
     2,
     "apply",
     f"Agree a key {KEY_ID!r} with a partner whose public key is `partner_public` (x25519). Make your own key pair in "
-    "`kms`, derive the key, and pass (kms, your public key).",
+    "`my_kms`, derive the key, and pass (my_kms, your public key).",
     _check_q2,
     "generate_diffie_hellman_params_and_key(group='x25519') gives (private, public); derive_shared_key takes your "
     "private key and the partner's public key.",
@@ -293,7 +293,7 @@ q5 = Exercise(
     5,
     "apply",
     "The partner starts a hybrid post-quantum exchange and sends you `hybrid_partner_public`. Be the responder: "
-    f"accept it in `kms` as {KEY_ID!r} and pass (kms, the reply you send back).",
+    f"accept it in `my_kms` as {KEY_ID!r} and pass (my_kms, the reply you send back).",
     _check_q5,
     "A KEM is not symmetric: the responder calls accept_key_exchange(key_id, initiator_public); it returns the reply.",
     f"""kms = KeyCustodian()

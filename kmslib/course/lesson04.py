@@ -165,7 +165,7 @@ def _check_q2(kms: object, new_tokens: object) -> str | None:
 q2 = Exercise(
     2,
     "apply",
-    f"Version 1 of {RECORDS!r} leaked. With `kms, tokens = records()`: rotate, rewrap every token (keep them, "
+    f"Version 1 of {RECORDS!r} leaked. With `lab, tokens = records()`: rotate, rewrap every token (keep them, "
     "in order, in `new_tokens`), then revoke version 1 only, with a reason.",
     _check_q2,
     "rotate_key, then rewrap each token (rewrap never shows the plaintext), then invalidate_key(..., version=1). "
@@ -286,7 +286,7 @@ def _check_q4(head: object, export: object, forged: object) -> str | None:
 q4 = Exercise(
     4,
     "build",
-    "In your own custodian `kms`: save the audit log's head, do at least 3 more operations, export the log, and "
+    "In a custodian of your own: save the audit log's head, do at least 3 more operations, export the log, and "
     "forge the export with rewrite_log so that it verifies on its own. Pass (head, export, forged).",
     _check_q4,
     "head = kms.audit_log.head before the operations; export = kms.audit_log.to_jsonl() after; edit an entry at "

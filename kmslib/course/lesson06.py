@@ -84,11 +84,11 @@ def _check_q1(kms: object, message: object, signature: object) -> str | None:
 q1 = Exercise(
     1,
     "recall",
-    "Make an Ed25519 signing key in `kms`, sign a message of your choice, and pass (kms, message, signature).",
+    "Make an Ed25519 signing key in `my_kms`, sign a message of your choice, and pass (my_kms, message, signature).",
     _check_q1,
     "generate_signing_key(key_id) makes an Ed25519 key; sign(key_id, message) returns the signature token.",
-    'kms.generate_signing_key("me")\nmessage = "I, the student, wrote this."\nsignature = kms.sign("me", message)\n'
-    "q1.check(kms, message, signature)",
+    'my_kms = KeyCustodian()\nmy_kms.generate_signing_key("me")\nmessage = "I, the student, wrote this."\n'
+    'signature = my_kms.sign("me", message)\nq1.check(my_kms, message, signature)',
 )
 
 
@@ -410,7 +410,8 @@ quiz = Quiz(
         },
         "a",
         "The checkpoint signs the head at that point, which fixes every entry before it: re-linking the chain gives "
-        "another head. Entries after it are growth: nothing vouches for them until the next checkpoint, which is why "
-        "CT logs publish signed tree heads regularly (RFC 9162).",
+        "another head. Entries after it are growth: nothing vouches for them until the next checkpoint. (Certificate "
+        "Transparency logs publish signed tree heads regularly for the same reason, RFC 9162, and add Merkle proofs "
+        "and gossip, which these checkpoints lack.)",
     ),
 )
