@@ -966,6 +966,26 @@ def test_l06_solutions_and_wrong_answers() -> None:
     accepted(lesson06.q4, kem)
 
 
+@pytest.mark.parametrize("group", ["x25519", "ffdhe2048", "x25519mlkem768"])
+def test_l06_q4_the_exchange_must_have_been_stopped_at_step_3(group: str) -> None:
+    from kmslib.widgets import DHExchangeForm
+
+    skipped = DHExchangeForm()  # generated and exchanged with Mallory on the wire, but never tried to derive
+    skipped.group.value = group
+    skipped.sign_switch.value = True
+    skipped.mallory_switch.value = True
+    skipped.generate()
+    skipped.exchange()
+    refused(lesson06.q4, skipped, because="step 3")
+    refused(lesson06.q4, skipped, because="step 3")  # the same verdict again
+    skipped.derive()
+    accepted(lesson06.q4, skipped)
+    accepted(lesson06.q4, skipped)
+    skipped.generate()  # starting over forgets the earlier stop
+    skipped.exchange()
+    refused(lesson06.q4, skipped, because="step 3")
+
+
 def test_l06_signature_sizes_are_measured() -> None:
     from kmslib.course import pictures
 

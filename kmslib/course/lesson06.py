@@ -200,6 +200,8 @@ def _check_q4(form: object) -> str | None:
     bob_kept = "shared" in form.bob and form.bob.key_info("shared").active  # a hybrid's Bob revokes his
     if form._derived or "shared" in form.alice or bob_kept:
         return "a key was derived: check the signatures before deriving (step 3 does, with signing on)."
+    if form._stopped != "alice":
+        return "now run step 3 (derive): with signing on, Alice checks Bob's signature first. Watch what it finds."
     try:  # what Alice checks in step 3: Bob's signature over the exchange as she saw it, with the key she trusts
         verify_transcript(
             form._trusted["alice"], form._transcripts["alice"], form._signatures["alice"], role="responder"

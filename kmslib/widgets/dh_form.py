@@ -139,6 +139,7 @@ class DHExchangeForm(Form):
         self._trusted: dict[str, str] = {}  # each side's copy of the other's signing public key (out of band)
         self._intercepted = False  # whether Mallory swapped the public keys during the exchange
         self._derived = False
+        self._stopped = ""  # who found, in step 3, that the other's signature does not verify (signed exchange)
         for box in (self.token, self.token_to_bob, self.bob_received, self.mallory_read):
             box.value = ""
         self.match.value = ""
@@ -306,6 +307,7 @@ class DHExchangeForm(Form):
         try:
             verify_transcript(self._trusted[name], self._transcripts[name], self._signatures[name], role=peer)
         except SignatureError:
+            self._stopped = name
             kept = SHARED in self.bob and self.bob.key_info(SHARED).active
             if kept:
                 self.bob.invalidate_key(SHARED, reason="the initiator's signature never verified")
