@@ -127,9 +127,11 @@ def test_q2_refuses_the_same_envelope_twice_a_reencryption_and_a_rewrap_before_t
     wrong(lesson05.q2, kms, sealed, bytes(sealed), because="the same envelope")
     again = kms.encrypt_envelope(KEK, lesson05.REPORT, associated_data=lesson05.CONTEXT)
     wrong(lesson05.q2, kms, sealed, again, because="encrypted again")
-    wrong(lesson05.q2, kms, sealed, early, because="newest")
+    wrong(lesson05.q2, kms, sealed, early, because="under a newer version than old")
     new = kms.rewrap_envelope(KEK, sealed, associated_data=lesson05.CONTEXT)
-    wrong(lesson05.q2, kms, new, sealed, because="newest")  # swapped
+    wrong(lesson05.q2, kms, new, sealed, because="under a newer version than old")  # swapped
+    right(lesson05.q2, kms, sealed, new)
+    kms.rotate_key(KEK)  # a later rotation does not undo the exercise
     right(lesson05.q2, kms, sealed, new)
 
 
@@ -214,11 +216,15 @@ def test_q4_refuses_acme_data_under_the_shared_kek_and_everything_destroyed() ->
     wrong(lesson05.q4, kms, under_shared, new, because="opens under 'kek'")
     names = solved(2)
     kms, new = names["my_kms"], names["new"]
+    kms.establish_aes_key(ACME_KEK, mode="cbc")
+    wrong(lesson05.q4, kms, new, new, because="AES-256-GCM")
+    names = solved(2)
+    kms, new = names["my_kms"], names["new"]
     kms.establish_aes_key(ACME_KEK)
     acme = kms.encrypt_envelope(ACME_KEK, lesson05.ACME, associated_data=lesson05.ACME_CONTEXT)
     kms.invalidate_key(ACME_KEK)
     kms.invalidate_key(KEK)  # every customer's data shredded with Acme's
-    wrong(lesson05.q4, kms, acme, new, because="'kept' no longer opens")
+    wrong(lesson05.q4, kms, acme, new, because="kept (your `new`) no longer opens")
 
 
 # ---------------------------------------------------------------- the quiz and the notebook

@@ -43,7 +43,7 @@ def _envelope(value: object, name: str) -> memoryview | str:
         return f"{name} is a text token: an envelope is bytes (encrypt_envelope returns one)."
     if not isinstance(value, (bytes, bytearray, memoryview)):
         return f"{name} should be an envelope (bytes), not {kind(value)}."
-    view = memoryview(value).cast("B")
+    view = memoryview(bytes(value))  # a copy, whatever the buffer's shape (the exercises' envelopes are small)
     raw = bytes(view[: len(HEADER) + 2 + MAX_WRAPPED_BYTES])
     if not raw.startswith(b"KMSE"):
         return f"{name} is not an envelope: it should start with b'KMSE\\x01'."
@@ -168,8 +168,7 @@ def _check_q2(kms: object, old: object, new: object) -> str | None:
     problem = _kek_ready(custodian)
     if problem is not None:
         return problem
-    newest = custodian.key_info(KEK).version
-    if newest < 2:
+    if custodian.key_info(KEK).version < 2:
         return f"rotate the KEK {KEK!r} first (rotate_key): there is no newer version to move to."
     old_view, new_view = _envelope(old, "old"), _envelope(new, "new")
     if isinstance(old_view, str):
@@ -188,13 +187,11 @@ def _check_q2(kms: object, old: object, new: object) -> str | None:
             "the nonce, ciphertext or tag changed: the data was encrypted again. rewrap_envelope re-wraps only the "
             "data key, which is the point: rotating a KEK never touches the data."
         )
-    if new_version != newest:
+    if new_version <= old_version:
         return (
-            f"new's data key is wrapped by version {new_version} of {KEK!r}, not by the newest ({newest}): "
-            "rewrap_envelope after rotate_key, and pass its result as new."
+            f"new's data key is wrapped by version {new_version} of {KEK!r}, old's by version {old_version}: new "
+            "should be what rewrap_envelope returned after rotate_key, under a newer version than old."
         )
-    if old_version >= new_version:  # pragma: no cover - same body and newest version: only a hand-made copy
-        return "old should be the envelope from before the rewrap, wrapped by an older version."
     return _opens(custodian, new_view, "new", CONTEXT, REPORT)
 
 
@@ -276,20 +273,18 @@ q3.check(my_kms, data_key, built)""",
 )
 
 
-def _check_q4(kms: object, shredded: object, kept: object) -> str | None:
-    custodian = student_custodian(kms)
-    gone, still = _envelope(shredded, "shredded"), _envelope(kept, "kept")
-    if isinstance(gone, str):
-        return gone
-    if isinstance(still, str):
-        return still
+def _shred_problem(custodian: KeyCustodian, gone: memoryview) -> str | None:
+    """What is wrong with Acme's shred: its own KEK, destroyed whole, and the envelope made under it; or ``None``."""
     if ACME_KEK not in custodian:
         return (
             f"give Acme a KEK of its own, {ACME_KEK!r}, and encrypt ACME under it. Rotating, rewrapping and revoking "
             f"a version of the shared {KEK!r} is a migration, not an erasure: the rewrapped envelope still opens "
             "the same ciphertext under the newer version."
         )
-    if custodian.key_info(ACME_KEK).state != "revoked":
+    acme = custodian.key_info(ACME_KEK)
+    if acme.algorithm != "aes-256-gcm":
+        return f"{ACME_KEK!r} should be an AES-256-GCM key, a KEK that encrypt_envelope can use, not {acme.algorithm}."
+    if acme.state != "revoked":
         try:
             with as_checker(custodian):
                 custodian.decrypt_envelope(ACME_KEK, gone, associated_data=ACME_CONTEXT)
@@ -298,23 +293,37 @@ def _check_q4(kms: object, shredded: object, kept: object) -> str | None:
                 f"{ACME_KEK!r} still has a live version: destroy every version (invalidate_key({ACME_KEK!r}) with "
                 "no version), or a rewrapped copy of Acme's data still opens."
             )
-        return f"shredded still opens under {ACME_KEK!r}: destroy that KEK with invalidate_key({ACME_KEK!r})."
+        return f"acme_sealed still opens under {ACME_KEK!r}: destroy that KEK with invalidate_key({ACME_KEK!r})."
     if len(_token(gone)[2]) != _NONCE + len(ACME) + _TAG:
-        return "shredded does not hold ACME (its ciphertext has another length): pass Acme's envelope."
+        return "acme_sealed does not hold ACME (its ciphertext has another length): pass Acme's envelope."
     other = _other_kek(custodian, gone, ACME_KEK, (ACME_CONTEXT, None))
     if other is not None:
-        return f"shredded opens under {other!r}: Acme's data must be under {ACME_KEK!r} alone, the KEK you destroy."
+        return f"acme_sealed opens under {other!r}: Acme's data must be under {ACME_KEK!r} alone, the KEK you destroy."
     if not _made_here(custodian, ACME_KEK, _token(gone)[1]):
         return (
-            f"{ACME_KEK!r} never wrapped a data key at the version shredded names: encrypt ACME with "
+            f"{ACME_KEK!r} never wrapped a data key at the version acme_sealed names: encrypt ACME with "
             f"encrypt_envelope({ACME_KEK!r}, ...) before destroying the KEK."
         )
-    if KEK not in custodian:
-        return f"'kept' should be your envelope `new`, under the shared KEK {KEK!r}: make it (exercises 1 and 2)."
-    if custodian.key_info(KEK).state == "revoked":
-        return f"'kept' no longer opens: you destroyed the shared {KEK!r} too. Shred only Acme's KEK."
+    return None
+
+
+def _check_q4(kms: object, acme_sealed: object, kept: object) -> str | None:
+    custodian = student_custodian(kms)
+    gone, still = _envelope(acme_sealed, "acme_sealed"), _envelope(kept, "kept")
+    if isinstance(gone, str):
+        return gone
+    if isinstance(still, str):
+        return still
+    problem = _shred_problem(custodian, gone)
+    if problem is not None:
+        return problem
+    if KEK in custodian and custodian.key_info(KEK).state == "revoked":
+        return f"kept (your `new`) no longer opens: you destroyed the shared {KEK!r} too. Shred only Acme's KEK."
+    problem = _kek_ready(custodian)
+    if problem is not None:
+        return problem
     if bytes(still) == bytes(gone):
-        return "'kept' is Acme's envelope again: pass your envelope `new`, which must still open."
+        return "kept is Acme's envelope again: pass your envelope `new`, which must still open."
     return _opens(custodian, still, "kept", CONTEXT, REPORT)
 
 
@@ -347,9 +356,9 @@ quiz = Quiz(
         },
         "a",
         "AWS KMS Encrypt takes at most 4096 bytes of plaintext (AWS KMS API Reference, Encrypt); GenerateDataKey "
-        "returns a key to encrypt with where the data lives. The KMS keeps no list of data keys, so it cannot "
-        "revoke one (b): it revokes the KEK, or a version of it. The KEK never leaves the KMS (c): only wrapped and "
-        "plaintext data keys do.",
+        "returns a key to encrypt with where the data lives. AWS KMS does not store, manage or track data keys (AWS "
+        "KMS Developer Guide, 'Data keys'), so it cannot revoke one (b): it revokes the KEK, or a version of it. The "
+        "KEK never leaves the KMS (c): only wrapped and plaintext data keys do.",
     ),
     Question(
         "You rotate the KEK and call rewrap_envelope. What changes in the envelope?",
