@@ -7,6 +7,7 @@ same verdict.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -166,6 +167,11 @@ def test_q3_refuses_a_throwaway_data_key_a_mangled_format_and_a_made_up_data_key
     wrong(lesson05.q3, kms, bound, by_hand(bound, lesson05.REPORT), because="no associated data")
     wrong(lesson05.q3, kms, data_key, by_hand(data_key, b"other"), because="other data")
     wrong(lesson05.q3, kms, data_key.wrapped, by_hand(data_key, lesson05.REPORT), because="data_key should be")
+    for key in (data_key, made_up, bound):  # no message shows a data key, in any spelling
+        for answer in ((key, throwaway), (key, by_hand(key, b"other")), (key, by_hand(key, lesson05.REPORT, aad=b""))):
+            said = verdict(lesson05.q3, kms, *answer)[1]
+            for spelling in (key.plaintext.hex(), base64.b64encode(key.plaintext).decode(), repr(key.plaintext)):
+                assert spelling not in said
 
 
 # ---------------------------------------------------------------- q4
@@ -237,6 +243,7 @@ def test_the_quiz_teaches_the_kek_limit_and_real_shredding_with_sources() -> Non
         assert quiz.answer(number, question.answer)
         assert all(not quiz.answer(number, other) for other in question.choices if other != question.answer)
         assert re.search(r"NIST SP|RFC|AWS|kmslib\.", question.why), question.why  # each answer says its source
+    assert len({q.answer for q in quiz.questions}) > 1  # not always the same letter
     choices = " ".join(c for q in quiz.questions for c in q.choices.values())
     assert "too slow" not in choices
     limit, shred = quiz.questions[2], quiz.questions[3]

@@ -349,25 +349,25 @@ quiz = Quiz(
     Question(
         "Why do KMSs wrap data keys instead of encrypting the data themselves?",
         {
-            "a": "Data may be large and far away: only a 32-byte key travels to the KMS, and each message gets its own "
-            "key",
-            "b": "So that each data key can be revoked on its own in the KMS, without touching the KEK",
+            "a": "So that each data key can be revoked on its own in the KMS, without touching the KEK",
+            "b": "Data may be large and far away: only a small wrapped key travels to and from the KMS, and each "
+            "message gets its own key",
             "c": "So that the application can be given the KEK and encrypt locally, without a request per message",
         },
-        "a",
+        "b",
         "AWS KMS Encrypt takes at most 4096 bytes of plaintext (AWS KMS API Reference, Encrypt); GenerateDataKey "
         "returns a key to encrypt with where the data lives. AWS KMS does not store, manage or track data keys (AWS "
-        "KMS Developer Guide, 'Data keys'), so it cannot revoke one (b): it revokes the KEK, or a version of it. The "
+        "KMS Developer Guide, 'Data keys'), so it cannot revoke one (a): it revokes the KEK, or a version of it. The "
         "KEK never leaves the KMS (c): only wrapped and plaintext data keys do.",
     ),
     Question(
         "You rotate the KEK and call rewrap_envelope. What changes in the envelope?",
         {
-            "a": "Only the wrapped data key in its header: nonce, ciphertext and tag are copied unchanged",
-            "b": "The nonce and the tag too: the data key is new, so the data is encrypted again under it",
-            "c": "The ciphertext: the data is encrypted again under the new KEK version, with the same data key",
+            "a": "The nonce and the tag too: the data key is new, so the data is encrypted again under it",
+            "b": "The ciphertext: the data is encrypted again under the new KEK version, with the same data key",
+            "c": "Only the wrapped data key in its header: nonce, ciphertext and tag are copied unchanged",
         },
-        "a",
+        "c",
         "The data key stays the same; only its wrapping moves to the new KEK version (kmslib.envelope; the cell "
         "'Rotating the KEK never touches the data' prints it). rewrap_envelope first checks that the envelope is "
         "genuine (one AES-GCM decryption pass, plaintext discarded), then re-encrypts only the 32-byte data key.",
@@ -391,12 +391,12 @@ quiz = Quiz(
         "Customer Acme leaves; its envelopes are under version 1 of the shared KEK. You rotate the KEK, rewrap every "
         "envelope, and revoke version 1. Is Acme's data erased?",
         {
-            "a": "No: the rewrapped envelopes open the same ciphertext under version 2. Erasing needs a KEK of Acme's "
+            "a": "Yes: every data key wrapped by version 1 is now unreadable, so every envelope under it is shredded",
+            "b": "No: the rewrapped envelopes open the same ciphertext under version 2. Erasing needs a KEK of Acme's "
             "own, with every copy of it destroyed, backups included",
-            "b": "Yes: every data key wrapped by version 1 is now unreadable, so every envelope under it is shredded",
             "c": "Not yet: a revoked version is only erased after the 7-to-30-day waiting period; then it is",
         },
-        "a",
+        "b",
         "Rotate, rewrap and revoke is a migration: the data keys moved to version 2. Cryptographic erase works only "
         "when every copy of the key that protects the data is destroyed (NIST SP 800-88 Rev. 1, section 2.6; key "
         "destruction, NIST SP 800-57 Part 1 Rev. 5, section 8.3.4), so the data needs a KEK of its own. The 7-to-30-"
