@@ -864,60 +864,6 @@ def test_l03_q4_mallory_in_the_middle() -> None:
     refused(lesson03.q4, KeyCustodian(), for_alice, for_bob, because="no key 'to-alice'")
 
 
-# ---------------------------------------------------------------- lesson 05
-
-
-def test_l05_the_solutions_in_order_and_the_wrong_answers() -> None:
-    import os
-    import struct
-
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    namespace = run_solution(lesson05, lesson05.q1, kms=KeyCustodian())
-    kms, sealed = namespace["kms"], namespace["sealed"]
-    accepted(lesson05.q1, kms, sealed)
-    refused(lesson05.q1, kms, kms.encrypt_envelope("kek", lesson05.REPORT), because="opens without associated data")
-    refused(lesson05.q1, kms, kms.encrypt_data_aes("kek", "x"), because="text token")
-    refused(lesson05.q1, kms, b"KMSE\x01 not really", because="not an envelope")
-    refused(
-        lesson05.q1, kms, kms.encrypt_envelope("kek", b"other", associated_data=lesson05.CONTEXT), because="other data"
-    )
-    refused(lesson05.q1, KeyCustodian(), sealed, because="make the KEK")
-    refused(lesson05.q2, kms, sealed, sealed, because="rotate the KEK")
-    namespace = run_solution(lesson05, lesson05.q2, kms=kms, sealed=sealed)
-    old, new = namespace["old"], namespace["new"]
-    accepted(lesson05.q2, kms, old, new)
-    again = kms.encrypt_envelope(
-        "kek", lesson05.REPORT, associated_data=lesson05.CONTEXT
-    )  # re-encrypted, not rewrapped
-    refused(lesson05.q2, kms, old, again, because="the data was encrypted again")
-    namespace = run_solution(lesson05, lesson05.q3, kms=kms, os=os, struct=struct, AESGCM=AESGCM)
-    accepted(lesson05.q3, kms, namespace["by_hand"])
-    fresh = KeyCustodian()
-    fresh.establish_aes_key("kek")
-    refused(lesson05.q3, fresh, fresh.encrypt_envelope("kek", lesson05.REPORT), because="generate_data_key")
-    broken = bytearray(namespace["by_hand"])
-    broken[-1] ^= 1
-    refused(lesson05.q3, kms, broken, because="refuses it (DecryptionError)")
-    refused(lesson05.q4, kms, old, new, because="still opens")
-    run_solution(lesson05, lesson05.q4, kms=kms, old=old, new=new)
-    accepted(lesson05.q4, kms, old, new)
-    refused(lesson05.q4, kms, new, old, because="still opens")
-    refused(lesson05.q4, kms, broken, new, because="not because its KEK version was revoked")
-    kms.invalidate_key("kek", reason="all gone")
-    refused(lesson05.q4, kms, old, new, because="the whole KEK was revoked")
-
-
-def test_l05_quiz_and_picture() -> None:
-    from kmslib.course import pictures
-
-    assert len(lesson05.quiz.questions) == 4
-    assert all(lesson05.quiz.answer(n, q.answer) for n, q in enumerate(lesson05.quiz.questions, 1))
-    shown = "\n".join(t.get_text() for ax in pictures.key_hierarchy().axes for t in [*ax.texts, ax.title])
-    for words in ("root key", "KEK (key-encryption key)", "data key 1", "data 3", "never the data"):
-        assert words in shown, words
-
-
 # ---------------------------------------------------------------- lesson 06
 
 
