@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import secrets
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,13 @@ from test_lessons import accepted, refused
 import kmslib
 from kmslib import KeyCustodian, StoreError, UnsealError
 from kmslib.course import ____, lesson07, pictures
+from kmslib.unsealing import share_progress
+
+#: The lesson's notebook, every cell's source in one text.
+NOTEBOOK = "\n".join(
+    "".join(cell["source"])
+    for cell in json.loads((Path(__file__).parents[1] / "notebooks" / "07_sealed_storage.ipynb").read_text())["cells"]
+)
 
 
 def run(exercise: Any, **names: Any) -> dict[str, Any]:
@@ -378,9 +389,108 @@ def test_the_barrier_picture_says_what_it_shows() -> None:
         assert words in shown, words
 
 
+def test_the_picture_names_the_holders_the_code_opens_the_store_with() -> None:
+    shown = "\n".join(t.get_text() for ax in pictures.barrier().axes for t in ax.texts)
+    for who in ("Ana", "Chen", "Eli"):
+        assert f"{who}: a share" in shown, who
+    assert "Ben" not in shown
+    assert "shares=[ana, chen, eli]" in NOTEBOOK
+
+
 def test_the_quiz_cannot_be_passed_by_always_answering_one_letter() -> None:
-    assert len(lesson07.quiz.questions) == 4
+    assert len(lesson07.quiz.questions) == 5
     assert len({q.answer for q in lesson07.quiz.questions}) > 1
+    for number, question in enumerate(lesson07.quiz.questions, 1):
+        assert lesson07.quiz.answer(number, question.answer)
+        assert all(not lesson07.quiz.answer(number, other) for other in question.choices if other != question.answer)
+
+
+def test_the_shamir_question_counts_slip39s_digest_share() -> None:
+    # SLIP-0039, design rationale, "Digest": T - 1 shares cut the secret's entropy to m - 32 bits.
+    question = lesson07.quiz.questions[1]
+    assert "2^224" in question.choices[question.answer]
+    assert "Nothing" in next(text for letter, text in question.choices.items() if letter != question.answer)
+    assert "32 bits" in question.why
+    assert "SLIP-0039" in question.why
+
+
+def test_a_made_up_share_passes_the_checksum_and_only_combining_catches_it(tmp_path: Path) -> None:
+    from shamir_mnemonic.share import Share
+
+    path = tmp_path / "s.db"
+    shares = kmslib.init_store(path, shares=5, threshold=3)
+    honest = Share.from_mnemonic(shares[0])
+    value = bytearray(honest.value)
+    value[0] ^= 1
+    made_up = dataclasses.replace(honest, value=bytes(value)).mnemonic()
+    assert share_progress([made_up, shares[1], shares[2]]) == (3, 3)  # its checksum is valid
+    with pytest.raises(UnsealError, match="not shares of one secret"):
+        KeyCustodian.open(path, shares=[made_up, shares[1], shares[2]])
+    question = lesson07.quiz.questions[2]
+    assert "mistyped" in question.choices[question.answer]
+    assert "combined" in question.why
+
+
+#: A process that commits rows to an SQLite file with synchronous=OFF (no fsync at all), printing each after its
+#: commit, until it is killed.
+_NO_FSYNC_WRITER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA journal_mode=WAL")
+db.execute("PRAGMA synchronous=OFF")
+db.execute("CREATE TABLE t (n INTEGER)")
+n = 0
+while True:
+    db.execute("INSERT INTO t VALUES (?)", (n,))
+    sys.stdout.write(f"{n}\\n")
+    sys.stdout.flush()
+    n += 1
+"""
+
+
+def test_a_kill_keeps_committed_writes_even_without_fsync_so_it_cannot_show_durability(tmp_path: Path) -> None:
+    path = tmp_path / "nofsync.db"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _NO_FSYNC_WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert worker.stdout is not None
+    reported = []
+    for line in worker.stdout:
+        reported.append(int(line))
+        if len(reported) >= 200:
+            worker.kill()
+            break
+    worker.wait()
+    worker.stdout.close()
+    db = sqlite3.connect(path)
+    kept = {n for (n,) in db.execute("SELECT n FROM t")}
+    db.close()
+    assert set(reported) <= kept  # what a SIGKILL shows, synchronous=FULL or OFF alike
+    question = lesson07.quiz.questions[3]
+    assert "whole or not at all" in question.choices[question.answer]
+    assert "synchronous=OFF" in question.why
+    assert "power" in question.why
+
+
+def test_after_a_rekey_the_old_shares_open_an_old_backup_not_the_live_store(tmp_path: Path) -> None:
+    path, shares = _store(tmp_path, "s.db", "payroll")
+    backup = tmp_path / "backup.db"
+    shutil.copy(path, backup)
+    with KeyCustodian.open(path, shares=shares[:3]) as kms:
+        kms.rekey(shares[:3], shares=5, threshold=3)
+    with pytest.raises(UnsealError):
+        KeyCustodian.open(path, shares=shares[:3])
+    with KeyCustodian.open(backup, shares=shares[:3]) as old:
+        assert "payroll" in old
+    question = lesson07.quiz.questions[4]
+    assert "backup" in question.choices[question.answer]
+
+
+def test_the_notebook_claims_no_more_than_the_store_does() -> None:
+    for claim in ("must stop working", "open nothing.", "(hers included) open nothing", "byok", "rising difficulty"):
+        assert claim not in NOTEBOOK, claim
+    for words in ("synchronous=OFF", "page cache", "power", "backup", "digest", "ImportKeyMaterial"):
+        assert words in NOTEBOOK, words
 
 
 def test_mistype_changes_one_word_to_another_valid_word_and_the_checksum_catches_it(tmp_path: Path) -> None:

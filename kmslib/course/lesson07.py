@@ -5,14 +5,20 @@
 - :func:`describe_shares`: what a set of shares says about itself (count, words, threshold), never the words;
 - :func:`attacker_view`: the store file read with ``sqlite3``, as whoever copied it reads it;
 - :func:`found_in_files`: whether some bytes appear anywhere in a store's files (its WAL included);
-- :func:`crash_demo`: a real process killed with SIGKILL in the middle of key changes, and what survived.
+- :func:`crash_demo`: a real process killed with SIGKILL in the middle of key changes, and what survived
+  (which shows atomic commits; only a power loss or an operating-system crash would test durability).
 
 Exercises:
 
 - ``q1`` (recall): a store whose unseal key is split into 5 shares, any 3 of which open it;
 - ``q2`` (apply): open it with three shares, keep a key and encrypt with it, and close it again;
 - ``q3`` (break): swap two keys' sealed rows in a copy of the file, as an attacker would, and see it refused;
-- ``q4`` (apply): a share holder leaves: rekey to new shares, so that the old ones open nothing.
+  the check opens the copy and swaps the rows back in a scratch copy, to find exactly that swap;
+- ``q4`` (apply): a share holder leaves: rekey a copy of the store to new shares, keeping every key; the old
+  shares no longer open the rekeyed copy, and still open the store from before (a backup, in effect).
+
+Every check opens the store itself, and can be run again at any time with the same verdict: q4 rekeys a
+copy, so the store that q1 to q3 judge keeps its shares.
 """
 
 from __future__ import annotations
@@ -145,7 +151,8 @@ class CrashReport:
         log = "verifies" if self.audit_verifies else "does NOT verify"
         return (
             f"The process reported {self.reported} key changes as done, then was killed with SIGKILL in the middle "
-            f"of its loop.\nReopened: {kept}; the audit log {log}."
+            f"of its loop.\nReopened (every seal, MAC and manifest checked, so no change is there in part): {kept}; "
+            f"the audit log {log}."
         )
 
 
@@ -154,6 +161,12 @@ def crash_demo(path: str | os.PathLike[str], *, changes: int = 20, passphrase: s
 
     The process (:mod:`kmslib.course.crash_worker`) prints each change after its call returned; it is
     killed as soon as it has printed ``changes`` of them, while it is in the middle of the next one.
+
+    What this shows: each change is committed whole or not at all, and a change reported done
+    outlives the process. What it cannot show is durability: after a kill the operating system still
+    holds the committed writes in its page cache and writes them out, ``fsync`` or not (SQLite's
+    ``synchronous=OFF`` would print the same). Only a power loss or an operating-system crash tests the
+    ``fsync`` that ``synchronous=FULL`` makes before each call returns.
 
     Returns:
         A :class:`CrashReport`: how many changes were reported done, which of them are missing (none,
@@ -544,38 +557,73 @@ q4 = Exercise(
 quiz = Quiz(
     Question(
         "What does a store's unseal key seal?",
-        {"a": "Every key version in the store", "b": "Only the root key", "c": "The audit log"},
-        "b",
-        "The root key seals every key version; the unseal key seals only the root key. That is why a rekey "
-        "re-seals one row, not every key (HashiCorp Vault's design).",
-    ),
-    Question(
-        "With 5 shares and a threshold of 3, what do 2 shares reveal about the unseal key?",
-        {"a": "Two thirds of it", "b": "Its first 22 words", "c": "Nothing at all"},
-        "c",
-        "Shamir's scheme hides the secret completely from fewer shares than the threshold: every secret is equally "
-        "likely given any 2 of them (Shamir 1979).",
-    ),
-    Question(
-        "A process is killed with kill -9 just after rotate_key returned. What does the store hold after a restart?",
         {
-            "a": "The new version: a key change is on disk before its call returns",
-            "b": "Maybe the old version only: the rotation was still in memory",
-            "c": "Nothing: the store is corrupted",
+            "a": "Every key version in the store",
+            "b": "The root key, and nothing else",
+            "c": "The root key and the audit log",
+        },
+        "b",
+        "The unseal key seals only the root key (the meta row 'root'); the root key seals every key version and "
+        "MACs every key row, and the audit log is hash-chained, not sealed. That is HashiCorp Vault's barrier "
+        "(Vault, Seal/Unseal; kmslib/store.py). kmslib's rekey replaces both: a new unseal key, and a new root key "
+        "that re-seals every row.",
+    ),
+    Question(
+        "The unseal key, 256 random bits, is split with SLIP-0039 into 5 shares, any 3 of which open the store. "
+        "What do 2 shares tell whoever holds them about the key?",
+        {
+            "a": "Nothing at all: every value of the key stays equally likely, as in Shamir's scheme",
+            "b": "About two thirds of the key's bits",
+            "c": "Enough to narrow it down to about 2^224 of its 2^256 possible values, no more",
+        },
+        "c",
+        "SLIP-0039 puts a digest of the secret on the polynomial (share index 254: 4 bytes of HMAC-SHA256 and random "
+        "padding), so that a wrong set of shares is caught. Its price, in the spec's design rationale ('Digest'): "
+        "with T - 1 shares, a brute-force search over the secret's values, keeping those whose digest fits, cuts its "
+        "entropy by 32 bits. Plain Shamir (1979) would reveal nothing; here 224 bits remain, far beyond any search, "
+        "which is why SLIP-0039 asks for secrets of at least 128 bits.",
+    ),
+    Question(
+        "The last three words of a share are an RS1024 checksum. What does it catch?",
+        {
+            "a": "Up to three mistyped or misread words in that share",
+            "b": "A share a dishonest holder made up",
+            "c": "Both: a share with a valid checksum is a genuine share",
         },
         "a",
-        "Every key change is committed with synchronous=FULL before it returns; the lesson's crash demo kills a "
-        "real process to show it.",
+        "The checksum is computed from the share's own words with a public formula, so whoever makes up a share "
+        "gives it a valid checksum; what it guarantees is to detect any error in at most 3 words (SLIP-0039, "
+        "'Checksum'). A made-up share is caught only when the shares are combined: the digest fails (SLIP-0039, "
+        "design rationale, 'Digest'), and the store refuses to unseal without saying whose share was wrong.",
     ),
     Question(
-        "An attacker replaces the whole store file with last month's copy. What does kmslib detect when it opens?",
+        "crash_demo kills a process with SIGKILL in the middle of its key changes, and the reopened store holds "
+        "every change the process reported. What does that show?",
         {
-            "a": "The rollback: the manifest fails",
-            "b": "Nothing: every part of the old file is authentic",
-            "c": "That the audit log is shorter",
+            "a": "That every reported change was on the disk itself: the fsync of synchronous=FULL did its job",
+            "b": "That each change is in the store whole or not at all, and what was reported done outlived the process",
+            "c": "That the store would also survive a power cut in the middle of a change",
         },
         "b",
-        "An old copy is a valid store. Only something kept elsewhere shows it: a signed audit checkpoint, or a "
-        "saved head, newer than the file.",
+        "After a SIGKILL the operating system still holds the process's committed writes in its page cache and writes "
+        "them out later, fsync or not: the demo would print the same with synchronous=OFF (the tests show it with "
+        "plain SQLite). It shows atomic, consistent commits (SQLite, 'Atomic Commit In SQLite'). Durability, the "
+        "fsync before a call returns (SQLite's PRAGMA synchronous=FULL), shows only when the power fails or the "
+        "operating system crashes, which a notebook cannot stage.",
+    ),
+    Question(
+        "Ben leaves, and the store is rekeyed to new shares. Ben kept his share, and last week's backup of the file "
+        "is on a file server. What do Ben's share and two other old shares open?",
+        {
+            "a": "Nothing: the rekey rotated the root key",
+            "b": "The rekeyed store, until it is restarted",
+            "c": "Last week's backup, with every key in it; not the rekeyed store",
+        },
+        "c",
+        "kmslib's rekey makes a new root key and re-seals every row of the live file under it, so the old shares open "
+        "nothing in that file. The backup is another file: it still holds the old root key sealed under the old "
+        "unseal key, and the old shares open it (README, 'Rekey rotates the root key'). Destroying the backups taken "
+        "before, with the old shares, is part of the procedure (NIST SP 800-57 Part 1, section 8.3.4: key "
+        "destruction).",
     ),
 )
