@@ -450,9 +450,7 @@ while True:
 
 def test_a_kill_keeps_committed_writes_even_without_fsync_so_it_cannot_show_durability(tmp_path: Path) -> None:
     path = tmp_path / "nofsync.db"
-    worker = subprocess.Popen(
-        [sys.executable, "-c", _NO_FSYNC_WRITER, str(path)], stdout=subprocess.PIPE, text=True
-    )
+    worker = subprocess.Popen([sys.executable, "-c", _NO_FSYNC_WRITER, str(path)], stdout=subprocess.PIPE, text=True)
     assert worker.stdout is not None
     reported = []
     for line in worker.stdout:

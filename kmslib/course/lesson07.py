@@ -601,7 +601,7 @@ quiz = Quiz(
         "every change the process reported. What does that show?",
         {
             "a": "That every reported change was on the disk itself: the fsync of synchronous=FULL did its job",
-            "b": "That each change is in the store whole or not at all, and what was reported done outlived the process",
+            "b": "That each change is there whole or not at all, and what was reported done outlived the process",
             "c": "That the store would also survive a power cut in the middle of a change",
         },
         "b",
