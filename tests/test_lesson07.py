@@ -415,7 +415,7 @@ def test_the_shamir_question_counts_slip39s_digest_share() -> None:
 
 
 def test_a_made_up_share_passes_the_checksum_and_only_combining_catches_it(tmp_path: Path) -> None:
-    from shamir_mnemonic.share import Share
+    from shamir_mnemonic.share import Share  # type: ignore[import-untyped]
 
     path = tmp_path / "s.db"
     shares = kmslib.init_store(path, shares=5, threshold=3)
