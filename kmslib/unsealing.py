@@ -1,8 +1,8 @@
 """Unseal secrets: what opens a sealed store's root key, a passphrase or Shamir shares.
 
 A store has two keys, as HashiCorp Vault's barrier does. The **root key** (32 random bytes)
-seals every key version in the store and never changes. The **unseal key** seals only the root
-key, and comes from what people hold:
+seals every key version in the store; :meth:`kmslib.KeyCustodian.rekey` replaces it. The **unseal
+key** seals only the root key, and comes from what people hold:
 
 - a passphrase, stretched with Argon2id using RFC 9106's second recommended parameters (section 4:
   t=3 passes, p=4 lanes, m=2^16 KiB = 64 MiB, a 128-bit salt) where the installed OpenSSL has it
@@ -11,11 +11,16 @@ key, and comes from what people hold:
 - or 32 random bytes split by Shamir's secret sharing (Shamir, "How to share a secret",
   CACM 1979, doi:10.1145/359168.359176) in SLIP-0039's format, through its reference
   implementation, ``shamir-mnemonic`` (the ``kmslib[store]`` extra). Each share is 33 words
-  from a 1,024-word list with an RS1024 checksum that catches a mistyped word; any ``threshold``
-  of them give back the secret, and fewer reveal nothing about it.
+  from a 1,024-word list with an RS1024 checksum that catches up to three mistyped words (not a
+  share made up to pass it: that is caught only when the shares are combined); any ``threshold``
+  of them give back the secret. Fewer give almost nothing: SLIP-0039 stores a 4-byte digest of the
+  secret among the shares, so ``threshold - 1`` shares narrow a brute-force search by 32 bits
+  (SLIP-0039, "Design rationale": the digest share), which for a 256-bit secret leaves 224.
 
-Replacing the unseal key (:meth:`kmslib.KeyCustodian.rekey`) re-seals the root key alone, so a
-new passphrase, or new shares when a share holder leaves, costs one row, not every key.
+Rekeying (:meth:`kmslib.KeyCustodian.rekey`, for a new passphrase, or new shares when a share
+holder leaves) makes a new root key and a new unseal key, and re-seals every key version under it
+in one transaction: the old passphrase or shares no longer open this file, but they still open
+every backup made before the rekey, which must be destroyed too.
 Nothing here does polynomial arithmetic: the sharing is ``shamir-mnemonic``'s.
 
 What is read before anything authenticates it is bounded first. The store's unseal row is

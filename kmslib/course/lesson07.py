@@ -5,19 +5,27 @@
 - :func:`describe_shares`: what a set of shares says about itself (count, words, threshold), never the words;
 - :func:`attacker_view`: the store file read with ``sqlite3``, as whoever copied it reads it;
 - :func:`found_in_files`: whether some bytes appear anywhere in a store's files (its WAL included);
-- :func:`crash_demo`: a real process killed with SIGKILL in the middle of key changes, and what survived.
+- :func:`crash_demo`: a real process killed with SIGKILL in the middle of key changes, and what survived
+  (which shows atomic commits; only a power loss or an operating-system crash would test durability).
 
 Exercises:
 
 - ``q1`` (recall): a store whose unseal key is split into 5 shares, any 3 of which open it;
 - ``q2`` (apply): open it with three shares, keep a key and encrypt with it, and close it again;
 - ``q3`` (break): swap two keys' sealed rows in a copy of the file, as an attacker would, and see it refused;
-- ``q4`` (apply): a share holder leaves: rekey to new shares, so that the old ones open nothing.
+  the check opens the copy and swaps the rows back in a scratch copy, to find exactly that swap;
+- ``q4`` (apply): a share holder leaves: rekey a copy of the store to new shares, keeping every key; the old
+  shares no longer open the rekeyed copy, and still open the store from before (a backup, in effect).
+
+Every check opens the store itself, and can be run again at any time with the same verdict: q4 rekeys a
+copy, so the store that q1 to q3 judge keeps its shares.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -28,6 +36,7 @@ from pathlib import Path
 from kmslib.course.exercises import Exercise, Question, Quiz, kind
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import KMSError, StoreError, UnsealError
+from kmslib.keyinfo import KeyInfo
 from kmslib.unsealing import share_progress
 
 __all__ = [
@@ -142,7 +151,8 @@ class CrashReport:
         log = "verifies" if self.audit_verifies else "does NOT verify"
         return (
             f"The process reported {self.reported} key changes as done, then was killed with SIGKILL in the middle "
-            f"of its loop.\nReopened: {kept}; the audit log {log}."
+            f"of its loop.\nReopened (every seal, MAC and manifest checked, so no change is there in part): {kept}; "
+            f"the audit log {log}."
         )
 
 
@@ -151,6 +161,12 @@ def crash_demo(path: str | os.PathLike[str], *, changes: int = 20, passphrase: s
 
     The process (:mod:`kmslib.course.crash_worker`) prints each change after its call returned; it is
     killed as soon as it has printed ``changes`` of them, while it is in the middle of the next one.
+
+    What this shows: each change is committed whole or not at all, and a change reported done
+    outlives the process. What it cannot show is durability: after a kill the operating system still
+    holds the committed writes in its page cache and writes them out, ``fsync`` or not (SQLite's
+    ``synchronous=OFF`` would print the same). Only a power loss or an operating-system crash tests the
+    ``fsync`` that ``synchronous=FULL`` makes before each call returns.
 
     Returns:
         A :class:`CrashReport`: how many changes were reported done, which of them are missing (none,
@@ -188,12 +204,23 @@ def crash_demo(path: str | os.PathLike[str], *, changes: int = 20, passphrase: s
 # ---------------------------------------------------------------------- exercises
 
 
-def _path(value: object) -> Path | str:
+def _closed(kms: KeyCustodian) -> bool:
+    try:
+        kms.list_keys()
+    except StoreError:
+        return True
+    return False
+
+
+def _path(value: object, name: str = "path") -> Path | str:
+    if isinstance(value, KeyCustodian):
+        closed = " (a closed one)" if _closed(value) else ""
+        return f"{name} should be the store's file (a str or Path), not a custodian{closed}: pass the path you opened."
     if not isinstance(value, (str, os.PathLike)):
-        return f"pass the store's path (a str or Path), not {kind(value)}."
+        return f"{name} should be the store's file (a str or Path), not {kind(value)}."
     path = Path(value)
     if not path.is_file():
-        return f"there is no file at {str(path)!r}: make the store with kmslib.init_store first."
+        return f"there is no file at {str(path)!r} ({name}): make the store with kmslib.init_store first."
     return path
 
 
@@ -203,22 +230,56 @@ def _shares(value: object, name: str = "shares") -> list[str] | str:
     return list(value)
 
 
-def _opens(path: Path, shares: list[str]) -> str | None:
-    """``None`` if ``shares`` open the store (opened and closed again), else why not."""
+def _progress(shares: list[str], name: str = "shares") -> tuple[int, int] | str:
+    """``(distinct shares, threshold)`` of a set of shares, or what is wrong with them, in plain words."""
+    if not shares:
+        return f"{name} is empty: pass the list of shares that init_store or rekey returned."
     try:
-        KeyCustodian.open(path, shares=shares).close()
+        return share_progress(shares)
+    except KMSError as exc:
+        return f"{name} are not one set of valid shares: {exc}."
+
+
+def _refusal(path: Path, secret: dict[str, object]) -> KMSError | str | None:
+    """Open the store and close it again: ``None`` if it opens, the error kmslib raised, or why it cannot be tried.
+
+    An open in this process is refused by the store's registry before any file is touched, so the
+    check never disturbs a custodian the student still holds.
+    """
+    try:
+        KeyCustodian.open(path, **secret).close()  # type: ignore[arg-type]
     except StoreError as exc:
+        if "another custodian in this process" in str(exc):
+            return (
+                f"{path.name} is open in a custodian of yours: close it (kms.close(), or end the with block) and "
+                "check again."
+            )
+        if "which holds its lock file" in str(exc):
+            return f"{path.name} is open in another process: close it there, then check again."
         if "open elsewhere" in str(exc):
-            return "the store is still open: close your custodian (kms.close(), or end the with block) first."
-        return f"the store refuses to open: {exc}"
-    except UnsealError as exc:
-        return f"those shares do not open it: {exc}"
+            return (
+                f"{path.name} is locked by another connection (an sqlite3 connection with changes not committed, "
+                "or another program): commit and close it, then check again."
+            )
+        return exc
+    except KMSError as exc:
+        return exc
     return None
 
 
-def _answer(path: object, shares: object) -> tuple[Path, list[str]] | str:
+def _opens(path: Path, shares: list[str]) -> str | None:
+    """``None`` if ``shares`` open the store (opened and closed again), else why not."""
+    refused = _refusal(path, {"shares": shares})
+    if isinstance(refused, UnsealError):
+        return f"those shares do not open {path.name}: {refused}"
+    if isinstance(refused, KMSError):
+        return f"{path.name} refuses to open: {refused}"
+    return refused
+
+
+def _answer(path: object, shares: object, name: str = "path") -> tuple[Path, list[str]] | str:
     """The student's store and shares, or what is wrong with them."""
-    store = _path(path)
+    store = _path(path, name)
     if isinstance(store, str):
         return store
     given = _shares(shares)
@@ -234,7 +295,10 @@ def _check_q1(path: object, shares: object) -> str | None:
     store, given = answer
     if not given:
         return "init_store returned no shares: that is a passphrase store. Pass shares=5, threshold=3 instead."
-    have, need = share_progress(given)
+    progress = _progress(given)
+    if isinstance(progress, str):
+        return progress
+    have, need = progress
     if have != 5:
         return f"there are {have} distinct shares: make 5, one for each holder."
     if need != 3:
@@ -265,10 +329,17 @@ def _check_q2(path: object, shares: object, token: object) -> str | None:
     with KeyCustodian.open(store, shares=given) as kms:
         if "payroll" not in kms:
             return "the store has no key 'payroll': make it while the store is open."
+        info = kms.key_info("payroll")
+        if info.algorithm != "aes-256-gcm":
+            return f"'payroll' is a {info.algorithm} key: the task asks for AES-256-GCM (establish_aes_key's default)."
+        if not info.active:
+            return "'payroll' is revoked in the store: the key must still work after the restart."
         try:
             plaintext = kms.decrypt_data_aes("payroll", token)
-        except KMSError as exc:
-            return f"the token does not decrypt with 'payroll' ({type(exc).__name__}): encrypt with that key."
+        except KMSError:
+            plaintext = None
+    if plaintext is None:
+        return "the token does not decrypt with the store's 'payroll': encrypt with that key, while the store is open."
     if plaintext != PAYROLL:
         return "the token holds another text: encrypt PAYROLL."
     return None
@@ -288,27 +359,87 @@ q2 = Exercise(
 )
 
 
-def _check_q3(copy: object, error: object) -> str | None:
-    store = _path(copy)
-    if isinstance(store, str):
-        return store
-    if isinstance(error, UnsealError):
-        return "that is an UnsealError: open the copy with its right shares, to see what the barrier does."
-    if not isinstance(error, StoreError):
-        return f"error should be the StoreError that opening the tampered copy raised, not {kind(error)}."
+def _sealed_rows(store: Path, snapshot: Path) -> list[tuple[str, int, bytes]] | str:
+    """Copy ``store`` (with whatever its WAL holds) to ``snapshot`` with sqlite3, and its sealed rows; or why not."""
     try:
-        rows = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
+        source = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            sealed = rows.execute("SELECT key_id, version, sealed FROM versions").fetchall()
+            target = sqlite3.connect(snapshot)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+            rows = source.execute("SELECT key_id, version, sealed FROM versions ORDER BY key_id, version").fetchall()
         finally:
-            rows.close()
+            source.close()
     except sqlite3.Error:
-        return "the copy cannot be read with sqlite3: copy the store file while it is closed."
-    if len({blob for _, _, blob in sealed}) != len(sealed) or len(sealed) < 2:
-        return "the copy should hold at least two sealed rows, swapped (each still a distinct blob)."
-    if "moved from another row" not in str(error):
-        return f"the store refused it for another reason ({error}): swap two keys' sealed material, nothing else."
+        return f"{store.name} cannot be read as a store with sqlite3: copy the store's file while it is closed."
+    return [(str(key_id), int(version), bytes(sealed)) for key_id, version, sealed in rows]
+
+
+def _undone_swaps(store: Path, shares: list[str]) -> list[tuple[str, str]] | str:
+    """Which swaps of two keys' sealed rows, undone in a scratch copy, give back a store that opens with ``shares``."""
+    found: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="kmslib-lesson07-check-") as scratch:
+        snapshot = Path(scratch) / "snapshot.db"
+        rows = _sealed_rows(store, snapshot)
+        if isinstance(rows, str):
+            return rows
+        for n, (first, second) in enumerate(itertools.combinations(rows, 2)):
+            if first[0] == second[0]:
+                continue  # two versions of one key: not the swap asked for
+            trial = Path(scratch) / f"trial-{n}.db"
+            shutil.copy(snapshot, trial)
+            db = sqlite3.connect(trial)
+            try:
+                for (key_id, version, _), (_, _, blob) in ((first, second), (second, first)):
+                    db.execute(
+                        "UPDATE versions SET sealed = ? WHERE key_id = ? AND version = ?", (blob, key_id, version)
+                    )
+                db.commit()
+            finally:
+                db.close()
+            if _refusal(trial, {"shares": shares}) is None:
+                found.append((first[0], second[0]))
+    return found
+
+
+def _check_q3(copy: object, shares: object, error: object) -> str | None:
+    answer = _answer(copy, shares, "copy")
+    if isinstance(answer, str):
+        return answer
+    store, given = answer
+    if not isinstance(error, KMSError):
+        return f"error should be the StoreError that opening the copy raised (catch it with except), not {kind(error)}."
+    refused = _refusal(store, {"shares": given})
+    if isinstance(refused, str):
+        return refused
+    if refused is None:
+        return (
+            f"{store.name} opens with your shares: nothing in it was swapped. Change the copy with sqlite3 "
+            "(and commit before you close the connection)."
+        )
+    if isinstance(refused, UnsealError):
+        return f"your shares do not unseal {store.name} ({refused}): pass the shares the copied store opens with."
+    swaps = _undone_swaps(store, given)
+    if isinstance(swaps, str):
+        return swaps
+    if len(swaps) != 1:
+        return (
+            f"{store.name} is refused, but not for one swap of two keys' sealed rows: it was changed in some other "
+            "way too, or more than once. Start again from a fresh copy of the closed store, and swap only the "
+            "sealed column of two keys' rows in the versions table."
+        )
+    if not isinstance(error, StoreError) or str(error) != str(refused):
+        return (
+            f"that is not the error opening {store.name} raises: pass the StoreError that "
+            "KeyCustodian.open(copy, shares=...) raised."
+        )
     return None
+
+
+def _praise_q3(copy: object, shares: object, error: object) -> str:
+    return f"The swap was found and refused: {error}"
 
 
 q3 = Exercise(
@@ -316,11 +447,11 @@ q3 = Exercise(
     "break",
     "Make a second key in your store, then copy the closed file (shutil.copy). In the copy, swap the sealed "
     "material of two keys with sqlite3, as an attacker who can write to the disk would, and try to open the copy "
-    "with your shares. Pass (copy, error): the error it raised.",
+    "with your shares. Pass (copy, shares, error): error is what KeyCustodian.open raised. The check opens the copy "
+    "itself, and swaps the rows back in a scratch copy to see that exactly that swap was made.",
     _check_q3,
-    "UPDATE versions SET sealed = ? WHERE key_id = ?, once for each key, with the other key's blob; then catch the "
-    "StoreError from KeyCustodian.open.",
-    "import shutil\nimport sqlite3\n\n"
+    "UPDATE versions SET sealed = ? WHERE key_id = ?, once for each key, with the other key's blob; commit; then "
+    "catch the StoreError from KeyCustodian.open.",
     "with KeyCustodian.open(path, shares=shares[:3]) as kms:\n"
     '    kms.establish_aes_key("reports")\n'
     'copy = folder / "stolen-copy.db"\nshutil.copy(path, copy)\n'
@@ -331,86 +462,168 @@ q3 = Exercise(
     "db.execute(\"UPDATE versions SET sealed = ? WHERE key_id = 'reports'\", (a,))\n"
     "db.commit()\ndb.close()\n"
     "try:\n    KeyCustodian.open(copy, shares=shares[:3])\nexcept StoreError as exc:\n    error = exc\n"
-    "q3.check(copy, error)",
+    "q3.check(copy, shares, error)",
+    _praise_q3,
 )
 
 
-def _check_q4(path: object, old: object, new: object) -> str | None:
-    store = _path(path)
-    if isinstance(store, str):
-        return store
-    old_shares, new_shares = _shares(old, "old"), _shares(new, "new")
-    for given in (old_shares, new_shares):
-        if isinstance(given, str):
-            return given
-    assert isinstance(old_shares, list)
-    assert isinstance(new_shares, list)
-    have, need = share_progress(new_shares)
-    if (have, need) != (4, 3):
-        return f"the new set has {have} shares, any {need} of which open it: the task asks for 4, any 3."
+def _keys(path: Path, shares: list[str]) -> dict[str, KeyInfo]:
+    with KeyCustodian.open(path, shares=shares) as kms:
+        return {info.key_id: info for info in kms.list_keys()}
+
+
+def _q4_answer(path: object, team: object, old: object, new: object) -> tuple[Path, Path, list[str], list[str]] | str:
+    """The two stores and the two sets of shares, or what is wrong with them (before anything is opened)."""
+    backup, live = _path(path), _path(team, "team")
+    if isinstance(backup, str):
+        return backup
+    if isinstance(live, str):
+        return live
+    if backup.resolve() == live.resolve() or backup.samefile(live):
+        return "team is path itself: copy path to a new file (shutil.copy) and rekey the copy."
+    old_shares, new_shares = _shares(old, "old_shares"), _shares(new, "new_shares")
+    if isinstance(old_shares, str):
+        return old_shares
+    if isinstance(new_shares, str):
+        return new_shares
+    progress = _progress(new_shares, "new_shares")
+    if isinstance(progress, str):
+        return progress
+    if progress != (4, 3):
+        return f"the new set has {progress[0]} shares, any {progress[1]} of which open it: the task asks for 4, any 3."
     if set(new_shares) & set(old_shares):
         return "the new shares include old ones: rekey makes a whole new set."
-    problem = _opens(store, new_shares[1:])
+    return backup, live, old_shares, new_shares
+
+
+def _check_q4(path: object, team: object, old: object, new: object) -> str | None:
+    answer = _q4_answer(path, team, old, new)
+    if isinstance(answer, str):
+        return answer
+    backup, live, old_shares, new_shares = answer
+    problem = _opens(live, new_shares[1:]) or _opens(live, new_shares[:3])
     if problem is not None:
         return problem
-    if _opens(store, old_shares[:3]) is None:
+    refused = _refusal(live, {"shares": old_shares})
+    if refused is None:
+        return "the old shares still open team: rekey it (kms.rekey), so that they no longer open this file."
+    if isinstance(refused, str):
+        return refused
+    kept = _refusal(backup, {"shares": old_shares})
+    if isinstance(kept, UnsealError):
         return (
-            "the old shares still open the store: rekey it (KeyCustodian.rekey), so that the leaver's share is useless."
+            "the old shares no longer open path: rekey the copy team, and leave path as it was (exercises 1 to 3 "
+            "judge it, and it plays the backup from before the rekey)."
         )
-    with KeyCustodian.open(store, shares=new_shares[:3]) as kms:
-        if "payroll" not in kms:
-            return "the key 'payroll' is gone: rekey replaces the unseal secret and keeps every key."
+    if kept is not None:
+        return kept if isinstance(kept, str) else f"path refuses to open: {kept}"
+    before, after = _keys(backup, old_shares), _keys(live, new_shares)
+    if "payroll" not in after:
+        return "team has no key 'payroll': copy the store that holds your keys, then rekey the copy."
+    for key_id, info in after.items():
+        if before.get(key_id) != info:
+            return (
+                f"the key {key_id!r} in team differs from path's (its state, versions or material): a rekey changes "
+                "who can unseal, never the keys. Copy path again and only rekey the copy."
+            )
     return None
+
+
+def _praise_q4(path: object, team: object, old: object, new: object) -> str:
+    return (
+        "The old shares no longer open team, and they still open path, the copy from before the rekey: "
+        "destroying such backups is part of the rekey."
+    )
 
 
 q4 = Exercise(
     4,
     "apply",
-    "Ana leaves the team. Rekey your store to 4 new shares, any 3 of which open it, so that the old shares (hers "
-    "included) open nothing. Pass (path, old_shares, new_shares).",
+    'Ana leaves the team. Copy your closed store to `team = folder / "team.db"` (`path` stays as it is: it plays '
+    "the backup taken before the rekey, and exercises 1 to 3 keep judging it). Rekey `team` to 4 new shares, any 3 "
+    "of which open it, keeping every key as it is. Pass (path, team, shares, new_shares): the old shares (Ana's "
+    "included) must no longer open `team`.",
     _check_q4,
-    "Open the store, then kms.rekey(current_shares, shares=..., threshold=...) returns the new shares.",
-    "with KeyCustodian.open(path, shares=shares[:3]) as kms:\n"
+    "shutil.copy(path, team); open team with three old shares; kms.rekey(current_shares, shares=..., "
+    "threshold=...) returns the new shares.",
+    'team = folder / "team.db"\nshutil.copy(path, team)\n'
+    "with KeyCustodian.open(team, shares=shares[:3]) as kms:\n"
     "    new_shares = kms.rekey(shares[:3], shares=4, threshold=3)\n"
-    "q4.check(path, shares, new_shares)",
+    "q4.check(path, team, shares, new_shares)",
+    _praise_q4,
 )
 
 
 quiz = Quiz(
     Question(
         "What does a store's unseal key seal?",
-        {"a": "Every key version in the store", "b": "Only the root key", "c": "The audit log"},
-        "b",
-        "The root key seals every key version; the unseal key seals only the root key. That is why a rekey "
-        "re-seals one row, not every key (HashiCorp Vault's design).",
-    ),
-    Question(
-        "With 5 shares and a threshold of 3, what do 2 shares reveal about the unseal key?",
-        {"a": "Two thirds of it", "b": "Its first 22 words", "c": "Nothing at all"},
-        "c",
-        "Shamir's scheme hides the secret completely from fewer shares than the threshold: every secret is equally "
-        "likely given any 2 of them (Shamir 1979).",
-    ),
-    Question(
-        "A process is killed with kill -9 just after rotate_key returned. What does the store hold after a restart?",
         {
-            "a": "The new version: a key change is on disk before its call returns",
-            "b": "Maybe the old version only: the rotation was still in memory",
-            "c": "Nothing: the store is corrupted",
+            "a": "Every key version in the store",
+            "b": "The root key, and nothing else",
+            "c": "The root key and the audit log",
+        },
+        "b",
+        "The unseal key seals only the root key (the meta row 'root'); the root key seals every key version and "
+        "MACs every key row, and the audit log is hash-chained, not sealed. That is HashiCorp Vault's barrier "
+        "(Vault, Seal/Unseal; kmslib/store.py). kmslib's rekey replaces both: a new unseal key, and a new root key "
+        "that re-seals every row.",
+    ),
+    Question(
+        "The unseal key, 256 random bits, is split with SLIP-0039 into 5 shares, any 3 of which open the store. "
+        "What do 2 shares tell whoever holds them about the key?",
+        {
+            "a": "Nothing at all: every value of the key stays equally likely, as in Shamir's scheme",
+            "b": "About two thirds of the key's bits",
+            "c": "Enough to narrow it down to about 2^224 of its 2^256 possible values, no more",
+        },
+        "c",
+        "SLIP-0039 puts a digest of the secret on the polynomial (share index 254: 4 bytes of HMAC-SHA256 and random "
+        "padding), so that a wrong set of shares is caught. Its price, in the spec's design rationale ('Digest'): "
+        "with T - 1 shares, a brute-force search over the secret's values, keeping those whose digest fits, cuts its "
+        "entropy by 32 bits. Plain Shamir (1979) would reveal nothing; here 224 bits remain, far beyond any search, "
+        "which is why SLIP-0039 asks for secrets of at least 128 bits.",
+    ),
+    Question(
+        "The last three words of a share are an RS1024 checksum. What does it catch?",
+        {
+            "a": "Up to three mistyped or misread words in that share",
+            "b": "A share a dishonest holder made up",
+            "c": "Both: a share with a valid checksum is a genuine share",
         },
         "a",
-        "Every key change is committed with synchronous=FULL before it returns; the lesson's crash demo kills a "
-        "real process to show it.",
+        "The checksum is computed from the share's own words with a public formula, so whoever makes up a share "
+        "gives it a valid checksum; what it guarantees is to detect any error in at most 3 words (SLIP-0039, "
+        "'Checksum'). A made-up share is caught only when the shares are combined: the digest fails (SLIP-0039, "
+        "design rationale, 'Digest'), and the store refuses to unseal without saying whose share was wrong.",
     ),
     Question(
-        "An attacker replaces the whole store file with last month's copy. What does kmslib detect when it opens?",
+        "crash_demo kills a process with SIGKILL in the middle of its key changes, and the reopened store holds "
+        "every change the process reported. What does that show?",
         {
-            "a": "The rollback: the manifest fails",
-            "b": "Nothing: every part of the old file is authentic",
-            "c": "That the audit log is shorter",
+            "a": "That every reported change was on the disk itself: the fsync of synchronous=FULL did its job",
+            "b": "That each change is there whole or not at all, and what was reported done outlived the process",
+            "c": "That the store would also survive a power cut in the middle of a change",
         },
         "b",
-        "An old copy is a valid store. Only something kept elsewhere shows it: a signed audit checkpoint, or a "
-        "saved head, newer than the file.",
+        "After a SIGKILL the operating system still holds the process's committed writes in its page cache and writes "
+        "them out later, fsync or not: the demo would print the same with synchronous=OFF (the tests show it with "
+        "plain SQLite). It shows atomic, consistent commits (SQLite, 'Atomic Commit In SQLite'). Durability, the "
+        "fsync before a call returns (SQLite's PRAGMA synchronous=FULL), shows only when the power fails or the "
+        "operating system crashes, which a notebook cannot stage.",
+    ),
+    Question(
+        "Ben leaves, and the store is rekeyed to new shares. Ben kept his share, and last week's backup of the file "
+        "is on a file server. What do Ben's share and two other old shares open?",
+        {
+            "a": "Nothing: the rekey rotated the root key",
+            "b": "The rekeyed store, until it is restarted",
+            "c": "Last week's backup, with every key in it; not the rekeyed store",
+        },
+        "c",
+        "kmslib's rekey makes a new root key and re-seals every row of the live file under it, so the old shares open "
+        "nothing in that file. The backup is another file: it still holds the old root key sealed under the old "
+        "unseal key, and the old shares open it (README, 'Rekey rotates the root key'). Destroying the backups taken "
+        "before, with the old shares, is part of the procedure (NIST SP 800-57 Part 1, section 8.3.4: key "
+        "destruction).",
     ),
 )

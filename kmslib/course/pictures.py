@@ -402,7 +402,7 @@ def key_hierarchy() -> Figure:
 def barrier() -> Figure:
     """A sealed store's barrier: who holds what, what is sealed under what, and what the file shows."""
     fig, ax = plt.subplots(figsize=(11, 5.6))
-    for x, who in ((0.9, "Ana"), (2.5, "Ben"), (4.1, "Chen")):
+    for x, who in ((0.9, "Ana"), (2.5, "Chen"), (4.1, "Eli")):
         _box(ax, x, 4.6, f"{who}: a share\n(33 words)", "#dbeafe", width=1.5)
         _arrow(ax, (x, 4.25), (2.5, 3.75))
     ax.text(4.95, 4.6, "any 3 of\nthe 5 shares\n(or a pass-\nphrase, through\nArgon2id)", fontsize=8, va="center")
