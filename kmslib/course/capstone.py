@@ -26,7 +26,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kmslib.audit import AuditEntry, AuditLog
-from kmslib.course.exercises import Exercise, as_checker, blank, kind, student_custodian, student_entries
+from kmslib.course.exercises import (
+    Exercise,
+    Question,
+    Quiz,
+    as_checker,
+    blank,
+    kind,
+    student_custodian,
+    student_entries,
+)
 from kmslib.course.lesson04 import _REASON_RULE, _says_something  # one rule for every reason
 from kmslib.custodian import KeyCustodian
 from kmslib.envelope import split
@@ -46,6 +55,7 @@ __all__ = [
     "q2",
     "q3",
     "q4",
+    "quiz",
 ]
 
 #: Head office's identity in key exchanges, and the ids of its keys.
@@ -594,3 +604,70 @@ q4 = Exercise(
 
 #: The exercises in order.
 EXERCISES = (q1, q2, q3, q4)
+
+
+quiz = Quiz(
+    Question(
+        "The terminal went missing on the evening of 7 January; link-1 was agreed on 5 January at 13:00. Which "
+        "traffic under link-1 can the thief read?",
+        {
+            "a": "Only what is sent after the theft, until link-1 is revoked",
+            "b": "Every token sent under link-1 since 5 January 13:00 that anyone recorded, before and after the theft",
+            "c": "Nothing: AES-256-GCM tokens cannot be read without breaking AES",
+            "d": "Only the tokens still on the terminal's disk",
+        },
+        "b",
+        "The thief holds the key itself, and recording a network is easy: every token ever sent under it is "
+        "readable, back to the key's making. Revoking stops what comes after; it cannot undo what was taken "
+        "(NIST SP 800-57 Part 1 Rev. 5, §5.5, compromise of keys).",
+    ),
+    Question(
+        "Head office rotated the archive KEK, rewrapped its envelopes and revoked the versions that wrapped the "
+        "stolen copies. What did that achieve?",
+        {
+            "a": "Crypto-shredding: the stolen copies' data is erased for good",
+            "b": "Nothing: the thief can open the copies with the old KEK version",
+            "c": "A migration: head office's envelopes moved to a new version, and the custodian no longer opens "
+            "the copies; the data keys inside are unchanged, and older backups of the store still hold the "
+            "revoked versions",
+            "d": "The envelopes' data was encrypted again under a new data key",
+        },
+        "c",
+        "Rewrapping changes only the wrapped data key (lesson 05), and revocation stops this custodian. Erasure by "
+        "cryptography needs a dedicated key whose every copy is destroyed, backups included (NIST SP 800-88 "
+        "Rev. 1 §2.6, cryptographic erase; SP 800-57 Part 1 Rev. 5 §8.3.4). The thief never held the KEK, so "
+        "the copies were never his to open.",
+    ),
+    Question(
+        "Why does head office sign a transcript with both identities and both public keys, rather than only its "
+        "own ephemeral public key?",
+        {
+            "a": "A signature on its own public key is enough: it shows the key comes from head office",
+            "b": "A signed key alone can be replayed in a later exchange or passed on under another name; the "
+            "transcript ties the signature, and the derived key, to this exchange between these two parties",
+            "c": "Because X25519 public keys cannot be sent unsigned",
+            "d": "It is not needed: HKDF already makes the key secret",
+        },
+        "b",
+        "Signing one's own key does not authenticate an exchange: replay and identity misbinding (H. Krawczyk, "
+        "SIGMA, CRYPTO 2003). TLS 1.3's CertificateVerify signs the transcript hash for the same reason (RFC 8446 "
+        "§4.4.3); kmslib.kex binds it into the key too. An unsigned exchange is open to a man in the middle "
+        "(lesson 03), however the key is derived.",
+    ),
+    Question(
+        "The auditor verifies your checkpoint, signed after the response, with the auditor key's public half. "
+        "What does that prove?",
+        {
+            "a": "That head office recorded every operation it ever made, and omitted nothing",
+            "b": "That the holder of the auditor key saw the log's first N entries with that head at that time, "
+            "so an export cut, reordered or edited before entry N is detected",
+            "c": "That the log is public and consistent for every auditor, as in Certificate Transparency",
+            "d": "That the revoked keys can never be used by anyone again",
+        },
+        "b",
+        "A checkpoint vouches for a count and a head at a time (kmslib's README, 'Signatures and signed audit "
+        "checkpoints'). It cannot show what was never logged, nor a history rewritten before the oldest "
+        "checkpoint the auditor kept; and it is not Certificate Transparency (RFC 9162): no Merkle proofs, no "
+        "gossip, so a keeper showing different logs to different auditors is caught only when they compare.",
+    ),
+)
