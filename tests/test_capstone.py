@@ -407,3 +407,48 @@ def test_the_timeline_draws_every_key_the_theft_and_the_response() -> None:
     marks = {m for ax in after.axes for m in (ax.get_legend_handles_labels()[1])}
     assert {"revoked", "checkpoint", "made", "rotated", "used"} <= marks
     assert "exposed" not in marks  # only the keys asked for
+
+
+# ---------------------------------------------------------------- the quiz and the notebook
+
+
+def test_the_quiz_explains_every_answer_with_a_source() -> None:
+    quiz = capstone.quiz
+    assert 3 <= len(quiz.questions) <= 5
+    for number, question in enumerate(quiz.questions, 1):
+        assert verdict_of_quiz(quiz, number, question.answer)
+        assert not any(verdict_of_quiz(quiz, number, other) for other in question.choices if other != question.answer)
+        assert any(source in question.why for source in ("NIST SP", "RFC", "README", "CRYPTO")), question.why
+        assert len(question.choices) == 4
+    shredding = quiz.questions[1]
+    assert "backups" in shredding.choices[shredding.answer]
+    assert "Crypto-shredding" in shredding.choices["a"]  # the tempting wrong name for a migration
+    checkpoint = quiz.questions[3]
+    assert "Certificate Transparency" in checkpoint.choices["c"]
+    assert checkpoint.answer != "c"
+
+
+def verdict_of_quiz(quiz: exercises.Quiz, number: int, letter: str) -> bool:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return bool(quiz.answer(number, letter))
+
+
+def test_the_notebook_asks_each_exercise_and_says_true_things() -> None:
+    import json
+
+    from helpers import ROOT
+
+    cells = json.loads((ROOT / "notebooks" / "08_capstone.ipynb").read_text())["cells"]
+    source = ["".join(c["source"]) for c in cells]
+    code = "\n".join(s for s, c in zip(source, cells, strict=True) if c["cell_type"] == "code")
+    markdown = "\n".join(s for s, c in zip(source, cells, strict=True) if c["cell_type"] == "markdown")
+    for n in range(1, 5):
+        assert f"q{n}.check(" in code
+    assert all(f"quiz.answer({n}, " in code for n in range(1, 5))
+    assert "every key leaves memory" not in markdown  # closing does not wipe memory (lesson 04)
+    assert "shows the whole story" not in markdown
+    assert "as CT's signed tree heads" not in markdown
+    assert "migration, not an erasure" in markdown
+    assert "SP 800-88" in markdown
+    assert "accept_key_exchange(" not in code  # the replacement enrolls by a signed exchange, not a bare one
+    assert "sign_transcript" in markdown + code
