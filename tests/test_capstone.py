@@ -333,7 +333,7 @@ def test_the_terminal_refuses_blanks_and_bad_signatures_in_words() -> None:
         assert case.replacement.answer("not a key", "not a signature") is None
     assert "replace the blanks" in out.getvalue()
     assert "The terminal refused" in out.getvalue()
-    assert case.replacement.fingerprints == []
+    assert case.replacement.fingerprints == ()  # a tuple: nothing to append a fingerprint to by hand
 
 
 # ---------------------------------------------------------------- q4: what the auditor can prove

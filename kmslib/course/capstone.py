@@ -97,7 +97,6 @@ class _Facts:
     versions: frozenset[int]
     plaintexts: dict[str, bytes]  # head office's envelopes' contents (SHA-256), by name
     bodies: dict[str, bytes]  # and their nonce, ciphertext and tag
-    stolen: dict[str, bytes]  # the copies on the terminal
     auditor_pem: str
     hq_pem: str
     earlier: str  # the checkpoint the auditor kept from 5 January
@@ -123,15 +122,19 @@ class Terminal:
     name = "shop-1-replacement"
 
     def __init__(self, hq_pem: str) -> None:
-        self.custodian = KeyCustodian()
-        self.custodian.generate_signing_key("terminal-id")
-        self.identity = self.custodian.export_public_key("terminal-id")
-        pair: tuple[Any, Any] = self.custodian.generate_diffie_hellman_params_and_key(group="x25519")
+        self._custodian = KeyCustodian()  # the terminal's own, in memory
+        self._custodian.generate_signing_key("terminal-id")
+        self.identity = self._custodian.export_public_key("terminal-id")
+        pair: tuple[Any, Any] = self._custodian.generate_diffie_hellman_params_and_key(group="x25519")
         self._private, self.public = pair
         self._hq_pem = hq_pem
         self._links = itertools.count(1)
-        #: The fingerprints of the keys it derived, one per exchange it accepted.
-        self.fingerprints: list[str] = []
+        self._fingerprints: list[str] = []
+
+    @property
+    def fingerprints(self) -> tuple[str, ...]:
+        """The fingerprints of the keys it derived, one per exchange it accepted."""
+        return tuple(self._fingerprints)
 
     def answer(self, hq_public: object, signature: object) -> str | None:
         """The terminal's turn: check head office's signature, derive the key, and sign as initiator.
@@ -160,9 +163,9 @@ class Terminal:
             )
             return None
         link = f"link#{next(self._links)}"  # a fresh id for each exchange: a wrong try spoils nothing
-        info = self.custodian.derive_shared_key(link, self._private, hq_public, transcript=transcript)
-        self.fingerprints.append(info.fingerprint)
-        return sign_transcript(self.custodian, "terminal-id", transcript, role="initiator")
+        info = self._custodian.derive_shared_key(link, self._private, hq_public, transcript=transcript)
+        self._fingerprints.append(info.fingerprint)
+        return sign_transcript(self._custodian, "terminal-id", transcript, role="initiator")
 
     def __repr__(self) -> str:
         return f"Terminal({self.name!r}: send head office terminal.public; terminal.identity came on paper)"
@@ -251,9 +254,7 @@ def incident() -> Incident:
         hq.encrypt_data_aes(STOLEN_LINK, "prices: coffee 2.40, tea 2.10", associated_data=day)
     clock.at(REPORTED)
     replacement = Terminal(hq_pem)
-    _FACTS[hq] = _facts(
-        hq, records=records, archive=archive, stolen=on_the_terminal, pems=(hq_pem, auditor_pem), earlier=earlier
-    )
+    _FACTS[hq] = _facts(hq, records=records, archive=archive, pems=(hq_pem, auditor_pem), earlier=earlier)
     _FACTS[hq].terminal = replacement
     return Incident(hq, dict(archive), dict(on_the_terminal), earlier, auditor_pem, replacement)
 
@@ -263,7 +264,6 @@ def _facts(
     *,
     records: Mapping[str, bytes],
     archive: Mapping[str, bytes],
-    stolen: Mapping[str, bytes],
     pems: tuple[str, str],
     earlier: str,
 ) -> _Facts:
@@ -290,7 +290,6 @@ def _facts(
         versions=frozenset(v for v in versions if v is not None),
         plaintexts={name: hashlib.sha256(data).digest() for name, data in records.items()},
         bodies=bodies,
-        stolen=dict(stolen),
         auditor_pem=pems[1],
         hq_pem=pems[0],
         earlier=earlier,
