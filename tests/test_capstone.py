@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from kmslib import KeyCustodian, KeyRevokedError, KMSError
+from kmslib import KeyCustodian, KeyRevokedError, KMSError, SignatureError
 from kmslib.course import capstone, exercises, pictures
 from kmslib.course.capstone import Incident, incident, q1, q2, q3, q4
 from kmslib.kex import Transcript, sign_transcript, verify_transcript
@@ -53,6 +53,7 @@ def namespace(case: Incident) -> dict[str, Any]:
         "Transcript": Transcript,
         "sign_transcript": sign_transcript,
         "verify_transcript": verify_transcript,
+        "SignatureError": SignatureError,
         **{f"q{n}": exercise for n, exercise in enumerate(capstone.EXERCISES, 1)},
     }
 
@@ -78,7 +79,7 @@ def test_every_published_solution_passes_in_order() -> None:
         [
             (names["hq"], names["since"], names["tokens"], names["versions"]),
             (names["hq"], names["archive"]),
-            (names["hq"], names["terminal"], "link-3"),
+            (names["hq"], "link-3"),
             (names["hq"], names["checkpoint"]),
         ],
         strict=True,
@@ -109,7 +110,7 @@ def test_two_incidents_are_independent() -> None:
     assert second.hq.key_info("link-1").active
     names = solve(second, 1)
     refused(q1, first.hq, datetime(2026, 1, 7, 19, tzinfo=UTC), 6, {2, 3}, because="does not start with the theft")
-    refused(q3, first.hq, second.replacement, "link-1", because="case.replacement")
+    refused(q3, first.hq, "link-1", because="not made by derive_shared_key after the theft")
     assert names["tokens"] == 6
 
 
@@ -263,77 +264,122 @@ def test_q2_refuses_revoking_or_rotating_what_was_never_exposed(wrong: Any, says
 # ---------------------------------------------------------------- q3: the replacement enrolls, authenticated
 
 
-def exchange(hq: KeyCustodian, case: Incident, *, signer: str = "hq-id", bind: bool = True) -> tuple[Any, ...]:
-    """Head office's side of the signed exchange, up to the terminal's confirmation."""
-    terminal = case.replacement
+def genuine(case: Incident) -> capstone.Terminal:
+    """The arrival the installer's sheet vouches for."""
+    return next(t for t in case.arrivals if t.identity == case.installer_sheet)
+
+
+def impostor(case: Incident) -> capstone.Terminal:
+    return next(t for t in case.arrivals if t.identity != case.installer_sheet)
+
+
+def exchange(
+    hq: KeyCustodian, terminal: capstone.Terminal, *, signer: str = "hq-id"
+) -> tuple[Any, Transcript, str | None]:
+    """Head office's side of the signed exchange with one terminal, up to its confirmation."""
     private, public = hq.generate_diffie_hellman_params_and_key(group="x25519")
     transcript = Transcript.of(terminal.public, public, initiator=terminal.name, responder="head-office")
     signature = sign_transcript(hq, signer, transcript, role="responder")
     with contextlib.redirect_stdout(io.StringIO()):
         confirmation = terminal.answer(public, signature)
-    return private, transcript if bind else None, confirmation
+    return private, transcript, confirmation
+
+
+def test_the_arrivals_the_thief_first_and_the_sheet() -> None:
+    case = incident()
+    thief, replacement = case.arrivals
+    assert thief is impostor(case)
+    assert replacement is genuine(case)
+    assert thief.name == replacement.name  # both say they are the replacement
+    assert repr(thief) == repr(replacement)
+    assert thief.identity != replacement.identity
 
 
 def test_q3_other_correct_answers() -> None:
     names = solve(incident(), 2)
     hq, case = names["hq"], names["case"]
-    private, transcript, confirmation = exchange(hq, case)
-    verify_transcript(case.replacement.identity, transcript, confirmation, role="initiator")
-    hq.derive_shared_key("shop-1-new", private, case.replacement.public.pem, transcript=transcript)  # PEM, any id
-    accepted(q3, hq, case.replacement, "shop-1-new")
+    terminal = genuine(case)  # only the genuine one, told apart by its confirmation: the thief never talked
+    private, transcript, confirmation = exchange(hq, terminal)
+    verify_transcript(case.installer_sheet, transcript, confirmation, role="initiator")
+    hq.derive_shared_key("shop-1-new", private, terminal.public.pem, transcript=transcript)  # as PEM, any id
+    accepted(q3, hq, "shop-1-new")
+    names = solve(incident(), 2)  # the thief enrolled by mistake, then revoked: the outcome is right
+    hq, case = names["hq"], names["case"]
+    private, transcript, _ = exchange(hq, impostor(case))
+    hq.derive_shared_key("link-3", private, impostor(case).public, transcript=transcript)
+    refused(q3, hq, "link-3", because="with the thief's terminal")
+    hq.invalidate_key("link-3", reason="the thief's terminal, enrolled by mistake")
+    private, transcript, confirmation = exchange(hq, genuine(case))
+    verify_transcript(case.installer_sheet, transcript, confirmation, role="initiator")
+    hq.derive_shared_key("link-4", private, genuine(case).public, transcript=transcript)
+    accepted(q3, hq, "link-4")
     names = solve(incident(), 3)  # the published solution, then a second enrollment: both keys are the terminal's
     hq, case = names["hq"], names["case"]
-    private, transcript, _ = exchange(hq, case)
-    hq.derive_shared_key("link-4", private, case.replacement.public, transcript=transcript)
-    accepted(q3, hq, case.replacement, "link-4")
-    accepted(q3, hq, case.replacement, "link-3")
+    private, transcript, _ = exchange(hq, genuine(case))
+    hq.derive_shared_key("link-4", private, genuine(case).public, transcript=transcript)
+    accepted(q3, hq, "link-4")
+    accepted(q3, hq, "link-3")
+
+
+def test_q3_refuses_the_thief_enrolled_by_a_lazy_loop() -> None:
+    """No check of the confirmation, or a check against the terminal's own claimed identity: the thief gets in."""
+    for trusted in (None, "claimed"):
+        names = solve(incident(), 2)
+        hq, case = names["hq"], names["case"]
+        for n, terminal in enumerate(case.arrivals):
+            private, transcript, confirmation = exchange(hq, terminal)
+            if trusted == "claimed":
+                verify_transcript(terminal.identity, transcript, confirmation, role="initiator")  # it holds
+            hq.derive_shared_key(f"link-{3 + n}", private, terminal.public, transcript=transcript)
+        refused(q3, hq, "link-3", because="with the thief's terminal")
+        refused(q3, hq, "link-4", because="revoke 'link-3'")  # the genuine link, but the thief's is still live
+        hq.invalidate_key("link-3", reason="the thief's terminal, enrolled by mistake")
+        accepted(q3, hq, "link-4")  # the outcome is right now
 
 
 def test_q3_refuses_an_unauthenticated_exchange_and_a_wrong_try_spoils_nothing() -> None:
     names = solve(incident(), 2)
     hq, case = names["hq"], names["case"]
-    terminal = case.replacement
+    terminal = genuine(case)
     # Lazy: plain Diffie-Hellman, no signature, no transcript (what the old capstone taught).
     private, _ = hq.generate_diffie_hellman_params_and_key(group="x25519")
     hq.derive_shared_key("link-3", private, terminal.public)
-    refused(q3, hq, terminal, "link-3", because="never accepted head office's side")
+    refused(q3, hq, "link-3", because="never accepted head office's side")
     # Signed, but head office's key is derived without the transcript: not the terminal's key.
-    private, _, _ = exchange(hq, case)
+    private, _, _ = exchange(hq, terminal)
     hq.derive_shared_key("link-4", private, terminal.public)
-    refused(q3, hq, terminal, "link-4", because="transcript=")
+    refused(q3, hq, "link-4", because="transcript=")
     # The right exchange, under a new id: the wrong tries took neither the terminal nor the exercise.
-    private, transcript, confirmation = exchange(hq, case)
-    verify_transcript(terminal.identity, transcript, confirmation, role="initiator")
+    private, transcript, confirmation = exchange(hq, terminal)
+    verify_transcript(case.installer_sheet, transcript, confirmation, role="initiator")
     hq.derive_shared_key("link-5", private, terminal.public, transcript=transcript)
-    accepted(q3, hq, terminal, "link-5")
-    refused(q3, hq, terminal, "link-3", because="is not the key the terminal derived")  # now it has accepted one
+    accepted(q3, hq, "link-5")
+    refused(q3, hq, "link-3", because="is not the key the replacement derived")  # now it has accepted one
 
 
-def test_q3_refuses_a_signature_by_another_key_old_ids_and_other_terminals() -> None:
+def test_q3_refuses_a_signature_by_another_key_old_ids_and_odd_ids() -> None:
     names = solve(incident(), 2)
     hq, case = names["hq"], names["case"]
     hq.generate_signing_key("hq-id-2")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        private, transcript, confirmation = exchange(hq, case, signer="hq-id-2")
-    assert confirmation is None
-    hq.derive_shared_key("link-3", private, case.replacement.public, transcript=transcript)
-    refused(q3, hq, case.replacement, "link-3", because="never accepted")
-    refused(q3, hq, case.replacement, "link-1", because="not made by derive_shared_key after the theft")
-    refused(q3, hq, case.replacement, "link-9", because="no key 'link-9'")
-    refused(q3, hq, incident().replacement, "link-3", because="case.replacement")
-    refused(q3, hq, case.replacement, 3, because="the id (a str)")
+    private, transcript, confirmation = exchange(hq, genuine(case), signer="hq-id-2")
+    assert confirmation is None  # the terminal trusts hq-id's public key alone
+    hq.derive_shared_key("link-3", private, genuine(case).public, transcript=transcript)
+    refused(q3, hq, "link-3", because="never accepted")
+    refused(q3, hq, "link-1", because="not made by derive_shared_key after the theft")
+    refused(q3, hq, "link-9", because="no key 'link-9'")
+    refused(q3, hq, 3, because="the id (a str)")
+    refused(q3, incident().hq, "link-3", because="no key 'link-3'")
 
 
 def test_the_terminal_refuses_blanks_and_bad_signatures_in_words() -> None:
     case = incident()
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert case.replacement.answer(exercises.blank, exercises.blank) is None
-        assert case.replacement.answer("not a key", "not a signature") is None
+        assert genuine(case).answer(exercises.blank, exercises.blank) is None
+        assert genuine(case).answer("not a key", "not a signature") is None
     assert "replace the blanks" in out.getvalue()
     assert "The terminal refused" in out.getvalue()
-    assert case.replacement.fingerprints == ()  # a tuple: nothing to append a fingerprint to by hand
+    assert genuine(case).fingerprints == ()  # a tuple: nothing to append a fingerprint to by hand
 
 
 # ---------------------------------------------------------------- q4: what the auditor can prove
@@ -374,6 +420,10 @@ def test_q4_wants_the_response_done_first() -> None:
     case = incident()
     names = solve(case, 2)
     refused(q4, names["hq"], names["hq"].sign_audit_checkpoint("auditor"), because="finish the response first")
+    hq = names["hq"]  # a new link, but the thief's: the response is not finished
+    private, transcript, _ = exchange(hq, impostor(case))
+    hq.derive_shared_key("link-3", private, impostor(case).public, transcript=transcript)
+    refused(q4, hq, hq.sign_audit_checkpoint("auditor"), because="finish the response first")
 
 
 def test_q4_the_auditor_checks_with_the_public_key_and_the_earlier_checkpoint() -> None:

@@ -9,8 +9,9 @@ nothing, and checking again gives the same verdict):
   crossed the network under it, and which versions of the archive KEK wrapped the copies on the terminal;
 - ``q2`` (revoke or rotate): revoke the stolen link key; rotate the archive KEK, rewrap head office's
   envelopes, then revoke the versions that wrapped the stolen copies; leave alone what was never exposed;
-- ``q3`` (enrolment): the replacement terminal enrolls by a signed, transcript-bound exchange
-  (:mod:`kmslib.kex`), not an unauthenticated Diffie-Hellman;
+- ``q3`` (enrolment): of two terminals that say they are the replacement, the genuine one enrolls by a
+  signed, transcript-bound exchange (:mod:`kmslib.kex`), checked against the identity key on the installer's
+  sheet; the thief, who holds the stolen terminal's identity key, does not;
 - ``q4`` (the audit): a checkpoint signed with the auditor's key after the response, so that it covers the
   whole story, which the auditor checks with the public key and the checkpoint kept from before.
 """
@@ -100,30 +101,33 @@ class _Facts:
     auditor_pem: str
     hq_pem: str
     earlier: str  # the checkpoint the auditor kept from 5 January
-    terminal: Terminal | None = None
+    genuine: Terminal | None = None
+    impostor: Terminal | None = None
 
 
 _FACTS: weakref.WeakKeyDictionary[KeyCustodian, _Facts] = weakref.WeakKeyDictionary()
 
 
 class Terminal:
-    """The replacement shop terminal, played by the checker: it starts a signed X25519 exchange with head office.
+    """A terminal that says it is shop-1's replacement, played by the checker: it starts a signed X25519 exchange.
 
-    It was provisioned at the factory with head office's exchange-signing public key (``hq-id``'s), and it
-    has a signing key of its own, whose public half the installer hands head office on paper
-    (:attr:`identity`): out of band, not over the network the thief may control.
+    Each holds head office's exchange-signing public key (``hq-id``'s, installed at the factory) and a signing
+    key of its own. The genuine replacement's public half is on the installer's sheet, handed to head office
+    out of band (``case.installer_sheet``); the thief's terminal signs with the identity key of the terminal he
+    stole, and says it is the replacement all the same.
 
     Attributes:
-        name: its identity in the exchange (the transcript's initiator).
+        name: the identity it claims in the exchange (the transcript's initiator).
         public: its ephemeral X25519 public key, the first message it sends.
-        identity: its signing public key (PEM), from the installer.
+        identity: the signing public key (PEM) it claims as its own: a claim, not proof.
     """
 
     name = "shop-1-replacement"
 
-    def __init__(self, hq_pem: str) -> None:
-        self._custodian = KeyCustodian()  # the terminal's own, in memory
-        self._custodian.generate_signing_key("terminal-id")
+    def __init__(self, hq_pem: str, *, custodian: KeyCustodian | None = None) -> None:
+        self._custodian = custodian or KeyCustodian()  # its own, in memory (the thief's: the stolen one)
+        if "terminal-id" not in self._custodian:
+            self._custodian.generate_signing_key("terminal-id")
         self.identity = self._custodian.export_public_key("terminal-id")
         pair: tuple[Any, Any] = self._custodian.generate_diffie_hellman_params_and_key(group="x25519")
         self._private, self.public = pair
@@ -168,7 +172,7 @@ class Terminal:
         return sign_transcript(self._custodian, "terminal-id", transcript, role="initiator")
 
     def __repr__(self) -> str:
-        return f"Terminal({self.name!r}: send head office terminal.public; terminal.identity came on paper)"
+        return f"Terminal(says it is {self.name!r})"
 
 
 @dataclass
@@ -181,7 +185,8 @@ class Incident:
         on_the_terminal: the copies of envelopes that were on the stolen terminal (the thief has them).
         auditor_checkpoint: the checkpoint the auditor was given on 5 January.
         auditor_public_key: the auditor's copy of the ``auditor`` key's public half.
-        replacement: the replacement terminal, waiting to enroll (exercise 3).
+        arrivals: two terminals that say they are shop-1's replacement, waiting to enroll (exercise 3).
+        installer_sheet: the genuine replacement's identity public key (PEM), from the installer, on paper.
     """
 
     hq: KeyCustodian
@@ -189,7 +194,8 @@ class Incident:
     on_the_terminal: dict[str, bytes]
     auditor_checkpoint: str
     auditor_public_key: str
-    replacement: Terminal = field(repr=False)
+    arrivals: tuple[Terminal, Terminal] = field(repr=False)
+    installer_sheet: str = field(repr=False)
 
     def __repr__(self) -> str:
         return f"Incident(hq={self.hq!r}, archive={sorted(self.archive)}, reported={REPORTED:%Y-%m-%d %H:%M} UTC)"
@@ -253,10 +259,12 @@ def incident() -> Incident:
                 on_the_terminal[name] = bytes(archive[name])
         hq.encrypt_data_aes(STOLEN_LINK, "prices: coffee 2.40, tea 2.10", associated_data=day)
     clock.at(REPORTED)
-    replacement = Terminal(hq_pem)
-    _FACTS[hq] = _facts(hq, records=records, archive=archive, pems=(hq_pem, auditor_pem), earlier=earlier)
-    _FACTS[hq].terminal = replacement
-    return Incident(hq, dict(archive), dict(on_the_terminal), earlier, auditor_pem, replacement)
+    genuine, impostor = Terminal(hq_pem), Terminal(hq_pem, custodian=shop1)  # the thief holds shop-1's
+    facts = _facts(hq, records=records, archive=archive, pems=(hq_pem, auditor_pem), earlier=earlier)
+    facts.genuine, facts.impostor = genuine, impostor
+    _FACTS[hq] = facts
+    arrivals = (impostor, genuine)  # the thief is quicker
+    return Incident(hq, dict(archive), dict(on_the_terminal), earlier, auditor_pem, arrivals, genuine.identity)
 
 
 def _facts(
@@ -492,49 +500,74 @@ def _made_after(custodian: KeyCustodian, facts: _Facts, key_id: str) -> AuditEnt
     return None
 
 
-def _check_q3(kms: object, terminal: object, link_id: object) -> str | None:  # noqa: PLR0911
+def _impostors_live_keys(custodian: KeyCustodian, facts: _Facts) -> list[str]:
+    """Head office's live keys, made after the theft, that the thief's terminal holds too."""
+    assert facts.impostor is not None
+    shared = set(facts.impostor.fingerprints)
+    return [
+        info.key_id
+        for info in custodian.list_keys()
+        if info.active and info.fingerprint in shared and _made_after(custodian, facts, info.key_id) is not None
+    ]
+
+
+def _check_q3(kms: object, link_id: object) -> str | None:  # noqa: PLR0911
     custodian, facts = _facts_of(kms)
-    if not isinstance(terminal, Terminal) or terminal is not facts.terminal:
-        return "terminal should be case.replacement, the terminal you enrolled."
+    assert facts.genuine is not None
     if not isinstance(link_id, str):
         return f"link_id should be the id (a str) of head office's new key, not {kind(link_id)}."
     if link_id not in custodian:
-        return f"head office has no key {link_id!r}: derive it with derive_shared_key once the terminal confirmed."
+        return f"head office has no key {link_id!r}: derive it with derive_shared_key once a confirmation checked out."
     made = _made_after(custodian, facts, link_id)
     if made is None or made.operation != "derive_shared_key":
         return f"{link_id!r} was not made by derive_shared_key after the theft: it is not the new link."
-    if not terminal.fingerprints:
+    impostors = _impostors_live_keys(custodian, facts)
+    if impostors:
         return (
-            "the terminal never accepted head office's side: sign the transcript with hq-id as responder "
+            f"head office shares {impostors[0]!r} with the thief's terminal: its confirmation was signed with the "
+            "stolen terminal's identity key, which is not the one on the installer's sheet. Check each confirmation "
+            f"with case.installer_sheet before you derive, and revoke {impostors[0]!r}."
+        )
+    if not facts.genuine.fingerprints:
+        return (
+            "the replacement never accepted head office's side: sign each transcript with hq-id as responder "
             "(sign_transcript) and give the terminal your public key and that signature (terminal.answer)."
         )
-    if custodian.key_info(link_id).fingerprint not in terminal.fingerprints:
+    if custodian.key_info(link_id).fingerprint not in facts.genuine.fingerprints:
         return (
-            f"{link_id!r} is not the key the terminal derived: derive it from terminal.public and your private key "
-            "of the exchange the terminal accepted, with transcript= the transcript you signed (it names both "
-            "parties); without it the key is not bound to who took part."
+            f"{link_id!r} is not the key the replacement derived: derive it from its public key and your private key "
+            "of the exchange it accepted, with transcript= the transcript you signed (it names both parties); "
+            "without it the key is not bound to who took part."
         )
+    if not custodian.key_info(link_id).active:
+        return f"{link_id!r} is revoked: the replacement needs a live link."
     return None
 
 
 q3 = Exercise(
     3,
     "build",
-    "Enroll `terminal = case.replacement` by a signed exchange: make head office's X25519 key pair, build the "
-    f"transcript (initiator `terminal.name`, responder {HQ!r}), sign it with {HQ_ID!r} as responder, get the "
-    "terminal's confirmation with `terminal.answer(...)`, check it with the terminal's identity key from the "
-    "installer (`terminal.identity`), and only then derive the new link in `hq`. Pass (hq, terminal, link_id).",
+    "Two terminals say they are shop-1's replacement (`case.arrivals`). For each, make head office's X25519 key "
+    f"pair, build the transcript (initiator `terminal.name`, responder {HQ!r}), sign it with {HQ_ID!r} as responder, "
+    "and get its confirmation with `terminal.answer(...)`; check the confirmation with the identity key on the "
+    "installer's sheet (`case.installer_sheet`), and derive the new link in `hq` only for the terminal whose "
+    "confirmation checks out. Pass (hq, link_id).",
     _check_q3,
     "kmslib.kex has Transcript.of(initiator_public, responder_public, initiator=..., responder=...), "
-    "sign_transcript(kms, key_id, transcript, role=...) and verify_transcript(pem, transcript, signature, role=...); "
-    "derive_shared_key takes transcript=.",
-    'terminal = case.replacement\nhq_private, hq_public = hq.generate_diffie_hellman_params_and_key(group="x25519")\n'
-    'transcript = Transcript.of(terminal.public, hq_public, initiator=terminal.name, responder="head-office")\n'
-    'signature = sign_transcript(hq, "hq-id", transcript, role="responder")\n'
-    "confirmation = terminal.answer(hq_public, signature)  # the terminal checks head office, then confirms\n"
-    'verify_transcript(terminal.identity, transcript, confirmation, role="initiator")  # raises if it is not\n'
-    'hq.derive_shared_key("link-3", hq_private, terminal.public, transcript=transcript)\n'
-    'q3.check(hq, terminal, "link-3")',
+    "sign_transcript(kms, key_id, transcript, role=...) and verify_transcript(pem, transcript, signature, role=...), "
+    "which raises SignatureError; derive_shared_key takes transcript=. A terminal's own .identity is only a claim.",
+    "for terminal in case.arrivals:\n"
+    '    hq_private, hq_public = hq.generate_diffie_hellman_params_and_key(group="x25519")\n'
+    '    transcript = Transcript.of(terminal.public, hq_public, initiator=terminal.name, responder="head-office")\n'
+    '    signature = sign_transcript(hq, "hq-id", transcript, role="responder")\n'
+    "    confirmation = terminal.answer(hq_public, signature)  # the terminal checks head office, then confirms\n"
+    "    try:\n"
+    '        verify_transcript(case.installer_sheet, transcript, confirmation, role="initiator")\n'
+    "    except SignatureError:\n"
+    '        print("refused:", terminal, "- its confirmation is not signed by the key on the installer\'s sheet")\n'
+    "        continue\n"
+    '    hq.derive_shared_key("link-3", hq_private, terminal.public, transcript=transcript)\n'
+    'q3.check(hq, "link-3")',
 )
 
 
@@ -572,8 +605,11 @@ def _check_q4(kms: object, checkpoint: object) -> str | None:  # noqa: PLR0911
     link = custodian.key_info(STOLEN_LINK)
     archive = custodian.key_info(ARCHIVE)
     made = [e for e in student_entries(custodian) if e.seq >= facts.reported and e.outcome == "ok"]
-    new_link = any(e.operation == "derive_shared_key" for e in made)
-    if link.active or not facts.versions <= set(archive.revoked_versions) or not new_link:
+    assert facts.genuine is not None
+    genuine = set(facts.genuine.fingerprints)
+    new_link = any(info.active and info.fingerprint in genuine for info in custodian.list_keys())
+    response = (not link.active, facts.versions <= set(archive.revoked_versions), new_link)
+    if not all(response) or _impostors_live_keys(custodian, facts):
         return "finish the response first (exercises 2 and 3): the checkpoint should cover all of it."
     last = max(e.seq for e in made if e.operation in _RESPONSE)
     if count <= last:
