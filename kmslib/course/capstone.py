@@ -701,8 +701,9 @@ quiz = Quiz(
         },
         "b",
         "A checkpoint vouches for a count and a head at a time (kmslib's README, 'Signatures and signed audit "
-        "checkpoints'). It cannot show what was never logged, nor a history rewritten before the oldest "
-        "checkpoint the auditor kept; and it is not Certificate Transparency (RFC 9162): no Merkle proofs, no "
-        "gossip, so a keeper showing different logs to different auditors is caught only when they compare.",
+        "checkpoints'). It cannot show what was never logged, nor a rewrite of the entries since the auditor's "
+        "previous checkpoint made before this one was signed (what an earlier checkpoint covers stays protected); "
+        "and it is not Certificate Transparency (RFC 9162): no Merkle proofs, no gossip, so a keeper showing "
+        "different logs to different auditors is caught only when they compare.",
     ),
 )
