@@ -43,6 +43,12 @@ def test_the_model_counts_words_cells_forms_exercises_and_quiz_questions(tmp_pat
             {"cell_type": "code", "source": "Form()", "metadata": {"tags": ["form"]}},
             {
                 "cell_type": "code",
+                "source": "q3",
+                "metadata": {},
+                "outputs": [{"data": {"text/plain": ["Exercise 3 (build): Decide, then prove."]}}],
+            },
+            {
+                "cell_type": "code",
                 "source": "quiz",
                 "metadata": {},
                 "outputs": [{"data": {"text/plain": "1. Why?\n   a) x\n\n2. How?\n   a) y\n"}}],
@@ -50,8 +56,10 @@ def test_the_model_counts_words_cells_forms_exercises_and_quiz_questions(tmp_pat
         ],
     )
     result = estimate(path)
-    assert result == Estimate(reading=(3 + 200 + 8) / 100, cells=0.75 + 3 + 0.75, exercises=3 + 15, quiz=3.0)
-    assert result.total == 30
+    assert result == Estimate(
+        reading=(3 + 200 + 8) / 100, cells=0.75 + 3 + 0.75 + 0.75, exercises=3 + 15 + 10, quiz=3.0
+    )
+    assert result.total == 40
     assert stated_minutes(path) == 5
 
 

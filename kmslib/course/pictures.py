@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -575,3 +576,88 @@ def signing_table(times: Mapping[str, tuple[float, float]]) -> str:
             "the expanded private key it signs with is 4032 B (FIPS 204)."
         )
     return "\n".join(rows)
+
+
+#: How the incident timeline draws each kind of operation: (label, marker, colour, size).
+_TIMELINE_KINDS = {
+    "made": ("made", "^", "#059669", 70),
+    "rotated": ("rotated", "D", _BLUE, 55),
+    "revoked": ("revoked", "X", _RED, 90),
+    "checkpoint": ("checkpoint", "*", "#7c3aed", 150),
+    "used": ("used", "o", "#6b7280", 22),
+    "refused": ("refused", "o", "none", 60),
+}
+_MADE = {"establish_aes_key", "generate_signing_key", "derive_shared_key", "accept_key_exchange", "import_aes_key"}
+
+
+def _timeline_kind(entry: AuditEntry) -> str:
+    if entry.outcome != "ok":
+        return "refused"
+    if entry.operation in _MADE:
+        return "made"
+    if entry.operation == "rotate_key":
+        return "rotated"
+    if entry.operation == "invalidate_key":
+        return "revoked"
+    if entry.operation == "sign_audit_checkpoint":
+        return "checkpoint"
+    return "used"
+
+
+def incident_timeline(
+    entries: Sequence[AuditEntry], *, reported: datetime | None = None, exposed: Sequence[str] = ()
+) -> Figure:
+    """An incident's timeline, drawn from an audit log: one row per key, one mark per entry, in log order.
+
+    Entries are spaced by their place in the log, not by time (three quiet days and a busy evening fit on
+    one axis); the times of the first entry of each day, and of the report, are written under the axis.
+    Entries that name no key are left out.
+
+    Args:
+        entries: the log's entries, in order (``hq.audit_log``).
+        reported: when the theft was reported: a dashed line before the first entry from then on (after the
+            last entry if there is none).
+        exposed: the keys whose traffic is exposed: a pale red bar from each one's making to its revocation
+            (or to the end of the log, if it was not revoked).
+    """
+    shown = [entry for entry in entries if entry.key_id is not None]
+    rows = list(dict.fromkeys(entry.key_id for entry in shown))
+    fig, ax = plt.subplots(figsize=(11, 0.55 * len(rows) + 2.2))
+    y = {key_id: len(rows) - 1 - index for index, key_id in enumerate(rows)}
+    for kind, (label, marker, colour, size) in _TIMELINE_KINDS.items():
+        points = [(entry.seq, y[entry.key_id]) for entry in shown if _timeline_kind(entry) == kind]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            edge = _RED if kind == "refused" else colour
+            ax.scatter(xs, ys, marker=marker, s=size, c=colour, edgecolors=edge, label=label, zorder=3)
+    end = shown[-1].seq + 1 if shown else 1
+    for key_id, row in y.items():
+        ax.axhline(row, color="#e5e7eb", lw=0.8, zorder=1)
+        made = next((e.seq for e in shown if e.key_id == key_id and _timeline_kind(e) == "made"), None)
+        revoked = next((e.seq for e in shown if e.key_id == key_id and e.operation == "invalidate_key"
+                        and e.version is None and e.outcome == "ok"), end)  # fmt: skip
+        if key_id in exposed and made is not None:
+            ax.plot([made, revoked], [row, row], color=_RED, lw=6, alpha=0.25, zorder=2, label="exposed")
+    ticks, labels, day = [], [], None
+    for entry in entries:
+        if entry.time.date() != day:
+            day = entry.time.date()
+            ticks.append(entry.seq)
+            labels.append(f"{entry.time:%d %b %H:%M}")
+    if reported is not None:
+        after = next((entry.seq for entry in entries if entry.time >= reported), end)
+        ax.axvline(after - 0.5, color=_RED, ls="--", lw=1.2)
+        ax.text(after - 0.3, len(rows) - 0.45, "theft reported", color=_RED, fontsize=9, va="bottom", ha="right")
+        if after not in ticks:
+            ticks.append(after)
+            labels.append(f"{reported:%d %b %H:%M}")
+    ax.set_xticks(ticks, labels, fontsize=8, rotation=20)
+    ax.set_yticks(list(y.values()), [str(key_id) for key_id in y], fontsize=9)
+    ax.set_xlim(-1, end + 1)
+    ax.set_ylim(-0.7, len(rows) - 0.1)
+    ax.set_xlabel("audit log entries, in order (times of the first entry of each day)", fontsize=9)
+    ax.set_title("The incident, from the audit log", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -34,6 +34,7 @@ QUIZ_QUESTION_MINUTES = 1.5
 EXERCISE_MINUTES = {"recall": 3, "apply": 7, "decide": 7, "build": 10, "prove": 10, "break": 15}
 
 _EXERCISE = re.compile(r"\*\*Exercise \d+\*\* \((\w+)\)")
+_SHOWN_EXERCISE = re.compile(r"^Exercise \d+ \((\w+)\): ")  # a cell that shows ``qN`` (the capstone's way)
 _QUESTION = re.compile(r"^\d+\. ", re.MULTILINE)
 _STATED = re.compile(r"\*About (\d+) minutes")
 
@@ -71,6 +72,12 @@ def _source(cell: dict[str, object]) -> str:
     return source if isinstance(source, str) else "".join(str(line) for line in source)  # type: ignore[attr-defined]
 
 
+def _minutes(kind: str) -> int:
+    if kind not in EXERCISE_MINUTES:
+        raise ValueError(f"an exercise of kind {kind!r}: give it a time in EXERCISE_MINUTES")
+    return EXERCISE_MINUTES[kind]
+
+
 def estimate(path: Path) -> Estimate:
     """Estimate the minutes a careful first reading of one notebook takes, its exercises and quiz included.
 
@@ -88,17 +95,17 @@ def estimate(path: Path) -> Estimate:
         text = _source(cell)
         if cell["cell_type"] == "markdown":
             words += len(text.split())
-            for kind in _EXERCISE.findall(text):
-                if kind not in EXERCISE_MINUTES:
-                    raise ValueError(f"an exercise of kind {kind!r}: give it a time in EXERCISE_MINUTES")
-                exercises += EXERCISE_MINUTES[kind]
+            exercises += sum(_minutes(kind) for kind in _EXERCISE.findall(text))
             continue
         tags = cell.get("metadata", {}).get("tags", [])  # type: ignore[attr-defined]
         cells += FORM_MINUTES if "form" in tags else CODE_CELL_MINUTES
-        if text.strip() == "quiz":
-            for output in cell.get("outputs", []):  # type: ignore[attr-defined]
-                printed = output.get("data", {}).get("text/plain", "")
-                questions += len(_QUESTION.findall(printed if isinstance(printed, str) else "".join(printed)))
+        for output in cell.get("outputs", []):  # type: ignore[attr-defined]
+            printed = output.get("data", {}).get("text/plain", "")
+            printed = printed if isinstance(printed, str) else "".join(printed)
+            if text.strip() == "quiz":
+                questions += len(_QUESTION.findall(printed))
+            elif re.fullmatch(r"q\d+", text.strip()):
+                exercises += sum(_minutes(kind) for kind in _SHOWN_EXERCISE.findall(printed))
     return Estimate(
         reading=words / WORDS_PER_MINUTE,
         cells=cells,
