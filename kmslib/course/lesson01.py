@@ -16,7 +16,7 @@ import random
 import secrets
 
 from kmslib.aes import AESKeyVersion
-from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian
+from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian, whole
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import DecryptionError, InvalidInputError
 from kmslib.tokens import parse_token
@@ -322,10 +322,11 @@ def _check_q4(forged_gcm: object, accepted: object) -> str | None:
             f"gcm_oracle was asked about {asked} of the 255 forged nonces: gcm_order_token with its last nonce byte "
             "changed to each other value, the rest untouched. Ask about every one, and count the accepted ones."
         )
-    if not isinstance(accepted, int) or isinstance(accepted, bool):
+    count = whole(accepted)
+    if count is None:
         return "accepted should be the number of guesses the GCM oracle accepted (an int)."
-    if accepted != 0:
-        return f"gcm_oracle accepted none of the forgeries, not {accepted}: count the True answers for forged nonces."
+    if count != 0:
+        return f"gcm_oracle accepted none of the forgeries, not {count}: count the True answers for forged nonces."
     return None
 
 

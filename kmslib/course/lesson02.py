@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import hashlib
 
-from kmslib.course.exercises import Exercise, Question, Quiz, as_checker, kind, student_custodian, student_entries
+from kmslib.course.exercises import (
+    Exercise,
+    Question,
+    Quiz,
+    as_checker,
+    kind,
+    student_custodian,
+    student_entries,
+    whole,
+)
 from kmslib.custodian import KeyCustodian
 from kmslib.envelope import DataKey
 from kmslib.errors import KMSError
@@ -31,8 +40,10 @@ alice_public_pem = alice.export_public_key("alice-rsa")
 
 
 def _check_q1(limit: object) -> str | None:
-    if not isinstance(limit, int) or isinstance(limit, bool):
+    size = whole(limit)
+    if size is None:
         return f"pass the number of bytes (an int), not {kind(limit)}."
+    limit = size
     if limit == 245:
         return "245 is PKCS#1 v1.5's limit (k - 11). OAEP with SHA-256 costs more: k - 2*32 - 2."
     if limit in (256, 2048):

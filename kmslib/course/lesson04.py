@@ -18,7 +18,7 @@ import secrets
 
 from kmslib.audit import AuditEntry, AuditLog
 from kmslib.course import classroom_clock, rewrite_log
-from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian
+from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian, whole
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import KMSError
 from kmslib.tokens import inspect_token
@@ -202,9 +202,10 @@ def _tampered_log() -> tuple[str, dict[int, str], int]:
 exported, saved_heads, _EDITED = _tampered_log()
 
 
-def _check_q3(seq: object) -> str | None:
-    if not isinstance(seq, int) or isinstance(seq, bool):
-        return f"pass the seq number of the edited entry (an int), not {kind(seq)}."
+def _check_q3(edited_seq: object) -> str | None:
+    seq = whole(edited_seq)
+    if seq is None:
+        return f"pass the seq number of the edited entry (an int), not {kind(edited_seq)}."
     if not 0 <= seq < len(saved_heads):
         return f"the log has entries 0 to {len(saved_heads) - 1}."
     if seq == _EDITED:

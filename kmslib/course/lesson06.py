@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from kmslib.audit import AuditLog
 from kmslib.course import rewrite_log
-from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian
+from kmslib.course.exercises import Exercise, Question, Quiz, indices, kind, student_custodian, whole
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import KMSError
 from kmslib.tokens import parse_token
@@ -93,9 +93,9 @@ q1 = Exercise(
 
 
 def _check_q2(genuine: object) -> str | None:
-    if not isinstance(genuine, (list, tuple, set)) or not all(isinstance(i, int) for i in genuine):
+    chosen = indices(genuine)
+    if chosen is None:
         return "pass the indices (ints) of the documents whose signature verifies with release_public_key."
-    chosen = set(genuine)
     if 2 in chosen:
         return "document 2 carries a genuine signature, but of another document: a signature covers exact bytes."
     if 1 in chosen:
@@ -312,11 +312,13 @@ def _check_q6(proof: object) -> str | None:
         return None
     if isinstance(proof, tuple):
         return _signed_proof(proof)
-    if not isinstance(proof, int) or isinstance(proof, bool):
+    value = whole(proof)
+    if value is None:
         return (
             f"pass the private value d as an int (or the key, or a (message, signature) pair of a new message "
             f"you signed with it), not {kind(proof)}."
         )
+    proof = value
     if not 1 <= proof < P256_ORDER:
         return "a P-256 private value lies between 1 and n - 1: reduce yours modulo n (P256_ORDER)."
     if ec.derive_private_key(proof, ec.SECP256R1()).public_key().public_numbers() == _reused_point:

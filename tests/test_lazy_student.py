@@ -1,0 +1,113 @@
+"""A lazy, confused or cheating student against the checked exercises of lessons 01, 02, 03, 04 and 06.
+
+Each test is a wrong answer some checker once accepted, a right one it refused, or an answer it crashed
+on or answered in Python's words. The answers are what a student could type: an int or str subclass
+whose comparisons always agree, a private value read from the lesson's module, the lesson's own example
+custodian, a frozenset of indices.
+"""
+
+from __future__ import annotations
+
+from test_lessons import PYTHON_INTERNALS, accepted, refused, verdict
+
+from kmslib import inspect_token
+from kmslib.course import lesson01, lesson02, lesson03, lesson04, lesson06, tamper
+
+
+class AlwaysEqual(int):
+    """An int that says it equals everything and differs from nothing."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = int.__hash__
+
+
+class NeverDiffers(int):
+    """An int with its own value for ``==`` but ``!=`` always false: ``x != 190`` says it is 190."""
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = int.__hash__
+
+
+class InRange(int):
+    """An int that says it lies in every range."""
+
+    def __lt__(self, other: object) -> bool:
+        return True
+
+    def __le__(self, other: object) -> bool:
+        return True
+
+    def __gt__(self, other: object) -> bool:
+        return True
+
+    def __ge__(self, other: object) -> bool:
+        return True
+
+    __hash__ = int.__hash__
+
+
+def plain(said: str) -> None:
+    for words in PYTHON_INTERNALS:
+        assert words not in said, said
+
+
+# ---------------------------------------------------------------- numbers whose comparisons lie
+
+
+def test_numbers_are_judged_by_their_value_not_by_their_comparisons() -> None:
+    refused(lesson04.q3, AlwaysEqual(lesson04._EDITED + 1), because="no longer matches")
+    refused(lesson02.q1, NeverDiffers(7), because="more or fewer than 7")
+    refused(lesson03.q6, NeverDiffers(1), NeverDiffers(2), because="count again")
+
+
+def test_l01_q4_a_count_whose_comparisons_lie_is_not_zero() -> None:
+    token = lesson01.gcm_order_token
+    parts = inspect_token(token)
+    assert parts.nonce is not None
+    for mask in range(1, 256):  # the whole attack, honestly asked
+        lesson01.gcm_oracle(tamper(token, 11, mask))
+    forged = tamper(token, 12 + lesson01.ORDER.index("amt=") + 4, ord("0") ^ ord("9"))
+    accepted(lesson01.q4, forged, 0)
+    refused(lesson01.q4, forged, NeverDiffers(5), because="accepted none of the forgeries")
+    accepted(lesson01.q4, forged, NeverDiffers(0))  # its value is right
+
+
+def test_the_right_numbers_pass_as_int_subclasses() -> None:
+    accepted(lesson02.q1, NeverDiffers(190))
+    accepted(lesson03.q6, NeverDiffers(1216), NeverDiffers(1120))
+    accepted(lesson04.q3, NeverDiffers(lesson04._EDITED))
+
+
+def test_l06_q6_an_int_that_lies_about_its_range_gets_words_not_a_crash() -> None:
+    ok, said = verdict(lesson06.q6, InRange(lesson06.P256_ORDER + 5))
+    assert not ok
+    assert "between 1 and n - 1" in said, said
+    d = lesson06._reused_key.private_numbers().private_value
+    accepted(lesson06.q6, InRange(d))
+
+
+# ---------------------------------------------------------------- indices in any collection
+
+
+def test_indices_in_a_frozenset_or_a_range_are_right_too() -> None:
+    accepted(lesson03.q3, frozenset({1, 2, 3, 4}))
+    accepted(lesson03.q3, range(1, 5))
+    accepted(lesson06.q2, frozenset({0, 3}))
+    accepted(lesson06.q2, range(0, 4, 3))
+    accepted(lesson06.q2, {0: "genuine", 3: "genuine"}.keys())
+
+
+def test_true_and_false_are_not_indices() -> None:
+    # One answer per candidate (refused or not) is a confused answer: it is not a list of indices.
+    refused(lesson03.q3, [False, True, True, True, True, False], because="indices (ints)")
+    refused(lesson03.q3, [True, 2, 3, 4], because="indices (ints)")
+    refused(lesson06.q2, [True, False, False, True], because="indices (ints)")
+    refused(lesson06.q2, "03", because="indices (ints)")
+    refused(lesson06.q2, {0: "a", 3: "b"}, because="indices (ints)")  # a dict's keys are not meant
