@@ -8,10 +8,11 @@ custodian, a frozenset of indices.
 
 from __future__ import annotations
 
+import pytest
 from test_lessons import PYTHON_INTERNALS, accepted, refused, verdict
 
 from kmslib import inspect_token
-from kmslib.course import lesson01, lesson02, lesson03, lesson04, lesson06, tamper
+from kmslib.course import cbc_token, lesson01, lesson02, lesson03, lesson04, lesson06, tamper
 
 
 class AlwaysEqual(int):
@@ -111,3 +112,48 @@ def test_true_and_false_are_not_indices() -> None:
     refused(lesson06.q2, [True, False, False, True], because="indices (ints)")
     refused(lesson06.q2, "03", because="indices (ints)")
     refused(lesson06.q2, {0: "a", 3: "b"}, because="indices (ints)")  # a dict's keys are not meant
+
+
+# ---------------------------------------------------------------- lesson 01 q3: the padding oracle
+
+
+def test_l01_q3_a_string_python_cannot_encode_gets_words_not_a_crash() -> None:
+    ok, said = verdict(lesson01.q3, "\ud800" * 16)
+    assert not ok
+    assert "bytes" in said, said
+
+
+def test_l01_q3_junk_queries_and_the_modules_secret_are_no_attack(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lesson01.oracle, "queries", 0)
+    monkeypatch.setattr(lesson01.oracle, "_asked", set())
+    block = inspect_token(lesson01.secret_token).ciphertext[:16]
+    for guess in range(40):  # forged tokens ending in the secret's block, but no step of the attack
+        lesson01.oracle(cbc_token(bytes([guess]) * 16, block))
+    refused(lesson01.q3, lesson01._SECRET, because="accepted")  # read from the module, not through the oracle
+    said = {verdict(lesson01.q3, guess) for guess in (lesson01._SECRET, bytes(16), b"PIN=0000;acct=00")}
+    assert len(said) == 1, said  # the secret's own bytes get the same words as any guess
+
+
+def test_l01_q3_another_attack_through_the_oracle_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The attack with its guesses in another order (from 255 down) and fake IVs made by XOR with the real IV.
+    monkeypatch.setattr(lesson01.oracle, "_asked", set())
+    parts = inspect_token(lesson01.secret_token)
+    assert parts.nonce is not None
+    iv, block = parts.nonce, parts.ciphertext[:16]
+    plain_found = bytearray(16)
+    for pad in range(1, 17):
+        i = 16 - pad
+        for guess in range(255, -1, -1):
+            fake = bytearray(iv)
+            for j in range(i + 1, 16):
+                fake[j] = iv[j] ^ plain_found[j] ^ pad
+            fake[i] = iv[i] ^ guess ^ pad
+            if not lesson01.oracle(cbc_token(bytes(fake), block)):
+                continue
+            if pad == 1:
+                fake[i - 1] ^= 0x55
+                if not lesson01.oracle(cbc_token(bytes(fake), block)):
+                    continue
+            plain_found[i] = guess
+            break
+    accepted(lesson01.q3, bytes(plain_found))
