@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from test_lessons import PYTHON_INTERNALS, accepted, refused, verdict
 
-from kmslib import inspect_token
-from kmslib.course import cbc_token, lesson01, lesson02, lesson03, lesson04, lesson06, tamper
+from kmslib import KeyCustodian, SignatureError, inspect_token
+from kmslib.course import cbc_token, classroom_clock, lesson01, lesson02, lesson03, lesson04, lesson06, tamper
 
 
 class AlwaysEqual(int):
@@ -157,3 +157,88 @@ def test_l01_q3_another_attack_through_the_oracle_passes(monkeypatch: pytest.Mon
             plain_found[i] = guess
             break
     accepted(lesson01.q3, bytes(plain_found))
+
+
+# ---------------------------------------------------------------- lesson 03 q2: a revoked key
+
+
+def test_l03_q2_a_revoked_link_gets_plain_words() -> None:
+    kms = KeyCustodian()
+    private, public = kms.generate_diffie_hellman_params_and_key(group="x25519")
+    kms.derive_shared_key("link", private, lesson03.partner_public)
+    accepted(lesson03.q2, kms, public)
+    kms.invalidate_key("link", reason="the exercise is over")
+    ok, said = verdict(lesson03.q2, kms, public)
+    plain(said)
+    assert ok, said  # the key was agreed, as lesson03.q5 and q4 judge a revoked key
+    assert verdict(lesson03.q2, kms, public) == (ok, said)
+
+
+# ---------------------------------------------------------------- lesson 04
+
+
+def test_l04_q1_a_revocation_poked_into_private_state_is_no_revocation() -> None:
+    kms = KeyCustodian()
+    kms.establish_aes_key(lesson04.LAPTOP)
+    key = kms._keys[lesson04.LAPTOP]
+    key.revoked_at = kms.key_info(lesson04.LAPTOP).created_at
+    key.reason = "laptop stolen"
+    refused(lesson04.q1, kms, because="invalidate_key")
+
+
+def test_l04_q2_tokens_encrypted_anew_are_not_rewrapped() -> None:
+    # Rewrap one token three times (the count looks right), copy the others out and encrypt them anew.
+    kms, tokens = lesson04.records()
+    kms.rotate_key("records")
+    thrice = [kms.rewrap("records", tokens[0]) for _ in range(3)]
+    copies = [kms.decrypt_data_aes("records", token) for token in tokens[1:]]
+    kms.invalidate_key("records", version=1, reason="version 1 leaked")
+    cheat = [thrice[0], *(kms.encrypt_data_aes("records", text) for text in copies)]
+    refused(lesson04.q2, kms, cheat, because="encrypt_data_aes")
+    # Every token rewrapped, but new_tokens are fresh encryptions of the records' text, made afterwards.
+    kms, tokens = lesson04.records()
+    kms.rotate_key("records")
+    moved = [kms.rewrap("records", token) for token in tokens]
+    kms.invalidate_key("records", version=1, reason="version 1 leaked")
+    anew = [kms.encrypt_data_aes("records", text) for text in lesson04._MESSAGES]
+    refused(lesson04.q2, kms, anew, because="encrypt_data_aes")
+    ok, said = verdict(lesson04.q2, kms, moved)  # the log cannot tell which list is which
+    assert not ok, said
+    assert "records()" in said, said
+
+
+# ---------------------------------------------------------------- lesson 06
+
+
+def _lesson_kms() -> tuple[KeyCustodian, str]:
+    """The notebook's own custodian, as its first cell leaves it, and the signature it made."""
+    kms = KeyCustodian(clock=classroom_clock())
+    kms.generate_signing_key("release")
+    signature = kms.sign("release", "kmslib-0.2.0.tar.gz sha256=4f2a...")
+    kms.verify("release", "kmslib-0.2.0.tar.gz sha256=4f2a...", signature)
+    with pytest.raises(SignatureError):
+        kms.verify("release", "kmslib-0.2.0.tar.gz sha256=7777...", signature)
+    return kms, signature
+
+
+def test_l06_q1_refuses_the_lessons_own_custodian_and_signature() -> None:
+    kms, signature = _lesson_kms()
+    refused(lesson06.q1, kms, "kmslib-0.2.0.tar.gz sha256=4f2a...", signature, because="lesson's own example")
+    kms.export_public_key("release")  # later cells of the notebook change nothing
+    refused(lesson06.q1, kms, "kmslib-0.2.0.tar.gz sha256=4f2a...", signature, because="lesson's own example")
+    # Its own key, in the lesson's custodian, is still the lesson's custodian.
+    kms.generate_signing_key("mine")
+    refused(lesson06.q1, kms, "my words", kms.sign("mine", "my words"), because="lesson's own example")
+    # A custodian of one's own passes, with a key called "release" too.
+    mine = KeyCustodian()
+    mine.generate_signing_key("release")
+    document = "kmslib-0.2.0.tar.gz sha256=4f2a..."
+    accepted(lesson06.q1, mine, document, mine.sign("release", document))
+
+
+@pytest.mark.parametrize("checkpoint", ["abc:kms:v1", ":kms:v", "kms:v1:ed25519:kms:v2"])
+def test_l06_q5_a_cut_checkpoint_gets_words_not_a_crash(checkpoint: str) -> None:
+    ok, said = verdict(lesson06.q5, checkpoint, "x", "y")
+    assert not ok
+    plain(said)
+    assert said.strip(), said

@@ -97,6 +97,8 @@ def _check_q2(kms: object, my_public: object) -> str | None:
         )
     if (wrong_kind := _gcm_problem(custodian, KEY_ID)) is not None:
         return wrong_kind
+    if not custodian.key_info(KEY_ID).active:  # agreed, then revoked: judged as q4 and q5 judge it
+        return None
     token = _partner.encrypt_data_aes(theirs, "hello from your partner")
     if custodian.decrypt_data_aes(KEY_ID, token) != "hello from your partner":  # pragma: no cover - same key
         return "your key does not read the partner's message."

@@ -55,6 +55,9 @@ def _check_q1(kms: object) -> str | None:
         return f"{LAPTOP!r} is still active: revoke the whole key (no version=...)."
     if not _says_something(info.reason):
         return f"give a reason that says something: {_REASON_RULE}"
+    revoked = [e for e in custodian.audit_log if e.operation == "invalidate_key" and e.key_id == LAPTOP]
+    if not any(e.outcome == "ok" and e.version is None for e in revoked):
+        return f"the audit log shows no revocation of {LAPTOP!r}: revoke it with invalidate_key, which records it."
     return None
 
 
@@ -99,6 +102,13 @@ def _order(log: list[AuditEntry]) -> str | None:
         return (
             "the audit log shows decryptions and encryptions instead of rewraps: decrypt-then-encrypt puts every "
             "plaintext in your program's memory. rewrap re-encrypts inside the custodian and returns only the token."
+        )
+    # A token encrypted anew cannot be told from a rewrapped one: after any encryption, no token can be trusted.
+    if any(e.operation == "encrypt_data_aes" and e.seq >= _SETUP_ENTRIES for e in ok):
+        return (
+            "the audit log shows encrypt_data_aes with 'records' since records() made the tokens: a token encrypted "
+            "anew looks like a rewrapped one, and its plaintext passed through your program. Start again from "
+            "records(), and keep only what rewrap returns."
         )
     if not rotations or rotations[0] > revocations[0]:
         return "rotate first: the newest version cannot be revoked, and the data needs a version to move to."
