@@ -242,3 +242,42 @@ def test_l06_q5_a_cut_checkpoint_gets_words_not_a_crash(checkpoint: str) -> None
     assert not ok
     plain(said)
     assert said.strip(), said
+
+
+def test_l06_q3_the_lessons_kms_is_its_own_even_after_a_cell_ran_twice() -> None:
+    kms, _ = _lesson_kms()
+    for _ in range(2):  # the cell that publishes the public key, run twice
+        kms.export_public_key("release")
+    kms.establish_aes_key("records")
+    kms.encrypt_data_aes("records", "mon")
+    kms.generate_signing_key("auditor")
+    checkpoint = kms.sign_audit_checkpoint("auditor")
+    for day in ("tue", "wed", "thu"):
+        kms.encrypt_data_aes("records", day)
+    export, public_key = kms.audit_log.to_jsonl(), kms.export_public_key("auditor")
+    refused(lesson06.q3, checkpoint, export, public_key, because="lesson's own example")
+
+
+def test_l04_q4_refuses_the_lessons_own_custodian() -> None:
+    from kmslib.course import rewrite_log
+
+    # The notebook's kms: rotate, rewrap, revoke version 1 (then a refused decryption, and so on).
+    kms = KeyCustodian(clock=classroom_clock())
+    kms.establish_aes_key("records")
+    old = kms.encrypt_data_aes("records", "patient 17: allergic to penicillin", associated_data="record=17")
+    kms.rotate_key("records")
+    kms.rewrap("records", old, associated_data="record=17")
+    kms.invalidate_key("records", version=1, reason="laptop stolen")
+    head = kms.audit_log.head
+    for day in ("mon", "tue", "wed"):
+        kms.encrypt_data_aes("records", day)
+    export = kms.audit_log.to_jsonl()
+    refused(lesson04.q4, head, export, rewrite_log(export, 2, outcome="ok"), because="lesson's own example")
+    # The custodian records() gives (exercise 2) is the student's own: it begins otherwise.
+    lab, tokens = lesson04.records()
+    lab.rotate_key("records")
+    head = lab.audit_log.head
+    for token in tokens:
+        lab.rewrap("records", token)
+    export = lab.audit_log.to_jsonl()
+    accepted(lesson04.q4, head, export, rewrite_log(export, 1, key_id="someone-else"))

@@ -261,12 +261,24 @@ def _content(entry: AuditEntry) -> tuple[object, ...]:
     return (entry.seq, entry.time, entry.operation, entry.key_id, entry.version, entry.outcome)
 
 
+#: How the notebook's own ``kms`` begins (operation, key id, outcome): rotate, rewrap, then revoke version 1.
+_LESSON_EXAMPLE = (
+    ("establish_aes_key", RECORDS, "ok"),
+    ("encrypt_data_aes", RECORDS, "ok"),
+    ("rotate_key", RECORDS, "ok"),
+    ("rewrap", RECORDS, "ok"),
+    ("invalidate_key", RECORDS, "ok"),
+)
+
+
 def _check_q4(head: object, export: object, forged: object) -> str | None:
     if not (isinstance(head, str) and isinstance(export, str) and isinstance(forged, str)):
         return "pass three strings: the head you saved, the export, and the forged export."
     lines = _entries(export)
     if lines is None:
         return "export is not an exported audit log: pass what kms.audit_log.to_jsonl() returns."
+    if [(e.operation, e.key_id, e.outcome) for e in lines[: len(_LESSON_EXAMPLE)]] == list(_LESSON_EXAMPLE):
+        return "that is the lesson's own example (its kms): make a custodian of your own, as the task asks."
     seqs = [entry.seq for entry in lines if entry.hash == head]
     if not seqs:
         return "the export does not contain the head you saved: save kms.audit_log.head first, then export later."

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -144,8 +145,15 @@ _NOT_WORK = ("generate_signing_key", "export_public_key")
 
 def _is_lesson_example(custodian: KeyCustodian) -> bool:
     """Whether ``custodian`` is the notebook's ``kms``: its log begins as the lesson's first cell left it."""
-    head = [(e.operation, e.key_id, e.outcome) for e in custodian.audit_log[:_FIRST_CELL]]
-    return tuple(head) == _LESSON_EXAMPLE[:_FIRST_CELL]
+    return _begins_as_lesson([(e.operation, e.key_id, e.outcome) for e in custodian.audit_log[:_FIRST_CELL]])
+
+
+def _begins_as_lesson(story: Sequence[tuple[object, ...]]) -> bool:
+    """Whether a log's (operation, key id, outcome) begin as the notebook's first cell left its ``kms``.
+
+    Only the first cell: a later cell run twice (or not at all) changes what follows, not this.
+    """
+    return tuple(story[:_FIRST_CELL]) == _LESSON_EXAMPLE[:_FIRST_CELL]
 
 
 def _check_q3(checkpoint: object, export: object, public_key: object) -> str | None:
@@ -157,7 +165,7 @@ def _check_q3(checkpoint: object, export: object, public_key: object) -> str | N
         )
     entries = [json.loads(line) for line in export.splitlines() if line.strip()]
     story = tuple((entry["operation"], entry["key_id"], entry["outcome"]) for entry in entries)
-    if story[: len(_LESSON_EXAMPLE)] == _LESSON_EXAMPLE:
+    if _begins_as_lesson(story):
         return "that is the lesson's own example (its kms): make a custodian of your own, as the task asks."
     signed = int(checkpoint.split(":")[2])
     done = [entry for entry in entries[:signed] if entry["outcome"] == "ok" and entry["operation"] not in _NOT_WORK]
