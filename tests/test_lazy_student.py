@@ -159,6 +159,27 @@ def test_l01_q3_another_attack_through_the_oracle_passes(monkeypatch: pytest.Mon
     accepted(lesson01.q3, bytes(plain_found))
 
 
+# ---------------------------------------------------------------- lesson 02 q2: a KEK a peer also holds
+
+
+def test_l02_q2_a_kek_agreed_with_a_peer_is_no_proof_the_data_key_was_drawn() -> None:
+    from kmslib import encrypt_with_public_key
+
+    bob, peer = KeyCustodian(), KeyCustodian()
+    bob_private, bob_public = bob.generate_diffie_hellman_params_and_key(group="x25519")
+    peer_private, peer_public = peer.generate_diffie_hellman_params_and_key(group="x25519")
+    bob.derive_shared_key("kek", bob_private, peer_public)
+    peer.derive_shared_key("kek", peer_private, bob_public)
+    bob.generate_data_key("kek")  # for the log's sake
+    chosen = bytes(range(1, 33))  # a key of the student's choosing, wrapped by the peer under the same KEK
+    bob.import_aes_key("report", chosen)
+    answer = (
+        encrypt_with_public_key(lesson02.alice_public_pem, chosen),
+        bob.encrypt_data_aes("report", lesson02.REPORT),
+    )
+    refused(lesson02.q2, bob, peer.encrypt_data_aes("kek", chosen), *answer, because="agreed with a peer")
+
+
 # ---------------------------------------------------------------- lesson 03 q2: a revoked key
 
 

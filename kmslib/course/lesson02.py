@@ -101,10 +101,10 @@ def _drawn_data_key(custodian: KeyCustodian, data_key: object) -> bytes | str:
         except KMSError:
             continue
         done = {e.operation for e in entries if e.key_id == kek and e.outcome == "ok"}
-        if "import_aes_key" in done:
+        if done & {"import_aes_key", "derive_shared_key", "accept_key_exchange"}:  # bytes known outside it
             return (
-                f"the KEK {kek!r} was imported, so its tokens could be made outside the custodian: make it with "
-                "establish_aes_key."
+                f"the KEK {kek!r} was imported or agreed with a peer, so its tokens could be made outside the "
+                "custodian: make it with establish_aes_key."
             )
         if "encrypt_data_aes" in done:  # rewrap only moves tokens the KEK already held
             return (
