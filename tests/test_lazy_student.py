@@ -114,6 +114,11 @@ def test_true_and_false_are_not_indices() -> None:
     refused(lesson06.q2, {0: "a", 3: "b"}, because="indices (ints)")  # a dict's keys are not meant
 
 
+def test_a_huge_range_of_indices_is_refused_without_reading_it() -> None:
+    refused(lesson03.q3, range(10**15), because="indices (ints)")  # read one by one, it would never end
+    refused(lesson06.q2, range(-(10**15), 10**15), because="indices (ints)")
+
+
 # ---------------------------------------------------------------- lesson 01 q3: the padding oracle
 
 

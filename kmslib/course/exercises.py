@@ -93,9 +93,15 @@ def whole(value: object) -> int | None:
     return int.__index__(value)
 
 
+#: More indices than any exercise has items: such a collection (``range(10**12)``) is refused unread.
+_MAX_INDICES = 1000
+
+
 def indices(value: object) -> set[int] | None:
     """The ints in a list, tuple, set, frozenset, range or dict view of them; else ``None`` (a bool is no index)."""
     if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Collection):
+        return None
+    if len(value) > _MAX_INDICES:
         return None
     found = [whole(item) for item in value]
     return None if any(item is None for item in found) else {item for item in found if item is not None}
