@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 
 from kmslib.audit import AuditEntry
@@ -31,9 +31,11 @@ __all__ = [
     "blank",
     "envelope_answer",
     "envelope_problem",
+    "indices",
     "kind",
     "student_custodian",
     "student_entries",
+    "whole",
 ]
 
 
@@ -78,6 +80,31 @@ def envelope_problem(custodian: KeyCustodian, kek: str, view: memoryview, contex
 def kind(value: object) -> str:
     """What a wrong answer is, in a student's words: ``None``, or its type's name (``str``, ``list``)."""
     return "None" if value is None else type(value).__name__
+
+
+def whole(value: object) -> int | None:
+    """``value`` as a plain int, if it is an int and not a bool; else ``None``.
+
+    An int subclass keeps only its value: its own ``==``, ``!=`` or ``<`` (one that always agrees, say)
+    judge nothing.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return int.__index__(value)
+
+
+#: More indices than any exercise has items: such a collection (``range(10**12)``) is refused unread.
+_MAX_INDICES = 1000
+
+
+def indices(value: object) -> set[int] | None:
+    """The ints in a list, tuple, set, frozenset, range or dict view of them; else ``None`` (a bool is no index)."""
+    if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Collection):
+        return None
+    if len(value) > _MAX_INDICES:
+        return None
+    found = [whole(item) for item in value]
+    return None if any(item is None for item in found) else {item for item in found if item is not None}
 
 
 def student_custodian(answer: object) -> KeyCustodian:

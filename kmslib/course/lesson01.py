@@ -16,7 +16,7 @@ import random
 import secrets
 
 from kmslib.aes import AESKeyVersion
-from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian
+from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian, whole
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import DecryptionError, InvalidInputError
 from kmslib.tokens import parse_token
@@ -225,9 +225,36 @@ def _attack_steps() -> int:
     return steps
 
 
+def _padding_found() -> set[int]:
+    """The padding lengths the oracle accepted in forged tokens ending in the secret's block.
+
+    Each step of the attack ends with a forged token whose last ``pad`` decrypted bytes are ``pad``: the oracle's
+    True. The checker knows D(block) (the secret XOR the real IV), so it reads that length from the fake IV.
+    """
+    _, _, payload = parse_token(secret_token)
+    iv, block = payload[:16], payload[16:32]
+    middle = bytes(s ^ v for s, v in zip(_SECRET, iv, strict=True))
+    found = set()
+    for token in oracle._asked:
+        try:
+            _, algorithm, asked = parse_token(token)
+        except DecryptionError:
+            continue
+        if algorithm != "aes-256-cbc" or len(asked) < 32 or asked[-16:] != block:
+            continue
+        decrypted = bytes(m ^ f for m, f in zip(middle, asked[-32:-16], strict=True))
+        pad = decrypted[-1]
+        if 1 <= pad <= 16 and decrypted[-pad:] == bytes([pad]) * pad:
+            found.add(pad)
+    return found
+
+
 def _check_q3(recovered: object) -> str | None:
     if isinstance(recovered, str):
-        recovered = recovered.encode("utf-8", "surrogateescape")
+        try:
+            recovered = recovered.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return "pass the recovered block as bytes: that text is not even UTF-8."
     if not isinstance(recovered, (bytes, bytearray)):
         return f"pass the recovered block as bytes, not {kind(recovered)}."
     if oracle.queries == 0:
@@ -241,6 +268,12 @@ def _check_q3(recovered: object) -> str | None:
         recovered = recovered[:16]  # the padding block too: fine
     if len(recovered) != 16:
         return f"a block is 16 bytes; you passed {len(recovered)}."
+    if len(_padding_found()) < 16:  # the same words for every answer: no hint about the secret
+        return (
+            "the oracle has not yet accepted a forged token at every step of the attack: for each padding length "
+            "1 to 16, one forgery ending in the secret's block whose fake IV makes that padding valid. Recover the "
+            "block through the oracle."
+        )
     if bytes(recovered) == _SECRET:
         return None
     # Right or wrong, nothing more: a count of right bytes would itself be an oracle for the secret.
@@ -322,10 +355,11 @@ def _check_q4(forged_gcm: object, accepted: object) -> str | None:
             f"gcm_oracle was asked about {asked} of the 255 forged nonces: gcm_order_token with its last nonce byte "
             "changed to each other value, the rest untouched. Ask about every one, and count the accepted ones."
         )
-    if not isinstance(accepted, int) or isinstance(accepted, bool):
+    count = whole(accepted)
+    if count is None:
         return "accepted should be the number of guesses the GCM oracle accepted (an int)."
-    if accepted != 0:
-        return f"gcm_oracle accepted none of the forgeries, not {accepted}: count the True answers for forged nonces."
+    if count != 0:
+        return f"gcm_oracle accepted none of the forgeries, not {count}: count the True answers for forged nonces."
     return None
 
 

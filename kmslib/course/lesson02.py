@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import hashlib
 
-from kmslib.course.exercises import Exercise, Question, Quiz, as_checker, kind, student_custodian, student_entries
+from kmslib.course.exercises import (
+    Exercise,
+    Question,
+    Quiz,
+    as_checker,
+    kind,
+    student_custodian,
+    student_entries,
+    whole,
+)
 from kmslib.custodian import KeyCustodian
 from kmslib.envelope import DataKey
 from kmslib.errors import KMSError
@@ -31,8 +40,10 @@ alice_public_pem = alice.export_public_key("alice-rsa")
 
 
 def _check_q1(limit: object) -> str | None:
-    if not isinstance(limit, int) or isinstance(limit, bool):
+    size = whole(limit)
+    if size is None:
         return f"pass the number of bytes (an int), not {kind(limit)}."
+    limit = size
     if limit == 245:
         return "245 is PKCS#1 v1.5's limit (k - 11). OAEP with SHA-256 costs more: k - 2*32 - 2."
     if limit in (256, 2048):
@@ -90,10 +101,10 @@ def _drawn_data_key(custodian: KeyCustodian, data_key: object) -> bytes | str:
         except KMSError:
             continue
         done = {e.operation for e in entries if e.key_id == kek and e.outcome == "ok"}
-        if "import_aes_key" in done:
+        if done & {"import_aes_key", "derive_shared_key", "accept_key_exchange"}:  # bytes known outside it
             return (
-                f"the KEK {kek!r} was imported, so its tokens could be made outside the custodian: make it with "
-                "establish_aes_key."
+                f"the KEK {kek!r} was imported or agreed with a peer, so its tokens could be made outside the "
+                "custodian: make it with establish_aes_key."
             )
         if "encrypt_data_aes" in done:  # rewrap only moves tokens the KEK already held
             return (

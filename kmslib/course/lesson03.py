@@ -15,7 +15,7 @@ import secrets
 from cryptography.hazmat.primitives.asymmetric import x25519
 
 from kmslib import _ffdh, dh
-from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian
+from kmslib.course.exercises import Exercise, Question, Quiz, indices, kind, student_custodian, whole
 from kmslib.custodian import KeyCustodian
 from kmslib.dh import DHPublicKey
 from kmslib.errors import InvalidPeerKeyError, KMSError
@@ -97,6 +97,8 @@ def _check_q2(kms: object, my_public: object) -> str | None:
         )
     if (wrong_kind := _gcm_problem(custodian, KEY_ID)) is not None:
         return wrong_kind
+    if not custodian.key_info(KEY_ID).active:  # agreed, then revoked: judged as q4 and q5 judge it
+        return None
     token = _partner.encrypt_data_aes(theirs, "hello from your partner")
     if custodian.decrypt_data_aes(KEY_ID, token) != "hello from your partner":  # pragma: no cover - same key
         return "your key does not read the partner's message."
@@ -188,9 +190,9 @@ candidates, _BAD = _candidates()
 
 
 def _check_q3(rejected: object) -> str | None:
-    if not isinstance(rejected, (list, tuple, set)) or not all(isinstance(i, int) for i in rejected):
+    chosen = indices(rejected)
+    if chosen is None:
         return "pass the indices (ints) of the candidates that derive_shared_key refuses."
-    chosen = set(rejected)
     if chosen == _BAD:
         return None
     if not chosen <= set(range(len(candidates))):
@@ -303,8 +305,10 @@ q5.check(kms, reply)""",
 
 
 def _check_q6(there: object, back: object) -> str | None:
-    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (there, back)):
+    there_size, back_size = whole(there), whole(back)
+    if there_size is None or back_size is None:
         return "pass two numbers of bytes: initiator to responder, then responder to initiator."
+    there, back = there_size, back_size
     if (there, back) == (1120, 1216):
         return "the other way round: the initiator sends the bigger message, its public key."
     if there != 1216:

@@ -18,7 +18,7 @@ import secrets
 
 from kmslib.audit import AuditEntry, AuditLog
 from kmslib.course import classroom_clock, rewrite_log
-from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian
+from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian, whole
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import KMSError
 from kmslib.tokens import inspect_token
@@ -55,6 +55,9 @@ def _check_q1(kms: object) -> str | None:
         return f"{LAPTOP!r} is still active: revoke the whole key (no version=...)."
     if not _says_something(info.reason):
         return f"give a reason that says something: {_REASON_RULE}"
+    revoked = [e for e in custodian.audit_log if e.operation == "invalidate_key" and e.key_id == LAPTOP]
+    if not any(e.outcome == "ok" and e.version is None for e in revoked):
+        return f"the audit log shows no revocation of {LAPTOP!r}: revoke it with invalidate_key, which records it."
     return None
 
 
@@ -99,6 +102,13 @@ def _order(log: list[AuditEntry]) -> str | None:
         return (
             "the audit log shows decryptions and encryptions instead of rewraps: decrypt-then-encrypt puts every "
             "plaintext in your program's memory. rewrap re-encrypts inside the custodian and returns only the token."
+        )
+    # A token encrypted anew cannot be told from a rewrapped one: after any encryption, no token can be trusted.
+    if any(e.operation == "encrypt_data_aes" and e.seq >= _SETUP_ENTRIES for e in ok):
+        return (
+            "the audit log shows encrypt_data_aes with 'records' since records() made the tokens: a token encrypted "
+            "anew looks like a rewrapped one, and its plaintext passed through your program. Start again from "
+            "records(), and keep only what rewrap returns."
         )
     if not rotations or rotations[0] > revocations[0]:
         return "rotate first: the newest version cannot be revoked, and the data needs a version to move to."
@@ -202,9 +212,10 @@ def _tampered_log() -> tuple[str, dict[int, str], int]:
 exported, saved_heads, _EDITED = _tampered_log()
 
 
-def _check_q3(seq: object) -> str | None:
-    if not isinstance(seq, int) or isinstance(seq, bool):
-        return f"pass the seq number of the edited entry (an int), not {kind(seq)}."
+def _check_q3(edited_seq: object) -> str | None:
+    seq = whole(edited_seq)
+    if seq is None:
+        return f"pass the seq number of the edited entry (an int), not {kind(edited_seq)}."
     if not 0 <= seq < len(saved_heads):
         return f"the log has entries 0 to {len(saved_heads) - 1}."
     if seq == _EDITED:
@@ -250,12 +261,24 @@ def _content(entry: AuditEntry) -> tuple[object, ...]:
     return (entry.seq, entry.time, entry.operation, entry.key_id, entry.version, entry.outcome)
 
 
+#: How the notebook's own ``kms`` begins (operation, key id, outcome): rotate, rewrap, then revoke version 1.
+_LESSON_EXAMPLE = (
+    ("establish_aes_key", RECORDS, "ok"),
+    ("encrypt_data_aes", RECORDS, "ok"),
+    ("rotate_key", RECORDS, "ok"),
+    ("rewrap", RECORDS, "ok"),
+    ("invalidate_key", RECORDS, "ok"),
+)
+
+
 def _check_q4(head: object, export: object, forged: object) -> str | None:
     if not (isinstance(head, str) and isinstance(export, str) and isinstance(forged, str)):
         return "pass three strings: the head you saved, the export, and the forged export."
     lines = _entries(export)
     if lines is None:
         return "export is not an exported audit log: pass what kms.audit_log.to_jsonl() returns."
+    if [(e.operation, e.key_id, e.outcome) for e in lines[: len(_LESSON_EXAMPLE)]] == list(_LESSON_EXAMPLE):
+        return "that is the lesson's own example (its kms): make a custodian of your own, as the task asks."
     seqs = [entry.seq for entry in lines if entry.hash == head]
     if not seqs:
         return "the export does not contain the head you saved: save kms.audit_log.head first, then export later."
