@@ -307,3 +307,23 @@ def test_l04_q4_refuses_the_lessons_own_custodian() -> None:
         lab.rewrap("records", token)
     export = lab.audit_log.to_jsonl()
     accepted(lesson04.q4, head, export, rewrite_log(export, 1, key_id="someone-else"))
+
+
+def test_rewrite_log_takes_a_time_as_text_and_refuses_one_it_cannot_read() -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from kmslib import AuditLog, KeyCustodian
+    from kmslib.audit import AuditEntry
+    from kmslib.course import rewrite_log
+
+    kms = KeyCustodian()
+    kms.establish_aes_key("k")
+    export = kms.audit_log.to_jsonl()
+    forged = rewrite_log(export, 0, time="2020-01-02T03:04:05+00:00")
+    assert AuditLog.verify_jsonl(forged)
+    first = AuditEntry.from_dict(json.loads(forged.splitlines()[0]))
+    assert first.time == datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
+    for bad in ("yesterday", 17, None):
+        with pytest.raises(ValueError, match="time"):
+            rewrite_log(export, 0, time=bad)

@@ -108,7 +108,7 @@ def rewrite_log(jsonl: str, index: int, **changes: object) -> str:
         The forged log, as JSON lines.
 
     Raises:
-        ValueError: no entry ``index``, or a field that entries do not have.
+        ValueError: no entry ``index``, a field that entries do not have, or a time that is not one.
     """
     entries = [AuditEntry.from_dict(json.loads(line)) for line in jsonl.splitlines() if line.strip()]
     if not 0 <= index < len(entries):
@@ -116,8 +116,22 @@ def rewrite_log(jsonl: str, index: int, **changes: object) -> str:
     fields = {field.name for field in dataclasses.fields(AuditEntry)} - {"seq", "prev_hash", "hash"}
     if not set(changes) <= fields:
         raise ValueError(f"entries have the fields {sorted(fields)}, not {sorted(set(changes) - fields)}")
+    if "time" in changes:
+        changes["time"] = _as_time(changes["time"])
     entries[index] = dataclasses.replace(entries[index], **changes)  # type: ignore[arg-type]
     return "".join(json.dumps(entry.to_dict()) + "\n" for entry in rechain(entries))
+
+
+def _as_time(value: object) -> datetime:
+    """A forged entry's time: a timezone-aware datetime, or ISO 8601 text such as ``"2026-01-05T09:00:00+00:00"``."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"time must be ISO 8601 text, such as '2026-01-05T09:00:00+00:00': {value!r}") from None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError("time must be a datetime with its timezone, or ISO 8601 text with an offset")
+    return value
 
 
 def rechain(entries: list[AuditEntry]) -> list[AuditEntry]:
