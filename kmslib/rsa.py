@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from kmslib import _checks, _ffdh
 from kmslib.errors import ArgumentTypeError, InvalidInputError, MessageTooLongError
 from kmslib.tokens import RSA_OAEP, RSA_PKCS1V15, format_token
+from kmslib.usage import UsageCounter
 
 __all__ = [
     "KEY_SIZES",
@@ -107,10 +108,13 @@ class RSAKeyVersion:
         "max_plaintext",
         "padding_name",
         "public_key",
+        "usage",
     )
 
     def __init__(self, private_key: rsa.RSAPrivateKey, padding_name: str) -> None:
         self._private: rsa.RSAPrivateKey | None = private_key
+        #: A count of encryptions, set by the custodian only under a ``max_uses`` policy (see :mod:`kmslib.states`).
+        self.usage: UsageCounter | None = None
         self.public_key = private_key.public_key()
         self.padding_name = padding_name
         self._padding = _padding(padding_name)
@@ -136,8 +140,14 @@ class RSAKeyVersion:
         """The message for a plaintext over :attr:`max_plaintext`."""
         return _too_long(length, self.algorithm, self.key_size, self.max_plaintext)
 
-    def encrypt(self, plaintext: bytes, associated_data: bytes | None = None) -> bytes:
-        """Encrypt ``plaintext`` (at most :attr:`max_plaintext` bytes: the custodian checks) with the public key."""
+    def encrypt(self, plaintext: bytes, associated_data: bytes | None = None) -> bytes | None:
+        """Encrypt ``plaintext`` (at most :attr:`max_plaintext` bytes: the custodian checks) with the public key.
+
+        Returns ``None`` if :attr:`usage` refuses one more encryption (its ``refusal`` says why).
+        """
+        usage = self.usage
+        if usage is not None and not usage.take():
+            return None
         return self.public_key.encrypt(plaintext, self._padding)
 
     def decrypt(self, payload: bytes, associated_data: bytes | None = None) -> bytes | None:

@@ -30,8 +30,10 @@ count, and the exhausted version still decrypts.
   count fewer than were made. If a reservation cannot be written, the version refuses to encrypt
   (:class:`~kmslib.errors.StoreError`) until the store is opened again.
 
-Contract section 13's rotation policy (``max_uses``, rotation by policy at the limit) will act where
-:meth:`UsageCounter.refusal` is turned into an error: there a policy could rotate instead of refusing.
+Contract section 13's rotation policy (:mod:`kmslib.states`) lowers a version's limit to its
+``max_uses``, and counts the encryptions of AES-CBC and RSA versions and the signatures of signing
+versions the same way (from when the policy is set); at the limit, a policy with ``rotate_every``
+rotates the key instead of refusing.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class UsageCounter:
             saved with the version itself: see :func:`first_reservation`).
     """
 
-    __slots__ = ("_lock", "_reserve", "count", "limit", "reserved", "unsaved")
+    __slots__ = ("_lock", "_reserve", "by_policy", "count", "limit", "reserved", "unsaved")
 
     def __init__(
         self, limit: int = GCM_INVOCATION_LIMIT, start: int = 0, reserve: Reserve | None = None, reserved: int = 0
@@ -92,6 +94,8 @@ class UsageCounter:
         self._reserve = reserve
         self.count = start
         self.limit = limit
+        #: Whether ``limit`` is a rotation policy's ``max_uses`` (below the AES-GCM limit, if any).
+        self.by_policy = False
         self.reserved = limit if reserve is None else max(start, reserved)
         #: A reservation failed to be written: nothing more is counted, so nothing more is encrypted.
         self.unsaved = False
@@ -130,8 +134,25 @@ class UsageCounter:
             self.count += 1
             return True
 
+    def relimit(self, limit: int, *, by_policy: bool) -> None:
+        """Set a new limit (a rotation policy's ``max_uses`` was set or changed); the count goes on."""
+        with self._lock:
+            self.limit, self.by_policy = limit, by_policy
+            self.reserved = limit if self._reserve is None else min(self.reserved, limit)
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether the count has reached the limit."""
+        return self.count >= self.limit
+
     def refusal(self, key_id: str, version: int) -> KMSError | None:
         """The error for an encryption :meth:`take` refused, or ``None`` if it refused none."""
+        if self.count >= self.limit and self.by_policy:
+            return KeyStateError(
+                f"version {version} of key {key_id!r} has made its {self.limit} encryptions, wraps or signatures, "
+                f"the max_uses of its rotation policy: call rotate_key({key_id!r}), or give the policy "
+                "rotate_every so that it rotates by itself; this version still decrypts and verifies"
+            )
         if self.count >= self.limit:
             return KeyStateError(
                 f"version {version} of key {key_id!r} has made its {self.limit} AES-GCM encryptions, the limit for "
