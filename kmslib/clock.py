@@ -9,11 +9,14 @@ every run.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from kmslib.errors import ArgumentTypeError, InvalidInputError
 
-__all__ = ["CLASSROOM_START", "ClassroomClock", "classroom_clock"]
+__all__ = ["CLASSROOM_START", "ClassroomClock", "checked_clock", "classroom_clock", "utc_now"]
+
+Clock = Callable[[], datetime]
 
 #: Where a classroom clock starts unless told otherwise.
 CLASSROOM_START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
@@ -65,3 +68,24 @@ class ClassroomClock:
 def classroom_clock(start: datetime = CLASSROOM_START) -> ClassroomClock:
     """A new :class:`ClassroomClock` showing ``start`` (by default 2026-01-01 09:00 UTC)."""
     return ClassroomClock(start)
+
+
+def utc_now() -> datetime:
+    """The system clock, in UTC."""
+    return datetime.now(UTC)
+
+
+def checked_clock(clock: Clock) -> Clock:
+    """``clock``, checked at every call: it must give a timezone-aware datetime (returned in UTC).
+
+    A closure over the clock alone, so that whoever holds it (the read-only audit log) holds no
+    way back to the custodian.
+    """
+
+    def now() -> datetime:
+        value = clock()
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            raise InvalidInputError("the clock must return a timezone-aware datetime")
+        return value.astimezone(UTC)
+
+    return now

@@ -36,17 +36,18 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, overload
 
-from cryptography.hazmat.primitives.asymmetric import rsa as pyca_rsa
-
-from kmslib import _checks, _ffdh, envelope, hybrid, kex, states
+from kmslib import _checks, envelope, hybrid, kex, states
 from kmslib.aes import AES_MODES, GCM_MAX_ASSOCIATED_DATA, AESKeyVersion
+from kmslib.audit import Audited as _Audited
 from kmslib.audit import AuditLog, outcome
+from kmslib.clock import Clock as Clock  # noqa: PLC0414 - re-exported: kmslib.widgets names it from here
+from kmslib.clock import checked_clock, utc_now
 from kmslib.dh import DEFAULT_INFO, GROUPS, DHPrivateKey, DHPublicKey, generate_key_pair
 from kmslib.errors import (
     ArgumentTypeError,
@@ -63,11 +64,14 @@ from kmslib.errors import (
     StoreError,
 )
 from kmslib.keyinfo import KeyInfo
-from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, PUBLIC_EXPONENT, RSA_PADDINGS, RSAKeyVersion
-from kmslib.states import Lifecycle
+from kmslib.rsa import KEY_SIZES, RSA_PADDINGS, RSAKeyVersion, private_key_from_pem
 from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion, signable
+from kmslib.states import KeyRecord as _Key
+from kmslib.states import Lifecycle, Material
+from kmslib.states import refused as _refused
+from kmslib.states import token_refusal as _refusal
+from kmslib.states import unencrypted as _unencrypted
 from kmslib.tokens import AES_GCM, RSA_PSS, inspect_token, parse_exact, parse_token, payload_encoder
-from kmslib.tokens import header as token_header
 from kmslib.usage import UsageCounter, checked_limit, first_reservation
 
 if TYPE_CHECKING:  # the store module imports sqlite3: loaded only when a store is opened
@@ -77,32 +81,6 @@ __all__ = ["REVOCATION_SUCCESSFUL", "KeyCustodian"]
 
 #: What :meth:`KeyCustodian.invalidate_key` returns, as the original description promises.
 REVOCATION_SUCCESSFUL = "Key Revocation Successful"
-
-Material = AESKeyVersion | RSAKeyVersion | SigningKeyVersion  # each implements kmslib._material.KeyMaterial
-Clock = Callable[[], datetime]
-#: The operations that change a key (or the store): their audit entries are saved before they return.
-_KEY_CHANGES = frozenset(
-    {
-        "establish_aes_key",
-        "import_aes_key",
-        "generate_rsa_pair",
-        "import_rsa_key",
-        "accept_key_exchange",
-        "derive_shared_key",
-        "generate_signing_key",
-        "rotate_key",
-        "invalidate_key",
-        "rekey",
-        "activate_key",
-        "suspend_key",
-        "resume_key",
-        "deactivate_key",
-        "mark_compromised",
-        "set_rotation_policy",
-        "rotate_key_by_policy",
-        "deactivate_key_by_policy",
-    }
-)
 
 
 class _InMemory:
@@ -133,125 +111,6 @@ class _InMemory:
 _IN_MEMORY = _InMemory()
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _checked(clock: Clock) -> Clock:
-    """``clock``, checked at every call: it must give a timezone-aware datetime (returned in UTC).
-
-    A closure over the clock alone, so that whoever holds it (the read-only audit log) holds no
-    way back to the custodian.
-    """
-
-    def now() -> datetime:
-        value = clock()
-        if not isinstance(value, datetime) or value.utcoffset() is None:
-            raise InvalidInputError("the clock must return a timezone-aware datetime")
-        return value.astimezone(UTC)
-
-    return now
-
-
-@dataclass(slots=True)
-class _Key:
-    """The custodian's record of one key (changed only under the custodian's lock).
-
-    ``versions`` and ``revoked_versions`` are replaced, never edited, so that encryption and
-    decryption can read them without the lock; :meth:`publish` refreshes ``current`` after
-    every change.
-    """
-
-    key_id: str
-    kind: str
-    algorithm: str
-    created_at: datetime
-    versions: dict[int, Material]
-    newest: int = 1
-    fingerprint: str = ""
-    revoked_versions: frozenset[int] = frozenset()
-    revoked_at: datetime | None = None
-    reason: str | None = None
-    #: The reason given for each version revoked on its own (kept when the whole key is revoked).
-    version_reasons: tuple[tuple[int, str], ...] = ()
-    #: The key's and its versions' states, times and policy (:mod:`kmslib.states`).
-    life: Lifecycle = Lifecycle()
-    #: What encryption needs: the newest version, its material and its token header; ``None`` when it may not.
-    current: tuple[int, Material, str] | None = None
-    #: What the states allow each version, read without the lock.
-    view: states.Published = states.published(Lifecycle(), 0, frozenset(), whole_revoked=False)
-
-    def publish(self) -> None:
-        """Refresh :attr:`view` and :attr:`current` from the other fields (call with the lock held, after a change)."""
-        self.view = states.published(self.life, self.newest, self.revoked_versions, self.revoked_at is not None)
-        if self.newest not in self.view.no_protect:
-            self.current = (self.newest, self.versions[self.newest], token_header(self.newest, self.algorithm))
-        else:
-            self.current = None
-
-    def info(self) -> KeyInfo:
-        return KeyInfo(
-            key_id=self.key_id,
-            kind=self.kind,
-            algorithm=self.algorithm,
-            version=self.newest,
-            revoked_versions=tuple(sorted(self.revoked_versions)),
-            state=states.REVOKED if self.revoked_at is not None else self.life.state,
-            created_at=self.created_at,
-            revoked_at=self.revoked_at,
-            reason=self.reason,
-            fingerprint=self.fingerprint,
-            version_reasons=self.version_reasons,
-            activate_at=self.life.activate_at,
-            version_states=tuple(
-                (v, self.life.version_state(v, self.revoked_versions)) for v in range(1, self.newest + 1)
-            ),
-            policy=self.life.policy,
-            version_created=self.life.created,
-        )
-
-
-# What the custodian decides on failure. Each returns the error rather than raising it, so that
-# its caller raises it from a frame that holds no key record, material or plaintext.
-
-
-def _unusable(key: _Key, kind: str | None) -> KMSError:
-    """The error for a key that is revoked, or not of ``kind``."""
-    if key.revoked_at is not None:
-        return KeyRevokedError(f"key {key.key_id!r} was revoked; it can no longer be used")
-    use = {"rsa": "encrypt_data_rsa/decrypt_data_rsa", "signing": "sign/verify"}.get(
-        key.kind, "encrypt_data_aes/decrypt_data_aes"
-    )
-    what = {"aes": "an AES", "rsa": "an RSA", "signing": "a signing"}[key.kind]
-    wanted = str(kind).upper() if kind in ("aes", "rsa") else str(kind)
-    return KeyTypeError(f"key {key.key_id!r} is {what} key, not {wanted}: use {use}")
-
-
-def _refusal(key: _Key, version: int, allow_compromised: bool = False) -> KMSError:
-    """The error for a token whose version is not live, whose states refuse it, or that does not decrypt."""
-    if key.revoked_at is not None:
-        return _unusable(key, None)
-    if version in key.revoked_versions:  # read after versions: a concurrent revocation is seen
-        return KeyRevokedError(f"version {version} of key {key.key_id!r} was revoked")
-    refused = states.refusal(
-        key.key_id, key.life, version, key.revoked_versions, protect=False, allow_compromised=allow_compromised
-    )
-    return DecryptionError() if refused is None else refused
-
-
-def _unencrypted(key: _Key, version: int) -> KMSError:
-    """The error for an encryption, wrap or signature that did not happen: a revoked version, states that
-    refuse it, or a version at its usage limit (sections 7 and 13)."""
-    material = key.versions.get(version)
-    if key.revoked_at is None and version not in key.revoked_versions:
-        refused = states.refusal(key.key_id, key.life, version, key.revoked_versions, protect=True, allow_compromised=False)
-        usage = getattr(material, "usage", None)
-        refusal = refused or (None if usage is None else usage.refusal(key.key_id, version))
-        if refusal is not None:
-            return refusal
-    return _refusal(key, version)
-
-
 def _unbindable(material: Material) -> InvalidInputError:
     """The error for associated data given to a key that cannot bind it."""
     return InvalidInputError(f"an {material.algorithm} key cannot bind associated_data (only aes-256-gcm can)")
@@ -268,12 +127,6 @@ def _admission(material: Material, length: int, aad: bytes | None) -> KMSError |
     if length > material.max_plaintext:
         return MessageTooLongError(material.too_long(length))
     return None
-
-
-def _refused(key: _Key, version: int, allow_compromised: bool) -> bool:
-    """Whether the states of ``key`` (read now, without the lock) refuse decrypting with ``version``."""
-    view = key.view
-    return version in view.no_process or (version in view.compromised and not allow_compromised)
 
 
 def _open(  # noqa: PLR0917 - the token's parts and the caller's choices
@@ -315,91 +168,6 @@ def _decode(plaintext: bytes, encoding: str) -> str | None:
         return None  # warnings are errors ("unicode_escape" warns of bad escapes), is a failure too
 
 
-def _version_refusal(key: _Key, version: int) -> KMSError | None:
-    """The error for revoking ``version`` of ``key`` alone, or ``None`` if that may be done."""
-    if not 1 <= version <= key.newest:
-        return KeyNotFoundError(f"key {key.key_id!r} has no version {version}")
-    if version in key.revoked_versions:
-        return KeyRevokedError(f"version {version} of key {key.key_id!r} is already revoked")
-    if version == key.newest:
-        return InvalidInputError(
-            f"version {version} is the newest version of key {key.key_id!r}: rotate first, or revoke the whole key"
-        )
-    return None
-
-
-def _revoke(key: _Key, version: int | None, reason: str | None, now: datetime | None) -> list[Material]:
-    """Revoke ``version`` of ``key``, or the whole key (call with the lock held); return the doomed materials.
-
-    The revoked versions are published before the call returns, so that an operation whose
-    cryptography ends after it sees them and fails. Every version's reason is kept.
-    ``now`` (the time of a whole-key revocation) is read only for that.
-    """
-    if version is None:
-        key.revoked_at, key.reason = now, reason
-        key.revoked_versions = frozenset(range(1, key.newest + 1))
-        doomed = list(key.versions.values())
-        key.versions = {}
-    else:
-        key.revoked_versions |= {version}
-        doomed = [key.versions[version]]
-        key.versions = {v: m for v, m in key.versions.items() if v != version}
-        if reason is not None:
-            key.reason = reason
-            key.version_reasons = (*key.version_reasons, (version, reason))
-    key.publish()
-    return doomed
-
-
-def _rsa_private_key(pem: bytes, password: bytes | None) -> pyca_rsa.RSAPrivateKey | KMSError:
-    """The RSA private key in ``pem``, or the error that refuses it (returned: raised by the caller)."""
-    error: KMSError | None = None
-    try:
-        private = _ffdh.load_pem_private_key(pem, password)
-    except TypeError:
-        error = InvalidInputError("the PEM's encryption and the password do not match")
-    except ValueError:
-        error = InvalidInputError("the text is not a PEM private key, or the password is wrong")
-    if error is not None:
-        return error
-    if not isinstance(private, pyca_rsa.RSAPrivateKey):
-        return InvalidInputError(f"the PEM holds a {type(private).__name__}, not an RSA private key")
-    if private.key_size < MIN_IMPORT_BITS:
-        return InvalidInputError(f"the key has {private.key_size} bits; at least {MIN_IMPORT_BITS} are needed")
-    exponent = private.public_key().public_numbers().e
-    if exponent != PUBLIC_EXPONENT:
-        shown = exponent if exponent.bit_length() <= 32 else f"a {exponent.bit_length()}-bit number"
-        return InvalidInputError(f"the public exponent is {shown}; kmslib accepts only {PUBLIC_EXPONENT}")
-    return private
-
-
-class _Audited:
-    """Context manager that records one operation in the audit log when it ends."""
-
-    __slots__ = ("_custodian", "key_id", "operation", "version")
-
-    def __init__(self, custodian: KeyCustodian, operation: str, key_id: object = None) -> None:
-        self._custodian = custodian
-        self.operation = operation
-        self.key_id = key_id
-        self.version: int | None = None
-
-    def __enter__(self) -> _Audited:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> Literal[False]:
-        if not self.operation:  # nothing happened after all (a rotation by policy another thread made first)
-            return False
-        result = "ok" if exc is None else outcome(exc)
-        audit = self._custodian._audit
-        audit._append(self.operation, self.key_id, self.version, result)
-        if exc is None and self.operation in _KEY_CHANGES:
-            audit.flush()  # a stored custodian saves the change's entry before the call returns
-        return False
-
-
 class KeyCustodian:
     """Holds AES and RSA keys in memory and performs every operation on them by key id.
 
@@ -422,7 +190,7 @@ class KeyCustodian:
         if clock is not None and not callable(clock):
             raise ArgumentTypeError(f"clock must be callable, not {type(clock).__name__}")
         self._gcm_limit = checked_limit(gcm_invocation_limit)
-        self._now: Clock = _utc_now if clock is None else _checked(clock)
+        self._now: Clock = utc_now if clock is None else checked_clock(clock)
         self._keys: dict[str, _Key] = {}
         self._lock = threading.RLock()
         self._store: _InMemory | SealedStore = _IN_MEMORY
@@ -449,7 +217,7 @@ class KeyCustodian:
         key = self._get(key_id)
         if key.revoked_at is None and (kind is None or key.kind == kind):
             return key
-        error = _unusable(key, kind)
+        error = states.unusable(key, kind)
         del key  # a traceback keeps its frames' locals: not the record of a key
         raise error
 
@@ -465,7 +233,7 @@ class KeyCustodian:
                 raise KeyExistsError(f"the key id {checked!r} is taken (ids of revoked keys are never reused)")
         return checked
 
-    def _create(  # noqa: PLR0917 - the new key's parts
+    def _create(
         self, key_id: str, kind: str, material: Material, audit: _Audited, activate_at: datetime | None = None
     ) -> KeyInfo:
         audit.version = 1
@@ -475,9 +243,10 @@ class KeyCustodian:
                 raise KeyExistsError(f"the key id {key_id!r} is taken (ids of revoked keys are never reused)")
             self._counted(key_id, 1, material)
             now = self._now()
-            later = activate_at is not None and activate_at > now
-            life = Lifecycle(states.PRE_ACTIVATION if later else states.ACTIVE, activate_at if later else None, (), (now,))
-            key = _Key(key_id, kind, material.algorithm, now, {1: material}, fingerprint=material.fingerprint, life=life)
+            life = Lifecycle.new(now, activate_at)
+            key = _Key(
+                key_id, kind, material.algorithm, now, {1: material}, fingerprint=material.fingerprint, life=life
+            )
             key.publish()
             error = self._save(key.info(), key.versions)  # durable before the key exists in memory
             if error is None:
@@ -487,7 +256,7 @@ class KeyCustodian:
         del key, material  # a traceback keeps its frames' locals: not the unsaved key
         raise error
 
-    def _counted(  # noqa: PLR0917 - the version, and where its count starts
+    def _counted(
         self, key_id: str, version: int, material: Material, start: int | None = None, max_uses: int | None = None
     ) -> None:
         """Give a version its usage counter: AES-GCM always, any kind under ``max_uses`` (section 13).
@@ -495,26 +264,22 @@ class KeyCustodian:
         The limit is this custodian's GCM limit, or ``max_uses`` if lower; ``start`` is a loaded version's
         saved reservation; a new version (``None``) gets its first reservation, which the store saves with it.
         """
-        gcm = material.algorithm == AES_GCM
-        if gcm or max_uses is not None:
-            ceiling = self._gcm_limit if gcm else states.MAX_USES
-            limit = min(ceiling, max_uses or ceiling)
-            first = first_reservation(limit) if start is None else 0
-            material.usage = UsageCounter(limit, start or 0, self._store.reserver(key_id, version), first)
-            material.usage.by_policy = max_uses is not None and (not gcm or max_uses < self._gcm_limit)
+        limit = states.usage_limit(material.algorithm, self._gcm_limit, max_uses)
+        if limit is not None:
+            first = first_reservation(limit[0]) if start is None else 0
+            material.usage = UsageCounter(limit[0], start or 0, self._store.reserver(key_id, version), first)
+            material.usage.by_policy = limit[1]
 
     def _relimit(self, key: _Key) -> None:
         """Give every live version of ``key`` the usage limit of its policy (call with the lock held)."""
         uses = None if key.life.policy is None else key.life.policy.max_uses
         for version, material in key.versions.items():
-            gcm = material.algorithm == AES_GCM
-            if material.usage is None:
-                self._counted(key.key_id, version, material, 0, uses)
-            elif uses is None and not gcm:
+            limit = states.usage_limit(material.algorithm, self._gcm_limit, uses)
+            if limit is None or material.usage is None:
                 material.usage = None
+                self._counted(key.key_id, version, material, 0, uses)
             else:
-                limit = min(self._gcm_limit if gcm else states.MAX_USES, uses or states.MAX_USES)
-                material.usage.relimit(limit, by_policy=uses is not None and (not gcm or uses < self._gcm_limit))
+                material.usage.relimit(*limit)
 
     def _apply(self, key: _Key, **changes: object) -> KeyInfo:
         """Save, then publish, ``key`` with ``changes`` to its fields (call with the lock held)."""
@@ -539,8 +304,7 @@ class KeyCustodian:
         with self._lock:
             if key.revoked_at is not None or self._closed:
                 return
-            usage, newest = key.versions[key.newest].usage, key.newest
-            due = states.plan(key.life, newest, key.revoked_versions, self._now(), usage is not None and usage.exhausted)
+            newest, due = key.newest, key.plan(self._now())
             if due.activate:
                 with _Audited(self, "activate_key", key.key_id):
                     self._apply(key, life=replace(key.life, state=states.ACTIVE, activate_at=None))
@@ -554,23 +318,42 @@ class KeyCustodian:
 
     def _renewed(self, key: _Key, version: int) -> bool:
         """Whether ``key`` rotated by its policy because ``version`` reached its ``max_uses`` (then try again)."""
-        policy, material = key.life.policy, key.versions.get(version)
-        usage = None if material is None else material.usage
-        if policy is None or policy.rotate_every is None or usage is None or not usage.exhausted:
+        if not key.rotates_at_limit(version):
             return False
         self._catch_up(key)
         return True
 
+    def _protect(
+        self, key_id: object, kind: str, use: states.Use, *, kek: bool = False
+    ) -> tuple[_Key, int, str, bytes | bytearray | KMSError]:
+        """Encrypt, wrap or sign with the newest version of a live key: ``use(material)``.
+
+        ``use`` returns the payload, the error that refuses it, or ``None`` (the material refused:
+        destroyed meanwhile, or at its limit).
+
+        Returns:
+            ``(key record, version, token header, payload)``, once the version is known to be still allowed
+            after the cryptography (a rotation at ``max_uses`` makes a second try); or, in place of the
+            payload, the error to raise (by the caller, which drops the key record first).
+        """
+        for attempt in (1, 2):
+            key, (version, material, header) = self._sealer(key_id, kind, kek=kek)
+            result = use(material)
+            if isinstance(result, (bytes, bytearray)) and version not in key.view.no_protect:  # read after use
+                return key, version, header, result
+            if isinstance(result, KMSError) or attempt == 2 or not self._renewed(key, version):
+                return key, version, header, result if isinstance(result, KMSError) else _unencrypted(key, version)
+            del key, material, result  # a traceback of the second try keeps its frames' locals
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _sealer(self, key_id: object, kind: str, *, kek: bool = False) -> tuple[_Key, tuple[int, Material, str]]:
-        """A live key of ``kind`` (an AES-GCM one for a ``kek``) and what encrypting with it needs, once the
-        changes due on it are made.
+        """A live key of ``kind`` (an AES-GCM one for a ``kek``) and what encrypting needs, changes due made.
 
         Raises:
             KeyStateError, KeyRevokedError, KeyTypeError, KeyNotFoundError: from a frame that holds no key record.
         """
         key = self._keys.get(key_id) if type(key_id) is str else None
-        hot = key is not None and key.kind == kind and key.view.due is None and (not kek or key.algorithm == AES_GCM)
-        current = key.current if hot and key is not None else None
+        current = None if key is None else key.sealing(kind, kek=kek)
         if current is None:
             key = None  # a traceback keeps its frames' locals: not the record of a key of another kind
             with self._lock:
@@ -584,7 +367,7 @@ class KeyCustodian:
         assert key is not None
         return key, current
 
-    def _change(  # noqa: PLR0917 - the transition and its arguments
+    def _change(
         self, operation: str, key_id: object, target: str, version: object = None, reason: object = None
     ) -> KeyInfo:
         """Move a key, or one version of it, to state ``target`` (section 13): checked, saved, published, audited."""
@@ -596,15 +379,11 @@ class KeyCustodian:
             self._catch_up(key)
             with self._lock:
                 key = self._live(key_id)
-                life = states.move(key.key_id, key.life, key.newest, key.revoked_versions, target, checked)
-                if isinstance(life, KMSError):
+                changes = key.moved(target, checked, why)
+                if isinstance(changes, KMSError):
                     del key  # a traceback keeps its frames' locals: not the record of a key
-                    raise life
-                if why is None:
-                    return self._apply(key, life=life)
-                if checked is None:
-                    return self._apply(key, life=life, reason=why)
-                return self._apply(key, life=life, version_reasons=(*key.version_reasons, (checked, why)))
+                    raise changes
+                return self._apply(key, **changes)
 
     def _save(self, info: KeyInfo, new_versions: dict[int, Material]) -> StoreError | None:
         """Write a key change to the store (with the lock held); the error if it was not saved, returned.
@@ -629,32 +408,27 @@ class KeyCustodian:
         self, operation: str, key_id: object, kind: str, plaintext: object, associated_data: object = None
     ) -> str:
         """Encrypt with the newest version of a live key of ``kind``; return the token."""
-        version = key = current = material = data = None
+        version = key = data = None
         try:
             data = plaintext if type(plaintext) is bytes else _checks.data(plaintext, "plaintext")
             aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
-            for attempt in (1, 2):  # a second time only after a rotation at max_uses (section 13)
-                key, current = self._sealer(key_id, kind)
-                version, material, header = current
-                if aad is not None or len(data) > material.max_plaintext:
-                    error = _admission(material, len(data), aad)
-                    if error is not None:
-                        raise error
-                payload = material.encrypt(data, aad)
-                if payload is not None and version not in key.view.no_protect:  # read after the cryptography
-                    break
-                if attempt == 2 or not self._renewed(key, version):  # revoked, suspended... while encrypting
-                    raise _unencrypted(key, version)
+            key, version, header, payload = self._protect(  # data is bytes here; the closure sees its clearing below
+                key_id,
+                kind,
+                lambda m: _admission(m, len(data), aad) or m.encrypt(data, aad),  # type: ignore[arg-type]
+            )
+            if isinstance(payload, KMSError):
+                raise payload
             token = header + self._encode_payload(payload)
         except BaseException as exc:
-            key = current = material = data = plaintext = None
+            key = data = plaintext = None
             self._audit._append(operation, key_id, version, outcome(exc))
             raise
         audit = self._audit  # success: the record goes straight in, with the key's plain id
         try:
             audit._record((audit._now(), operation, key.key_id, version, "ok"))
         except BaseException:  # the store could not save the log (a full disk): drop the secrets first
-            key = current = material = data = plaintext = None
+            key = data = plaintext = None
             raise
         return token
 
@@ -888,7 +662,7 @@ class KeyCustodian:
         with _Audited(self, "import_rsa_key", key_id) as audit:
             checked = self._require_free(key_id)
             padding = _checks.choice(padding, "padding", RSA_PADDINGS)
-            loaded = _rsa_private_key(
+            loaded = private_key_from_pem(
                 _checks.text_or_bytes_pem(pem, "pem"), _checks.optional_data(password, "password")
             )
             if isinstance(loaded, KMSError):
@@ -1143,20 +917,19 @@ class KeyCustodian:
         Returns the bytes signed and the signature token. Revocation is strict: a version revoked
         while it was signing gives the revoked error, not a signature.
         """
-        version = key = material = None
+        version = key = None
         try:
             signed = data()
-            for attempt in (1, 2):  # a second time only after a rotation at max_uses (section 13)
-                key, (version, material, header) = self._sealer(key_id, "signing")
-                assert isinstance(material, SigningKeyVersion)
-                signature = material.sign(signed, deterministic=deterministic)
-                if signature is not None and version not in key.view.no_protect:  # read after the cryptography
-                    break
-                if attempt == 2 or not self._renewed(key, version):  # revoked, suspended... while signing
-                    raise _unencrypted(key, version)
+            key, version, header, signature = self._protect(
+                key_id,
+                "signing",
+                lambda material: material.sign(signed, deterministic=deterministic),  # type: ignore[union-attr]
+            )
+            if isinstance(signature, KMSError):
+                raise signature
             token = header + self._encode_payload(signature)
         except BaseException as exc:
-            key = material = None
+            key = None
             self._audit._append(operation, key_id, version, outcome(exc))
             raise
         self._audit._append(operation, key.key_id, version, "ok")
@@ -1290,16 +1063,14 @@ class KeyCustodian:
         if problem is not None:
             raise MessageTooLongError(problem)
         data_key = secrets.token_bytes(envelope.DATA_KEY_BYTES)
-        for attempt in (1, 2):  # a second time only after a rotation at max_uses (section 13)
-            key, current = self._sealer(key_id, "aes", kek=True)
-            version, material, header = current
-            payload = material.encrypt(data_key, aad)
-            if payload is not None and version not in key.view.no_protect:  # read after the cryptography
-                break
-            if attempt == 2 or not self._renewed(key, version):  # revoked, suspended... while wrapping
-                error = _unencrypted(key, version)
-                del key, current, material, data_key  # a traceback keeps its frames' locals
-                raise error
+        try:
+            key, version, header, payload = self._protect(key_id, "aes", lambda m: m.encrypt(data_key, aad), kek=True)
+        except BaseException:
+            del data_key  # the error passes through this frame: drop the data key first (a bare raise adds no context)
+            raise
+        if isinstance(payload, KMSError):
+            del key, data_key  # a traceback keeps its frames' locals
+            raise payload
         return key.key_id, version, data_key, header + self._encode_payload(payload)
 
     def generate_data_key_without_plaintext(self, key_id: str, *, associated_data: str | bytes | None = None) -> str:
@@ -1535,10 +1306,13 @@ class KeyCustodian:
             return key.info()
 
     def _rotatable(self, key_id: object, audit: _Audited, after: int | None, fresh: Material | None) -> _Key | None:
-        """The record of a key that may rotate now (call with the lock held); ``None`` if a rotation by policy
-        is no longer due (another thread made it: then nothing is audited, and ``fresh`` is destroyed)."""
+        """The record of a key that may rotate now (call with the lock held), or ``None``.
+
+        ``None``: a rotation by policy is no longer due (another thread made it); then nothing is
+        audited, and ``fresh`` is destroyed.
+        """
         key = self._live(key_id)
-        error = states.refusal(key.key_id, key.life, None, key.revoked_versions, protect=True, allow_compromised=False)
+        error = states.state_refusal(key.key_id, key.life, None, frozenset(), protect=True, allow_compromised=False)
         if error is None and (after is None or key.newest == after):
             return key
         if fresh is not None:
@@ -1623,14 +1397,14 @@ class KeyCustodian:
             with self._lock:
                 key = self._live(key_id)
                 audit.version = version
-                error = None if version is None else _version_refusal(key, version)
+                error = None if version is None else states.version_refusal(key, version)
                 if error is None:
                     when = self._now() if version is None else None
                     planned = replace(key)  # the revocation, worked out on a copy, is saved first
-                    _revoke(planned, version, reason, when)
+                    states.revoke(planned, version, reason, when)
                     error = self._save(planned.info(), {})
                     if error is None:
-                        doomed = _revoke(key, version, reason, when)
+                        doomed = states.revoke(key, version, reason, when)
             if error is not None:
                 key = planned = None  # type: ignore[assignment]  # a traceback keeps its frames' locals: not the record of a live key
                 raise error
@@ -1802,22 +1576,7 @@ class KeyCustodian:
             for version, material in versions.items():
                 start = loaded.usage.get((info.key_id, version), 0)
                 custodian._counted(info.key_id, version, material, start, uses)
-            key = _Key(
-                info.key_id,
-                info.kind,
-                info.algorithm,
-                info.created_at,
-                versions,
-                newest=info.version,
-                fingerprint=info.fingerprint,
-                revoked_versions=frozenset(info.revoked_versions),
-                revoked_at=info.revoked_at,
-                reason=info.reason,
-                version_reasons=info.version_reasons,
-                life=states.lifecycle_of(info),
-            )
-            key.publish()
-            custodian._keys[info.key_id] = key
+            custodian._keys[info.key_id] = _Key.loaded(info, versions)
         wake = store.start_writer(custodian._audit)
         custodian._audit._restore(loaded.audit, store.write_audit, wake, batch=AUDIT_BATCH, limit=AUDIT_LIMIT)
         custodian._audit._append("open", None, None, "ok")

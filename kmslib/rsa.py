@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from kmslib import _checks, _ffdh
-from kmslib.errors import ArgumentTypeError, InvalidInputError, MessageTooLongError
+from kmslib.errors import ArgumentTypeError, InvalidInputError, KMSError, MessageTooLongError
 from kmslib.tokens import RSA_OAEP, RSA_PKCS1V15, format_token
 from kmslib.usage import UsageCounter
 
@@ -193,6 +193,28 @@ class RSAKeyVersion:
 
     def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("RSA key material cannot be pickled")
+
+
+def private_key_from_pem(pem: bytes, password: bytes | None) -> rsa.RSAPrivateKey | KMSError:
+    """The RSA private key in ``pem``, or the error that refuses it (returned: raised by the caller)."""
+    error: KMSError | None = None
+    try:
+        private = _ffdh.load_pem_private_key(pem, password)
+    except TypeError:
+        error = InvalidInputError("the PEM's encryption and the password do not match")
+    except ValueError:
+        error = InvalidInputError("the text is not a PEM private key, or the password is wrong")
+    if error is not None:
+        return error
+    if not isinstance(private, rsa.RSAPrivateKey):
+        return InvalidInputError(f"the PEM holds a {type(private).__name__}, not an RSA private key")
+    if private.key_size < MIN_IMPORT_BITS:
+        return InvalidInputError(f"the key has {private.key_size} bits; at least {MIN_IMPORT_BITS} are needed")
+    exponent = private.public_key().public_numbers().e
+    if exponent != PUBLIC_EXPONENT:
+        shown = exponent if exponent.bit_length() <= 32 else f"a {exponent.bit_length()}-bit number"
+        return InvalidInputError(f"the public exponent is {shown}; kmslib accepts only {PUBLIC_EXPONENT}")
+    return private
 
 
 def encrypt_with_public_key(

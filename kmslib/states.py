@@ -38,22 +38,33 @@ to ``max_uses`` encryptions, wraps and signatures (decryptions are not counted; 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kmslib.aes import AESKeyVersion
 from kmslib.errors import (
     ArgumentTypeError,
+    DecryptionError,
     InvalidInputError,
     KeyNotFoundError,
     KeyRevokedError,
     KeyStateError,
+    KeyTypeError,
     KMSError,
 )
+from kmslib.keyinfo import KeyInfo
+from kmslib.rsa import RSAKeyVersion
+from kmslib.signing import SigningKeyVersion
+from kmslib.tokens import AES_GCM
+from kmslib.tokens import header as token_header
 from kmslib.usage import GCM_INVOCATION_LIMIT
 
-if TYPE_CHECKING:
-    from kmslib.keyinfo import KeyInfo
+#: The material of one key version; each implements :class:`kmslib._material.KeyMaterial`.
+Material = AESKeyVersion | RSAKeyVersion | SigningKeyVersion
+#: An encryption, wrap or signature with one material: the payload, the error that refuses it, or ``None``.
+Use = Callable[[Material], bytes | bytearray | KMSError | None]
 
 __all__ = [
     "ACTIVE",
@@ -164,6 +175,19 @@ def checked_policy(rotate_every: object, deactivate_after: object, max_uses: obj
     return RotationPolicy(every, after, max_uses)
 
 
+def usage_limit(algorithm: str, gcm_limit: int, max_uses: int | None) -> tuple[int, bool] | None:
+    """A version's usage limit, and whether it is the policy's ``max_uses``; ``None`` if it is not counted.
+
+    AES-GCM versions are always counted, to ``gcm_limit`` (NIST SP 800-38D, section 8.3) or ``max_uses``
+    if lower; other kinds only under a ``max_uses`` policy.
+    """
+    gcm = algorithm == AES_GCM
+    if not gcm and max_uses is None:
+        return None
+    ceiling = gcm_limit if gcm else MAX_USES
+    return min(ceiling, max_uses or ceiling), max_uses is not None and (not gcm or max_uses < gcm_limit)
+
+
 def checked_activation(activate_at: object) -> datetime | None:
     """``activate_at`` checked: ``None``, or a timezone-aware ``datetime``.
 
@@ -198,6 +222,13 @@ class Lifecycle:
     versions: tuple[tuple[int, str], ...] = ()
     created: tuple[datetime, ...] = field(default=())
     policy: RotationPolicy | None = None
+
+    @classmethod
+    def new(cls, now: datetime, activate_at: datetime | None) -> Lifecycle:
+        """A new key's lifecycle: ``pre-activation`` if ``activate_at`` is after ``now``, else ``active``."""
+        if activate_at is not None and activate_at > now:
+            return cls(PRE_ACTIVATION, activate_at, (), (now,))
+        return cls(ACTIVE, None, (), (now,))
 
     def version_state(self, version: int, revoked: frozenset[int]) -> str:
         """The state of ``version`` (``revoked`` if it is in ``revoked``)."""
@@ -307,9 +338,7 @@ def _due(life: Lifecycle, newest: int, revoked: frozenset[int]) -> datetime | No
     if policy is not None and policy.deactivate_after is not None:
         states = dict(life.versions)
         times.extend(
-            life.created[v] + policy.deactivate_after
-            for v in range(1, newest)
-            if v not in revoked and v not in states
+            life.created[v] + policy.deactivate_after for v in range(1, newest) if v not in revoked and v not in states
         )
     return min(times, default=None)
 
@@ -342,8 +371,14 @@ def plan(life: Lifecycle, newest: int, revoked: frozenset[int], now: datetime, e
     return Plan(activate, rotate, deactivate)
 
 
-def refusal(
-    key_id: str, life: Lifecycle, version: int | None, revoked: frozenset[int], *, protect: bool, allow_compromised: bool
+def state_refusal(  # noqa: PLR0911 - one refusal for each state
+    key_id: str,
+    life: Lifecycle,
+    version: int | None,
+    revoked: frozenset[int],
+    *,
+    protect: bool,
+    allow_compromised: bool,
 ) -> KeyStateError | None:
     """The error for using ``version`` in ``life``'s states, or ``None`` if the states allow it.
 
@@ -452,3 +487,200 @@ def lifecycle_of(info: KeyInfo) -> Lifecycle:
     versions = tuple((v, s) for v, s in info.version_states if s in (DEACTIVATED, COMPROMISED))
     state = ACTIVE if info.state == REVOKED else info.state
     return Lifecycle(state, info.activate_at, versions, created, info.policy)
+
+
+# ------------------------------------------------------------------ the custodian's record of a key
+
+
+@dataclass(slots=True)
+class KeyRecord:
+    """The custodian's record of one key (changed only under the custodian's lock).
+
+    ``versions`` and ``revoked_versions`` are replaced, never edited, so that encryption and
+    decryption can read them without the lock; :meth:`publish` refreshes ``current`` after
+    every change.
+    """
+
+    key_id: str
+    kind: str
+    algorithm: str
+    created_at: datetime
+    versions: dict[int, Material]
+    newest: int = 1
+    fingerprint: str = ""
+    revoked_versions: frozenset[int] = frozenset()
+    revoked_at: datetime | None = None
+    reason: str | None = None
+    #: The reason given for each version revoked on its own (kept when the whole key is revoked).
+    version_reasons: tuple[tuple[int, str], ...] = ()
+    #: The key's and its versions' states, times and policy.
+    life: Lifecycle = Lifecycle()
+    #: What encryption needs: the newest version, its material and its token header; ``None`` when it may not.
+    current: tuple[int, Material, str] | None = None
+    #: What the states allow each version, read without the lock.
+    view: Published = Published(frozenset(), frozenset(), frozenset(), None)
+
+    @classmethod
+    def loaded(cls, info: KeyInfo, versions: dict[int, Material]) -> KeyRecord:
+        """The record of a key a store held: its metadata, and the materials of its live versions."""
+        key = cls(
+            info.key_id,
+            info.kind,
+            info.algorithm,
+            info.created_at,
+            versions,
+            newest=info.version,
+            fingerprint=info.fingerprint,
+            revoked_versions=frozenset(info.revoked_versions),
+            revoked_at=info.revoked_at,
+            reason=info.reason,
+            version_reasons=info.version_reasons,
+            life=lifecycle_of(info),
+        )
+        key.publish()
+        return key
+
+    def sealing(self, kind: str, *, kek: bool) -> tuple[int, Material, str] | None:
+        """What encrypting with this key needs, read without the lock, or ``None`` if the slow path must look.
+
+        ``None``: another kind, a KEK that is not AES-GCM, a change due, or states that refuse.
+        """
+        if self.kind != kind or self.view.due is not None or (kek and self.algorithm != AES_GCM):
+            return None
+        return self.current
+
+    def plan(self, now: datetime) -> Plan:
+        """The time-driven changes due at ``now`` (call with the custodian's lock held, on a live key)."""
+        usage = self.versions[self.newest].usage
+        return plan(self.life, self.newest, self.revoked_versions, now, usage is not None and usage.exhausted)
+
+    def rotates_at_limit(self, version: int) -> bool:
+        """Whether ``version`` has reached its usage limit under a policy that rotates (``rotate_every``)."""
+        policy, material = self.life.policy, self.versions.get(version)
+        usage = None if material is None else material.usage
+        return policy is not None and policy.rotate_every is not None and usage is not None and usage.exhausted
+
+    def moved(self, target: str, version: int | None, reason: str | None) -> dict[str, object] | KMSError:
+        """The changes to this record that move it (or ``version``) to ``target`` with ``reason``; or the error."""
+        life = move(self.key_id, self.life, self.newest, self.revoked_versions, target, version)
+        if isinstance(life, KMSError) or reason is None:
+            return life if isinstance(life, KMSError) else {"life": life}
+        if version is None:
+            return {"life": life, "reason": reason}
+        return {"life": life, "version_reasons": (*self.version_reasons, (version, reason))}
+
+    def publish(self) -> None:
+        """Refresh :attr:`view` and :attr:`current` from the other fields (call with the lock held, after a change)."""
+        self.view = published(self.life, self.newest, self.revoked_versions, self.revoked_at is not None)
+        if self.newest not in self.view.no_protect:
+            self.current = (self.newest, self.versions[self.newest], token_header(self.newest, self.algorithm))
+        else:
+            self.current = None
+
+    def info(self) -> KeyInfo:
+        return KeyInfo(
+            key_id=self.key_id,
+            kind=self.kind,
+            algorithm=self.algorithm,
+            version=self.newest,
+            revoked_versions=tuple(sorted(self.revoked_versions)),
+            state=REVOKED if self.revoked_at is not None else self.life.state,
+            created_at=self.created_at,
+            revoked_at=self.revoked_at,
+            reason=self.reason,
+            fingerprint=self.fingerprint,
+            version_reasons=self.version_reasons,
+            activate_at=self.life.activate_at,
+            version_states=tuple(
+                (v, self.life.version_state(v, self.revoked_versions)) for v in range(1, self.newest + 1)
+            ),
+            policy=self.life.policy,
+            version_created=self.life.created,
+        )
+
+
+# What the custodian decides on failure. Each returns the error rather than raising it, so that
+# its caller raises it from a frame that holds no key record, material or plaintext.
+
+
+def unusable(key: KeyRecord, kind: str | None) -> KMSError:
+    """The error for a key that is revoked, or not of ``kind``."""
+    if key.revoked_at is not None:
+        return KeyRevokedError(f"key {key.key_id!r} was revoked; it can no longer be used")
+    use = {"rsa": "encrypt_data_rsa/decrypt_data_rsa", "signing": "sign/verify"}.get(
+        key.kind, "encrypt_data_aes/decrypt_data_aes"
+    )
+    what = {"aes": "an AES", "rsa": "an RSA", "signing": "a signing"}[key.kind]
+    wanted = str(kind).upper() if kind in ("aes", "rsa") else str(kind)
+    return KeyTypeError(f"key {key.key_id!r} is {what} key, not {wanted}: use {use}")
+
+
+def token_refusal(key: KeyRecord, version: int, allow_compromised: bool = False) -> KMSError:
+    """The error for a token whose version is not live, whose states refuse it, or that does not decrypt."""
+    if key.revoked_at is not None:
+        return unusable(key, None)
+    if version in key.revoked_versions:  # read after versions: a concurrent revocation is seen
+        return KeyRevokedError(f"version {version} of key {key.key_id!r} was revoked")
+    refused = state_refusal(
+        key.key_id, key.life, version, key.revoked_versions, protect=False, allow_compromised=allow_compromised
+    )
+    return DecryptionError() if refused is None else refused
+
+
+def unencrypted(key: KeyRecord, version: int) -> KMSError:
+    """The error for an encryption, wrap or signature that did not happen.
+
+    A revoked version, states that refuse it, or a version at its usage limit (sections 7 and 13).
+    """
+    material = key.versions.get(version)
+    if key.revoked_at is None and version not in key.revoked_versions:
+        refused = state_refusal(
+            key.key_id, key.life, version, key.revoked_versions, protect=True, allow_compromised=False
+        )
+        usage = getattr(material, "usage", None)
+        refusal = refused or (None if usage is None else usage.refusal(key.key_id, version))
+        if refusal is not None:
+            return refusal
+    return token_refusal(key, version)
+
+
+def refused(key: KeyRecord, version: int, allow_compromised: bool) -> bool:
+    """Whether the states of ``key`` (read now, without the lock) refuse decrypting with ``version``."""
+    view = key.view
+    return version in view.no_process or (version in view.compromised and not allow_compromised)
+
+
+def version_refusal(key: KeyRecord, version: int) -> KMSError | None:
+    """The error for revoking ``version`` of ``key`` alone, or ``None`` if that may be done."""
+    if not 1 <= version <= key.newest:
+        return KeyNotFoundError(f"key {key.key_id!r} has no version {version}")
+    if version in key.revoked_versions:
+        return KeyRevokedError(f"version {version} of key {key.key_id!r} is already revoked")
+    if version == key.newest:
+        return InvalidInputError(
+            f"version {version} is the newest version of key {key.key_id!r}: rotate first, or revoke the whole key"
+        )
+    return None
+
+
+def revoke(key: KeyRecord, version: int | None, reason: str | None, now: datetime | None) -> list[Material]:
+    """Revoke ``version`` of ``key``, or the whole key (call with the lock held); return the doomed materials.
+
+    The revoked versions are published before the call returns, so that an operation whose
+    cryptography ends after it sees them and fails. Every version's reason is kept.
+    ``now`` (the time of a whole-key revocation) is read only for that.
+    """
+    if version is None:
+        key.revoked_at, key.reason = now, reason
+        key.revoked_versions = frozenset(range(1, key.newest + 1))
+        doomed = list(key.versions.values())
+        key.versions = {}
+    else:
+        key.revoked_versions |= {version}
+        doomed = [key.versions[version]]
+        key.versions = {v: m for v, m in key.versions.items() if v != version}
+        if reason is not None:
+            key.reason = reason
+            key.version_reasons = (*key.version_reasons, (version, reason))
+    key.publish()
+    return doomed

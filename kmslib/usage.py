@@ -134,7 +134,7 @@ class UsageCounter:
             self.count += 1
             return True
 
-    def relimit(self, limit: int, *, by_policy: bool) -> None:
+    def relimit(self, limit: int, by_policy: bool) -> None:
         """Set a new limit (a rotation policy's ``max_uses`` was set or changed); the count goes on."""
         with self._lock:
             self.limit, self.by_policy = limit, by_policy

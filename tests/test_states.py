@@ -83,9 +83,7 @@ ALL_PAIRS = [(a, b) for a in STATES for b in TRANSITION_CALLS]
 
 
 def test_the_tables_are_sp_800_57s_diagram_with_revocation_from_every_state() -> None:
-    assert {(a, b) for a, targets in KEY_TRANSITIONS.items() for b in targets} == LEGAL | {
-        ("pre-activation", "active")
-    }
+    assert {(a, b) for a, targets in KEY_TRANSITIONS.items() for b in targets} == LEGAL | {("pre-activation", "active")}
     assert set(STATES) == {"pre-activation", "active", "suspended", "deactivated", "compromised", "revoked"}
     assert VERSION_TRANSITIONS["active"] == {"deactivated", "compromised", "revoked"}
 
@@ -140,7 +138,7 @@ def test_activate_at_in_the_past_or_now_makes_an_active_key_and_bad_values_are_r
     with pytest.raises(ArgumentTypeError, match="activate_at"):
         kms.establish_aes_key("bad", activate_at="tomorrow")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="timezone"):
-        kms.establish_aes_key("naive", activate_at=datetime(2030, 1, 1))  # noqa: DTZ001 - the error under test
+        kms.establish_aes_key("naive", activate_at=datetime(2030, 1, 1))
     assert "bad" not in kms
     assert "naive" not in kms
 
@@ -225,7 +223,7 @@ def test_a_compromised_key_refuses_every_use_unless_the_owner_reads_old_data(kms
         lambda: kms.verify("s", "old", signature),
         lambda: kms.encrypt_data_aes("k", "x", allow_compromised=True),  # type: ignore[call-arg]
     ):
-        with pytest.raises((KeyStateError, TypeError), match="compromised|allow_compromised"):
+        with pytest.raises((KeyStateError, TypeError), match="compromised"):
             use()
     assert kms.decrypt_data_aes("k", token, allow_compromised=True) == "old"
     assert kms.decrypt_envelope("k", envelope, allow_compromised=True) == b"old data"
@@ -257,9 +255,9 @@ def test_a_compromised_version_is_refused_while_the_others_work(kms: KeyCustodia
     info = kms.mark_compromised("k", version=1, reason="a backup tape of v1 was lost")
     assert info.state == "active"
     assert info.version_states == ((1, "compromised"), (2, "active"))
-    with pytest.raises(KeyStateError, match="version 1 .*compromised"):
+    with pytest.raises(KeyStateError, match=r"version 1 .*compromised"):
         kms.decrypt_data_aes("k", old)
-    with pytest.raises(KeyStateError, match="version 1 .*compromised"):
+    with pytest.raises(KeyStateError, match=r"version 1 .*compromised"):
         kms.rewrap("k", old)
     assert kms.decrypt_data_aes("k", old, allow_compromised=True) == "v1"
     assert kms.decrypt_data_aes("k", new) == "v2"
