@@ -72,7 +72,7 @@ from kmslib.states import refused as _refused
 from kmslib.states import token_refusal as _refusal
 from kmslib.states import unencrypted as _unencrypted
 from kmslib.tokens import AES_GCM, RSA_PSS, inspect_token, parse_exact, parse_token, payload_encoder
-from kmslib.usage import UsageCounter, checked_limit, first_reservation
+from kmslib.usage import UsageCounter, checked_limit, first_reservation, policy_block
 
 if TYPE_CHECKING:  # the store module imports sqlite3: loaded only when a store is opened
     from kmslib.store import SealedStore
@@ -266,9 +266,9 @@ class KeyCustodian:
         """
         limit = states.usage_limit(material.algorithm, self._gcm_limit, max_uses)
         if limit is not None:
-            first = first_reservation(limit[0]) if start is None else 0
+            first = (policy_block(limit[0]) if limit[1] else first_reservation(limit[0])) if start is None else 0
             material.usage = UsageCounter(limit[0], start or 0, self._store.reserver(key_id, version), first)
-            material.usage.by_policy = limit[1]
+            material.usage.relimit(*limit)
 
     def _relimit(self, key: _Key) -> None:
         """Give every live version of ``key`` the usage limit of its policy (call with the lock held)."""

@@ -241,6 +241,15 @@ class Lifecycle:
         others = tuple(pair for pair in self.versions if pair[0] != version)
         return replace(self, versions=tuple(sorted((*others, (version, state)))))
 
+    def info_fields(self, newest: int, revoked: frozenset[int]) -> dict[str, Any]:
+        """The :class:`~kmslib.keyinfo.KeyInfo` fields this lifecycle gives a key with ``newest`` versions."""
+        return {
+            "activate_at": self.activate_at,
+            "version_states": tuple((v, self.version_state(v, revoked)) for v in range(1, newest + 1)),
+            "policy": self.policy,
+            "version_created": self.created,
+        }
+
     def to_json(self) -> str:
         """The lifecycle as JSON text, for the store's key row (covered by the row's MAC)."""
         return json.dumps(
@@ -590,12 +599,7 @@ class KeyRecord:
             reason=self.reason,
             fingerprint=self.fingerprint,
             version_reasons=self.version_reasons,
-            activate_at=self.life.activate_at,
-            version_states=tuple(
-                (v, self.life.version_state(v, self.revoked_versions)) for v in range(1, self.newest + 1)
-            ),
-            policy=self.life.policy,
-            version_created=self.life.created,
+            **self.life.info_fields(self.newest, self.revoked_versions),
         )
 
 

@@ -33,7 +33,9 @@ count, and the exhausted version still decrypts.
 Contract section 13's rotation policy (:mod:`kmslib.states`) lowers a version's limit to its
 ``max_uses``, and counts the encryptions of AES-CBC and RSA versions and the signatures of signing
 versions the same way (from when the policy is set); at the limit, a policy with ``rotate_every``
-rotates the key instead of refusing.
+rotates the key instead of refusing. Under a ``max_uses`` policy a reservation covers
+:func:`policy_block` uses (a 64th of the limit, at least 1 and at most ``RESERVATION_BLOCK``), so a
+crash skips at most that many of them, and setting the policy saves a reservation that fits it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ from collections.abc import Callable
 
 from kmslib.errors import ArgumentTypeError, InvalidInputError, KeyStateError, KMSError, StoreError
 
-__all__ = ["GCM_INVOCATION_LIMIT", "RESERVATION_BLOCK", "UsageCounter", "checked_limit", "first_reservation"]
+__all__ = [
+    "GCM_INVOCATION_LIMIT",
+    "RESERVATION_BLOCK",
+    "UsageCounter",
+    "checked_limit",
+    "first_reservation",
+    "policy_block",
+]
 
 #: NIST SP 800-38D, section 8.3: at most 2^32 invocations of a key with random 96-bit nonces.
 GCM_INVOCATION_LIMIT = 2**32
@@ -69,6 +78,11 @@ def checked_limit(value: object) -> int:
     return value
 
 
+def policy_block(limit: int) -> int:
+    """How many uses one reservation covers under a ``max_uses`` policy of ``limit``: a 64th, from 1 to the block."""
+    return max(1, min(RESERVATION_BLOCK, limit // 64))
+
+
 def first_reservation(limit: int) -> int:
     """A new version's first reservation, saved in the same transaction as the version itself."""
     return min(RESERVATION_BLOCK, limit)
@@ -85,7 +99,7 @@ class UsageCounter:
             saved with the version itself: see :func:`first_reservation`).
     """
 
-    __slots__ = ("_lock", "_reserve", "by_policy", "count", "limit", "reserved", "unsaved")
+    __slots__ = ("_lock", "_reserve", "block", "by_policy", "count", "limit", "reserved", "unsaved")
 
     def __init__(
         self, limit: int = GCM_INVOCATION_LIMIT, start: int = 0, reserve: Reserve | None = None, reserved: int = 0
@@ -96,6 +110,8 @@ class UsageCounter:
         self.limit = limit
         #: Whether ``limit`` is a rotation policy's ``max_uses`` (below the AES-GCM limit, if any).
         self.by_policy = False
+        #: The uses one reservation covers: :data:`RESERVATION_BLOCK` unless a policy sets it (:func:`policy_block`).
+        self.block: int | None = None
         self.reserved = limit if reserve is None else max(start, reserved)
         #: A reservation failed to be written: nothing more is counted, so nothing more is encrypted.
         self.unsaved = False
@@ -123,7 +139,7 @@ class UsageCounter:
             if self.count >= self.limit or self.unsaved:
                 return False
             if self.count >= self.reserved:
-                reserved = min(self.count + RESERVATION_BLOCK, self.limit)
+                reserved = min(self.count + (RESERVATION_BLOCK if self.block is None else self.block), self.limit)
                 try:
                     assert self._reserve is not None
                     self._reserve(reserved)
@@ -135,10 +151,26 @@ class UsageCounter:
             return True
 
     def relimit(self, limit: int, by_policy: bool) -> None:
-        """Set a new limit (a rotation policy's ``max_uses`` was set or changed); the count goes on."""
+        """Set a new limit (a rotation policy's ``max_uses`` was set or changed); the count goes on.
+
+        In a store, a reservation above what the new block allows is replaced, durably, by the count
+        plus one block (never below the count), so that a restart skips no more than a block; if it
+        cannot be written, the version encrypts no more until the store is opened again.
+        """
         with self._lock:
             self.limit, self.by_policy = limit, by_policy
-            self.reserved = limit if self._reserve is None else min(self.reserved, limit)
+            self.block = policy_block(limit) if by_policy else None
+            if self._reserve is None:
+                self.reserved = limit
+                return
+            fitting = min(self.count + (RESERVATION_BLOCK if self.block is None else self.block), limit)
+            if self.reserved > fitting:
+                try:
+                    self._reserve(fitting)
+                except Exception:  # noqa: BLE001 - any failure to write: refuse from now on, as take() does
+                    self.unsaved = True
+                    return
+                self.reserved = fitting
 
     @property
     def exhausted(self) -> bool:
