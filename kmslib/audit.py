@@ -552,11 +552,11 @@ class Audited:
 
     __slots__ = ("_custodian", "key_id", "operation", "version")
 
-    def __init__(self, custodian: Any, operation: str, key_id: object = None) -> None:
+    def __init__(self, custodian: Any, operation: str, key_id: object = None, version: int | None = None) -> None:
         self._custodian = custodian
         self.operation = operation
         self.key_id = key_id
-        self.version: int | None = None
+        self.version = version
 
     def __enter__(self) -> Audited:
         return self

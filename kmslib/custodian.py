@@ -309,8 +309,7 @@ class KeyCustodian:
                 with _Audited(self, "activate_key", key.key_id):
                     self._apply(key, life=replace(key.life, state=states.ACTIVE, activate_at=None))
             for version in due.deactivate:
-                with _Audited(self, "deactivate_key_by_policy", key.key_id) as audit:
-                    audit.version = version
+                with _Audited(self, "deactivate_key_by_policy", key.key_id, version):
                     self._apply(key, life=key.life.with_version(version, states.DEACTIVATED))
         if due.rotate:
             with _Audited(self, "rotate_key_by_policy", key.key_id) as audit:
@@ -721,10 +720,12 @@ class KeyCustodian:
     def export_public_key(self, key_id: str) -> str:
         """Return the public key of an RSA key's newest version as SubjectPublicKeyInfo PEM.
 
-        Secret material is never exported.
+        Secret material is never exported. A pre-activation, suspended or compromised key (or a
+        compromised newest version) exports nothing, as AWS KMS's ``GetPublicKey`` refuses a disabled key.
 
         Raises:
             KeyTypeError: the key is an AES key (it has no public half).
+            KeyStateError: the key's state forbids it (section 13).
             KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
 
         """
@@ -732,10 +733,13 @@ class KeyCustodian:
             with self._lock:
                 key = self._live(key_id)
                 audit.version, material, name = key.newest, key.versions[key.newest], key.key_id
+                error = key.state_error(key.newest)
             del key
-            if not isinstance(material, (RSAKeyVersion, SigningKeyVersion)):
+            if error is not None or not isinstance(material, (RSAKeyVersion, SigningKeyVersion)):
                 del material  # a traceback keeps its frames' locals: not an AES key
-                raise KeyTypeError(f"key {name!r} is an AES key: it has no public key, and secrets are never exported")
+                raise error or KeyTypeError(
+                    f"key {name!r} is an AES key: it has no public key; secrets are never exported"
+                )
             return material.public_pem()
 
     # ------------------------------------------------------------------ Diffie-Hellman
@@ -1312,7 +1316,7 @@ class KeyCustodian:
         audited, and ``fresh`` is destroyed.
         """
         key = self._live(key_id)
-        error = states.state_refusal(key.key_id, key.life, None, frozenset(), protect=True, allow_compromised=False)
+        error = key.state_error(None, protect=True)
         if error is None and (after is None or key.newest == after):
             return key
         if fresh is not None:
@@ -1345,6 +1349,7 @@ class KeyCustodian:
             aad = _checks.optional_data(associated_data, "associated_data")
             with self._lock:
                 key = self._live(key_id)
+            self._catch_up(key)
             version, algorithm, payload = parse_token(token)
             old = version
             plaintext = _open(key, version, algorithm, payload, aad)
@@ -1446,7 +1451,7 @@ class KeyCustodian:
     def deactivate_key(self, key_id: str, *, version: int | None = None, reason: str | None = None) -> KeyInfo:
         """Deactivate a key, or one older version: it decrypts, unwraps and verifies, never encrypts, wraps or signs.
 
-        The end of an originator-usage period (NIST SP 800-57 Pt 1 section 5.3.4); nothing is destroyed.
+        The end of an originator-usage period (NIST SP 800-57 Pt 1 section 5.3); nothing is destroyed.
 
         Args:
             key_id: the key's id.

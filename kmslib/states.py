@@ -9,7 +9,7 @@ with ``revoked`` for its *destroyed* (the material is dropped, the id stays as a
 - ``suspended`` (``suspend_key`` / ``resume_key``): nothing works until it is resumed. SP 800-57
   (section 7.3) lets a suspended key still process old data at the recipient's risk; kmslib is
   stricter, so that a suspension while an incident is investigated stops every use;
-- ``deactivated`` (``deactivate_key``): past its originator-usage period (SP 800-57 section 5.3.4):
+- ``deactivated`` (``deactivate_key``): past its originator-usage period (SP 800-57 section 5.3):
   it decrypts, unwraps and verifies, and never encrypts, wraps or signs;
 - ``compromised`` (``mark_compromised``): the material is kept (for forensics), and every use is
   refused, except that the owner may decrypt or verify old data by passing ``allow_compromised=True``,
@@ -562,6 +562,12 @@ class KeyRecord:
         """The time-driven changes due at ``now`` (call with the custodian's lock held, on a live key)."""
         usage = self.versions[self.newest].usage
         return plan(self.life, self.newest, self.revoked_versions, now, usage is not None and usage.exhausted)
+
+    def state_error(self, version: int | None, *, protect: bool = False) -> KeyStateError | None:
+        """The error the states give for using ``version`` (``None``: the key alone), or ``None`` if they allow it."""
+        return state_refusal(
+            self.key_id, self.life, version, self.revoked_versions, protect=protect, allow_compromised=False
+        )
 
     def rotates_at_limit(self, version: int) -> bool:
         """Whether ``version`` has reached its usage limit under a policy that rotates (``rotate_every``)."""

@@ -232,6 +232,23 @@ def test_a_compromised_key_refuses_every_use_unless_the_owner_reads_old_data(kms
     assert reads == [("allow_compromised", "k", 1), ("allow_compromised", "k", 1), ("allow_compromised", "s", 1)]
 
 
+def test_public_keys_are_exported_only_by_keys_whose_state_allows_verifying(
+    kms: KeyCustodian, clock: ClassroomClock
+) -> None:
+    kms.generate_signing_key("later", activate_at=clock() + HOUR)
+    for key_id, change in (
+        ("suspended", lambda: kms.suspend_key("suspended")),
+        ("compromised", lambda: kms.mark_compromised("compromised", reason="leaked")),
+        ("deactivated", lambda: kms.deactivate_key("deactivated")),
+    ):
+        kms.generate_signing_key(key_id)
+        change()
+    for key_id in ("later", "suspended", "compromised"):
+        with pytest.raises(KeyStateError):
+            kms.export_public_key(key_id)
+    assert kms.export_public_key("deactivated").startswith("-----BEGIN PUBLIC KEY-----")
+
+
 def test_mark_compromised_needs_a_reason(kms: KeyCustodian) -> None:
     kms.establish_aes_key("k")
     with pytest.raises(TypeError):
@@ -349,6 +366,16 @@ def test_a_key_rotates_on_its_first_use_after_the_period(kms: KeyCustodian, cloc
     ops = [(e.operation, e.version) for e in kms.audit_log][-3:]
     assert ops == [("rotate_key_by_policy", 2), ("encrypt_data_aes", 2), ("decrypt_data_aes", 1)]
     assert kms.key_info("k").version_states == ((1, "active"), (2, "active"))
+
+
+def test_rewrap_after_the_period_rotates_first_and_rewraps_under_the_new_version(
+    kms: KeyCustodian, clock: ClassroomClock
+) -> None:
+    kms.establish_aes_key("k")
+    kms.set_rotation_policy("k", rotate_every=timedelta(days=30))
+    token = kms.encrypt_data_aes("k", "old")
+    clock.advance(timedelta(days=30))
+    assert inspect_token(kms.rewrap("k", token)).version == 2
 
 
 def test_several_periods_passed_rotate_once(kms: KeyCustodian, clock: ClassroomClock) -> None:
