@@ -738,7 +738,7 @@ class KeyCustodian:
             if error is not None or not isinstance(material, (RSAKeyVersion, SigningKeyVersion)):
                 del material  # a traceback keeps its frames' locals: not an AES key
                 raise error or KeyTypeError(
-                    f"key {name!r} is an AES key: it has no public key; secrets are never exported"
+                    f"key {name!r} is an AES key: it has no public key, and secrets are never exported"
                 )
             return material.public_pem()
 

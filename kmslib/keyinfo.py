@@ -35,11 +35,12 @@ class KeyInfo:
             revoking one of its versions; else ``None``.
         fingerprint: a short public fingerprint of the newest version: SHA-256 of the public
             key for RSA, of a keyed derivation for AES (never of the raw key).
-        version_reasons: ``(version, reason)`` for each version revoked on its own with a
-            reason, in the order they were revoked; revoking the whole key later keeps them.
+        version_reasons: ``(version, reason)`` for each version revoked, deactivated or marked
+            compromised on its own with a reason, in that order; revoking the whole key later keeps them.
         activate_at: when a ``"pre-activation"`` key becomes active, else ``None``.
         version_states: ``(version, state)`` for every version, oldest first: ``"active"``,
-            ``"deactivated"``, ``"compromised"`` or ``"revoked"``.
+            ``"deactivated"``, ``"compromised"`` or ``"revoked"``: each version's own state; the
+            key's ``state`` applies on top of it.
         policy: the key's :class:`~kmslib.states.RotationPolicy`, or ``None``.
         version_created: when each version was made, oldest first.
 
@@ -63,7 +64,7 @@ class KeyInfo:
 
     @property
     def active(self) -> bool:
-        """Whether the key can still be used."""
+        """Whether the key is in state ``"active"`` (a deactivated key still decrypts and verifies)."""
         return self.state == "active"
 
     def __repr__(self) -> str:
@@ -85,7 +86,7 @@ class KeyInfo:
             parts.append(f"version_reasons={self.version_reasons!r}")
         if self.activate_at is not None:
             parts.append(f"activate_at={self.activate_at.isoformat(timespec='seconds')!r}")
-        if any(state != "active" for _, state in self.version_states):
+        if any(state in ("deactivated", "compromised") for _, state in self.version_states):
             parts.append(f"version_states={self.version_states!r}")
         if self.policy is not None:
             parts.append(f"policy={self.policy!r}")

@@ -3,10 +3,11 @@
 NIST SP 800-57 Part 1 Rev. 5, section 7, gives a key a lifecycle of states; kmslib uses its names,
 with ``revoked`` for its *destroyed* (the material is dropped, the id stays as a tombstone):
 
-- ``pre-activation``: made with ``activate_at=`` in the future; no use at all until the custodian's
-  clock reaches that time, when the key becomes ``active`` (audited as ``activate_key``);
+- ``pre-activation``: made with ``activate_at=`` in the future; no encryption, decryption, wrap,
+  unwrap, signature, verification, rotation or public-key export until the custodian's clock
+  reaches that time, when the key becomes ``active`` (audited as ``activate_key``);
 - ``active``: every use its kind allows;
-- ``suspended`` (``suspend_key`` / ``resume_key``): nothing works until it is resumed. SP 800-57
+- ``suspended`` (``suspend_key`` / ``resume_key``): none of those uses until it is resumed. SP 800-57
   (section 7.3) lets a suspended key still process old data at the recipient's risk; kmslib is
   stricter, so that a suspension while an incident is investigated stops every use;
 - ``deactivated`` (``deactivate_key``): past its originator-usage period (SP 800-57 section 5.3):

@@ -513,3 +513,27 @@ def test_the_classroom_clock_stands_still_until_advanced() -> None:
     with pytest.raises(ArgumentTypeError):
         clock.advance(5)  # type: ignore[arg-type]
     assert "2026" in repr(clock)
+
+
+def test_state_refusals_hold_no_secret_in_their_traceback(kms: KeyCustodian) -> None:
+    kms.import_aes_key("k", KEY)
+    token = kms.encrypt_data_aes("k", "the secret plaintext")
+    envelope = kms.encrypt_envelope("k", b"the secret envelope data")
+    kms.generate_signing_key("s")
+    signature = kms.sign("s", "the signed secret")
+    kms.suspend_key("k")
+    kms.mark_compromised("s", reason="leaked")
+    calls: list[Callable[[], object]] = [
+        lambda: kms.decrypt_data_aes("k", token),
+        lambda: kms.decrypt_envelope("k", envelope),
+        lambda: kms.rewrap("k", token),
+        lambda: kms.generate_data_key("k"),
+        lambda: kms.verify("s", "the signed secret", signature),
+        lambda: kms.sign("s", "another secret"),
+    ]
+    for call in calls:
+        with pytest.raises(KeyStateError) as caught:
+            call()
+        found = leaks(caught.value, [b"the secret plaintext", b"the secret envelope data", KEY])
+        assert found == [], call
+        assert "secret" not in str(caught.value)
