@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kmslib.audit import AuditEntry, AuditLog
+from kmslib.clock import ClassroomClock, classroom_clock
 from kmslib.custodian import REVOCATION_SUCCESSFUL, KeyCustodian
 from kmslib.dh import GROUPS, DHPrivateKey, DHPublicKey, load_public_key, public_key_pem
 from kmslib.envelope import DataKey
@@ -41,6 +42,7 @@ from kmslib.hybrid import HybridPrivateKey, HybridPublicKey, KeyExchangeReply
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import encrypt_with_public_key
 from kmslib.signing import verify_signature
+from kmslib.states import RotationPolicy
 from kmslib.tokens import TokenInfo, inspect_token
 
 __version__ = "0.1.0"
@@ -65,6 +67,7 @@ __all__ = [
     "ArgumentTypeError",
     "AuditEntry",
     "AuditLog",
+    "ClassroomClock",
     "DHPrivateKey",
     "DHPublicKey",
     "DataKey",
@@ -83,11 +86,13 @@ __all__ = [
     "KeyStateError",
     "KeyTypeError",
     "MessageTooLongError",
+    "RotationPolicy",
     "SignatureError",
     "StoreError",
     "UnsealError",
     "TokenInfo",
     "__version__",
+    "classroom_clock",
     "encrypt_with_public_key",
     "init_store",
     "inspect_token",

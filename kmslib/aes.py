@@ -93,7 +93,8 @@ class AESKeyVersion:
         self.algorithm = AES_MODES[mode]
         self.binds_associated_data = mode == "gcm"
         self.max_plaintext = GCM_MAX_PLAINTEXT if mode == "gcm" else sys.maxsize
-        #: The count of GCM encryptions (the custodian replaces it with one of its limit and store); ``None`` for CBC.
+        #: The count of GCM encryptions (the custodian replaces it with one of its limit and store); ``None`` for
+        #: CBC unless a ``max_uses`` policy counts it (see :mod:`kmslib.states`).
         self.usage: UsageCounter | None = UsageCounter() if mode == "gcm" else None
         # The cipher objects are built once per version, not per message. algorithms.AES keeps a
         # reference to the bytearray itself, so destroy() overwrites what it holds too.
@@ -123,13 +124,13 @@ class AESKeyVersion:
 
         Returns:
             The payload, or ``None`` if this version was destroyed meanwhile, or if its
-            :attr:`usage` refuses one more GCM encryption (its ``refusal`` says why).
+            :attr:`usage` refuses one more encryption (its ``refusal`` says why).
         """
         aead = self._aead  # read once: destroy() may run in another thread
+        usage = self.usage
+        if usage is not None and not usage.take():  # counted before the cryptography
+            return None
         if aead is not None:
-            usage = self.usage
-            if usage is not None and not usage.take():  # counted before the cryptography
-                return None
             nonce = os.urandom(GCM_NONCE_BYTES)
             if len(plaintext) < _IN_PLACE_BYTES:
                 return nonce + aead.encrypt(nonce, plaintext, associated_data)

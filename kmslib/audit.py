@@ -46,12 +46,23 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any, Literal, overload
 
 from kmslib import errors
 from kmslib._checks import plain_key_id
 
-__all__ = ["CHECKPOINT_CONTEXT", "GENESIS", "AuditEntry", "AuditLog", "checkpoint_statement", "outcome", "verify_chain"]
+__all__ = [
+    "CHECKPOINT_CONTEXT",
+    "GENESIS",
+    "KEY_CHANGES",
+    "AuditEntry",
+    "AuditLog",
+    "Audited",
+    "checkpoint_statement",
+    "outcome",
+    "verify_chain",
+]
 
 #: The ``prev_hash`` of the first entry, and the head of an empty log.
 GENESIS = "0" * 64
@@ -505,3 +516,59 @@ def _signed(checkpoint: object, public_key: str | bytes | None) -> tuple[int, st
     except errors.SignatureError:
         return False
     return int(parts[2]), parts[3]
+
+
+#: The operations that change a key (or the store): their audit entries are saved before they return.
+KEY_CHANGES = frozenset(
+    [
+        "establish_aes_key",
+        "import_aes_key",
+        "generate_rsa_pair",
+        "import_rsa_key",
+        "accept_key_exchange",
+        "derive_shared_key",
+        "generate_signing_key",
+        "rotate_key",
+        "invalidate_key",
+        "rekey",
+        "activate_key",
+        "suspend_key",
+        "resume_key",
+        "deactivate_key",
+        "mark_compromised",
+        "set_rotation_policy",
+        "rotate_key_by_policy",
+        "deactivate_key_by_policy",
+    ]
+)
+
+
+class Audited:
+    """Context manager that records one operation of a custodian in its audit log when it ends.
+
+    An operation whose name is emptied meanwhile records nothing (a rotation by policy that another
+    thread made first); a key change (:data:`KEY_CHANGES`) is saved before the call returns.
+    """
+
+    __slots__ = ("_custodian", "key_id", "operation", "version")
+
+    def __init__(self, custodian: Any, operation: str, key_id: object = None, version: int | None = None) -> None:
+        self._custodian = custodian
+        self.operation = operation
+        self.key_id = key_id
+        self.version = version
+
+    def __enter__(self) -> Audited:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
+        if not self.operation:  # nothing happened after all
+            return False
+        result = "ok" if exc is None else outcome(exc)
+        audit = self._custodian._audit
+        audit._append(self.operation, self.key_id, self.version, result)
+        if exc is None and self.operation in KEY_CHANGES:
+            audit.flush()  # a stored custodian saves the change's entry before the call returns
+        return False

@@ -6,17 +6,21 @@ The original description's API, unchanged, plus the lifecycle of a real KMS:
   by default, PKCS#1 v1.5 on request); one algorithm per key, fixed when it is made;
 - Diffie-Hellman key exchange into a shared AES key (:mod:`kmslib.dh`);
 - versions, rotation, rewrap, revocation of one version or of the whole key (a tombstone
-  keeps the id forever), and a hash-chained audit log of every operation.
+  keeps the id forever), and a hash-chained audit log of every operation;
+- key and version states and rotation policies (:mod:`kmslib.states`): pre-activation, suspension,
+  deactivation, compromise, and cryptoperiods applied on a key's first use after they end.
 
 Callers hold key ids and :class:`~kmslib.keyinfo.KeyInfo` handles, never key bytes. A
 custodian is safe to share between threads: state changes under one lock, the cryptography
-runs outside it, and nothing succeeds on a key once :meth:`KeyCustodian.invalidate_key` has returned.
+runs outside it, and nothing succeeds on a key once :meth:`KeyCustodian.invalidate_key` has returned;
+no encryption, wrap or signature succeeds once a suspension, deactivation or compromise has returned.
 
 Encryption and decryption sit on the path of every request, so they take no lock: each key
 publishes what they need (its newest version, and a map of its live versions) as values that
 writers replace whole, under the lock, and never edit in place; a reader sees the state before
 a change or after it, never half of one. After its cryptography, an operation checks once more
-that its version is live, so that none succeeds on a version whose revocation had returned.
+that its version is live and its states allow it, so that none succeeds on a version whose
+revocation (or suspension, deactivation, compromise) had returned.
 
 Errors carry nothing secret. A traceback keeps the locals of every frame it passed through, so
 the operations that hold plaintext or key material raise from frames that hold neither: key
@@ -32,17 +36,18 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, overload
 
-from cryptography.hazmat.primitives.asymmetric import rsa as pyca_rsa
-
-from kmslib import _checks, _ffdh, envelope, hybrid, kex
+from kmslib import _checks, envelope, hybrid, kex, states
 from kmslib.aes import AES_MODES, GCM_MAX_ASSOCIATED_DATA, AESKeyVersion
+from kmslib.audit import Audited as _Audited
 from kmslib.audit import AuditLog, outcome
+from kmslib.clock import Clock as Clock  # noqa: PLC0414 - re-exported: kmslib.widgets names it from here
+from kmslib.clock import checked_clock, utc_now
 from kmslib.dh import DEFAULT_INFO, GROUPS, DHPrivateKey, DHPublicKey, generate_key_pair
 from kmslib.errors import (
     ArgumentTypeError,
@@ -51,6 +56,7 @@ from kmslib.errors import (
     KeyExistsError,
     KeyNotFoundError,
     KeyRevokedError,
+    KeyStateError,
     KeyTypeError,
     KMSError,
     MessageTooLongError,
@@ -58,11 +64,15 @@ from kmslib.errors import (
     StoreError,
 )
 from kmslib.keyinfo import KeyInfo
-from kmslib.rsa import KEY_SIZES, MIN_IMPORT_BITS, PUBLIC_EXPONENT, RSA_PADDINGS, RSAKeyVersion
+from kmslib.rsa import KEY_SIZES, RSA_PADDINGS, RSAKeyVersion, private_key_from_pem
 from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion, signable
+from kmslib.states import KeyRecord as _Key
+from kmslib.states import Lifecycle, Material
+from kmslib.states import refused as _refused
+from kmslib.states import token_refusal as _refusal
+from kmslib.states import unencrypted as _unencrypted
 from kmslib.tokens import AES_GCM, RSA_PSS, inspect_token, parse_exact, parse_token, payload_encoder
-from kmslib.tokens import header as token_header
-from kmslib.usage import UsageCounter, checked_limit, first_reservation
+from kmslib.usage import UsageCounter, checked_limit, first_reservation, policy_block
 
 if TYPE_CHECKING:  # the store module imports sqlite3: loaded only when a store is opened
     from kmslib.store import SealedStore
@@ -71,25 +81,6 @@ __all__ = ["REVOCATION_SUCCESSFUL", "KeyCustodian"]
 
 #: What :meth:`KeyCustodian.invalidate_key` returns, as the original description promises.
 REVOCATION_SUCCESSFUL = "Key Revocation Successful"
-_MAX_REASON = 500
-
-Material = AESKeyVersion | RSAKeyVersion | SigningKeyVersion  # each implements kmslib._material.KeyMaterial
-Clock = Callable[[], datetime]
-#: The operations that change a key (or the store): their audit entries are saved before they return.
-_KEY_CHANGES = frozenset(
-    {
-        "establish_aes_key",
-        "import_aes_key",
-        "generate_rsa_pair",
-        "import_rsa_key",
-        "accept_key_exchange",
-        "derive_shared_key",
-        "generate_signing_key",
-        "rotate_key",
-        "invalidate_key",
-        "rekey",
-    }
-)
 
 
 class _InMemory:
@@ -120,108 +111,6 @@ class _InMemory:
 _IN_MEMORY = _InMemory()
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _checked(clock: Clock) -> Clock:
-    """``clock``, checked at every call: it must give a timezone-aware datetime (returned in UTC).
-
-    A closure over the clock alone, so that whoever holds it (the read-only audit log) holds no
-    way back to the custodian.
-    """
-
-    def now() -> datetime:
-        value = clock()
-        if not isinstance(value, datetime) or value.utcoffset() is None:
-            raise InvalidInputError("the clock must return a timezone-aware datetime")
-        return value.astimezone(UTC)
-
-    return now
-
-
-@dataclass(slots=True)
-class _Key:
-    """The custodian's record of one key (changed only under the custodian's lock).
-
-    ``versions`` and ``revoked_versions`` are replaced, never edited, so that encryption and
-    decryption can read them without the lock; :meth:`publish` refreshes ``current`` after
-    every change.
-    """
-
-    key_id: str
-    kind: str
-    algorithm: str
-    created_at: datetime
-    versions: dict[int, Material]
-    newest: int = 1
-    fingerprint: str = ""
-    revoked_versions: frozenset[int] = frozenset()
-    revoked_at: datetime | None = None
-    reason: str | None = None
-    #: The reason given for each version revoked on its own (kept when the whole key is revoked).
-    version_reasons: tuple[tuple[int, str], ...] = ()
-    #: What encryption needs: the newest version, its material and its token header; ``None`` once revoked.
-    current: tuple[int, Material, str] | None = None
-
-    def publish(self) -> None:
-        """Refresh :attr:`current` from the other fields (call with the lock held, after a change)."""
-        if self.revoked_at is None:
-            self.current = (self.newest, self.versions[self.newest], token_header(self.newest, self.algorithm))
-        else:
-            self.current = None
-
-    def info(self) -> KeyInfo:
-        return KeyInfo(
-            key_id=self.key_id,
-            kind=self.kind,
-            algorithm=self.algorithm,
-            version=self.newest,
-            revoked_versions=tuple(sorted(self.revoked_versions)),
-            state="revoked" if self.revoked_at is not None else "active",
-            created_at=self.created_at,
-            revoked_at=self.revoked_at,
-            reason=self.reason,
-            fingerprint=self.fingerprint,
-            version_reasons=self.version_reasons,
-        )
-
-
-# What the custodian decides on failure. Each returns the error rather than raising it, so that
-# its caller raises it from a frame that holds no key record, material or plaintext.
-
-
-def _unusable(key: _Key, kind: str | None) -> KMSError:
-    """The error for a key that is revoked, or not of ``kind``."""
-    if key.revoked_at is not None:
-        return KeyRevokedError(f"key {key.key_id!r} was revoked; it can no longer be used")
-    use = {"rsa": "encrypt_data_rsa/decrypt_data_rsa", "signing": "sign/verify"}.get(
-        key.kind, "encrypt_data_aes/decrypt_data_aes"
-    )
-    what = {"aes": "an AES", "rsa": "an RSA", "signing": "a signing"}[key.kind]
-    wanted = str(kind).upper() if kind in ("aes", "rsa") else str(kind)
-    return KeyTypeError(f"key {key.key_id!r} is {what} key, not {wanted}: use {use}")
-
-
-def _refusal(key: _Key, version: int) -> KMSError:
-    """The error for a token whose version is not live, or does not decrypt."""
-    if key.revoked_at is not None:
-        return _unusable(key, None)
-    if version in key.revoked_versions:  # read after versions: a concurrent revocation is seen
-        return KeyRevokedError(f"version {version} of key {key.key_id!r} was revoked")
-    return DecryptionError()
-
-
-def _unencrypted(key: _Key, version: int) -> KMSError:
-    """The error for an encryption that did not happen: a revoked version, or one at its usage limit (section 7)."""
-    material = key.versions.get(version)
-    if key.revoked_at is None and version not in key.revoked_versions and isinstance(material, AESKeyVersion):
-        refusal = None if material.usage is None else material.usage.refusal(key.key_id, version)
-        if refusal is not None:  # section 13's rotation by policy would rotate here instead of refusing
-            return refusal
-    return _refusal(key, version)
-
-
 def _unbindable(material: Material) -> InvalidInputError:
     """The error for associated data given to a key that cannot bind it."""
     return InvalidInputError(f"an {material.algorithm} key cannot bind associated_data (only aes-256-gcm can)")
@@ -240,24 +129,26 @@ def _admission(material: Material, length: int, aad: bytes | None) -> KMSError |
     return None
 
 
-def _open(key: _Key, version: int, algorithm: str, payload: bytes, aad: bytes | None) -> bytes:
+def _open(  # noqa: PLR0917 - the token's parts and the caller's choices
+    key: _Key, version: int, algorithm: str, payload: bytes, aad: bytes | None, allow: bool = False
+) -> bytes:
     """Decrypt ``payload`` with ``version`` of ``key``, which must still be live when the cryptography ends.
 
     Raises:
-        DecryptionError, KeyRevokedError, InvalidInputError: from this frame, once it has dropped
-            the key's record, the material and the plaintext.
+        DecryptionError, KeyRevokedError, KeyStateError, InvalidInputError: from this frame, once it
+            has dropped the key's record, the material and the plaintext.
     """
     material = key.versions.get(version)
     plaintext = None
     error: KMSError | None
     if material is None or material.algorithm != algorithm:
-        error = _refusal(key, version)
+        error = _refusal(key, version, allow)
     else:
         error = None if aad is None else _admission(material, 0, aad)
         if error is None:
             plaintext = material.decrypt(payload, aad)
-            if plaintext is None or version in key.revoked_versions:  # read after the cryptography
-                error = _refusal(key, version)
+            if plaintext is None or _refused(key, version, allow):  # read after the cryptography
+                error = _refusal(key, version, allow)
     if error is not None:
         del key, material, plaintext  # a traceback keeps its frames' locals
         raise error
@@ -275,89 +166,6 @@ def _decode(plaintext: bytes, encoding: str) -> str | None:
         return plaintext.decode(encoding)
     except (ValueError, LookupError, TypeError, Warning):  # UnicodeError is a ValueError; a warning, if
         return None  # warnings are errors ("unicode_escape" warns of bad escapes), is a failure too
-
-
-def _version_refusal(key: _Key, version: int) -> KMSError | None:
-    """The error for revoking ``version`` of ``key`` alone, or ``None`` if that may be done."""
-    if not 1 <= version <= key.newest:
-        return KeyNotFoundError(f"key {key.key_id!r} has no version {version}")
-    if version in key.revoked_versions:
-        return KeyRevokedError(f"version {version} of key {key.key_id!r} is already revoked")
-    if version == key.newest:
-        return InvalidInputError(
-            f"version {version} is the newest version of key {key.key_id!r}: rotate first, or revoke the whole key"
-        )
-    return None
-
-
-def _revoke(key: _Key, version: int | None, reason: str | None, now: datetime | None) -> list[Material]:
-    """Revoke ``version`` of ``key``, or the whole key (call with the lock held); return the doomed materials.
-
-    The revoked versions are published before the call returns, so that an operation whose
-    cryptography ends after it sees them and fails. Every version's reason is kept.
-    ``now`` (the time of a whole-key revocation) is read only for that.
-    """
-    if version is None:
-        key.revoked_at, key.reason = now, reason
-        key.revoked_versions = frozenset(range(1, key.newest + 1))
-        doomed = list(key.versions.values())
-        key.versions = {}
-    else:
-        key.revoked_versions |= {version}
-        doomed = [key.versions[version]]
-        key.versions = {v: m for v, m in key.versions.items() if v != version}
-        if reason is not None:
-            key.reason = reason
-            key.version_reasons = (*key.version_reasons, (version, reason))
-    key.publish()
-    return doomed
-
-
-def _rsa_private_key(pem: bytes, password: bytes | None) -> pyca_rsa.RSAPrivateKey | KMSError:
-    """The RSA private key in ``pem``, or the error that refuses it (returned: raised by the caller)."""
-    error: KMSError | None = None
-    try:
-        private = _ffdh.load_pem_private_key(pem, password)
-    except TypeError:
-        error = InvalidInputError("the PEM's encryption and the password do not match")
-    except ValueError:
-        error = InvalidInputError("the text is not a PEM private key, or the password is wrong")
-    if error is not None:
-        return error
-    if not isinstance(private, pyca_rsa.RSAPrivateKey):
-        return InvalidInputError(f"the PEM holds a {type(private).__name__}, not an RSA private key")
-    if private.key_size < MIN_IMPORT_BITS:
-        return InvalidInputError(f"the key has {private.key_size} bits; at least {MIN_IMPORT_BITS} are needed")
-    exponent = private.public_key().public_numbers().e
-    if exponent != PUBLIC_EXPONENT:
-        shown = exponent if exponent.bit_length() <= 32 else f"a {exponent.bit_length()}-bit number"
-        return InvalidInputError(f"the public exponent is {shown}; kmslib accepts only {PUBLIC_EXPONENT}")
-    return private
-
-
-class _Audited:
-    """Context manager that records one operation in the audit log when it ends."""
-
-    __slots__ = ("_custodian", "key_id", "operation", "version")
-
-    def __init__(self, custodian: KeyCustodian, operation: str, key_id: object = None) -> None:
-        self._custodian = custodian
-        self.operation = operation
-        self.key_id = key_id
-        self.version: int | None = None
-
-    def __enter__(self) -> _Audited:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> Literal[False]:
-        result = "ok" if exc is None else outcome(exc)
-        audit = self._custodian._audit
-        audit._append(self.operation, self.key_id, self.version, result)
-        if exc is None and self.operation in _KEY_CHANGES:
-            audit.flush()  # a stored custodian saves the change's entry before the call returns
-        return False
 
 
 class KeyCustodian:
@@ -382,7 +190,7 @@ class KeyCustodian:
         if clock is not None and not callable(clock):
             raise ArgumentTypeError(f"clock must be callable, not {type(clock).__name__}")
         self._gcm_limit = checked_limit(gcm_invocation_limit)
-        self._now: Clock = _utc_now if clock is None else _checked(clock)
+        self._now: Clock = utc_now if clock is None else checked_clock(clock)
         self._keys: dict[str, _Key] = {}
         self._lock = threading.RLock()
         self._store: _InMemory | SealedStore = _IN_MEMORY
@@ -409,7 +217,7 @@ class KeyCustodian:
         key = self._get(key_id)
         if key.revoked_at is None and (kind is None or key.kind == kind):
             return key
-        error = _unusable(key, kind)
+        error = states.unusable(key, kind)
         del key  # a traceback keeps its frames' locals: not the record of a key
         raise error
 
@@ -425,14 +233,20 @@ class KeyCustodian:
                 raise KeyExistsError(f"the key id {checked!r} is taken (ids of revoked keys are never reused)")
         return checked
 
-    def _create(self, key_id: str, kind: str, material: Material, audit: _Audited) -> KeyInfo:
+    def _create(
+        self, key_id: str, kind: str, material: Material, audit: _Audited, activate_at: datetime | None = None
+    ) -> KeyInfo:
         audit.version = 1
         with self._lock:
             self._require_open()
             if key_id in self._keys:
                 raise KeyExistsError(f"the key id {key_id!r} is taken (ids of revoked keys are never reused)")
             self._counted(key_id, 1, material)
-            key = _Key(key_id, kind, material.algorithm, self._now(), {1: material}, fingerprint=material.fingerprint)
+            now = self._now()
+            life = Lifecycle.new(now, activate_at)
+            key = _Key(
+                key_id, kind, material.algorithm, now, {1: material}, fingerprint=material.fingerprint, life=life
+            )
             key.publish()
             error = self._save(key.info(), key.versions)  # durable before the key exists in memory
             if error is None:
@@ -442,16 +256,133 @@ class KeyCustodian:
         del key, material  # a traceback keeps its frames' locals: not the unsaved key
         raise error
 
-    def _counted(self, key_id: str, version: int, material: Material, start: int | None = None) -> None:
-        """Give an AES-GCM version its usage counter: this custodian's limit, the store's reservations.
+    def _counted(
+        self, key_id: str, version: int, material: Material, start: int | None = None, max_uses: int | None = None
+    ) -> None:
+        """Give a version its usage counter: AES-GCM always, any kind under ``max_uses`` (section 13).
 
-        ``start`` is a loaded version's saved reservation; a new version (``None``) gets its first
-        reservation, which the store saves with it.
+        The limit is this custodian's GCM limit, or ``max_uses`` if lower; ``start`` is a loaded version's
+        saved reservation; a new version (``None``) gets its first reservation, which the store saves with it.
         """
-        if isinstance(material, AESKeyVersion) and material.usage is not None:
-            reserve = self._store.reserver(key_id, version)
-            first = first_reservation(self._gcm_limit) if start is None else 0
-            material.usage = UsageCounter(self._gcm_limit, start or 0, reserve, first)
+        limit = states.usage_limit(material.algorithm, self._gcm_limit, max_uses)
+        if limit is not None:
+            first = (policy_block(limit[0]) if limit[1] else first_reservation(limit[0])) if start is None else 0
+            material.usage = UsageCounter(limit[0], start or 0, self._store.reserver(key_id, version), first)
+            material.usage.relimit(*limit)
+
+    def _relimit(self, key: _Key) -> None:
+        """Give every live version of ``key`` the usage limit of its policy (call with the lock held)."""
+        uses = None if key.life.policy is None else key.life.policy.max_uses
+        for version, material in key.versions.items():
+            limit = states.usage_limit(material.algorithm, self._gcm_limit, uses)
+            if limit is None or material.usage is None:
+                material.usage = None
+                self._counted(key.key_id, version, material, 0, uses)
+            else:
+                material.usage.relimit(*limit)
+
+    def _apply(self, key: _Key, **changes: object) -> KeyInfo:
+        """Save, then publish, ``key`` with ``changes`` to its fields (call with the lock held)."""
+        planned = replace(key, **changes)  # type: ignore[arg-type]
+        error = self._save(planned.info(), {})  # durable before memory changes
+        if error is not None:
+            del key, planned  # a traceback keeps its frames' locals: not the record of a key
+            raise error
+        for name, value in changes.items():
+            setattr(key, name, value)
+        key.publish()  # from here on, encryption in flight sees the change (its check after the cryptography)
+        return key.info()
+
+    def _catch_up(self, key: _Key) -> None:
+        """Make the time-driven changes due on ``key`` (section 13), each saved and audited.
+
+        Activation at ``activate_at``, deactivation of older versions after ``deactivate_after``, then a
+        rotation after ``rotate_every`` or at ``max_uses`` (its new material is made outside the lock).
+        """
+        if key.view.due is None:
+            return
+        with self._lock:
+            if key.revoked_at is not None or self._closed:
+                return
+            newest, due = key.newest, key.plan(self._now())
+            if due.activate:
+                with _Audited(self, "activate_key", key.key_id):
+                    self._apply(key, life=replace(key.life, state=states.ACTIVE, activate_at=None))
+            for version in due.deactivate:
+                with _Audited(self, "deactivate_key_by_policy", key.key_id, version):
+                    self._apply(key, life=key.life.with_version(version, states.DEACTIVATED))
+        if due.rotate:
+            with _Audited(self, "rotate_key_by_policy", key.key_id) as audit:
+                self._rotate(key.key_id, audit, after=newest)
+
+    def _renewed(self, key: _Key, version: int) -> bool:
+        """Whether ``key`` rotated by its policy because ``version`` reached its ``max_uses`` (then try again)."""
+        if not key.rotates_at_limit(version):
+            return False
+        self._catch_up(key)
+        return True
+
+    def _protect(
+        self, key_id: object, kind: str, use: states.Use, *, kek: bool = False
+    ) -> tuple[_Key, int, str, bytes | bytearray | KMSError]:
+        """Encrypt, wrap or sign with the newest version of a live key: ``use(material)``.
+
+        ``use`` returns the payload, the error that refuses it, or ``None`` (the material refused:
+        destroyed meanwhile, or at its limit).
+
+        Returns:
+            ``(key record, version, token header, payload)``, once the version is known to be still allowed
+            after the cryptography (a rotation at ``max_uses`` makes a second try); or, in place of the
+            payload, the error to raise (by the caller, which drops the key record first).
+        """
+        for attempt in (1, 2):
+            key, (version, material, header) = self._sealer(key_id, kind, kek=kek)
+            result = use(material)
+            if isinstance(result, (bytes, bytearray)) and version not in key.view.no_protect:  # read after use
+                return key, version, header, result
+            if isinstance(result, KMSError) or attempt == 2 or not self._renewed(key, version):
+                return key, version, header, result if isinstance(result, KMSError) else _unencrypted(key, version)
+            del key, material, result  # a traceback of the second try keeps its frames' locals
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _sealer(self, key_id: object, kind: str, *, kek: bool = False) -> tuple[_Key, tuple[int, Material, str]]:
+        """A live key of ``kind`` (an AES-GCM one for a ``kek``) and what encrypting needs, changes due made.
+
+        Raises:
+            KeyStateError, KeyRevokedError, KeyTypeError, KeyNotFoundError: from a frame that holds no key record.
+        """
+        key = self._keys.get(key_id) if type(key_id) is str else None
+        current = None if key is None else key.sealing(kind, kek=kek)
+        if current is None:
+            key = None  # a traceback keeps its frames' locals: not the record of a key of another kind
+            with self._lock:
+                key = self._kek(key_id) if kek else self._live(key_id, kind)
+            self._catch_up(key)
+            current = key.current
+            if current is None:
+                error = _unencrypted(key, key.newest)
+                del key  # a traceback keeps its frames' locals: not the record of a key
+                raise error
+        assert key is not None
+        return key, current
+
+    def _change(
+        self, operation: str, key_id: object, target: str, version: object = None, reason: object = None
+    ) -> KeyInfo:
+        """Move a key, or one version of it, to state ``target`` (section 13): checked, saved, published, audited."""
+        with _Audited(self, operation, key_id) as audit:
+            audit.version = checked = states.checked_version(version)
+            why = states.checked_reason(reason, required=target == states.COMPROMISED)
+            with self._lock:
+                key = self._live(key_id)
+            self._catch_up(key)
+            with self._lock:
+                key = self._live(key_id)
+                changes = key.moved(target, checked, why)
+                if isinstance(changes, KMSError):
+                    del key  # a traceback keeps its frames' locals: not the record of a key
+                    raise changes
+                return self._apply(key, **changes)
 
     def _save(self, info: KeyInfo, new_versions: dict[int, Material]) -> StoreError | None:
         """Write a key change to the store (with the lock held); the error if it was not saved, returned.
@@ -476,36 +407,27 @@ class KeyCustodian:
         self, operation: str, key_id: object, kind: str, plaintext: object, associated_data: object = None
     ) -> str:
         """Encrypt with the newest version of a live key of ``kind``; return the token."""
-        version = key = current = material = data = None
+        version = key = data = None
         try:
             data = plaintext if type(plaintext) is bytes else _checks.data(plaintext, "plaintext")
             aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
-            key = self._keys.get(key_id) if type(key_id) is str else None
-            current = key.current if key is not None and key.kind == kind else None
-            if current is None:
-                with self._lock:
-                    key = self._live(key_id, kind)
-                    current = key.current
-            assert key is not None  # a live key always has a newest version
-            assert current is not None
-            version, material, header = current
-            if aad is not None or len(data) > material.max_plaintext:
-                error = _admission(material, len(data), aad)
-                if error is not None:
-                    raise error
-            payload = material.encrypt(data, aad)
-            if payload is None or version in key.revoked_versions:  # revoked while it was encrypting, or at its limit
-                raise _unencrypted(key, version)
+            key, version, header, payload = self._protect(  # data is bytes here; the closure sees its clearing below
+                key_id,
+                kind,
+                lambda m: _admission(m, len(data), aad) or m.encrypt(data, aad),  # type: ignore[arg-type]
+            )
+            if isinstance(payload, KMSError):
+                raise payload
             token = header + self._encode_payload(payload)
         except BaseException as exc:
-            key = current = material = data = plaintext = None
+            key = data = plaintext = None
             self._audit._append(operation, key_id, version, outcome(exc))
             raise
         audit = self._audit  # success: the record goes straight in, with the key's plain id
         try:
             audit._record((audit._now(), operation, key.key_id, version, "ok"))
         except BaseException:  # the store could not save the log (a full disk): drop the secrets first
-            key = current = material = data = plaintext = None
+            key = data = plaintext = None
             raise
         return token
 
@@ -517,6 +439,7 @@ class KeyCustodian:
         token: object,
         associated_data: object,
         encoding: object,
+        allow: bool = False,
     ) -> str | bytes:
         """Decrypt ``token`` with the version it names of a live key of ``kind``; return the plaintext."""
         version = key = material = plaintext = result = None
@@ -524,21 +447,23 @@ class KeyCustodian:
             enc = encoding if encoding is None or encoding == "utf-8" else _checks.encoding(encoding)
             aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
             key = self._keys.get(key_id) if type(key_id) is str else None
-            if key is None or key.current is None or key.kind != kind:
+            if key is None or key.current is None or key.kind != kind or key.view.due is not None:
                 with self._lock:
                     key = self._live(key_id, kind)
+                self._catch_up(key)
             version, algorithm, payload = parse_token(token)  # a problem with the key is reported first
             # _open's steps, inlined on this hot path (a call costs over 1% of a round trip):
             material = key.versions.get(version)
             if material is None or material.algorithm != algorithm:
-                raise _refusal(key, version)
+                raise _refusal(key, version, allow)
             if aad is not None:
                 error = _admission(material, 0, aad)
                 if error is not None:
                     raise error
             plaintext = material.decrypt(payload, aad)
-            if plaintext is None or version in key.revoked_versions:  # read after the cryptography
-                raise _refusal(key, version)
+            view = key.view  # read after the cryptography
+            if plaintext is None or version in view.no_process or (version in view.compromised and not allow):
+                raise _refusal(key, version, allow)
             result = plaintext if enc is None else _decode(plaintext, enc)  # bytes unless asked for text
             if result is None:
                 raise DecryptionError()
@@ -548,6 +473,8 @@ class KeyCustodian:
             raise
         audit = self._audit  # success: the record goes straight in, with the key's plain id
         try:
+            if version in key.view.compromised:  # the owner read old data under a compromised version
+                audit._append("allow_compromised", key.key_id, version, "ok")
             audit._record((audit._now(), operation, key.key_id, version, "ok"))
         except BaseException:  # the store could not save the log (a full disk): drop the secrets first
             key = material = plaintext = result = None
@@ -556,13 +483,15 @@ class KeyCustodian:
 
     # ------------------------------------------------------------------ AES
 
-    def establish_aes_key(self, key_id: str, *, mode: str = "gcm") -> KeyInfo:
+    def establish_aes_key(self, key_id: str, *, mode: str = "gcm", activate_at: datetime | None = None) -> KeyInfo:
         """Create a new AES-256 key from the OS CSPRNG.
 
         Args:
             key_id: the new key's id.
             mode: ``"gcm"`` (AES-256-GCM, authenticated: the default) or ``"cbc"``
                 (AES-256-CBC with PKCS7, as the original description specifies).
+            activate_at: a later time (timezone-aware) makes the key ``pre-activation`` until the
+                custodian's clock reaches it: no use at all before then (section 13).
 
         Returns:
             The new key's :class:`KeyInfo` (metadata only).
@@ -574,8 +503,8 @@ class KeyCustodian:
         """
         with _Audited(self, "establish_aes_key", key_id) as audit:
             checked = self._require_free(key_id)
-            mode = _checks.choice(mode, "mode", AES_MODES)
-            return self._create(checked, "aes", AESKeyVersion.generate(mode), audit)
+            mode, when = _checks.choice(mode, "mode", AES_MODES), states.checked_activation(activate_at)
+            return self._create(checked, "aes", AESKeyVersion.generate(mode), audit, when)
 
     def import_aes_key(self, key_id: str, key_bytes: bytes, *, mode: str = "gcm") -> KeyInfo:
         """Bring your own AES-256 key: keep ``key_bytes`` as version 1 of a new key.
@@ -625,14 +554,32 @@ class KeyCustodian:
 
     @overload
     def decrypt_data_aes(
-        self, key_id: str, token: str, *, associated_data: str | bytes | None = ..., encoding: str = ...
+        self,
+        key_id: str,
+        token: str,
+        *,
+        associated_data: str | bytes | None = ...,
+        encoding: str = ...,
+        allow_compromised: bool = ...,
     ) -> str: ...
     @overload
     def decrypt_data_aes(
-        self, key_id: str, token: str, *, associated_data: str | bytes | None = ..., encoding: None
+        self,
+        key_id: str,
+        token: str,
+        *,
+        associated_data: str | bytes | None = ...,
+        encoding: None,
+        allow_compromised: bool = ...,
     ) -> bytes: ...
     def decrypt_data_aes(
-        self, key_id: str, token: str, *, associated_data: str | bytes | None = None, encoding: str | None = "utf-8"
+        self,
+        key_id: str,
+        token: str,
+        *,
+        associated_data: str | bytes | None = None,
+        encoding: str | None = "utf-8",
+        allow_compromised: bool = False,
     ) -> str | bytes:
         """Decrypt a token with the AES key version it names.
 
@@ -641,6 +588,8 @@ class KeyCustodian:
             token: a token made by :meth:`encrypt_data_aes` (or built by the documented format).
             associated_data: the associated data given at encryption (GCM only).
             encoding: how to decode the plaintext; ``None`` returns bytes.
+            allow_compromised: the owner reads old data under a compromised key or version (audited
+                as ``allow_compromised``; section 13).
 
         Returns:
             The plaintext, as ``str`` (or bytes with ``encoding=None``).
@@ -649,15 +598,19 @@ class KeyCustodian:
             DecryptionError: a malformed or tampered token, another key's token, other
                 associated data, or bytes that are not text: always the same message.
             KeyRevokedError: the key, or the token's version, was revoked.
+            KeyStateError: the key is pre-activation or suspended, or it or the version is compromised.
             KeyNotFoundError, KeyTypeError: no such key, or an RSA key.
             InvalidInputError: associated data for a CBC key, or a bad argument.
 
         """
-        return self._unseal("decrypt_data_aes", key_id, "aes", token, associated_data, encoding)
+        allow = states.checked_flag(allow_compromised, "allow_compromised")
+        return self._unseal("decrypt_data_aes", key_id, "aes", token, associated_data, encoding, allow)
 
     # ------------------------------------------------------------------ RSA
 
-    def generate_rsa_pair(self, key_id: str, *, key_size: int = 2048, padding: str = "oaep") -> KeyInfo:
+    def generate_rsa_pair(
+        self, key_id: str, *, key_size: int = 2048, padding: str = "oaep", activate_at: datetime | None = None
+    ) -> KeyInfo:
         """Generate an RSA key pair (public exponent 65537).
 
         Args:
@@ -665,6 +618,7 @@ class KeyCustodian:
             key_size: 2048 (the default), 3072 or 4096 bits.
             padding: ``"oaep"`` (OAEP with SHA-256: the default) or ``"pkcs1v15"``
                 (PKCS#1 v1.5, as the original description specifies).
+            activate_at: as for :meth:`establish_aes_key`.
 
         Returns:
             The new key's :class:`KeyInfo`.
@@ -681,7 +635,8 @@ class KeyCustodian:
                 raise ArgumentTypeError(f"key_size must be an int, not {type(key_size).__name__}")
             if key_size not in KEY_SIZES:
                 raise InvalidInputError(f"key_size must be one of {', '.join(map(str, KEY_SIZES))}, not {key_size}")
-            return self._create(checked, "rsa", RSAKeyVersion.generate(key_size, padding), audit)
+            when = states.checked_activation(activate_at)
+            return self._create(checked, "rsa", RSAKeyVersion.generate(key_size, padding), audit, when)
 
     def import_rsa_key(
         self, key_id: str, pem: str | bytes, *, padding: str = "oaep", password: str | bytes | None = None
@@ -706,7 +661,7 @@ class KeyCustodian:
         with _Audited(self, "import_rsa_key", key_id) as audit:
             checked = self._require_free(key_id)
             padding = _checks.choice(padding, "padding", RSA_PADDINGS)
-            loaded = _rsa_private_key(
+            loaded = private_key_from_pem(
                 _checks.text_or_bytes_pem(pem, "pem"), _checks.optional_data(password, "password")
             )
             if isinstance(loaded, KMSError):
@@ -733,16 +688,21 @@ class KeyCustodian:
         return self._seal("encrypt_data_rsa", key_id, "rsa", plaintext)
 
     @overload
-    def decrypt_data_rsa(self, key_id: str, token: str, *, encoding: str = ...) -> str: ...
+    def decrypt_data_rsa(
+        self, key_id: str, token: str, *, encoding: str = ..., allow_compromised: bool = ...
+    ) -> str: ...
     @overload
-    def decrypt_data_rsa(self, key_id: str, token: str, *, encoding: None) -> bytes: ...
-    def decrypt_data_rsa(self, key_id: str, token: str, *, encoding: str | None = "utf-8") -> str | bytes:
+    def decrypt_data_rsa(self, key_id: str, token: str, *, encoding: None, allow_compromised: bool = ...) -> bytes: ...
+    def decrypt_data_rsa(
+        self, key_id: str, token: str, *, encoding: str | None = "utf-8", allow_compromised: bool = False
+    ) -> str | bytes:
         """Decrypt a token with the RSA key version it names.
 
         Args:
             key_id: the RSA key's id.
             token: a token made by :meth:`encrypt_data_rsa`.
             encoding: how to decode the plaintext; ``None`` returns bytes.
+            allow_compromised: as for :meth:`decrypt_data_aes`.
 
         Returns:
             The plaintext. With PKCS#1 v1.5 a forged token may yield pseudo-random bytes
@@ -754,15 +714,18 @@ class KeyCustodian:
             KeyNotFoundError, KeyTypeError: no such key, or an AES key.
 
         """
-        return self._unseal("decrypt_data_rsa", key_id, "rsa", token, None, encoding)
+        allow = states.checked_flag(allow_compromised, "allow_compromised")
+        return self._unseal("decrypt_data_rsa", key_id, "rsa", token, None, encoding, allow)
 
     def export_public_key(self, key_id: str) -> str:
         """Return the public key of an RSA key's newest version as SubjectPublicKeyInfo PEM.
 
-        Secret material is never exported.
+        Secret material is never exported. A pre-activation, suspended or compromised key (or a
+        compromised newest version) exports nothing, as AWS KMS's ``GetPublicKey`` refuses a disabled key.
 
         Raises:
             KeyTypeError: the key is an AES key (it has no public half).
+            KeyStateError: the key's state forbids it (section 13).
             KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
 
         """
@@ -770,10 +733,13 @@ class KeyCustodian:
             with self._lock:
                 key = self._live(key_id)
                 audit.version, material, name = key.newest, key.versions[key.newest], key.key_id
+                error = key.state_error(key.newest)
             del key
-            if not isinstance(material, (RSAKeyVersion, SigningKeyVersion)):
+            if error is not None or not isinstance(material, (RSAKeyVersion, SigningKeyVersion)):
                 del material  # a traceback keeps its frames' locals: not an AES key
-                raise KeyTypeError(f"key {name!r} is an AES key: it has no public key, and secrets are never exported")
+                raise error or KeyTypeError(
+                    f"key {name!r} is an AES key: it has no public key, and secrets are never exported"
+                )
             return material.public_pem()
 
     # ------------------------------------------------------------------ Diffie-Hellman
@@ -892,13 +858,21 @@ class KeyCustodian:
 
     # ------------------------------------------------------------------ signatures
 
-    def generate_signing_key(self, key_id: str, *, algorithm: str = "ed25519", key_size: int | None = None) -> KeyInfo:
+    def generate_signing_key(
+        self,
+        key_id: str,
+        *,
+        algorithm: str = "ed25519",
+        key_size: int | None = None,
+        activate_at: datetime | None = None,
+    ) -> KeyInfo:
         """Create a signing key pair (contract section 8); ``KeyInfo.kind`` is ``"signing"``.
 
         Args:
             key_id: the new key's id.
             algorithm: ``"ed25519"`` (the default), ``"ecdsa-p256-sha256"`` or ``"rsa-pss-sha256"``.
             key_size: RSA-PSS only: 2048 (the default), 3072 or 4096.
+            activate_at: as for :meth:`establish_aes_key`.
 
         Raises:
             KeyExistsError: the id is taken.
@@ -913,7 +887,8 @@ class KeyCustodian:
                     raise ArgumentTypeError(f"key_size must be an int or None, not {type(key_size).__name__}")
                 if algorithm != RSA_PSS or key_size not in RSA_PSS_SIZES:
                     raise InvalidInputError("key_size applies to rsa-pss-sha256 only: 2048, 3072 or 4096")
-            return self._create(checked, "signing", SigningKeyVersion.generate(algorithm, key_size), audit)
+            when = states.checked_activation(activate_at)
+            return self._create(checked, "signing", SigningKeyVersion.generate(algorithm, key_size), audit, when)
 
     def sign(self, key_id: str, message: str | bytes, *, deterministic: bool = False) -> str:
         """Sign ``message`` with the newest version of a signing key.
@@ -946,44 +921,47 @@ class KeyCustodian:
         Returns the bytes signed and the signature token. Revocation is strict: a version revoked
         while it was signing gives the revoked error, not a signature.
         """
-        version = key = material = None
+        version = key = None
         try:
             signed = data()
-            with self._lock:
-                key = self._live(key_id, "signing")
-                current = key.current
-            assert current is not None
-            version, material, header = current
-            assert isinstance(material, SigningKeyVersion)
-            signature = material.sign(signed, deterministic=deterministic)
-            if signature is None or version in key.revoked_versions:  # revoked while it was signing
-                raise _refusal(key, version)
+            key, version, header, signature = self._protect(
+                key_id,
+                "signing",
+                lambda material: material.sign(signed, deterministic=deterministic),  # type: ignore[union-attr]
+            )
+            if isinstance(signature, KMSError):
+                raise signature
             token = header + self._encode_payload(signature)
         except BaseException as exc:
-            key = material = None
+            key = None
             self._audit._append(operation, key_id, version, outcome(exc))
             raise
         self._audit._append(operation, key.key_id, version, "ok")
         return signed, token
 
-    def verify(self, key_id: str, message: str | bytes, signature: str) -> None:
+    def verify(self, key_id: str, message: str | bytes, signature: str, *, allow_compromised: bool = False) -> None:
         """Check a signature made by :meth:`sign`, with the version its token names.
 
-        Old signatures still verify after a rotation; a signature by a revoked version does not.
+        Old signatures still verify after a rotation, and after a deactivation; a signature by a
+        revoked version does not, nor one by a compromised version unless its owner passes
+        ``allow_compromised=True`` (audited as ``allow_compromised``; section 13).
 
         Raises:
             SignatureError: a malformed token, another key's signature, or a changed message: one message for all.
             KeyRevokedError: the key, or the token's version, was revoked.
+            KeyStateError: the key is pre-activation or suspended, or it or the version is compromised.
             KeyTypeError, KeyNotFoundError: an encryption key, or no such key.
 
         """
         version = key = material = None
         try:
             data = _checks.data(message, "message")
+            allow = states.checked_flag(allow_compromised, "allow_compromised")
             if not isinstance(signature, str):
                 raise ArgumentTypeError(f"signature must be a str token, not {type(signature).__name__}")
             with self._lock:
                 key = self._live(key_id, "signing")
+            self._catch_up(key)
             try:
                 version, algorithm, payload = parse_token(signature)
             except DecryptionError:
@@ -991,9 +969,9 @@ class KeyCustodian:
             if version is None:
                 raise SignatureError()
             material = key.versions.get(version)
-            if material is None or material.algorithm != algorithm:
-                error = _refusal(key, version)
-                raise error if isinstance(error, KeyRevokedError) else SignatureError()
+            if material is None or material.algorithm != algorithm or _refused(key, version, allow):
+                error = _refusal(key, version, allow)
+                raise error if isinstance(error, (KeyRevokedError, KeyStateError)) else SignatureError()
             assert isinstance(material, SigningKeyVersion)
             if not material.verifies(data, payload):
                 raise SignatureError()
@@ -1002,6 +980,8 @@ class KeyCustodian:
             self._audit._append("verify", key_id, version, outcome(exc))
             raise
         assert key is not None
+        if version in key.view.compromised:  # the owner checked an old signature of a compromised version
+            self._audit._append("allow_compromised", key.key_id, version, "ok")
         self._audit._append("verify", key.key_id, version, "ok")
 
     def sign_audit_checkpoint(self, key_id: str) -> str:
@@ -1086,17 +1066,15 @@ class KeyCustodian:
         problem = None if aad is None else envelope.too_long(0, len(aad))
         if problem is not None:
             raise MessageTooLongError(problem)
-        with self._lock:
-            key = self._kek(key_id)
-            current = key.current
-        assert current is not None
-        version, material, header = current
         data_key = secrets.token_bytes(envelope.DATA_KEY_BYTES)
-        payload = material.encrypt(data_key, aad)
-        if payload is None or version in key.revoked_versions:  # revoked while it was wrapping, or at its limit
-            error = _unencrypted(key, version)
-            del key, current, material, data_key  # a traceback keeps its frames' locals
-            raise error
+        try:
+            key, version, header, payload = self._protect(key_id, "aes", lambda m: m.encrypt(data_key, aad), kek=True)
+        except BaseException:
+            del data_key  # the error passes through this frame: drop the data key first (a bare raise adds no context)
+            raise
+        if isinstance(payload, KMSError):
+            del key, data_key  # a traceback keeps its frames' locals
+            raise payload
         return key.key_id, version, data_key, header + self._encode_payload(payload)
 
     def generate_data_key_without_plaintext(self, key_id: str, *, associated_data: str | bytes | None = None) -> str:
@@ -1145,8 +1123,8 @@ class KeyCustodian:
             name, version, data_key, wrapped = self._new_data_key(key_id, aad)
             sealed = envelope.seal_data(data_key, wrapped, view, aad or b"")
             key = self._keys[name]
-            if version in key.revoked_versions:  # revoked while it was encrypting
-                raise _refusal(key, version)
+            if version in key.view.no_protect:  # revoked, suspended... while it was encrypting
+                raise _unencrypted(key, version)
         except BaseException as exc:
             key = data_key = view = None
             self._audit._append("encrypt_envelope", key_id, version, outcome(exc))
@@ -1159,7 +1137,7 @@ class KeyCustodian:
         return sealed
 
     def _unwrap(
-        self, key_id: object, sealed: object, associated_data: object
+        self, key_id: object, sealed: object, associated_data: object, allow: bool = False
     ) -> tuple[_Key, int, bytes, memoryview, bytes | None]:
         """Open an envelope's wrapped data key: ``(key record, version, data key, body, associated data)``.
 
@@ -1170,6 +1148,7 @@ class KeyCustodian:
         aad = _checks.optional_data(associated_data, "associated_data")
         with self._lock:
             key = self._kek(key_id)  # a problem with the key is reported first
+        self._catch_up(key)
         problem = None if aad is None else envelope.too_long(0, len(aad))
         if problem is not None:
             del key  # a traceback keeps its frames' locals: not the record of a key
@@ -1181,14 +1160,19 @@ class KeyCustodian:
             raise DecryptionError()  # outside the except block: no context
         version, algorithm, payload = parsed
         try:
-            data_key = _open(key, version, algorithm, payload, aad)
+            data_key = _open(key, version, algorithm, payload, aad, allow)
         except BaseException:
             del key  # the error passes through this frame: drop the key's record first (a bare raise adds no context)
             raise
         return key, version, data_key, parts[1], aad
 
     def decrypt_envelope(
-        self, key_id: str, sealed: bytes | bytearray | memoryview, *, associated_data: str | bytes | None = None
+        self,
+        key_id: str,
+        sealed: bytes | bytearray | memoryview,
+        *,
+        associated_data: str | bytes | None = None,
+        allow_compromised: bool = False,
     ) -> bytes:
         """Decrypt an envelope made by :meth:`encrypt_envelope` (or by hand, by the format).
 
@@ -1196,6 +1180,7 @@ class KeyCustodian:
             key_id: the KEK that wrapped its data key.
             sealed: the envelope, bytes-like.
             associated_data: the same as at encryption.
+            allow_compromised: as for :meth:`decrypt_data_aes`.
 
         Returns:
             The data.
@@ -1204,6 +1189,7 @@ class KeyCustodian:
             DecryptionError: a malformed, truncated or tampered envelope, another KEK, or other
                 associated data: always the same message, with no cause.
             KeyRevokedError: the KEK, or the version that wrapped the data key, was revoked.
+            KeyStateError: the KEK is pre-activation or suspended, or it or the version is compromised.
             KeyTypeError, KeyNotFoundError: not an AES-256-GCM key, or no such key.
             MessageTooLongError: ``associated_data`` is longer than
                 :data:`kmslib.envelope.MAX_ASSOCIATED_DATA_BYTES` (no envelope can have been made with it).
@@ -1211,7 +1197,8 @@ class KeyCustodian:
         """
         version = key = data_key = None
         try:
-            key, version, data_key, body, aad = self._unwrap(key_id, sealed, associated_data)
+            allow = states.checked_flag(allow_compromised, "allow_compromised")
+            key, version, data_key, body, aad = self._unwrap(key_id, sealed, associated_data, allow)
             data = envelope.open_data(data_key, body, aad or b"")
             if data is None:
                 raise DecryptionError()
@@ -1220,6 +1207,8 @@ class KeyCustodian:
             self._audit._append("decrypt_envelope", key_id, version, outcome(exc))
             raise
         try:
+            if version in key.view.compromised:  # the owner read old data under a compromised version
+                self._audit._append("allow_compromised", key.key_id, version, "ok")
             self._audit._append("decrypt_envelope", key.key_id, version, "ok")
         except BaseException:  # the store could not save the log (a full disk): drop the secrets first
             key = data_key = data = None
@@ -1253,11 +1242,11 @@ class KeyCustodian:
             old = version
             current = key.current
             if current is None:
-                raise _refusal(key, version)
+                raise _unencrypted(key, key.newest)
             version, material, header = current
             payload = material.encrypt(data_key, aad)
-            if payload is None or old in key.revoked_versions or version in key.revoked_versions:
-                raise _unencrypted(key, old if old in key.revoked_versions else version)
+            if payload is None or _refused(key, old, False) or version in key.view.no_protect:
+                raise _refusal(key, old) if _refused(key, old, False) else _unencrypted(key, version)
             result = envelope.rewrapped(header + self._encode_payload(payload), body)
         except BaseException as exc:
             key = data_key = material = current = None
@@ -1283,28 +1272,60 @@ class KeyCustodian:
 
         Raises:
             KeyNotFoundError, KeyRevokedError: no such key, or a revoked one.
+            KeyStateError: the key is not active (pre-activation, suspended, deactivated or compromised).
 
         """
         with _Audited(self, "rotate_key", key_id) as audit:
-            with self._lock:
-                key = self._live(key_id)
-                newest = key.versions[key.newest]
-            fresh = newest.successor()  # outside the lock: RSA key generation is slow
-            with self._lock:
-                key = self._live(key_id)
-                self._counted(key.key_id, key.newest + 1, fresh)
-                planned = replace(key.info(), version=key.newest + 1, fingerprint=fresh.fingerprint)
-                error = self._save(planned, {key.newest + 1: fresh})  # durable before memory changes
-                if error is not None:
-                    fresh.destroy()
-                    del key, newest, fresh  # a traceback keeps its frames' locals: no key material
-                    raise error
-                key.newest += 1
-                key.versions = {**key.versions, key.newest: fresh}
-                key.fingerprint = fresh.fingerprint
-                key.publish()
-                audit.version = key.newest
-                return key.info()
+            info = self._rotate(key_id, audit)
+            assert info is not None
+            return info
+
+    def _rotate(self, key_id: object, audit: _Audited, after: int | None = None) -> KeyInfo | None:
+        """Add a version to an active key; with ``after``, only if its newest is still that (a rotation by policy)."""
+        with self._lock:
+            key = self._rotatable(key_id, audit, after, None)
+            if key is None:
+                return None
+            newest = key.versions[key.newest]
+        fresh = newest.successor()  # outside the lock: RSA key generation is slow
+        del newest
+        with self._lock:
+            key = self._rotatable(key_id, audit, after, fresh)
+            if key is None:
+                return None
+            policy = key.life.policy
+            self._counted(key.key_id, key.newest + 1, fresh, None, None if policy is None else policy.max_uses)
+            life = replace(key.life, created=(*key.life.created, self._now()))
+            planned = replace(key, newest=key.newest + 1, fingerprint=fresh.fingerprint, life=life)
+            error = self._save(planned.info(), {key.newest + 1: fresh})  # durable before memory changes
+            if error is not None:
+                fresh.destroy()
+                del key, fresh, planned  # a traceback keeps its frames' locals: no key material
+                raise error
+            key.newest += 1
+            key.versions = {**key.versions, key.newest: fresh}
+            key.fingerprint, key.life = fresh.fingerprint, life
+            key.publish()
+            audit.version = key.newest
+            return key.info()
+
+    def _rotatable(self, key_id: object, audit: _Audited, after: int | None, fresh: Material | None) -> _Key | None:
+        """The record of a key that may rotate now (call with the lock held), or ``None``.
+
+        ``None``: a rotation by policy is no longer due (another thread made it); then nothing is
+        audited, and ``fresh`` is destroyed.
+        """
+        key = self._live(key_id)
+        error = key.state_error(None, protect=True)
+        if error is None and (after is None or key.newest == after):
+            return key
+        if fresh is not None:
+            fresh.destroy()
+        del key, fresh  # a traceback keeps its frames' locals: not the record of a key
+        if error is not None:
+            raise error
+        audit.operation = ""
+        return None
 
     def rewrap(self, key_id: str, token: str, *, associated_data: str | bytes | None = None) -> str:
         """Re-encrypt a token under the key's newest version, without returning the plaintext.
@@ -1328,19 +1349,20 @@ class KeyCustodian:
             aad = _checks.optional_data(associated_data, "associated_data")
             with self._lock:
                 key = self._live(key_id)
+            self._catch_up(key)
             version, algorithm, payload = parse_token(token)
             old = version
             plaintext = _open(key, version, algorithm, payload, aad)
             current = key.current
-            if current is None:  # the whole key was revoked meanwhile
-                raise _refusal(key, version)
+            if current is None:  # the key was revoked, suspended... meanwhile
+                raise _unencrypted(key, key.newest)
             version, material, header = current
             error = _admission(material, len(plaintext), aad)
             if error is not None:
                 raise error
             rewrapped = material.encrypt(plaintext, aad)
-            if rewrapped is None or old in key.revoked_versions or version in key.revoked_versions:
-                raise _unencrypted(key, old if old in key.revoked_versions else version)
+            if rewrapped is None or _refused(key, old, False) or version in key.view.no_protect:
+                raise _refusal(key, old) if _refused(key, old, False) else _unencrypted(key, version)
             result = header + self._encode_payload(rewrapped)
         except BaseException as exc:
             key = current = material = plaintext = None
@@ -1376,31 +1398,131 @@ class KeyCustodian:
 
         """
         with _Audited(self, "invalidate_key", key_id) as audit:
-            if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-                raise ArgumentTypeError(f"version must be an int or None, not {type(version).__name__}")
-            if reason is not None:
-                if not isinstance(reason, str):
-                    raise ArgumentTypeError(f"reason must be a str or None, not {type(reason).__name__}")
-                if len(reason) > _MAX_REASON:
-                    raise InvalidInputError(f"reason is {len(reason)} characters long; the limit is {_MAX_REASON}")
-            reason = None if reason is None else str.__str__(reason)
+            version, reason = states.checked_version(version), states.checked_reason(reason)
             with self._lock:
                 key = self._live(key_id)
                 audit.version = version
-                error = None if version is None else _version_refusal(key, version)
+                error = None if version is None else states.version_refusal(key, version)
                 if error is None:
                     when = self._now() if version is None else None
                     planned = replace(key)  # the revocation, worked out on a copy, is saved first
-                    _revoke(planned, version, reason, when)
+                    states.revoke(planned, version, reason, when)
                     error = self._save(planned.info(), {})
                     if error is None:
-                        doomed = _revoke(key, version, reason, when)
+                        doomed = states.revoke(key, version, reason, when)
             if error is not None:
                 key = planned = None  # type: ignore[assignment]  # a traceback keeps its frames' locals: not the record of a live key
                 raise error
             for material in doomed:  # nothing can reach them any more: overwrite what Python allows
                 material.destroy()
             return REVOCATION_SUCCESSFUL
+
+    # ------------------------------------------------------------------ states and cryptoperiods (section 13)
+
+    def suspend_key(self, key_id: str, *, reason: str | None = None) -> KeyInfo:
+        """Suspend an active key: nothing works with it (not even decryption) until :meth:`resume_key`.
+
+        Stricter than NIST SP 800-57 Pt 1 section 7.3, which lets a suspended key still process old
+        data at the recipient's risk: kmslib stops every use while an incident is investigated.
+
+        Args:
+            key_id: the key's id.
+            reason: why, kept as the key's ``reason`` (at most 500 characters).
+
+        Returns:
+            The key's :class:`KeyInfo`, in state ``"suspended"``.
+
+        Raises:
+            KeyStateError: the key is not active (the message names its state).
+            KeyRevokedError, KeyNotFoundError: a revoked key, or no such key.
+
+        """
+        return self._change("suspend_key", key_id, states.SUSPENDED, None, reason)
+
+    def resume_key(self, key_id: str) -> KeyInfo:
+        """Make a suspended key active again.
+
+        Raises:
+            KeyStateError: the key is not suspended (the message names its state).
+            KeyRevokedError, KeyNotFoundError: a revoked key, or no such key.
+        """
+        return self._change("resume_key", key_id, states.ACTIVE)
+
+    def deactivate_key(self, key_id: str, *, version: int | None = None, reason: str | None = None) -> KeyInfo:
+        """Deactivate a key, or one older version: it decrypts, unwraps and verifies, never encrypts, wraps or signs.
+
+        The end of an originator-usage period (NIST SP 800-57 Pt 1 section 5.3); nothing is destroyed.
+
+        Args:
+            key_id: the key's id.
+            version: one version (not the newest: rotate first); ``None``, the whole key.
+            reason: why (at most 500 characters).
+
+        Returns:
+            The key's :class:`KeyInfo`.
+
+        Raises:
+            KeyStateError: the key (or the version) is in a state that cannot be deactivated (named).
+            KeyRevokedError, KeyNotFoundError: a revoked key or version, or no such key or version.
+            InvalidInputError: ``version`` is the newest.
+
+        """
+        return self._change("deactivate_key", key_id, states.DEACTIVATED, version, reason)
+
+    def mark_compromised(self, key_id: str, *, version: int | None = None, reason: str) -> KeyInfo:
+        """Mark a key, or one version, compromised: the material is kept, and every use is refused.
+
+        The owner may still decrypt or verify old data with ``allow_compromised=True`` (audited).
+        A compromised newest version stops encryption until :meth:`rotate_key`.
+
+        Args:
+            key_id: the key's id.
+            version: one version; ``None``, the whole key.
+            reason: why: required, kept for the investigation (at most 500 characters).
+
+        Returns:
+            The key's :class:`KeyInfo`.
+
+        Raises:
+            KeyStateError: it is already compromised (the message names the state).
+            KeyRevokedError, KeyNotFoundError: a revoked key or version, or no such key or version.
+            InvalidInputError, ArgumentTypeError: no reason, or a bad argument.
+
+        """
+        return self._change("mark_compromised", key_id, states.COMPROMISED, version, reason)
+
+    def set_rotation_policy(
+        self,
+        key_id: str,
+        *,
+        rotate_every: timedelta | None = None,
+        deactivate_after: timedelta | None = None,
+        max_uses: int | None = None,
+    ) -> KeyInfo:
+        """Give a key a cryptoperiod (see :mod:`kmslib.states`); all three ``None`` removes the policy.
+
+        Args:
+            key_id: the key's id.
+            rotate_every: rotate on the first use once the newest version is this old.
+            deactivate_after: deactivate each older version once it has not been the newest for this long.
+            max_uses: the most encryptions, wraps and signatures per version (at most 2**32); at the
+                limit the key rotates if ``rotate_every`` is set, else raises ``KeyStateError``.
+
+        Returns:
+            The key's :class:`KeyInfo`, with its ``policy``.
+
+        Raises:
+            ArgumentTypeError, InvalidInputError: a bad period or count; nothing changes.
+            KeyRevokedError, KeyNotFoundError: a revoked key, or no such key.
+
+        """
+        with _Audited(self, "set_rotation_policy", key_id):
+            policy = states.checked_policy(rotate_every, deactivate_after, max_uses)
+            with self._lock:
+                key = self._live(key_id)
+                info = self._apply(key, life=replace(key.life, policy=policy))
+                self._relimit(key)
+                return info
 
     # ------------------------------------------------------------------ the store (contract section 9)
 
@@ -1455,23 +1577,11 @@ class KeyCustodian:
         passphrase = shares = None
         custodian._store = store
         for info, versions in loaded.keys:
+            uses = None if info.policy is None else info.policy.max_uses
             for version, material in versions.items():
-                custodian._counted(info.key_id, version, material, loaded.usage.get((info.key_id, version), 0))
-            key = _Key(
-                info.key_id,
-                info.kind,
-                info.algorithm,
-                info.created_at,
-                versions,
-                newest=info.version,
-                fingerprint=info.fingerprint,
-                revoked_versions=frozenset(info.revoked_versions),
-                revoked_at=info.revoked_at,
-                reason=info.reason,
-                version_reasons=info.version_reasons,
-            )
-            key.publish()
-            custodian._keys[info.key_id] = key
+                start = loaded.usage.get((info.key_id, version), 0)
+                custodian._counted(info.key_id, version, material, start, uses)
+            custodian._keys[info.key_id] = _Key.loaded(info, versions)
         wake = store.start_writer(custodian._audit)
         custodian._audit._restore(loaded.audit, store.write_audit, wake, batch=AUDIT_BATCH, limit=AUDIT_LIMIT)
         custodian._audit._append("open", None, None, "ok")
@@ -1562,7 +1672,10 @@ class KeyCustodian:
         self.close()
 
     def key_info(self, key_id: str) -> KeyInfo:
-        """Return a key's metadata (also for a revoked key's tombstone).
+        """Return a key's metadata (also for a revoked key's tombstone), once the changes due on it are made.
+
+        Looking counts as a use (section 13): a key whose activation time or cryptoperiod has passed is
+        activated, rotated or has old versions deactivated first, each audited.
 
         Raises:
             KeyNotFoundError: no such key.
@@ -1570,17 +1683,24 @@ class KeyCustodian:
 
         """
         with self._lock:
-            return self._get(key_id).info()
+            key = self._get(key_id)
+        self._catch_up(key)
+        with self._lock:
+            return key.info()
 
     def list_keys(self) -> tuple[KeyInfo, ...]:
-        """Return every key's metadata, live and revoked, in the order they were made.
+        """Return every key's metadata, live and revoked, in the order they were made (changes due made first).
 
         Raises:
             StoreError: the custodian was closed.
         """
         with self._lock:
             self._require_open()
-            return tuple(key.info() for key in self._keys.values())
+            keys = list(self._keys.values())
+        for key in keys:
+            self._catch_up(key)
+        with self._lock:
+            return tuple(key.info() for key in keys)
 
     @property
     def audit_log(self) -> AuditLog:

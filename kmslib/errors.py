@@ -10,7 +10,8 @@ Catch :class:`KMSError` to catch them all. The tree::
     ├── DecryptionError(KMSError)                  malformed, tampered or wrong-key token; one message for all
     ├── InvalidInputError(KMSError, ValueError)    bad key id, bad argument value, an operation the state forbids
     │   ├── MessageTooLongError(InvalidInputError) plaintext over the RSA padding's limit
-    │   ├── KeyStateError(InvalidInputError)       the key's state forbids it: a key version at its usage limit
+    │   ├── KeyStateError(InvalidInputError)       the key's state forbids it (or forbids that transition), or a
+    │   │                                          key version is at its usage limit
     │   └── ArgumentTypeError(InvalidInputError, TypeError)
     │                                              an argument of the wrong Python type (names the argument)
     ├── InvalidPeerKeyError(KMSError, ValueError)  a peer's public key that fails validation, or is no DH key
@@ -108,9 +109,11 @@ class MessageTooLongError(InvalidInputError):
 
 
 class KeyStateError(InvalidInputError):
-    """The key's state forbids the operation: today, a key version that has made all the encryptions it may.
+    """The key's state forbids the operation, or the transition asked for (contract section 13).
 
-    Contract section 13 lists the other states (pre-activation, suspended, deactivated, compromised).
+    The key is pre-activation, suspended, deactivated (for encrypting, wrapping or signing) or
+    compromised, SP 800-57 allows no such move from its state (the message names the state), or a
+    key version has made all the encryptions, wraps or signatures it may (:mod:`kmslib.usage`).
     """
 
 

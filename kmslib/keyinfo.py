@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kmslib.states import RotationPolicy
 
 __all__ = ["KeyInfo"]
 
@@ -18,19 +22,27 @@ class KeyInfo:
 
     Attributes:
         key_id: the key's id.
-        kind: ``"aes"`` or ``"rsa"``.
+        kind: ``"aes"``, ``"rsa"`` or ``"signing"``.
         algorithm: the token algorithm name (``"aes-256-gcm"``, ``"rsa-oaep-sha256"``, ...).
         version: the newest version (encryption uses it).
         revoked_versions: the versions revoked one by one, or all of them once the key is revoked.
-        state: ``"active"`` or ``"revoked"``.
+        state: ``"pre-activation"``, ``"active"``, ``"suspended"``, ``"deactivated"``,
+            ``"compromised"`` or ``"revoked"`` (contract section 13; see :mod:`kmslib.states`).
         created_at: when the key was made (timezone-aware UTC).
         revoked_at: when the whole key was revoked, or ``None``.
-        reason: the reason given when the whole key was revoked; while the key is active, the
-            latest reason given for revoking one of its versions; else ``None``.
+        reason: the reason given when the whole key was revoked, suspended, deactivated or marked
+            compromised (the latest of these); while the key is active, the latest reason given for
+            revoking one of its versions; else ``None``.
         fingerprint: a short public fingerprint of the newest version: SHA-256 of the public
             key for RSA, of a keyed derivation for AES (never of the raw key).
-        version_reasons: ``(version, reason)`` for each version revoked on its own with a
-            reason, in the order they were revoked; revoking the whole key later keeps them.
+        version_reasons: ``(version, reason)`` for each version revoked, deactivated or marked
+            compromised on its own with a reason, in that order; revoking the whole key later keeps them.
+        activate_at: when a ``"pre-activation"`` key becomes active, else ``None``.
+        version_states: ``(version, state)`` for every version, oldest first: ``"active"``,
+            ``"deactivated"``, ``"compromised"`` or ``"revoked"``: each version's own state; the
+            key's ``state`` applies on top of it.
+        policy: the key's :class:`~kmslib.states.RotationPolicy`, or ``None``.
+        version_created: when each version was made, oldest first.
 
     """
 
@@ -45,10 +57,14 @@ class KeyInfo:
     reason: str | None
     fingerprint: str
     version_reasons: tuple[tuple[int, str], ...] = ()
+    activate_at: datetime | None = None
+    version_states: tuple[tuple[int, str], ...] = ()
+    policy: RotationPolicy | None = None
+    version_created: tuple[datetime, ...] = ()
 
     @property
     def active(self) -> bool:
-        """Whether the key can still be used."""
+        """Whether the key is in state ``"active"`` (a deactivated key still decrypts and verifies)."""
         return self.state == "active"
 
     def __repr__(self) -> str:
@@ -68,4 +84,10 @@ class KeyInfo:
             parts.append(f"reason={self.reason!r}")
         if self.version_reasons:
             parts.append(f"version_reasons={self.version_reasons!r}")
+        if self.activate_at is not None:
+            parts.append(f"activate_at={self.activate_at.isoformat(timespec='seconds')!r}")
+        if any(state in ("deactivated", "compromised") for _, state in self.version_states):
+            parts.append(f"version_states={self.version_states!r}")
+        if self.policy is not None:
+            parts.append(f"policy={self.policy!r}")
         return f"KeyInfo({', '.join(parts)})"

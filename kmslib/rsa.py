@@ -27,8 +27,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from kmslib import _checks, _ffdh
-from kmslib.errors import ArgumentTypeError, InvalidInputError, MessageTooLongError
+from kmslib.errors import ArgumentTypeError, InvalidInputError, KMSError, MessageTooLongError
 from kmslib.tokens import RSA_OAEP, RSA_PKCS1V15, format_token
+from kmslib.usage import UsageCounter
 
 __all__ = [
     "KEY_SIZES",
@@ -107,10 +108,13 @@ class RSAKeyVersion:
         "max_plaintext",
         "padding_name",
         "public_key",
+        "usage",
     )
 
     def __init__(self, private_key: rsa.RSAPrivateKey, padding_name: str) -> None:
         self._private: rsa.RSAPrivateKey | None = private_key
+        #: A count of encryptions, set by the custodian only under a ``max_uses`` policy (see :mod:`kmslib.states`).
+        self.usage: UsageCounter | None = None
         self.public_key = private_key.public_key()
         self.padding_name = padding_name
         self._padding = _padding(padding_name)
@@ -136,8 +140,14 @@ class RSAKeyVersion:
         """The message for a plaintext over :attr:`max_plaintext`."""
         return _too_long(length, self.algorithm, self.key_size, self.max_plaintext)
 
-    def encrypt(self, plaintext: bytes, associated_data: bytes | None = None) -> bytes:
-        """Encrypt ``plaintext`` (at most :attr:`max_plaintext` bytes: the custodian checks) with the public key."""
+    def encrypt(self, plaintext: bytes, associated_data: bytes | None = None) -> bytes | None:
+        """Encrypt ``plaintext`` (at most :attr:`max_plaintext` bytes: the custodian checks) with the public key.
+
+        Returns ``None`` if :attr:`usage` refuses one more encryption (its ``refusal`` says why).
+        """
+        usage = self.usage
+        if usage is not None and not usage.take():
+            return None
         return self.public_key.encrypt(plaintext, self._padding)
 
     def decrypt(self, payload: bytes, associated_data: bytes | None = None) -> bytes | None:
@@ -183,6 +193,28 @@ class RSAKeyVersion:
 
     def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("RSA key material cannot be pickled")
+
+
+def private_key_from_pem(pem: bytes, password: bytes | None) -> rsa.RSAPrivateKey | KMSError:
+    """The RSA private key in ``pem``, or the error that refuses it (returned: raised by the caller)."""
+    error: KMSError | None = None
+    try:
+        private = _ffdh.load_pem_private_key(pem, password)
+    except TypeError:
+        error = InvalidInputError("the PEM's encryption and the password do not match")
+    except ValueError:
+        error = InvalidInputError("the text is not a PEM private key, or the password is wrong")
+    if error is not None:
+        return error
+    if not isinstance(private, rsa.RSAPrivateKey):
+        return InvalidInputError(f"the PEM holds a {type(private).__name__}, not an RSA private key")
+    if private.key_size < MIN_IMPORT_BITS:
+        return InvalidInputError(f"the key has {private.key_size} bits; at least {MIN_IMPORT_BITS} are needed")
+    exponent = private.public_key().public_numbers().e
+    if exponent != PUBLIC_EXPONENT:
+        shown = exponent if exponent.bit_length() <= 32 else f"a {exponent.bit_length()}-bit number"
+        return InvalidInputError(f"the public exponent is {shown}; kmslib accepts only {PUBLIC_EXPONENT}")
+    return private
 
 
 def encrypt_with_public_key(

@@ -35,6 +35,7 @@ from kmslib.audit import CHECKPOINT_CONTEXT
 from kmslib.errors import ArgumentTypeError, InvalidInputError, KMSError, SignatureError
 from kmslib.rsa import PUBLIC_EXPONENT, seal_pkcs8
 from kmslib.tokens import ECDSA_P256, ED25519, ML_DSA_65, RSA_PSS, parse_token
+from kmslib.usage import UsageCounter
 
 try:  # pragma: no cover - which branch runs depends on the installed cryptography
     from cryptography.hazmat.primitives.asymmetric import mldsa
@@ -100,13 +101,15 @@ class SigningKeyVersion:
         algorithm: one of :data:`SIGNING_ALGORITHMS`, matching the key.
     """
 
-    __slots__ = ("_private", "algorithm", "fingerprint", "key_size", "public_key")
+    __slots__ = ("_private", "algorithm", "fingerprint", "key_size", "public_key", "usage")
     #: A signing key binds no associated data and encrypts nothing (see the module docstring).
     binds_associated_data = False
     max_plaintext = -1
 
     def __init__(self, private_key: Any, algorithm: str) -> None:
         self._private: Any = private_key
+        #: A count of signatures, set by the custodian only under a ``max_uses`` policy (see :mod:`kmslib.states`).
+        self.usage: UsageCounter | None = None
         self.public_key: Any = private_key.public_key()
         self.algorithm = algorithm
         self.key_size: int | None = getattr(private_key, "key_size", None) if algorithm == RSA_PSS else None
@@ -131,7 +134,7 @@ class SigningKeyVersion:
         return SigningKeyVersion.generate(self.algorithm, self.key_size)
 
     def sign(self, message: bytes, *, deterministic: bool = False) -> bytes | None:
-        """The signature of ``message``, or ``None`` if this version was destroyed meanwhile.
+        """The signature of ``message``, or ``None`` if this version was destroyed meanwhile or :attr:`usage` refuses.
 
         An ECDSA signature is always low-s (``s <= n/2``): of the two signatures ``(r, s)`` and ``(r, n - s)``
         that verify alike, kmslib gives the lower, as Bitcoin's BIP 146 requires.
@@ -150,7 +153,8 @@ class SigningKeyVersion:
         if deterministic and self.algorithm not in DETERMINISTIC_ALGORITHMS:
             raise InvalidInputError(f"deterministic signing applies to {' and '.join(DETERMINISTIC_ALGORITHMS)} only")
         private = self._private  # read once: destroy() may run in another thread
-        if private is None:
+        usage = self.usage
+        if private is None or (usage is not None and not usage.take()):
             return None
         if self.algorithm in (ED25519, ML_DSA_65):
             signature: bytes = private.sign(message)

@@ -7,7 +7,12 @@ The storage is untrusted; the barrier is this module. What the file holds:
   (see :mod:`kmslib.unsealing`), and two *manifests*: an HMAC over every key row's MAC, and one
   over the audit log's length and head, the first manifest's digest and the unseal rows' digest.
 - ``keys``: one row of readable metadata per key (id, kind, algorithm, versions, state, times,
-  reasons, fingerprint) with an HMAC-SHA256 under a key derived from the root key.
+  reasons, fingerprint, and its ``lifecycle``: version states, version times, activation time and
+  rotation policy, as JSON; see :mod:`kmslib.states`) with an HMAC-SHA256 under a key derived from
+  the root key. The MAC covers the lifecycle like the rest of the row. A store written before
+  key states existed has no ``lifecycle`` column: it opens, each key active (or revoked) with its
+  versions' times taken as the key's creation time, and it gains the column at its next key change.
+  An older kmslib then refuses the store (its MAC check does not cover the new column).
 - ``versions``: each live key version's material (32 AES key bytes, or PKCS#8 DER) sealed with
   AES-256-GCM under a key derived from the root key, with associated data binding the store id,
   key id, version and algorithm (NIST SP 800-38D; the layout follows Vault's barrier, which binds
@@ -107,6 +112,7 @@ from kmslib.errors import ArgumentTypeError, InvalidInputError, KMSError, StoreE
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import RSA_PADDINGS, RSAKeyVersion
 from kmslib.signing import SIGNING_ALGORITHMS, SigningKeyVersion
+from kmslib.states import STATES, Lifecycle, lifecycle_of
 
 __all__ = ["AUDIT_BATCH", "AUDIT_INTERVAL", "AUDIT_LIMIT", "FORMAT", "SealedStore", "init_store", "open_store"]
 
@@ -128,7 +134,8 @@ CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE keys (
     key_id TEXT PRIMARY KEY, position INTEGER NOT NULL UNIQUE, kind TEXT NOT NULL, algorithm TEXT NOT NULL,
     newest INTEGER NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT, reason TEXT,
-    fingerprint TEXT NOT NULL, revoked_versions TEXT NOT NULL, version_reasons TEXT NOT NULL, mac TEXT NOT NULL
+    fingerprint TEXT NOT NULL, revoked_versions TEXT NOT NULL, version_reasons TEXT NOT NULL, lifecycle TEXT,
+    mac TEXT NOT NULL
 );
 CREATE TABLE versions (
     key_id TEXT NOT NULL, version INTEGER NOT NULL, algorithm TEXT NOT NULL, sealed BLOB NOT NULL,
@@ -148,6 +155,8 @@ _KEY_COLUMNS = (
     "key_id, position, kind, algorithm, newest, state, created_at, revoked_at, reason, fingerprint, "
     "revoked_versions, version_reasons, mac"
 )
+#: The column a store written before key states lacks (section 13); ALTER TABLE adds it at the first key change.
+_LIFECYCLE_COLUMN = "ALTER TABLE keys ADD COLUMN lifecycle TEXT"
 
 
 def _canonical(value: object) -> bytes:
@@ -186,9 +195,28 @@ def _key_fields(info: KeyInfo, position: int) -> list[Any]:
     ]
 
 
+def _key_mac(barrier: _Barrier, fields: Sequence[Any], lifecycle: object) -> str:
+    """A key row's MAC: over its fields, and its lifecycle if it has one (a row written before states has none)."""
+    return barrier.mac(["key", list(fields)] if lifecycle is None else ["key", list(fields), lifecycle])
+
+
+def _has_lifecycle(db: sqlite3.Connection) -> bool:
+    """Whether the keys table has the ``lifecycle`` column (a store written before key states has not)."""
+    return any(row[1] == "lifecycle" for row in db.execute("PRAGMA table_info(keys)"))
+
+
+def _select_keys(db: sqlite3.Connection) -> str:
+    """The query for every key row with its MAC and lifecycle (``NULL`` in a store written before states)."""
+    lifecycle = "lifecycle" if _has_lifecycle(db) else "NULL"
+    return f"SELECT {_KEY_COLUMNS}, {lifecycle} FROM keys ORDER BY position"  # noqa: S608 - constant columns
+
+
 def _info_from(row: Sequence[Any]) -> KeyInfo:
     """The :class:`KeyInfo` of a key row (raises ValueError, TypeError or KeyError if it is malformed)."""
     revoked_at = None if row[7] is None else datetime.fromisoformat(row[7])
+    created_at = datetime.fromisoformat(row[6])
+    revoked_versions = frozenset(int(v) for v in json.loads(row[10]))
+    life = Lifecycle.from_json(None if row[13] is None else str(row[13]), str(row[5]), created_at, int(row[4]))
     info = KeyInfo(
         key_id=checked_key_id(row[0]),
         kind=str(row[2]),
@@ -196,13 +224,14 @@ def _info_from(row: Sequence[Any]) -> KeyInfo:
         version=int(row[4]),
         revoked_versions=tuple(int(v) for v in json.loads(row[10])),
         state=str(row[5]),
-        created_at=datetime.fromisoformat(row[6]),
+        created_at=created_at,
         revoked_at=revoked_at,
         reason=None if row[8] is None else str(row[8]),
         fingerprint=str(row[9]),
         version_reasons=tuple((int(v), str(r)) for v, r in json.loads(row[11])),
+        **life.info_fields(int(row[4]), revoked_versions),
     )
-    if info.created_at.utcoffset() is None or info.version < 1:
+    if info.created_at.utcoffset() is None or info.version < 1 or info.state not in STATES:
         raise ValueError("bad key row")
     return info
 
@@ -499,6 +528,8 @@ class SealedStore:
         self._audit_head = GENESIS
         self._keys_digest = ""
         self._unseal_digest = ""
+        #: Whether the keys table has its lifecycle column (a store written before key states gains it).
+        self._lifecycle = _has_lifecycle(connection)
         self._stop = threading.Event()
         self._wake: threading.Event | None = None
         self._writer: threading.Thread | None = None
@@ -553,11 +584,15 @@ class SealedStore:
         """
         with self._lock:
             position = self._positions.get(info.key_id, len(self._positions))
-            fields = _key_fields(info, position)
-            mac = self._barrier.mac(["key", fields])
-            statements: list[tuple[str, Sequence[Any]]] = [
-                (f"INSERT OR REPLACE INTO keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 13)})", [*fields, mac])  # noqa: S608 - constant columns
-            ]
+            fields, lifecycle = _key_fields(info, position), lifecycle_of(info).to_json()
+            mac = _key_mac(self._barrier, fields, lifecycle)
+            statements: list[tuple[str, Sequence[Any]]] = [] if self._lifecycle else [(_LIFECYCLE_COLUMN, [])]
+            statements.append(
+                (
+                    f"INSERT OR REPLACE INTO keys ({_KEY_COLUMNS}, lifecycle) VALUES ({', '.join('?' * 14)})",  # noqa: S608 - constant columns
+                    [*fields, mac, lifecycle],
+                )
+            )
             usage: dict[str, str] = {}
             for version, material in new_versions.items():
                 counter = getattr(material, "usage", None)  # an AES-GCM version's first reservation, saved with it
@@ -581,6 +616,7 @@ class SealedStore:
             statements.append(self._audit_manifest_row(self._audit_count, self._audit_head, keys_digest))
             self._transaction(statements)
             self._macs, self._positions[info.key_id], self._keys_digest = macs, position, keys_digest
+            self._lifecycle = True
 
     def reserver(self, key_id: str, version: int) -> Callable[[int], None]:
         """The function that durably saves ``version`` of ``key_id``'s usage reservation (see :meth:`save_usage`)."""
@@ -747,13 +783,13 @@ class SealedStore:
         old = self._barrier
         statements: list[tuple[str, Sequence[Any]]] = []
         macs: dict[str, str] = {}
-        for row in db.execute(f"SELECT {_KEY_COLUMNS} FROM keys"):  # noqa: S608 - constant columns
+        for row in db.execute(_select_keys(db)):
             fields, mac = list(row[:12]), str(row[12])
             if not hmac.compare_digest(mac, self._macs.get(str(row[0]), "")) or not hmac.compare_digest(
-                mac, old.mac(["key", fields])
+                mac, _key_mac(old, fields, row[13])
             ):
                 raise StoreError(f"the row of key {str(row[0])!r} changed on disk since the store was opened")
-            macs[str(row[0])] = barrier.mac(["key", fields])
+            macs[str(row[0])] = _key_mac(barrier, fields, row[13])
             statements.append(("UPDATE keys SET mac = ? WHERE key_id = ?", [macs[str(row[0])], row[0]]))
         for key_id, version, reserved, mac in _usage_rows(db):
             name = _usage_name(key_id, version)
@@ -826,8 +862,7 @@ class SealedStore:
         db = self._db
         assert db is not None
         barrier = self._barrier
-        select_keys = f"SELECT {_KEY_COLUMNS} FROM keys ORDER BY position"  # noqa: S608 - constant columns
-        key_rows = db.execute(select_keys).fetchall()
+        key_rows = db.execute(_select_keys(db)).fetchall()
         version_rows = db.execute("SELECT key_id, version, algorithm, sealed FROM versions").fetchall()
         audit_rows = db.execute("SELECT first, count, records, prev, hash FROM audit ORDER BY first").fetchall()
         meta = dict(db.execute("SELECT name, value FROM meta WHERE name IN ('manifest', 'audit_manifest')").fetchall())
@@ -849,7 +884,7 @@ class SealedStore:
         infos: list[KeyInfo] = []
         macs: dict[str, str] = {}
         for row in key_rows:
-            if not hmac.compare_digest(str(row[12]), barrier.mac(["key", list(row[:12])])):
+            if not hmac.compare_digest(str(row[12]), _key_mac(barrier, row[:12], row[13])):
                 return f"the row of key {str(row[0])!r} fails its check: it was tampered with"
             infos.append(_info_from(row))
             macs[infos[-1].key_id] = row[12]

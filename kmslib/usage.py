@@ -30,8 +30,12 @@ count, and the exhausted version still decrypts.
   count fewer than were made. If a reservation cannot be written, the version refuses to encrypt
   (:class:`~kmslib.errors.StoreError`) until the store is opened again.
 
-Contract section 13's rotation policy (``max_uses``, rotation by policy at the limit) will act where
-:meth:`UsageCounter.refusal` is turned into an error: there a policy could rotate instead of refusing.
+Contract section 13's rotation policy (:mod:`kmslib.states`) lowers a version's limit to its
+``max_uses``, and counts the encryptions of AES-CBC and RSA versions and the signatures of signing
+versions the same way (from when the policy is set); at the limit, a policy with ``rotate_every``
+rotates the key instead of refusing. Under a ``max_uses`` policy a reservation covers
+:func:`policy_block` uses (a 64th of the limit, at least 1 and at most ``RESERVATION_BLOCK``), so a
+crash skips at most that many of them, and setting the policy saves a reservation that fits it.
 """
 
 from __future__ import annotations
@@ -41,7 +45,14 @@ from collections.abc import Callable
 
 from kmslib.errors import ArgumentTypeError, InvalidInputError, KeyStateError, KMSError, StoreError
 
-__all__ = ["GCM_INVOCATION_LIMIT", "RESERVATION_BLOCK", "UsageCounter", "checked_limit", "first_reservation"]
+__all__ = [
+    "GCM_INVOCATION_LIMIT",
+    "RESERVATION_BLOCK",
+    "UsageCounter",
+    "checked_limit",
+    "first_reservation",
+    "policy_block",
+]
 
 #: NIST SP 800-38D, section 8.3: at most 2^32 invocations of a key with random 96-bit nonces.
 GCM_INVOCATION_LIMIT = 2**32
@@ -67,6 +78,11 @@ def checked_limit(value: object) -> int:
     return value
 
 
+def policy_block(limit: int) -> int:
+    """How many uses one reservation covers under a ``max_uses`` policy of ``limit``: a 64th, from 1 to the block."""
+    return max(1, min(RESERVATION_BLOCK, limit // 64))
+
+
 def first_reservation(limit: int) -> int:
     """A new version's first reservation, saved in the same transaction as the version itself."""
     return min(RESERVATION_BLOCK, limit)
@@ -83,7 +99,7 @@ class UsageCounter:
             saved with the version itself: see :func:`first_reservation`).
     """
 
-    __slots__ = ("_lock", "_reserve", "count", "limit", "reserved", "unsaved")
+    __slots__ = ("_lock", "_reserve", "block", "by_policy", "count", "limit", "reserved", "unsaved")
 
     def __init__(
         self, limit: int = GCM_INVOCATION_LIMIT, start: int = 0, reserve: Reserve | None = None, reserved: int = 0
@@ -92,6 +108,10 @@ class UsageCounter:
         self._reserve = reserve
         self.count = start
         self.limit = limit
+        #: Whether ``limit`` is a rotation policy's ``max_uses`` (below the AES-GCM limit, if any).
+        self.by_policy = False
+        #: The uses one reservation covers: :data:`RESERVATION_BLOCK` unless a policy sets it (:func:`policy_block`).
+        self.block: int | None = None
         self.reserved = limit if reserve is None else max(start, reserved)
         #: A reservation failed to be written: nothing more is counted, so nothing more is encrypted.
         self.unsaved = False
@@ -119,7 +139,7 @@ class UsageCounter:
             if self.count >= self.limit or self.unsaved:
                 return False
             if self.count >= self.reserved:
-                reserved = min(self.count + RESERVATION_BLOCK, self.limit)
+                reserved = min(self.count + (RESERVATION_BLOCK if self.block is None else self.block), self.limit)
                 try:
                     assert self._reserve is not None
                     self._reserve(reserved)
@@ -130,8 +150,41 @@ class UsageCounter:
             self.count += 1
             return True
 
+    def relimit(self, limit: int, by_policy: bool) -> None:
+        """Set a new limit (a rotation policy's ``max_uses`` was set or changed); the count goes on.
+
+        In a store, a reservation above what the new block allows is replaced, durably, by the count
+        plus one block (never below the count), so that a restart skips no more than a block; if it
+        cannot be written, the version encrypts no more until the store is opened again.
+        """
+        with self._lock:
+            self.limit, self.by_policy = limit, by_policy
+            self.block = policy_block(limit) if by_policy else None
+            if self._reserve is None:
+                self.reserved = limit
+                return
+            fitting = min(self.count + (RESERVATION_BLOCK if self.block is None else self.block), limit)
+            if self.reserved > fitting:
+                try:
+                    self._reserve(fitting)
+                except Exception:  # noqa: BLE001 - any failure to write: refuse from now on, as take() does
+                    self.unsaved = True
+                    return
+                self.reserved = fitting
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether the count has reached the limit."""
+        return self.count >= self.limit
+
     def refusal(self, key_id: str, version: int) -> KMSError | None:
         """The error for an encryption :meth:`take` refused, or ``None`` if it refused none."""
+        if self.count >= self.limit and self.by_policy:
+            return KeyStateError(
+                f"version {version} of key {key_id!r} has made its {self.limit} encryptions, wraps or signatures, "
+                f"the max_uses of its rotation policy: call rotate_key({key_id!r}), or give the policy "
+                "rotate_every so that it rotates by itself; this version still decrypts and verifies"
+            )
         if self.count >= self.limit:
             return KeyStateError(
                 f"version {version} of key {key_id!r} has made its {self.limit} AES-GCM encryptions, the limit for "

@@ -207,6 +207,10 @@ def test_key_info_is_immutable_metadata(kms: KeyCustodian) -> None:
         "reason",
         "fingerprint",
         "version_reasons",
+        "activate_at",
+        "version_states",
+        "policy",
+        "version_created",
     ]
     with pytest.raises(dataclasses.FrozenInstanceError):
         info.state = "revoked"  # type: ignore[misc]

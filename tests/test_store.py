@@ -526,7 +526,7 @@ def test_a_store_rolled_back_row_by_row_is_refused(filled: Path, tmp_path: Path)
     db.close()
     with KeyCustodian.open(filled, passphrase=PASSPHRASE) as kms:
         kms.invalidate_key("a", reason="compromised")
-    tamper(filled, "INSERT OR REPLACE INTO keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", *old_row)
+    tamper(filled, f"INSERT OR REPLACE INTO keys VALUES ({', '.join('?' * len(old_row))})", *old_row)
     with pytest.raises(StoreError, match="differ from its manifest"):  # an authentic old row, out of place
         KeyCustodian.open(filled, passphrase=PASSPHRASE)
 
@@ -542,7 +542,7 @@ def test_the_keys_rolled_back_with_their_manifest_but_not_the_log_are_refused(fi
     db = sqlite3.connect(filled, isolation_level=None)
     db.execute("DELETE FROM keys")
     db.execute("DELETE FROM versions")
-    db.executemany(f"INSERT INTO keys VALUES ({', '.join('?' * 13)})", old_keys)
+    db.executemany(f"INSERT INTO keys VALUES ({', '.join('?' * len(old_keys[0]))})", old_keys)
     db.executemany("INSERT INTO versions VALUES (?, ?, ?, ?)", old_versions)
     db.execute("UPDATE meta SET value = ? WHERE name = 'manifest'", (old_manifest,))
     db.close()
