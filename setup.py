@@ -22,7 +22,8 @@ class BuildWithNotebooks(build_py):  # type: ignore[misc]
         """Build the package as usual, then add the notebooks to it."""
         super().run()
         target = Path(self.build_lib, "kmslib", "course", "notebooks")
-        target.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)  # a notebook renamed since an earlier build must not ship twice
+        target.mkdir(parents=True)
         for notebook in sorted((HERE / "notebooks").glob("[0-9][0-9]_*.ipynb")):
             shutil.copy2(notebook, target / notebook.name)
 

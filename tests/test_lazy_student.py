@@ -12,7 +12,7 @@ import pytest
 from test_lessons import PYTHON_INTERNALS, accepted, refused, verdict
 
 from kmslib import KeyCustodian, SignatureError, inspect_token
-from kmslib.course import cbc_token, classroom_clock, lesson01, lesson02, lesson03, lesson04, lesson06, tamper
+from kmslib.course import cbc_token, classroom_clock, lesson01, lesson02, lesson03, lesson04, lesson07, tamper
 
 
 class AlwaysEqual(int):
@@ -86,12 +86,12 @@ def test_the_right_numbers_pass_as_int_subclasses() -> None:
     accepted(lesson04.q3, NeverDiffers(lesson04._EDITED))
 
 
-def test_l06_q6_an_int_that_lies_about_its_range_gets_words_not_a_crash() -> None:
-    ok, said = verdict(lesson06.q6, InRange(lesson06.P256_ORDER + 5))
+def test_l07_q6_an_int_that_lies_about_its_range_gets_words_not_a_crash() -> None:
+    ok, said = verdict(lesson07.q6, InRange(lesson07.P256_ORDER + 5))
     assert not ok
     assert "between 1 and n - 1" in said, said
-    d = lesson06._reused_key.private_numbers().private_value
-    accepted(lesson06.q6, InRange(d))
+    d = lesson07._reused_key.private_numbers().private_value
+    accepted(lesson07.q6, InRange(d))
 
 
 # ---------------------------------------------------------------- indices in any collection
@@ -100,23 +100,23 @@ def test_l06_q6_an_int_that_lies_about_its_range_gets_words_not_a_crash() -> Non
 def test_indices_in_a_frozenset_or_a_range_are_right_too() -> None:
     accepted(lesson03.q3, frozenset({1, 2, 3, 4}))
     accepted(lesson03.q3, range(1, 5))
-    accepted(lesson06.q2, frozenset({0, 3}))
-    accepted(lesson06.q2, range(0, 4, 3))
-    accepted(lesson06.q2, {0: "genuine", 3: "genuine"}.keys())
+    accepted(lesson07.q2, frozenset({0, 3}))
+    accepted(lesson07.q2, range(0, 4, 3))
+    accepted(lesson07.q2, {0: "genuine", 3: "genuine"}.keys())
 
 
 def test_true_and_false_are_not_indices() -> None:
     # One answer per candidate (refused or not) is a confused answer: it is not a list of indices.
     refused(lesson03.q3, [False, True, True, True, True, False], because="indices (ints)")
     refused(lesson03.q3, [True, 2, 3, 4], because="indices (ints)")
-    refused(lesson06.q2, [True, False, False, True], because="indices (ints)")
-    refused(lesson06.q2, "03", because="indices (ints)")
-    refused(lesson06.q2, {0: "a", 3: "b"}, because="indices (ints)")  # a dict's keys are not meant
+    refused(lesson07.q2, [True, False, False, True], because="indices (ints)")
+    refused(lesson07.q2, "03", because="indices (ints)")
+    refused(lesson07.q2, {0: "a", 3: "b"}, because="indices (ints)")  # a dict's keys are not meant
 
 
 def test_a_huge_range_of_indices_is_refused_without_reading_it() -> None:
     refused(lesson03.q3, range(10**15), because="indices (ints)")  # read one by one, it would never end
-    refused(lesson06.q2, range(-(10**15), 10**15), because="indices (ints)")
+    refused(lesson07.q2, range(-(10**15), 10**15), because="indices (ints)")
 
 
 # ---------------------------------------------------------------- lesson 01 q3: the padding oracle
@@ -233,7 +233,7 @@ def test_l04_q2_tokens_encrypted_anew_are_not_rewrapped() -> None:
     assert "records()" in said, said
 
 
-# ---------------------------------------------------------------- lesson 06
+# ---------------------------------------------------------------- lesson 07
 
 
 def _lesson_kms() -> tuple[KeyCustodian, str]:
@@ -247,30 +247,30 @@ def _lesson_kms() -> tuple[KeyCustodian, str]:
     return kms, signature
 
 
-def test_l06_q1_refuses_the_lessons_own_custodian_and_signature() -> None:
+def test_l07_q1_refuses_the_lessons_own_custodian_and_signature() -> None:
     kms, signature = _lesson_kms()
-    refused(lesson06.q1, kms, "kmslib-0.2.0.tar.gz sha256=4f2a...", signature, because="lesson's own example")
+    refused(lesson07.q1, kms, "kmslib-0.2.0.tar.gz sha256=4f2a...", signature, because="lesson's own example")
     kms.export_public_key("release")  # later cells of the notebook change nothing
-    refused(lesson06.q1, kms, "kmslib-0.2.0.tar.gz sha256=4f2a...", signature, because="lesson's own example")
+    refused(lesson07.q1, kms, "kmslib-0.2.0.tar.gz sha256=4f2a...", signature, because="lesson's own example")
     # Its own key, in the lesson's custodian, is still the lesson's custodian.
     kms.generate_signing_key("mine")
-    refused(lesson06.q1, kms, "my words", kms.sign("mine", "my words"), because="lesson's own example")
+    refused(lesson07.q1, kms, "my words", kms.sign("mine", "my words"), because="lesson's own example")
     # A custodian of one's own passes, with a key called "release" too.
     mine = KeyCustodian()
     mine.generate_signing_key("release")
     document = "kmslib-0.2.0.tar.gz sha256=4f2a..."
-    accepted(lesson06.q1, mine, document, mine.sign("release", document))
+    accepted(lesson07.q1, mine, document, mine.sign("release", document))
 
 
 @pytest.mark.parametrize("checkpoint", ["abc:kms:v1", ":kms:v", "kms:v1:ed25519:kms:v2"])
-def test_l06_q5_a_cut_checkpoint_gets_words_not_a_crash(checkpoint: str) -> None:
-    ok, said = verdict(lesson06.q5, checkpoint, "x", "y")
+def test_l07_q5_a_cut_checkpoint_gets_words_not_a_crash(checkpoint: str) -> None:
+    ok, said = verdict(lesson07.q5, checkpoint, "x", "y")
     assert not ok
     plain(said)
     assert said.strip(), said
 
 
-def test_l06_q3_the_lessons_kms_is_its_own_even_after_a_cell_ran_twice() -> None:
+def test_l07_q3_the_lessons_kms_is_its_own_even_after_a_cell_ran_twice() -> None:
     kms, _ = _lesson_kms()
     for _ in range(2):  # the cell that publishes the public key, run twice
         kms.export_public_key("release")
@@ -281,7 +281,7 @@ def test_l06_q3_the_lessons_kms_is_its_own_even_after_a_cell_ran_twice() -> None
     for day in ("tue", "wed", "thu"):
         kms.encrypt_data_aes("records", day)
     export, public_key = kms.audit_log.to_jsonl(), kms.export_public_key("auditor")
-    refused(lesson06.q3, checkpoint, export, public_key, because="lesson's own example")
+    refused(lesson07.q3, checkpoint, export, public_key, because="lesson's own example")
 
 
 def test_l04_q4_refuses_the_lessons_own_custodian() -> None:

@@ -35,9 +35,9 @@ from kmslib.course import (
     lesson02,
     lesson03,
     lesson04,
-    lesson05,
     lesson06,
     lesson07,
+    lesson08,
     tamper,
 )
 from kmslib.tokens import format_token
@@ -138,7 +138,7 @@ PYTHON_INTERNALS = (
 
 _ODD_SHAPED = [
     (f"{module.__name__.rsplit('.', 1)[1]}-q{n}", module.__dict__[f"q{n}"])
-    for module in (lesson01, lesson02, lesson04, lesson05, lesson07, capstone)
+    for module in (lesson01, lesson02, lesson04, lesson06, lesson08, capstone)
     for n in range(1, 7)
     if f"q{n}" in module.__dict__
 ]
@@ -864,44 +864,44 @@ def test_l03_q4_mallory_in_the_middle() -> None:
     refused(lesson03.q4, KeyCustodian(), for_alice, for_bob, because="no key 'to-alice'")
 
 
-# ---------------------------------------------------------------- lesson 06
+# ---------------------------------------------------------------- lesson 07
 
 
-def test_l06_solutions_and_wrong_answers() -> None:
+def test_l07_solutions_and_wrong_answers() -> None:
     from kmslib import SignatureError, verify_signature
     from kmslib.widgets import DHExchangeForm
 
-    namespace = run_solution(lesson06, lesson06.q1)
+    namespace = run_solution(lesson07, lesson07.q1)
     kms = namespace["my_kms"]
-    accepted(lesson06.q1, kms, namespace["message"], namespace["signature"])
-    refused(lesson06.q1, kms, "another message", namespace["signature"], because="none of your signing keys")
+    accepted(lesson07.q1, kms, namespace["message"], namespace["signature"])
+    refused(lesson07.q1, kms, "another message", namespace["signature"], because="none of your signing keys")
     kms.generate_signing_key("ec", algorithm="ecdsa-p256-sha256")
-    refused(lesson06.q1, kms, "m", kms.sign("ec", "m"), because="Ed25519")
-    namespace = run_solution(lesson06, lesson06.q2, verify_signature=verify_signature, SignatureError=SignatureError)
+    refused(lesson07.q1, kms, "m", kms.sign("ec", "m"), because="Ed25519")
+    namespace = run_solution(lesson07, lesson07.q2, verify_signature=verify_signature, SignatureError=SignatureError)
     assert sorted(namespace["genuine"]) == [0, 3]
-    refused(lesson06.q2, [0, 2, 3], because="of another document")
-    refused(lesson06.q2, [0, 1, 3], because="not the published one")
-    refused(lesson06.q2, [0], because="missing")
-    namespace = run_solution(lesson06, lesson06.q3)
+    refused(lesson07.q2, [0, 2, 3], because="of another document")
+    refused(lesson07.q2, [0, 1, 3], because="not the published one")
+    refused(lesson07.q2, [0], because="missing")
+    namespace = run_solution(lesson07, lesson07.q3)
     auditing = namespace["auditing"]
     checkpoint = auditing.sign_audit_checkpoint("auditor")
     short = auditing.audit_log.to_jsonl()
     pem = auditing.export_public_key("auditor")
-    refused(lesson06.q3, checkpoint, short, pem, because="let the log grow")
-    refused(lesson06.q3, checkpoint, short, kms.export_public_key("ec"), because="does not verify")
-    namespace = run_solution(lesson06, lesson06.q4, DHExchangeForm=DHExchangeForm)
-    accepted(lesson06.q4, namespace["form"])
+    refused(lesson07.q3, checkpoint, short, pem, because="let the log grow")
+    refused(lesson07.q3, checkpoint, short, kms.export_public_key("ec"), because="does not verify")
+    namespace = run_solution(lesson07, lesson07.q4, DHExchangeForm=DHExchangeForm)
+    accepted(lesson07.q4, namespace["form"])
     unsigned = DHExchangeForm()
     unsigned.mallory_switch.value = True
     unsigned.run_all()
-    refused(lesson06.q4, unsigned, because="switch both on")
-    refused(lesson06.q4, "form", because="pass the DHExchangeForm")
+    refused(lesson07.q4, unsigned, because="switch both on")
+    refused(lesson07.q4, "form", because="pass the DHExchangeForm")
     late = DHExchangeForm()
     late.sign_switch.value = True
     late.generate()
     late.exchange()
     late.mallory_switch.value = True
-    refused(lesson06.q4, late, because="before step 2")
+    refused(lesson07.q4, late, because="before step 2")
     kem = DHExchangeForm()  # the hybrid: Bob made a key with his reply, and revokes it when the exchange stops
     kem.group.value = "x25519mlkem768"
     kem.sign_switch.value = True
@@ -909,11 +909,11 @@ def test_l06_solutions_and_wrong_answers() -> None:
     kem.generate()
     kem.exchange()
     kem.derive()
-    accepted(lesson06.q4, kem)
+    accepted(lesson07.q4, kem)
 
 
 @pytest.mark.parametrize("group", ["x25519", "ffdhe2048", "x25519mlkem768"])
-def test_l06_q4_the_exchange_must_have_been_stopped_at_step_3(group: str) -> None:
+def test_l07_q4_the_exchange_must_have_been_stopped_at_step_3(group: str) -> None:
     from kmslib.widgets import DHExchangeForm
 
     skipped = DHExchangeForm()  # generated and exchanged with Mallory on the wire, but never tried to derive
@@ -922,17 +922,17 @@ def test_l06_q4_the_exchange_must_have_been_stopped_at_step_3(group: str) -> Non
     skipped.mallory_switch.value = True
     skipped.generate()
     skipped.exchange()
-    refused(lesson06.q4, skipped, because="step 3")
-    refused(lesson06.q4, skipped, because="step 3")  # the same verdict again
+    refused(lesson07.q4, skipped, because="step 3")
+    refused(lesson07.q4, skipped, because="step 3")  # the same verdict again
     skipped.derive()
-    accepted(lesson06.q4, skipped)
-    accepted(lesson06.q4, skipped)
+    accepted(lesson07.q4, skipped)
+    accepted(lesson07.q4, skipped)
     skipped.generate()  # starting over forgets the earlier stop
     skipped.exchange()
-    refused(lesson06.q4, skipped, because="step 3")
+    refused(lesson07.q4, skipped, because="step 3")
 
 
-def test_l06_signature_sizes_are_measured() -> None:
+def test_l07_signature_sizes_are_measured() -> None:
     from kmslib.course import pictures
 
     ax = pictures.signature_sizes().axes[0]
@@ -972,20 +972,20 @@ def test_key_exchange_sizes_picture() -> None:
     assert [tick.get_text() for tick in ax.get_xticklabels()] == ["ffdhe2048", "X25519", "X25519MLKEM768"]
 
 
-def test_l06_post_quantum_checkpoint_and_signing_times() -> None:
+def test_l07_post_quantum_checkpoint_and_signing_times() -> None:
     from kmslib.course import pictures
 
-    namespace = run_solution(lesson06, lesson06.q5)
+    namespace = run_solution(lesson07, lesson07.q5)
     pq = namespace["pq"]
     assert pq.key_info("auditor").algorithm == "ml-dsa-65"
-    classic = run_solution(lesson06, lesson06.q3)["auditing"]
+    classic = run_solution(lesson07, lesson07.q3)["auditing"]
     checkpoint = classic.sign_audit_checkpoint("auditor")
     classic.encrypt_data_aes("data", "more")
     classic.encrypt_data_aes("data", "and more")
     classic.encrypt_data_aes("data", "and yet more")
     answer = (checkpoint, classic.audit_log.to_jsonl(), classic.export_public_key("auditor"))
-    refused(lesson06.q5, *answer, because="sign it with an ml-dsa-65 key")
-    accepted(lesson06.q3, *answer)
+    refused(lesson07.q5, *answer, because="sign it with an ml-dsa-65 key")
+    accepted(lesson07.q3, *answer)
     times = pictures.signing_times(runs=3)
     assert list(times) == ["ed25519", "ecdsa-p256-sha256", "rsa-pss-sha256", "ml-dsa-65"]
     assert all(sign > 0 and verify > 0 for sign, verify in times.values())
@@ -1004,12 +1004,12 @@ def test_signing_table_lists_sizes_and_times() -> None:
     assert "expanded private key it signs with is 4032 B (FIPS 204)" in table[3]
 
 
-# ---------------------------------------------------------------- lessons 03 and 06: checkers that judge (issue 23)
+# ---------------------------------------------------------------- lessons 03 and 07: checkers that judge (issue 23)
 
 
 @pytest.mark.parametrize(
     "exercise",
-    [lesson03.__dict__[f"q{n}"] for n in range(1, 7)] + [lesson06.__dict__[f"q{n}"] for n in range(1, 7)],
+    [lesson03.__dict__[f"q{n}"] for n in range(1, 7)] + [lesson07.__dict__[f"q{n}"] for n in range(1, 7)],
     ids=[f"l03-q{n}" for n in range(1, 7)] + [f"l06-q{n}" for n in range(1, 7)],
 )
 def test_l03_l06_odd_shapes_and_counts_get_plain_words(exercise: exercises.Exercise) -> None:
@@ -1130,30 +1130,30 @@ def test_l03_quiz_distractors_and_no_ruling_out() -> None:
         assert all(not lesson03.quiz.answer(number, c) for c in question.choices if c != question.answer)
 
 
-def test_l06_q1_other_answers_and_lazy_ones() -> None:
+def test_l07_q1_other_answers_and_lazy_ones() -> None:
     kms = KeyCustodian()
     with pytest.raises(KMSError):  # a refused attempt first
         kms.sign("me", "hello")
     kms.generate_signing_key("other", algorithm="ecdsa-p256-sha256")
     kms.generate_signing_key("me")
-    accepted(lesson06.q1, kms, b"bytes too", kms.sign("me", b"bytes too"))
-    accepted(lesson06.q1, kms, "text", kms.sign("me", "text"))
+    accepted(lesson07.q1, kms, b"bytes too", kms.sign("me", b"bytes too"))
+    accepted(lesson07.q1, kms, "text", kms.sign("me", "text"))
     stranger = KeyCustodian()
     stranger.generate_signing_key("me")
-    refused(lesson06.q1, kms, "text", stranger.sign("me", "text"), because="none of your signing keys")
+    refused(lesson07.q1, kms, "text", stranger.sign("me", "text"), because="none of your signing keys")
     signature = kms.sign("me", "text")
-    refused(lesson06.q1, kms, signature, signature, because="none of your signing keys")  # the same value twice
-    refused(lesson06.q1, kms, "text", "kms:v1:ed25519:AAAA", because="none of your signing keys")  # a shape only
+    refused(lesson07.q1, kms, signature, signature, because="none of your signing keys")  # the same value twice
+    refused(lesson07.q1, kms, "text", "kms:v1:ed25519:AAAA", because="none of your signing keys")  # a shape only
     kms.invalidate_key("me", reason="a test of a revoked key")
-    refused(lesson06.q1, kms, "text", signature, because="none of your signing keys")
+    refused(lesson07.q1, kms, "text", signature, because="none of your signing keys")
 
 
-def test_l06_q2_other_answers() -> None:
-    accepted(lesson06.q2, (3, 0))
-    accepted(lesson06.q2, {0, 3})
-    refused(lesson06.q2, [0, 0], because="missing")
-    refused(lesson06.q2, [0, 1, 2, 3], because="of another document")
-    refused(lesson06.q2, [document for document, _ in lesson06.documents], because="indices")
+def test_l07_q2_other_answers() -> None:
+    accepted(lesson07.q2, (3, 0))
+    accepted(lesson07.q2, {0, 3})
+    refused(lesson07.q2, [0, 0], because="missing")
+    refused(lesson07.q2, [0, 1, 2, 3], because="of another document")
+    refused(lesson07.q2, [document for document, _ in lesson07.documents], because="indices")
 
 
 def _checkpoint_after(kms: KeyCustodian, key_id: str, more: int = 3) -> tuple[str, str, str]:
@@ -1163,7 +1163,7 @@ def _checkpoint_after(kms: KeyCustodian, key_id: str, more: int = 3) -> tuple[st
     return checkpoint, kms.audit_log.to_jsonl(), kms.export_public_key(key_id)
 
 
-def test_l06_q3_needs_operations_before_the_checkpoint() -> None:
+def test_l07_q3_needs_operations_before_the_checkpoint() -> None:
     empty = KeyCustodian()
     empty.generate_signing_key("auditor")
     checkpoint = empty.sign_audit_checkpoint("auditor")
@@ -1171,7 +1171,7 @@ def test_l06_q3_needs_operations_before_the_checkpoint() -> None:
     for n in range(3):
         empty.encrypt_data_aes("data", f"later {n}")
     answer = (checkpoint, empty.audit_log.to_jsonl(), empty.export_public_key("auditor"))
-    refused(lesson06.q3, *answer, because="before the checkpoint")
+    refused(lesson07.q3, *answer, because="before the checkpoint")
     exported = (
         KeyCustodian()
     )  # exporting the public key, or a failed attempt, is no operation the checkpoint vouches for
@@ -1184,7 +1184,7 @@ def test_l06_q3_needs_operations_before_the_checkpoint() -> None:
     for n in range(3):
         exported.encrypt_data_aes("data", f"later {n}")
     answer = (checkpoint, exported.audit_log.to_jsonl(), exported.export_public_key("auditor"))
-    refused(lesson06.q3, *answer, because="before the checkpoint")
+    refused(lesson07.q3, *answer, because="before the checkpoint")
 
 
 def _lesson06_example() -> KeyCustodian:
@@ -1193,7 +1193,7 @@ def _lesson06_example() -> KeyCustodian:
     import io
     import json
 
-    notebook = json.loads((ROOT / "notebooks" / "06_signatures_and_trust.ipynb").read_text(encoding="utf-8"))
+    notebook = json.loads((ROOT / "notebooks" / "07_signatures_and_trust.ipynb").read_text(encoding="utf-8"))
     cells = {cell.get("id"): "".join(cell["source"]) for cell in notebook["cells"]}
     namespace: dict[str, Any] = {}
     with contextlib.redirect_stdout(io.StringIO()):
@@ -1203,17 +1203,17 @@ def _lesson06_example() -> KeyCustodian:
     return kms
 
 
-def test_l06_q3_refuses_the_lessons_own_example() -> None:
+def test_l07_q3_refuses_the_lessons_own_example() -> None:
     kms = _lesson06_example()
     kms.establish_aes_key("data")
-    refused(lesson06.q3, *_checkpoint_after(kms, "release"), because="the lesson's own")
+    refused(lesson07.q3, *_checkpoint_after(kms, "release"), because="the lesson's own")
     later = kms.sign_audit_checkpoint("release")  # a new checkpoint in the lesson's custodian is still its example
     for n in range(3):
         kms.encrypt_data_aes("data", f"and more {n}")
-    refused(lesson06.q3, later, kms.audit_log.to_jsonl(), kms.export_public_key("release"), because="the lesson's own")
+    refused(lesson07.q3, later, kms.audit_log.to_jsonl(), kms.export_public_key("release"), because="the lesson's own")
 
 
-def test_l06_q3_other_answers_and_lazy_ones() -> None:
+def test_l07_q3_other_answers_and_lazy_ones() -> None:
     rsa = KeyCustodian()
     with pytest.raises(KMSError):
         rsa.sign_audit_checkpoint("auditor")  # a refused attempt first: no key yet
@@ -1221,21 +1221,21 @@ def test_l06_q3_other_answers_and_lazy_ones() -> None:
     rsa.establish_aes_key("data")
     rsa.sign("auditor", "a release")
     answer = _checkpoint_after(rsa, "auditor")
-    accepted(lesson06.q3, *answer)
-    accepted(lesson06.q3, *answer)  # again: the same verdict
+    accepted(lesson07.q3, *answer)
+    accepted(lesson07.q3, *answer)  # again: the same verdict
     ec = KeyCustodian()
     ec.generate_signing_key("auditor", algorithm="ecdsa-p256-sha256")
     ec.establish_aes_key("data")
     ec.encrypt_data_aes("data", "before")
     checkpoint, export, pem = _checkpoint_after(ec, "auditor", more=5)
-    accepted(lesson06.q3, checkpoint, export, pem)
-    refused(lesson06.q3, checkpoint, export, answer[2], because="does not verify")  # another custodian's key
-    refused(lesson06.q3, checkpoint, answer[1], pem, because="does not verify")  # another custodian's log
-    refused(lesson06.q3, checkpoint, checkpoint, checkpoint, because="does not verify")  # the same value thrice
-    refused(lesson06.q3, "kmslib-checkpoint:v1:3:ab:cd", export, pem, because="does not verify")
+    accepted(lesson07.q3, checkpoint, export, pem)
+    refused(lesson07.q3, checkpoint, export, answer[2], because="does not verify")  # another custodian's key
+    refused(lesson07.q3, checkpoint, answer[1], pem, because="does not verify")  # another custodian's log
+    refused(lesson07.q3, checkpoint, checkpoint, checkpoint, because="does not verify")  # the same value thrice
+    refused(lesson07.q3, "kmslib-checkpoint:v1:3:ab:cd", export, pem, because="does not verify")
 
 
-def test_l06_q4_judges_the_exchange_not_the_text_in_the_form() -> None:
+def test_l07_q4_judges_the_exchange_not_the_text_in_the_form() -> None:
     from kmslib.widgets import DHExchangeForm
 
     typed = DHExchangeForm()  # signing switched on too late: Bob signed nothing; the verdict box typed by hand
@@ -1244,7 +1244,7 @@ def test_l06_q4_judges_the_exchange_not_the_text_in_the_form() -> None:
     typed.exchange()
     typed.sign_switch.value = True
     typed.match.value = "The exchange stops"
-    refused(lesson06.q4, typed, because="before step 1")
+    refused(lesson07.q4, typed, because="before step 1")
     honest = DHExchangeForm()  # signing on, no Mallory: keys derived; then Mallory switched on and text typed
     honest.sign_switch.value = True
     honest.generate()
@@ -1252,10 +1252,10 @@ def test_l06_q4_judges_the_exchange_not_the_text_in_the_form() -> None:
     honest.derive()
     honest.mallory_switch.value = True
     honest.match.value = "The exchange stops"
-    refused(lesson06.q4, honest, because="Mallory must be on the wire")
+    refused(lesson07.q4, honest, because="Mallory must be on the wire")
 
 
-def test_l06_q4_other_answers() -> None:
+def test_l07_q4_other_answers() -> None:
     from kmslib.widgets import DHExchangeForm
 
     form = DHExchangeForm()  # the buttons' methods, with the text cleared afterwards: the state is what counts
@@ -1266,95 +1266,95 @@ def test_l06_q4_other_answers() -> None:
     form.mallory_switch.value = False  # she may leave after the exchange: the keys were already swapped
     form.derive()
     form.match.value = ""
-    accepted(lesson06.q4, form)
-    accepted(lesson06.q4, form)
+    accepted(lesson07.q4, form)
+    accepted(lesson07.q4, form)
     ff = DHExchangeForm()
     ff.group.value = "ffdhe2048"
     ff.sign_switch.value = True
     ff.mallory_switch.value = True
     ff.run_all()
-    accepted(lesson06.q4, ff)
+    accepted(lesson07.q4, ff)
 
 
-def test_l06_q6_the_broken_signer_reuses_one_nonce_and_its_signatures_verify() -> None:
+def test_l07_q6_the_broken_signer_reuses_one_nonce_and_its_signatures_verify() -> None:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-    public = serialization.load_pem_public_key(lesson06.reused_nonce_public_key.encode())
+    public = serialization.load_pem_public_key(lesson07.reused_nonce_public_key.encode())
     assert isinstance(public, ec.EllipticCurvePublicKey)
-    (m1, s1), (m2, s2) = lesson06.reused_nonce_signatures
+    (m1, s1), (m2, s2) = lesson07.reused_nonce_signatures
     assert m1 != m2
-    for message, signature in lesson06.reused_nonce_signatures:
+    for message, signature in lesson07.reused_nonce_signatures:
         public.verify(signature, message, ec.ECDSA(hashes.SHA256()))  # genuine ECDSA signatures
     assert decode_dss_signature(s1)[0] == decode_dss_signature(s2)[0]  # the same r: the same k
 
 
-def test_l06_q6_recover_the_key_from_a_reused_nonce() -> None:
+def test_l07_q6_recover_the_key_from_a_reused_nonce() -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    namespace = run_solution(lesson06, lesson06.q6)
+    namespace = run_solution(lesson07, lesson07.q6)
     d = namespace["d"]
-    accepted(lesson06.q6, d)
-    accepted(lesson06.q6, d)  # again: the same verdict
+    accepted(lesson07.q6, d)
+    accepted(lesson07.q6, d)  # again: the same verdict
     key = ec.derive_private_key(d, ec.SECP256R1())
-    accepted(lesson06.q6, key)  # the pyca private key
+    accepted(lesson07.q6, key)  # the pyca private key
     new = b"I, the student, hold the release key now."
-    accepted(lesson06.q6, (new, key.sign(new, ec.ECDSA(hashes.SHA256()))))  # a new message, signed with it
+    accepted(lesson07.q6, (new, key.sign(new, ec.ECDSA(hashes.SHA256()))))  # a new message, signed with it
 
 
-def test_l06_q6_wrong_answers() -> None:
+def test_l07_q6_wrong_answers() -> None:
     import hashlib
 
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-    n = lesson06.P256_ORDER
-    (m1, sig1), (m2, sig2) = lesson06.reused_nonce_signatures
+    n = lesson07.P256_ORDER
+    (m1, sig1), (m2, sig2) = lesson07.reused_nonce_signatures
     (r, s1), (_, s2) = decode_dss_signature(sig1), decode_dss_signature(sig2)
     z1, z2 = (int.from_bytes(hashlib.sha256(m).digest(), "big") for m in (m1, m2))
     k = (z1 - z2) * pow(s1 - s2, -1, n) % n
     d = (s1 * k - z1) * pow(r, -1, n) % n
-    refused(lesson06.q6, k, because="the nonce k")  # stopped halfway
+    refused(lesson07.q6, k, because="the nonce k")  # stopped halfway
     wrong_order = (z1 - z2) * pow(s2 - s1, -1, n) % n  # the differences taken in opposite orders
-    refused(lesson06.q6, (s1 * wrong_order - z1) * pow(r, -1, n) % n, because="not the private key")
-    refused(lesson06.q6, (s1 * k - z2) * pow(r, -1, n) % n, because="not the private key")  # z of the other message
-    refused(lesson06.q6, r, because="not the private key")
-    refused(lesson06.q6, d + n, because="between 1 and n - 1")
-    refused(lesson06.q6, -d, because="between 1 and n - 1")
-    refused(lesson06.q6, str(d), because="an int")
-    refused(lesson06.q6, True, because="an int")
+    refused(lesson07.q6, (s1 * wrong_order - z1) * pow(r, -1, n) % n, because="not the private key")
+    refused(lesson07.q6, (s1 * k - z2) * pow(r, -1, n) % n, because="not the private key")  # z of the other message
+    refused(lesson07.q6, r, because="not the private key")
+    refused(lesson07.q6, d + n, because="between 1 and n - 1")
+    refused(lesson07.q6, -d, because="between 1 and n - 1")
+    refused(lesson07.q6, str(d), because="an int")
+    refused(lesson07.q6, True, because="an int")
     throwaway = ec.generate_private_key(ec.SECP256R1())
-    refused(lesson06.q6, throwaway, because="not the private key")
+    refused(lesson07.q6, throwaway, because="not the private key")
     new = b"a new message"
-    refused(lesson06.q6, (new, throwaway.sign(new, ec.ECDSA(hashes.SHA256()))), because="does not verify")
-    refused(lesson06.q6, (m1, sig1), because="a new message")  # the given signature, replayed
-    refused(lesson06.q6, (new, sig1), because="does not verify")
-    refused(lesson06.q6, (new, "not bytes"), because="(message, signature)")
-    refused(lesson06.q6, (new,), because="(message, signature)")
-    refused(lesson06.q6, ec.derive_private_key(d, ec.SECP384R1()), because="not the private key")
-    accepted(lesson06.q6, d)  # the failures above change nothing
+    refused(lesson07.q6, (new, throwaway.sign(new, ec.ECDSA(hashes.SHA256()))), because="does not verify")
+    refused(lesson07.q6, (m1, sig1), because="a new message")  # the given signature, replayed
+    refused(lesson07.q6, (new, sig1), because="does not verify")
+    refused(lesson07.q6, (new, "not bytes"), because="(message, signature)")
+    refused(lesson07.q6, (new,), because="(message, signature)")
+    refused(lesson07.q6, ec.derive_private_key(d, ec.SECP384R1()), because="not the private key")
+    accepted(lesson07.q6, d)  # the failures above change nothing
 
 
-def test_l06_quiz_distractors_a_thinking_student_could_choose() -> None:
+def test_l07_quiz_distractors_a_thinking_student_could_choose() -> None:
     weak = {
         "The message was kept secret",
         "The signatures are slightly weaker",
         "Nothing",
         "Only changes to the last entry",
     }
-    for number, question in enumerate(lesson06.quiz.questions, 1):
+    for number, question in enumerate(lesson07.quiz.questions, 1):
         assert not weak & set(question.choices.values()), question.prompt
-        assert lesson06.quiz.answer(number, question.answer)
-        assert all(not lesson06.quiz.answer(number, c) for c in question.choices if c != question.answer)
+        assert lesson07.quiz.answer(number, question.answer)
+        assert all(not lesson07.quiz.answer(number, c) for c in question.choices if c != question.answer)
 
 
-def test_l06_text_says_true_things_about_ml_dsa_and_ecdsa_nonces() -> None:
+def test_l07_text_says_true_things_about_ml_dsa_and_ecdsa_nonces() -> None:
     import json
 
-    notebook = json.loads((ROOT / "notebooks" / "06_signatures_and_trust.ipynb").read_text(encoding="utf-8"))
+    notebook = json.loads((ROOT / "notebooks" / "07_signatures_and_trust.ipynb").read_text(encoding="utf-8"))
     markdown = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
     assert "speed is comparable" not in markdown
     assert "RSA-PSS has the largest signatures" not in markdown
@@ -1387,21 +1387,21 @@ def test_l03_l06_every_published_solution_passes() -> None:
     answers.append((lesson03.q5, (ns["kms"], ns["reply"])))
     ns = run_solution(lesson03, lesson03.q6)
     answers.append((lesson03.q6, (len(ns["public"].raw), len(ns["reply"].raw))))
-    ns = run_solution(lesson06, lesson06.q1)
-    answers.append((lesson06.q1, (ns["my_kms"], ns["message"], ns["signature"])))
-    ns = run_solution(lesson06, lesson06.q2, verify_signature=verify_signature, SignatureError=SignatureError)
-    answers.append((lesson06.q2, (ns["genuine"],)))
-    ns = run_solution(lesson06, lesson06.q3)
+    ns = run_solution(lesson07, lesson07.q1)
+    answers.append((lesson07.q1, (ns["my_kms"], ns["message"], ns["signature"])))
+    ns = run_solution(lesson07, lesson07.q2, verify_signature=verify_signature, SignatureError=SignatureError)
+    answers.append((lesson07.q2, (ns["genuine"],)))
+    ns = run_solution(lesson07, lesson07.q3)
     auditing = ns["auditing"]
     pem = auditing.export_public_key("auditor")
-    answers.append((lesson06.q3, (ns["checkpoint"], auditing.audit_log.to_jsonl(), pem)))
-    ns = run_solution(lesson06, lesson06.q4, DHExchangeForm=DHExchangeForm)
-    answers.append((lesson06.q4, (ns["form"],)))
-    ns = run_solution(lesson06, lesson06.q5)
+    answers.append((lesson07.q3, (ns["checkpoint"], auditing.audit_log.to_jsonl(), pem)))
+    ns = run_solution(lesson07, lesson07.q4, DHExchangeForm=DHExchangeForm)
+    answers.append((lesson07.q4, (ns["form"],)))
+    ns = run_solution(lesson07, lesson07.q5)
     pq = ns["pq"]
-    answers.append((lesson06.q5, (ns["checkpoint"], pq.audit_log.to_jsonl(), pq.export_public_key("auditor"))))
-    ns = run_solution(lesson06, lesson06.q6)
-    answers.append((lesson06.q6, (ns["d"],)))
+    answers.append((lesson07.q5, (ns["checkpoint"], pq.audit_log.to_jsonl(), pq.export_public_key("auditor"))))
+    ns = run_solution(lesson07, lesson07.q6)
+    answers.append((lesson07.q6, (ns["d"],)))
     for exercise, answer in answers:
         ok, said = verdict(exercise, *answer)
         assert ok, (exercise.number, said)
@@ -1420,7 +1420,7 @@ def test_l03_q4_closed_mallory_and_earlier_failures() -> None:
     refused(lesson03.q4, mallory, for_alice, for_bob, because="closed")
 
 
-def test_l06_q4_a_step_tried_too_early_is_forgiven() -> None:
+def test_l07_q4_a_step_tried_too_early_is_forgiven() -> None:
     from kmslib.widgets import DHExchangeForm
 
     form = DHExchangeForm()
@@ -1430,38 +1430,38 @@ def test_l06_q4_a_step_tried_too_early_is_forgiven() -> None:
     assert form.derive() is None  # too early: nothing was exchanged yet
     form.exchange()
     form.derive()
-    accepted(lesson06.q4, form)
+    accepted(lesson07.q4, form)
 
 
-def test_l06_q5_other_answers_and_lazy_ones() -> None:
+def test_l07_q5_other_answers_and_lazy_ones() -> None:
     pq = KeyCustodian()
     pq.generate_signing_key("auditor", algorithm="ml-dsa-65")
     pq.establish_aes_key("data")
     pq.sign("auditor", "release 1.0")
     answer = _checkpoint_after(pq, "auditor")
-    accepted(lesson06.q5, *answer)
+    accepted(lesson07.q5, *answer)
     pq.encrypt_data_aes("data", "still more")  # a later export still extends the checkpoint
-    accepted(lesson06.q5, answer[0], pq.audit_log.to_jsonl(), answer[2])
+    accepted(lesson07.q5, answer[0], pq.audit_log.to_jsonl(), answer[2])
     other = KeyCustodian()
     other.generate_signing_key("pq", algorithm="ml-dsa-65")
     other.generate_signing_key("ed")
     other.establish_aes_key("data")
     other.encrypt_data_aes("data", "before")
-    accepted(lesson06.q5, *_checkpoint_after(other, "pq", more=4))
-    refused(lesson06.q5, *_checkpoint_after(other, "ed"), because="sign it with an ml-dsa-65 key")
+    accepted(lesson07.q5, *_checkpoint_after(other, "pq", more=4))
+    refused(lesson07.q5, *_checkpoint_after(other, "ed"), because="sign it with an ml-dsa-65 key")
     bare = KeyCustodian()
     bare.generate_signing_key("auditor", algorithm="ml-dsa-65")
     checkpoint = bare.sign_audit_checkpoint("auditor")  # right after making the key: it vouches for nothing
     bare.establish_aes_key("data")
     early = bare.audit_log.to_jsonl()  # exported before the log grew
     pem = bare.export_public_key("auditor")
-    refused(lesson06.q5, checkpoint, early, pem, because="before the checkpoint")
+    refused(lesson07.q5, checkpoint, early, pem, because="before the checkpoint")
     again = KeyCustodian()
     again.generate_signing_key("auditor", algorithm="ml-dsa-65")
     again.establish_aes_key("data")
     checkpoint = again.sign_audit_checkpoint("auditor")
-    refused(lesson06.q5, checkpoint, again.audit_log.to_jsonl(), again.export_public_key("auditor"), because="grow")
-    refused(lesson06.q5, answer[0], answer[0], answer[0], because="does not verify")  # the same value thrice
+    refused(lesson07.q5, checkpoint, again.audit_log.to_jsonl(), again.export_public_key("auditor"), because="grow")
+    refused(lesson07.q5, answer[0], answer[0], answer[0], because="does not verify")  # the same value thrice
 
 
 def test_l02_q3_an_always_equal_bytes_subclass_is_not_a_result() -> None:

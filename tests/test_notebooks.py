@@ -32,10 +32,10 @@ def test_the_course_notebooks_exist() -> None:
         "02_rsa.ipynb",
         "03_diffie_hellman.ipynb",
         "04_revocation_and_lifecycle.ipynb",
-        "05_envelope_encryption.ipynb",
-        "06_signatures_and_trust.ipynb",
-        "07_sealed_storage.ipynb",
-        "08_capstone.ipynb",
+        "06_envelope_encryption.ipynb",
+        "07_signatures_and_trust.ipynb",
+        "08_sealed_storage.ipynb",
+        "09_capstone.ipynb",
     ]
 
 

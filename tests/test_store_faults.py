@@ -227,16 +227,16 @@ def _backup_copy(store: Path, tmp_path: Path) -> None:
 
 
 def _lesson07_checker(store: Path, tmp_path: Path) -> None:
-    from kmslib.course import lesson07
+    from kmslib.course import lesson08
 
-    assert not lesson07.found_in_files(store, b"no such bytes in the store")
+    assert not lesson08.found_in_files(store, b"no such bytes in the store")
 
 
 IN_PROCESS = {
     "a refused second open": _refused_second_open,
     "Path.read_bytes": _read_bytes,
     "shutil.copy for a backup": _backup_copy,
-    "lesson 07's checker": _lesson07_checker,
+    "lesson 09's checker": _lesson07_checker,
 }
 
 

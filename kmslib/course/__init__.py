@@ -34,10 +34,10 @@ COURSE = (
     ("02_rsa.ipynb", "RSA: public-key encryption"),
     ("03_diffie_hellman.ipynb", "Diffie-Hellman: agreeing a key in public"),
     ("04_revocation_and_lifecycle.ipynb", "Revocation and the key lifecycle"),
-    ("05_envelope_encryption.ipynb", "Envelope encryption: data keys"),
-    ("06_signatures_and_trust.ipynb", "Signatures and trust"),
-    ("07_sealed_storage.ipynb", "Sealed storage: where the root key lives"),
-    ("08_capstone.ipynb", "Capstone: a key compromise, end to end"),
+    ("06_envelope_encryption.ipynb", "Envelope encryption: data keys"),
+    ("07_signatures_and_trust.ipynb", "Signatures and trust"),
+    ("08_sealed_storage.ipynb", "Sealed storage: where the root key lives"),
+    ("09_capstone.ipynb", "Capstone: a stolen terminal, and the decisions of the response"),
 )
 
 

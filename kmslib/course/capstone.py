@@ -668,7 +668,7 @@ quiz = Quiz(
             "d": "The envelopes' data was encrypted again under a new data key",
         },
         "c",
-        "Rewrapping changes only the wrapped data key (lesson 05), and revocation stops this custodian. Erasure by "
+        "Rewrapping changes only the wrapped data key (lesson 06), and revocation stops this custodian. Erasure by "
         "cryptography needs a dedicated key whose every copy is destroyed, backups included (NIST SP 800-88 "
         "Rev. 1 §2.6, cryptographic erase; SP 800-57 Part 1 Rev. 5 §8.3.4). The thief never held the KEK, so "
         "the copies were never his to open.",

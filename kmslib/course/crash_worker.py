@@ -1,7 +1,7 @@
-"""A process that makes key changes in a sealed store until it is killed (lesson 07's crash).
+"""A process that makes key changes in a sealed store until it is killed (lesson 09's crash).
 
 ``python -m kmslib.course.crash_worker PATH PASSPHRASE`` opens the store, then creates and rotates
-keys in a loop, printing each change's name only after its call has returned. Lesson 07 kills it
+keys in a loop, printing each change's name only after its call has returned. Lesson 08 kills it
 with SIGKILL in the middle of that loop and shows that every printed change survived.
 """
 

@@ -393,7 +393,7 @@ quiz = Quiz(
         "a",
         "Hybrid encryption: RSA wraps a 32-byte data key, AES-GCM encrypts the data (GCM hides no length: its "
         "ciphertext is exactly as long as the plaintext). Cloud KMSs do something else: "
-        "they wrap data keys under a symmetric key that never leaves the KMS (envelope encryption, lesson 05).",
+        "they wrap data keys under a symmetric key that never leaves the KMS (envelope encryption, lesson 06).",
     ),
     Question(
         "Is OAEP safe however it is decoded?",

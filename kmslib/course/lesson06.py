@@ -1,440 +1,406 @@
-"""Lesson 06 (signatures and trust): six checked exercises and the quiz.
+"""Lesson 06 (envelope encryption): four checked exercises, of rising difficulty, and the quiz.
 
-- ``q1`` (recall): sign a message with an Ed25519 key;
-- ``q2`` (apply): as a relying party, find which documents the release key really signed;
-- ``q3`` (build): sign an audit checkpoint, let the log grow, and hand an auditor what it needs;
-- ``q4`` (break): send Mallory into a signed key exchange, and show that she is stopped;
-- ``q5`` (apply): sign an audit checkpoint with the post-quantum ML-DSA-65;
-- ``q6`` (break): recover an ECDSA private key from two signatures that reused one nonce.
+- ``q1`` (recall): encrypt a report into an envelope, bound to its file name;
+- ``q2`` (apply): rotate the KEK and rewrap the envelope: the data's bytes do not change;
+- ``q3`` (build): build an envelope by hand around a data key from ``generate_data_key``, by the published format;
+- ``q4`` (build): crypto-shredding done for real: one customer's data under a KEK of its own, and that KEK destroyed.
+
+The checkers judge the envelopes and the custodian's state and audit log; their own decryptions run
+under :func:`~kmslib.course.exercises.as_checker`, so checking again gives the same verdict.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import secrets
-from collections.abc import Sequence
+import struct
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kmslib.audit import AuditLog
-from kmslib.course import rewrite_log
-from kmslib.course.exercises import Exercise, Question, Quiz, indices, kind, student_custodian, whole
+from kmslib.course.exercises import Exercise, Question, Quiz, as_checker, kind, student_custodian, student_entries
 from kmslib.custodian import KeyCustodian
-from kmslib.errors import KMSError
-from kmslib.tokens import parse_token
+from kmslib.envelope import HEADER, MAX_WRAPPED_BYTES, DataKey, split
+from kmslib.errors import DecryptionError, KeyRevokedError, KMSError
+from kmslib.tokens import parse_exact
 
-__all__ = [
-    "P256_ORDER",
-    "documents",
-    "q1",
-    "q2",
-    "q3",
-    "q4",
-    "q5",
-    "q6",
-    "quiz",
-    "release_public_key",
-    "reused_nonce_public_key",
-    "reused_nonce_signatures",
-]
+__all__ = ["ACME", "ACME_CONTEXT", "ACME_KEK", "CONTEXT", "KEK", "REPORT", "q1", "q2", "q3", "q4", "quiz"]
 
-# The release team's custodian: its signing key never leaves this module.
-_release = KeyCustodian()
-_release.generate_signing_key("release", algorithm="ecdsa-p256-sha256")
-#: The release key's public half, as published on the project's website.
-release_public_key = _release.export_public_key("release")
-_forger = KeyCustodian()
-_forger.generate_signing_key("release", algorithm="ecdsa-p256-sha256")
-_genuine = _release.sign("release", b"kmslib-0.2.0.tar.gz sha256=4f2a...")
-#: Three (document, signature) pairs found on a mirror: which did the release key sign?
-documents = [
-    (b"kmslib-0.2.0.tar.gz sha256=4f2a...", _genuine),
-    (b"kmslib-0.2.1.tar.gz sha256=9c1e...", _forger.sign("release", b"kmslib-0.2.1.tar.gz sha256=9c1e...")),
-    (b"kmslib-0.2.0.tar.gz sha256=7777...", _genuine),  # a genuine signature, on another document
-    (b"kmslib-0.3.0.tar.gz sha256=b0b0...", _release.sign("release", b"kmslib-0.3.0.tar.gz sha256=b0b0...")),
-]
-_GENUINE = {0, 3}
+#: The shared KEK of the exercises.
+KEK = "kek"
+#: The data of the exercises, and the associated data it is bound to.
+REPORT = b"Quarterly report: revenue 1.2M, costs 0.9M. " * 40
+CONTEXT = "file=report.pdf"
+#: Exercise 4's customer: its own KEK, its records (a length no other data here has), their associated data.
+ACME_KEK = "acme-kek"
+ACME = b"acme ltd, order 7731: 40 crates, paid by card ending 4242.\n" * 8
+ACME_CONTEXT = "customer=acme"
+_NONCE, _TAG = 12, 16
+_MADE = frozenset({"encrypt_envelope", "generate_data_key", "generate_data_key_without_plaintext", "rewrap_envelope"})
 
 
-def _check_q1(kms: object, message: object, signature: object) -> str | None:
-    custodian = student_custodian(kms)
-    if not isinstance(signature, str):
-        return "pass the signature token that sign returns."
-    if not isinstance(message, (str, bytes)):
-        return "pass the message you signed (str or bytes)."
-    try:
-        algorithm = parse_token(signature)[1]
-    except KMSError:
-        return "that is not a signature token: pass what sign returned."
-    if algorithm != "ed25519":
-        return "sign with an Ed25519 key (generate_signing_key's default)."
-    if _is_lesson_example(custodian):
-        return "that is the lesson's own example (its kms): make a key in a custodian of your own, my_kms, and sign."
+def _envelope(value: object, name: str) -> memoryview | str:
+    """A student's envelope as a view, or which part of the format is wrong."""
+    if isinstance(value, str):
+        return f"{name} is a text token: an envelope is bytes (encrypt_envelope returns one)."
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        return f"{name} should be an envelope (bytes), not {kind(value)}."
+    view = memoryview(bytes(value))  # a copy, whatever the buffer's shape (the exercises' envelopes are small)
+    raw = bytes(view[: len(HEADER) + 2 + MAX_WRAPPED_BYTES])
+    if not raw.startswith(b"KMSE"):
+        return f"{name} is not an envelope: it should start with b'KMSE\\x01'."
+    if not raw.startswith(HEADER):
+        return f"{name}'s version byte, right after b'KMSE', should be 0x01."
+    if len(raw) < len(HEADER) + 2:
+        return f"{name} ends after its header: the 2-byte length and the wrapped token come next."
+    start = len(HEADER) + 2
+    (big,) = struct.unpack_from(">H", raw, len(HEADER))
+    (little,) = struct.unpack_from("<H", raw, len(HEADER))
+    token = raw[start : start + big]
+    if not (0 < big <= MAX_WRAPPED_BYTES and token.isascii() and parse_exact(token.decode("ascii")) is not None):
+        if 0 < little <= MAX_WRAPPED_BYTES and parse_exact(raw[start : start + little].decode("latin-1")) is not None:
+            return f"{name}'s 2-byte length is little-endian: the format's is big-endian (struct.pack('>H', n))."
+        return (
+            f"{name}'s 2-byte length should be followed by the wrapped token (data_key.wrapped as ASCII bytes), "
+            "and give exactly its length."
+        )
+    if split(view) is None:
+        return f"{name} is too short: after the wrapped token come a 12-byte nonce, the ciphertext and a 16-byte tag."
+    return view
+
+
+def _token(view: memoryview) -> tuple[str, int, memoryview]:
+    """A well-formed envelope's wrapped token, the KEK version it names, and its body (nonce, ciphertext, tag)."""
+    parts = split(view)
+    assert parts is not None
+    parsed = parse_exact(parts[0])
+    assert parsed is not None
+    return parts[0], parsed[0], parts[1]
+
+
+def _other_kek(custodian: KeyCustodian, view: memoryview, kek: str, contexts: tuple[str | None, ...]) -> str | None:
+    """The id of another live AES-GCM key of the custodian that opens the envelope, if one does."""
     for info in custodian.list_keys():
-        if info.kind == "signing" and info.active:
+        if info.key_id == kek or info.state != "active" or info.algorithm != "aes-256-gcm":
+            continue
+        for context in contexts:
             try:
-                custodian.verify(info.key_id, message, signature)
+                with as_checker(custodian):
+                    custodian.decrypt_envelope(info.key_id, view, associated_data=context)
             except KMSError:
                 continue
-            return None
-    return "none of your signing keys verifies that signature over that message."
+            return info.key_id
+    return None
+
+
+def _made_here(custodian: KeyCustodian, kek: str, version: int) -> bool:
+    """Whether the student's own operations made a data key under ``kek`` at ``version`` (its audit log shows it)."""
+    return any(
+        e.key_id == kek and e.version == version and e.outcome == "ok" and e.operation in _MADE
+        for e in student_entries(custodian)
+    )
+
+
+def _opens(custodian: KeyCustodian, view: memoryview, name: str, context: str, expected: bytes) -> str | None:
+    """What is wrong with envelope ``name``, which should hold ``expected`` under :data:`KEK`, bound to ``context``."""
+    data: bytes | None = None
+    try:
+        with as_checker(custodian):
+            data = custodian.decrypt_envelope(KEK, view, associated_data=context)
+    except KeyRevokedError:
+        return f"the version of {KEK!r} that wrapped {name}'s data key was revoked: it opens no more."
+    except DecryptionError:
+        pass
+    if data is not None:
+        return None if data == expected else f"{name} opens, but holds other data than the exercise's."
+    try:
+        with as_checker(custodian):
+            custodian.decrypt_envelope(KEK, view)
+    except KMSError:
+        pass
+    else:
+        return f"{name} opens without associated data: bind associated_data={context!r}."
+    other = _other_kek(custodian, view, KEK, (context, None))
+    if other is not None:
+        return f"{name} opens under {other!r}: make it with {KEK!r}."
+    if not _made_here(custodian, KEK, _token(view)[1]):
+        return f"{name}'s data key was not wrapped by this custodian's {KEK!r}: was it made in another custodian?"
+    return (
+        f"{name} does not open with associated_data={context!r}: bind exactly that associated data (the same "
+        f"string at encryption and decryption), with this custodian's {KEK!r}, and pass the envelope unchanged."
+    )
+
+
+def _kek_ready(custodian: KeyCustodian) -> str | None:
+    if KEK not in custodian:
+        return f"make the KEK {KEK!r} (an AES-256-GCM key) in your custodian first."
+    info = custodian.key_info(KEK)
+    if info.algorithm != "aes-256-gcm":
+        return f"{KEK!r} should be an AES-256-GCM key (establish_aes_key's default mode), not {info.algorithm}."
+    if info.state != "active":
+        return f"your KEK {KEK!r} was revoked: every envelope under it is gone; start again with a fresh custodian."
+    return None
+
+
+def _check_q1(kms: object, sealed: object) -> str | None:
+    custodian = student_custodian(kms)
+    problem = _kek_ready(custodian)
+    if problem is not None:
+        return problem
+    view = _envelope(sealed, "sealed")
+    if isinstance(view, str):
+        return view
+    return _opens(custodian, view, "sealed", CONTEXT, REPORT)
 
 
 q1 = Exercise(
     1,
     "recall",
-    "Make an Ed25519 signing key in `my_kms`, sign a message of your choice, and pass (my_kms, message, signature).",
+    f"In `my_kms`, make an AES-256-GCM KEK {KEK!r} and encrypt `REPORT` into an envelope bound to the associated "
+    f"data {CONTEXT!r} (`CONTEXT`). Pass (my_kms, sealed).",
     _check_q1,
-    "generate_signing_key(key_id) makes an Ed25519 key; sign(key_id, message) returns the signature token.",
-    'my_kms = KeyCustodian()\nmy_kms.generate_signing_key("me")\nmessage = "I, the student, wrote this."\n'
-    'signature = my_kms.sign("me", message)\nq1.check(my_kms, message, signature)',
+    "establish_aes_key makes the KEK; encrypt_envelope(key_id, data, associated_data=...) returns the envelope.",
+    f'my_kms.establish_aes_key("{KEK}")\nsealed = my_kms.encrypt_envelope("{KEK}", REPORT, associated_data=CONTEXT)\n'
+    "q1.check(my_kms, sealed)",
 )
 
 
-def _check_q2(genuine: object) -> str | None:
-    chosen = indices(genuine)
-    if chosen is None:
-        return "pass the indices (ints) of the documents whose signature verifies with release_public_key."
-    if 2 in chosen:
-        return "document 2 carries a genuine signature, but of another document: a signature covers exact bytes."
-    if 1 in chosen:
-        return "document 1 is signed by a key that is also called 'release', but it is not the published one."
-    if chosen != _GENUINE:
-        return "a genuine document is missing: try verify_signature on each of them."
-    return None
+def _check_q2(kms: object, old: object, new: object) -> str | None:
+    custodian = student_custodian(kms)
+    problem = _kek_ready(custodian)
+    if problem is not None:
+        return problem
+    if custodian.key_info(KEK).version < 2:
+        return f"rotate the KEK {KEK!r} first (rotate_key): there is no newer version to move to."
+    old_view, new_view = _envelope(old, "old"), _envelope(new, "new")
+    if isinstance(old_view, str):
+        return old_view
+    if isinstance(new_view, str):
+        return new_view
+    if bytes(old_view) == bytes(new_view):
+        return (
+            "old and new are the same envelope: pass the envelope from before the rotation as old, and what "
+            "rewrap_envelope returned as new."
+        )
+    _, old_version, old_body = _token(old_view)
+    _, new_version, new_body = _token(new_view)
+    if bytes(old_body) != bytes(new_body):
+        return (
+            "the nonce, ciphertext or tag changed: the data was encrypted again. rewrap_envelope re-wraps only the "
+            "data key, which is the point: rotating a KEK never touches the data."
+        )
+    if new_version <= old_version:
+        return (
+            f"new's data key is wrapped by version {new_version} of {KEK!r}, old's by version {old_version}: new "
+            "should be what rewrap_envelope returned after rotate_key, under a newer version than old."
+        )
+    return _opens(custodian, new_view, "new", CONTEXT, REPORT)
 
 
 q2 = Exercise(
     2,
     "apply",
-    "You are a relying party with only `release_public_key`. Which of the `documents` (a list of (document, "
-    "signature) pairs) did the release key really sign? Pass the list of their indices.",
+    f"Rotate the KEK {KEK!r} in `my_kms`, then move your envelope `sealed` to the new version with rewrap_envelope. "
+    "Pass (my_kms, old, new): old is `sealed`, new what rewrap_envelope returns; the data's bytes must not change.",
     _check_q2,
-    "verify_signature(release_public_key, document, signature) returns quietly or raises SignatureError.",
-    """genuine = []
-for index, (document, signature) in enumerate(documents):
+    "rotate_key, then rewrap_envelope(key_id, envelope, associated_data=...) with the same associated data.",
+    f'my_kms.rotate_key("{KEK}")\nold = sealed\nnew = my_kms.rewrap_envelope("{KEK}", old, associated_data=CONTEXT)\n'
+    "q2.check(my_kms, old, new)",
+)
+
+
+def _check_q3(kms: object, data_key: object, built: object) -> str | None:
+    custodian = student_custodian(kms)
+    problem = _kek_ready(custodian)
+    if problem is not None:
+        return problem
+    if not isinstance(data_key, DataKey):
+        return f"data_key should be what generate_data_key({KEK!r}) returned (a DataKey), not {kind(data_key)}."
+    view = _envelope(built, "built")
+    if isinstance(view, str):
+        return view
+    token, _, body = _token(view)
+    if token != data_key.wrapped:
+        return (
+            "built carries another wrapped key than data_key.wrapped: was it made by encrypt_envelope? Build it by "
+            "hand around data_key."
+        )
     try:
-        verify_signature(release_public_key, document, signature)
-    except SignatureError:
-        continue
-    genuine.append(index)
-q2.check(genuine)""",
-)
-
-
-#: What the lesson's own example (the notebook's ``kms``) did before its checkpoint: (operation, key id, outcome).
-_LESSON_EXAMPLE = (
-    ("generate_signing_key", "release", "ok"),
-    ("sign", "release", "ok"),
-    ("verify", "release", "ok"),
-    ("verify", "release", "SignatureError"),
-    ("export_public_key", "release", "ok"),
-    ("establish_aes_key", "records", "ok"),
-    ("encrypt_data_aes", "records", "ok"),
-    ("encrypt_data_aes", "records", "ok"),
-)
-#: How many of those entries the notebook's first cell makes (sign, verify, and a refused verify).
-_FIRST_CELL = 4
-#: Entries that are no operation a checkpoint vouches for: making the signing key, publishing its public half.
-_NOT_WORK = ("generate_signing_key", "export_public_key")
-
-
-def _is_lesson_example(custodian: KeyCustodian) -> bool:
-    """Whether ``custodian`` is the notebook's ``kms``: its log begins as the lesson's first cell left it."""
-    return _begins_as_lesson([(e.operation, e.key_id, e.outcome) for e in custodian.audit_log[:_FIRST_CELL]])
-
-
-def _begins_as_lesson(story: Sequence[tuple[object, ...]]) -> bool:
-    """Whether a log's (operation, key id, outcome) begin as the notebook's first cell left its ``kms``.
-
-    Only the first cell: a later cell run twice (or not at all) changes what follows, not this.
-    """
-    return tuple(story[:_FIRST_CELL]) == _LESSON_EXAMPLE[:_FIRST_CELL]
-
-
-def _check_q3(checkpoint: object, export: object, public_key: object) -> str | None:
-    if not (isinstance(checkpoint, str) and isinstance(export, str) and isinstance(public_key, str)):
-        return "pass three strings: the checkpoint, the exported log, and the signing key's public PEM."
-    if not AuditLog.verify_jsonl(export, checkpoint=checkpoint, public_key=public_key):
+        with as_checker(custodian):
+            key = custodian.decrypt_data_aes(KEK, data_key.wrapped, encoding=None)
+    except KeyRevokedError:
+        return f"the version of {KEK!r} that wrapped data_key was revoked: make a new data key."
+    except KMSError:
         return (
-            "the export does not verify against the checkpoint with that public key: export the same custodian's log."
+            f"data_key.wrapped does not unwrap under {KEK!r} with no associated data: call "
+            f"generate_data_key({KEK!r}) with no associated data."
         )
-    entries = [json.loads(line) for line in export.splitlines() if line.strip()]
-    story = tuple((entry["operation"], entry["key_id"], entry["outcome"]) for entry in entries)
-    if _begins_as_lesson(story):
-        return "that is the lesson's own example (its kms): make a custodian of your own, as the task asks."
-    signed = int(checkpoint.split(":")[2])
-    done = [entry for entry in entries[:signed] if entry["outcome"] == "ok" and entry["operation"] not in _NOT_WORK]
-    if not done:
-        return (
-            "nothing was done before the checkpoint but making the signing key: do some operations (encrypt, sign, "
-            "...) before the checkpoint, so that it vouches for something."
-        )
-    if len(entries) < signed + 3:
-        return "let the log grow by a few operations after the checkpoint, then export it."
-    forged = rewrite_log(export, 0, operation="key_info")
-    if AuditLog.verify_jsonl(forged, checkpoint=checkpoint, public_key=public_key):  # pragma: no cover
-        return "a forged log passes: that should be impossible."
-    return None
+    if key != data_key.plaintext:
+        return "data_key.plaintext is not the key its wrapped token holds: use the DataKey generate_data_key returned."
+    aesgcm = AESGCM(key)
+    for aad in (HEADER, b"", b"KMSE"):
+        try:
+            data = aesgcm.decrypt(bytes(body[:_NONCE]), bytes(body[_NONCE:]), aad)
+        except InvalidTag:  # try the next plausible associated data
+            continue
+        if aad != HEADER:
+            return f"the data was encrypted with associated data {aad!r}: the format's is b'KMSE\\x01'."
+        if data != REPORT:
+            return "built opens, but holds other data: encrypt REPORT."
+        with as_checker(custodian):  # the custodian agrees (raises nothing the lines above would not catch)
+            custodian.decrypt_envelope(KEK, view)
+        return None
+    return (
+        "the part after the token does not open under data_key.plaintext with associated data b'KMSE\\x01': it "
+        "should be the 12-byte nonce you encrypted with, then what AESGCM.encrypt returned (ciphertext and tag)."
+    )
 
 
 q3 = Exercise(
     3,
     "build",
-    "In a custodian of your own (not the lesson's `kms`): make a signing key, do some operations, sign an audit "
-    "checkpoint, do a few more, and export the log. Pass (checkpoint, export, public key PEM): an auditor holding "
-    "only these must be able to check.",
+    f"Build an envelope `built` of `REPORT` by hand (no associated data), around a data key "
+    f"`data_key = my_kms.generate_data_key({KEK!r})`: raw AESGCM for the data, and the format b'KMSE' | 0x01 | "
+    "length (2 bytes, big-endian) | wrapped token | nonce | ciphertext and tag. decrypt_envelope must open it. "
+    "Pass (my_kms, data_key, built).",
     _check_q3,
-    "sign_audit_checkpoint(key_id) signs the head; export_public_key gives the PEM; to_jsonl exports the log.",
-    """auditing = KeyCustodian()
-auditing.generate_signing_key("auditor")
-auditing.establish_aes_key("data")
-auditing.encrypt_data_aes("data", "before")
-checkpoint = auditing.sign_audit_checkpoint("auditor")
-for day in ("mon", "tue", "wed"):
-    auditing.encrypt_data_aes("data", day)
-q3.check(checkpoint, auditing.audit_log.to_jsonl(), auditing.export_public_key("auditor"))""",
+    "The data's associated data is b'KMSE\\x01' (plus the caller's, none here); AESGCM.encrypt returns ciphertext "
+    "and tag together; struct.pack('>H', n) writes the length.",
+    f"""data_key = my_kms.generate_data_key("{KEK}")
+nonce = os.urandom(12)
+body = nonce + AESGCM(data_key.plaintext).encrypt(nonce, REPORT, b"KMSE\\x01")
+wrapped = data_key.wrapped.encode("ascii")
+built = b"KMSE\\x01" + struct.pack(">H", len(wrapped)) + wrapped + body
+q3.check(my_kms, data_key, built)""",
 )
 
 
-def _check_q4(form: object) -> str | None:
-    from kmslib.kex import verify_transcript  # noqa: PLC0415 - only this exercise needs the forms
-    from kmslib.widgets import DHExchangeForm  # noqa: PLC0415
-
-    if not isinstance(form, DHExchangeForm):
-        return f"pass the DHExchangeForm you ran, not {kind(form)}."
-    signing = "alice-signing" in form.alice and "bob-signing" in form.bob and bool(form._trusted)
-    if not signing or (not form.mallory_switch.value and not form._intercepted):
+def _shred_problem(custodian: KeyCustodian, gone: memoryview) -> str | None:
+    """What is wrong with Acme's shred: its own KEK, destroyed whole, and the envelope made under it; or ``None``."""
+    if ACME_KEK not in custodian:
         return (
-            "switch both on before step 1 (generate): 'Sign the public keys' and 'Mallory in the middle'; then "
-            "generate, exchange and derive."
+            f"give Acme a KEK of its own, {ACME_KEK!r}, and encrypt ACME under it. Rotating, rewrapping and revoking "
+            f"a version of the shared {KEK!r} is a migration, not an erasure: the rewrapped envelope still opens "
+            "the same ciphertext under the newer version."
         )
-    if not form._intercepted:
-        return "Mallory must be on the wire during the exchange: switch her on before step 2."
-    bob_kept = "shared" in form.bob and form.bob.key_info("shared").active  # a hybrid's Bob revokes his
-    if form._derived or "shared" in form.alice or bob_kept:
-        return "a key was derived: check the signatures before deriving (step 3 does, with signing on)."
-    if form._stopped != "alice":
-        return "now run step 3 (derive): with signing on, Alice checks Bob's signature first. Watch what it finds."
-    try:  # what Alice checks in step 3: Bob's signature over the exchange as she saw it, with the key she trusts
-        verify_transcript(
-            form._trusted["alice"], form._transcripts["alice"], form._signatures["alice"], role="responder"
+    acme = custodian.key_info(ACME_KEK)
+    if acme.algorithm != "aes-256-gcm":
+        return f"{ACME_KEK!r} should be an AES-256-GCM key, a KEK that encrypt_envelope can use, not {acme.algorithm}."
+    if acme.state != "revoked":
+        try:
+            with as_checker(custodian):
+                custodian.decrypt_envelope(ACME_KEK, gone, associated_data=ACME_CONTEXT)
+        except KMSError:
+            return (
+                f"{ACME_KEK!r} still has a live version: destroy every version (invalidate_key({ACME_KEK!r}) with "
+                "no version), or a rewrapped copy of Acme's data still opens."
+            )
+        return f"acme_sealed still opens under {ACME_KEK!r}: destroy that KEK with invalidate_key({ACME_KEK!r})."
+    if len(_token(gone)[2]) != _NONCE + len(ACME) + _TAG:
+        return "acme_sealed does not hold ACME (its ciphertext has another length): pass Acme's envelope."
+    other = _other_kek(custodian, gone, ACME_KEK, (ACME_CONTEXT, None))
+    if other is not None:
+        return f"acme_sealed opens under {other!r}: Acme's data must be under {ACME_KEK!r} alone, the KEK you destroy."
+    if not _made_here(custodian, ACME_KEK, _token(gone)[1]):
+        return (
+            f"{ACME_KEK!r} never wrapped a data key at the version acme_sealed names: encrypt ACME with "
+            f"encrypt_envelope({ACME_KEK!r}, ...) before destroying the KEK."
         )
-    except KMSError:
-        return None
-    return "Bob's signature verifies over what Alice saw: Mallory was not in the middle."  # pragma: no cover
+    return None
+
+
+def _check_q4(kms: object, acme_sealed: object, kept: object) -> str | None:
+    custodian = student_custodian(kms)
+    gone, still = _envelope(acme_sealed, "acme_sealed"), _envelope(kept, "kept")
+    if isinstance(gone, str):
+        return gone
+    if isinstance(still, str):
+        return still
+    problem = _shred_problem(custodian, gone)
+    if problem is not None:
+        return problem
+    if KEK in custodian and custodian.key_info(KEK).state == "revoked":
+        return f"kept (your `new`) no longer opens: you destroyed the shared {KEK!r} too. Shred only Acme's KEK."
+    problem = _kek_ready(custodian)
+    if problem is not None:
+        return problem
+    if bytes(still) == bytes(gone):
+        return "kept is Acme's envelope again: pass your envelope `new`, which must still open."
+    return _opens(custodian, still, "kept", CONTEXT, REPORT)
 
 
 q4 = Exercise(
     4,
-    "break",
-    "Send Mallory into a signed exchange: in a DHExchangeForm with 'Sign the public keys' and 'Mallory in the middle' "
-    "both on, generate, exchange and derive. Pass the form: no key may have been derived.",
+    "build",
+    f"Crypto-shredding for real. Customer Acme leaves: its records `ACME` must become unreadable, the other data "
+    f"must not. In `my_kms`, give Acme a KEK of its own, {ACME_KEK!r}, encrypt `ACME` under it into `acme_sealed` "
+    f"(associated data `ACME_CONTEXT`), then destroy that KEK, every version. Pass (my_kms, acme_sealed, new): "
+    f"`new`, under {KEK!r}, must still open.",
     _check_q4,
-    "form.sign_switch.value = True and form.mallory_switch.value = True, then form.generate(), form.exchange(), "
-    "form.derive().",
-    """form = DHExchangeForm()
-form.sign_switch.value = True
-form.mallory_switch.value = True
-form.generate()
-form.exchange()
-form.derive()
-q4.check(form)""",
-)
-
-
-def _check_q5(checkpoint: object, export: object, public_key: object) -> str | None:
-    if isinstance(checkpoint, str) and ":kms:v" in checkpoint:
-        fields = checkpoint[checkpoint.rfind(":kms:v") + 1 :].split(":")
-        algorithm = fields[2] if len(fields) > 2 else "ml-dsa-65"  # a cut checkpoint: q3's checks say what is wrong
-        if algorithm != "ml-dsa-65":
-            return f"the checkpoint is signed with {algorithm}: sign it with an ml-dsa-65 key."
-    return _check_q3(checkpoint, export, public_key)
-
-
-q5 = Exercise(
-    5,
-    "apply",
-    "Do exercise 3 again with a post-quantum signing key (algorithm='ml-dsa-65'). Pass (checkpoint, export, public "
-    "key PEM).",
-    _check_q5,
-    "generate_signing_key(key_id, algorithm='ml-dsa-65'); everything else is as in exercise 3.",
-    """pq = KeyCustodian()
-pq.generate_signing_key("auditor", algorithm="ml-dsa-65")
-pq.establish_aes_key("data")
-pq.encrypt_data_aes("data", "before")
-checkpoint = pq.sign_audit_checkpoint("auditor")
-for day in ("mon", "tue", "wed"):
-    pq.encrypt_data_aes("data", day)
-q5.check(checkpoint, pq.audit_log.to_jsonl(), pq.export_public_key("auditor"))""",
-)
-
-
-#: The order n of P-256's base point G (NIST SP 800-186; SEC 2, secp256r1): ECDSA's arithmetic is modulo n.
-P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-
-
-def _z(message: bytes) -> int:
-    """ECDSA's z for P-256 with SHA-256: the digest as an integer (256 bits, as many as n has: nothing is cut)."""
-    return int.from_bytes(hashlib.sha256(message).digest(), "big")
-
-
-def _broken_ecdsa_sign(key: ec.EllipticCurvePrivateKey, message: bytes, k: int) -> bytes:
-    """A DELIBERATELY BROKEN ECDSA signer, for teaching only: it signs with the nonce ``k`` it is given.
-
-    pyca/cryptography draws k itself and offers no way to force one, so this computes the signature of
-    FIPS 186-5 section 6.4 with plain integers over the key's numbers: r = x(k*G) mod n and
-    s = k^-1 (z + r*d) mod n. The point k*G is the public key of the private value k. Never sign like this.
-
-    Returns:
-        The DER signature, which pyca's ``verify`` accepts.
-    """
-    d = key.private_numbers().private_value
-    r = ec.derive_private_key(k, ec.SECP256R1()).public_key().public_numbers().x % P256_ORDER
-    s = pow(k, -1, P256_ORDER) * (_z(message) + r * d) % P256_ORDER
-    return encode_dss_signature(r, s)
-
-
-def _reused_nonce() -> tuple[ec.EllipticCurvePrivateKey, list[tuple[bytes, bytes]]]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    k = secrets.randbelow(P256_ORDER - 1) + 1  # one nonce, used twice: the bug
-    messages = [b"firmware-1.4.bin sha256=3e1d...", b"firmware-1.5.bin sha256=a7c0..."]
-    return key, [(message, _broken_ecdsa_sign(key, message, k)) for message in messages]
-
-
-_reused_key, reused_nonce_signatures = _reused_nonce()
-#: The firmware signing key's public half (PEM); two of its signatures, below, reused one nonce.
-reused_nonce_public_key = (
-    _reused_key.public_key()
-    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    .decode("ascii")
-)
-_reused_point = _reused_key.public_key().public_numbers()
-
-
-def _is_nonce(value: int) -> bool:
-    """Whether ``value`` is the reused nonce k: public data tells, since x(k*G) mod n is the signatures' r."""
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature  # noqa: PLC0415
-
-    r = decode_dss_signature(reused_nonce_signatures[0][1])[0]
-    return ec.derive_private_key(value, ec.SECP256R1()).public_key().public_numbers().x % P256_ORDER == r
-
-
-def _check_q6(proof: object) -> str | None:
-    if isinstance(proof, ec.EllipticCurvePrivateKey):
-        if proof.public_key().public_numbers() != _reused_point:
-            return "that key is not the private key: its public point is not the firmware key's."
-        return None
-    if isinstance(proof, tuple):
-        return _signed_proof(proof)
-    value = whole(proof)
-    if value is None:
-        return (
-            f"pass the private value d as an int (or the key, or a (message, signature) pair of a new message "
-            f"you signed with it), not {kind(proof)}."
-        )
-    proof = value
-    if not 1 <= proof < P256_ORDER:
-        return "a P-256 private value lies between 1 and n - 1: reduce yours modulo n (P256_ORDER)."
-    if ec.derive_private_key(proof, ec.SECP256R1()).public_key().public_numbers() == _reused_point:
-        return None
-    if _is_nonce(proof):
-        return "that is the nonce k (k*G gives the signatures' r): now solve s1 = k^-1 (z1 + r*d) for d."
-    return (
-        "that is not the private key: d*G is not the public point. Check k first: x(k*G) mod n must be the "
-        "signatures' r."
-    )
-
-
-def _signed_proof(proof: tuple[object, ...]) -> str | None:
-    parts = [bytes(part) for part in proof if isinstance(part, (bytes, bytearray))]
-    if len(proof) != len(parts) or len(parts) != 2:
-        return "pass a (message, signature) pair, both bytes: the DER signature pyca's sign returns."
-    message, signature = parts
-    if any(message == given for given, _ in reused_nonce_signatures):
-        return "that message was signed already: sign a new message with the key you recovered."
-    try:
-        _reused_key.public_key().verify(signature, message, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        return "that signature does not verify with reused_nonce_public_key: sign with the key you recovered."
-    return None
-
-
-q6 = Exercise(
-    6,
-    "break",
-    "A firmware signer reused one ECDSA nonce k for two signatures: `reused_nonce_signatures` holds both (message, DER "
-    "signature) pairs, `reused_nonce_public_key` the public key. Recover the private value d and pass it (or sign a "
-    "new message with it and pass (message, signature)).",
-    _check_q6,
-    "decode_dss_signature gives (r, s); z is SHA-256 of the message as an int. s1 - s2 = k^-1 (z1 - z2) mod n gives "
-    "k; then s1 = k^-1 (z1 + r*d) gives d. pow(x, -1, n) inverts modulo n.",
-    """from hashlib import sha256
-
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
-n = P256_ORDER
-(m1, sig1), (m2, sig2) = reused_nonce_signatures
-(r, s1), (_, s2) = decode_dss_signature(sig1), decode_dss_signature(sig2)
-z1, z2 = (int.from_bytes(sha256(m).digest(), "big") for m in (m1, m2))
-k = (z1 - z2) * pow(s1 - s2, -1, n) % n
-d = (s1 * k - z1) * pow(r, -1, n) % n
-q6.check(d)""",
-    lambda proof: (
-        "Two signatures, one nonce, and the key is gone. Reuse is not the only danger: a few biased or leaked "
-        "nonce bits over many signatures are enough too (lattice attacks; Minerva)."
-    ),
+    "establish_aes_key and encrypt_envelope as in exercise 1; invalidate_key(key_id) with no version revokes every "
+    "version and drops their material. Revoking one version of the shared KEK would shred nothing: see the cell "
+    "above.",
+    f"""my_kms.establish_aes_key("{ACME_KEK}")
+acme_sealed = my_kms.encrypt_envelope("{ACME_KEK}", ACME, associated_data=ACME_CONTEXT)
+my_kms.invalidate_key("{ACME_KEK}", reason="customer left: crypto-shred its data")
+q4.check(my_kms, acme_sealed, new)""",
 )
 
 
 quiz = Quiz(
     Question(
-        "A signature verifies with Alice's public key. What does that prove?",
+        "Why do KMSs wrap data keys instead of encrypting the data themselves?",
         {
-            "a": "The holder of the matching private key signed exactly these bytes",
-            "b": "The holder of the matching private key signed these bytes, and sent them just now",
-            "c": "The person called Alice sent it",
+            "a": "So that each data key can be revoked on its own in the KMS, without touching the KEK",
+            "b": "Data may be large and far away: only a small wrapped key travels to and from the KMS, and each "
+            "message gets its own key",
+            "c": "So that the application can be given the KEK and encrypt locally, without a request per message",
         },
-        "a",
-        "A signature hides nothing, and says nothing of when: a copied signed message verifies again tomorrow (a "
-        "replay), unless the signed bytes carry a time or a fresh challenge. Which person holds the key is for a "
-        "certificate, or an out-of-band check of the public key, to say.",
+        "b",
+        "AWS KMS Encrypt takes at most 4096 bytes of plaintext (AWS KMS API Reference, Encrypt); GenerateDataKey "
+        "returns a key to encrypt with where the data lives. AWS KMS does not store, manage or track data keys (AWS "
+        "KMS Developer Guide, 'Data keys'), so it cannot revoke one (a): it revokes the KEK, or a version of it. The "
+        "KEK never leaves the KMS (c): only wrapped and plaintext data keys do.",
     ),
     Question(
-        "What happens if ECDSA signs two messages with the same secret nonce k?",
+        "You rotate the KEK and call rewrap_envelope. What changes in the envelope?",
         {
-            "a": "Anyone holding both signatures and messages can compute the private key",
-            "b": "The two signatures share r, which shows they came from one signer, but the key stays safe",
-            "c": "It reveals k, but k alone gives nothing without the private key",
+            "a": "The nonce and the tag too: the data key is new, so the data is encrypted again under it",
+            "b": "The ciphertext: the data is encrypted again under the new KEK version, with the same data key",
+            "c": "Only the wrapped data key in its header: nonce, ciphertext and tag are copied unchanged",
         },
-        "a",
-        "Two equations in the same k give k, and then the private key (exercise 6): how the PlayStation 3's signing "
-        "key was recovered in 2010. Not only reuse: a few biased or leaked bits of k over many signatures also give "
-        "the key (Howgrave-Graham and Smart 2001; Minerva, CHES 2020). RFC 6979 derives k deterministically; Ed25519 "
-        "does so by design (RFC 8032).",
+        "c",
+        "The data key stays the same; only its wrapping moves to the new KEK version (kmslib.envelope; the cell "
+        "'Rotating the KEK never touches the data' prints it). rewrap_envelope first checks that the envelope is "
+        "genuine (one AES-GCM decryption pass, plaintext discarded), then re-encrypts only the 32-byte data key.",
     ),
     Question(
-        "Which of these signature schemes is deterministic: the same key and message always give the same signature?",
-        {"a": "Ed25519", "b": "RSA-PSS", "c": "ECDSA as pyca/cryptography does it"},
-        "a",
-        "Ed25519 derives its nonce from the key and the message (RFC 8032). RSA-PSS draws a random salt; pyca's ECDSA "
-        "draws a random k.",
-    ),
-    Question(
-        "An auditor checks an exported log against a signed checkpoint. What can she detect?",
+        "A KEK wraps a fresh data key for every message, with AES-GCM and random 96-bit nonces. What limits how "
+        "many messages that one KEK version may serve (NIST SP 800-38D)?",
         {
-            "a": "Any entry up to the checkpoint edited, removed, reordered or re-chained",
-            "b": "Any change at all, including entries after the checkpoint",
-            "c": "Entries up to the checkpoint edited, but not one removed, since the chain can be re-linked",
+            "a": "The KEK itself: each wrap is one GCM invocation under it, and a key may make at most 2^32 with "
+            "random nonces; kmslib refuses at the limit until you rotate",
+            "b": "Nothing: each data key encrypts one message, so every GCM key stays at one invocation",
+            "c": "About 2^48 wraps: the birthday bound of a 96-bit nonce, where a repeat becomes likely",
         },
         "a",
-        "The checkpoint signs the head at that point, which fixes every entry before it: re-linking the chain gives "
-        "another head. Entries after it are growth: nothing vouches for them until the next checkpoint. (Certificate "
-        "Transparency logs publish signed tree heads regularly for the same reason, RFC 9162, and add Merkle proofs "
-        "and gossip, which these checkpoints lack.)",
+        "NIST SP 800-38D, section 8.3: with random 96-bit IVs, at most 2^32 invocations per key, so that the chance "
+        "of a repeated nonce stays below 2^-32 (c is where a repeat becomes likely, far too late: a repeat is "
+        "fatal). Data keys make one invocation each, but the KEK makes one per wrap (b forgets it); kmslib counts "
+        "them per version (kmslib.usage) and raises KeyStateError at the limit.",
+    ),
+    Question(
+        "Customer Acme leaves; its envelopes are under version 1 of the shared KEK. You rotate the KEK, rewrap every "
+        "envelope, and revoke version 1. Is Acme's data erased?",
+        {
+            "a": "Yes: every data key wrapped by version 1 is now unreadable, so every envelope under it is shredded",
+            "b": "No: the rewrapped envelopes open the same ciphertext under version 2. Erasing needs a KEK of Acme's "
+            "own, with every copy of it destroyed, backups included",
+            "c": "Not yet: a revoked version is only erased after the 7-to-30-day waiting period; then it is",
+        },
+        "b",
+        "Rotate, rewrap and revoke is a migration: the data keys moved to version 2. Cryptographic erase works only "
+        "when every copy of the key that protects the data is destroyed (NIST SP 800-88 Rev. 1, section 2.6; key "
+        "destruction, NIST SP 800-57 Part 1 Rev. 5, section 8.3.4), so the data needs a KEK of its own. The 7-to-30-"
+        "day wait (c) is AWS KMS ScheduleKeyDeletion's guard against a mistaken deletion, not a condition of "
+        "revoking a version.",
     ),
 )

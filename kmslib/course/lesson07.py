@@ -1,629 +1,440 @@
-"""Lesson 07 (sealed storage): what the notebook shows, four checked exercises, and the quiz.
+"""Lesson 07 (signatures and trust): six checked exercises and the quiz.
 
-- :func:`workspace`: a fresh folder for the lesson's store files;
-- :func:`mistype`: a share with one word changed to another valid word, for the checksum to catch;
-- :func:`describe_shares`: what a set of shares says about itself (count, words, threshold), never the words;
-- :func:`attacker_view`: the store file read with ``sqlite3``, as whoever copied it reads it;
-- :func:`found_in_files`: whether some bytes appear anywhere in a store's files (its WAL included);
-- :func:`crash_demo`: a real process killed with SIGKILL in the middle of key changes, and what survived
-  (which shows atomic commits; only a power loss or an operating-system crash would test durability).
-
-Exercises:
-
-- ``q1`` (recall): a store whose unseal key is split into 5 shares, any 3 of which open it;
-- ``q2`` (apply): open it with three shares, keep a key and encrypt with it, and close it again;
-- ``q3`` (break): swap two keys' sealed rows in a copy of the file, as an attacker would, and see it refused;
-  the check opens the copy and swaps the rows back in a scratch copy, to find exactly that swap;
-- ``q4`` (apply): a share holder leaves: rekey a copy of the store to new shares, keeping every key; the old
-  shares no longer open the rekeyed copy, and still open the store from before (a backup, in effect).
-
-Every check opens the store itself, and can be run again at any time with the same verdict: q4 rekeys a
-copy, so the store that q1 to q3 judge keeps its shares.
+- ``q1`` (recall): sign a message with an Ed25519 key;
+- ``q2`` (apply): as a relying party, find which documents the release key really signed;
+- ``q3`` (build): sign an audit checkpoint, let the log grow, and hand an auditor what it needs;
+- ``q4`` (break): send Mallory into a signed key exchange, and show that she is stopped;
+- ``q5`` (apply): sign an audit checkpoint with the post-quantum ML-DSA-65;
+- ``q6`` (break): recover an ECDSA private key from two signatures that reused one nonce.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
-import shutil
-import sqlite3
-import subprocess
-import sys
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
 
-from kmslib.course.exercises import Exercise, Question, Quiz, kind
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from kmslib.audit import AuditLog
+from kmslib.course import rewrite_log
+from kmslib.course.exercises import Exercise, Question, Quiz, indices, kind, student_custodian, whole
 from kmslib.custodian import KeyCustodian
-from kmslib.errors import KMSError, StoreError, UnsealError
-from kmslib.keyinfo import KeyInfo
-from kmslib.unsealing import share_progress
+from kmslib.errors import KMSError
+from kmslib.tokens import parse_token
 
 __all__ = [
-    "PAYROLL",
-    "AttackerView",
-    "CrashReport",
-    "attacker_view",
-    "crash_demo",
-    "describe_shares",
-    "found_in_files",
-    "mistype",
+    "P256_ORDER",
+    "documents",
     "q1",
     "q2",
     "q3",
     "q4",
+    "q5",
+    "q6",
     "quiz",
-    "workspace",
+    "release_public_key",
+    "reused_nonce_public_key",
+    "reused_nonce_signatures",
 ]
 
-#: The record exercise 2 encrypts.
-PAYROLL = "2026-01: Ana 4100, Ben 3900, Chen 4250"
+# The release team's custodian: its signing key never leaves this module.
+_release = KeyCustodian()
+_release.generate_signing_key("release", algorithm="ecdsa-p256-sha256")
+#: The release key's public half, as published on the project's website.
+release_public_key = _release.export_public_key("release")
+_forger = KeyCustodian()
+_forger.generate_signing_key("release", algorithm="ecdsa-p256-sha256")
+_genuine = _release.sign("release", b"kmslib-0.2.0.tar.gz sha256=4f2a...")
+#: Three (document, signature) pairs found on a mirror: which did the release key sign?
+documents = [
+    (b"kmslib-0.2.0.tar.gz sha256=4f2a...", _genuine),
+    (b"kmslib-0.2.1.tar.gz sha256=9c1e...", _forger.sign("release", b"kmslib-0.2.1.tar.gz sha256=9c1e...")),
+    (b"kmslib-0.2.0.tar.gz sha256=7777...", _genuine),  # a genuine signature, on another document
+    (b"kmslib-0.3.0.tar.gz sha256=b0b0...", _release.sign("release", b"kmslib-0.3.0.tar.gz sha256=b0b0...")),
+]
+_GENUINE = {0, 3}
 
 
-def workspace() -> Path:
-    """A new, empty folder for this lesson's store files (in the system's temporary folder)."""
-    return Path(tempfile.mkdtemp(prefix="kmslib-lesson07-"))
-
-
-def mistype(share: str, position: int = 5) -> str:
-    """``share`` with one word replaced by another word of SLIP-0039's list: the mistake a checksum is for."""
-    words = share.split()
-    words[position] = "academic" if words[position] != "academic" else "acid"
-    return " ".join(words)
-
-
-def describe_shares(shares: list[str]) -> str:
-    """How many shares, of how many words, and how many of them open the store; never their words."""
-    have, need = share_progress(shares)
-    words = sorted({len(share.split()) for share in shares})
-    return f"{have} distinct shares of {'/'.join(map(str, words))} words each; any {need} of them unseal the store"
-
-
-@dataclass(frozen=True)
-class AttackerView:
-    """What the store file shows to whoever copied it: its tables, read with ``sqlite3``."""
-
-    keys: list[tuple[str, str, str, int, str]]
-    sealed: list[tuple[str, int, str, int]]
-    audit_records: int
-    meta: list[str]
-
-    def __repr__(self) -> str:
-        lines = ["keys (readable: id, kind, algorithm, newest version, state):"]
-        lines += [f"  {row}" for row in self.keys]
-        lines.append("versions (key id, version, algorithm, length of the sealed blob: nonce + key + tag):")
-        lines += [f"  {row}" for row in self.sealed]
-        lines.append(f"audit: {self.audit_records} records, hash-chained")
-        lines.append(f"meta: {', '.join(self.meta)}")
-        return "\n".join(lines)
-
-
-def attacker_view(path: str | os.PathLike[str]) -> AttackerView:
-    """Read a closed store file with the standard library's ``sqlite3`` (read-only), as an attacker would.
-
-    Raises:
-        StoreError: the file is held open by a custodian (close it first), or is not a store.
-    """
-    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+def _check_q1(kms: object, message: object, signature: object) -> str | None:
+    custodian = student_custodian(kms)
+    if not isinstance(signature, str):
+        return "pass the signature token that sign returns."
+    if not isinstance(message, (str, bytes)):
+        return "pass the message you signed (str or bytes)."
     try:
-        db = sqlite3.connect(uri, uri=True)
-        try:
-            keys = db.execute("SELECT key_id, kind, algorithm, newest, state FROM keys ORDER BY position").fetchall()
-            sealed = db.execute(
-                "SELECT key_id, version, algorithm, length(sealed) FROM versions ORDER BY key_id, version"
-            ).fetchall()
-            audit = db.execute("SELECT coalesce(sum(count), 0) FROM audit").fetchone()[0]
-            meta = [row[0] for row in db.execute("SELECT name FROM meta ORDER BY name")]
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
-        problem = f"the file cannot be read ({exc}): close the custodian that holds it first"
-    else:
-        return AttackerView(keys, sealed, audit, meta)
-    raise StoreError(problem)
-
-
-def found_in_files(path: str | os.PathLike[str], secret: bytes) -> bool:
-    """Whether ``secret`` appears anywhere in the store's files: the database, its WAL and any journal."""
-    store = Path(path)
-    return any(secret in file.read_bytes() for file in store.parent.glob(f"{store.name}*") if file.is_file())
-
-
-@dataclass(frozen=True)
-class CrashReport:
-    """What a crash in the middle of key changes left behind."""
-
-    reported: int
-    missing: list[str]
-    audit_verifies: bool
-
-    @property
-    def nothing_lost(self) -> bool:
-        """Whether every change the process reported as done is in the reopened store."""
-        return not self.missing and self.audit_verifies
-
-    def __repr__(self) -> str:
-        kept = (
-            f"all {self.reported} are in the reopened store"
-            if not self.missing
-            else f"{len(self.missing)} are missing: {self.missing}"
-        )
-        log = "verifies" if self.audit_verifies else "does NOT verify"
-        return (
-            f"The process reported {self.reported} key changes as done, then was killed with SIGKILL in the middle "
-            f"of its loop.\nReopened (every seal, MAC and manifest checked, so no change is there in part): {kept}; "
-            f"the audit log {log}."
-        )
-
-
-def crash_demo(path: str | os.PathLike[str], *, changes: int = 20, passphrase: str = "crash demo") -> CrashReport:  # noqa: S107 - a demo store's passphrase
-    """Make a store at ``path``, let a real process change keys in it, kill it with SIGKILL, and reopen.
-
-    The process (:mod:`kmslib.course.crash_worker`) prints each change after its call returned; it is
-    killed as soon as it has printed ``changes`` of them, while it is in the middle of the next one.
-
-    What this shows: each change is committed whole or not at all, and a change reported done
-    outlives the process. What it cannot show is durability: after a kill the operating system still
-    holds the committed writes in its page cache and writes them out, ``fsync`` or not (SQLite's
-    ``synchronous=OFF`` would print the same). Only a power loss or an operating-system crash tests the
-    ``fsync`` that ``synchronous=FULL`` makes before each call returns.
-
-    Returns:
-        A :class:`CrashReport`: how many changes were reported done, which of them are missing (none,
-        if the store keeps its promise), and whether the audit log verifies.
-    """
-    from kmslib import init_store  # noqa: PLC0415 - the store's modules only when a store is used
-
-    init_store(path, passphrase=passphrase)
-    worker = subprocess.Popen(  # noqa: S603 - this interpreter, this package's own module
-        [sys.executable, "-m", "kmslib.course.crash_worker", str(path), passphrase],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert worker.stdout is not None
-    reported: list[str] = []
-    for line in worker.stdout:
-        if line.startswith(("created", "rotated")):
-            reported.append(line.strip())
-            if len(reported) >= changes:
-                worker.kill()  # SIGKILL on POSIX: no clean-up of any kind
-                break
-    worker.wait()
-    worker.stdout.close()
-    with KeyCustodian.open(path, passphrase=passphrase) as kms:
-        missing = []
-        for change in reported:
-            what, key_id = change.split()
-            if key_id not in kms or (what == "rotated" and kms.key_info(key_id).version < 2):
-                missing.append(change)
-        verifies = kms.audit_log.verify()
-    return CrashReport(len(reported), missing, verifies)
-
-
-# ---------------------------------------------------------------------- exercises
-
-
-def _closed(kms: KeyCustodian) -> bool:
-    try:
-        kms.list_keys()
-    except StoreError:
-        return True
-    return False
-
-
-def _path(value: object, name: str = "path") -> Path | str:
-    if isinstance(value, KeyCustodian):
-        closed = " (a closed one)" if _closed(value) else ""
-        return f"{name} should be the store's file (a str or Path), not a custodian{closed}: pass the path you opened."
-    if not isinstance(value, (str, os.PathLike)):
-        return f"{name} should be the store's file (a str or Path), not {kind(value)}."
-    path = Path(value)
-    if not path.is_file():
-        return f"there is no file at {str(path)!r} ({name}): make the store with kmslib.init_store first."
-    return path
-
-
-def _shares(value: object, name: str = "shares") -> list[str] | str:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(s, str) for s in value):
-        return f"{name} should be the list of shares (strings) that init_store or rekey returned."
-    return list(value)
-
-
-def _progress(shares: list[str], name: str = "shares") -> tuple[int, int] | str:
-    """``(distinct shares, threshold)`` of a set of shares, or what is wrong with them, in plain words."""
-    if not shares:
-        return f"{name} is empty: pass the list of shares that init_store or rekey returned."
-    try:
-        return share_progress(shares)
-    except KMSError as exc:
-        return f"{name} are not one set of valid shares: {exc}."
-
-
-def _refusal(path: Path, secret: dict[str, object]) -> KMSError | str | None:
-    """Open the store and close it again: ``None`` if it opens, the error kmslib raised, or why it cannot be tried.
-
-    An open in this process is refused by the store's registry before any file is touched, so the
-    check never disturbs a custodian the student still holds.
-    """
-    try:
-        KeyCustodian.open(path, **secret).close()  # type: ignore[arg-type]
-    except StoreError as exc:
-        if "another custodian in this process" in str(exc):
-            return (
-                f"{path.name} is open in a custodian of yours: close it (kms.close(), or end the with block) and "
-                "check again."
-            )
-        if "which holds its lock file" in str(exc):
-            return f"{path.name} is open in another process: close it there, then check again."
-        if "open elsewhere" in str(exc):
-            return (
-                f"{path.name} is locked by another connection (an sqlite3 connection with changes not committed, "
-                "or another program): commit and close it, then check again."
-            )
-        return exc
-    except KMSError as exc:
-        return exc
-    return None
-
-
-def _opens(path: Path, shares: list[str]) -> str | None:
-    """``None`` if ``shares`` open the store (opened and closed again), else why not."""
-    refused = _refusal(path, {"shares": shares})
-    if isinstance(refused, UnsealError):
-        return f"those shares do not open {path.name}: {refused}"
-    if isinstance(refused, KMSError):
-        return f"{path.name} refuses to open: {refused}"
-    return refused
-
-
-def _answer(path: object, shares: object, name: str = "path") -> tuple[Path, list[str]] | str:
-    """The student's store and shares, or what is wrong with them."""
-    store = _path(path, name)
-    if isinstance(store, str):
-        return store
-    given = _shares(shares)
-    if isinstance(given, str):
-        return given
-    return store, given
-
-
-def _check_q1(path: object, shares: object) -> str | None:
-    answer = _answer(path, shares)
-    if isinstance(answer, str):
-        return answer
-    store, given = answer
-    if not given:
-        return "init_store returned no shares: that is a passphrase store. Pass shares=5, threshold=3 instead."
-    progress = _progress(given)
-    if isinstance(progress, str):
-        return progress
-    have, need = progress
-    if have != 5:
-        return f"there are {have} distinct shares: make 5, one for each holder."
-    if need != 3:
-        return f"any {need} of your shares open the store: the task asks for any 3 (threshold=3)."
-    return _opens(store, given[:3]) or _opens(store, given[2:])
+        algorithm = parse_token(signature)[1]
+    except KMSError:
+        return "that is not a signature token: pass what sign returned."
+    if algorithm != "ed25519":
+        return "sign with an Ed25519 key (generate_signing_key's default)."
+    if _is_lesson_example(custodian):
+        return "that is the lesson's own example (its kms): make a key in a custodian of your own, my_kms, and sign."
+    for info in custodian.list_keys():
+        if info.kind == "signing" and info.active:
+            try:
+                custodian.verify(info.key_id, message, signature)
+            except KMSError:
+                continue
+            return None
+    return "none of your signing keys verifies that signature over that message."
 
 
 q1 = Exercise(
     1,
     "recall",
-    "Make a new store at `path` whose unseal key is split into 5 shares, any 3 of which open it. Pass (path, shares).",
+    "Make an Ed25519 signing key in `my_kms`, sign a message of your choice, and pass (my_kms, message, signature).",
     _check_q1,
-    "kmslib.init_store(path, shares=..., threshold=...) returns the shares; it refuses a file that exists.",
-    'path = folder / "exercise.db"\nshares = kmslib.init_store(path, shares=5, threshold=3)\nq1.check(path, shares)',
+    "generate_signing_key(key_id) makes an Ed25519 key; sign(key_id, message) returns the signature token.",
+    'my_kms = KeyCustodian()\nmy_kms.generate_signing_key("me")\nmessage = "I, the student, wrote this."\n'
+    'signature = my_kms.sign("me", message)\nq1.check(my_kms, message, signature)',
 )
 
 
-def _check_q2(path: object, shares: object, token: object) -> str | None:
-    answer = _answer(path, shares)
-    if isinstance(answer, str):
-        return answer
-    store, given = answer
-    if not isinstance(token, str):
-        return f"token should be the text token encrypt_data_aes returned, not {kind(token)}."
-    problem = _opens(store, given)
-    if problem is not None:
-        return problem
-    with KeyCustodian.open(store, shares=given) as kms:
-        if "payroll" not in kms:
-            return "the store has no key 'payroll': make it while the store is open."
-        info = kms.key_info("payroll")
-        if info.algorithm != "aes-256-gcm":
-            return f"'payroll' is a {info.algorithm} key: the task asks for AES-256-GCM (establish_aes_key's default)."
-        if not info.active:
-            return "'payroll' is revoked in the store: the key must still work after the restart."
-        try:
-            plaintext = kms.decrypt_data_aes("payroll", token)
-        except KMSError:
-            plaintext = None
-    if plaintext is None:
-        return "the token does not decrypt with the store's 'payroll': encrypt with that key, while the store is open."
-    if plaintext != PAYROLL:
-        return "the token holds another text: encrypt PAYROLL."
+def _check_q2(genuine: object) -> str | None:
+    chosen = indices(genuine)
+    if chosen is None:
+        return "pass the indices (ints) of the documents whose signature verifies with release_public_key."
+    if 2 in chosen:
+        return "document 2 carries a genuine signature, but of another document: a signature covers exact bytes."
+    if 1 in chosen:
+        return "document 1 is signed by a key that is also called 'release', but it is not the published one."
+    if chosen != _GENUINE:
+        return "a genuine document is missing: try verify_signature on each of them."
     return None
 
 
 q2 = Exercise(
     2,
     "apply",
-    "Open your store with three of its shares, make an AES-256-GCM key 'payroll', encrypt `PAYROLL` with it, and "
-    "close the custodian. Pass (path, shares, token): the key must still be there after the restart.",
+    "You are a relying party with only `release_public_key`. Which of the `documents` (a list of (document, "
+    "signature) pairs) did the release key really sign? Pass the list of their indices.",
     _check_q2,
-    "KeyCustodian.open(path, shares=...) in a with block: the key is saved before establish_aes_key returns.",
-    "with KeyCustodian.open(path, shares=shares[:3]) as kms:\n"
-    '    kms.establish_aes_key("payroll")\n'
-    '    token = kms.encrypt_data_aes("payroll", PAYROLL)\n'
-    "q2.check(path, shares, token)",
+    "verify_signature(release_public_key, document, signature) returns quietly or raises SignatureError.",
+    """genuine = []
+for index, (document, signature) in enumerate(documents):
+    try:
+        verify_signature(release_public_key, document, signature)
+    except SignatureError:
+        continue
+    genuine.append(index)
+q2.check(genuine)""",
 )
 
 
-def _sealed_rows(store: Path, snapshot: Path) -> list[tuple[str, int, bytes]] | str:
-    """Copy ``store`` (with whatever its WAL holds) to ``snapshot`` with sqlite3, and its sealed rows; or why not."""
-    try:
-        source = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            target = sqlite3.connect(snapshot)
-            try:
-                source.backup(target)
-            finally:
-                target.close()
-            rows = source.execute("SELECT key_id, version, sealed FROM versions ORDER BY key_id, version").fetchall()
-        finally:
-            source.close()
-    except sqlite3.Error:
-        return f"{store.name} cannot be read as a store with sqlite3: copy the store's file while it is closed."
-    return [(str(key_id), int(version), bytes(sealed)) for key_id, version, sealed in rows]
+#: What the lesson's own example (the notebook's ``kms``) did before its checkpoint: (operation, key id, outcome).
+_LESSON_EXAMPLE = (
+    ("generate_signing_key", "release", "ok"),
+    ("sign", "release", "ok"),
+    ("verify", "release", "ok"),
+    ("verify", "release", "SignatureError"),
+    ("export_public_key", "release", "ok"),
+    ("establish_aes_key", "records", "ok"),
+    ("encrypt_data_aes", "records", "ok"),
+    ("encrypt_data_aes", "records", "ok"),
+)
+#: How many of those entries the notebook's first cell makes (sign, verify, and a refused verify).
+_FIRST_CELL = 4
+#: Entries that are no operation a checkpoint vouches for: making the signing key, publishing its public half.
+_NOT_WORK = ("generate_signing_key", "export_public_key")
 
 
-def _undone_swaps(store: Path, shares: list[str]) -> list[tuple[str, str]] | str:
-    """Which swaps of two keys' sealed rows, undone in a scratch copy, give back a store that opens with ``shares``."""
-    found: list[tuple[str, str]] = []
-    with tempfile.TemporaryDirectory(prefix="kmslib-lesson07-check-") as scratch:
-        snapshot = Path(scratch) / "snapshot.db"
-        rows = _sealed_rows(store, snapshot)
-        if isinstance(rows, str):
-            return rows
-        for n, (first, second) in enumerate(itertools.combinations(rows, 2)):
-            if first[0] == second[0]:
-                continue  # two versions of one key: not the swap asked for
-            trial = Path(scratch) / f"trial-{n}.db"
-            shutil.copy(snapshot, trial)
-            db = sqlite3.connect(trial)
-            try:
-                for (key_id, version, _), (_, _, blob) in ((first, second), (second, first)):
-                    db.execute(
-                        "UPDATE versions SET sealed = ? WHERE key_id = ? AND version = ?", (blob, key_id, version)
-                    )
-                db.commit()
-            finally:
-                db.close()
-            if _refusal(trial, {"shares": shares}) is None:
-                found.append((first[0], second[0]))
-    return found
+def _is_lesson_example(custodian: KeyCustodian) -> bool:
+    """Whether ``custodian`` is the notebook's ``kms``: its log begins as the lesson's first cell left it."""
+    return _begins_as_lesson([(e.operation, e.key_id, e.outcome) for e in custodian.audit_log[:_FIRST_CELL]])
 
 
-def _check_q3(copy: object, shares: object, error: object) -> str | None:
-    answer = _answer(copy, shares, "copy")
-    if isinstance(answer, str):
-        return answer
-    store, given = answer
-    if not isinstance(error, KMSError):
-        return f"error should be the StoreError that opening the copy raised (catch it with except), not {kind(error)}."
-    refused = _refusal(store, {"shares": given})
-    if isinstance(refused, str):
-        return refused
-    if refused is None:
+def _begins_as_lesson(story: Sequence[tuple[object, ...]]) -> bool:
+    """Whether a log's (operation, key id, outcome) begin as the notebook's first cell left its ``kms``.
+
+    Only the first cell: a later cell run twice (or not at all) changes what follows, not this.
+    """
+    return tuple(story[:_FIRST_CELL]) == _LESSON_EXAMPLE[:_FIRST_CELL]
+
+
+def _check_q3(checkpoint: object, export: object, public_key: object) -> str | None:
+    if not (isinstance(checkpoint, str) and isinstance(export, str) and isinstance(public_key, str)):
+        return "pass three strings: the checkpoint, the exported log, and the signing key's public PEM."
+    if not AuditLog.verify_jsonl(export, checkpoint=checkpoint, public_key=public_key):
         return (
-            f"{store.name} opens with your shares: nothing in it was swapped. Change the copy with sqlite3 "
-            "(and commit before you close the connection)."
+            "the export does not verify against the checkpoint with that public key: export the same custodian's log."
         )
-    if isinstance(refused, UnsealError):
-        return f"your shares do not unseal {store.name} ({refused}): pass the shares the copied store opens with."
-    swaps = _undone_swaps(store, given)
-    if isinstance(swaps, str):
-        return swaps
-    if len(swaps) != 1:
+    entries = [json.loads(line) for line in export.splitlines() if line.strip()]
+    story = tuple((entry["operation"], entry["key_id"], entry["outcome"]) for entry in entries)
+    if _begins_as_lesson(story):
+        return "that is the lesson's own example (its kms): make a custodian of your own, as the task asks."
+    signed = int(checkpoint.split(":")[2])
+    done = [entry for entry in entries[:signed] if entry["outcome"] == "ok" and entry["operation"] not in _NOT_WORK]
+    if not done:
         return (
-            f"{store.name} is refused, but not for one swap of two keys' sealed rows: it was changed in some other "
-            "way too, or more than once. Start again from a fresh copy of the closed store, and swap only the "
-            "sealed column of two keys' rows in the versions table."
+            "nothing was done before the checkpoint but making the signing key: do some operations (encrypt, sign, "
+            "...) before the checkpoint, so that it vouches for something."
         )
-    if not isinstance(error, StoreError) or str(error) != str(refused):
-        return (
-            f"that is not the error opening {store.name} raises: pass the StoreError that "
-            "KeyCustodian.open(copy, shares=...) raised."
-        )
+    if len(entries) < signed + 3:
+        return "let the log grow by a few operations after the checkpoint, then export it."
+    forged = rewrite_log(export, 0, operation="key_info")
+    if AuditLog.verify_jsonl(forged, checkpoint=checkpoint, public_key=public_key):  # pragma: no cover
+        return "a forged log passes: that should be impossible."
     return None
-
-
-def _praise_q3(copy: object, shares: object, error: object) -> str:
-    return f"The swap was found and refused: {error}"
 
 
 q3 = Exercise(
     3,
-    "break",
-    "Make a second key in your store, then copy the closed file (shutil.copy). In the copy, swap the sealed "
-    "material of two keys with sqlite3, as an attacker who can write to the disk would, and try to open the copy "
-    "with your shares. Pass (copy, shares, error): error is what KeyCustodian.open raised. The check opens the copy "
-    "itself, and swaps the rows back in a scratch copy to see that exactly that swap was made.",
+    "build",
+    "In a custodian of your own (not the lesson's `kms`): make a signing key, do some operations, sign an audit "
+    "checkpoint, do a few more, and export the log. Pass (checkpoint, export, public key PEM): an auditor holding "
+    "only these must be able to check.",
     _check_q3,
-    "UPDATE versions SET sealed = ? WHERE key_id = ?, once for each key, with the other key's blob; commit; then "
-    "catch the StoreError from KeyCustodian.open.",
-    "with KeyCustodian.open(path, shares=shares[:3]) as kms:\n"
-    '    kms.establish_aes_key("reports")\n'
-    'copy = folder / "stolen-copy.db"\nshutil.copy(path, copy)\n'
-    "db = sqlite3.connect(copy)\n"
-    "(a,) = db.execute(\"SELECT sealed FROM versions WHERE key_id = 'payroll'\").fetchone()\n"
-    "(b,) = db.execute(\"SELECT sealed FROM versions WHERE key_id = 'reports'\").fetchone()\n"
-    "db.execute(\"UPDATE versions SET sealed = ? WHERE key_id = 'payroll'\", (b,))\n"
-    "db.execute(\"UPDATE versions SET sealed = ? WHERE key_id = 'reports'\", (a,))\n"
-    "db.commit()\ndb.close()\n"
-    "try:\n    KeyCustodian.open(copy, shares=shares[:3])\nexcept StoreError as exc:\n    error = exc\n"
-    "q3.check(copy, shares, error)",
-    _praise_q3,
+    "sign_audit_checkpoint(key_id) signs the head; export_public_key gives the PEM; to_jsonl exports the log.",
+    """auditing = KeyCustodian()
+auditing.generate_signing_key("auditor")
+auditing.establish_aes_key("data")
+auditing.encrypt_data_aes("data", "before")
+checkpoint = auditing.sign_audit_checkpoint("auditor")
+for day in ("mon", "tue", "wed"):
+    auditing.encrypt_data_aes("data", day)
+q3.check(checkpoint, auditing.audit_log.to_jsonl(), auditing.export_public_key("auditor"))""",
 )
 
 
-def _keys(path: Path, shares: list[str]) -> dict[str, KeyInfo]:
-    with KeyCustodian.open(path, shares=shares) as kms:
-        return {info.key_id: info for info in kms.list_keys()}
+def _check_q4(form: object) -> str | None:
+    from kmslib.kex import verify_transcript  # noqa: PLC0415 - only this exercise needs the forms
+    from kmslib.widgets import DHExchangeForm  # noqa: PLC0415
 
-
-def _q4_answer(path: object, team: object, old: object, new: object) -> tuple[Path, Path, list[str], list[str]] | str:
-    """The two stores and the two sets of shares, or what is wrong with them (before anything is opened)."""
-    backup, live = _path(path), _path(team, "team")
-    if isinstance(backup, str):
-        return backup
-    if isinstance(live, str):
-        return live
-    if backup.resolve() == live.resolve() or backup.samefile(live):
-        return "team is path itself: copy path to a new file (shutil.copy) and rekey the copy."
-    old_shares, new_shares = _shares(old, "old_shares"), _shares(new, "new_shares")
-    if isinstance(old_shares, str):
-        return old_shares
-    if isinstance(new_shares, str):
-        return new_shares
-    progress = _progress(new_shares, "new_shares")
-    if isinstance(progress, str):
-        return progress
-    if progress != (4, 3):
-        return f"the new set has {progress[0]} shares, any {progress[1]} of which open it: the task asks for 4, any 3."
-    if set(new_shares) & set(old_shares):
-        return "the new shares include old ones: rekey makes a whole new set."
-    return backup, live, old_shares, new_shares
-
-
-def _check_q4(path: object, team: object, old: object, new: object) -> str | None:
-    answer = _q4_answer(path, team, old, new)
-    if isinstance(answer, str):
-        return answer
-    backup, live, old_shares, new_shares = answer
-    problem = _opens(live, new_shares[1:]) or _opens(live, new_shares[:3])
-    if problem is not None:
-        return problem
-    refused = _refusal(live, {"shares": old_shares})
-    if refused is None:
-        return "the old shares still open team: rekey it (kms.rekey), so that they no longer open this file."
-    if isinstance(refused, str):
-        return refused
-    kept = _refusal(backup, {"shares": old_shares})
-    if isinstance(kept, UnsealError):
+    if not isinstance(form, DHExchangeForm):
+        return f"pass the DHExchangeForm you ran, not {kind(form)}."
+    signing = "alice-signing" in form.alice and "bob-signing" in form.bob and bool(form._trusted)
+    if not signing or (not form.mallory_switch.value and not form._intercepted):
         return (
-            "the old shares no longer open path: rekey the copy team, and leave path as it was (exercises 1 to 3 "
-            "judge it, and it plays the backup from before the rekey)."
+            "switch both on before step 1 (generate): 'Sign the public keys' and 'Mallory in the middle'; then "
+            "generate, exchange and derive."
         )
-    if kept is not None:
-        return kept if isinstance(kept, str) else f"path refuses to open: {kept}"
-    before, after = _keys(backup, old_shares), _keys(live, new_shares)
-    if "payroll" not in after:
-        return "team has no key 'payroll': copy the store that holds your keys, then rekey the copy."
-    for key_id, info in after.items():
-        if before.get(key_id) != info:
-            return (
-                f"the key {key_id!r} in team differs from path's (its state, versions or material): a rekey changes "
-                "who can unseal, never the keys. Copy path again and only rekey the copy."
-            )
-    return None
-
-
-def _praise_q4(path: object, team: object, old: object, new: object) -> str:
-    return (
-        "The old shares no longer open team, and they still open path, the copy from before the rekey: "
-        "destroying such backups is part of the rekey."
-    )
+    if not form._intercepted:
+        return "Mallory must be on the wire during the exchange: switch her on before step 2."
+    bob_kept = "shared" in form.bob and form.bob.key_info("shared").active  # a hybrid's Bob revokes his
+    if form._derived or "shared" in form.alice or bob_kept:
+        return "a key was derived: check the signatures before deriving (step 3 does, with signing on)."
+    if form._stopped != "alice":
+        return "now run step 3 (derive): with signing on, Alice checks Bob's signature first. Watch what it finds."
+    try:  # what Alice checks in step 3: Bob's signature over the exchange as she saw it, with the key she trusts
+        verify_transcript(
+            form._trusted["alice"], form._transcripts["alice"], form._signatures["alice"], role="responder"
+        )
+    except KMSError:
+        return None
+    return "Bob's signature verifies over what Alice saw: Mallory was not in the middle."  # pragma: no cover
 
 
 q4 = Exercise(
     4,
-    "apply",
-    'Ana leaves the team. Copy your closed store to `team = folder / "team.db"` (`path` stays as it is: it plays '
-    "the backup taken before the rekey, and exercises 1 to 3 keep judging it). Rekey `team` to 4 new shares, any 3 "
-    "of which open it, keeping every key as it is. Pass (path, team, shares, new_shares): the old shares (Ana's "
-    "included) must no longer open `team`.",
+    "break",
+    "Send Mallory into a signed exchange: in a DHExchangeForm with 'Sign the public keys' and 'Mallory in the middle' "
+    "both on, generate, exchange and derive. Pass the form: no key may have been derived.",
     _check_q4,
-    "shutil.copy(path, team); open team with three old shares; kms.rekey(current_shares, shares=..., "
-    "threshold=...) returns the new shares.",
-    'team = folder / "team.db"\nshutil.copy(path, team)\n'
-    "with KeyCustodian.open(team, shares=shares[:3]) as kms:\n"
-    "    new_shares = kms.rekey(shares[:3], shares=4, threshold=3)\n"
-    "q4.check(path, team, shares, new_shares)",
-    _praise_q4,
+    "form.sign_switch.value = True and form.mallory_switch.value = True, then form.generate(), form.exchange(), "
+    "form.derive().",
+    """form = DHExchangeForm()
+form.sign_switch.value = True
+form.mallory_switch.value = True
+form.generate()
+form.exchange()
+form.derive()
+q4.check(form)""",
+)
+
+
+def _check_q5(checkpoint: object, export: object, public_key: object) -> str | None:
+    if isinstance(checkpoint, str) and ":kms:v" in checkpoint:
+        fields = checkpoint[checkpoint.rfind(":kms:v") + 1 :].split(":")
+        algorithm = fields[2] if len(fields) > 2 else "ml-dsa-65"  # a cut checkpoint: q3's checks say what is wrong
+        if algorithm != "ml-dsa-65":
+            return f"the checkpoint is signed with {algorithm}: sign it with an ml-dsa-65 key."
+    return _check_q3(checkpoint, export, public_key)
+
+
+q5 = Exercise(
+    5,
+    "apply",
+    "Do exercise 3 again with a post-quantum signing key (algorithm='ml-dsa-65'). Pass (checkpoint, export, public "
+    "key PEM).",
+    _check_q5,
+    "generate_signing_key(key_id, algorithm='ml-dsa-65'); everything else is as in exercise 3.",
+    """pq = KeyCustodian()
+pq.generate_signing_key("auditor", algorithm="ml-dsa-65")
+pq.establish_aes_key("data")
+pq.encrypt_data_aes("data", "before")
+checkpoint = pq.sign_audit_checkpoint("auditor")
+for day in ("mon", "tue", "wed"):
+    pq.encrypt_data_aes("data", day)
+q5.check(checkpoint, pq.audit_log.to_jsonl(), pq.export_public_key("auditor"))""",
+)
+
+
+#: The order n of P-256's base point G (NIST SP 800-186; SEC 2, secp256r1): ECDSA's arithmetic is modulo n.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _z(message: bytes) -> int:
+    """ECDSA's z for P-256 with SHA-256: the digest as an integer (256 bits, as many as n has: nothing is cut)."""
+    return int.from_bytes(hashlib.sha256(message).digest(), "big")
+
+
+def _broken_ecdsa_sign(key: ec.EllipticCurvePrivateKey, message: bytes, k: int) -> bytes:
+    """A DELIBERATELY BROKEN ECDSA signer, for teaching only: it signs with the nonce ``k`` it is given.
+
+    pyca/cryptography draws k itself and offers no way to force one, so this computes the signature of
+    FIPS 186-5 section 6.4 with plain integers over the key's numbers: r = x(k*G) mod n and
+    s = k^-1 (z + r*d) mod n. The point k*G is the public key of the private value k. Never sign like this.
+
+    Returns:
+        The DER signature, which pyca's ``verify`` accepts.
+    """
+    d = key.private_numbers().private_value
+    r = ec.derive_private_key(k, ec.SECP256R1()).public_key().public_numbers().x % P256_ORDER
+    s = pow(k, -1, P256_ORDER) * (_z(message) + r * d) % P256_ORDER
+    return encode_dss_signature(r, s)
+
+
+def _reused_nonce() -> tuple[ec.EllipticCurvePrivateKey, list[tuple[bytes, bytes]]]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    k = secrets.randbelow(P256_ORDER - 1) + 1  # one nonce, used twice: the bug
+    messages = [b"firmware-1.4.bin sha256=3e1d...", b"firmware-1.5.bin sha256=a7c0..."]
+    return key, [(message, _broken_ecdsa_sign(key, message, k)) for message in messages]
+
+
+_reused_key, reused_nonce_signatures = _reused_nonce()
+#: The firmware signing key's public half (PEM); two of its signatures, below, reused one nonce.
+reused_nonce_public_key = (
+    _reused_key.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode("ascii")
+)
+_reused_point = _reused_key.public_key().public_numbers()
+
+
+def _is_nonce(value: int) -> bool:
+    """Whether ``value`` is the reused nonce k: public data tells, since x(k*G) mod n is the signatures' r."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature  # noqa: PLC0415
+
+    r = decode_dss_signature(reused_nonce_signatures[0][1])[0]
+    return ec.derive_private_key(value, ec.SECP256R1()).public_key().public_numbers().x % P256_ORDER == r
+
+
+def _check_q6(proof: object) -> str | None:
+    if isinstance(proof, ec.EllipticCurvePrivateKey):
+        if proof.public_key().public_numbers() != _reused_point:
+            return "that key is not the private key: its public point is not the firmware key's."
+        return None
+    if isinstance(proof, tuple):
+        return _signed_proof(proof)
+    value = whole(proof)
+    if value is None:
+        return (
+            f"pass the private value d as an int (or the key, or a (message, signature) pair of a new message "
+            f"you signed with it), not {kind(proof)}."
+        )
+    proof = value
+    if not 1 <= proof < P256_ORDER:
+        return "a P-256 private value lies between 1 and n - 1: reduce yours modulo n (P256_ORDER)."
+    if ec.derive_private_key(proof, ec.SECP256R1()).public_key().public_numbers() == _reused_point:
+        return None
+    if _is_nonce(proof):
+        return "that is the nonce k (k*G gives the signatures' r): now solve s1 = k^-1 (z1 + r*d) for d."
+    return (
+        "that is not the private key: d*G is not the public point. Check k first: x(k*G) mod n must be the "
+        "signatures' r."
+    )
+
+
+def _signed_proof(proof: tuple[object, ...]) -> str | None:
+    parts = [bytes(part) for part in proof if isinstance(part, (bytes, bytearray))]
+    if len(proof) != len(parts) or len(parts) != 2:
+        return "pass a (message, signature) pair, both bytes: the DER signature pyca's sign returns."
+    message, signature = parts
+    if any(message == given for given, _ in reused_nonce_signatures):
+        return "that message was signed already: sign a new message with the key you recovered."
+    try:
+        _reused_key.public_key().verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return "that signature does not verify with reused_nonce_public_key: sign with the key you recovered."
+    return None
+
+
+q6 = Exercise(
+    6,
+    "break",
+    "A firmware signer reused one ECDSA nonce k for two signatures: `reused_nonce_signatures` holds both (message, DER "
+    "signature) pairs, `reused_nonce_public_key` the public key. Recover the private value d and pass it (or sign a "
+    "new message with it and pass (message, signature)).",
+    _check_q6,
+    "decode_dss_signature gives (r, s); z is SHA-256 of the message as an int. s1 - s2 = k^-1 (z1 - z2) mod n gives "
+    "k; then s1 = k^-1 (z1 + r*d) gives d. pow(x, -1, n) inverts modulo n.",
+    """from hashlib import sha256
+
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+n = P256_ORDER
+(m1, sig1), (m2, sig2) = reused_nonce_signatures
+(r, s1), (_, s2) = decode_dss_signature(sig1), decode_dss_signature(sig2)
+z1, z2 = (int.from_bytes(sha256(m).digest(), "big") for m in (m1, m2))
+k = (z1 - z2) * pow(s1 - s2, -1, n) % n
+d = (s1 * k - z1) * pow(r, -1, n) % n
+q6.check(d)""",
+    lambda proof: (
+        "Two signatures, one nonce, and the key is gone. Reuse is not the only danger: a few biased or leaked "
+        "nonce bits over many signatures are enough too (lattice attacks; Minerva)."
+    ),
 )
 
 
 quiz = Quiz(
     Question(
-        "What does a store's unseal key seal?",
+        "A signature verifies with Alice's public key. What does that prove?",
         {
-            "a": "Every key version in the store",
-            "b": "The root key, and nothing else",
-            "c": "The root key and the audit log",
-        },
-        "b",
-        "The unseal key seals only the root key (the meta row 'root'); the root key seals every key version and "
-        "MACs every key row, and the audit log is hash-chained, not sealed. That is HashiCorp Vault's barrier "
-        "(Vault, Seal/Unseal; kmslib/store.py). kmslib's rekey replaces both: a new unseal key, and a new root key "
-        "that re-seals every row.",
-    ),
-    Question(
-        "The unseal key, 256 random bits, is split with SLIP-0039 into 5 shares, any 3 of which open the store. "
-        "What do 2 shares tell whoever holds them about the key?",
-        {
-            "a": "Nothing at all: every value of the key stays equally likely, as in Shamir's scheme",
-            "b": "About two thirds of the key's bits",
-            "c": "Enough to narrow it down to about 2^224 of its 2^256 possible values, no more",
-        },
-        "c",
-        "SLIP-0039 puts a digest of the secret on the polynomial (share index 254: 4 bytes of HMAC-SHA256 and random "
-        "padding), so that a wrong set of shares is caught. Its price, in the spec's design rationale ('Digest'): "
-        "with T - 1 shares, a brute-force search over the secret's values, keeping those whose digest fits, cuts its "
-        "entropy by 32 bits. Plain Shamir (1979) would reveal nothing; here 224 bits remain, far beyond any search, "
-        "which is why SLIP-0039 asks for secrets of at least 128 bits.",
-    ),
-    Question(
-        "The last three words of a share are an RS1024 checksum. What does it catch?",
-        {
-            "a": "Up to three mistyped or misread words in that share",
-            "b": "A share a dishonest holder made up",
-            "c": "Both: a share with a valid checksum is a genuine share",
+            "a": "The holder of the matching private key signed exactly these bytes",
+            "b": "The holder of the matching private key signed these bytes, and sent them just now",
+            "c": "The person called Alice sent it",
         },
         "a",
-        "The checksum is computed from the share's own words with a public formula, so whoever makes up a share "
-        "gives it a valid checksum; what it guarantees is to detect any error in at most 3 words (SLIP-0039, "
-        "'Checksum'). A made-up share is caught only when the shares are combined: the digest fails (SLIP-0039, "
-        "design rationale, 'Digest'), and the store refuses to unseal without saying whose share was wrong.",
+        "A signature hides nothing, and says nothing of when: a copied signed message verifies again tomorrow (a "
+        "replay), unless the signed bytes carry a time or a fresh challenge. Which person holds the key is for a "
+        "certificate, or an out-of-band check of the public key, to say.",
     ),
     Question(
-        "crash_demo kills a process with SIGKILL in the middle of its key changes, and the reopened store holds "
-        "every change the process reported. What does that show?",
+        "What happens if ECDSA signs two messages with the same secret nonce k?",
         {
-            "a": "That every reported change was on the disk itself: the fsync of synchronous=FULL did its job",
-            "b": "That each change is there whole or not at all, and what was reported done outlived the process",
-            "c": "That the store would also survive a power cut in the middle of a change",
+            "a": "Anyone holding both signatures and messages can compute the private key",
+            "b": "The two signatures share r, which shows they came from one signer, but the key stays safe",
+            "c": "It reveals k, but k alone gives nothing without the private key",
         },
-        "b",
-        "After a SIGKILL the operating system still holds the process's committed writes in its page cache and writes "
-        "them out later, fsync or not: the demo would print the same with synchronous=OFF (the tests show it with "
-        "plain SQLite). It shows atomic, consistent commits (SQLite, 'Atomic Commit In SQLite'). Durability, the "
-        "fsync before a call returns (SQLite's PRAGMA synchronous=FULL), shows only when the power fails or the "
-        "operating system crashes, which a notebook cannot stage.",
+        "a",
+        "Two equations in the same k give k, and then the private key (exercise 6): how the PlayStation 3's signing "
+        "key was recovered in 2010. Not only reuse: a few biased or leaked bits of k over many signatures also give "
+        "the key (Howgrave-Graham and Smart 2001; Minerva, CHES 2020). RFC 6979 derives k deterministically; Ed25519 "
+        "does so by design (RFC 8032).",
     ),
     Question(
-        "Ben leaves, and the store is rekeyed to new shares. Ben kept his share, and last week's backup of the file "
-        "is on a file server. What do Ben's share and two other old shares open?",
+        "Which of these signature schemes is deterministic: the same key and message always give the same signature?",
+        {"a": "Ed25519", "b": "RSA-PSS", "c": "ECDSA as pyca/cryptography does it"},
+        "a",
+        "Ed25519 derives its nonce from the key and the message (RFC 8032). RSA-PSS draws a random salt; pyca's ECDSA "
+        "draws a random k.",
+    ),
+    Question(
+        "An auditor checks an exported log against a signed checkpoint. What can she detect?",
         {
-            "a": "Nothing: the rekey rotated the root key",
-            "b": "The rekeyed store, until it is restarted",
-            "c": "Last week's backup, with every key in it; not the rekeyed store",
+            "a": "Any entry up to the checkpoint edited, removed, reordered or re-chained",
+            "b": "Any change at all, including entries after the checkpoint",
+            "c": "Entries up to the checkpoint edited, but not one removed, since the chain can be re-linked",
         },
-        "c",
-        "kmslib's rekey makes a new root key and re-seals every row of the live file under it, so the old shares open "
-        "nothing in that file. The backup is another file: it still holds the old root key sealed under the old "
-        "unseal key, and the old shares open it (README, 'Rekey rotates the root key'). Destroying the backups taken "
-        "before, with the old shares, is part of the procedure (NIST SP 800-57 Part 1, section 8.3.4: key "
-        "destruction).",
+        "a",
+        "The checkpoint signs the head at that point, which fixes every entry before it: re-linking the chain gives "
+        "another head. Entries after it are growth: nothing vouches for them until the next checkpoint. (Certificate "
+        "Transparency logs publish signed tree heads regularly for the same reason, RFC 9162, and add Merkle proofs "
+        "and gossip, which these checkpoints lack.)",
     ),
 )

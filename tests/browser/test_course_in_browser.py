@@ -21,10 +21,10 @@ FORMS = {
     "02_rsa.ipynb": ["kmslib-rsa-form"],
     "03_diffie_hellman.ipynb": ["kmslib-dh-form"],
     "04_revocation_and_lifecycle.ipynb": ["kmslib-dashboard", "kmslib-aes-form"],
-    "05_envelope_encryption.ipynb": ["kmslib-envelope-form"],
-    "06_signatures_and_trust.ipynb": ["kmslib-dh-form"],
-    "07_sealed_storage.ipynb": ["kmslib-unseal-form"],
-    "08_capstone.ipynb": ["kmslib-dashboard"],
+    "06_envelope_encryption.ipynb": ["kmslib-envelope-form"],
+    "07_signatures_and_trust.ipynb": ["kmslib-dh-form"],
+    "08_sealed_storage.ipynb": ["kmslib-unseal-form"],
+    "09_capstone.ipynb": ["kmslib-dashboard"],
 }
 
 KERNEL_IDLE = """() => {
@@ -222,7 +222,7 @@ def test_revoking_one_version_in_the_dashboard(page: Any, lab: Lab) -> None:
 
 
 def test_the_envelope_form_rotates_the_kek_without_touching_the_data(page: Any, lab: Lab) -> None:
-    open_notebook(page, lab, "05_envelope_encryption.ipynb")
+    open_notebook(page, lab, "06_envelope_encryption.ipynb")
     run_all(page)
     form = page.locator(".kmslib-envelope-form").last
     form.scroll_into_view_if_needed()
@@ -246,7 +246,7 @@ def test_the_envelope_form_rotates_the_kek_without_touching_the_data(page: Any, 
 
 
 def test_signed_public_keys_stop_mallory_in_the_browser(page: Any, lab: Lab) -> None:
-    open_notebook(page, lab, "06_signatures_and_trust.ipynb")
+    open_notebook(page, lab, "07_signatures_and_trust.ipynb")
     run_all(page)
     form = page.locator(".kmslib-dh-form").last
     form.scroll_into_view_if_needed()
@@ -286,7 +286,7 @@ def test_the_exchange_form_runs_the_hybrid_kem_flow(page: Any, lab: Lab) -> None
 
 
 def test_the_unseal_form_takes_shares_one_at_a_time_and_opens_the_store(page: Any, lab: Lab) -> None:
-    open_notebook(page, lab, "07_sealed_storage.ipynb")
+    open_notebook(page, lab, "08_sealed_storage.ipynb")
     run_all(page)
     form = page.locator(".kmslib-unseal-form").last
     form.scroll_into_view_if_needed()
@@ -379,7 +379,7 @@ def shift_tab_to(page: Any, selector: str, limit: int = 20) -> None:
 
 def test_the_store_can_be_unsealed_from_the_keyboard_alone(page: Any, lab: Lab) -> None:
     # WCAG 2.1 SC 2.1.1: the three holders paste their shares and press Add with the keyboard only.
-    open_notebook(page, lab, "07_sealed_storage.ipynb")
+    open_notebook(page, lab, "08_sealed_storage.ipynb")
     run_all(page)
     form = page.locator(".kmslib-unseal-form").last
     form.scroll_into_view_if_needed()
