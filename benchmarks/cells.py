@@ -2,7 +2,7 @@
 
 Runs every notebook top to bottom in a fresh kernel, on a copy (nothing is written), with IPython's
 ``pre_run_cell`` and ``post_run_cell`` events reading ``time.process_time()``: the CPU the kernel process
-spent on the cell, all its threads included. CPU spent in a child process (lesson 09's crash demo runs one)
+spent on the cell, all its threads included. CPU spent in a child process (lesson 08's crash demo runs one)
 is not the kernel's and is not counted; wall time is printed beside it.
 
 A cell over the budget (0.5 s of CPU) must say in its first line that its cost is the lesson: a comment

@@ -1187,7 +1187,7 @@ def test_l07_q3_needs_operations_before_the_checkpoint() -> None:
     refused(lesson07.q3, *answer, because="before the checkpoint")
 
 
-def _lesson06_example() -> KeyCustodian:
+def _lesson07_example() -> KeyCustodian:
     """The lesson's own signing example, run as the notebook runs it (cells cc56ae29, ae42e652 and 843c7e27)."""
     import contextlib
     import io
@@ -1204,7 +1204,7 @@ def _lesson06_example() -> KeyCustodian:
 
 
 def test_l07_q3_refuses_the_lessons_own_example() -> None:
-    kms = _lesson06_example()
+    kms = _lesson07_example()
     kms.establish_aes_key("data")
     refused(lesson07.q3, *_checkpoint_after(kms, "release"), because="the lesson's own")
     later = kms.sign_audit_checkpoint("release")  # a new checkpoint in the lesson's custodian is still its example

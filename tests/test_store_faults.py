@@ -226,7 +226,7 @@ def _backup_copy(store: Path, tmp_path: Path) -> None:
     shutil.copy(store, tmp_path / "backup.db")
 
 
-def _lesson07_checker(store: Path, tmp_path: Path) -> None:
+def _lesson08_checker(store: Path, tmp_path: Path) -> None:
     from kmslib.course import lesson08
 
     assert not lesson08.found_in_files(store, b"no such bytes in the store")
@@ -236,7 +236,7 @@ IN_PROCESS = {
     "a refused second open": _refused_second_open,
     "Path.read_bytes": _read_bytes,
     "shutil.copy for a backup": _backup_copy,
-    "lesson 09's checker": _lesson07_checker,
+    "lesson 08's checker": _lesson08_checker,
 }
 
 

@@ -1,4 +1,4 @@
-"""A process that makes key changes in a sealed store until it is killed (lesson 09's crash).
+"""A process that makes key changes in a sealed store until it is killed (lesson 08's crash).
 
 ``python -m kmslib.course.crash_worker PATH PASSPHRASE`` opens the store, then creates and rotates
 keys in a loop, printing each change's name only after its call has returned. Lesson 08 kills it
