@@ -1,0 +1,280 @@
+"""Attacks on key states and cryptoperiods (contract section 13): each test is one attempt to break them."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import kmslib
+from helpers import leaks
+from kmslib import (
+    InvalidInputError,
+    KeyCustodian,
+    KeyStateError,
+    StoreError,
+    classroom_clock,
+    inspect_token,
+)
+from kmslib.aes import AESKeyVersion
+from kmslib.clock import ClassroomClock
+
+START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+KEY = bytes(range(100, 132))
+
+
+@pytest.fixture
+def clock() -> ClassroomClock:  # type: ignore[override]
+    return classroom_clock(START)
+
+
+@pytest.fixture
+def kms(clock: ClassroomClock) -> KeyCustodian:
+    return KeyCustodian(clock=clock)
+
+
+# ---------------------------------------------------------------- policies with bad values
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"rotate_every": timedelta.max},
+        {"deactivate_after": timedelta.max},
+        {"rotate_every": timedelta(days=999_999)},
+        {"deactivate_after": timedelta(days=999_999)},
+    ],
+)
+def test_a_period_longer_than_a_century_is_refused_and_changes_nothing(
+    kms: KeyCustodian, policy: dict[str, timedelta]
+) -> None:
+    kms.establish_aes_key("k")
+    kms.rotate_key("k")
+    before = kms.key_info("k")
+    with pytest.raises(InvalidInputError, match="876000 hours"):
+        kms.set_rotation_policy("k", **policy)
+    assert kms.key_info("k") == before
+    kms.rotate_key("k")  # the key still works
+    assert inspect_token(kms.encrypt_data_aes("k", "x")).version == 3
+
+
+@pytest.mark.parametrize("period", [timedelta(microseconds=1), timedelta(seconds=1), timedelta(minutes=59)])
+def test_rotate_every_shorter_than_an_hour_is_refused(kms: KeyCustodian, period: timedelta) -> None:
+    kms.establish_aes_key("k")
+    with pytest.raises(InvalidInputError, match="one hour"):
+        kms.set_rotation_policy("k", rotate_every=period)
+    assert kms.key_info("k").policy is None
+
+
+def test_the_longest_and_shortest_periods_allowed_work() -> None:
+    clock = classroom_clock(datetime(9950, 1, 1, tzinfo=UTC))  # a century from the end of the calendar
+    kms = KeyCustodian(clock=clock)
+    kms.establish_aes_key("k")
+    kms.set_rotation_policy("k", rotate_every=timedelta(hours=876_000), deactivate_after=timedelta(hours=876_000))
+    kms.rotate_key("k")
+    clock.advance(timedelta(days=10))
+    assert inspect_token(kms.encrypt_data_aes("k", "x")).version == 2
+    assert kms.key_info("k").version_states == ((1, "active"), (2, "active"))
+    kms.set_rotation_policy("k", rotate_every=timedelta(hours=1))
+    clock.advance(timedelta(hours=1))
+    assert inspect_token(kms.encrypt_data_aes("k", "x")).version == 3
+
+
+# ---------------------------------------------------------------- every path follows the changes due
+
+
+def test_export_public_key_activates_a_key_whose_time_has_come(kms: KeyCustodian, clock: ClassroomClock) -> None:
+    kms.generate_signing_key("s", activate_at=clock() + DAY)
+    with pytest.raises(KeyStateError, match="pre-activation"):
+        kms.export_public_key("s")
+    clock.advance(2 * DAY)
+    assert kms.export_public_key("s").startswith("-----BEGIN PUBLIC KEY-----")
+    assert kms.audit_log[-2].operation == "activate_key"
+
+
+def test_export_public_key_after_the_cryptoperiod_gives_the_new_versions_key(
+    kms: KeyCustodian, clock: ClassroomClock
+) -> None:
+    kms.generate_signing_key("s")
+    kms.set_rotation_policy("s", rotate_every=30 * DAY)
+    first = kms.export_public_key("s")
+    clock.advance(31 * DAY)
+    exported = kms.export_public_key("s")  # the first use after the period: it rotates first
+    assert kms.key_info("s").version == 2
+    assert exported != first
+    signature = kms.sign("s", "m")
+    assert inspect_token(signature).version == 2
+    assert kms.export_public_key("s") == exported
+
+
+@pytest.mark.parametrize(
+    ("change", "state", "version"),
+    [
+        (lambda kms: kms.suspend_key("k"), "suspended", 2),  # its own catch-up rotated first: the due one
+        (lambda kms: kms.deactivate_key("k"), "deactivated", 2),
+        (lambda kms: kms.invalidate_key("k"), "revoked", 1),
+    ],
+)
+def test_a_rotation_by_policy_overtaken_by_a_state_change_leaves_key_info_working(
+    kms: KeyCustodian,
+    clock: ClassroomClock,
+    monkeypatch: pytest.MonkeyPatch,
+    change: Callable[[KeyCustodian], object],
+    state: str,
+    version: int,
+) -> None:
+    kms.establish_aes_key("k")
+    kms.set_rotation_policy("k", rotate_every=30 * DAY)
+    clock.advance(31 * DAY)
+    original = AESKeyVersion.successor
+
+    def changed_meanwhile(self: AESKeyVersion) -> AESKeyVersion:  # another thread's change, while this one rotates
+        fresh = original(self)
+        monkeypatch.setattr(AESKeyVersion, "successor", original)
+        change(kms)
+        return fresh
+
+    monkeypatch.setattr(AESKeyVersion, "successor", changed_meanwhile)
+    info = kms.key_info("k")  # looking at a key never fails because of a rotation it no longer needs
+    assert (info.state, info.version) == (state, version)
+    assert [e.operation for e in kms.audit_log].count("rotate_key_by_policy") == version - 1
+    assert kms.audit_log[-1].operation != "rotate_key_by_policy"
+    assert [i.state for i in kms.list_keys()] == [state]
+
+
+# ---------------------------------------------------------------- attacks that hold (regression tests)
+
+
+def test_rewrap_at_max_uses_rotates_when_the_policy_has_rotate_every(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("k")
+    kms.set_rotation_policy("k", rotate_every=90 * DAY, max_uses=1)
+    token = kms.encrypt_data_aes("k", "the secret")  # version 1 has made its one use
+    rewrapped = kms.rewrap("k", token)
+    assert inspect_token(rewrapped).version == 2
+    assert [e.operation for e in kms.audit_log][-2:] == ["rotate_key_by_policy", "rewrap"]
+    assert kms.decrypt_data_aes("k", rewrapped) == "the secret"
+
+
+@pytest.mark.parametrize("state", ["suspended", "deactivated", "compromised"])
+def test_no_protecting_path_works_under_a_refusing_state(kms: KeyCustodian, state: str) -> None:
+    kms.import_aes_key("k", KEY)
+    token = kms.encrypt_data_aes("k", "old secret")
+    sealed = kms.encrypt_envelope("k", b"old envelope secret")
+    kms.generate_signing_key("s")
+    for key_id in ("k", "s"):
+        if state == "compromised":
+            kms.mark_compromised(key_id, reason="leaked")
+        else:
+            (kms.suspend_key if state == "suspended" else kms.deactivate_key)(key_id)
+    calls = [
+        lambda: kms.encrypt_data_aes("k", "new secret"),
+        lambda: kms.rewrap("k", token),
+        lambda: kms.rewrap_envelope("k", sealed),
+        lambda: kms.generate_data_key("k"),
+        lambda: kms.generate_data_key_without_plaintext("k"),
+        lambda: kms.encrypt_envelope("k", b"new envelope secret"),
+        lambda: kms.sign("s", "m"),
+        lambda: kms.sign_audit_checkpoint("s"),
+        lambda: kms.rotate_key("k"),
+    ]
+    for call in calls:
+        with pytest.raises(KeyStateError, match=state) as caught:
+            call()
+        assert leaks(caught.value, [KEY, b"old secret", b"old envelope secret"]) == []
+
+
+def test_allow_compromised_reads_but_never_rewraps_and_is_audited(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("k")
+    token = kms.encrypt_data_aes("k", "old")
+    sealed = kms.encrypt_envelope("k", b"old")
+    kms.rotate_key("k")
+    kms.mark_compromised("k", version=1, reason="a backup of v1 was lost")
+    for call in (lambda: kms.rewrap("k", token), lambda: kms.rewrap_envelope("k", sealed)):
+        with pytest.raises(KeyStateError, match="compromised"):
+            call()
+    assert kms.decrypt_data_aes("k", token, allow_compromised=True) == "old"
+    assert [e.operation for e in kms.audit_log][-2:] == ["allow_compromised", "decrypt_data_aes"]
+    kms.invalidate_key("k", version=1)
+    with pytest.raises(kmslib.KeyRevokedError):
+        kms.decrypt_data_aes("k", token, allow_compromised=True)
+
+
+def test_a_clock_going_back_undoes_no_activation_and_no_rotation() -> None:
+    now = [START]
+    kms = KeyCustodian(clock=lambda: now[0])
+    kms.establish_aes_key("k", activate_at=START + DAY)
+    kms.set_rotation_policy("k", rotate_every=30 * DAY)
+    now[0] = START + 31 * DAY
+    assert inspect_token(kms.encrypt_data_aes("k", "x")).version == 2
+    now[0] = START - 365 * DAY
+    info = kms.key_info("k")
+    assert (info.state, info.version) == ("active", 2)
+    assert inspect_token(kms.encrypt_data_aes("k", "x")).version == 2
+
+
+def test_a_naive_activation_time_or_clock_is_refused() -> None:
+    kms = KeyCustodian(clock=lambda: datetime(2026, 1, 1))  # the attack: a naive clock
+    with pytest.raises(InvalidInputError, match="timezone-aware"):
+        kms.establish_aes_key("k")
+    assert "k" not in kms
+    kms = KeyCustodian()
+    with pytest.raises(InvalidInputError, match="timezone-aware"):
+        kms.establish_aes_key("k", activate_at=datetime(2030, 1, 1))  # the attack: a naive time
+    assert "k" not in kms
+
+
+PASSPHRASE = "attacking the states"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    path = tmp_path / "keys.db"
+    kmslib.init_store(path, passphrase=PASSPHRASE)
+    with KeyCustodian.open(path, passphrase=PASSPHRASE, clock=classroom_clock(START)) as kms:
+        kms.establish_aes_key("bad")
+        kms.establish_aes_key("good")
+        kms.mark_compromised("bad", reason="leaked")
+    return path
+
+
+def _rows(path: Path) -> dict[str, tuple[object, ...]]:
+    db = sqlite3.connect(path)
+    rows = {row[0]: tuple(row) for row in db.execute("SELECT * FROM keys")}
+    db.close()
+    return rows
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # the compromised key's lifecycle (and MAC) swapped with the good key's
+        "UPDATE keys SET (lifecycle, mac) = (SELECT lifecycle, mac FROM keys WHERE key_id = 'good') "
+        "WHERE key_id = 'bad'",
+        "UPDATE keys SET lifecycle = (SELECT lifecycle FROM keys WHERE key_id = 'good') WHERE key_id = 'bad'",
+        "ALTER TABLE keys DROP COLUMN lifecycle",
+    ],
+)
+def test_a_compromise_cannot_be_undone_by_editing_the_lifecycle(store: Path, sql: str) -> None:
+    db = sqlite3.connect(store, isolation_level=None)
+    db.execute(sql)
+    db.close()
+    with pytest.raises(StoreError, match=r"fails its check|differ from its manifest"):
+        KeyCustodian.open(store, passphrase=PASSPHRASE)
+
+
+def test_a_compromise_cannot_be_rolled_back_by_replaying_the_old_row(store: Path, tmp_path: Path) -> None:
+    with KeyCustodian.open(store, passphrase=PASSPHRASE, clock=classroom_clock(START)) as kms:
+        kms.establish_aes_key("later")
+    before = _rows(store)["later"]
+    with KeyCustodian.open(store, passphrase=PASSPHRASE, clock=classroom_clock(START)) as kms:
+        kms.mark_compromised("later", reason="leaked")
+    db = sqlite3.connect(store, isolation_level=None)
+    db.execute(f"INSERT OR REPLACE INTO keys VALUES ({', '.join('?' * len(before))})", before)
+    db.close()
+    assert _rows(store)["later"] == before
+    with pytest.raises(StoreError, match="rolled back"):
+        KeyCustodian.open(store, passphrase=PASSPHRASE)
