@@ -980,6 +980,8 @@ class KeyCustodian:
             assert isinstance(material, SigningKeyVersion)
             if not material.verifies(data, payload):
                 raise SignatureError()
+            if _refused(key, version, allow):  # read after the cryptography: a change that returned meanwhile wins
+                raise _refusal(key, version, allow)
         except BaseException as exc:
             key = material = None  # a traceback keeps its frames' locals
             self._audit._append("verify", key_id, version, outcome(exc))

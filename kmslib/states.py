@@ -333,7 +333,8 @@ class Published:
     Attributes:
         no_protect: versions that may not encrypt, wrap or sign now.
         no_process: versions that may not decrypt, unwrap or verify now (whatever ``allow_compromised``).
-        compromised: versions that decrypt, unwrap or verify only with ``allow_compromised=True``.
+        compromised: versions that decrypt, unwrap or verify only with ``allow_compromised=True`` (kept
+            after a revocation, which ``no_process`` then refuses).
         due: when something time-driven is next due (activation, rotation, deactivation), or ``None``.
     """
 
@@ -346,12 +347,12 @@ class Published:
 def published(life: Lifecycle, newest: int, revoked: frozenset[int], whole_revoked: bool) -> Published:
     """What ``life`` allows each version of a key with ``newest`` versions, ``revoked`` among them."""
     every = frozenset(range(1, newest + 1))
-    if whole_revoked:
-        return Published(every, every, frozenset(), None)
     states = dict(life.versions)
     compromised = frozenset(v for v, s in states.items() if s == COMPROMISED)
     if life.state == COMPROMISED:
-        compromised = every - revoked
+        compromised = every - (frozenset() if whole_revoked else revoked)
+    if whole_revoked:  # compromised kept: a read that passed its checks before the revocation is audited as such
+        return Published(every, every, compromised, None)
     halted = every if life.state in (PRE_ACTIVATION, SUSPENDED) else frozenset()
     no_protect = revoked | frozenset(states) | (every if life.state != ACTIVE else frozenset())
     return Published(no_protect, revoked | halted, compromised, _due(life, newest, revoked))

@@ -17,10 +17,13 @@ from kmslib import (
     KeyStateError,
     StoreError,
     classroom_clock,
+    custodian,
+    envelope,
     inspect_token,
 )
 from kmslib.aes import AESKeyVersion
 from kmslib.clock import ClassroomClock
+from kmslib.signing import SigningKeyVersion
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -278,3 +281,56 @@ def test_a_compromise_cannot_be_rolled_back_by_replaying_the_old_row(store: Path
     assert _rows(store)["later"] == before
     with pytest.raises(StoreError, match="rolled back"):
         KeyCustodian.open(store, passphrase=PASSPHRASE)
+
+
+# ---------------------------------------------------------------- verification and allow_compromised under races
+
+
+def _changing_midway(monkeypatch: pytest.MonkeyPatch, target: object, name: str, change: Callable[[], object]) -> None:
+    """Make ``target.name`` first ``change()`` the key, then do its work: a change that lands midway."""
+    original = getattr(target, name)
+
+    def change_then(*args: object, **kwargs: object) -> object:
+        monkeypatch.setattr(target, name, original)
+        change()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, change_then)
+
+
+@pytest.mark.parametrize("state", ["suspended", "compromised", "revoked"])
+def test_a_verification_in_flight_fails_once_its_key_changes_state(
+    kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch, state: str
+) -> None:
+    kms.generate_signing_key("s")
+    signature = kms.sign("s", "m")
+    changes: dict[str, Callable[[], object]] = {
+        "suspended": lambda: kms.suspend_key("s"),
+        "compromised": lambda: kms.mark_compromised("s", reason="leaked"),
+        "revoked": lambda: kms.invalidate_key("s"),
+    }
+    _changing_midway(monkeypatch, SigningKeyVersion, "verifies", changes[state])
+    with pytest.raises((KeyStateError, kmslib.KeyRevokedError), match=state):
+        kms.verify("s", "m", signature)  # the change returned before this verification did
+    assert kms.key_info("s").state == state
+    assert kms.audit_log[-1].operation == "verify"
+    assert kms.audit_log[-1].outcome != "ok"
+
+
+@pytest.mark.parametrize("operation", ["decrypt_data_aes", "decrypt_envelope"])
+def test_a_read_under_allow_compromised_is_audited_even_if_the_key_is_revoked_meanwhile(
+    kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch, operation: str
+) -> None:
+    kms.establish_aes_key("k")
+    token, sealed = kms.encrypt_data_aes("k", "old"), kms.encrypt_envelope("k", b"old")
+    kms.mark_compromised("k", reason="leaked")
+    # The revocation lands after the read's last check of the key: the read happened, under a compromised key.
+    if operation == "decrypt_data_aes":
+        _changing_midway(monkeypatch, custodian, "_decode", lambda: kms.invalidate_key("k"))
+        assert kms.decrypt_data_aes("k", token, allow_compromised=True) == "old"
+    else:
+        _changing_midway(monkeypatch, envelope, "open_data", lambda: kms.invalidate_key("k"))
+        assert kms.decrypt_envelope("k", sealed, allow_compromised=True) == b"old"
+    assert kms.key_info("k").state == "revoked"  # the revocation did land midway
+    entries = [(e.operation, e.key_id) for e in kms.audit_log]
+    assert entries[-3:] == [("invalidate_key", "k"), ("allow_compromised", "k"), (operation, "k")]
