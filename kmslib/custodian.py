@@ -1480,7 +1480,7 @@ class KeyCustodian:
         """Mark a key, or one version, compromised: the material is kept, and every use is refused.
 
         The owner may still decrypt or verify old data with ``allow_compromised=True`` (audited).
-        A compromised newest version stops encryption until :meth:`rotate_key`.
+        A compromised newest version stops encryption until a rotation (:meth:`rotate_key`, or the policy's).
 
         Args:
             key_id: the key's id.

@@ -190,6 +190,37 @@ def test_no_protecting_path_works_under_a_refusing_state(kms: KeyCustodian, stat
         assert leaks(caught.value, [KEY, b"old secret", b"old envelope secret"]) == []
 
 
+def test_a_pre_activation_key_does_nothing_by_any_path(kms: KeyCustodian, clock: ClassroomClock) -> None:
+    later = clock() + DAY
+    kms.establish_aes_key("p", activate_at=later)
+    kms.generate_signing_key("ps", activate_at=later)
+    kms.generate_rsa_pair("pr", activate_at=later)
+    kms.establish_aes_key("other")
+    token = kms.encrypt_data_aes("other", "x").replace("other", "p")
+    sealed = kms.encrypt_envelope("other", b"x")
+    calls = [
+        lambda: kms.encrypt_data_aes("p", "x"),
+        lambda: kms.generate_data_key("p"),
+        lambda: kms.generate_data_key_without_plaintext("p"),
+        lambda: kms.encrypt_envelope("p", b"x"),
+        lambda: kms.rewrap("p", token),
+        lambda: kms.rewrap_envelope("p", sealed),
+        lambda: kms.decrypt_data_aes("p", token, allow_compromised=True),
+        lambda: kms.sign("ps", "m"),
+        lambda: kms.sign_audit_checkpoint("ps"),
+        lambda: kms.encrypt_data_rsa("pr", "m"),
+        lambda: kms.export_public_key("pr"),
+        lambda: kms.rotate_key("p"),
+        lambda: kms.suspend_key("p"),
+        lambda: kms.resume_key("p"),
+        lambda: kms.deactivate_key("p"),
+    ]
+    for call in calls:
+        with pytest.raises(KeyStateError, match="pre-activation"):
+            call()
+    assert {info.state for info in kms.list_keys() if info.key_id != "other"} == {"pre-activation"}
+
+
 def test_allow_compromised_reads_but_never_rewraps_and_is_audited(kms: KeyCustodian) -> None:
     kms.establish_aes_key("k")
     token = kms.encrypt_data_aes("k", "old")
@@ -334,3 +365,17 @@ def test_a_read_under_allow_compromised_is_audited_even_if_the_key_is_revoked_me
     assert kms.key_info("k").state == "revoked"  # the revocation did land midway
     entries = [(e.operation, e.key_id) for e in kms.audit_log]
     assert entries[-3:] == [("invalidate_key", "k"), ("allow_compromised", "k"), (operation, "k")]
+
+
+def test_a_compromised_newest_version_encrypts_again_only_after_a_rotation(
+    kms: KeyCustodian, clock: ClassroomClock
+) -> None:
+    kms.establish_aes_key("k")
+    kms.set_rotation_policy("k", rotate_every=30 * DAY)
+    kms.mark_compromised("k", version=1, reason="its backup was lost")
+    clock.advance(29 * DAY)
+    with pytest.raises(KeyStateError, match="compromised"):
+        kms.encrypt_data_aes("k", "x")
+    clock.advance(2 * DAY)  # the policy's rotation: a fresh version, the compromised one stays refused
+    assert inspect_token(kms.encrypt_data_aes("k", "x")).version == 2
+    assert kms.key_info("k").version_states == ((1, "compromised"), (2, "active"))
