@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from test_threads import run_paused
 
 import kmslib
 from helpers import leaks
@@ -23,6 +25,7 @@ from kmslib import (
 )
 from kmslib.aes import AESKeyVersion
 from kmslib.clock import ClassroomClock
+from kmslib.rsa import RSAKeyVersion
 from kmslib.signing import SigningKeyVersion
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -379,3 +382,47 @@ def test_a_compromised_newest_version_encrypts_again_only_after_a_rotation(
     clock.advance(2 * DAY)  # the policy's rotation: a fresh version, the compromised one stays refused
     assert inspect_token(kms.encrypt_data_aes("k", "x")).version == 2
     assert kms.key_info("k").version_states == ((1, "compromised"), (2, "active"))
+
+
+@pytest.mark.parametrize("change", ["suspended", "deactivated", "compromised", "version compromised"])
+@pytest.mark.parametrize("operation", ["rewrap_envelope", "encrypt_data_rsa", "sign_audit_checkpoint", "rewrap rsa"])
+def test_more_protecting_paths_in_flight_fail_once_the_change_returned(
+    monkeypatch: pytest.MonkeyPatch, rsa_pems: Callable[[int], str], operation: str, change: str
+) -> None:
+    kms = KeyCustodian()
+    kms.establish_aes_key("k")
+    kms.import_rsa_key("r", rsa_pems(0))
+    kms.generate_signing_key("s")
+    sealed, rsa_token = kms.encrypt_envelope("k", b"x"), kms.encrypt_data_rsa("r", "x")
+    key_id, cls, method = {
+        "rewrap_envelope": ("k", AESKeyVersion, "encrypt"),
+        "encrypt_data_rsa": ("r", RSAKeyVersion, "encrypt"),
+        "sign_audit_checkpoint": ("s", SigningKeyVersion, "sign"),
+        "rewrap rsa": ("r", RSAKeyVersion, "encrypt"),
+    }[operation]
+    calls: dict[str, Callable[[], object]] = {
+        "rewrap_envelope": lambda: kms.rewrap_envelope("k", sealed),
+        "encrypt_data_rsa": lambda: kms.encrypt_data_rsa("r", "x"),
+        "sign_audit_checkpoint": lambda: kms.sign_audit_checkpoint("s"),
+        "rewrap rsa": lambda: kms.rewrap("r", rsa_token),
+    }
+    changes: dict[str, Callable[[], object]] = {
+        "suspended": lambda: kms.suspend_key(key_id),
+        "deactivated": lambda: kms.deactivate_key(key_id),
+        "compromised": lambda: kms.mark_compromised(key_id, reason="leaked"),
+        "version compromised": lambda: kms.mark_compromised(key_id, version=1, reason="leaked"),
+    }
+    done, go = threading.Event(), threading.Event()
+    original = getattr(cls, method)
+
+    def paused(self: object, *args: object, **kwargs: object) -> object:
+        result = original(self, *args, **kwargs)
+        done.set()
+        assert go.wait(10)
+        return result
+
+    monkeypatch.setattr(cls, method, paused)
+    result = run_paused(calls[operation], done, go, changes[change])
+    assert isinstance(result, KeyStateError), result
+    assert change.rsplit(maxsplit=1)[-1] in str(result)
+    assert kms.audit_log[-1].outcome == "KeyStateError"
