@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -426,3 +426,26 @@ def test_more_protecting_paths_in_flight_fail_once_the_change_returned(
     assert isinstance(result, KeyStateError), result
     assert change.rsplit(maxsplit=1)[-1] in str(result)
     assert kms.audit_log[-1].outcome == "KeyStateError"
+
+
+# ---------------------------------------------------------------- clocks past the end of the calendar
+
+WEST = timezone(timedelta(hours=-1))
+
+
+def test_a_classroom_clock_refuses_to_leave_the_calendar() -> None:
+    clock = classroom_clock(START)
+    with pytest.raises(InvalidInputError, match="calendar") as caught:
+        clock.advance(timedelta.max)
+    assert caught.value.__context__ is None
+    assert clock() == START  # unchanged
+    for start in (datetime.max.replace(tzinfo=WEST), datetime.min.replace(tzinfo=timezone(timedelta(hours=1)))):
+        with pytest.raises(InvalidInputError, match="calendar"):
+            classroom_clock(start)
+
+
+def test_a_custodian_clock_outside_the_calendar_in_utc_is_an_invalid_input_error() -> None:
+    kms = KeyCustodian(clock=lambda: datetime.max.replace(tzinfo=WEST))
+    with pytest.raises(InvalidInputError, match="calendar"):
+        kms.establish_aes_key("k")
+    assert "k" not in kms
