@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -344,8 +348,9 @@ def test_a_verification_in_flight_fails_once_its_key_changes_state(
         "revoked": lambda: kms.invalidate_key("s"),
     }
     _changing_midway(monkeypatch, SigningKeyVersion, "verifies", changes[state])
-    with pytest.raises((KeyStateError, kmslib.KeyRevokedError), match=state):
+    with pytest.raises((KeyStateError, kmslib.KeyRevokedError), match=state) as caught:
         kms.verify("s", "m", signature)  # the change returned before this verification did
+    assert leaks(caught.value, []) == []
     assert kms.key_info("s").state == state
     assert kms.audit_log[-1].operation == "verify"
     assert kms.audit_log[-1].outcome != "ok"
@@ -449,3 +454,34 @@ def test_a_custodian_clock_outside_the_calendar_in_utc_is_an_invalid_input_error
     with pytest.raises(InvalidInputError, match="calendar"):
         kms.establish_aes_key("k")
     assert "k" not in kms
+
+
+# ---------------------------------------------------------------- kill -9 between a state change and its record
+
+KILLED_BETWEEN = """
+import os, signal, sys
+from kmslib import KeyCustodian
+kms = KeyCustodian.open(sys.argv[1], passphrase=sys.argv[2])
+kms.establish_aes_key("k")
+kms.audit_log.flush = lambda: os.kill(os.getpid(), signal.SIGKILL)  # dies right after the state change's transaction
+kms.mark_compromised("k", reason="found on a paste site")
+"""
+
+
+def test_a_kill_between_a_state_change_and_its_record_keeps_the_change_as_the_readme_says(tmp_path: Path) -> None:
+    path = tmp_path / "keys.db"
+    kmslib.init_store(path, passphrase=PASSPHRASE)
+    root = str(Path(kmslib.__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_BETWEEN, str(path), PASSPHRASE],
+        env={**os.environ, "PYTHONPATH": root},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    with KeyCustodian.open(path, passphrase=PASSPHRASE) as kms:
+        info = kms.key_info("k")
+        assert (info.state, info.reason) == ("compromised", "found on a paste site")  # never un-compromised
+        assert "mark_compromised" not in [e.operation for e in kms.audit_log]  # README: the record may be lost
+        assert kms.audit_log.verify()
