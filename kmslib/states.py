@@ -111,9 +111,11 @@ VERSION_TRANSITIONS: dict[str, frozenset[str]] = {
 MAX_USES = GCM_INVOCATION_LIMIT
 
 
-#: The longest period a policy takes: 876,000 hours (100 years), Google Cloud KMS's longest rotation period.
+#: The longest period a policy takes: 876,000 hours (100 years), the longest ``rotation_period`` of a Google
+#: Cloud KMS CryptoKey (cloud.google.com/kms/docs/reference/rest/v1/projects.locations.keyRings.cryptoKeys).
 MAX_PERIOD = timedelta(hours=876_000)
-#: The shortest ``rotate_every``: one hour, as Vault transit's ``auto_rotate_period``.
+#: The shortest ``rotate_every``: one hour, as Vault transit's ``auto_rotate_period`` ("cannot be shorter
+#: than one hour", developer.hashicorp.com/vault/api-docs/secret/transit).
 MIN_ROTATION = timedelta(hours=1)
 
 
@@ -123,8 +125,8 @@ def _period(value: object, name: str, shortest: timedelta) -> timedelta | None:
     if not isinstance(value, timedelta):
         raise ArgumentTypeError(f"{name} must be a timedelta or None, not {type(value).__name__}")
     if value <= timedelta(0) or value < shortest:
-        least = "one hour" if shortest else "a positive timedelta"
-        raise InvalidInputError(f"{name} must be at least {least}, not {value}")
+        least = "at least one hour" if shortest else "a positive timedelta"
+        raise InvalidInputError(f"{name} must be {least}, not {value}")
     if value > MAX_PERIOD:
         raise InvalidInputError(f"{name} must be at most 876000 hours (100 years), not {value}")
     return value
