@@ -721,7 +721,9 @@ class KeyCustodian:
         """Return the public key of an RSA key's newest version as SubjectPublicKeyInfo PEM.
 
         Secret material is never exported. A pre-activation, suspended or compromised key (or a
-        compromised newest version) exports nothing, as AWS KMS's ``GetPublicKey`` refuses a disabled key.
+        compromised newest version) exports nothing, as AWS KMS's ``GetPublicKey`` refuses a disabled key,
+        nor does a deactivated RSA encryption key, whose public key would only encrypt (a deactivated
+        signing key's still verifies).
         Exporting counts as a use (section 13): a key whose activation time or cryptoperiod has passed is
         activated or rotated first, so the key exported is the one that signs or encrypts next.
 
@@ -738,7 +740,7 @@ class KeyCustodian:
             with self._lock:
                 key = self._live(key_id)
                 audit.version, material, name = key.newest, key.versions[key.newest], key.key_id
-                error = key.state_error(key.newest)
+                error = key.state_error(key.newest, protect=key.kind == "rsa")  # an RSA public key encrypts
             del key
             if error is not None or not isinstance(material, (RSAKeyVersion, SigningKeyVersion)):
                 del material  # a traceback keeps its frames' locals: not an AES key

@@ -121,6 +121,21 @@ def test_export_public_key_after_the_cryptoperiod_gives_the_new_versions_key(
     assert kms.export_public_key("s") == exported
 
 
+def test_a_deactivated_rsa_key_exports_no_public_key_to_encrypt_with(
+    kms: KeyCustodian, rsa_pems: Callable[[int], str]
+) -> None:
+    kms.import_rsa_key("r", rsa_pems(0))
+    token = kms.encrypt_data_rsa("r", "old")
+    kms.generate_signing_key("s")
+    kms.deactivate_key("r")
+    kms.deactivate_key("s")
+    with pytest.raises(KeyStateError, match="deactivated") as caught:
+        kms.export_public_key("r")  # its public key is for encrypting: a deactivated key never encrypts
+    assert leaks(caught.value, []) == []
+    assert kms.decrypt_data_rsa("r", token) == "old"
+    assert kms.export_public_key("s").startswith("-----BEGIN PUBLIC KEY-----")  # a signing key's: for verifying
+
+
 @pytest.mark.parametrize(
     ("change", "state", "version"),
     [
