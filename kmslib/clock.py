@@ -29,7 +29,8 @@ class ClassroomClock:
         start: the first time it shows; timezone-aware.
 
     Raises:
-        ArgumentTypeError, InvalidInputError: ``start`` is not a timezone-aware ``datetime``.
+        ArgumentTypeError, InvalidInputError: ``start`` is not a timezone-aware ``datetime``, or is outside
+            the calendar in UTC.
     """
 
     __slots__ = ("_lock", "_now")
@@ -40,7 +41,7 @@ class ClassroomClock:
         if start.utcoffset() is None:
             raise InvalidInputError("start must be a timezone-aware datetime")
         self._lock = threading.Lock()
-        self._now = start.astimezone(UTC)
+        self._now = _utc(start, "start")
 
     def __call__(self) -> datetime:
         """The time it shows now."""
@@ -51,18 +52,39 @@ class ClassroomClock:
 
         Raises:
             ArgumentTypeError: ``delta`` is not a ``timedelta``.
-            InvalidInputError: ``delta`` is negative.
+            InvalidInputError: ``delta`` is negative, or would take the clock past the calendar's last day.
         """
         if not isinstance(delta, timedelta):
             raise ArgumentTypeError(f"delta must be a timedelta, not {type(delta).__name__}")
         if delta < timedelta(0):
             raise InvalidInputError("a classroom clock only moves forward")
         with self._lock:
+            if delta > _LAST - self._now:
+                raise InvalidInputError(f"a classroom clock cannot leave the calendar (its last time is {_LAST})")
             self._now += delta
             return self._now
 
     def __repr__(self) -> str:
         return f"ClassroomClock({self._now.isoformat(timespec='seconds')!r})"
+
+
+#: The last time a ``datetime`` can hold, in UTC.
+_LAST = datetime.max.replace(tzinfo=UTC)
+
+
+def _utc(value: datetime, what: str) -> datetime:
+    """``value`` in UTC (timezone-aware).
+
+    Raises:
+        InvalidInputError: it is outside the calendar in UTC (``datetime.max`` west of UTC, for one).
+    """
+    offset = value.utcoffset()
+    assert offset is not None
+    if (offset < timedelta(0) and value.replace(tzinfo=None) > datetime.max + offset) or (
+        offset > timedelta(0) and value.replace(tzinfo=None) < datetime.min + offset
+    ):
+        raise InvalidInputError(f"{what} is outside the calendar in UTC (years 1 to 9999)")
+    return value.astimezone(UTC)
 
 
 def classroom_clock(start: datetime = CLASSROOM_START) -> ClassroomClock:
@@ -76,7 +98,7 @@ def utc_now() -> datetime:
 
 
 def checked_clock(clock: Clock) -> Clock:
-    """``clock``, checked at every call: it must give a timezone-aware datetime (returned in UTC).
+    """``clock``, checked at every call: a timezone-aware datetime within the calendar in UTC, returned in UTC.
 
     A closure over the clock alone, so that whoever holds it (the read-only audit log) holds no
     way back to the custodian.
@@ -86,6 +108,6 @@ def checked_clock(clock: Clock) -> Clock:
         value = clock()
         if not isinstance(value, datetime) or value.utcoffset() is None:
             raise InvalidInputError("the clock must return a timezone-aware datetime")
-        return value.astimezone(UTC)
+        return _utc(value, "the clock's time")
 
     return now

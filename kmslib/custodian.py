@@ -721,7 +721,11 @@ class KeyCustodian:
         """Return the public key of an RSA key's newest version as SubjectPublicKeyInfo PEM.
 
         Secret material is never exported. A pre-activation, suspended or compromised key (or a
-        compromised newest version) exports nothing, as AWS KMS's ``GetPublicKey`` refuses a disabled key.
+        compromised newest version) exports nothing, as AWS KMS's ``GetPublicKey`` refuses a disabled key,
+        nor does a deactivated RSA encryption key, whose public key would only encrypt (a deactivated
+        signing key's still verifies).
+        Exporting counts as a use (section 13): a key whose activation time or cryptoperiod has passed is
+        activated or rotated first, so the key exported is the one that signs or encrypts next.
 
         Raises:
             KeyTypeError: the key is an AES key (it has no public half).
@@ -732,8 +736,11 @@ class KeyCustodian:
         with _Audited(self, "export_public_key", key_id) as audit:
             with self._lock:
                 key = self._live(key_id)
+            self._catch_up(key)  # a key whose activation time or cryptoperiod has passed changes first
+            with self._lock:
+                key = self._live(key_id)
                 audit.version, material, name = key.newest, key.versions[key.newest], key.key_id
-                error = key.state_error(key.newest)
+                error = key.state_error(key.newest, protect=key.kind == "rsa")  # an RSA public key encrypts
             del key
             if error is not None or not isinstance(material, (RSAKeyVersion, SigningKeyVersion)):
                 del material  # a traceback keeps its frames' locals: not an AES key
@@ -975,6 +982,8 @@ class KeyCustodian:
             assert isinstance(material, SigningKeyVersion)
             if not material.verifies(data, payload):
                 raise SignatureError()
+            if _refused(key, version, allow):  # read after the cryptography: a change that returned meanwhile wins
+                raise _refusal(key, version, allow)
         except BaseException as exc:
             key = material = None  # a traceback keeps its frames' locals
             self._audit._append("verify", key_id, version, outcome(exc))
@@ -1312,17 +1321,17 @@ class KeyCustodian:
     def _rotatable(self, key_id: object, audit: _Audited, after: int | None, fresh: Material | None) -> _Key | None:
         """The record of a key that may rotate now (call with the lock held), or ``None``.
 
-        ``None``: a rotation by policy is no longer due (another thread made it); then nothing is
-        audited, and ``fresh`` is destroyed.
+        ``None``: a rotation by policy is no longer due (another thread made it, or the key was revoked or
+        changed state meanwhile); then nothing is audited, and ``fresh`` is destroyed.
         """
-        key = self._live(key_id)
+        key = self._live(key_id) if after is None else self._get(key_id)
         error = key.state_error(None, protect=True)
-        if error is None and (after is None or key.newest == after):
+        if error is None and key.revoked_at is None and (after is None or key.newest == after):
             return key
         if fresh is not None:
             fresh.destroy()
         del key, fresh  # a traceback keeps its frames' locals: not the record of a key
-        if error is not None:
+        if error is not None and after is None:  # a rotation by policy that a state change overtook: none is due
             raise error
         audit.operation = ""
         return None
@@ -1473,7 +1482,7 @@ class KeyCustodian:
         """Mark a key, or one version, compromised: the material is kept, and every use is refused.
 
         The owner may still decrypt or verify old data with ``allow_compromised=True`` (audited).
-        A compromised newest version stops encryption until :meth:`rotate_key`.
+        A compromised newest version stops encryption until a rotation (:meth:`rotate_key`, or the policy's).
 
         Args:
             key_id: the key's id.
@@ -1503,8 +1512,9 @@ class KeyCustodian:
 
         Args:
             key_id: the key's id.
-            rotate_every: rotate on the first use once the newest version is this old.
-            deactivate_after: deactivate each older version once it has not been the newest for this long.
+            rotate_every: rotate on the first use once the newest version is this old (1 to 876,000 hours).
+            deactivate_after: deactivate each older version once it has not been the newest for this long
+                (at most 876,000 hours).
             max_uses: the most encryptions, wraps and signatures per version (at most 2**32); at the
                 limit the key rotates if ``rotate_every`` is set, else raises ``KeyStateError``.
 

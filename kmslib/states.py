@@ -33,7 +33,8 @@ has passed since it stopped being the newest (``deactivate_key_by_policy``), and
 to ``max_uses`` encryptions, wraps and signatures (decryptions are not counted; see
 :mod:`kmslib.usage`, whose AES-GCM limit caps it). Time is the custodian's clock:
 :func:`kmslib.clock.classroom_clock` makes this repeatable. Looking at a key (``key_info``,
-``list_keys``) counts as a use. A suspended, deactivated or compromised key is not rotated by policy.
+``list_keys``, ``export_public_key``) counts as a use. A suspended, deactivated or compromised key is
+not rotated by policy.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kmslib.aes import AESKeyVersion
@@ -110,14 +111,33 @@ VERSION_TRANSITIONS: dict[str, frozenset[str]] = {
 MAX_USES = GCM_INVOCATION_LIMIT
 
 
-def _period(value: object, name: str) -> timedelta | None:
+#: The longest period a policy takes: 876,000 hours (100 years), the longest ``rotation_period`` of a Google
+#: Cloud KMS CryptoKey (cloud.google.com/kms/docs/reference/rest/v1/projects.locations.keyRings.cryptoKeys).
+MAX_PERIOD = timedelta(hours=876_000)
+#: The shortest ``rotate_every``: one hour, as Vault transit's ``auto_rotate_period`` ("cannot be shorter
+#: than one hour", developer.hashicorp.com/vault/api-docs/secret/transit).
+MIN_ROTATION = timedelta(hours=1)
+
+
+def _period(value: object, name: str, shortest: timedelta) -> timedelta | None:
     if value is None:
         return None
     if not isinstance(value, timedelta):
         raise ArgumentTypeError(f"{name} must be a timedelta or None, not {type(value).__name__}")
-    if value <= timedelta(0):
-        raise InvalidInputError(f"{name} must be a positive timedelta, not {value}")
+    if value <= timedelta(0) or value < shortest:
+        least = "at least one hour" if shortest else "a positive timedelta"
+        raise InvalidInputError(f"{name} must be {least}, not {value}")
+    if value > MAX_PERIOD:
+        raise InvalidInputError(f"{name} must be at most 876000 hours (100 years), not {value}")
     return value
+
+
+def _after(when: datetime, period: timedelta) -> datetime:
+    """``when + period``, or the last representable time if that is past the end of the calendar."""
+    try:
+        return when + period
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +183,11 @@ def checked_policy(rotate_every: object, deactivate_after: object, max_uses: obj
 
     Raises:
         ArgumentTypeError: a period that is not a ``timedelta``, or ``max_uses`` not an ``int``.
-        InvalidInputError: a period that is not positive, or ``max_uses`` below 1 or above 2**32.
+        InvalidInputError: a period that is not positive, over :data:`MAX_PERIOD`, a ``rotate_every`` under
+            :data:`MIN_ROTATION`, or ``max_uses`` below 1 or above 2**32.
     """
-    every, after = _period(rotate_every, "rotate_every"), _period(deactivate_after, "deactivate_after")
+    every = _period(rotate_every, "rotate_every", MIN_ROTATION)
+    after = _period(deactivate_after, "deactivate_after", timedelta(0))
     if max_uses is not None:
         if type(max_uses) is not int:
             raise ArgumentTypeError(f"max_uses must be an int or None, not {type(max_uses).__name__}")
@@ -313,7 +335,8 @@ class Published:
     Attributes:
         no_protect: versions that may not encrypt, wrap or sign now.
         no_process: versions that may not decrypt, unwrap or verify now (whatever ``allow_compromised``).
-        compromised: versions that decrypt, unwrap or verify only with ``allow_compromised=True``.
+        compromised: versions that decrypt, unwrap or verify only with ``allow_compromised=True`` (kept
+            after a revocation, which ``no_process`` then refuses).
         due: when something time-driven is next due (activation, rotation, deactivation), or ``None``.
     """
 
@@ -326,12 +349,12 @@ class Published:
 def published(life: Lifecycle, newest: int, revoked: frozenset[int], whole_revoked: bool) -> Published:
     """What ``life`` allows each version of a key with ``newest`` versions, ``revoked`` among them."""
     every = frozenset(range(1, newest + 1))
-    if whole_revoked:
-        return Published(every, every, frozenset(), None)
     states = dict(life.versions)
     compromised = frozenset(v for v, s in states.items() if s == COMPROMISED)
     if life.state == COMPROMISED:
-        compromised = every - revoked
+        compromised = every - (frozenset() if whole_revoked else revoked)
+    if whole_revoked:  # compromised kept: a read that passed its checks before the revocation is audited as such
+        return Published(every, every, compromised, None)
     halted = every if life.state in (PRE_ACTIVATION, SUSPENDED) else frozenset()
     no_protect = revoked | frozenset(states) | (every if life.state != ACTIVE else frozenset())
     return Published(no_protect, revoked | halted, compromised, _due(life, newest, revoked))
@@ -344,11 +367,13 @@ def _due(life: Lifecycle, newest: int, revoked: frozenset[int]) -> datetime | No
         times.append(life.activate_at)
     policy = life.policy
     if policy is not None and life.state == ACTIVE and policy.rotate_every is not None:
-        times.append(life.created[newest - 1] + policy.rotate_every)
+        times.append(_after(life.created[newest - 1], policy.rotate_every))
     if policy is not None and policy.deactivate_after is not None:
         states = dict(life.versions)
         times.extend(
-            life.created[v] + policy.deactivate_after for v in range(1, newest) if v not in revoked and v not in states
+            _after(life.created[v], policy.deactivate_after)
+            for v in range(1, newest)
+            if v not in revoked and v not in states
         )
     return min(times, default=None)
 
@@ -370,13 +395,13 @@ def plan(life: Lifecycle, newest: int, revoked: frozenset[int], now: datetime, e
     deactivate: tuple[int, ...] = ()
     if policy is not None:
         if (activate or life.state == ACTIVE) and policy.rotate_every is not None:
-            rotate = exhausted or now >= life.created[newest - 1] + policy.rotate_every
+            rotate = exhausted or now >= _after(life.created[newest - 1], policy.rotate_every)
         if policy.deactivate_after is not None:
             states = dict(life.versions)
             deactivate = tuple(
                 v
                 for v in range(1, newest)
-                if v not in revoked and v not in states and now >= life.created[v] + policy.deactivate_after
+                if v not in revoked and v not in states and now >= _after(life.created[v], policy.deactivate_after)
             )
     return Plan(activate, rotate, deactivate)
 
