@@ -261,6 +261,20 @@ def test_q4_the_solution_and_other_correct_answers_pass() -> None:
     right(q4, late)
 
 
+def test_q3_a_version_changed_alone_is_not_the_whole_key() -> None:
+    lab = scenarios()
+    lab.suspend_key("badge-ana", reason="on leave until May")
+    lab.deactivate_key("billing-2025", reason="period over")
+    lab.mark_compromised("laptop-raj", version=1, reason="laptop stolen")
+    wrong(q3, lab, because="only version 1 of laptop-raj changed")
+
+
+def test_q4_a_date_already_past_on_the_custodians_clock_is_named() -> None:
+    kms = KeyCustodian()  # the system clock: 1 March 2026 is not ahead of it
+    kms.establish_aes_key("exam-2026", activate_at=datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+    wrong(q4, kms, because="a time still ahead on the custodian's clock")
+
+
 def test_q4_refuses_each_missing_step() -> None:
     wrong(q4, KeyCustodian(), because="no key 'exam-2026'")
     wrong(q4, exam(activate_at=None), because="active from the moment it was made")

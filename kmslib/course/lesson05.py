@@ -240,6 +240,12 @@ def _check_q3(kms: object) -> str | None:
     if wrong:
         key_id = wrong[0]
         found = infos[key_id].state
+        changed = [version for version, state in infos[key_id].version_states if state != ACTIVE]
+        if found == ACTIVE and changed:
+            return (
+                f"only version {changed[0]} of {key_id} changed, and the key itself is still active: the situation "
+                "concerns the whole key (no version=...)."
+            )
         more = f" ({len(wrong) - 1} more of the three also need another state.)" if len(wrong) > 1 else ""
         return _SCENARIOS[key_id][1].get(found, f"{key_id} is {found}.") + more
     for key_id in (BADGE, LAPTOP):
@@ -279,7 +285,10 @@ def _check_q4(kms: object) -> str | None:
     if info.state == PRE_ACTIVATION:
         return f"{EXAM!r} is still pre-activation: move the clock to 1 March (clock.advance), then use it."
     if not activated:
-        return f"{EXAM!r} was active from the moment it was made: give establish_aes_key activate_at=..."
+        return (
+            f"{EXAM!r} was active from the moment it was made: give establish_aes_key activate_at=... a time still "
+            "ahead on the custodian's clock (a classroom_clock() starts on 1 January 2026)."
+        )
     if activated[0].time < TERM_STARTS:
         return f"{EXAM!r} became active on {activated[0].time:%d %B}: the exam key may not work before 1 March 09:00."
     early = [e for e in mine if e.operation == "encrypt_data_aes" and e.outcome != "ok" and e.seq < activated[0].seq]

@@ -706,7 +706,7 @@ _LABEL_BOX = {"fc": "white", "ec": "none", "pad": 1}
 
 
 def key_states() -> Figure:
-    """NIST SP 800-57 Pt 1 Rev 5's key states (section 7, its Figure 3), with kmslib's names and calls.
+    """NIST SP 800-57 Pt 1 Rev 5's key states (section 7, and its figure of them), with kmslib's names and calls.
 
     Every arrow is a move of :data:`kmslib.states.KEY_TRANSITIONS`, drawn from that table (each arrow's
     gid is ``"source->target"``), so the picture cannot show a move the library refuses, or miss one.
