@@ -177,6 +177,49 @@ def test_q2_other_correct_answers() -> None:
         hq.decrypt_envelope("archive", stolen, associated_data="shop-1/2026-01-06")
 
 
+def respond_archive(hq: KeyCustodian, archive: dict[str, bytes]) -> dict[str, bytes]:
+    """The archive's part of the right decisions (rotate, rewrap, revoke the exposed versions)."""
+    hq.rotate_key("archive")
+    archive = {name: bytes(hq.rewrap_envelope("archive", env, associated_data=name)) for name, env in archive.items()}
+    for version in (2, 3):
+        hq.invalidate_key("archive", version=version, reason="copies were on the stolen terminal")
+    return archive
+
+
+def test_q2_accepts_link_1_marked_compromised_as_well_as_revoked() -> None:
+    """A stolen key may be marked compromised (material kept for forensics, every use refused), with a reason."""
+    case = incident()
+    hq = case.hq
+    hq.mark_compromised("link-1", reason="shop-1 terminal stolen; keep for the investigation")
+    accepted(q2, hq, respond_archive(hq, case.archive))
+    case = incident()  # compromised first, revoked once the investigation is done: also right
+    hq = case.hq
+    hq.mark_compromised("link-1", reason="terminal stolen")
+    hq.invalidate_key("link-1", reason="investigation closed")
+    accepted(q2, hq, respond_archive(hq, case.archive))
+
+
+@pytest.mark.parametrize(
+    ("move", "says"),
+    [
+        ("suspend_key", "suspension is a pause"),
+        ("deactivate_key", "a deactivated key still decrypts"),
+    ],
+)
+def test_q2_refuses_a_stolen_link_suspended_or_deactivated(move: str, says: str) -> None:
+    case = incident()
+    hq = case.hq
+    getattr(hq, move)("link-1", reason="shop-1 terminal stolen")
+    refused(q2, hq, respond_archive(hq, case.archive), because=says)
+
+
+def test_q2_a_compromised_link_still_needs_a_real_reason() -> None:
+    case = incident()
+    hq = case.hq
+    hq.mark_compromised("link-1", reason="x")
+    refused(q2, hq, respond_archive(hq, case.archive), because="reason that says something")
+
+
 def test_q2_judges_the_outcome_after_refused_and_wrong_tries() -> None:
     """Revoking the newest version too early is refused by kmslib, and a wrong check first: neither spoils it."""
     case = incident()

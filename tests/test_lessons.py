@@ -35,6 +35,7 @@ from kmslib.course import (
     lesson02,
     lesson03,
     lesson04,
+    lesson05,
     lesson06,
     lesson07,
     lesson08,
@@ -138,7 +139,7 @@ PYTHON_INTERNALS = (
 
 _ODD_SHAPED = [
     (f"{module.__name__.rsplit('.', 1)[1]}-q{n}", module.__dict__[f"q{n}"])
-    for module in (lesson01, lesson02, lesson04, lesson06, lesson08, capstone)
+    for module in (lesson01, lesson02, lesson04, lesson05, lesson06, lesson08, capstone)
     for n in range(1, 7)
     if f"q{n}" in module.__dict__
 ]

@@ -32,6 +32,7 @@ def test_the_course_notebooks_exist() -> None:
         "02_rsa.ipynb",
         "03_diffie_hellman.ipynb",
         "04_revocation_and_lifecycle.ipynb",
+        "05_key_states.ipynb",
         "06_envelope_encryption.ipynb",
         "07_signatures_and_trust.ipynb",
         "08_sealed_storage.ipynb",

@@ -34,6 +34,7 @@ COURSE = (
     ("02_rsa.ipynb", "RSA: public-key encryption"),
     ("03_diffie_hellman.ipynb", "Diffie-Hellman: agreeing a key in public"),
     ("04_revocation_and_lifecycle.ipynb", "Revocation and the key lifecycle"),
+    ("05_key_states.ipynb", "Key states and cryptoperiods"),
     ("06_envelope_encryption.ipynb", "Envelope encryption: data keys"),
     ("07_signatures_and_trust.ipynb", "Signatures and trust"),
     ("08_sealed_storage.ipynb", "Sealed storage: where the root key lives"),

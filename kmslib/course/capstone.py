@@ -7,8 +7,9 @@ nothing, and checking again gives the same verdict):
 
 - ``q1`` (forensics): from the audit log, since when the stolen link's traffic is exposed, how many tokens
   crossed the network under it, and which versions of the archive KEK wrapped the copies on the terminal;
-- ``q2`` (revoke or rotate): revoke the stolen link key; rotate the archive KEK, rewrap head office's
-  envelopes, then revoke the versions that wrapped the stolen copies; leave alone what was never exposed;
+- ``q2`` (revoke or rotate): revoke the stolen link key (or mark it compromised); rotate the archive KEK, rewrap
+  head office's envelopes, then revoke the versions that wrapped the stolen copies; leave alone what was never
+  exposed;
 - ``q3`` (enrolment): of two terminals that say they are the replacement, the genuine one enrolls by a
   signed, transcript-bound exchange (:mod:`kmslib.kex`), checked against the identity key on the installer's
   sheet; the thief, who holds the stolen terminal's identity key, does not;
@@ -464,8 +465,19 @@ def _check_q2(kms: object, archive: object) -> str | None:
             "accept the thief's tokens. A rotation does not help: the other side cannot follow it, and the stolen "
             "version would still decrypt. Revoke the whole key."
         )
+    if link.state == "suspended":
+        return (
+            "link-1 is suspended, but suspension is a pause that resume_key lifts, and this key is known to be in the "
+            "thief's hands: revoke it, or mark it compromised (which keeps its material for the investigation)."
+        )
+    if link.state not in ("revoked", "compromised"):
+        return (
+            f"link-1 is {link.state}, and a deactivated key still decrypts: head office would still accept the "
+            "thief's tokens. Revoke it, or mark it compromised."
+        )
     if not _says_something(link.reason):
-        return f"give link-1's revocation a reason that says something: {_REASON_RULE}"
+        change = "revocation" if link.state == "revoked" else "compromise"
+        return f"give link-1's {change} a reason that says something: {_REASON_RULE}"
     return _check_untouched(custodian) or _check_archive(custodian, facts, archive)
 
 
@@ -476,7 +488,8 @@ q2 = Exercise(
     "`hq`: nothing still usable by the thief, nothing lost that was never exposed. Pass `hq` and head office's "
     "envelopes (`archive`, rewrapped where needed).",
     _check_q2,
-    "link-1 is in the thief's hands: revoke the whole key. The archive KEK never left head office, but envelopes "
+    "link-1 is in the thief's hands: revoke the whole key (or mark it compromised, which refuses every use and "
+    "keeps its material for the investigation). The archive KEK never left head office, but envelopes "
     "under some of its versions did: rotate, rewrap your envelopes (rewrap_envelope, the name as associated_data), "
     "then revoke those versions (invalidate_key(..., version=..., reason=...)). The rest was never exposed.",
     'hq.invalidate_key("link-1", reason="shop-1 terminal stolen")\n'

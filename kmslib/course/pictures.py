@@ -23,6 +23,7 @@ from kmslib.audit import GENESIS, AuditEntry
 from kmslib.custodian import KeyCustodian
 from kmslib.rsa import RSAKeyVersion
 from kmslib.signing import SigningKeyVersion
+from kmslib.states import COMPROMISED, KEY_TRANSITIONS, REVOKED
 from kmslib.tokens import inspect_token, parse_token
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ecb_vs_cbc",
     "gcm_diagram",
     "key_lifecycle",
+    "key_states",
     "key_exchange_sizes",
     "key_hierarchy",
     "keygen_samples",
@@ -661,3 +663,96 @@ def incident_timeline(
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+#: Where key_states() draws each state (x, y), and its colour.
+_STATE_PLACES = {
+    "pre-activation": (0.0, 2.0, "#e5e7eb"),
+    "active": (3.3, 3.5, "#d1fae5"),
+    "suspended": (3.3, 0.5, "#dbeafe"),
+    "deactivated": (7.0, 3.5, "#fef3c7"),
+    "compromised": (7.0, 0.5, "#fed7aa"),
+    "revoked": (10.4, 2.0, "#fee2e2"),
+}
+#: What each state allows in kmslib (shown in its box).
+_STATE_ALLOWS = {
+    "pre-activation": "nothing until\nactivate_at",
+    "active": "every use",
+    "suspended": "nothing\n(until resumed)",
+    "deactivated": "decrypt, unwrap, verify;\nnever encrypt or sign",
+    "compromised": "nothing, except\nallow_compromised=True",
+    "revoked": "nothing:\nmaterial destroyed",
+}
+
+
+#: Where key_states() writes the label of a move, if not halfway along its arrow.
+_LABEL_PLACES = {
+    ("pre-activation", "active"): (1.2, 3.15),
+    ("active", "suspended"): (2.35, 2.45),
+    ("suspended", "active"): (4.25, 2.45),
+    ("active", "deactivated"): (5.15, 3.8),
+    ("suspended", "deactivated"): (6.2, 2.75),
+}
+
+
+def _transition_label(source: str, target: str) -> str:
+    """The call (or the event) that moves a key from ``source`` to ``target``."""
+    if target == "active":
+        return "the clock reaches\nactivate_at" if source == "pre-activation" else "resume_key"
+    return {"suspended": "suspend_key", "deactivated": "deactivate_key"}.get(target, "")
+
+
+_LABEL_BOX = {"fc": "white", "ec": "none", "pad": 1}
+
+
+def key_states() -> Figure:
+    """NIST SP 800-57 Pt 1 Rev 5's key states (section 7, and its figure of them), with kmslib's names and calls.
+
+    Every arrow is a move of :data:`kmslib.states.KEY_TRANSITIONS`, drawn from that table (each arrow's
+    gid is ``"source->target"``), so the picture cannot show a move the library refuses, or miss one.
+    """
+    fig, ax = plt.subplots(figsize=(11, 5.4))
+    boxes = {}
+    for state, (x, y, colour) in _STATE_PLACES.items():
+        boxes[state] = FancyBboxPatch((x - 1.1, y - 0.5), 2.2, 1.0, boxstyle="round,pad=0.05", fc=colour, ec="black")
+        ax.add_patch(boxes[state])
+        ax.text(x, y + 0.22, state, ha="center", va="center", fontsize=10, weight="bold")
+        ax.text(x, y - 0.18, _STATE_ALLOWS[state], ha="center", va="center", fontsize=7.5)
+    styles = {  # colour, line style, and how far the arrow bends: each kind of move is told apart without colour too
+        REVOKED: ("#b91c1c", "--", 0.0),
+        COMPROMISED: ("#c2410c", ":", 0.0),
+    }
+    for source in KEY_TRANSITIONS:
+        for target in sorted(KEY_TRANSITIONS[source]):
+            (x0, y0, _), (x1, y1, _) = _STATE_PLACES[source], _STATE_PLACES[target]
+            colour, line, bend = styles.get(target, ("black", "-", 0.0))
+            if {source, target} == {"active", "suspended"}:
+                bend = 0.25  # the two moves between active and suspended, side by side
+            arrow = FancyArrowPatch(
+                (x0, y0),
+                (x1, y1),
+                arrowstyle="->",
+                mutation_scale=14,
+                color=colour,
+                linestyle=line,
+                lw=1.3,
+                connectionstyle=f"arc3,rad={bend}",
+                patchA=boxes[source],
+                patchB=boxes[target],
+            )
+            arrow.set_gid(f"{source}->{target}")
+            ax.add_patch(arrow)
+            label = _transition_label(source, target)
+            if label:
+                lx, ly = _LABEL_PLACES.get((source, target), ((x0 + x1) / 2, (y0 + y1) / 2))
+                ax.text(lx, ly, label, ha="center", va="center", fontsize=8, color=_BLUE, bbox=_LABEL_BOX)
+    ax.text(
+        5.2,
+        -0.6,
+        "dotted orange: mark_compromised (a reason required)      "
+        "dashed red: invalidate_key (revoke), from every state",
+        ha="center",
+        va="center",
+        fontsize=8.5,
+    )
+    return _finish(fig, ax, "Key states in kmslib (NIST SP 800-57 Pt 1 Rev 5, section 7)", (-1.4, 11.8), (-0.9, 4.2))

@@ -21,6 +21,7 @@ FORMS = {
     "02_rsa.ipynb": ["kmslib-rsa-form"],
     "03_diffie_hellman.ipynb": ["kmslib-dh-form"],
     "04_revocation_and_lifecycle.ipynb": ["kmslib-dashboard", "kmslib-aes-form"],
+    "05_key_states.ipynb": ["kmslib-dashboard"],
     "06_envelope_encryption.ipynb": ["kmslib-envelope-form"],
     "07_signatures_and_trust.ipynb": ["kmslib-dh-form"],
     "08_sealed_storage.ipynb": ["kmslib-unseal-form"],
