@@ -242,17 +242,16 @@ class KeyVaultDashboard(Form):
         self.confirm_box = w.HBox(
             [self.confirm_text, self.confirm_button, self.cancel_button], layout=w.Layout(display="none")
         )
-        self.compromise_text = w.HTML(value="")
+        self.compromise_text = w.HTML(value="", layout=w.Layout(width="100%"))  # the buttons go beneath it
         self.confirm_compromise_button = make_button("Yes, mark it compromised", "danger", "check")
         self.cancel_compromise_button = make_button("Cancel", "", "times")
         self.compromise_box = w.HBox(
             [self.compromise_text, self.confirm_compromise_button, self.cancel_compromise_button],
-            layout=w.Layout(display="none"),
+            layout=w.Layout(display="none", flex_flow="row wrap"),
         )
-        field = w.Layout(width="17em")
-        self.rotate_every = w.Text(value="", placeholder="blank: none", layout=field)
-        self.deactivate_after = w.Text(value="", placeholder="blank: none", layout=field)
-        self.max_uses = w.Text(value="", placeholder="blank: none", layout=field)
+        self.rotate_every = w.Text(value="", placeholder="blank: none", layout=w.Layout(width="20em"))
+        self.deactivate_after = w.Text(value="", placeholder="blank: none", layout=w.Layout(width="22em"))
+        self.max_uses = w.Text(value="", placeholder="blank: none", layout=w.Layout(width="14em"))
         self.policy_button = make_button("Set policy", "info", "clock-o")
         self.audit_table = w.HTML(value="")
         self.save_head_button = make_button("Save head", "", "bookmark")
@@ -312,9 +311,9 @@ class KeyVaultDashboard(Form):
                 self.compromise_box,
                 w.HBox(
                     [
-                        labelled("Rotate every (days)", self.rotate_every, "9.5em"),
-                        labelled("Deactivate after (days)", self.deactivate_after, "11em"),
-                        labelled("Max uses", self.max_uses, "5em"),
+                        labelled("Rotate every (days)", self.rotate_every, "11em"),
+                        labelled("Deactivate after (days)", self.deactivate_after, "13em"),
+                        labelled("Max uses", self.max_uses, "5.5em"),
                         self.policy_button,
                     ],
                     layout=wrap,
