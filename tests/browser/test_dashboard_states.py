@@ -11,6 +11,7 @@ from typing import Any
 
 import nbformat
 from test_course_in_browser import (
+    FOCUSED_MATCHES,
     accessibility_violations,
     assert_no_errors,
     open_notebook,
@@ -128,16 +129,26 @@ def test_the_dashboards_state_controls_are_axe_clean_and_work_from_the_keyboard(
     press(page, f"{BOARD} button.kmslib-policy-button")
     wait_for_row(page, board, "rotate every 90 days; deactivate after 30 days; max uses 1000")
 
-    # Deactivate version 1 alone: the version is chosen from the keyboard. A plain arrow key on a closed list
-    # is taken by JupyterLab's notebook (it moves the focus to the notebook), so the list is opened first.
+    # Deactivate version 1 alone, chosen from the keyboard. JupyterLab takes a plain arrow key on a closed menu
+    # (README, "Known problem"): the choice stays and the focus leaves. Typing a first letter, or Alt+Down
+    # then the arrow keys and Enter, choose.
+    menu = f"{BOARD} .kmslib-version select"
+    version = board.locator(".kmslib-version select")
     board.locator(".kmslib-key select").focus()
-    tab_to(page, f"{BOARD} .kmslib-version select")
+    tab_to(page, menu)
+    page.keyboard.press("ArrowDown")
+    assert not page.evaluate(FOCUSED_MATCHES, menu)
+    assert version.evaluate("(el) => el.selectedIndex") == 0
+    board.locator(".kmslib-key select").focus()
+    tab_to(page, menu)
+    page.keyboard.press("o")  # "only version 1"
+    page.wait_for_function("(el) => el.selectedIndex === 1", arg=version.element_handle())
+    for key in ("Alt+ArrowDown", "ArrowUp", "Enter"):
+        page.keyboard.press(key)
+    page.wait_for_function("(el) => el.selectedIndex === 0", arg=version.element_handle())
     for key in ("Alt+ArrowDown", "ArrowDown", "Enter"):
         page.keyboard.press(key)
-    page.wait_for_function(
-        "(el) => el.value !== '' && el.selectedIndex === 1",
-        arg=board.locator(".kmslib-version select").element_handle(),
-    )
+    page.wait_for_function("(el) => el.selectedIndex === 1", arg=version.element_handle())
     tab_to(page, f"{BOARD} .kmslib-reason input")
     page.keyboard.insert_text("its tokens were copied")
     press(page, f"{BOARD} button.kmslib-deactivate-button")
