@@ -353,6 +353,18 @@ def test_the_policy_fields_show_the_chosen_keys_policy_and_a_refresh_keeps_what_
     assert board.rotate_every.value == "45"
 
 
+def test_setting_the_policy_shown_again_keeps_it(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("a")
+    kms.establish_aes_key("b")
+    period = timedelta(days=1, seconds=1, microseconds=7)  # an odd period, set in code
+    kms.set_rotation_policy("b", rotate_every=period, deactivate_after=timedelta(hours=1), max_uses=3)
+    before = kms.key_info("b").policy
+    board = KeyVaultDashboard(kms)
+    board.key.value = "b"
+    assert board.set_policy() is not None  # nothing edited
+    assert kms.key_info("b").policy == before
+
+
 # ---------------------------------------------------------------- the chooser and changes made in code
 
 

@@ -148,7 +148,7 @@ def _uses(text: str) -> int | None:
 
 
 def _days_value(period: timedelta | None) -> str:
-    """``period`` in days, as typed in a policy field (exact, so that setting it again changes nothing)."""
+    """``period`` in days, as a policy field shows it (the shortest text that reads back as the same float)."""
     if period is None:
         return ""
     days = repr(period / _ONE_DAY)
@@ -363,8 +363,8 @@ class KeyVaultDashboard(Form):
     def refresh(self) -> None:
         """Redraw the key table, the key chooser and the audit log from the custodian.
 
-        The policy fields are filled in only when the chosen key changes, so that a refresh
-        (after a change made elsewhere) never overwrites what is being typed in them.
+        The policy fields are filled in only when the chosen key changes, so that a refresh that
+        leaves the choice alone (after a change made elsewhere) keeps what is being typed in them.
         """
         before = self.key.value
         try:
