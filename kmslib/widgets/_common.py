@@ -37,6 +37,7 @@ _TITLES = {
     "KeyTypeError": "Wrong kind of key",
     "DecryptionError": "Decryption failed",
     "InvalidInputError": "Invalid input",
+    "KeyStateError": "Wrong key state",
     "MessageTooLongError": "Message too long",
     "ArgumentTypeError": "Invalid input",
     "InvalidPeerKeyError": "Invalid peer key",
