@@ -8,13 +8,16 @@ whose methods lie, a path the file system cannot hold, a copy of a store taken t
 from __future__ import annotations
 
 import os
+import shutil
 import struct
+from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from test_lessons import PYTHON_INTERNALS, verdict
 
+import kmslib
 from kmslib import KeyCustodian
-from kmslib.course import exercises, lesson06
+from kmslib.course import exercises, lesson06, lesson08
 from kmslib.envelope import HEADER, DataKey, split
 
 KEK, ACME_KEK = lesson06.KEK, lesson06.ACME_KEK
@@ -115,3 +118,29 @@ def test_l06_q4_a_revocation_poked_into_the_key_record_destroys_nothing() -> Non
     record.reason = "customer left"
     assert kms.key_info(ACME_KEK).state == "revoked"  # it looks revoked; its material is all there
     refused(lesson06.q4, kms, acme, sealed, because="invalidate_key")
+
+
+# ---------------------------------------------------------------- lesson 08
+
+
+def test_l08_a_path_too_long_for_the_file_system_gets_words_not_a_crash(tmp_path: Path) -> None:
+    long = str(tmp_path / ("x" * 5000))
+    shares = kmslib.init_store(tmp_path / "s.db", shares=5, threshold=3)
+    refused(lesson08.q1, long, shares, because="no file at")
+    refused(lesson08.q2, long, shares, "token", because="no file at")
+    refused(lesson08.q3, long, shares, kmslib.StoreError("x"), because="no file at")
+    refused(lesson08.q4, tmp_path / "s.db", long, shares, shares, because="no file at")
+
+
+def test_l08_q4_a_copy_taken_before_exercise_3_is_not_every_key(tmp_path: Path) -> None:
+    path = tmp_path / "exercise.db"
+    shares = kmslib.init_store(path, shares=5, threshold=3)
+    with KeyCustodian.open(path, shares=shares[:3]) as kms:
+        kms.establish_aes_key("payroll")
+    early = tmp_path / "team.db"
+    shutil.copy(path, early)  # the copy, taken before exercise 3 made 'reports'
+    with KeyCustodian.open(path, shares=shares[:3]) as kms:
+        kms.establish_aes_key("reports")
+    with KeyCustodian.open(early, shares=shares[:3]) as kms:
+        new_shares = kms.rekey(shares[:3], shares=4, threshold=3)
+    refused(lesson08.q4, path, early, shares, new_shares, because="'reports'")

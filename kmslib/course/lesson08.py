@@ -219,7 +219,11 @@ def _path(value: object, name: str = "path") -> Path | str:
     if not isinstance(value, (str, os.PathLike)):
         return f"{name} should be the store's file (a str or Path), not {kind(value)}."
     path = Path(value)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):  # a name the file system cannot hold (too long, say): no file is there
+        found = False
+    if not found:
         return f"there is no file at {str(path)!r} ({name}): make the store with kmslib.init_store first."
     return path
 
@@ -520,6 +524,12 @@ def _check_q4(path: object, team: object, old: object, new: object) -> str | Non
     before, after = _keys(backup, old_shares), _keys(live, new_shares)
     if "payroll" not in after:
         return "team has no key 'payroll': copy the store that holds your keys, then rekey the copy."
+    missing = sorted(set(before) - set(after))
+    if missing:
+        return (
+            f"team has no key {missing[0]!r}, which path holds: copy path as it is now (after exercise 3), then "
+            "rekey the copy, keeping every key."
+        )
     for key_id, info in after.items():
         if before.get(key_id) != info:
             return (
