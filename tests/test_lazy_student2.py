@@ -7,18 +7,23 @@ whose methods lie, a path the file system cannot hold, a copy of a store taken t
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import struct
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from test_lessons import PYTHON_INTERNALS, verdict
 
 import kmslib
-from kmslib import KeyCustodian
-from kmslib.course import exercises, lesson06, lesson08
+from kmslib import KeyCustodian, SignatureError
+from kmslib.course import capstone, exercises, lesson06, lesson08
 from kmslib.envelope import HEADER, DataKey, split
+from kmslib.kex import Transcript, sign_transcript, verify_transcript
 
 KEK, ACME_KEK = lesson06.KEK, lesson06.ACME_KEK
 
@@ -144,3 +149,138 @@ def test_l08_q4_a_copy_taken_before_exercise_3_is_not_every_key(tmp_path: Path) 
     with KeyCustodian.open(early, shares=shares[:3]) as kms:
         new_shares = kms.rekey(shares[:3], shares=4, threshold=3)
     refused(lesson08.q4, path, early, shares, new_shares, because="'reports'")
+
+
+# ---------------------------------------------------------------- the capstone
+
+
+def q1_answers(case: capstone.Incident) -> tuple[datetime, int, set[int]]:
+    log = list(case.hq.audit_log)
+    link = [e for e in log if e.key_id == "link-1" and e.outcome == "ok"]
+    tokens = len([e for e in link if e.operation in ("encrypt_data_aes", "decrypt_data_aes")])
+    versions = {
+        e.version
+        for e in log
+        if e.key_id == "archive" and e.operation == "encrypt_envelope" and e.outcome == "ok" and e.time >= link[0].time
+    }
+    return link[0].time, tokens, {v for v in versions if v is not None}
+
+
+class AlwaysEqual(int):
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = int.__hash__
+
+
+class Timeless(datetime):
+    """A time that is neither before nor after any other."""
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    def __gt__(self, other: object) -> bool:
+        return False
+
+    def __le__(self, other: object) -> bool:
+        return True
+
+    def __ge__(self, other: object) -> bool:
+        return True
+
+
+def test_capstone_q1_numbers_and_times_are_judged_by_value() -> None:
+    case = capstone.incident()
+    since, tokens, versions = q1_answers(case)
+    accepted(capstone.q1, case.hq, since, tokens, versions)
+    refused(capstone.q1, case.hq, since, AlwaysEqual(1), versions, because="count the tokens")
+    accepted(capstone.q1, case.hq, since, AlwaysEqual(tokens), versions)  # its value is right
+    refused(capstone.q1, case.hq, Timeless(2020, 1, 1, tzinfo=UTC), tokens, versions, because="did not exist yet")
+    accepted(capstone.q1, case.hq, Timeless.fromisoformat(since.isoformat()), tokens, versions)
+
+
+def test_capstone_q1_versions_in_any_collection_are_right() -> None:
+    case = capstone.incident()
+    since, tokens, versions = q1_answers(case)
+    accepted(capstone.q1, case.hq, since, tokens, range(min(versions), max(versions) + 1))
+    accepted(capstone.q1, case.hq, since, tokens, dict.fromkeys(versions).keys())
+    refused(capstone.q1, case.hq, since, tokens, {True, *versions}, because="version numbers")
+    refused(capstone.q1, case.hq, since, tokens, range(10**12), because="version numbers")
+
+
+def respond_archive(hq: KeyCustodian, archive: dict[str, bytes]) -> dict[str, bytes]:
+    hq.rotate_key("archive")
+    moved = {name: bytes(hq.rewrap_envelope("archive", env, associated_data=name)) for name, env in archive.items()}
+    for version in (2, 3):
+        hq.invalidate_key("archive", version=version, reason="copies were on the stolen terminal")
+    return moved
+
+
+def test_capstone_q2_a_link_revocation_poked_into_the_record_is_none() -> None:
+    case = capstone.incident()
+    record = case.hq._keys["link-1"]
+    record.revoked_at = case.hq.key_info("link-1").created_at
+    record.reason = "shop-1 terminal stolen"
+    assert not case.hq.key_info("link-1").active
+    refused(capstone.q2, case.hq, respond_archive(case.hq, dict(case.archive)), because="invalidate_key")
+
+
+def test_capstone_q2_a_suspended_or_deactivated_link_is_not_revoked() -> None:
+    case = capstone.incident()
+    case.hq.suspend_key("link-1", reason="shop-1 terminal stolen")  # resume_key brings it back
+    refused(capstone.q2, case.hq, respond_archive(case.hq, dict(case.archive)), because="invalidate_key")
+    case = capstone.incident()
+    case.hq.deactivate_key("link-1", reason="shop-1 terminal stolen")  # it still decrypts the thief's tokens
+    refused(capstone.q2, case.hq, respond_archive(case.hq, dict(case.archive)), because="invalidate_key")
+
+
+def test_capstone_q2_archive_versions_poked_into_the_record_are_not_revoked() -> None:
+    case = capstone.incident()
+    hq = case.hq
+    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    hq.rotate_key("archive")
+    archive = {name: bytes(hq.rewrap_envelope("archive", e, associated_data=name)) for name, e in case.archive.items()}
+    hq._keys["archive"].revoked_versions = frozenset({2, 3})
+    assert hq.key_info("archive").revoked_versions == (2, 3)
+    refused(capstone.q2, hq, archive, because="invalidate_key")
+
+
+def enrolled(case: capstone.Incident) -> None:
+    hq = case.hq
+    for terminal in case.arrivals:
+        private, public = hq.generate_diffie_hellman_params_and_key(group="x25519")
+        transcript = Transcript.of(terminal.public, public, initiator=terminal.name, responder="head-office")
+        signature = sign_transcript(hq, "hq-id", transcript, role="responder")
+        with contextlib.redirect_stdout(io.StringIO()):
+            confirmation = terminal.answer(public, signature)
+        try:
+            verify_transcript(case.installer_sheet, transcript, confirmation, role="initiator")  # type: ignore[arg-type]
+        except SignatureError:
+            continue
+        hq.derive_shared_key("link-3", private, terminal.public, transcript=transcript)
+
+
+class Boastful(str):
+    """A checkpoint whose split() claims it covers a million entries."""
+
+    def split(self, *args: Any, **kwargs: Any) -> list[str]:
+        parts = str.split(self, *args, **kwargs)
+        parts[2] = str(10**6)
+        return parts
+
+
+def test_capstone_q4_odd_counts_get_words_and_a_lying_split_proves_nothing() -> None:
+    case = capstone.incident()
+    hq = case.hq
+    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    respond_archive(hq, dict(case.archive))
+    enrolled(case)
+    checkpoint = hq.sign_audit_checkpoint("auditor")
+    accepted(capstone.q4, hq, checkpoint)
+    parts = checkpoint.split(":")
+    for count in ("1" * 5000, "²", "١٢"):  # too many digits for int(), and digits int() does not read
+        refused(capstone.q4, hq, ":".join([*parts[:2], count, *parts[3:]]), because="cut short or altered")
+    refused(capstone.q4, hq, Boastful(case.auditor_checkpoint), because="5 January")
