@@ -21,7 +21,7 @@ from test_lessons import PYTHON_INTERNALS, verdict
 
 import kmslib
 from kmslib import KeyCustodian, SignatureError
-from kmslib.course import capstone, exercises, lesson06, lesson08
+from kmslib.course import capstone, classroom_clock, exercises, lesson06, lesson08
 from kmslib.envelope import HEADER, DataKey, split
 from kmslib.kex import Transcript, sign_transcript, verify_transcript
 
@@ -149,6 +149,34 @@ def test_l08_q4_a_copy_taken_before_exercise_3_is_not_every_key(tmp_path: Path) 
     with KeyCustodian.open(early, shares=shares[:3]) as kms:
         new_shares = kms.rekey(shares[:3], shares=4, threshold=3)
     refused(lesson08.q4, path, early, shares, new_shares, because="'reports'")
+
+
+def test_l08_q1_q2_refuse_the_lessons_own_store_and_token(tmp_path: Path) -> None:
+    # The notebook's first cells, as they run: its store, its token of PAYROLL, a backup, then the rekey.
+    path = tmp_path / "team.db"
+    shares = kmslib.init_store(path, shares=5, threshold=3)
+    ana, ben, chen, _, eli = shares
+    with KeyCustodian.open(path, shares=[ana, chen, eli], clock=classroom_clock()) as kms:
+        kms.establish_aes_key("payroll")
+        kms.import_aes_key("imported", os.urandom(32))
+        kms.generate_signing_key("auditor")
+        token = kms.encrypt_data_aes("payroll", "2026-01: Ana 4100, Ben 3900, Chen 4250")
+    before = tmp_path / "before-rekey.db"
+    shutil.copy(path, before)
+    with KeyCustodian.open(path, shares=[ana, ben, chen]) as kms:
+        new_shares = kms.rekey([ana, ben, chen], shares=5, threshold=3)
+    for store, its_shares in ((before, shares), (path, new_shares)):
+        refused(lesson08.q1, store, its_shares, because="lesson's own")
+        refused(lesson08.q2, store, its_shares, token, because="lesson's own")
+    # A store of one's own that makes the same keys in another order is one's own.
+    mine = tmp_path / "mine.db"
+    my_shares = kmslib.init_store(mine, shares=5, threshold=3)
+    with KeyCustodian.open(mine, shares=my_shares[1:4]) as kms:
+        kms.generate_signing_key("auditor")
+        kms.establish_aes_key("payroll")
+        mine_token = kms.encrypt_data_aes("payroll", lesson08.PAYROLL)
+    accepted(lesson08.q1, mine, my_shares)
+    accepted(lesson08.q2, mine, my_shares, mine_token)
 
 
 # ---------------------------------------------------------------- the capstone
