@@ -312,3 +312,58 @@ def test_capstone_q4_odd_counts_get_words_and_a_lying_split_proves_nothing() -> 
     for count in ("1" * 5000, "²", "١٢"):  # too many digits for int(), and digits int() does not read
         refused(capstone.q4, hq, ":".join([*parts[:2], count, *parts[3:]]), because="cut short or altered")
     refused(capstone.q4, hq, Boastful(case.auditor_checkpoint), because="5 January")
+
+
+def both_enrolled(case: capstone.Incident) -> None:
+    """The lazy loop: each arrival enrolled, the thief (who comes first) as link-3, the replacement as link-4."""
+    hq = case.hq
+    for terminal, link_id in zip(case.arrivals, ("link-3", "link-4"), strict=True):
+        private, public = hq.generate_diffie_hellman_params_and_key(group="x25519")
+        transcript = Transcript.of(terminal.public, public, initiator=terminal.name, responder="head-office")
+        signature = sign_transcript(hq, "hq-id", transcript, role="responder")
+        with contextlib.redirect_stdout(io.StringIO()):
+            terminal.answer(public, signature)
+        hq.derive_shared_key(link_id, private, terminal.public, transcript=transcript)
+
+
+def test_capstone_q3_q4_the_thiefs_link_suspended_deactivated_or_poked_is_still_his() -> None:
+    for how in ("poked", "suspended", "deactivated"):
+        case = capstone.incident()
+        hq = case.hq
+        hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+        respond_archive(hq, dict(case.archive))
+        both_enrolled(case)
+        assert case.arrivals[0].identity != case.installer_sheet  # link-3 is the thief's
+        if how == "poked":
+            record = hq._keys["link-3"]
+            record.revoked_at = hq.key_info("link-3").created_at
+            record.reason = "the thief's terminal"
+        elif how == "suspended":
+            hq.suspend_key("link-3", reason="the thief's terminal")
+        else:
+            hq.deactivate_key("link-3", reason="the thief's terminal")  # it still decrypts what he sends
+        refused(capstone.q3, hq, "link-4", because="with the thief's terminal")
+        refused(capstone.q4, hq, hq.sign_audit_checkpoint("auditor"), because="finish the response first")
+        if how == "poked":
+            continue  # the custodian now refuses to revoke what looks revoked: start the incident over
+        hq.invalidate_key("link-3", reason="the thief's terminal")
+        accepted(capstone.q3, hq, "link-4")
+        accepted(capstone.q4, hq, hq.sign_audit_checkpoint("auditor"))
+
+
+def test_capstone_q4_a_response_poked_into_key_records_is_not_finished() -> None:
+    case = capstone.incident()
+    hq = case.hq
+    record = hq._keys["link-1"]
+    record.revoked_at = hq.key_info("link-1").created_at
+    record.reason = "shop-1 terminal stolen"
+    respond_archive(hq, dict(case.archive))
+    enrolled(case)
+    refused(capstone.q4, hq, hq.sign_audit_checkpoint("auditor"), because="finish the response first")
+
+
+def test_capstone_q3_a_suspended_new_link_is_called_suspended() -> None:
+    case = capstone.incident()
+    enrolled(case)
+    case.hq.suspend_key("link-3", reason="installer asked to wait")
+    refused(capstone.q3, case.hq, "link-3", because="'link-3' is suspended")

@@ -435,12 +435,7 @@ def _check_archive(custodian: KeyCustodian, facts: _Facts, archive: object) -> s
             f"version {exposed[0]} of {ARCHIVE!r} still opens the copies on the terminal through head office: "
             "rotate the KEK, rewrap head office's envelopes, then revoke each version that wrapped a copy."
         )
-    logged = {
-        e.version
-        for e in student_entries(custodian)
-        if e.operation == "invalidate_key" and e.key_id == ARCHIVE and e.outcome == "ok"
-    }
-    unlogged = sorted(facts.versions - logged)
+    unlogged = sorted(v for v in facts.versions if not _revoked_in_log(custodian, ARCHIVE, v))
     if unlogged:
         return (
             f"the audit log shows no invalidate_key({ARCHIVE!r}, version={unlogged[0]}): revoke each exposed version "
@@ -491,13 +486,22 @@ def _check_q2(kms: object, archive: object) -> str | None:
     return _link_revoked(custodian) or _check_untouched(custodian) or _check_archive(custodian, facts, archive)
 
 
-def _link_revoked(custodian: KeyCustodian) -> str | None:
-    """Whether the log shows link-1 revoked (or marked compromised) whole, by the call that records it."""
-    if any(
-        e.key_id == STOLEN_LINK and e.version is None and e.outcome == "ok"
+def _revoked_in_log(custodian: KeyCustodian, key_id: str, version: int | None = None) -> bool:
+    """Whether the log shows ``key_id`` (or one version) revoked or marked compromised, by the call that records it.
+
+    A key record changed by hand is not; nor is a suspended key (resume_key brings it back) or a deactivated one
+    (it still decrypts).
+    """
+    return any(
+        e.key_id == key_id and e.version == version and e.outcome == "ok"
         for e in student_entries(custodian)
         if e.operation in {"invalidate_key", "mark_compromised"}
-    ):
+    )
+
+
+def _link_revoked(custodian: KeyCustodian) -> str | None:
+    """What is wrong with link-1's revocation, when the key is no longer active: ``None`` if the log records it."""
+    if _revoked_in_log(custodian, STOLEN_LINK):
         return None
     return (
         "link-1 no longer works, but the audit log shows no invalidate_key('link-1'): a suspended key can be "
@@ -544,7 +548,9 @@ def _impostors_live_keys(custodian: KeyCustodian, facts: _Facts) -> list[str]:
     return [
         info.key_id
         for info in custodian.list_keys()
-        if info.active and info.fingerprint in shared and _made_after(custodian, facts, info.key_id) is not None
+        if info.fingerprint in shared
+        and _made_after(custodian, facts, info.key_id) is not None
+        and not _revoked_in_log(custodian, info.key_id)
     ]
 
 
@@ -577,7 +583,7 @@ def _check_q3(kms: object, link_id: object) -> str | None:  # noqa: PLR0911
             "without it the key is not bound to who took part."
         )
     if not custodian.key_info(link_id).active:
-        return f"{link_id!r} is revoked: the replacement needs a live link."
+        return f"{link_id!r} is {custodian.key_info(link_id).state}: the replacement needs a live link."
     return None
 
 
@@ -646,7 +652,12 @@ def _check_q4(kms: object, checkpoint: object) -> str | None:  # noqa: PLR0911
     assert facts.genuine is not None
     genuine = set(facts.genuine.fingerprints)
     new_link = any(info.active and info.fingerprint in genuine for info in custodian.list_keys())
-    response = (not link.active, facts.versions <= set(archive.revoked_versions), new_link)
+    response = (
+        not link.active and _revoked_in_log(custodian, STOLEN_LINK),
+        facts.versions <= set(archive.revoked_versions)
+        and all(_revoked_in_log(custodian, ARCHIVE, v) for v in facts.versions),
+        new_link,
+    )
     if not all(response) or _impostors_live_keys(custodian, facts):
         return "finish the response first (exercises 2 and 3): the checkpoint should cover all of it."
     last = max(e.seq for e in made if e.operation in _RESPONSE)
