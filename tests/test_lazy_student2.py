@@ -367,3 +367,18 @@ def test_capstone_q3_a_suspended_new_link_is_called_suspended() -> None:
     enrolled(case)
     case.hq.suspend_key("link-3", reason="installer asked to wait")
     refused(capstone.q3, case.hq, "link-3", because="'link-3' is suspended")
+
+
+def test_l06_q3_a_data_key_generated_without_plaintext_then_unwrapped_is_a_generated_one() -> None:
+    # AWS's other way (GenerateDataKeyWithoutPlaintext, then Decrypt when needed): the key was still drawn for it.
+    kms, _ = l06_after_q1()
+    wrapped = kms.generate_data_key_without_plaintext(KEK)
+    key = kms.decrypt_data_aes(KEK, wrapped, encoding=None)
+    assert isinstance(key, bytes)
+    nonce = os.urandom(12)
+    accepted(
+        lesson06.q3,
+        kms,
+        DataKey(KEK, 1, key, wrapped),
+        envelope(wrapped, nonce + AESGCM(key).encrypt(nonce, lesson06.REPORT, HEADER)),
+    )
