@@ -2,8 +2,9 @@
 
 :func:`incident` builds head office's custodian as it stands when the theft is reported: three days of
 history in its audit log. The exercises ask the student to decide, and judge the decisions from the
-custodian's state and its audit log, never from which calls were made (a refused or wrong try spoils
-nothing, and checking again gives the same verdict):
+custodian's state and its audit log, never from the tries that led there (a refused or wrong try spoils
+nothing, and checking again gives the same verdict). A revocation counts when the log records it
+(``invalidate_key``, or ``mark_compromised``), not when a key record was changed by hand:
 
 - ``q1`` (forensics): from the audit log, since when the stolen link's traffic is exposed, how many tokens
   crossed the network under it, and which versions of the archive KEK wrapped the copies on the terminal;
