@@ -139,9 +139,9 @@ def test_q2_refuses_lazy_and_confused_policies() -> None:
     wrong(q2, lab, because="swapped")
     lab = payments()
     lab.set_rotation_policy(
-        "payments", rotate_every=timedelta(seconds=90), deactivate_after=timedelta(days=365), max_uses=1_000_000
+        "payments", rotate_every=timedelta(hours=90), deactivate_after=timedelta(days=365), max_uses=1_000_000
     )
-    wrong(q2, lab, because="rotate_every is 0.00104167 days")
+    wrong(q2, lab, because="rotate_every is 3.75 days")
     lab = payments()
     lab.set_rotation_policy("payments", rotate_every=timedelta(days=90), max_uses=1_000_000)
     wrong(q2, lab, because="deactivate_after is nothing")

@@ -2,8 +2,9 @@
 
 :func:`incident` builds head office's custodian as it stands when the theft is reported: three days of
 history in its audit log. The exercises ask the student to decide, and judge the decisions from the
-custodian's state and its audit log, never from which calls were made (a refused or wrong try spoils
-nothing, and checking again gives the same verdict):
+custodian's state and its audit log, never from the tries that led there (a refused or wrong try spoils
+nothing, and checking again gives the same verdict). A revocation counts when the log records it
+(``invalidate_key``, or ``mark_compromised``), not when a key record was changed by hand:
 
 - ``q1`` (forensics): from the audit log, since when the stolen link's traffic is exposed, how many tokens
   crossed the network under it, and which versions of the archive KEK wrapped the copies on the terminal;
@@ -34,9 +35,11 @@ from kmslib.course.exercises import (
     Quiz,
     as_checker,
     blank,
+    indices,
     kind,
     student_custodian,
     student_entries,
+    whole,
 )
 from kmslib.course.lesson04 import _REASON_RULE, _says_something  # one rule for every reason
 from kmslib.custodian import KeyCustodian
@@ -318,20 +321,28 @@ def _facts_of(kms: object) -> tuple[KeyCustodian, _Facts]:
 
 
 def _versions(value: object) -> set[int] | None:
-    """A collection of version numbers as a set, or ``None`` if it is not one."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, (set, frozenset, list, tuple)):
+    """A collection of version numbers (any collection: a set, a list, a range) as a set, or ``None``."""
+    return indices(value)
+
+
+def _moment(value: datetime) -> datetime | None:
+    """A timezone-aware time as a plain UTC datetime (a subclass's own comparisons judge nothing), or ``None``."""
+    try:
+        if value.utcoffset() is None:
+            return None
+        return datetime.fromtimestamp(datetime.timestamp(value), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):  # a tzinfo that answers nonsense, a year out of range
         return None
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return None
-    return set(value)
 
 
 def _check_q1(kms: object, since: object, tokens: object, versions: object) -> str | None:  # noqa: PLR0911
     _, facts = _facts_of(kms)
     if not isinstance(since, datetime):
         return f"since should be a time read from the log (an entry's .time, a datetime), not {kind(since)}."
-    if since.utcoffset() is None:
+    moment = _moment(since)
+    if moment is None:
         return "since should be timezone-aware, as the log's entry.time is: read it from the entry."
+    since = moment
     if since > REPORTED - timedelta(hours=3):
         return (
             "the thief holds the key itself, and whoever recorded the network holds every token sent under it: "
@@ -341,9 +352,10 @@ def _check_q1(kms: object, since: object, tokens: object, versions: object) -> s
         return "link-1 carried tokens before that time: look for the first entry of link-1 in the log."
     if since < facts.since - timedelta(minutes=10):
         return "link-1 did not exist yet at that time: nothing under it could be exposed before it was agreed."
-    if not isinstance(tokens, int) or isinstance(tokens, bool):
+    count = whole(tokens)
+    if count is None:
         return f"tokens should be a number (how many tokens crossed the network under link-1), not {kind(tokens)}."
-    if tokens != facts.tokens:
+    if count != facts.tokens:
         return (
             "count the tokens that crossed the network under link-1: every successful encrypt_data_aes (head "
             "office's to the shop) and decrypt_data_aes (the shop's to head office) entry of link-1. The exchange "
@@ -425,6 +437,12 @@ def _check_archive(custodian: KeyCustodian, facts: _Facts, archive: object) -> s
             f"version {exposed[0]} of {ARCHIVE!r} still opens the copies on the terminal through head office: "
             "rotate the KEK, rewrap head office's envelopes, then revoke each version that wrapped a copy."
         )
+    unlogged = sorted(v for v in facts.versions if not _revoked_in_log(custodian, ARCHIVE, v))
+    if unlogged:
+        return (
+            f"the audit log shows no invalidate_key({ARCHIVE!r}, version={unlogged[0]}): revoke each exposed version "
+            "with that call, which records it; a key record changed by hand revokes nothing."
+        )
     if not all(_says_something(reason) for version, reason in info.version_reasons if version in facts.versions):
         return f"give each version's revocation a reason that says something: {_REASON_RULE}"
     if not isinstance(archive, Mapping):
@@ -478,7 +496,31 @@ def _check_q2(kms: object, archive: object) -> str | None:
     if not _says_something(link.reason):
         change = "revocation" if link.state == "revoked" else "compromise"
         return f"give link-1's {change} a reason that says something: {_REASON_RULE}"
-    return _check_untouched(custodian) or _check_archive(custodian, facts, archive)
+    return _link_revoked(custodian) or _check_untouched(custodian) or _check_archive(custodian, facts, archive)
+
+
+def _revoked_in_log(custodian: KeyCustodian, key_id: str, version: int | None = None) -> bool:
+    """Whether the log shows ``key_id`` (or one version) revoked or marked compromised, by the call that records it.
+
+    A key record changed by hand is not; nor is a suspended key (resume_key brings it back) or a deactivated one
+    (it still decrypts).
+    """
+    return any(
+        e.key_id == key_id and e.version == version and e.outcome == "ok"
+        for e in student_entries(custodian)
+        if e.operation in {"invalidate_key", "mark_compromised"}
+    )
+
+
+def _link_revoked(custodian: KeyCustodian) -> str | None:
+    """What is wrong with link-1's revocation, when the key is no longer active: ``None`` if the log records it."""
+    if _revoked_in_log(custodian, STOLEN_LINK):
+        return None
+    return (
+        "link-1 looks revoked, but the audit log shows no invalidate_key('link-1') or mark_compromised('link-1'): "
+        "a key record changed by hand is not revoked. Revoke the whole key with invalidate_key, or mark it "
+        "compromised."
+    )
 
 
 q2 = Exercise(
@@ -520,7 +562,9 @@ def _impostors_live_keys(custodian: KeyCustodian, facts: _Facts) -> list[str]:
     return [
         info.key_id
         for info in custodian.list_keys()
-        if info.active and info.fingerprint in shared and _made_after(custodian, facts, info.key_id) is not None
+        if info.fingerprint in shared
+        and _made_after(custodian, facts, info.key_id) is not None
+        and not _revoked_in_log(custodian, info.key_id)
     ]
 
 
@@ -553,7 +597,7 @@ def _check_q3(kms: object, link_id: object) -> str | None:  # noqa: PLR0911
             "without it the key is not bound to who took part."
         )
     if not custodian.key_info(link_id).active:
-        return f"{link_id!r} is revoked: the replacement needs a live link."
+        return f"{link_id!r} is {custodian.key_info(link_id).state}: the replacement needs a live link."
     return None
 
 
@@ -593,7 +637,7 @@ _RESPONSE = {"invalidate_key", "rotate_key", "rewrap_envelope", "derive_shared_k
 def _checkpoint_count(checkpoint: str) -> int | None:
     """The entry count a checkpoint's text claims, or ``None`` if it does not have the shape of one."""
     parts = checkpoint.split(":")
-    if len(parts) < 6 or parts[1] != "v1" or not parts[2].isdigit():
+    if len(parts) < 6 or parts[1] != "v1" or not (parts[2].isascii() and parts[2].isdigit() and len(parts[2]) < 19):
         return None
     return int(parts[2])
 
@@ -602,6 +646,7 @@ def _check_q4(kms: object, checkpoint: object) -> str | None:  # noqa: PLR0911
     custodian, facts = _facts_of(kms)
     if not isinstance(checkpoint, str) or not checkpoint.startswith("kmslib-checkpoint:"):
         return f"checkpoint should be the text that sign_audit_checkpoint returned, not {kind(checkpoint)}."
+    checkpoint = str.__str__(checkpoint)  # plain text: a subclass's own split() or startswith() proves nothing
     count = _checkpoint_count(checkpoint)
     if count is None:
         return "that checkpoint is cut short or altered: pass the whole text sign_audit_checkpoint returned."
@@ -621,7 +666,12 @@ def _check_q4(kms: object, checkpoint: object) -> str | None:  # noqa: PLR0911
     assert facts.genuine is not None
     genuine = set(facts.genuine.fingerprints)
     new_link = any(info.active and info.fingerprint in genuine for info in custodian.list_keys())
-    response = (not link.active, facts.versions <= set(archive.revoked_versions), new_link)
+    response = (
+        not link.active and _revoked_in_log(custodian, STOLEN_LINK),
+        facts.versions <= set(archive.revoked_versions)
+        and all(_revoked_in_log(custodian, ARCHIVE, v) for v in facts.versions),
+        new_link,
+    )
     if not all(response) or _impostors_live_keys(custodian, facts):
         return "finish the response first (exercises 2 and 3): the checkpoint should cover all of it."
     last = max(e.seq for e in made if e.operation in _RESPONSE)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from kmslib.course.exercises import Exercise, Question, Quiz, as_checker, kind, student_custodian, student_entries
 from kmslib.custodian import KeyCustodian
 from kmslib.envelope import HEADER, MAX_WRAPPED_BYTES, DataKey, split
-from kmslib.errors import DecryptionError, KeyRevokedError, KMSError
+from kmslib.errors import DecryptionError, KeyRevokedError, KeyStateError, KMSError
 from kmslib.tokens import parse_exact
 
 __all__ = ["ACME", "ACME_CONTEXT", "ACME_KEK", "CONTEXT", "KEK", "REPORT", "q1", "q2", "q3", "q4", "quiz"]
@@ -192,7 +192,33 @@ def _check_q2(kms: object, old: object, new: object) -> str | None:
             f"new's data key is wrapped by version {new_version} of {KEK!r}, old's by version {old_version}: new "
             "should be what rewrap_envelope returned after rotate_key, under a newer version than old."
         )
-    return _opens(custodian, new_view, "new", CONTEXT, REPORT)
+    return _old_problem(custodian, old_view, new_version) or _opens(custodian, new_view, "new", CONTEXT, REPORT)
+
+
+def _old_problem(custodian: KeyCustodian, old: memoryview, new_version: int) -> str | None:
+    """What is wrong with q2's ``old``: it should open as it did before the rotation, unless its version is retired.
+
+    An envelope spliced by hand (an old token around a new encryption's body) opens under no data key.
+    """
+    try:
+        with as_checker(custodian):
+            custodian.decrypt_envelope(KEK, old, associated_data=CONTEXT)
+    except (KeyRevokedError, KeyStateError):  # old's version retired after the rewrap, as the lesson's own cell does
+        rewrapped = any(
+            e.operation == "rewrap_envelope" and e.key_id == KEK and e.version == new_version and e.outcome == "ok"
+            for e in student_entries(custodian)
+        )
+        if not rewrapped:
+            return (
+                f"old's version of {KEK!r} was revoked, and the audit log shows no rewrap_envelope to version "
+                f"{new_version}: move the envelope with rewrap_envelope before revoking the old version."
+            )
+    except KMSError:
+        return (
+            f"old does not open under {KEK!r} with associated_data={CONTEXT!r}: pass your envelope from exercise 1 "
+            "(sealed), unchanged, as old."
+        )
+    return None
 
 
 q2 = Exercise(
@@ -223,6 +249,16 @@ def _check_q3(kms: object, data_key: object, built: object) -> str | None:
             "built carries another wrapped key than data_key.wrapped: was it made by encrypt_envelope? Build it by "
             "hand around data_key."
         )
+    generated = any(
+        e.key_id == KEK and e.version == _token(view)[1] and e.outcome == "ok"
+        for e in student_entries(custodian)
+        if e.operation in {"generate_data_key", "generate_data_key_without_plaintext"}
+    )
+    if not generated:
+        return (
+            f"the audit log shows no generate_data_key({KEK!r}) at the version that wrapped data_key: make the data "
+            "key with generate_data_key, then build the envelope around it by hand."
+        )
     try:
         with as_checker(custodian):
             key = custodian.decrypt_data_aes(KEK, data_key.wrapped, encoding=None)
@@ -233,7 +269,8 @@ def _check_q3(kms: object, data_key: object, built: object) -> str | None:
             f"data_key.wrapped does not unwrap under {KEK!r} with no associated data: call "
             f"generate_data_key({KEK!r}) with no associated data."
         )
-    if key != data_key.plaintext:
+    # Compared as a plain copy: a bytes subclass's own == judges nothing.
+    if not isinstance(data_key.plaintext, bytes) or bytes(data_key.plaintext) != key:
         return "data_key.plaintext is not the key its wrapped token holds: use the DataKey generate_data_key returned."
     aesgcm = AESGCM(key)
     for aad in (HEADER, b"", b"KMSE"):
@@ -294,6 +331,15 @@ def _shred_problem(custodian: KeyCustodian, gone: memoryview) -> str | None:
                 "no version), or a rewrapped copy of Acme's data still opens."
             )
         return f"acme_sealed still opens under {ACME_KEK!r}: destroy that KEK with invalidate_key({ACME_KEK!r})."
+    destroyed = any(
+        e.operation == "invalidate_key" and e.key_id == ACME_KEK and e.version is None and e.outcome == "ok"
+        for e in student_entries(custodian)
+    )
+    if not destroyed:
+        return (
+            f"the audit log shows no invalidate_key({ACME_KEK!r}): destroy the KEK with that call, which drops "
+            "every version's material; a key record changed by hand keeps it."
+        )
     if len(_token(gone)[2]) != _NONCE + len(ACME) + _TAG:
         return "acme_sealed does not hold ACME (its ciphertext has another length): pass Acme's envelope."
     other = _other_kek(custodian, gone, ACME_KEK, (ACME_CONTEXT, None))
