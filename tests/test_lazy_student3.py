@@ -482,3 +482,32 @@ def test_capstone_q2_shop_2s_link_marked_compromised_version_by_version_is_not_l
     hq.mark_compromised("link-2", version=1, reason="just in case")  # the key stays active; its only version does not
     assert hq.key_info("link-2").active
     refused(capstone.q2, hq, archive, because="version 1 of 'link-2' is compromised")
+
+
+def test_q2_a_policy_on_a_key_whose_newest_version_cannot_encrypt_is_not_a_key_in_use() -> None:
+    lab = lab_with(RIGHT)
+    lab.mark_compromised("payments", version=1, reason="card reader tampered")
+    with pytest.raises(KeyStateError):
+        lab.encrypt_data_aes("payments", "card 5500")
+    refused(q2, lab, because="version 1 of 'payments' is compromised")
+    lab.rotate_key("payments")  # as the feedback says: a version that works, and the policy kept
+    accepted(q2, lab)
+
+
+def test_capstone_q2_odd_archives_get_words() -> None:
+    case = capstone.incident()
+    hq = case.hq
+    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    archive = respond_archive(hq, dict(case.archive))
+    nested: object = b""
+    for _ in range(10_000):
+        nested = [nested]
+    for odd, says in (
+        ({name: nested for name in archive}, "should be an envelope"),
+        ({name: float("nan") for name in archive}, "should be an envelope"),
+        ({**archive, "extra": b"KMSE"}, "every one of head office's envelopes"),
+        (dict(list(archive.items())[:2]), "every one of head office's envelopes"),
+        ({name: archive[other] for name, other in zip(archive, reversed(list(archive)), strict=True)}, "does not open"),
+    ):
+        refused(capstone.q2, hq, odd, because=says)
+    accepted(capstone.q2, hq, {name: bytearray(env) for name, env in archive.items()})

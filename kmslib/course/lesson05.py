@@ -83,15 +83,20 @@ def _check_q1(kms: object) -> str | None:
     if not resumed or resumed[-1] < suspended[0]:
         return f"the audit log shows no resume_key of {KIOSK!r} after its suspension."
     info = custodian.key_info(KIOSK)
-    newest = dict(info.version_states).get(info.version, ACTIVE)
-    if newest != ACTIVE:
+    if _newest_stopped(info):
         return (
-            f"version {info.version} of {KIOSK!r} is {newest}, so the key does not work again: the task asks for a "
-            "suspension and a resume, nothing more (rotate_key gives it a version that works)."
+            f"{_newest_stopped(info)}, so the key does not work again: the task asks for a suspension and a resume, "
+            "nothing more (rotate_key gives it a version that works)."
         )
     if not _says_something(info.reason) or _reason_is_a_versions(custodian, info, suspended[-1]):
         return f"give the suspension a reason that says something: {_REASON_RULE}"
     return None
+
+
+def _newest_stopped(info: KeyInfo) -> str | None:
+    """What stops the newest version of an active key from encrypting (``version 1 of 'x' is compromised``)."""
+    newest = dict(info.version_states).get(info.version, ACTIVE)
+    return None if newest == ACTIVE else f"version {info.version} of {info.key_id!r} is {newest}"
 
 
 def _reason_is_a_versions(custodian: KeyCustodian, info: KeyInfo, suspension: int) -> bool:
@@ -150,6 +155,8 @@ def _check_q2(kms: object) -> str | None:
     info = custodian.key_info(PAYMENTS)
     if info.state != ACTIVE:
         return f"{PAYMENTS!r} is {info.state}: a policy is for a key in use. Start again from payments()."
+    if _newest_stopped(info):
+        return f"{_newest_stopped(info)}: a policy is for a key in use (rotate_key gives it a version that works)."
     policy = info.policy
     if policy is None:
         refused = [
