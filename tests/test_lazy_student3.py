@@ -284,7 +284,8 @@ def exam(
 
 
 def test_q4_a_try_refused_for_its_plaintext_is_not_a_try_refused_for_the_date() -> None:
-    refused(q4, exam(encrypt(None), 59, encrypt(), encrypt(), encrypt(), encrypt()), because="no encryption tried")
+    kms = exam(encrypt(None), 59, encrypt(), encrypt(), encrypt(), encrypt())
+    refused(q4, kms, because="refused for its arguments (ArgumentTypeError), not for the date")
 
 
 def test_q4_a_refusal_for_its_plaintext_after_the_third_is_not_the_limit() -> None:

@@ -362,6 +362,12 @@ def _check_q4(kms: object) -> str | None:
         return f"{EXAM!r} became active on {activated[0].time:%d %B}: the exam key may not work before 1 March 09:00."
     early = [e for e in mine if e.operation in _USES and e.outcome == "KeyStateError" and e.seq < activated[0].seq]
     if not early:
+        other = [e for e in mine if e.operation in _USES and e.outcome != "ok" and e.seq < activated[0].seq]
+        if other:
+            return (
+                f"the encryption tried before {EXAM!r} was active was refused for its arguments ({other[0].outcome}), "
+                "not for the date: try one with a text to encrypt, and see the key refuse it."
+            )
         return f"the audit log shows no encryption tried before {EXAM!r} was active: try one, and see it refused."
     policy = info.policy
     policy_set = any(e.operation == "set_rotation_policy" and e.outcome == "ok" for e in mine)
