@@ -4,7 +4,7 @@
 history in its audit log. The exercises ask the student to decide, and judge the decisions from the
 custodian's state and its audit log, never from the tries that led there (a refused or wrong try spoils
 nothing, and checking again gives the same verdict). A revocation counts when the log records it
-(``invalidate_key``, or ``mark_compromised``), not when a key record was changed by hand:
+(``invalidate_key``, or ``mark_compromised`` for the stolen link), not when a key record was changed by hand:
 
 - ``q1`` (forensics): from the audit log, since when the stolen link's traffic is exposed, how many tokens
   crossed the network under it, and which versions of the archive KEK wrapped the copies on the terminal;
@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import weakref
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -412,8 +412,18 @@ def _check_untouched(custodian: KeyCustodian) -> str | None:
         (AUDITOR, "the auditor key never left head office, and the auditor holds its public key"),
     ):
         info = custodian.key_info(key_id)
-        if not info.active or info.revoked_versions:
+        if info.state == "suspended":
+            return f"{key_id!r} is suspended, but {why}: resume it (resume_key), and leave it alone."
+        changed = [(v, s) for v, s in info.version_states if s != "active"]
+        if info.state == "revoked" or (info.active and info.revoked_versions):
             return f"{key_id!r} was revoked, but {why}: revoke only what was exposed ({_RESTART})."
+        if not info.active:
+            return f"{key_id!r} is {info.state}, but {why}: change only what was exposed ({_RESTART})."
+        if changed:
+            return (
+                f"version {changed[0][0]} of {key_id!r} is {changed[0][1]}, but {why}: change only what was exposed "
+                f"({_RESTART})."
+            )
         if info.version != 1:
             return (
                 f"{key_id!r} was rotated, but {why}; and whoever relies on it holds version 1 (shop-2 cannot "
@@ -423,21 +433,36 @@ def _check_untouched(custodian: KeyCustodian) -> str | None:
     return None
 
 
-def _check_archive(custodian: KeyCustodian, facts: _Facts, archive: object) -> str | None:  # noqa: PLR0911
-    """What is wrong with the archive KEK and head office's envelopes, if anything."""
-    info = custodian.key_info(ARCHIVE)
-    if not info.active:
+def _archive_stopped(state: str) -> str:
+    """What is wrong with the whole archive KEK in ``state`` (not active)."""
+    if state == "suspended":
+        return (
+            f"{ARCHIVE!r} is suspended, so head office can neither read nor rewrap its own envelopes: resume it "
+            "(resume_key). Its material never left head office; only copies of envelopes did."
+        )
+    if state == "revoked":
         return (
             f"the whole of {ARCHIVE!r} was revoked: head office's own archive is lost with it. Its material never "
             f"left head office; only copies of envelopes did ({_RESTART})."
         )
+    return (
+        f"{ARCHIVE!r} is {state}, so it wraps nothing new for head office, and no move leads back to active. "
+        f"Its material never left head office; only copies of envelopes did ({_RESTART})."
+    )
+
+
+def _check_archive(custodian: KeyCustodian, facts: _Facts, archive: object) -> str | None:  # noqa: PLR0911
+    """What is wrong with the archive KEK and head office's envelopes, if anything."""
+    info = custodian.key_info(ARCHIVE)
+    if not info.active:
+        return _archive_stopped(info.state)
     exposed = sorted(facts.versions - set(info.revoked_versions))
     if exposed:
         return (
             f"version {exposed[0]} of {ARCHIVE!r} still opens the copies on the terminal through head office: "
             "rotate the KEK, rewrap head office's envelopes, then revoke each version that wrapped a copy."
         )
-    unlogged = sorted(v for v in facts.versions if not _revoked_in_log(custodian, ARCHIVE, v))
+    unlogged = sorted(v for v in facts.versions if not _revoked_in_log(custodian, ARCHIVE, v, by={"invalidate_key"}))
     if unlogged:
         return (
             f"the audit log shows no invalidate_key({ARCHIVE!r}, version={unlogged[0]}): revoke each exposed version "
@@ -499,16 +524,21 @@ def _check_q2(kms: object, archive: object) -> str | None:
     return _link_revoked(custodian) or _check_untouched(custodian) or _check_archive(custodian, facts, archive)
 
 
-def _revoked_in_log(custodian: KeyCustodian, key_id: str, version: int | None = None) -> bool:
+def _revoked_in_log(
+    custodian: KeyCustodian,
+    key_id: str,
+    version: int | None = None,
+    by: Collection[str] = ("invalidate_key", "mark_compromised"),
+) -> bool:
     """Whether the log shows ``key_id`` (or one version) revoked or marked compromised, by the call that records it.
 
     A key record changed by hand is not; nor is a suspended key (resume_key brings it back) or a deactivated one
-    (it still decrypts).
+    (it still decrypts). ``by``: the calls that count (the archive's versions must be revoked: ``invalidate_key``).
     """
     return any(
         e.key_id == key_id and e.version == version and e.outcome == "ok"
         for e in student_entries(custodian)
-        if e.operation in {"invalidate_key", "mark_compromised"}
+        if e.operation in by
     )
 
 

@@ -82,9 +82,31 @@ def _check_q1(kms: object) -> str | None:
         return f"the audit log shows no suspension of {KIOSK!r}: suspend_key it first, then resume_key."
     if not resumed or resumed[-1] < suspended[0]:
         return f"the audit log shows no resume_key of {KIOSK!r} after its suspension."
-    if not _says_something(custodian.key_info(KIOSK).reason):
+    info = custodian.key_info(KIOSK)
+    if _newest_stopped(info):
+        return (
+            f"{_newest_stopped(info)}, so the key does not work again: the task asks for a suspension and a resume, "
+            "nothing more (rotate_key gives it a version that works)."
+        )
+    if not _says_something(info.reason) or _reason_is_a_versions(custodian, info, suspended[-1]):
         return f"give the suspension a reason that says something: {_REASON_RULE}"
     return None
+
+
+def _newest_stopped(info: KeyInfo) -> str | None:
+    """What stops the newest version of an active key from encrypting (``version 1 of 'x' is compromised``)."""
+    newest = dict(info.version_states).get(info.version, ACTIVE)
+    return None if newest == ACTIVE else f"version {info.version} of {info.key_id!r} is {newest}"
+
+
+def _reason_is_a_versions(custodian: KeyCustodian, info: KeyInfo, suspension: int) -> bool:
+    """Whether the key's reason may be one given since ``suspension`` to revoke a version (it then shows that)."""
+    revoked_since = any(
+        e.seq > suspension and e.version is not None
+        for e in student_entries(custodian)
+        if e.key_id == info.key_id and e.operation == "invalidate_key" and e.outcome == "ok"
+    )
+    return revoked_since and info.reason in {reason for _, reason in info.version_reasons}
 
 
 q1 = Exercise(
@@ -115,7 +137,15 @@ def payments() -> KeyCustodian:
 
 
 def _days(period: timedelta | None) -> str:
-    return "nothing" if period is None else f"{period.total_seconds() / 86400:g} days"
+    """A period in days, as a student reads it: ``3.75 days``, or ``90 days, 0:00:01`` when not a round number."""
+    if period is None:
+        return "nothing"
+    days = f"{period.total_seconds() / 86400:g}"
+    try:
+        round_number = timedelta(days=float(days)) == period
+    except OverflowError:  # days beyond what a timedelta holds, rounded up from timedelta.max
+        round_number = False
+    return f"{days} days" if round_number else str(period)
 
 
 def _check_q2(kms: object) -> str | None:
@@ -125,6 +155,8 @@ def _check_q2(kms: object) -> str | None:
     info = custodian.key_info(PAYMENTS)
     if info.state != ACTIVE:
         return f"{PAYMENTS!r} is {info.state}: a policy is for a key in use. Start again from payments()."
+    if _newest_stopped(info):
+        return f"{_newest_stopped(info)}: a policy is for a key in use (rotate_key gives it a version that works)."
     policy = info.policy
     if policy is None:
         refused = [
@@ -132,9 +164,19 @@ def _check_q2(kms: object) -> str | None:
             for e in student_entries(custodian)
             if e.key_id == PAYMENTS and e.operation == "set_rotation_policy" and e.outcome != "ok"
         ]
+        if refused and refused[-1].outcome == "InvalidInputError":
+            return (
+                "set_rotation_policy refused a value out of range: each period positive and at most 876,000 hours "
+                "(100 years), rotate_every at least one hour, max_uses from 1 to 2**32."
+            )
         if refused:
             return "set_rotation_policy refused your periods: give them as timedelta(days=...), max_uses as an int."
         return f"{PAYMENTS!r} has no rotation policy: give it one with set_rotation_policy."
+    if not _ok(custodian, PAYMENTS, "set_rotation_policy"):
+        return (
+            f"the audit log shows no set_rotation_policy({PAYMENTS!r}): a policy written into the key record by hand "
+            "is not set. Call set_rotation_policy (start again from payments())."
+        )
     if policy.rotate_every == DEACTIVATE_AFTER and policy.deactivate_after == ROTATE_EVERY:
         return "rotate_every and deactivate_after are swapped: a new version every 90 days, the old ones 365 days on."
     if policy.rotate_every != ROTATE_EVERY:
@@ -221,6 +263,21 @@ _SCENARIOS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+#: The call that moves a whole key to each state, as the audit log names it.
+_MOVES = {SUSPENDED: "suspend_key", DEACTIVATED: "deactivate_key", COMPROMISED: "mark_compromised"}
+
+
+def _last_move(custodian: KeyCustodian, key_id: str) -> str | None:
+    """The last successful call that changed the state of the whole key ``key_id``, by the audit log."""
+    moves = {*_MOVES.values(), "resume_key", "invalidate_key", "activate_key"}
+    found = [
+        e.operation
+        for e in student_entries(custodian)
+        if e.key_id == key_id and e.version is None and e.operation in moves and e.outcome == "ok"
+    ]
+    return found[-1] if found else None
+
+
 def scenarios() -> KeyCustodian:
     """A fresh custodian with the three keys of exercise 3, all active, each with an invoice or file encrypted."""
     kms = KeyCustodian(clock=classroom_clock())
@@ -248,6 +305,13 @@ def _check_q3(kms: object) -> str | None:
             )
         more = f" ({len(wrong) - 1} more of the three also need another state.)" if len(wrong) > 1 else ""
         return _SCENARIOS[key_id][1].get(found, f"{key_id} is {found}.") + more
+    for key_id, (needed, _) in _SCENARIOS.items():
+        move = _MOVES[needed]
+        if _last_move(custodian, key_id) != move:
+            return (
+                f"{key_id} looks {needed}, but the audit log shows no {move}({key_id!r}) that put it there: a key "
+                "record changed by hand changes nothing. Start again from scenarios()."
+            )
     for key_id in (BADGE, LAPTOP):
         if not _says_something(infos[key_id].reason):
             return f"give {key_id}'s change a reason that says something: {_REASON_RULE}"
@@ -275,6 +339,11 @@ q3 = Exercise(
 # ---------------------------------------------------------------- q4: pre-activation and a usage limit
 
 
+#: The operations that encrypt under a key, each counted against its ``max_uses`` (an envelope's data key is
+#: wrapped by it); a refusal judged is the key's own (``KeyStateError``), not one of a plaintext's type.
+_USES = frozenset({"encrypt_data_aes", "encrypt_envelope", "generate_data_key", "generate_data_key_without_plaintext"})
+
+
 def _check_q4(kms: object) -> str | None:
     custodian = student_custodian(kms)
     if EXAM not in custodian:
@@ -291,20 +360,27 @@ def _check_q4(kms: object) -> str | None:
         )
     if activated[0].time < TERM_STARTS:
         return f"{EXAM!r} became active on {activated[0].time:%d %B}: the exam key may not work before 1 March 09:00."
-    early = [e for e in mine if e.operation == "encrypt_data_aes" and e.outcome != "ok" and e.seq < activated[0].seq]
+    early = [e for e in mine if e.operation in _USES and e.outcome == "KeyStateError" and e.seq < activated[0].seq]
     if not early:
+        other = [e for e in mine if e.operation in _USES and e.outcome != "ok" and e.seq < activated[0].seq]
+        if other:
+            return (
+                f"the encryption tried before {EXAM!r} was active was refused for its arguments ({other[0].outcome}), "
+                "not for the date: try one with a text to encrypt, and see the key refuse it."
+            )
         return f"the audit log shows no encryption tried before {EXAM!r} was active: try one, and see it refused."
     policy = info.policy
-    if policy is None or policy.max_uses != EXAM_USES:
+    policy_set = any(e.operation == "set_rotation_policy" and e.outcome == "ok" for e in mine)
+    if policy is None or policy.max_uses != EXAM_USES or not policy_set:
         return f"{EXAM!r} should allow at most {EXAM_USES} encryptions per version: set its policy's max_uses."
     if policy.rotate_every is not None or info.version != 1:
         return (
             f"{EXAM!r} rotated (or may rotate): with rotate_every, or rotate_key, a version at its limit is replaced "
             "instead of refusing. The task asks for no rotation."
         )
-    done = [e for e in mine if e.operation == "encrypt_data_aes" and e.seq > activated[0].seq]
+    done = [e for e in mine if e.operation in _USES and e.seq > activated[0].seq]
     made = [e.seq for e in done if e.outcome == "ok"]
-    refused_after = [e for e in done if e.outcome != "ok" and len(made) == EXAM_USES and e.seq > made[-1]]
+    refused_after = [e for e in done if e.outcome == "KeyStateError" and len(made) == EXAM_USES and e.seq > made[-1]]
     if len(made) < EXAM_USES or not refused_after:
         return (
             f"the audit log shows {len(made)} encryption(s) since {EXAM!r} became active and no refusal after the "
