@@ -307,7 +307,7 @@ class KeyCustodian:
             newest, due = key.newest, key.plan(self._now())
             if due.activate:
                 with _Audited(self, "activate_key", key.key_id):
-                    self._apply(key, life=replace(key.life, state=states.ACTIVE, activate_at=None))
+                    self._apply(key, life=replace(key.life, state=states.ACTIVE))  # activate_at stays on record
             for version in due.deactivate:
                 with _Audited(self, "deactivate_key_by_policy", key.key_id, version):
                     self._apply(key, life=key.life.with_version(version, states.DEACTIVATED))

@@ -37,7 +37,8 @@ class KeyInfo:
             key for RSA, of a keyed derivation for AES (never of the raw key).
         version_reasons: ``(version, reason)`` for each version revoked, deactivated or marked
             compromised on its own with a reason, in that order; revoking the whole key later keeps them.
-        activate_at: when a ``"pre-activation"`` key becomes active, else ``None``.
+        activate_at: for a key made with ``activate_at=`` a later time, when it becomes (or became) active;
+            ``None`` for a key active from its making.
         version_states: ``(version, state)`` for every version, oldest first: ``"active"``,
             ``"deactivated"``, ``"compromised"`` or ``"revoked"``: each version's own state; the
             key's ``state`` applies on top of it.

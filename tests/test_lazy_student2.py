@@ -382,3 +382,17 @@ def test_l06_q3_a_data_key_generated_without_plaintext_then_unwrapped_is_a_gener
         DataKey(KEK, 1, key, wrapped),
         envelope(wrapped, nonce + AESGCM(key).encrypt(nonce, lesson06.REPORT, HEADER)),
     )
+
+
+def test_capstone_q4_archive_versions_marked_compromised_then_poked_revoked_are_not_a_finished_response() -> None:
+    case = capstone.incident()
+    hq = case.hq
+    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    hq.rotate_key("archive")
+    for name, envelope in case.archive.items():
+        hq.rewrap_envelope("archive", envelope, associated_data=name)
+    for version in (2, 3):
+        hq.mark_compromised("archive", version=version, reason="copies on the stolen terminal")
+    hq._keys["archive"].revoked_versions = frozenset({2, 3})
+    enrolled(case)
+    refused(capstone.q4, hq, hq.sign_audit_checkpoint("auditor"), because="finish the response first")

@@ -339,7 +339,7 @@ def test_q4_held_wrong_answers() -> None:
             encrypt(),
             activate_at=datetime(2026, 1, 31, 9, 0, tzinfo=UTC),
         ),
-        because="became active on 31 January",
+        because="become active on 31 January",
     )
     refused(
         q4,
@@ -512,3 +512,17 @@ def test_capstone_q2_odd_archives_get_words() -> None:
     ):
         refused(capstone.q2, hq, odd, because=says)
     accepted(capstone.q2, hq, {name: bytearray(env) for name, env in archive.items()})
+
+
+def test_q4_a_key_activated_on_the_wrong_day_is_refused_even_if_first_used_on_1_march() -> None:
+    clock = classroom_clock()
+    exam = KeyCustodian(clock=clock)
+    exam.establish_aes_key("exam-2026", activate_at=datetime(2026, 2, 1, 9, 0, tzinfo=UTC))  # February, not March
+    exam.set_rotation_policy("exam-2026", max_uses=3)
+    for day in (0, 59, 0, 0, 0):
+        clock.advance(timedelta(days=day))
+        try:
+            exam.encrypt_data_aes("exam-2026", "question 1")
+        except KeyStateError:
+            pass
+    refused(q4, exam, because="1 March")

@@ -280,7 +280,7 @@ def test_q4_refuses_each_missing_step() -> None:
     wrong(q4, exam(activate_at=None), because="active from the moment it was made")
     wrong(q4, exam(days=(0, 30, 0, 0, 0)), because="still pre-activation")
     early = exam(activate_at=datetime(2026, 2, 1, 9, 0, tzinfo=UTC), days=(0, 40, 0, 0, 0))
-    wrong(q4, early, because="became active on 10 February")
+    wrong(q4, early, because="become active on 1 February")
     wrong(q4, exam(days=(59, 0, 0, 0)), because="no encryption tried before")
     wrong(q4, exam(max_uses=4), because="at most 3 encryptions")
     wrong(q4, exam(max_uses=3, rotate_every=timedelta(days=365)), because="The task asks for no rotation")

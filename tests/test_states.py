@@ -129,6 +129,7 @@ def test_a_key_made_for_later_activates_by_the_clock_and_not_before(kms: KeyCust
     token = kms.encrypt_data_aes("k", "now")
     assert kms.decrypt_data_aes("k", token) == "now"
     assert ("activate_key", "k", "ok") in [(e.operation, e.key_id, e.outcome) for e in kms.audit_log]
+    assert kms.key_info("k").activate_at == START + HOUR  # when it became active stays on record
 
 
 def test_activate_at_in_the_past_or_now_makes_an_active_key_and_bad_values_are_refused(

@@ -699,7 +699,7 @@ def _check_q4(kms: object, checkpoint: object) -> str | None:  # noqa: PLR0911
     response = (
         not link.active and _revoked_in_log(custodian, STOLEN_LINK),
         facts.versions <= set(archive.revoked_versions)
-        and all(_revoked_in_log(custodian, ARCHIVE, v) for v in facts.versions),
+        and all(_revoked_in_log(custodian, ARCHIVE, v, by={"invalidate_key"}) for v in facts.versions),
         new_link,
     )
     if not all(response) or _impostors_live_keys(custodian, facts):

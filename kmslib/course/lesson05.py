@@ -358,8 +358,9 @@ def _check_q4(kms: object) -> str | None:
             f"{EXAM!r} was active from the moment it was made: give establish_aes_key activate_at=... a time still "
             "ahead on the custodian's clock (a classroom_clock() starts on 1 January 2026)."
         )
-    if activated[0].time < TERM_STARTS:
-        return f"{EXAM!r} became active on {activated[0].time:%d %B}: the exam key may not work before 1 March 09:00."
+    if info.activate_at != TERM_STARTS or activated[0].time < TERM_STARTS:
+        when = info.activate_at or activated[0].time
+        return f"{EXAM!r} was made to become active on {when.day} {when:%B %H:%M}: the task asks for 1 March 09:00 UTC."
     early = [e for e in mine if e.operation in _USES and e.outcome == "KeyStateError" and e.seq < activated[0].seq]
     if not early:
         other = [e for e in mine if e.operation in _USES and e.outcome != "ok" and e.seq < activated[0].seq]

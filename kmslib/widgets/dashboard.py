@@ -66,7 +66,7 @@ def policy_text(policy: RotationPolicy | None) -> str:
 def _state_text(info: KeyInfo) -> str:
     """The key's state in words, with when a pre-activation key activates and which versions were revoked."""
     state = info.state
-    if info.activate_at is not None:
+    if info.activate_at is not None and info.state == "pre-activation":
         state += f" (activates {info.activate_at.strftime('%Y-%m-%d %H:%M')} UTC)"
     if info.revoked_versions and info.state != "revoked":
         state += f" (revoked v{', v'.join(map(str, info.revoked_versions))})"
