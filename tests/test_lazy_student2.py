@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from test_lazy_student import AlwaysEqual
 from test_lessons import PYTHON_INTERNALS, verdict
 
 import kmslib
@@ -192,16 +193,6 @@ def q1_answers(case: capstone.Incident) -> tuple[datetime, int, set[int]]:
         if e.key_id == "archive" and e.operation == "encrypt_envelope" and e.outcome == "ok" and e.time >= link[0].time
     }
     return link[0].time, tokens, {v for v in versions if v is not None}
-
-
-class AlwaysEqual(int):
-    def __eq__(self, other: object) -> bool:
-        return True
-
-    def __ne__(self, other: object) -> bool:
-        return False
-
-    __hash__ = int.__hash__
 
 
 class Timeless(datetime):

@@ -14,33 +14,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from test_lessons import PYTHON_INTERNALS, verdict
+from test_lazy_student2 import accepted, refused, said_twice
 
 from kmslib import KeyCustodian, KeyStateError, KMSError
 from kmslib.clock import classroom_clock
-from kmslib.course import capstone, exercises
+from kmslib.course import capstone
 from kmslib.course.lesson05 import payments, q1, q2, q3, q4, scenarios
 from kmslib.states import RotationPolicy
-
-
-def said_twice(exercise: exercises.Exercise, *answer: object) -> tuple[bool, str]:
-    """The verdict (no exception escapes), the same when checked again, and in plain words."""
-    first = verdict(exercise, *answer)
-    assert verdict(exercise, *answer) == first
-    for words in PYTHON_INTERNALS:
-        assert words not in first[1], first[1]
-    return first
-
-
-def refused(exercise: exercises.Exercise, *answer: object, because: str) -> None:
-    ok, said = said_twice(exercise, *answer)
-    assert not ok, said
-    assert because in said, said
-
-
-def accepted(exercise: exercises.Exercise, *answer: object) -> None:
-    ok, said = said_twice(exercise, *answer)
-    assert ok, said
 
 
 def poke(kms: KeyCustodian, key_id: str, **life: Any) -> None:
