@@ -23,6 +23,8 @@ from kmslib.custodian import REVOCATION_SUCCESSFUL, KeyCustodian
 from kmslib.dh import GROUPS, DHPrivateKey, DHPublicKey, load_public_key, public_key_pem
 from kmslib.envelope import DataKey
 from kmslib.errors import (
+    AccessDeniedError,
+    ApprovalRequiredError,
     ArgumentTypeError,
     DecryptionError,
     InvalidInputError,
@@ -64,6 +66,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "GROUPS",
     "REVOCATION_SUCCESSFUL",
+    "AccessDeniedError",
+    "ApprovalRequiredError",
     "ArgumentTypeError",
     "AuditEntry",
     "AuditLog",

@@ -17,7 +17,13 @@ Catch :class:`KMSError` to catch them all. The tree::
     ├── InvalidPeerKeyError(KMSError, ValueError)  a peer's public key that fails validation, or is no DH key
     ├── SignatureError(KMSError)                   a signature that does not verify; one message for all
     ├── UnsealError(KMSError)                      a wrong passphrase, too few or wrong shares (a sealed store)
-    └── StoreError(KMSError)                       a store file that is locked, corrupted, tampered, too new or closed
+    ├── StoreError(KMSError)                       a store file that is locked, corrupted, tampered, too new or closed
+    └── AccessDeniedError(KMSError, PermissionError)
+        │                                          the caller's principal may not do this (a key policy, contract
+        │                                          section 11): the same error whether or not the key exists
+        └── ApprovalRequiredError(AccessDeniedError)
+                                                   allowed only with approvals from other principals (dual
+                                                   control); ``.request_id`` names the request to approve
 
 Messages never contain key bytes or plaintext. :class:`DecryptionError` carries one fixed
 message whatever the cause (bad base64, bad padding, bad tag, wrong key, text that does not
@@ -44,6 +50,8 @@ from __future__ import annotations
 __all__ = [
     "DECRYPTION_FAILED",
     "SIGNATURE_INVALID",
+    "AccessDeniedError",
+    "ApprovalRequiredError",
     "ArgumentTypeError",
     "DecryptionError",
     "InvalidInputError",
@@ -144,3 +152,32 @@ class StoreError(KMSError):
 
     The message names the problem; a store that raises it at opening was not loaded at all.
     """
+
+
+class AccessDeniedError(KMSError, PermissionError):
+    """The caller's principal may not do this: no key policy statement or grant allows it, or one denies it.
+
+    A principal with no permission on a key gets the same error, with the same message, whether or not
+    the key exists, so that the error is no oracle for which key ids exist (contract section 11).
+    """
+
+
+class ApprovalRequiredError(AccessDeniedError):
+    """The call is allowed only once other principals approve it (dual control, contract section 11).
+
+    Attributes:
+        request_id: the id of the pending request that other principals approve.
+
+    """
+
+    def __init__(self, message: str, *, request_id: str) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle and copy with the request id (``BaseException`` alone would rebuild from the message)."""
+        return (_approval_required, (str(self), self.request_id))
+
+
+def _approval_required(message: str, request_id: str) -> ApprovalRequiredError:
+    return ApprovalRequiredError(message, request_id=request_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -24,12 +25,31 @@ def test_the_tree_of_the_contract() -> None:
         errors.ArgumentTypeError: (errors.InvalidInputError, TypeError),
         errors.InvalidPeerKeyError: (errors.KMSError, ValueError),
         errors.SignatureError: (errors.KMSError,),
+        errors.AccessDeniedError: (errors.KMSError, PermissionError),
+        errors.ApprovalRequiredError: (errors.AccessDeniedError,),
     }
     assert issubclass(errors.KMSError, Exception)
     for cls, bases in expected.items():
         assert cls.__bases__ == bases, cls
         assert getattr(kmslib, cls.__name__) is cls
         assert cls.__doc__
+
+
+def test_an_approval_required_error_names_its_request_and_survives_pickling() -> None:
+    error = errors.ApprovalRequiredError("kms:RevokeKey on key 'prod' needs 2 approvals", request_id="req-1")
+    assert error.request_id == "req-1"
+    assert isinstance(error, errors.AccessDeniedError)
+    assert isinstance(error, PermissionError)
+    for again in (pickle.loads(pickle.dumps(error)), copy.copy(error)):
+        assert type(again) is errors.ApprovalRequiredError
+        assert again.request_id == "req-1"
+        assert str(again) == str(error)
+
+
+def test_the_new_errors_are_in_the_readme_table() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "| `AccessDeniedError` | `PermissionError` |" in readme
+    assert "| `ApprovalRequiredError` | `AccessDeniedError`, `PermissionError` |" in readme
 
 
 def test_the_tree_is_drawn_in_the_module_docstring() -> None:
