@@ -4,8 +4,9 @@ Every operation that uses or changes a key is recorded, failures included. Readi
 (``key_info``, ``list_keys``) is not: it reveals nothing secret, and a live view such as the
 course's dashboard, which re-reads the keys after each entry, would otherwise flood the log.
 
-Each :class:`AuditEntry` records the UTC time, the operation, the key id, the key version
-and the outcome, never plaintext, tokens or key material. The outcome is ``"ok"``, the name of
+Each :class:`AuditEntry` records the UTC time, the operation, the key id, the key version,
+the outcome and the principal who called (``"owner"`` for the plain custodian), never plaintext,
+tokens, credentials or key material. The outcome is ``"ok"``, the name of
 the kmslib error the operation raised, or ``"error:<name>"`` for any other exception, so that
 no failure can ever read as ``"ok"``. An entry's ``hash`` is SHA-256 over its own fields and the
 previous entry's hash.
@@ -44,6 +45,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -51,6 +53,7 @@ from typing import Any, Literal, overload
 
 from kmslib import errors
 from kmslib._checks import plain_key_id
+from kmslib.policy import OWNER
 
 __all__ = [
     "CHECKPOINT_CONTEXT",
@@ -94,9 +97,18 @@ def outcome(exc: BaseException) -> str:
 
 
 def _digest(  # noqa: PLR0917 - the chained fields, in their fixed order
-    seq: int, time: str, operation: str, key_id: str | None, version: int | None, outcome: str, prev: str
+    seq: int,
+    time: str,
+    operation: str,
+    key_id: str | None,
+    version: int | None,
+    outcome: str,
+    prev: str,
+    principal: str = OWNER,
 ) -> str:
-    fields = [seq, time, operation, key_id, version, outcome, prev]
+    fields: list[object] = [seq, time, operation, key_id, version, outcome, prev]
+    if principal != OWNER:  # the owner's entries hash as before principals existed: old logs still verify
+        fields.append(principal)
     return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode("utf-8")).hexdigest()
 
 
@@ -113,6 +125,11 @@ class AuditEntry:
         outcome: ``"ok"``, or the class name of the error it raised.
         prev_hash: the previous entry's :attr:`hash` (:data:`GENESIS` for the first).
         hash: SHA-256 over this entry's fields and ``prev_hash``, in hex.
+        principal: who called: ``"owner"`` for the plain custodian, else the name of the principal
+            whose view (``KeyCustodian.as_principal``) made the call. It is inside the hash: a
+            principal's name is hashed after ``prev_hash``; the owner's entries hash without it, as
+            they did before principals existed, so logs exported then still verify, and an entry
+            moved from one principal to another (the owner included) no longer matches its hash.
 
     """
 
@@ -124,17 +141,33 @@ class AuditEntry:
     outcome: str
     prev_hash: str
     hash: str
+    principal: str = OWNER
 
     def _copy(self) -> AuditEntry:
         """A copy to hand out: the log's own entries never leave it."""
         return AuditEntry(
-            self.seq, self.time, self.operation, self.key_id, self.version, self.outcome, self.prev_hash, self.hash
+            self.seq,
+            self.time,
+            self.operation,
+            self.key_id,
+            self.version,
+            self.outcome,
+            self.prev_hash,
+            self.hash,
+            self.principal,
         )
 
     def expected_hash(self) -> str:
         """The hash this entry's fields call for (equal to :attr:`hash` unless it was edited)."""
         return _digest(
-            self.seq, self.time.isoformat(), self.operation, self.key_id, self.version, self.outcome, self.prev_hash
+            self.seq,
+            self.time.isoformat(),
+            self.operation,
+            self.key_id,
+            self.version,
+            self.outcome,
+            self.prev_hash,
+            self.principal,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,11 +181,12 @@ class AuditEntry:
             "outcome": self.outcome,
             "prev_hash": self.prev_hash,
             "hash": self.hash,
+            "principal": self.principal,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditEntry:
-        """Rebuild an entry from :meth:`to_dict` output."""
+        """Rebuild an entry from :meth:`to_dict` output (one without ``principal``, from before it, is the owner's)."""
         return cls(
             seq=data["seq"],
             time=datetime.fromisoformat(data["time"]),
@@ -162,6 +196,7 @@ class AuditEntry:
             outcome=data["outcome"],
             prev_hash=data["prev_hash"],
             hash=data["hash"],
+            principal=data.get("principal", OWNER),
         )
 
 
@@ -189,8 +224,16 @@ def verify_chain(entries: Iterable[AuditEntry], *, head: str | None = None) -> b
     return reached
 
 
-#: What an operation leaves in the queue until the log is read: time, operation, key id, version, outcome.
-Record = tuple[datetime | float, str, str | None, int | None, str]
+#: What an operation leaves in the queue until the log is read: time, operation, key id, version, outcome,
+#: and, for a principal's call (never the owner's), the principal's name as a sixth item.
+Record = (
+    tuple[datetime | float, str, str | None, int | None, str]
+    | tuple[datetime | float, str, str | None, int | None, str, str]
+)
+
+#: The principal on whose behalf this thread calls the custodian (``KeyCustodian.as_principal``'s views set it);
+#: ``None`` for the owner.
+ACTING: ContextVar[str | None] = ContextVar("kmslib_acting_principal", default=None)
 
 
 class AuditLog(Sequence[AuditEntry]):
@@ -222,6 +265,9 @@ class AuditLog(Sequence[AuditEntry]):
         #: nobody has subscribed and no store saves the log, it is the list's own ``append``: no
         #: Python call on the hot path.
         self._record: Callable[[Record], None] = self._records.append
+        #: What :attr:`_record` does once it has added the principal (itself while there are no principals).
+        self._plain_record: Callable[[Record], None] = self._records.append
+        self._principals = False
 
     def _append(self, operation: str, key_id: object, version: object, outcome: str) -> None:
         """Record one operation, now (kmslib's own use: the log is read-only to everyone else).
@@ -276,21 +322,35 @@ class AuditLog(Sequence[AuditEntry]):
         records, entries = self._records, self._entries
         prev = entries[-1].hash if entries else GENESIS
         for seq in range(len(entries), len(records)):
-            when, operation, key_id, version, result = records[seq]
+            record = records[seq]
+            when, operation, key_id, version, result = record[:5]
+            principal = record[5] if len(record) == 6 else OWNER
             stamp = when if isinstance(when, datetime) else datetime.fromtimestamp(when, UTC)
-            digest = _digest(seq, stamp.isoformat(), operation, key_id, version, result, prev)
-            entries.append(AuditEntry(seq, stamp, operation, key_id, version, result, prev, digest))
+            digest = _digest(seq, stamp.isoformat(), operation, key_id, version, result, prev, principal)
+            entries.append(AuditEntry(seq, stamp, operation, key_id, version, result, prev, digest, principal))
             prev = digest
         return entries
 
     def _rewire(self) -> None:
         """Choose :attr:`_record` (call with the lock held): the cheapest that does what is needed."""
         if self._subscribers:
-            self._record = self._record_and_notify
+            self._plain_record = self._record_and_notify
         elif self._write is not None:
-            self._record = self._record_and_save
+            self._plain_record = self._record_and_save
         else:
-            self._record = self._records.append
+            self._plain_record = self._records.append
+        self._record = self._record_as_principal if self._principals else self._plain_record
+
+    def _record_as_principal(self, record: Record) -> None:
+        """:attr:`_record` once principals exist: a principal's call is recorded with the principal's name."""
+        principal = ACTING.get()
+        self._plain_record(record if principal is None else (*record[:5], principal))
+
+    def _enable_principals(self) -> None:
+        """Name principals in new records from now on (the custodian calls it when it issues a credential)."""
+        with self._lock:
+            self._principals = True
+            self._rewire()
 
     def _restore(
         self,

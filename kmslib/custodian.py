@@ -40,7 +40,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from kmslib import _checks, envelope, hybrid, kex, states
 from kmslib.aes import AES_MODES, GCM_MAX_ASSOCIATED_DATA, AESKeyVersion
@@ -64,6 +64,8 @@ from kmslib.errors import (
     StoreError,
 )
 from kmslib.keyinfo import KeyInfo
+from kmslib.policy import parse_policy
+from kmslib.principals import AccessControl, PrincipalView
 from kmslib.rsa import KEY_SIZES, RSA_PADDINGS, RSAKeyVersion, private_key_from_pem
 from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion, signable
 from kmslib.states import KeyRecord as _Key
@@ -198,6 +200,7 @@ class KeyCustodian:
         # The system clock is read as a float (cheap); the log turns it into a datetime when it is read.
         self._audit = AuditLog(time.time if clock is None else self._now)
         self._encode_payload = payload_encoder()
+        self._access = AccessControl()
 
     # ------------------------------------------------------------------ helpers
 
@@ -1680,6 +1683,71 @@ class KeyCustodian:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    # ------------------------------------------------------------------ principals and key policies (section 11)
+
+    def issue_credential(self, principal: str) -> str:
+        """Issue a bearer credential to ``principal`` and return it, shown this once (:mod:`kmslib.principals`).
+
+        The custodian keeps only its SHA-256 hash. A principal holds one credential at a time: issuing
+        another revokes the one before. Pass the credential to :meth:`as_principal`.
+
+        Raises:
+            ArgumentTypeError: ``principal`` is not a ``str``.
+            InvalidInputError: ``principal`` is not a valid name (the rules of key ids), or is ``"owner"``.
+        """
+        with _Audited(self, "issue_credential"):
+            credential = self._access.issue(principal)
+            self._audit._enable_principals()
+            return credential
+
+    def revoke_credential(self, principal: str) -> None:
+        """Revoke ``principal``'s credential: every view made with it is refused from the next call on.
+
+        Raises:
+            InvalidInputError: ``principal`` holds no credential.
+        """
+        with _Audited(self, "revoke_credential"):
+            self._access.revoke(principal)
+
+    def as_principal(self, credential: str) -> KeyCustodian:
+        """A view of this custodian that acts as the credential's principal: every method, authorized on every call.
+
+        The view is typed as a ``KeyCustodian`` because it offers the same methods; it is a
+        :class:`~kmslib.principals.PrincipalView`. This is authorization inside one process, not isolation.
+
+        Raises:
+            AccessDeniedError: the credential is revoked, replaced, mistyped or another custodian's (one message).
+        """
+        try:
+            record = self._access.authenticate(credential)
+        finally:
+            del credential  # a traceback keeps its frames' locals: not the credential
+        return cast("KeyCustodian", PrincipalView(self, self._access, record))
+
+    def set_key_policy(self, key_id: str, policy: dict[str, Any]) -> None:
+        """Attach a key policy (:mod:`kmslib.policy`) to a key, replacing its policy; a refused one changes nothing.
+
+        Raises:
+            KeyNotFoundError: no key has that id.
+            InvalidInputError: the policy is malformed, too large, or names an unknown action or condition.
+        """
+        with _Audited(self, "set_key_policy", key_id):
+            compiled = parse_policy(policy)
+            with self._lock:
+                name = self._get(key_id).key_id
+            self._access.set_policy(name, compiled)  # not under self._lock: a view's change holds the access lock first
+
+    def get_key_policy(self, key_id: str) -> dict[str, Any] | None:
+        """A copy of the key's policy document, or ``None`` if it has none (then only the owner may use it).
+
+        Raises:
+            KeyNotFoundError: no key has that id.
+        """
+        with self._lock:
+            name = self._get(key_id).key_id
+        policy = self._access.policy(name)
+        return None if policy is None else policy.document
 
     def key_info(self, key_id: str) -> KeyInfo:
         """Return a key's metadata (also for a revoked key's tombstone), once the changes due on it are made.

@@ -74,7 +74,8 @@ def test_the_log_never_holds_plaintext_tokens_or_keys(busy: KeyCustodian) -> Non
     assert "audited secret" not in exported
     assert "kms:v" not in exported
     for entry in busy.audit_log:
-        assert set(entry.to_dict()) == {"seq", "time", "operation", "key_id", "version", "outcome", "prev_hash", "hash"}
+        fields = {"seq", "time", "operation", "key_id", "version", "outcome", "prev_hash", "hash", "principal"}
+        assert set(entry.to_dict()) == fields
 
 
 def test_the_chain_verifies(busy: KeyCustodian) -> None:

@@ -1,0 +1,279 @@
+"""Who is asking: principals' credentials, key policies, and the view that acts as a principal (contract section 11).
+
+This is authorization inside one process, not isolation: whoever holds the owner's ``KeyCustodian``
+object (or reads its memory) can do anything, whatever the policies say. A real deployment adds what
+this cannot: the custodian in a separate process or machine, callers authenticated over TLS, and
+credentials kept out of the callers' reach (as AWS KMS, Vault and Cloud KMS do).
+
+- A **credential** is a bearer secret, ``kmslib-credential:<id>:<secret>``: a 64-bit public id and a
+  256-bit secret from :func:`secrets.token_urlsafe` (the operating system's CSPRNG). The custodian
+  keeps only the id and the SHA-256 hash of the secret, shown once and never stored, and compares the
+  hash with :func:`hmac.compare_digest` (constant time in the length of the hashes). A hash suffices
+  for a 256-bit random secret, which no one can guess, so no password hash (scrypt, Argon2) is needed
+  (NIST SP 800-63B section 5.1.1.2 asks for a memory-hard hash for memorized secrets chosen by people,
+  not for random ones). Issuing a new credential to a principal revokes the one it had.
+- A **view** (``KeyCustodian.as_principal``) acts as its principal on every call: it checks on every
+  call that its credential was not revoked, then asks the key's policy (:mod:`kmslib.policy`), and
+  records every denial in the audit log, under the principal's name, with outcome
+  ``AccessDeniedError``. A key without a policy is the owner's alone. A principal with no permission
+  on a key gets the same :class:`~kmslib.errors.AccessDeniedError`, with the same message, whether or
+  not the key exists.
+- Strictness, as for key revocation: a call that changes a key or its policy holds the access lock
+  from its check to its end, so it is over before a ``revoke_credential`` returns; any other call is
+  checked before it starts and again after its cryptography, so that no call succeeds after
+  ``revoke_credential`` returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kmslib import _checks
+from kmslib.audit import ACTING
+from kmslib.errors import AccessDeniedError, InvalidInputError
+from kmslib.policy import KEYLESS_METHODS, METHOD_ACTIONS, OWNER, OWNER_ONLY_METHODS, KeyPolicy, Request
+
+if TYPE_CHECKING:
+    from kmslib.custodian import KeyCustodian
+
+__all__ = ["CREDENTIAL_INVALID", "AccessControl", "PrincipalView"]
+
+#: The one message for a credential that is revoked, forged, mistyped or another custodian's.
+CREDENTIAL_INVALID = "the credential is not valid here: revoked, replaced, mistyped, or issued by another custodian"
+
+_PREFIX = "kmslib-credential:"
+
+#: Actions that only read or use a key: checked before the call and again after its cryptography.
+#: Every other action changes a key, its policy or its grants, and holds the access lock throughout.
+_USES = frozenset(
+    {
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncrypt",
+        "kms:Sign",
+        "kms:Verify",
+        "kms:SignAuditCheckpoint",
+        "kms:GetPublicKey",
+        "kms:DescribeKey",
+        "kms:GetKeyPolicy",
+        "kms:ListGrants",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Credential:
+    """What the custodian keeps of a credential: its principal, public id and the secret's SHA-256."""
+
+    principal: str
+    credential_id: str
+    digest: bytes
+
+
+def _denied(principal: str, action: str, key_id: object) -> AccessDeniedError:
+    """The one denial of ``action`` on ``key_id``: the same whether or not the key exists."""
+    shown = _checks.plain_key_id(key_id)
+    return AccessDeniedError(f"principal {principal!r} may not {action} on key {shown!r}")
+
+
+class AccessControl:
+    """A custodian's credentials (as hashes) and key policies; thread-safe.
+
+    The custodian holds one and delegates to it; everything here is its own state, guarded by
+    :attr:`lock`.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._by_principal: dict[str, _Credential] = {}
+        self._by_id: dict[str, _Credential] = {}
+        self._policies: dict[str, KeyPolicy] = {}
+
+    # ------------------------------------------------------------------ credentials
+
+    def issue(self, principal: object) -> str:
+        """A new credential for ``principal``, replacing (revoking) any it had; shown here once."""
+        name = _checks.key_id(principal, "principal")
+        if name == OWNER:
+            raise InvalidInputError("'owner' is the plain custodian itself: it needs no credential")
+        secret = secrets.token_urlsafe(32)
+        record = _Credential(name, secrets.token_hex(8), hashlib.sha256(secret.encode("ascii")).digest())
+        with self.lock:
+            old = self._by_principal.pop(name, None)
+            if old is not None:
+                del self._by_id[old.credential_id]
+            self._by_principal[name] = self._by_id[record.credential_id] = record
+        return f"{_PREFIX}{record.credential_id}:{secret}"
+
+    def revoke(self, principal: object) -> None:
+        """Revoke ``principal``'s credential: every view made with it is refused from now on."""
+        name = _checks.key_id(principal, "principal")
+        with self.lock:
+            record = self._by_principal.pop(name, None)
+            if record is None:
+                raise InvalidInputError(f"principal {name!r} holds no credential")
+            del self._by_id[record.credential_id]
+
+    def authenticate(self, credential: object) -> _Credential:
+        """The record of a valid ``credential``; one :class:`AccessDeniedError` for every invalid one."""
+        record = None
+        if isinstance(credential, str) and credential.startswith(_PREFIX):
+            credential_id, _, secret = str.__str__(credential)[len(_PREFIX) :].partition(":")
+            record = self._by_id.get(credential_id)
+            digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+            if record is not None and not hmac.compare_digest(digest, record.digest):
+                record = None
+            del secret, digest
+        del credential  # a traceback keeps its frames' locals: not the credential
+        if record is None:
+            raise AccessDeniedError(CREDENTIAL_INVALID) from None
+        return record
+
+    def is_current(self, record: _Credential) -> bool:
+        """Whether ``record`` is still its principal's credential (not revoked, not replaced)."""
+        return self._by_id.get(record.credential_id) is record
+
+    # ------------------------------------------------------------------ policies
+
+    def set_policy(self, key_id: str, policy: KeyPolicy) -> None:
+        """Attach ``policy`` to ``key_id`` (already validated, for a key that exists)."""
+        with self.lock:
+            self._policies[key_id] = policy
+
+    def policy(self, key_id: str) -> KeyPolicy | None:
+        """The policy of ``key_id``, or ``None`` (then the key is the owner's alone)."""
+        return self._policies.get(key_id)
+
+    def decide(self, record: _Credential, action: str, key_id: str | None, associated_data: bytes | None) -> bool:
+        """Whether ``record``'s principal may do ``action`` on ``key_id`` now (its credential current)."""
+        if not self.is_current(record) or key_id is None:
+            return False
+        policy = self._policies.get(key_id)
+        return policy is not None and policy.evaluate(Request(record.principal, action, associated_data)).allowed
+
+
+def _plain_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str | None, bytes | None, bool]:
+    """The key id and associated data of a call, as plain values; ``kwargs`` gets them in place (``args``: the caller).
+
+    The method then runs on the very values that were authorized: a ``bytearray`` changed by another
+    thread, or a ``str`` subclass that answers differently, cannot slip past the check. The third item is
+    ``False`` if either is not even of a valid type (the call is then denied).
+    """
+    raw = args[0] if args else kwargs.get("key_id")
+    key_id: str | None = None
+    if issubclass(type(raw), str):  # not isinstance, which asks the object for its __class__
+        key_id = str.__str__(raw)
+        if not args:
+            kwargs["key_id"] = key_id
+    aad = kwargs.get("associated_data")
+    if aad is not None:
+        try:
+            aad = kwargs["associated_data"] = _checks.data(aad, "associated_data")
+        except InvalidInputError:
+            return key_id, None, False
+    return key_id, aad, True
+
+
+class PrincipalView:
+    """A custodian acting as one principal: every method of ``KeyCustodian``, authorized on every call.
+
+    Made by ``KeyCustodian.as_principal``. Methods that act on a key ask its policy; ``list_keys``
+    lists the keys the principal may describe (``kms:DescribeKey``); ``inspect_token`` needs no key;
+    the owner's own methods (creating keys, ``rekey``, ``close``, the ``audit_log``) are refused, and so is
+    ``allow_compromised=True`` (reading old data under a compromised key is the owner's decision).
+    """
+
+    __slots__ = ("_access", "_kms", "_record")
+
+    def __init__(self, kms: KeyCustodian, access: AccessControl, record: _Credential) -> None:
+        self._kms = kms
+        self._access = access
+        self._record = record
+
+    @property
+    def principal(self) -> str:
+        """The name of the principal this view acts as."""
+        return self._record.principal
+
+    def __repr__(self) -> str:
+        return f"<KeyCustodian view as principal {self._record.principal!r}>"
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        raise TypeError("a principal's view cannot be pickled or copied: it holds the custodian's keys")
+
+    def _refuse(self, operation: str, action: str | None, key_id: object) -> AccessDeniedError:
+        """Record a denial under the principal's name and return the error to raise (``action=None``: owner-only)."""
+        token = ACTING.set(self._record.principal)
+        try:
+            self._kms.audit_log._append(operation, key_id, None, "AccessDeniedError")
+        finally:
+            ACTING.reset(token)
+        if action is None:
+            return AccessDeniedError(
+                f"principal {self._record.principal!r} may not call {operation}: only the owner may"
+            )
+        return _denied(self._record.principal, action, key_id)
+
+    def __getattr__(self, name: str) -> Any:
+        action = METHOD_ACTIONS.get(name)
+        if action is None:
+            if name in KEYLESS_METHODS:
+                return getattr(self._kms, name)
+            if name in OWNER_ONLY_METHODS:
+                raise self._refuse(name, None, None)
+            raise AttributeError(f"a principal's view has no attribute {name!r}")
+        if name == "list_keys":
+            return self._list_keys
+        method: Callable[..., Any] = getattr(self._kms, name)
+        return self._authorized(name, action, method)
+
+    def _authorized(self, name: str, action: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        access, record = self._access, self._record
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            raw = args[0] if args else kwargs.get("key_id")
+            key_id, aad, valid = _plain_arguments(args, kwargs)
+            valid = valid and not kwargs.get("allow_compromised")  # reading under a compromised key: the owner's
+            if args and key_id is not None:
+                args = (key_id, *args[1:])
+            token = ACTING.set(record.principal)
+            try:
+                if action in _USES:
+                    if not (valid and access.decide(record, action, key_id, aad)):
+                        raise self._refuse(name, action, raw)
+                    result = method(*args, **kwargs)
+                    with access.lock:  # after the cryptography: not if revoked meanwhile
+                        if not access.decide(record, action, key_id, aad):
+                            result = None
+                            raise self._refuse(name, action, raw)
+                    return result
+                with access.lock:  # a change: over before any revocation returns
+                    if not (valid and access.decide(record, action, key_id, aad)):
+                        raise self._refuse(name, action, raw)
+                    return method(*args, **kwargs)
+            finally:
+                ACTING.reset(token)
+
+        call.__name__ = name
+        call.__doc__ = method.__doc__
+        return call
+
+    def _list_keys(self) -> tuple[Any, ...]:
+        access, record = self._access, self._record
+        token = ACTING.set(record.principal)
+        try:
+            if not access.is_current(record):
+                raise self._refuse("list_keys", "kms:DescribeKey", None)
+            return tuple(
+                info for info in self._kms.list_keys() if access.decide(record, "kms:DescribeKey", info.key_id, None)
+            )
+        finally:
+            ACTING.reset(token)
