@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING, Any, cast, overload
 
 from kmslib import _checks, envelope, hybrid, kex, states
 from kmslib.aes import AES_MODES, GCM_MAX_ASSOCIATED_DATA, AESKeyVersion
+from kmslib.audit import ACTING, AuditLog, outcome
 from kmslib.audit import Audited as _Audited
-from kmslib.audit import AuditLog, outcome
 from kmslib.clock import Clock as Clock  # noqa: PLC0414 - re-exported: kmslib.widgets names it from here
 from kmslib.clock import checked_clock, utc_now
 from kmslib.dh import DEFAULT_INFO, GROUPS, DHPrivateKey, DHPublicKey, generate_key_pair
@@ -64,8 +64,8 @@ from kmslib.errors import (
     StoreError,
 )
 from kmslib.keyinfo import KeyInfo
-from kmslib.policy import parse_policy
-from kmslib.principals import AccessControl, PrincipalView
+from kmslib.policy import OWNER, parse_policy
+from kmslib.principals import AccessControl, Grant, PrincipalView
 from kmslib.rsa import KEY_SIZES, RSA_PADDINGS, RSAKeyVersion, private_key_from_pem
 from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion, signable
 from kmslib.states import KeyRecord as _Key
@@ -1748,6 +1748,48 @@ class KeyCustodian:
             name = self._get(key_id).key_id
         policy = self._access.policy(name)
         return None if policy is None else policy.document
+
+    def create_grant(
+        self, key_id: str, grantee: str, operations: list[str], *, associated_data: str | bytes | None = None
+    ) -> str:
+        """Give ``grantee`` ``operations`` on a key without editing its policy (AWS ``CreateGrant``); return its id.
+
+        ``operations`` are actions of :data:`kmslib.policy.GRANT_OPERATIONS` (using a key, never administering
+        it); with ``associated_data``, only calls with exactly that associated data are allowed. A grant made
+        by a principal never gives more than that principal holds when it makes it; as in AWS, a grant stays
+        until it is revoked, and the key policy's explicit Deny overrides it.
+
+        Raises:
+            KeyNotFoundError: no key has that id.
+            ArgumentTypeError, InvalidInputError: a bad grantee, operations or associated data.
+            AccessDeniedError: a principal granting what it does not hold.
+        """
+        with _Audited(self, "create_grant", key_id):
+            aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
+            with self._lock:
+                name = self._get(key_id).key_id
+            creator = ACTING.get() or OWNER  # the view that calls this has authorized kms:CreateGrant
+            return self._access.create_grant(name, grantee, operations, aad, creator)
+
+    def revoke_grant(self, grant_id: str) -> None:
+        """Revoke a grant: no call it allowed succeeds once this returns (as with :meth:`invalidate_key`).
+
+        Raises:
+            InvalidInputError: no grant has that id (it never existed, or was revoked).
+        """
+        with _Audited(self, "revoke_grant") as audit:
+            audit.key_id = self._access.grant_key(grant_id)
+            self._access.revoke_grant(grant_id)
+
+    def list_grants(self, key_id: str) -> tuple[Grant, ...]:
+        """The grants on a key, in the order they were made (records with ``grant_id``, ``grantee``, ``operations``).
+
+        Raises:
+            KeyNotFoundError: no key has that id.
+        """
+        with self._lock:
+            name = self._get(key_id).key_id
+        return self._access.list_grants(name)
 
     def key_info(self, key_id: str) -> KeyInfo:
         """Return a key's metadata (also for a revoked key's tombstone), once the changes due on it are made.

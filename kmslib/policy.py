@@ -102,6 +102,7 @@ from kmslib.errors import ArgumentTypeError, InvalidInputError
 
 __all__ = [
     "ACTIONS",
+    "GRANT_OPERATIONS",
     "KEYLESS_METHODS",
     "MAX_DEPTH",
     "MAX_POLICY_BYTES",
@@ -172,6 +173,23 @@ OWNER_ONLY_METHODS: frozenset[str] = frozenset(
         "close",
         "store_path",
         "audit_log",
+    }
+)
+
+#: The operations a grant may give (AWS KMS's grant operations that kmslib has): using a key, never
+#: administering it (https://docs.aws.amazon.com/kms/latest/developerguide/grants.html#terms-grant-operations).
+GRANT_OPERATIONS: frozenset[str] = frozenset(
+    {
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncrypt",
+        "kms:Sign",
+        "kms:Verify",
+        "kms:GetPublicKey",
+        "kms:DescribeKey",
+        "kms:CreateGrant",
     }
 )
 
@@ -318,6 +336,25 @@ class KeyPolicy:
         if allow is not None:
             return Decision(True, "allow", allow.index, allow.sid)
         return Decision(False, "implicit-deny", approvals_required=needed)
+
+    def allows_unconditionally(self, principal: str, action: str) -> bool:
+        """Whether ``principal`` may do ``action`` whatever the associated data and with no approvals.
+
+        True when an Allow statement without conditions covers it and no Deny statement (with or
+        without conditions) does: what a grant without an associated-data constraint needs of its creator.
+        """
+        covers = [
+            s for s in self._statements if action in s.actions and (s.principals is None or principal in s.principals)
+        ]
+        no_deny = all(s.allow for s in covers)
+        return no_deny and any(s.associated_data is None and s.approvals == 0 for s in covers)
+
+    def may_deny(self, principal: str, action: str) -> bool:
+        """Whether some Deny statement covers ``principal`` and ``action`` (under some conditions, or none)."""
+        return any(
+            not s.allow and action in s.actions and (s.principals is None or principal in s.principals)
+            for s in self._statements
+        )
 
     def principals(self) -> frozenset[str]:
         """Every principal the policy names (``"*"`` included if it names it)."""

@@ -36,13 +36,21 @@ from typing import TYPE_CHECKING, Any
 
 from kmslib import _checks
 from kmslib.audit import ACTING
-from kmslib.errors import AccessDeniedError, InvalidInputError
-from kmslib.policy import KEYLESS_METHODS, METHOD_ACTIONS, OWNER, OWNER_ONLY_METHODS, KeyPolicy, Request
+from kmslib.errors import AccessDeniedError, ArgumentTypeError, InvalidInputError
+from kmslib.policy import (
+    GRANT_OPERATIONS,
+    KEYLESS_METHODS,
+    METHOD_ACTIONS,
+    OWNER,
+    OWNER_ONLY_METHODS,
+    KeyPolicy,
+    Request,
+)
 
 if TYPE_CHECKING:
     from kmslib.custodian import KeyCustodian
 
-__all__ = ["CREDENTIAL_INVALID", "AccessControl", "PrincipalView"]
+__all__ = ["CREDENTIAL_INVALID", "AccessControl", "Grant", "PrincipalView"]
 
 #: The one message for a credential that is revoked, forged, mistyped or another custodian's.
 CREDENTIAL_INVALID = "the credential is not valid here: revoked, replaced, mistyped, or issued by another custodian"
@@ -78,6 +86,52 @@ class _Credential:
     digest: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A narrow, revocable permission on one key for one principal (AWS KMS ``CreateGrant``).
+
+    Attributes:
+        grant_id: the grant's id, for ``revoke_grant``.
+        key_id: the key it is on.
+        grantee: the principal it allows.
+        operations: the actions it allows (of :data:`kmslib.policy.GRANT_OPERATIONS`), sorted.
+        associated_data: the only associated data it allows, or ``None`` for any (associated data is
+            authenticated, not secret).
+        creator: who created it (``"owner"`` for the owner).
+
+    """
+
+    grant_id: str
+    key_id: str
+    grantee: str
+    operations: tuple[str, ...]
+    associated_data: bytes | None
+    creator: str
+
+    def covers(self, principal: str, action: str, associated_data: bytes | None) -> bool:
+        """Whether this grant allows ``principal`` to do ``action`` with ``associated_data``."""
+        return (
+            principal == self.grantee
+            and action in self.operations
+            and (self.associated_data is None or associated_data == self.associated_data)
+        )
+
+
+def _operations(value: object) -> tuple[str, ...]:
+    """A grant's operations: a non-empty list of actions a grant may give, sorted and without repeats."""
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise ArgumentTypeError(f"operations must be a list of action names, not {type(value).__name__}")
+    if not value:
+        raise InvalidInputError("operations must name at least one action")
+    for item in value:
+        if not isinstance(item, str) or item not in GRANT_OPERATIONS:
+            shown = repr(item)[:60]
+            raise InvalidInputError(
+                f"operations names {shown}, which a grant cannot give (see kmslib.policy.GRANT_OPERATIONS)"
+            )
+    return tuple(sorted({str.__str__(item) for item in value}))
+
+
 def _denied(principal: str, action: str, key_id: object) -> AccessDeniedError:
     """The one denial of ``action`` on ``key_id``: the same whether or not the key exists."""
     shown = _checks.plain_key_id(key_id)
@@ -96,6 +150,8 @@ class AccessControl:
         self._by_principal: dict[str, _Credential] = {}
         self._by_id: dict[str, _Credential] = {}
         self._policies: dict[str, KeyPolicy] = {}
+        self._grants: dict[str, dict[str, Grant]] = {}  # by key id, then grant id
+        self._grant_keys: dict[str, str] = {}  # grant id -> key id
 
     # ------------------------------------------------------------------ credentials
 
@@ -156,8 +212,87 @@ class AccessControl:
         """Whether ``record``'s principal may do ``action`` on ``key_id`` now (its credential current)."""
         if not self.is_current(record) or key_id is None:
             return False
+        return self.holds(record.principal, action, key_id, associated_data)
+
+    def holds(self, principal: str, action: str, key_id: str, associated_data: bytes | None) -> bool:
+        """Whether ``principal`` may do ``action`` on ``key_id``: a Deny wins, then an Allow or a grant, else no.
+
+        As in AWS KMS, a grant only allows: the key policy's explicit Deny overrides it.
+        """
         policy = self._policies.get(key_id)
-        return policy is not None and policy.evaluate(Request(record.principal, action, associated_data)).allowed
+        if policy is not None:
+            decision = policy.evaluate(Request(principal, action, associated_data))
+            if decision.allowed or decision.reason == "explicit-deny":
+                return decision.allowed
+        grants = self._grants.get(key_id)
+        return grants is not None and any(g.covers(principal, action, associated_data) for g in grants.values())
+
+    def _holds_for_any_data(self, principal: str, action: str, key_id: str) -> bool:
+        """Whether ``principal`` may do ``action`` on ``key_id`` whatever the associated data (and no approvals)."""
+        policy = self._policies.get(key_id)
+        if policy is not None:
+            if policy.allows_unconditionally(principal, action):
+                return True
+            if policy.may_deny(principal, action):
+                return False
+        grants = self._grants.get(key_id, {}).values()
+        return any(g.associated_data is None and g.covers(principal, action, None) for g in grants)
+
+    # ------------------------------------------------------------------ grants
+
+    def create_grant(
+        self, key_id: str, grantee: object, operations: object, associated_data: bytes | None, creator: str
+    ) -> str:
+        """Record a grant and return its id; one made by a principal never gives more than that principal holds.
+
+        Raises:
+            ArgumentTypeError, InvalidInputError: a bad grantee or operations.
+            AccessDeniedError: ``creator`` does not hold one of the operations, for that associated data.
+        """
+        name = _checks.key_id(grantee, "grantee")
+        if name == OWNER:
+            raise InvalidInputError("'owner' may do anything: it needs no grant")
+        actions = _operations(operations)
+        with self.lock:
+            if creator != OWNER:
+                for action in actions:
+                    held = (
+                        self._holds_for_any_data(creator, action, key_id)
+                        if associated_data is None
+                        else self.holds(creator, action, key_id, associated_data)
+                    )
+                    if not held:
+                        raise AccessDeniedError(
+                            f"principal {creator!r} may not grant {action} on key {key_id!r}: "
+                            "a grant never gives more than its creator holds"
+                        )
+            grant = Grant(f"grant-{secrets.token_hex(8)}", key_id, name, actions, associated_data, creator)
+            self._grants.setdefault(key_id, {})[grant.grant_id] = grant
+            self._grant_keys[grant.grant_id] = key_id
+            return grant.grant_id
+
+    def grant_key(self, grant_id: object) -> str | None:
+        """The key a grant is on, or ``None`` if there is no such grant."""
+        return self._grant_keys.get(grant_id) if type(grant_id) is str else None
+
+    def revoke_grant(self, grant_id: object) -> str:
+        """Revoke a grant; return its key id. Nothing it allowed succeeds once this returns (see the module).
+
+        Raises:
+            InvalidInputError: no grant has that id (it never existed, or was revoked).
+        """
+        with self.lock:
+            key_id = self.grant_key(grant_id)
+            if key_id is None:
+                raise InvalidInputError(f"no grant with id {_checks.plain_key_id(grant_id)!r}")
+            del self._grants[key_id][str(grant_id)]
+            del self._grant_keys[str(grant_id)]
+            return key_id
+
+    def list_grants(self, key_id: str) -> tuple[Grant, ...]:
+        """The grants on ``key_id``, in the order they were made."""
+        with self.lock:
+            return tuple(self._grants.get(key_id, {}).values())
 
 
 def _plain_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str | None, bytes | None, bool]:
@@ -232,6 +367,8 @@ class PrincipalView:
             raise AttributeError(f"a principal's view has no attribute {name!r}")
         if name == "list_keys":
             return self._list_keys
+        if name == "revoke_grant":
+            return self._revoke_grant
         method: Callable[..., Any] = getattr(self._kms, name)
         return self._authorized(name, action, method)
 
@@ -265,6 +402,22 @@ class PrincipalView:
         call.__name__ = name
         call.__doc__ = method.__doc__
         return call
+
+    def _revoke_grant(self, grant_id: str) -> None:
+        """Revoke a grant, if the principal may ``kms:RevokeGrant`` on its key; one denial whether or not it exists."""
+        access, record = self._access, self._record
+        token = ACTING.set(record.principal)
+        try:
+            with access.lock:
+                key_id = access.grant_key(grant_id)
+                if not access.decide(record, "kms:RevokeGrant", key_id, None):
+                    self._kms.audit_log._append("revoke_grant", key_id, None, "AccessDeniedError")
+                    shown = _checks.plain_key_id(grant_id)
+                    who = record.principal
+                    raise AccessDeniedError(f"principal {who!r} may not kms:RevokeGrant on grant {shown!r}")
+                self._kms.revoke_grant(grant_id)
+        finally:
+            ACTING.reset(token)
 
     def _list_keys(self) -> tuple[Any, ...]:
         access, record = self._access, self._record

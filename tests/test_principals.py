@@ -43,6 +43,7 @@ class World:
         self.rsa_token = self.kms.encrypt_data_rsa("rsa", "hello")
         self.sealed = self.kms.encrypt_envelope("aes", b"hello")
         self.signature = self.kms.sign("sig", "hello")
+        self.grant_id = self.kms.create_grant("aes", "carol", ["kms:Decrypt"])
         self.credential = self.kms.issue_credential("alice")
         self.alice = self.kms.as_principal(self.credential)
 
@@ -77,11 +78,14 @@ CALLS: dict[str, tuple[str, Callable[[KeyCustodian, World], object]]] = {
     "mark_compromised": ("aes", lambda v, w: v.mark_compromised("aes", reason="leaked")),
     "set_key_policy": ("aes", lambda v, w: v.set_key_policy("aes", policy(allow("bob", "kms:Encrypt")))),
     "get_key_policy": ("aes", lambda v, w: v.get_key_policy("aes")),
+    "create_grant": ("aes", lambda v, w: v.create_grant("aes", "bob", ["kms:CreateGrant"])),
+    "list_grants": ("aes", lambda v, w: v.list_grants("aes")),
+    "revoke_grant": ("aes", lambda v, w: v.revoke_grant(w.grant_id)),
 }
 
 
 #: Reads of metadata, which the audit log does not record (kmslib.audit), whoever calls.
-UNAUDITED = {"key_info", "get_key_policy"}
+UNAUDITED = {"key_info", "get_key_policy", "list_grants"}
 
 
 @pytest.fixture
@@ -113,7 +117,7 @@ def test_each_action_denied_when_only_the_others_are_allowed(world: World, metho
     others = [a for a in dict.fromkeys(METHOD_ACTIONS.values()) if a != METHOD_ACTIONS[method]]
     world.everyone(policy(allow("alice", others)))
     before = world.kms.key_info(key_id)
-    with pytest.raises(AccessDeniedError, match=f"principal 'alice' may not {METHOD_ACTIONS[method]} on key"):
+    with pytest.raises(AccessDeniedError, match=f"principal 'alice' may not {METHOD_ACTIONS[method]} on (key|grant)"):
         call(world.alice, world)
     last = world.kms.audit_log[-1]
     assert (last.operation, last.key_id, last.principal, last.outcome) == (method, key_id, "alice", "AccessDeniedError")
