@@ -1749,6 +1749,20 @@ class KeyCustodian:
         policy = self._access.policy(name)
         return None if policy is None else policy.document
 
+    def approve(self, request_id: str) -> None:
+        """Approve another principal's call that its key policy allows only with approvals (dual control).
+
+        The approver must be one the policy would allow the same action (approvals aside), and not the
+        requester; the owner may approve any request. An approval lasts 24 hours by the custodian's clock.
+
+        Raises:
+            InvalidInputError: no pending request has that id (never made, used, or expired).
+            AccessDeniedError: the requester approving its own request, or an approver the policy does not name.
+        """
+        with _Audited(self, "approve") as audit:
+            audit.key_id = self._access.request_key(request_id)
+            self._access.approve(request_id, ACTING.get() or OWNER, self._now())
+
     def create_grant(
         self, key_id: str, grantee: str, operations: list[str], *, associated_data: str | bytes | None = None
     ) -> str:

@@ -102,6 +102,7 @@ from kmslib.errors import ArgumentTypeError, InvalidInputError
 
 __all__ = [
     "ACTIONS",
+    "APPROVAL_METHODS",
     "GRANT_OPERATIONS",
     "KEYLESS_METHODS",
     "MAX_DEPTH",
@@ -195,6 +196,10 @@ GRANT_OPERATIONS: frozenset[str] = frozenset(
 
 #: ``KeyCustodian`` methods that use no key and no state of the custodian: every principal may call them.
 KEYLESS_METHODS: frozenset[str] = frozenset({"inspect_token"})
+
+#: ``KeyCustodian.approve``: authorized by the pending request's own action (the approver must be a principal
+#: the key's policy would allow it, approvals aside), not by an action of its own.
+APPROVAL_METHODS: frozenset[str] = frozenset({"approve"})
 
 #: The largest policy, as compact JSON in UTF-8: AWS KMS's key policy quota, 32 KiB.
 MAX_POLICY_BYTES = 32 * 1024

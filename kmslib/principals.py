@@ -31,12 +31,13 @@ import hmac
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kmslib import _checks
 from kmslib.audit import ACTING
-from kmslib.errors import AccessDeniedError, ArgumentTypeError, InvalidInputError
+from kmslib.errors import AccessDeniedError, ApprovalRequiredError, ArgumentTypeError, InvalidInputError
 from kmslib.policy import (
     GRANT_OPERATIONS,
     KEYLESS_METHODS,
@@ -50,7 +51,13 @@ from kmslib.policy import (
 if TYPE_CHECKING:
     from kmslib.custodian import KeyCustodian
 
-__all__ = ["CREDENTIAL_INVALID", "AccessControl", "Grant", "PrincipalView"]
+__all__ = ["APPROVAL_LIFETIME", "CREDENTIAL_INVALID", "AccessControl", "Grant", "PrincipalView"]
+
+#: How long an approval, and a pending request, lasts (by the custodian's clock).
+APPROVAL_LIFETIME = timedelta(hours=24)
+
+#: Enough approvals to satisfy any condition: asks whether a statement would allow, approvals aside.
+_ANY_APPROVALS = 1 << 30
 
 #: The one message for a credential that is revoked, forged, mistyped or another custodian's.
 CREDENTIAL_INVALID = "the credential is not valid here: revoked, replaced, mistyped, or issued by another custodian"
@@ -117,6 +124,31 @@ class Grant:
         )
 
 
+@dataclass(slots=True, eq=False)
+class _Pending:
+    """A call waiting for approvals (dual control): bound to its principal and its exact arguments."""
+
+    request_id: str
+    principal: str
+    action: str
+    key_id: str
+    associated_data: bytes | None
+    binding: bytes  # HMAC of the call's operation and arguments: never the arguments themselves
+    created: datetime
+    approvals: dict[str, datetime] = field(default_factory=dict)
+
+
+def _canonical(value: object) -> object:
+    """A plain, comparable form of a call's argument (bytes-like values as bytes)."""
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(memoryview(value))
+    if isinstance(value, (list, tuple)):
+        return tuple(_canonical(item) for item in value)
+    if isinstance(value, dict):
+        return tuple(sorted((repr(k), _canonical(v)) for k, v in value.items()))
+    return value
+
+
 def _operations(value: object) -> tuple[str, ...]:
     """A grant's operations: a non-empty list of actions a grant may give, sorted and without repeats."""
     if not isinstance(value, (list, tuple, set, frozenset)):
@@ -152,6 +184,9 @@ class AccessControl:
         self._policies: dict[str, KeyPolicy] = {}
         self._grants: dict[str, dict[str, Grant]] = {}  # by key id, then grant id
         self._grant_keys: dict[str, str] = {}  # grant id -> key id
+        self._binding_key = secrets.token_bytes(32)  # binds pending requests to calls; never leaves this object
+        self._pending: dict[str, _Pending] = {}  # by request id
+        self._pending_calls: dict[tuple[str, bytes], str] = {}  # (principal, binding) -> request id
 
     # ------------------------------------------------------------------ credentials
 
@@ -237,6 +272,92 @@ class AccessControl:
                 return False
         grants = self._grants.get(key_id, {}).values()
         return any(g.associated_data is None and g.covers(principal, action, None) for g in grants)
+
+    # ------------------------------------------------------------------ dual control
+
+    def approvals_required(
+        self, principal: str, action: str, key_id: str | None, associated_data: bytes | None
+    ) -> int | None:
+        """How many approvals would let ``principal`` do ``action`` on ``key_id`` under its policy, or ``None``."""
+        policy = None if key_id is None else self._policies.get(key_id)
+        if policy is None:
+            return None
+        return policy.evaluate(Request(principal, action, associated_data)).approvals_required
+
+    def binding(self, operation: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+        """An HMAC-SHA256 of the call (operation and arguments), keyed by this object's random key."""
+        canonical = repr((operation, _canonical(args), _canonical(kwargs)))
+        return hmac.new(self._binding_key, canonical.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+
+    def _expire(self, now: datetime) -> None:
+        """Forget pending requests older than :data:`APPROVAL_LIFETIME` (call with the lock held)."""
+        for pending in [p for p in self._pending.values() if now >= p.created + APPROVAL_LIFETIME]:
+            del self._pending[pending.request_id]
+            del self._pending_calls[pending.principal, pending.binding]
+
+    def use_approvals(  # noqa: PLR0917 - the call's parts
+        self,
+        record: _Credential,
+        action: str,
+        key_id: str,
+        associated_data: bytes | None,
+        binding: bytes,
+        now: datetime,
+    ) -> str | None:
+        """Let an approved call through once (``None``), or return the id of its pending request.
+
+        The request is used up when it lets the call through, so the same call needs new approvals next
+        time. A retry while it is pending gets the same request id.
+        """
+        with self.lock:
+            self._expire(now)
+            if not self.is_current(record):
+                raise _denied(record.principal, action, key_id)
+            request_id = self._pending_calls.get((record.principal, binding))
+            if request_id is None:
+                request_id = f"request-{secrets.token_hex(8)}"
+                pending = _Pending(request_id, record.principal, action, key_id, associated_data, binding, now)
+                self._pending[request_id] = pending
+                self._pending_calls[record.principal, binding] = request_id
+                return request_id
+            pending = self._pending[request_id]
+            count = sum(1 for given in pending.approvals.values() if now < given + APPROVAL_LIFETIME)
+            policy = self._policies.get(key_id)
+            if policy is None or not policy.evaluate(Request(record.principal, action, associated_data, count)).allowed:
+                return request_id
+            del self._pending[request_id]
+            del self._pending_calls[record.principal, binding]
+            return None
+
+    def approve(self, request_id: object, approver: str, now: datetime) -> str:
+        """Record ``approver``'s approval of a pending request; return the request's key id.
+
+        Raises:
+            InvalidInputError: no pending request has that id (never made, used, or expired).
+            AccessDeniedError: the approver made the request, or the key's policy would not allow the
+                approver the same action (approvals aside).
+        """
+        with self.lock:
+            self._expire(now)
+            pending = self._pending.get(request_id) if type(request_id) is str else None
+            if pending is None:
+                raise InvalidInputError("no pending request has that id: it was never made, was used, or expired")
+            if approver == pending.principal:
+                raise AccessDeniedError(f"principal {approver!r} cannot approve its own request")
+            if approver != OWNER:
+                policy = self._policies.get(pending.key_id)
+                asked = Request(approver, pending.action, pending.associated_data, _ANY_APPROVALS)
+                if policy is None or not policy.evaluate(asked).allowed:
+                    raise AccessDeniedError(
+                        f"principal {approver!r} may not approve {pending.action} on key {pending.key_id!r}"
+                    )
+            pending.approvals[approver] = now
+            return pending.key_id
+
+    def request_key(self, request_id: object) -> str | None:
+        """The key a pending request is on, or ``None``."""
+        pending = self._pending.get(request_id) if type(request_id) is str else None
+        return None if pending is None else pending.key_id
 
     # ------------------------------------------------------------------ grants
 
@@ -358,6 +479,8 @@ class PrincipalView:
         return _denied(self._record.principal, action, key_id)
 
     def __getattr__(self, name: str) -> Any:
+        if name == "approve":
+            return self._approve
         action = METHOD_ACTIONS.get(name)
         if action is None:
             if name in KEYLESS_METHODS:
@@ -381,27 +504,80 @@ class PrincipalView:
             valid = valid and not kwargs.get("allow_compromised")  # reading under a compromised key: the owner's
             if args and key_id is not None:
                 args = (key_id, *args[1:])
+            result: Any = None
             token = ACTING.set(record.principal)
             try:
                 if action in _USES:
-                    if not (valid and access.decide(record, action, key_id, aad)):
+                    approved = valid and self._approved(name, action, key_id, aad, args, kwargs)
+                    if not approved:
                         raise self._refuse(name, action, raw)
                     result = method(*args, **kwargs)
                     with access.lock:  # after the cryptography: not if revoked meanwhile
-                        if not access.decide(record, action, key_id, aad):
+                        if not (
+                            access.is_current(record)
+                            if approved == "approved"
+                            else access.decide(record, action, key_id, aad)
+                        ):
                             result = None
                             raise self._refuse(name, action, raw)
                     return result
                 with access.lock:  # a change: over before any revocation returns
-                    if not (valid and access.decide(record, action, key_id, aad)):
+                    if not (valid and self._approved(name, action, key_id, aad, args, kwargs)):
                         raise self._refuse(name, action, raw)
                     return method(*args, **kwargs)
+            except BaseException:
+                del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
+                result = None
+                raise
             finally:
                 ACTING.reset(token)
 
         call.__name__ = name
         call.__doc__ = method.__doc__
         return call
+
+    def _approved(  # noqa: PLR0917 - the call's parts
+        self,
+        name: str,
+        action: str,
+        key_id: str | None,
+        aad: bytes | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> bool | str:
+        """Whether the call may go ahead: ``True`` by policy or grant, ``"approved"`` by approvals, else ``False``.
+
+        Raises:
+            ApprovalRequiredError: a policy statement would allow it with approvals it does not have yet.
+        """
+        access, record = self._access, self._record
+        if access.decide(record, action, key_id, aad):
+            return True
+        needed = access.approvals_required(record.principal, action, key_id, aad)
+        if needed is None or key_id is None or not access.is_current(record):
+            return False
+        binding = access.binding(name, args, kwargs)
+        del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
+        request_id = access.use_approvals(record, action, key_id, aad, binding, self._kms._now())
+        if request_id is None:
+            return "approved"
+        self._kms.audit_log._append(name, key_id, None, "ApprovalRequiredError")
+        raise ApprovalRequiredError(
+            f"principal {record.principal!r} needs {needed} approval(s) from other principals for {action} "
+            f"on key {key_id!r}: they call approve({request_id!r}), then this same call succeeds once",
+            request_id=request_id,
+        )
+
+    def _approve(self, request_id: str) -> None:
+        """Approve another principal's pending request (``KeyCustodian.approve``), as this principal."""
+        access, record = self._access, self._record
+        token = ACTING.set(record.principal)
+        try:
+            if not access.is_current(record):
+                raise self._refuse("approve", "approve", access.request_key(request_id))
+            self._kms.approve(request_id)
+        finally:
+            ACTING.reset(token)
 
     def _revoke_grant(self, grant_id: str) -> None:
         """Revoke a grant, if the principal may ``kms:RevokeGrant`` on its key; one denial whether or not it exists."""

@@ -456,3 +456,16 @@ def test_the_readme_example_runs_as_it_says() -> None:
     with pytest.raises(AccessDeniedError):
         exec(last, namespace)
     assert [e.principal for e in namespace["kms"].audit_log[-2:]] == ["checkout", "checkout"]
+
+
+def test_a_denied_call_leaks_no_plaintext_through_its_traceback(world: World) -> None:
+    world.kms.set_key_policy("aes", policy(allow("alice", "kms:Decrypt")))
+    for call in (
+        lambda: world.alice.encrypt_data_aes("aes", "TOP-SECRET-PLAINTEXT"),
+        lambda: world.alice.encrypt_data_aes("no-such-key", "TOP-SECRET-PLAINTEXT"),
+        lambda: world.alice.encrypt_envelope("aes", bytearray(b"TOP-SECRET-PLAINTEXT")),
+    ):
+        with pytest.raises(AccessDeniedError) as caught:
+            call()
+        assert leaks(caught.value, [b"TOP-SECRET-PLAINTEXT"]) == []
+        assert "TOP-SECRET" not in str(caught.value)
