@@ -218,6 +218,8 @@ _STATEMENT_KEYS = frozenset({"Sid", "Effect", "Principal", "Action", "Resource",
 _UNSUPPORTED = frozenset({"NotAction", "NotPrincipal", "NotResource"})
 _CONDITIONS = {"StringEquals": _AAD_KEY, "NumericGreaterThanEquals": _APPROVALS_KEY}
 _ACTION_SET = frozenset(ACTIONS)
+_CACHE_SIZE = 4096
+_CACHED_DATA = 256
 
 
 def _shown(value: object) -> str:
@@ -297,11 +299,12 @@ class _Statement:
 class KeyPolicy:
     """A validated, immutable key policy. Build one with :func:`parse_policy`."""
 
-    __slots__ = ("_document", "_statements")
+    __slots__ = ("_cache", "_document", "_statements")
 
     def __init__(self, document: dict[str, Any], statements: tuple[_Statement, ...]) -> None:
         self._document = document
         self._statements = statements
+        self._cache: dict[tuple[str, str, bytes | None], Decision] = {}
 
     @property
     def document(self) -> dict[str, Any]:
@@ -341,6 +344,23 @@ class KeyPolicy:
         if allow is not None:
             return Decision(True, "allow", allow.index, allow.sid)
         return Decision(False, "implicit-deny", approvals_required=needed)
+
+    def decide(self, principal: str, action: str, associated_data: bytes | None = None) -> Decision:
+        """:meth:`evaluate` for a request without approvals, remembered (the policy never changes).
+
+        At most 4,096 decisions are kept (the cache starts again empty when full), none for associated data
+        over 256 bytes.
+        """
+        if associated_data is not None and len(associated_data) > _CACHED_DATA:
+            return self.evaluate(Request(principal, action, associated_data))  # not worth the memory
+        key = (principal, action, associated_data)
+        decision = self._cache.get(key)
+        if decision is None:
+            decision = self.evaluate(Request(principal, action, associated_data))
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = decision
+        return decision
 
     def allows_unconditionally(self, principal: str, action: str) -> bool:
         """Whether ``principal`` may do ``action`` whatever the associated data and with no approvals.

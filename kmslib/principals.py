@@ -256,7 +256,7 @@ class AccessControl:
         """
         policy = self._policies.get(key_id)
         if policy is not None:
-            decision = policy.evaluate(Request(principal, action, associated_data))
+            decision = policy.decide(principal, action, associated_data)
             if decision.allowed or decision.reason == "explicit-deny":
                 return decision.allowed
         grants = self._grants.get(key_id)
@@ -447,12 +447,13 @@ class PrincipalView:
     ``allow_compromised=True`` (reading old data under a compromised key is the owner's decision).
     """
 
-    __slots__ = ("_access", "_kms", "_record")
+    __slots__ = ("_access", "_calls", "_kms", "_record")
 
     def __init__(self, kms: KeyCustodian, access: AccessControl, record: _Credential) -> None:
         self._kms = kms
         self._access = access
         self._record = record
+        self._calls: dict[str, Callable[..., Any]] = {}  # each method's authorizing wrapper, made once
 
     @property
     def principal(self) -> str:
@@ -492,8 +493,10 @@ class PrincipalView:
             return self._list_keys
         if name == "revoke_grant":
             return self._revoke_grant
-        method: Callable[..., Any] = getattr(self._kms, name)
-        return self._authorized(name, action, method)
+        call = self._calls.get(name)
+        if call is None:
+            call = self._calls[name] = self._authorized(name, action, getattr(self._kms, name))
+        return call
 
     def _authorized(self, name: str, action: str, method: Callable[..., Any]) -> Callable[..., Any]:
         access, record = self._access, self._record

@@ -352,3 +352,17 @@ def test_the_repr_names_only_the_statement_count() -> None:
     assert repr(compiled) == "KeyPolicy(statements=1)"
     assert len(compiled) == 1
     assert compiled.principals() == {"alice"}
+
+
+def test_remembered_decisions_equal_fresh_ones() -> None:
+    compiled = parse_policy(
+        policy(
+            allow("alice", "kms:Decrypt", Condition=aad_is("payments")), deny("bob", "kms:*"), allow("*", "kms:Verify")
+        )
+    )
+    for principal in ("alice", "bob", "carol"):
+        for action in ACTIONS:
+            for aad in (None, b"payments", b"x" * 300):
+                fresh = compiled.evaluate(Request(principal, action, aad))
+                assert compiled.decide(principal, action, aad) == fresh
+                assert compiled.decide(principal, action, aad) == fresh  # the second, remembered
