@@ -578,7 +578,7 @@ def _signed(checkpoint: object, public_key: str | bytes | None) -> tuple[int, st
     return int(parts[2]), parts[3]
 
 
-#: The operations that change a key (or the store): their audit entries are saved before they return.
+#: The operations that change a key, the store or who may use a key: their audit entries are saved before they return.
 KEY_CHANGES = frozenset(
     [
         "establish_aes_key",
@@ -599,6 +599,11 @@ KEY_CHANGES = frozenset(
         "set_rotation_policy",
         "rotate_key_by_policy",
         "deactivate_key_by_policy",
+        "issue_credential",
+        "revoke_credential",
+        "set_key_policy",
+        "create_grant",
+        "revoke_grant",
     ]
 )
 

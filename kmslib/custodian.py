@@ -1595,6 +1595,12 @@ class KeyCustodian:
                 start = loaded.usage.get((info.key_id, version), 0)
                 custodian._counted(info.key_id, version, material, start, uses)
             custodian._keys[info.key_id] = _Key.loaded(info, versions)
+        try:
+            if custodian._access.restore(loaded.access, store.save_access):
+                custodian._audit._enable_principals()
+        except StoreError:
+            store.close()
+            raise
         wake = store.start_writer(custodian._audit)
         custodian._audit._restore(loaded.audit, store.write_audit, wake, batch=AUDIT_BATCH, limit=AUDIT_LIMIT)
         custodian._audit._append("open", None, None, "ok")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import threading
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from kmslib import _checks
 from kmslib.audit import ACTING
-from kmslib.errors import AccessDeniedError, ApprovalRequiredError, ArgumentTypeError, InvalidInputError
+from kmslib.errors import AccessDeniedError, ApprovalRequiredError, ArgumentTypeError, InvalidInputError, StoreError
 from kmslib.policy import (
     GRANT_OPERATIONS,
     KEYLESS_METHODS,
@@ -46,6 +47,7 @@ from kmslib.policy import (
     OWNER_ONLY_METHODS,
     KeyPolicy,
     Request,
+    parse_policy,
 )
 
 if TYPE_CHECKING:
@@ -187,6 +189,50 @@ class AccessControl:
         self._binding_key = secrets.token_bytes(32)  # binds pending requests to calls; never leaves this object
         self._pending: dict[str, _Pending] = {}  # by request id
         self._pending_calls: dict[tuple[str, bytes], str] = {}  # (principal, binding) -> request id
+        #: A sealed store's ``save_access(name, value)``: each change is saved durably before memory changes.
+        self._save: Callable[[str, str | None], None] | None = None
+
+    def _saved(self, name: str, value: str | None) -> None:
+        """Save one row of this state to the sealed store, if there is one (call with the lock held)."""
+        if self._save is not None:
+            self._save(name, value)
+
+    def restore(self, rows: dict[str, str], save: Callable[[str, str | None], None]) -> bool:
+        """Adopt the rows a sealed store holds (authenticated already) and save changes with ``save`` from now on.
+
+        Returns:
+            Whether any credential was restored (then the audit log must name principals).
+
+        Raises:
+            StoreError: a row this kmslib cannot read (written by another version).
+        """
+        try:
+            for name, value in rows.items():
+                kind, _, rest = name.partition("\n")
+                data = json.loads(value)
+                if kind == "credential":
+                    record = _Credential(rest, data["id"], bytes.fromhex(data["sha256"]))
+                    self._by_principal[rest] = self._by_id[record.credential_id] = record
+                elif kind == "policy":
+                    self._policies[rest] = parse_policy(data)
+                elif kind == "grant":
+                    aad = data["associated_data"]
+                    grant = Grant(
+                        rest,
+                        data["key_id"],
+                        data["grantee"],
+                        tuple(data["operations"]),
+                        None if aad is None else bytes.fromhex(aad),
+                        data["creator"],
+                    )
+                    self._grants.setdefault(grant.key_id, {})[rest] = grant
+                    self._grant_keys[rest] = grant.key_id
+                else:
+                    raise StoreError(f"the store holds an access row of an unknown kind: {kind!r}")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"an access row cannot be read: {type(exc).__name__}") from None
+        self._save = save
+        return bool(self._by_principal)
 
     # ------------------------------------------------------------------ credentials
 
@@ -198,6 +244,7 @@ class AccessControl:
         secret = secrets.token_urlsafe(32)
         record = _Credential(name, secrets.token_hex(8), hashlib.sha256(secret.encode("ascii")).digest())
         with self.lock:
+            self._saved(f"credential\n{name}", json.dumps({"id": record.credential_id, "sha256": record.digest.hex()}))
             old = self._by_principal.pop(name, None)
             if old is not None:
                 del self._by_id[old.credential_id]
@@ -208,9 +255,10 @@ class AccessControl:
         """Revoke ``principal``'s credential: every view made with it is refused from now on."""
         name = _checks.key_id(principal, "principal")
         with self.lock:
-            record = self._by_principal.pop(name, None)
-            if record is None:
+            if name not in self._by_principal:
                 raise InvalidInputError(f"principal {name!r} holds no credential")
+            self._saved(f"credential\n{name}", None)
+            record = self._by_principal.pop(name)
             del self._by_id[record.credential_id]
 
     def authenticate(self, credential: object) -> _Credential:
@@ -237,6 +285,7 @@ class AccessControl:
     def set_policy(self, key_id: str, policy: KeyPolicy) -> None:
         """Attach ``policy`` to ``key_id`` (already validated, for a key that exists)."""
         with self.lock:
+            self._saved(f"policy\n{key_id}", json.dumps(policy.document, sort_keys=True))
             self._policies[key_id] = policy
 
     def policy(self, key_id: str) -> KeyPolicy | None:
@@ -388,6 +437,14 @@ class AccessControl:
                             "a grant never gives more than its creator holds"
                         )
             grant = Grant(f"grant-{secrets.token_hex(8)}", key_id, name, actions, associated_data, creator)
+            row = {
+                "key_id": key_id,
+                "grantee": name,
+                "operations": list(actions),
+                "associated_data": None if associated_data is None else associated_data.hex(),
+                "creator": creator,
+            }
+            self._saved(f"grant\n{grant.grant_id}", json.dumps(row, sort_keys=True))
             self._grants.setdefault(key_id, {})[grant.grant_id] = grant
             self._grant_keys[grant.grant_id] = key_id
             return grant.grant_id
@@ -406,6 +463,7 @@ class AccessControl:
             key_id = self.grant_key(grant_id)
             if key_id is None:
                 raise InvalidInputError(f"no grant with id {_checks.plain_key_id(grant_id)!r}")
+            self._saved(f"grant\n{grant_id}", None)
             del self._grants[key_id][str(grant_id)]
             del self._grant_keys[str(grant_id)]
             return key_id

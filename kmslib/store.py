@@ -25,6 +25,12 @@ The storage is untrusted; the barrier is this module. What the file holds:
   reservation; an older kmslib refuses a store that has reservations (its manifest lists rows
   that kmslib does not know).
 
+- ``access``: key policies, grants and credentials' SHA-256 hashes (:mod:`kmslib.principals`), one row
+  each, with an HMAC; each row's MAC is listed in the keys manifest like a usage row's, so a row
+  edited, deleted, added or copied is detected. Each change is one durable transaction before its
+  call returns. A store written before this table existed opens, and gains it at its first change; an
+  older kmslib refuses a store that has access rows (its manifest lists rows that kmslib does not know).
+
 Opening checks everything before a custodian sees any of it: SQLite's ``quick_check``, every MAC,
 every seal, the chain, and the manifest. Any failure is a :class:`~kmslib.errors.StoreError`
 naming the problem, and nothing is loaded: **the whole store refuses**, not only the damaged row.
@@ -155,6 +161,9 @@ _KEY_COLUMNS = (
     "key_id, position, kind, algorithm, newest, state, created_at, revoked_at, reason, fingerprint, "
     "revoked_versions, version_reasons, mac"
 )
+#: Access control (contract section 11): key policies, grants and credentials' hashes, one row each, under a MAC.
+_ACCESS_TABLE = """CREATE TABLE IF NOT EXISTS access (name TEXT PRIMARY KEY, value TEXT NOT NULL, mac TEXT NOT NULL)
+WITHOUT ROWID"""
 #: The column a store written before key states lacks (section 13); ALTER TABLE adds it at the first key change.
 _LIFECYCLE_COLUMN = "ALTER TABLE keys ADD COLUMN lifecycle TEXT"
 
@@ -171,6 +180,11 @@ def _root_aad(store_id: str, unseal: Mapping[str, Any]) -> bytes:
 def _version_aad(store_id: str, key_id: str, version: int, algorithm: str) -> bytes:
     """What a sealed key version is bound to: its store, key id, version and algorithm."""
     return _canonical(["kmslib-store key version", FORMAT, store_id, key_id, version, algorithm])
+
+
+def _access_name(name: str) -> str:
+    """The keys manifest's name for an access row: a newline never appears in a key id."""
+    return f"access\n{name}"
 
 
 def _usage_name(key_id: str, version: int) -> str:
@@ -504,6 +518,8 @@ class _Loaded:
     audit: list[Record]
     #: Each AES-GCM version's usage reservation, by (key id, version).
     usage: dict[tuple[str, int], int]
+    #: The access rows (:mod:`kmslib.principals`): each row's value, by name.
+    access: dict[str, str]
 
 
 class SealedStore:
@@ -647,6 +663,31 @@ class SealedStore:
                     self._audit_manifest_row(self._audit_count, self._audit_head, keys_digest),
                 ],
                 checkpoint=False,
+            )
+            self._macs, self._keys_digest = macs, keys_digest
+
+    def save_access(self, name: str, value: str | None) -> None:
+        """Durably save (or, with ``value=None``, delete) an access row, its MAC listed in the keys manifest.
+
+        Raises:
+            StoreError: it could not be written; the file is as it was.
+        """
+        with self._lock:
+            macs = dict(self._macs)
+            if value is None:
+                statement: tuple[str, Sequence[Any]] = ("DELETE FROM access WHERE name = ?", [name])
+                macs.pop(_access_name(name), None)
+            else:
+                macs[_access_name(name)] = mac = self._barrier.mac(["access", name, value])
+                statement = ("INSERT OR REPLACE INTO access VALUES (?, ?, ?)", [name, value, mac])
+            keys_text, keys_digest = _keys_manifest(self._barrier, macs)
+            self._transaction(
+                [
+                    (_ACCESS_TABLE, []),
+                    statement,
+                    ("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", [keys_text]),
+                    self._audit_manifest_row(self._audit_count, self._audit_head, keys_digest),
+                ]
             )
             self._macs, self._keys_digest = macs, keys_digest
 
@@ -801,6 +842,13 @@ class SealedStore:
             statements.append(
                 ("UPDATE usage SET mac = ? WHERE key_id = ? AND version = ?", [macs[name], key_id, version])
             )
+        for name, value, mac in _access_rows(db):
+            if not hmac.compare_digest(str(mac), self._macs.get(_access_name(name), "")) or not hmac.compare_digest(
+                str(mac), old.mac(["access", name, value])
+            ):
+                raise StoreError("an access row (a key policy, grant or credential) changed on disk")
+            macs[_access_name(name)] = barrier.mac(["access", name, value])
+            statements.append(("UPDATE access SET mac = ? WHERE name = ?", [macs[_access_name(name)], name]))
         if macs.keys() != self._macs.keys():
             raise StoreError("the store's keys changed on disk since it was opened")
         for key_id, version, algorithm, sealed in db.execute("SELECT key_id, version, algorithm, sealed FROM versions"):
@@ -867,6 +915,7 @@ class SealedStore:
         audit_rows = db.execute("SELECT first, count, records, prev, hash FROM audit ORDER BY first").fetchall()
         meta = dict(db.execute("SELECT name, value FROM meta WHERE name IN ('manifest', 'audit_manifest')").fetchall())
         usage = _usage(db, barrier)
+        access = _access(db, barrier)
         manifest = _json.loads(meta["manifest"], what="manifest", max_depth=_MANIFEST_DEPTH)
         audit_manifest = _json.loads(meta["audit_manifest"], what="audit manifest", max_depth=_MANIFEST_DEPTH)
         body = {"keys": manifest.get("keys"), **{k: audit_manifest.get(k) for k in ("audit", "head", "keys_digest")}}
@@ -888,9 +937,12 @@ class SealedStore:
                 return f"the row of key {str(row[0])!r} fails its check: it was tampered with"
             infos.append(_info_from(row))
             macs[infos[-1].key_id] = row[12]
-        if isinstance(usage, str):
-            return usage
-        macs.update({_usage_name(*name): mac for name, (_, mac) in usage.items()})
+        if isinstance(usage, str) or isinstance(access, str):
+            return usage if isinstance(usage, str) else str(access)
+        macs.update(
+            {_usage_name(*name): mac for name, (_, mac) in usage.items()}
+            | {_access_name(name): mac for name, (_, mac) in access.items()}
+        )
         if sorted(macs.items()) != [tuple(pair) for pair in body["keys"] or []]:
             return "the store's keys differ from its manifest: a key row was added, removed or rolled back"
         sealed = {(row[0], row[1]): (row[2], row[3]) for row in version_rows}
@@ -922,9 +974,33 @@ class SealedStore:
             self._positions = {info.key_id: position for position, (info, _) in enumerate(keys)}
             self._audit_count, self._audit_head = len(records), body["head"]
             self._keys_digest = keys_digest
-            return _Loaded(keys, records, {name: reserved for name, (reserved, _) in usage.items()})
+            return _Loaded(
+                keys,
+                records,
+                {name: reserved for name, (reserved, _) in usage.items()},
+                {name: value for name, (value, _) in access.items()},
+            )
         _destroy(keys)
         return problem
+
+
+def _access_rows(db: sqlite3.Connection) -> list[Any]:
+    """Every access row as stored, unchecked (none in a store made before the table existed)."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'access'").fetchone() is None:
+        return []
+    return db.execute("SELECT name, value, mac FROM access").fetchall()
+
+
+def _access(db: sqlite3.Connection, barrier: _Barrier) -> dict[str, tuple[str, str]] | str:
+    """Each access row, checked against its MAC: ``{name: (value, MAC)}``; or the problem."""
+    rows: dict[str, tuple[str, str]] = {}
+    for name, value, mac in _access_rows(db):
+        if not (isinstance(name, str) and isinstance(value, str) and isinstance(mac, str)):
+            return "an access row is malformed: the file was tampered with"
+        if not hmac.compare_digest(mac, barrier.mac(["access", name, value])):
+            return "an access row (a key policy, grant or credential) fails its check: it was tampered with"
+        rows[name] = (value, mac)
+    return rows
 
 
 def _usage_rows(db: sqlite3.Connection) -> list[Any]:

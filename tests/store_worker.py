@@ -10,6 +10,7 @@ Modes:
                 key changes with SQLite's checkpoints suppressed (so the WAL keeps them), then kills itself
     gcm         GCM encryptions under key "data" (made if missing), reserving BLOCK at a time (argument 4);
                 prints "encrypted N" after each one returned
+    access      key policies, credentials and grants changed in a loop; prints each change after its call returned
     revoke      tries to open the store and revoke key KEY: prints "refused ERROR" (the open's error) or "revoked"
 """
 
@@ -62,6 +63,24 @@ def lifecycle(kms: KeyCustodian) -> None:
         n += 1
 
 
+def access(kms: KeyCustodian) -> None:
+    if "a" not in kms:
+        kms.establish_aes_key("a")
+    n = len(kms.list_grants("a"))
+    while True:
+        name = f"p{n}"
+        statement = {"Effect": "Allow", "Principal": name, "Action": "kms:Encrypt"}
+        kms.set_key_policy("a", {"Statement": [statement]})
+        say("policy", name)
+        kms.issue_credential(name)
+        say("credential", name)
+        say("grant", name, kms.create_grant("a", name, ["kms:Decrypt"]))
+        if n % 2 == 0:
+            kms.revoke_credential(name)
+            say("revoked", name)
+        n += 1
+
+
 def main() -> None:
     mode, path, passphrase = sys.argv[1:4]
     if mode == "revoke":
@@ -82,6 +101,8 @@ def main() -> None:
     say("open")
     if mode == "lifecycle":
         lifecycle(kms)
+    elif mode == "access":
+        access(kms)
     elif mode == "hold":
         time.sleep(600)
     elif mode == "data":
