@@ -1596,7 +1596,9 @@ class KeyCustodian:
                 custodian._counted(info.key_id, version, material, start, uses)
             custodian._keys[info.key_id] = _Key.loaded(info, versions)
         try:
-            if custodian._access.restore(loaded.access, store.save_access):
+            if custodian._access.restore(
+                loaded.access, store.save_access, store.seal_access_secret, store.open_access_secret
+            ):
                 custodian._audit._enable_principals()
         except StoreError:
             store.close()

@@ -140,6 +140,36 @@ class _Pending:
     approvals: dict[str, datetime] = field(default_factory=dict)
 
 
+def _pending_row(pending: _Pending, approvals: dict[str, datetime]) -> str:
+    """A pending request as a sealed store's row (its binding only: never the call's arguments)."""
+    aad = pending.associated_data
+    return json.dumps(
+        {
+            "principal": pending.principal,
+            "action": pending.action,
+            "key_id": pending.key_id,
+            "associated_data": None if aad is None else aad.hex(),
+            "binding": pending.binding.hex(),
+            "created": pending.created.isoformat(),
+            "approvals": {name: when.isoformat() for name, when in approvals.items()},
+        }
+    )
+
+
+def _pending_from(request_id: str, data: dict[str, Any]) -> _Pending:
+    aad = data["associated_data"]
+    return _Pending(
+        request_id,
+        data["principal"],
+        data["action"],
+        data["key_id"],
+        None if aad is None else bytes.fromhex(aad),
+        bytes.fromhex(data["binding"]),
+        datetime.fromisoformat(data["created"]),
+        {name: datetime.fromisoformat(when) for name, when in data["approvals"].items()},
+    )
+
+
 def _canonical(value: object) -> object:
     """A plain, comparable form of a call's argument (bytes-like values as bytes)."""
     if isinstance(value, (bytearray, memoryview)):
@@ -191,14 +221,25 @@ class AccessControl:
         self._pending_calls: dict[tuple[str, bytes], str] = {}  # (principal, binding) -> request id
         #: A sealed store's ``save_access(name, value)``: each change is saved durably before memory changes.
         self._save: Callable[[str, str | None], None] | None = None
+        #: A sealed store's ``seal_access_secret``: the binding key is saved sealed, with the first pending request.
+        self._seal: Callable[[bytes], str] | None = None
 
     def _saved(self, name: str, value: str | None) -> None:
         """Save one row of this state to the sealed store, if there is one (call with the lock held)."""
         if self._save is not None:
             self._save(name, value)
 
-    def restore(self, rows: dict[str, str], save: Callable[[str, str | None], None]) -> bool:
+    def restore(
+        self,
+        rows: dict[str, str],
+        save: Callable[[str, str | None], None],
+        seal: Callable[[bytes], str],
+        unseal: Callable[[str], bytes | None],
+    ) -> bool:
         """Adopt the rows a sealed store holds (authenticated already) and save changes with ``save`` from now on.
+
+        ``seal`` and ``unseal`` seal the key that binds pending requests to their calls (it is never stored
+        in the clear).
 
         Returns:
             Whether any credential was restored (then the audit log must name principals).
@@ -215,6 +256,15 @@ class AccessControl:
                     self._by_principal[rest] = self._by_id[record.credential_id] = record
                 elif kind == "policy":
                     self._policies[rest] = parse_policy(data)
+                elif kind == "pending":
+                    pending = _pending_from(rest, data)
+                    self._pending[rest] = pending
+                    self._pending_calls[pending.principal, pending.binding] = rest
+                elif kind == "secret" and rest == "binding":
+                    key = unseal(data)
+                    if key is None:
+                        raise StoreError("the store's sealed access secret fails its check: it was tampered with")
+                    self._binding_key, self._seal = key, None  # saved already
                 elif kind == "grant":
                     aad = data["associated_data"]
                     grant = Grant(
@@ -231,6 +281,8 @@ class AccessControl:
                     raise StoreError(f"the store holds an access row of an unknown kind: {kind!r}")
         except (ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"an access row cannot be read: {type(exc).__name__}") from None
+        if "secret\nbinding" not in rows:
+            self._seal = seal
         self._save = save
         return bool(self._by_principal)
 
@@ -341,6 +393,7 @@ class AccessControl:
     def _expire(self, now: datetime) -> None:
         """Forget pending requests older than :data:`APPROVAL_LIFETIME` (call with the lock held)."""
         for pending in [p for p in self._pending.values() if now >= p.created + APPROVAL_LIFETIME]:
+            self._saved(f"pending\n{pending.request_id}", None)
             del self._pending[pending.request_id]
             del self._pending_calls[pending.principal, pending.binding]
 
@@ -366,6 +419,10 @@ class AccessControl:
             if request_id is None:
                 request_id = f"request-{secrets.token_hex(8)}"
                 pending = _Pending(request_id, record.principal, action, key_id, associated_data, binding, now)
+                if self._seal is not None:  # a store's first pending request: save the binding key, sealed
+                    self._saved("secret\nbinding", json.dumps(self._seal(self._binding_key)))
+                    self._seal = None
+                self._saved(f"pending\n{request_id}", _pending_row(pending, {}))
                 self._pending[request_id] = pending
                 self._pending_calls[record.principal, binding] = request_id
                 return request_id
@@ -374,6 +431,7 @@ class AccessControl:
             policy = self._policies.get(key_id)
             if policy is None or not policy.evaluate(Request(record.principal, action, associated_data, count)).allowed:
                 return request_id
+            self._saved(f"pending\n{request_id}", None)
             del self._pending[request_id]
             del self._pending_calls[record.principal, binding]
             return None
@@ -400,7 +458,9 @@ class AccessControl:
                     raise AccessDeniedError(
                         f"principal {approver!r} may not approve {pending.action} on key {pending.key_id!r}"
                     )
-            pending.approvals[approver] = now
+            approvals = {**pending.approvals, approver: now}
+            self._saved(f"pending\n{pending.request_id}", _pending_row(pending, approvals))
+            pending.approvals = approvals
             return pending.key_id
 
     def request_key(self, request_id: object) -> str | None:

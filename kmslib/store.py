@@ -25,11 +25,13 @@ The storage is untrusted; the barrier is this module. What the file holds:
   reservation; an older kmslib refuses a store that has reservations (its manifest lists rows
   that kmslib does not know).
 
-- ``access``: key policies, grants and credentials' SHA-256 hashes (:mod:`kmslib.principals`), one row
-  each, with an HMAC; each row's MAC is listed in the keys manifest like a usage row's, so a row
-  edited, deleted, added or copied is detected. Each change is one durable transaction before its
-  call returns. A store written before this table existed opens, and gains it at its first change; an
-  older kmslib refuses a store that has access rows (its manifest lists rows that kmslib does not know).
+- ``access``: key policies, grants, credentials' SHA-256 hashes and pending approvals
+  (:mod:`kmslib.principals`), one row each, with an HMAC; the key that binds pending approvals to their
+  calls is sealed with AES-256-GCM like a key version (and re-sealed by a rekey). Each row's MAC is
+  listed in the keys manifest like a usage row's, so a row edited, deleted, added or copied is
+  detected. Each change is one durable transaction before its call returns. A store written before
+  this table existed opens, and gains it at its first change; an older kmslib refuses a store that
+  has access rows (its manifest lists rows that kmslib does not know).
 
 Opening checks everything before a custodian sees any of it: SQLite's ``quick_check``, every MAC,
 every seal, the chain, and the manifest. Any failure is a :class:`~kmslib.errors.StoreError`
@@ -185,6 +187,15 @@ def _version_aad(store_id: str, key_id: str, version: int, algorithm: str) -> by
 def _access_name(name: str) -> str:
     """The keys manifest's name for an access row: a newline never appears in a key id."""
     return f"access\n{name}"
+
+
+#: The access row that holds a sealed secret (AES-256-GCM under the barrier): the key binding pending approvals.
+_SEALED_ACCESS = "secret\nbinding"
+
+
+def _access_secret_aad(store_id: str, name: str) -> bytes:
+    """What a sealed access secret is bound to: its store and its row."""
+    return _canonical(["kmslib-store access secret", FORMAT, store_id, name])
 
 
 def _usage_name(key_id: str, version: int) -> str:
@@ -691,6 +702,20 @@ class SealedStore:
             )
             self._macs, self._keys_digest = macs, keys_digest
 
+    def seal_access_secret(self, secret: bytes) -> str:
+        """``secret`` sealed under the barrier for the row :data:`_SEALED_ACCESS`, as hex (for :meth:`save_access`)."""
+        with self._lock:
+            return self._barrier.seal(_access_secret_aad(self._barrier.store_id, _SEALED_ACCESS), secret).hex()
+
+    def open_access_secret(self, sealed: str) -> bytes | None:
+        """The secret :meth:`seal_access_secret` sealed, or ``None`` if it fails its check."""
+        with self._lock:
+            try:
+                blob = bytes.fromhex(sealed)
+            except ValueError:
+                return None
+            return self._barrier.open(_access_secret_aad(self._barrier.store_id, _SEALED_ACCESS), blob)
+
     def write_audit(self, first: int, records: list[Record]) -> None:
         """Append the audit records numbered from ``first`` durably, as one batch chained to the one before.
 
@@ -842,13 +867,23 @@ class SealedStore:
             statements.append(
                 ("UPDATE usage SET mac = ? WHERE key_id = ? AND version = ?", [macs[name], key_id, version])
             )
-        for name, value, mac in _access_rows(db):
+        for name, stored, mac in _access_rows(db):
+            value = stored
             if not hmac.compare_digest(str(mac), self._macs.get(_access_name(name), "")) or not hmac.compare_digest(
                 str(mac), old.mac(["access", name, value])
             ):
                 raise StoreError("an access row (a key policy, grant or credential) changed on disk")
+            if name == _SEALED_ACCESS:  # re-sealed under the new root key, like a key version
+                aad = _access_secret_aad(old.store_id, name)
+                secret = old.open(aad, bytes.fromhex(json.loads(value)))  # the MAC above vouches for its form
+                if secret is None:
+                    raise StoreError("a sealed access row changed on disk since the store was opened")
+                value = json.dumps(barrier.seal(aad, secret).hex())
+                del secret
             macs[_access_name(name)] = barrier.mac(["access", name, value])
-            statements.append(("UPDATE access SET mac = ? WHERE name = ?", [macs[_access_name(name)], name]))
+            statements.append(
+                ("UPDATE access SET value = ?, mac = ? WHERE name = ?", [value, macs[_access_name(name)], name])
+            )
         if macs.keys() != self._macs.keys():
             raise StoreError("the store's keys changed on disk since it was opened")
         for key_id, version, algorithm, sealed in db.execute("SELECT key_id, version, algorithm, sealed FROM versions"):

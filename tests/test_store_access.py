@@ -153,3 +153,60 @@ def test_killed_at_random_moments_the_store_keeps_every_access_change_whose_call
                     with pytest.raises(kmslib.InvalidInputError):
                         kms.revoke_credential(words[1])  # it holds none
     assert len([w for w in reported if w[0] == "grant"]) >= 6
+
+
+def dual_control(path: Path) -> tuple[str, str, str]:
+    """A key whose revocation needs one approval, alice's pending request for it; alice's and bob's credentials."""
+    with reopen(path) as kms:
+        kms.establish_aes_key("prod")
+        two = {"NumericGreaterThanEquals": {"kmslib:Approvals": 1}}
+        kms.set_key_policy("prod", policy({**allow(["alice", "bob"], "kms:RevokeKey"), "Condition": two}))
+        alice, bob = kms.issue_credential("alice"), kms.issue_credential("bob")
+        with pytest.raises(kmslib.ApprovalRequiredError) as caught:
+            kms.as_principal(alice).invalidate_key("prod", reason="retire")
+        binding_key = kms._access._binding_key
+    raw = b"".join(p.read_bytes() for p in path.parent.iterdir() if p.name.startswith(path.name))
+    assert binding_key not in raw
+    assert binding_key.hex().encode() not in raw
+    return alice, bob, caught.value.request_id
+
+
+def test_a_pending_request_and_its_approvals_survive_a_reopen(store: Path) -> None:
+    alice, bob, request_id = dual_control(store)
+    with reopen(store) as kms:
+        kms.as_principal(bob).approve(request_id)  # type: ignore[attr-defined]
+    with reopen(store) as kms:
+        assert kms.as_principal(alice).invalidate_key("prod", reason="retire") == "Key Revocation Successful"
+    with reopen(store) as kms, pytest.raises(kmslib.InvalidInputError, match="no pending request"):
+        kms.approve(request_id)  # used up, and saved so
+
+
+def test_a_pending_request_survives_a_rekey(store: Path) -> None:
+    alice, bob, request_id = dual_control(store)
+    with reopen(store) as kms:
+        kms.rekey(PASSPHRASE, passphrase="another long passphrase here")
+    with KeyCustodian.open(store, passphrase="another long passphrase here") as kms:
+        kms.as_principal(bob).approve(request_id)  # type: ignore[attr-defined]
+        kms.as_principal(alice).invalidate_key("prod", reason="retire")
+        assert kms.key_info("prod").state == "revoked"
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE access SET value = replace(value, 'alice', 'mallo') WHERE name LIKE 'pending%'",
+        "DELETE FROM access WHERE name LIKE 'pending%'",
+        "UPDATE access SET value = '\"' || lower(hex(randomblob(60))) || '\"' WHERE name LIKE 'secret%'",
+    ],
+    ids=["edited-pending", "deleted-pending", "replaced-binding-key"],
+)
+def test_an_edited_pending_row_refuses_the_whole_store(store: Path, tamper: str) -> None:
+    dual_control(store)
+    db = sqlite3.connect(store)
+    try:
+        assert db.execute(tamper).rowcount == 1
+        db.commit()
+    finally:
+        db.close()
+    with pytest.raises(StoreError, match=r"tampered|differ from its manifest"):
+        reopen(store)
