@@ -24,7 +24,6 @@ The storage is untrusted; the barrier is this module. What the file holds:
   alone is detected. A store written before this table existed opens, and gains it at its first
   reservation; an older kmslib refuses a store that has reservations (its manifest lists rows
   that kmslib does not know).
-
 - ``access``: key policies, grants, credentials' SHA-256 hashes and pending approvals
   (:mod:`kmslib.principals`), one row each, with an HMAC; the key that binds pending approvals to their
   calls is sealed with AES-256-GCM like a key version (and re-sealed by a rekey). Each row's MAC is
