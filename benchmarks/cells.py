@@ -10,13 +10,15 @@ containing "CPU" (for instance ``# Key generation is the lesson here: this cell 
 The script prints every cell over 0.1 s, then a summary per notebook, and exits with 1 if a cell over the
 budget does not say so. Timings belong here, never in tests.
 
-Usage: ``python benchmarks/cells.py [NOTEBOOK ...] [--json PATH]``
+Usage: ``python benchmarks/cells.py [NOTEBOOK ...] [--json PATH] [--readme]`` (``--readme`` rewrites the README's
+table between ``<!-- cells-profile -->`` and ``<!-- /cells-profile -->`` with this run's figures).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import statistics
 import sys
@@ -84,11 +86,34 @@ def profile(path: Path) -> list[Cell]:
     ]
 
 
+def readme_table(results: dict[str, list[Cell]]) -> str:
+    """The README's rows: per notebook, its code cells, the median CPU, the slowest cell and why it costs that."""
+    rows = []
+    for name, cells in results.items():
+        slow = max(cells, key=lambda cell: cell.cpu)
+        why = slow.first_line.lstrip("# ").strip() if slow.cpu > BUDGET else "-"
+        median = statistics.median(cell.cpu for cell in cells)
+        rows.append(
+            f"| `{Path(name).stem}` | {len(cells)} | {median:.3f} s | {slow.cpu:.2f} s (cell {slow.cell}) | {why} |"
+        )
+    return "\n".join(rows)
+
+
+def write_readme(results: dict[str, list[Cell]], readme: Path = ROOT / "README.md") -> None:
+    """Put :func:`readme_table` between the README's cells-profile markers, under their header rows."""
+    text = readme.read_text(encoding="utf-8")
+    marked = re.compile(r"(<!-- cells-profile -->\n\|[^\n]*\n\|[^\n]*\n)(?:\|[^\n]*\n)*(<!-- /cells-profile -->)")
+    if not marked.search(text):
+        raise SystemExit("README.md has no cells-profile table to rewrite")
+    readme.write_text(marked.sub(lambda m: m.group(1) + readme_table(results) + "\n" + m.group(2), text), "utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Profile the notebooks, print the table, and return 1 if a costly cell does not say so."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--json", type=Path, help="also write the profile here")
+    parser.add_argument("--readme", action="store_true", help="rewrite the README's per-cell table")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     results: dict[str, list[Cell]] = {}
@@ -109,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         table = {name: [asdict(row) for row in rows] for name, rows in results.items()}
         args.json.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
+    if args.readme:
+        write_readme(results)
     return 1 if unsaid else 0
 
 

@@ -96,3 +96,21 @@ def test_the_store_cases_run_and_round_trip(tmp_path: Path) -> None:
     for case in hot.values():
         assert len(case()) == 1024  # type: ignore[arg-type]
     close()
+
+
+def test_the_cell_profile_rewrites_only_the_readmes_table(tmp_path: Path) -> None:
+    cells = load_benchmark("cells")
+    readme = tmp_path / "README.md"
+    head = "| notebook | code cells | median CPU | slowest cell (CPU) | why it costs that |\n|---|---|---|---|---|\n"
+    readme.write_text(f"before\n<!-- cells-profile -->\n{head}| old | row |\n<!-- /cells-profile -->\nafter\n")
+    costly = cells.Cell(3, "# Key generation is the lesson: about 2 s of CPU.", 2.0, 2.1)
+    cheap = cells.Cell(5, "print(1)", 0.01, 0.01)
+    cells.write_readme({"02_rsa.ipynb": [costly, cheap], "00_start_here.ipynb": [cheap]}, readme)
+    assert readme.read_text() == (
+        f"before\n<!-- cells-profile -->\n{head}"
+        "| `02_rsa` | 2 | 1.005 s | 2.00 s (cell 3) | Key generation is the lesson: about 2 s of CPU. |\n"
+        "| `00_start_here` | 1 | 0.010 s | 0.01 s (cell 5) | - |\n"
+        "<!-- /cells-profile -->\nafter\n"
+    )
+    assert costly.says_so
+    assert not cheap.says_so

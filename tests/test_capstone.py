@@ -177,12 +177,12 @@ def test_q2_other_correct_answers() -> None:
         hq.decrypt_envelope("archive", stolen, associated_data="shop-1/2026-01-06")
 
 
-def respond_archive(hq: KeyCustodian, archive: dict[str, bytes]) -> dict[str, bytes]:
-    """The archive's part of the right decisions (rotate, rewrap, revoke the exposed versions)."""
+def respond_archive(hq: KeyCustodian, archive: dict[str, bytes], how: str = "invalidate_key") -> dict[str, bytes]:
+    """The archive's part of the decisions: rotate, rewrap, then end the exposed versions ``how`` (right as revoked)."""
     hq.rotate_key("archive")
     archive = {name: bytes(hq.rewrap_envelope("archive", env, associated_data=name)) for name, env in archive.items()}
     for version in (2, 3):
-        hq.invalidate_key("archive", version=version, reason="copies were on the stolen terminal")
+        getattr(hq, how)("archive", version=version, reason="copies were on the stolen terminal")
     return archive
 
 

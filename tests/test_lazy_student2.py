@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from test_capstone import respond_archive
 from test_lazy_student import AlwaysEqual
 from test_lessons import PYTHON_INTERNALS, verdict
 
@@ -230,14 +231,6 @@ def test_capstone_q1_versions_in_any_collection_are_right() -> None:
     refused(capstone.q1, case.hq, since, tokens, range(10**12), because="version numbers")
 
 
-def respond_archive(hq: KeyCustodian, archive: dict[str, bytes]) -> dict[str, bytes]:
-    hq.rotate_key("archive")
-    moved = {name: bytes(hq.rewrap_envelope("archive", env, associated_data=name)) for name, env in archive.items()}
-    for version in (2, 3):
-        hq.invalidate_key("archive", version=version, reason="copies were on the stolen terminal")
-    return moved
-
-
 def test_capstone_q2_a_link_revocation_poked_into_the_record_is_none() -> None:
     case = capstone.incident()
     record = case.hq._keys["link-1"]
@@ -379,11 +372,7 @@ def test_capstone_q4_archive_versions_marked_compromised_then_poked_revoked_are_
     case = capstone.incident()
     hq = case.hq
     hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
-    hq.rotate_key("archive")
-    for name, envelope in case.archive.items():
-        hq.rewrap_envelope("archive", envelope, associated_data=name)
-    for version in (2, 3):
-        hq.mark_compromised("archive", version=version, reason="copies on the stolen terminal")
+    respond_archive(hq, dict(case.archive), how="mark_compromised")
     hq._keys["archive"].revoked_versions = frozenset({2, 3})
     enrolled(case)
     refused(capstone.q4, hq, hq.sign_audit_checkpoint("auditor"), because="finish the response first")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from test_capstone import respond_archive
 from test_lazy_student2 import accepted, refused, said_twice
 
 from kmslib import KeyCustodian, KeyStateError, KMSError
@@ -370,14 +371,6 @@ def test_q4_held_correct_answers() -> None:
 
 
 # ---------------------------------------------------------------- capstone q2: revoke, rotate, or leave alone
-
-
-def respond_archive(hq: KeyCustodian, archive: dict[str, bytes], how: str = "invalidate_key") -> dict[str, bytes]:
-    hq.rotate_key("archive")
-    moved = {name: bytes(hq.rewrap_envelope("archive", env, associated_data=name)) for name, env in archive.items()}
-    for version in (2, 3):
-        getattr(hq, how)("archive", version=version, reason="copies were on the stolen terminal")
-    return moved
 
 
 def test_capstone_q2_archive_versions_marked_compromised_then_poked_revoked_are_not_revoked() -> None:

@@ -479,10 +479,12 @@ def test_set_rotation_policy_checks_its_arguments_and_none_clears_it(kms: KeyCus
         ({"max_uses": 0}, InvalidInputError),
         ({"max_uses": True}, ArgumentTypeError),
         ({"max_uses": 2**40}, InvalidInputError),
+        ({"max_uses": 2**32 + 1}, InvalidInputError),  # never above AES-GCM's 2**32 (SP 800-38D section 8.3)
     ):
         with pytest.raises(error):
             kms.set_rotation_policy("k", **kwargs)  # type: ignore[arg-type]
     assert kms.key_info("k").policy is None
+    assert kms.set_rotation_policy("k", max_uses=2**32).policy.max_uses == 2**32  # type: ignore[union-attr]
     kms.set_rotation_policy("k", rotate_every=HOUR)
     assert kms.set_rotation_policy("k").policy is None
     assert kms.audit_log[-1].operation == "set_rotation_policy"

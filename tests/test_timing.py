@@ -67,3 +67,16 @@ def test_an_exercise_of_an_unknown_kind_is_refused(tmp_path: Path) -> None:
     path = _notebook(tmp_path, [{"cell_type": "markdown", "source": "**Exercise 1** (ponder). x"}])
     with pytest.raises(ValueError, match="ponder"):
         estimate(path)
+
+
+def test_write_sets_only_the_stated_number(tmp_path: Path) -> None:
+    from kmslib.course.timing import main
+
+    words = " ".join(["word"] * 2000)
+    path = _notebook(tmp_path, [{"cell_type": "markdown", "source": f"# T\n\n*About 5 minutes.* {words}"}])
+    before = path.read_text(encoding="utf-8")
+    assert main([str(path)]) == 0
+    assert path.read_text(encoding="utf-8") == before
+    main([str(path), "--write"])
+    assert stated_minutes(path) == estimate(path).total == 25
+    assert path.read_text(encoding="utf-8") == before.replace("*About 5 minutes", "*About 25 minutes")

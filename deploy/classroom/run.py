@@ -286,6 +286,7 @@ class Result:
     name: str
     latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    reconnects: list[str] = field(default_factory=list)
 
 
 def run_notebook(server: str, token: str, path: str, result: Result) -> dict[str, Any]:
@@ -373,6 +374,22 @@ def compare(path: str, ran: dict[str, Any], rules: list[tuple[re.Pattern[str], s
             result.failures.append(f"{path} cell {n}: output differs from the committed notebook")
 
 
+def run_notebook_reconnecting(server: str, token: str, path: str, result: Result) -> dict[str, Any]:
+    """:func:`run_notebook`; if the kernel's websocket closes under it, once more from the top, as JupyterLab would.
+
+    JupyterLab reconnects a closed kernel websocket by itself; a student then runs the notebook again. The
+    reconnection is reported (``reconnects``); a second closed websocket is a failure.
+    """
+    import websocket  # websocket-client, as in run_notebook
+
+    try:
+        return run_notebook(server, token, path, result)
+    except (websocket.WebSocketConnectionClosedException, ConnectionError) as exc:
+        result.reconnects.append(f"{path.rsplit('/', 1)[-1]}: {type(exc).__name__}")
+        log(f"{result.name}: the kernel's websocket closed during {path} ({type(exc).__name__}); running it again")
+        return run_notebook(server, token, path, result)
+
+
 def student_work(hub: Hub, name: str, repo: str, rules: list[tuple[re.Pattern[str], str]]) -> Result:
     """One student: pull the course, run the two notebooks, save their copy."""
     result = Result(name)
@@ -389,7 +406,7 @@ def student_work(hub: Hub, name: str, repo: str, rules: list[tuple[re.Pattern[st
             return result
         for notebook in NOTEBOOKS:
             path = f"{COURSE_FOLDER}/notebooks/{notebook}"
-            ran = run_notebook(server, token, path, result)
+            ran = run_notebook_reconnecting(server, token, path, result)
             compare(path, ran, rules, result)
             ran["cells"].append({"cell_type": "markdown", "metadata": {}, "source": f"Saved by {name}."})
             request(
@@ -585,6 +602,7 @@ def main(argv: list[str] | None = None) -> int:
             report["class_work_seconds"] = time.monotonic() - started
             latencies = sorted(t for r in results for t in r.latencies)
             failures += [f"{r.name}: {f}" for r in results for f in r.failures]
+            report["websocket_reconnects"] = [f"{r.name}: {what}" for r in results for what in r.reconnects]
             report["cells_run"] = len(latencies)
             report["cell_latency_p95_seconds"] = latencies[int(0.95 * (len(latencies) - 1))] if latencies else None
             report["cell_latency_median_seconds"] = statistics.median(latencies) if latencies else None
@@ -609,6 +627,12 @@ def main(argv: list[str] | None = None) -> int:
             failures += [f"{n}: the idle culler did not stop this server" for n in running]
     finally:
         signal.alarm(0)
+        if failures:  # what the hub and the students' servers logged about each failing student: the evidence
+            hub_log = folder / "hub.log"
+            said = hub_log.read_text(errors="replace").splitlines() if hub_log.exists() else []
+            for name in sorted({failure.split(":", 1)[0] for failure in failures}):
+                lines = [line for line in said if name in line][-15:]
+                print(f"\n--- hub.log, the last {len(lines)} lines about {name} ---", *lines, sep="\n")
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
     report["failures"] = failures
@@ -627,6 +651,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peak memory per student server:  {most:.0f} MiB at most, {median:.0f} MiB median")
     culled = report["culled_after_seconds"]
     print(f"idle culler:                     {f'stopped every server after {culled} s' if culled else 'FAILED'}")
+    reconnects = report.get("websocket_reconnects", [])
+    which = f" ({'; '.join(reconnects)})" if reconnects else ""
+    print(f"kernel websockets reconnected:   {len(reconnects)}{which}")
     print(f"failures:                        {len(failures)}")
     for failure in failures:
         print(f"  - {failure}")
