@@ -36,7 +36,7 @@ def test_the_course_notebooks_exist() -> None:
         "06_envelope_encryption.ipynb",
         "07_signatures_and_trust.ipynb",
         "08_sealed_storage.ipynb",
-        "09_capstone.ipynb",
+        "10_capstone.ipynb",
     ]
 
 

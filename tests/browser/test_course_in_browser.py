@@ -25,7 +25,7 @@ FORMS = {
     "06_envelope_encryption.ipynb": ["kmslib-envelope-form"],
     "07_signatures_and_trust.ipynb": ["kmslib-dh-form"],
     "08_sealed_storage.ipynb": ["kmslib-unseal-form"],
-    "09_capstone.ipynb": ["kmslib-dashboard"],
+    "10_capstone.ipynb": ["kmslib-dashboard"],
 }
 
 KERNEL_IDLE = """() => {
