@@ -111,10 +111,13 @@ __all__ = [
     "METHOD_ACTIONS",
     "OWNER",
     "OWNER_ONLY_METHODS",
+    "ADMINISTRATOR_ACTIONS",
+    "USER_ACTIONS",
     "Decision",
     "KeyPolicy",
     "Request",
     "parse_policy",
+    "separated_duties",
 ]
 
 #: The principal name of the plain custodian, which may do anything.
@@ -548,3 +551,93 @@ def parse_policy(document: object) -> KeyPolicy:
         raise InvalidInputError(f"policy has {len(statements)} statements; the limit is {MAX_STATEMENTS}")
     compiled = tuple(_statement(value, index) for index, value in enumerate(statements))
     return KeyPolicy(plain, compiled)
+
+
+#: What :func:`separated_duties` lets key administrators do: manage the key (its policy, rotation, states,
+#: revocation, grants' revocation), never use it, never create grants (a grant hands out uses). After the
+#: "key administrators" statement of AWS KMS's default key policy
+#: (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html), without its ``kms:Create*``.
+ADMINISTRATOR_ACTIONS: tuple[str, ...] = (
+    "kms:DescribeKey",
+    "kms:GetPublicKey",
+    "kms:GetKeyPolicy",
+    "kms:PutKeyPolicy",
+    "kms:RotateKey",
+    "kms:SetRotationPolicy",
+    "kms:DisableKey",
+    "kms:EnableKey",
+    "kms:DeactivateKey",
+    "kms:MarkCompromised",
+    "kms:RevokeKey",
+    "kms:ListGrants",
+    "kms:RevokeGrant",
+)
+
+#: What :func:`separated_duties` lets key users do: use the key, never administer it. After the "key users"
+#: statement of AWS KMS's default key policy.
+USER_ACTIONS: tuple[str, ...] = (
+    "kms:DescribeKey",
+    "kms:GetPublicKey",
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncrypt",
+    "kms:Sign",
+    "kms:Verify",
+)
+
+
+def _role(names: str | list[str] | tuple[str, ...], role: str) -> list[str]:
+    listed = [names] if isinstance(names, str) else list(names)
+    if not listed:
+        raise InvalidInputError(f"separated_duties needs at least one of the key's {role}")
+    if _WILDCARD_PRINCIPAL in listed:
+        raise InvalidInputError(f"separated_duties names its {role} one by one, not '*'")
+    return listed
+
+
+def separated_duties(
+    *,
+    administrators: str | list[str] | tuple[str, ...],
+    users: str | list[str] | tuple[str, ...],
+    associated_data: str | None = None,
+) -> dict[str, Any]:
+    """The course's default key policy: key administrators manage the key, key users use it.
+
+    Separation of duties, as in the key policy AWS KMS's console writes, whose key administrators' statement
+    lets them manage the key and whose key users' statement lets them use it
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html), and as NIST SP 800-57
+    Part 2 Rev. 1 (key management organizations' roles) recommends: nobody both administers and uses the key.
+    The document has two statements, ``"KeyAdministrators"`` (:data:`ADMINISTRATOR_ACTIONS`) and ``"KeyUsers"``
+    (:data:`USER_ACTIONS`).
+
+    Args:
+        administrators: the key administrators' principal names (a name or a list).
+        users: the key users' principal names (a name or a list).
+        associated_data: if given, the users' statement holds only for this associated data.
+
+    Returns:
+        A fresh policy document for :meth:`~kmslib.KeyCustodian.set_key_policy`.
+
+    Raises:
+        InvalidInputError: a list is empty, names ``"*"``, ``"owner"`` or an invalid name, or a principal is
+            in both lists.
+
+    """
+    admins, key_users = _role(administrators, "administrators"), _role(users, "users")
+    both = sorted(set(admins) & set(key_users), key=str)
+    if both:
+        raise InvalidInputError(f"separated_duties: {_shown(both[0])} both administers and uses the key")
+    use: dict[str, Any] = {"Sid": "KeyUsers", "Effect": "Allow", "Principal": key_users, "Action": list(USER_ACTIONS)}
+    if associated_data is not None:
+        use["Condition"] = {"StringEquals": {_AAD_KEY: associated_data}}
+    document: dict[str, Any] = {
+        "Version": _VERSION,
+        "Statement": [
+            {"Sid": "KeyAdministrators", "Effect": "Allow", "Principal": admins, "Action": list(ADMINISTRATOR_ACTIONS)},
+            use,
+        ],
+    }
+    parse_policy(document)  # names and data checked as in any policy
+    return document
