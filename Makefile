@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/instructions.py
+	$(BIN)/python benchmarks/oracle.py
 
 classroom: $(STAMP)
 	$(BIN)/python deploy/classroom/run.py

@@ -66,6 +66,10 @@ CREDENTIAL_INVALID = "the credential is not valid here: revoked, replaced, misty
 
 _PREFIX = "kmslib-credential:"
 
+#: What a key without a policy, or no key at all, is decided by: no statement, so every request is an implicit
+#: deny, reached by the same steps (and about the same time) as a real policy's denial: no existence oracle.
+_NO_POLICY = KeyPolicy({"Statement": []}, ())
+
 #: Actions that only read or use a key: checked before the call and again after its cryptography.
 #: Every other action changes a key, its policy or its grants, and holds the access lock throughout.
 _USES = frozenset(
@@ -355,11 +359,9 @@ class AccessControl:
 
         As in AWS KMS, a grant only allows: the key policy's explicit Deny overrides it.
         """
-        policy = self._policies.get(key_id)
-        if policy is not None:
-            decision = policy.decide(principal, action, associated_data)
-            if decision.allowed or decision.reason == "explicit-deny":
-                return decision.allowed
+        decision = self._policies.get(key_id, _NO_POLICY).decide(principal, action, associated_data)
+        if decision.allowed or decision.reason == "explicit-deny":
+            return decision.allowed
         grants = self._grants.get(key_id)
         return grants is not None and any(g.covers(principal, action, associated_data) for g in grants.values())
 
@@ -380,10 +382,8 @@ class AccessControl:
         self, principal: str, action: str, key_id: str | None, associated_data: bytes | None
     ) -> int | None:
         """How many approvals would let ``principal`` do ``action`` on ``key_id`` under its policy, or ``None``."""
-        policy = None if key_id is None else self._policies.get(key_id)
-        if policy is None:
-            return None
-        return policy.evaluate(Request(principal, action, associated_data)).approvals_required
+        policy = _NO_POLICY if key_id is None else self._policies.get(key_id, _NO_POLICY)
+        return policy.decide(principal, action, associated_data).approvals_required  # remembered: no timing oracle
 
     def binding(self, operation: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
         """An HMAC-SHA256 of the call (operation and arguments), keyed by this object's random key."""
