@@ -258,7 +258,7 @@ def _entries(export: str) -> list[AuditEntry] | None:
 
 def _content(entry: AuditEntry) -> tuple[object, ...]:
     """What an entry says, without the chain's fields (an edit at entry i changes every hash from i on)."""
-    return (entry.seq, entry.time, entry.operation, entry.key_id, entry.version, entry.outcome)
+    return (entry.seq, entry.time, entry.principal, entry.operation, entry.key_id, entry.version, entry.outcome)
 
 
 #: How the notebook's own ``kms`` begins (operation, key id, outcome): rotate, rewrap, then revoke version 1.
