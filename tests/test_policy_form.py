@@ -172,6 +172,21 @@ def test_bad_simulation_input_is_a_clear_message(kms_with_policy: KeyCustodian) 
     assert len(form.status.value) < 2_000  # the associated data is not echoed in full
 
 
+def test_a_custodian_without_keys_or_closed_is_said_in_the_form(kms: KeyCustodian) -> None:
+    form = make(kms)
+    assert form.key.value is None
+    assert form.editor.value.strip() != ""  # the template
+    assert form.status.value == ""  # nothing to say yet
+    assert "choose a key first" in form.simulate("checkout", "kms:Encrypt", form.key.value)
+    assert "choose a key first" in form.apply()
+    kms.establish_aes_key("payments")
+    kms.close()
+    closed = make(kms)
+    assert is_error(closed, "closed")
+    assert closed.key.options == ()
+    assert "closed" in make(kms, key_ids=["payments"]).simulate("checkout", "kms:Encrypt", "payments")
+
+
 # ------------------------------------------------------------------ the policy editor
 
 

@@ -172,7 +172,10 @@ class PolicyForm(Form):
 
     def refresh_keys(self) -> None:
         """Offer the keys given, or else every key of the custodian, keeping the chosen one if it is still there."""
-        keys = self._key_ids if self._key_ids is not None else [i.key_id for i in self.custodian.list_keys()]
+        keys = self._key_ids
+        if keys is None:
+            listed = self._attempt(self.custodian.list_keys)  # a closed custodian: said in the status line
+            keys = [] if listed is None else [i.key_id for i in listed]
         current = self.key.value
         self.key.options = keys
         self.key.value = current if current in keys else (keys[0] if keys else None)
