@@ -328,6 +328,10 @@ def test_choosing_a_key_loads_its_policy_and_its_principals(kms_with_policy: Key
     form.key.value = "archive"
     assert json.loads(form.editor.value)["Statement"][0]["Principal"] == "auditor"
     assert tuple(form.principal.options) == ("auditor",)
+    assert form.principal.value == "checkout"  # the name chosen for payments stays chosen
+    form.principal.value = "mallory"  # typed: not in the policy
+    form.key.value = "payments"
+    assert form.principal.value == "mallory"
     form.key.value = "payments"
     assert json.loads(form.editor.value) == PAYMENTS_POLICY
 

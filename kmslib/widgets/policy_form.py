@@ -187,8 +187,8 @@ class PolicyForm(Form):
             else sorted((policy.principals() if policy else set()) - {"*"})
         )
         self.principal.options = names
-        if self.principal.value not in names:
-            self.principal.value = names[0] if names else ""
+        if not self.principal.value and names:  # a name already chosen or typed stays
+            self.principal.value = names[0]
 
     def _current(self, key_id: str) -> KeyPolicy | None:
         document = self.custodian.get_key_policy(key_id)
