@@ -12,7 +12,8 @@ from kmslib.widgets.aes_form import AESForm
 from kmslib.widgets.dashboard import KeyVaultDashboard
 from kmslib.widgets.dh_form import DHExchangeForm
 from kmslib.widgets.envelope_form import EnvelopeForm
+from kmslib.widgets.policy_form import PolicyForm
 from kmslib.widgets.rsa_form import RSAForm
 from kmslib.widgets.unseal_form import UnsealForm
 
-__all__ = ["AESForm", "DHExchangeForm", "EnvelopeForm", "KeyVaultDashboard", "RSAForm", "UnsealForm"]
+__all__ = ["AESForm", "DHExchangeForm", "EnvelopeForm", "KeyVaultDashboard", "PolicyForm", "RSAForm", "UnsealForm"]
