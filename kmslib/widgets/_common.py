@@ -44,6 +44,8 @@ _TITLES = {
     "SignatureError": "Signature does not verify",
     "UnsealError": "Still sealed",
     "StoreError": "Store problem",
+    "AccessDeniedError": "Access denied",
+    "ApprovalRequiredError": "Approval required",
 }
 
 
