@@ -27,7 +27,7 @@ from kmslib.course.lesson09 import (
     q5,
     separated_policy,
 )
-from kmslib.policy import ACTIONS, parse_policy
+from kmslib.policy import ACTIONS, Request, parse_policy
 
 NAMES = {"AccessDeniedError": AccessDeniedError, "ApprovalRequiredError": ApprovalRequiredError}
 
@@ -408,3 +408,60 @@ def test_the_quiz_has_one_right_answer_each() -> None:
 
 def test_q4_names_the_pair_grant_lab_returns() -> None:
     wrong(q4, grant_lab(), because="the first of the two values")
+
+
+# ---------------------------------------------------------------- the picture
+
+
+def test_the_policy_matrix_draws_each_decision_of_the_policy_and_its_statement() -> None:
+    from kmslib.course import pictures
+
+    document = separated_policy(["bob", "carol"], ["alice"], "payments", approvals_to_revoke=1)
+    policy = parse_policy(document)
+    principals = ["alice", "bob", "mallory"]
+    actions = ["kms:Encrypt", "kms:Decrypt", "kms:RotateKey", "kms:RevokeKey", "kms:CreateGrant"]
+    for data in ("payments", "refunds"):
+        figure = pictures.policy_matrix(document, principals, actions, associated_data=data)
+        ax = figure.axes[0]
+        drawn = {str(t.get_gid()): t.get_text() for t in ax.texts if t.get_gid()}
+        cells = {str(p.get_gid()) for p in ax.patches if p.get_gid()}
+        assert set(drawn) == cells == {f"{p}|{a}" for p in principals for a in actions}
+        for principal in principals:
+            for action in actions:
+                asked = data.encode() if action in {"kms:Encrypt", "kms:Decrypt"} else None
+                decision = policy.evaluate(Request(principal, action, asked))
+                words = drawn[f"{principal}|{action}"]
+                if decision.allowed:
+                    assert words.startswith("✓ allow"), words
+                    assert str(decision.sid) in words, words
+                elif decision.reason == "explicit-deny":
+                    assert words.startswith("✗ Deny"), words
+                    assert str(decision.sid) in words, words
+                elif decision.approvals_required:
+                    assert f"once {decision.approvals_required} other" in words, words
+                else:
+                    assert "implicit deny" in words, words
+    shown = {
+        t.get_text()
+        for t in pictures.policy_matrix(document, principals, actions, associated_data="payments").axes[0].texts
+    }
+    assert any("KeyUsers" in words for words in shown)  # alice encrypts with 'payments'
+    refunds = {
+        t.get_gid(): t.get_text()
+        for t in pictures.policy_matrix(document, principals, actions, associated_data="refunds").axes[0].texts
+    }
+    assert "implicit deny" in refunds["alice|kms:Encrypt"]  # the condition is asked, not assumed
+    assert "AdministratorsNeverUse" in refunds["bob|kms:Decrypt"]
+    assert "once 1 other" in refunds["bob|kms:RevokeKey"]
+
+
+def test_q5_a_version_revoked_alone_is_not_the_key() -> None:
+    prod = production()
+    prod.rotate_key("prod-payments")  # version 1 may then be revoked alone
+    bob, carol = view(prod, "bob"), view(prod, "carol")
+    try:
+        bob.invalidate_key("prod-payments", version=1)
+    except ApprovalRequiredError as error:
+        carol.approve(error.request_id)
+    bob.invalidate_key("prod-payments", version=1)
+    wrong(q5, prod, because="only version 1 was revoked")

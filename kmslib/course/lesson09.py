@@ -654,6 +654,9 @@ def _check_q5(kms: object) -> str | None:
     if not any(e.principal == "bob" for e in asked):
         return "the audit log shows no revocation asked by bob: as bob (his own view), call invalidate_key."
     if prod.key_info(PROD).state != REVOKED or not revoked:
+        versions = [e.version for e in mine if e.operation == "invalidate_key" and e.outcome == "ok" and e.version]
+        if versions:
+            return f"only version {versions[0]} was revoked: the whole key is being retired (no version=...)."
         if not any(e.principal == "carol" for e in approved):
             return "carol has not approved bob's request: as carol, approve(error.request_id)."
         return (
