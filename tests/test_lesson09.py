@@ -150,7 +150,7 @@ SECOPS = {"Effect": "Allow", "Principal": "secops", "Action": ["kms:RotateKey", 
 
 
 def test_q2_the_solution_and_other_correct_answers_pass() -> None:
-    right(q2, solution(q2)["policy"])
+    right(q2, solution(q2)["payments_policy"])
     split = payments_policy(  # one statement per action, the data as a one-item list, no Version, no Sid
         *[
             {**SERVICE, "Action": action, "Condition": {"StringEquals": {"kmslib:AssociatedData": ["payments"]}}}

@@ -333,7 +333,7 @@ q2 = Exercise(
     "Two Allow statements, one per principal, each with its own Action list; the service's with "
     '"Condition": {"StringEquals": {"kmslib:AssociatedData": "payments"}}. Avoid "*" and "kms:*". Everything not '
     "allowed is denied already (the implicit deny).",
-    """policy = {
+    """payments_policy = {
     "Version": "2012-10-17",
     "Statement": [
         {"Sid": "PaymentsService", "Effect": "Allow", "Principal": "payments-svc",
@@ -343,7 +343,7 @@ q2 = Exercise(
          "Action": ["kms:RotateKey", "kms:RevokeKey", "kms:PutKeyPolicy"]},
     ],
 }
-q2.check(policy)""",
+q2.check(payments_policy)""",
 )
 
 
@@ -421,8 +421,8 @@ def _check_q3(statement: object, fixed: object) -> str | None:
 q3 = Exercise(
     3,
     "apply",
-    "In `OVERBROAD_POLICY` (printed above, each statement with its purpose), one statement allows far more than its "
-    "purpose. Name it (its Sid or index), and write `fixed`: the policy with that statement narrowed to its "
+    "In `OVERBROAD_POLICY` (printed below, each statement's purpose listed here), one statement allows far more "
+    "than its purpose. Name it (its Sid or index), and write `fixed`: the policy with that statement narrowed to its "
     "purpose, everything else as it was.",
     _check_q3,
     "Compare each statement's Action with the comment beside it. Re-encrypting under a new key version is one "
@@ -716,8 +716,8 @@ quiz = Quiz(
             "c": "AWS KMS forbids it for every key",
         },
         "a",
-        "Separation of duties: no one principal both manages a key and reads what it protects. AWS KMS's default key "
-        "policy has one statement for key administrators and another for key users; a policy may give one "
+        "Separation of duties: no one principal both manages a key and reads what it protects. The AWS KMS console's "
+        "default key policy has one statement for key administrators and another for key users; a policy may give one "
         "principal both, and it is the policy's author who keeps them apart (the template's explicit Deny does).",
     ),
     Question(
