@@ -215,6 +215,9 @@ def test_q3_refuses_the_decoy_the_unchanged_policy_and_a_fix_that_goes_too_far()
     removed = copy.deepcopy(OVERBROAD_POLICY)
     del removed["Statement"][3]
     wrong(q3, "Backup", removed, because="'backup' asking kms:ReEncrypt")
+    narrowed = fixed_with("kms:ReEncrypt")
+    narrowed["Statement"][2]["Principal"] = ["checkout", "reporting"]  # a statement that was right, changed too
+    wrong(q3, "Backup", narrowed, because="change only the over-broad statement")
     wrong(q3, "Backup", fixed_with("kms:ReEncrypts"), because="unknown action")
     wrong(q3, "Backup", "kms:ReEncrypt", because="should be a dict")
     assert OVERBROAD_POLICY["Statement"][3]["Action"] == "kms:*"  # the checks changed nothing
@@ -278,7 +281,7 @@ def test_q4_refuses_each_missing_or_wrong_step() -> None:
     try_escalation(operator)
     wrong(q4, lab, because="does not hold kms:Decrypt with associated data 'payments'")
     escalated = lab.create_grant("payments", "batch-operator", ["kms:Decrypt"])  # the owner does the escalation
-    wrong(q4, lab, because="that is the escalation")
+    wrong(q4, lab, because="needs no grant of its own")
     lab.revoke_grant(escalated)
     operator_holds(lab, {k: v for k, v in NARROW.items() if k != "Condition"})  # Decrypt for any data
     wrong(q4, lab, because="may kms:Decrypt with no associated data")
@@ -465,3 +468,19 @@ def test_q5_a_version_revoked_alone_is_not_the_key() -> None:
         carol.approve(error.request_id)
     bob.invalidate_key("prod-payments", version=1)
     wrong(q5, prod, because="only version 1 was revoked")
+
+
+def test_q4_and_q5_name_a_principals_view_passed_for_the_custodian() -> None:
+    lab, _ = grant_lab()
+    wrong(q4, view(lab, "batch-operator"), because="that is batch-operator's view")
+    prod = production()
+    wrong(q5, view(prod, "bob"), because="pass prod, the owner's custodian")
+
+
+def test_q4_a_grant_the_operator_made_itself_once_it_held_decrypt_is_named() -> None:
+    lab, _ = grant_lab()
+    operator = view(lab, "batch-operator")
+    operator_holds(lab, NARROW)
+    try_escalation(operator)  # for any data: refused, as it holds Decrypt only for "payments"
+    operator.create_grant("payments", "batch-operator", ["kms:Decrypt"], associated_data="payments")
+    wrong(q4, lab, because="made by 'batch-operator' gives 'batch-operator'")

@@ -31,7 +31,7 @@ from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_cust
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import ArgumentTypeError, InvalidInputError
 from kmslib.policy import ACTIONS, Decision, KeyPolicy, parse_policy
-from kmslib.principals import Grant
+from kmslib.principals import Grant, PrincipalView
 from kmslib.states import REVOKED
 
 __all__ = [
@@ -415,7 +415,10 @@ def _check_q3(statement: object, fixed: object) -> str | None:
     asked = f"{principal!r} asking {action}" + (f" with {_said(data)}" if action in _DATA_ACTIONS else "")
     if allowed:
         return f"you found it, and in your fixed policy {asked} is still allowed: give each principal its purpose only."
-    return f"you found it, and in your fixed policy {asked} is denied, which its purpose needs: keep what is needed."
+    return (
+        f"you found it, and in your fixed policy {asked} is denied, which the statements' purposes allow: change "
+        "only the over-broad statement."
+    )
 
 
 q3 = Exercise(
@@ -552,9 +555,18 @@ def _grant_problem(grant: Grant) -> str | None:
     return None
 
 
+def _not_a_view(kms: object, name: str) -> str | None:
+    """What to say when a principal's view is passed instead of the owner's custodian."""
+    if isinstance(kms, PrincipalView):
+        return f"that is {kms.principal}'s view of the custodian: pass {name}, the owner's custodian itself."
+    return None
+
+
 def _check_q4(kms: object) -> str | None:
     if isinstance(kms, tuple):
         return "pass lab, the first of the two values grant_lab() returns (lab, ledger = grant_lab())."
+    if (view := _not_a_view(kms, "lab")) is not None:
+        return view
     lab = student_custodian(kms)
     if _MADE_BY.get(lab) != "grant_lab()" or KEY not in lab:
         return "pass the custodian that grant_lab() gave you (lab, ledger = grant_lab())."
@@ -567,8 +579,8 @@ def _check_q4(kms: object) -> str | None:
     for grant in grants:
         if grant.grantee == OPERATOR:
             return (
-                f"a grant gives {OPERATOR!r} {', '.join(grant.operations)}: that is the escalation, made for it by "
-                "the owner. Revoke it (revoke_grant)."
+                f"a grant made by {grant.creator!r} gives {OPERATOR!r} {', '.join(grant.operations)}: the operator "
+                "passes permissions on and needs no grant of its own. Revoke it (revoke_grant)."
             )
     problem = _policy_problem(lab)
     if problem is not None:
@@ -636,6 +648,8 @@ def production() -> KeyCustodian:
 
 
 def _check_q5(kms: object) -> str | None:
+    if (view := _not_a_view(kms, "prod")) is not None:
+        return view
     prod = student_custodian(kms)
     if _MADE_BY.get(prod) != "production()" or PROD not in prod:
         return "pass the custodian that production() gave you (prod = production())."
