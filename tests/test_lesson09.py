@@ -484,3 +484,29 @@ def test_q4_a_grant_the_operator_made_itself_once_it_held_decrypt_is_named() -> 
     try_escalation(operator)  # for any data: refused, as it holds Decrypt only for "payments"
     operator.create_grant("payments", "batch-operator", ["kms:Decrypt"], associated_data="payments")
     wrong(q4, lab, because="made by 'batch-operator' gives 'batch-operator'")
+
+
+def test_a_policy_can_ask_approvals_for_rewriting_the_policy_too_as_the_lesson_says() -> None:
+    kms = KeyCustodian()
+    kms.establish_aes_key("payments")
+    document = separated_policy(["bob", "carol"], ["alice"], "payments")
+    admins = document["Statement"][0]
+    admins["Action"].remove("kms:PutKeyPolicy")
+    document["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Principal": ["bob", "carol"],
+            "Action": "kms:PutKeyPolicy",
+            "Condition": {"NumericGreaterThanEquals": {"kmslib:Approvals": 1}},
+        }
+    )
+    kms.set_key_policy("payments", document)
+    bob, carol = view(kms, "bob"), view(kms, "carol")
+    rewritten = separated_policy(["carol"], ["alice", "bob"], "payments")  # bob giving himself a use
+    with pytest.raises(ApprovalRequiredError) as raised:
+        bob.set_key_policy("payments", rewritten)
+    assert kms.get_key_policy("payments") == document
+    carol.approve(raised.value.request_id)
+    bob.set_key_policy("payments", rewritten)
+    assert kms.get_key_policy("payments") == rewritten
+    assert [e.principal for e in kms.audit_log if e.operation == "set_key_policy"][-2:] == ["bob", "bob"]
