@@ -119,6 +119,7 @@ def test_q1_the_solution_and_other_correct_answers_pass() -> None:
     right(q1, "BobMovedTeams", None, "KeyAdmins")
     right(q1, 2, None, 1)  # indices
     right(q1, " bobmovedteams ", "implicit deny", "KeyAdmins")  # case, spaces, and the words for no statement
+    right(q1, "2", "none", "1")  # indices typed as text
     assert RECALL_POLICY["Statement"][2]["Effect"] == "Deny"
 
 

@@ -188,6 +188,8 @@ def _which(answer: object, policy: dict[str, Any]) -> int | str | None:
                 return index
         if text.lower() in _NO_STATEMENT:
             return None
+        if text.isdecimal() and len(text) < 4:
+            return _which(int(text), policy)
         return f"no statement has the Sid {text[:40]!r}: the Sids are {', '.join(map(repr, sids))}."
     return f"give a Sid (a string), an index (an int) or None, not {kind(answer)}."
 
