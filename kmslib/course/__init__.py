@@ -38,6 +38,7 @@ COURSE = (
     ("06_envelope_encryption.ipynb", "Envelope encryption: data keys"),
     ("07_signatures_and_trust.ipynb", "Signatures and trust"),
     ("08_sealed_storage.ipynb", "Sealed storage: where the root key lives"),
+    ("09_access_control.ipynb", "Access control: who may use a key"),
     ("10_capstone.ipynb", "Capstone: a stolen terminal, and the decisions of the response"),
 )
 

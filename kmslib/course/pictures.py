@@ -16,11 +16,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Rectangle
 
 from kmslib import dh, hybrid
 from kmslib.audit import GENESIS, AuditEntry
 from kmslib.custodian import KeyCustodian
+from kmslib.policy import Decision, parse_policy
 from kmslib.rsa import RSAKeyVersion
 from kmslib.signing import SigningKeyVersion
 from kmslib.states import COMPROMISED, KEY_TRANSITIONS, REVOKED
@@ -42,6 +43,7 @@ __all__ = [
     "paint_mixing",
     "plot_keygen_times",
     "plot_signing_times",
+    "policy_matrix",
     "sample_image",
     "signature_sizes",
     "signing_table",
@@ -756,3 +758,76 @@ def key_states() -> Figure:
         fontsize=8.5,
     )
     return _finish(fig, ax, "Key states in kmslib (NIST SP 800-57 Pt 1 Rev 5, section 7)", (-1.4, 11.8), (-0.9, 4.2))
+
+
+#: The actions that carry associated data, which :func:`policy_matrix` asks with it (the others without any).
+_ASKED_WITH_DATA = frozenset(
+    {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncrypt"}
+)
+#: How each kind of decision is drawn: fill colour, and the words that say it without colour.
+_DECISION_LOOK = {
+    "allow": ("#bbf7d0", "✓ allow"),
+    "explicit-deny": ("#fecaca", "✗ Deny"),
+    "implicit-deny": ("#f3f4f6", "✗ no statement\n(implicit deny)"),
+    "approvals": ("#fde68a", "✓ once {n} other(s)\napprove"),
+}
+
+
+def _decision_words(decision: Decision) -> tuple[str, str]:
+    """A matrix cell's kind and its words: what was decided, and by which statement."""
+    by = (
+        f"\n{decision.sid}"
+        if decision.sid
+        else ("" if decision.statement is None else f"\nStatement[{decision.statement}]")
+    )
+    if decision.reason == "implicit-deny" and decision.approvals_required is not None:
+        return "approvals", _DECISION_LOOK["approvals"][1].format(n=decision.approvals_required)
+    return decision.reason, _DECISION_LOOK[decision.reason][1] + by
+
+
+def policy_matrix(
+    policy: Mapping[str, object],
+    principals: Sequence[str],
+    actions: Sequence[str],
+    *,
+    associated_data: str | None = None,
+) -> Figure:
+    """Who may do what under a key policy: a principal-by-action matrix, each cell asked of :mod:`kmslib.policy`.
+
+    Each cell is :meth:`kmslib.policy.KeyPolicy.decide`'s answer for that principal and action (the actions
+    that carry associated data asked with ``associated_data``, the others without), with the statement that
+    decided it; its patch's gid is ``"principal|action"`` and its text says the decision in words, so that
+    colour is never the only sign.
+
+    Args:
+        policy: a key policy document.
+        principals: the rows.
+        actions: the columns (names of :data:`kmslib.policy.ACTIONS`).
+        associated_data: the associated data the data actions are asked with.
+    """
+    compiled = parse_policy(policy)
+    data = None if associated_data is None else associated_data.encode("utf-8")
+    fig, ax = plt.subplots(figsize=(1.45 * len(actions) + 1.6, 0.62 * len(principals) + 1.4))
+    for row, principal in enumerate(principals):
+        for column, action in enumerate(actions):
+            asked = data if action in _ASKED_WITH_DATA else None
+            kind, words = _decision_words(compiled.decide(principal, action, asked))
+            cell = Rectangle((column, -row - 1), 1, 1, fc=_DECISION_LOOK[kind][0], ec="white", lw=2)
+            cell.set_gid(f"{principal}|{action}")
+            ax.add_patch(cell)
+            ax.text(
+                column + 0.5, -row - 0.5, words, ha="center", va="center", fontsize=7.5, gid=f"{principal}|{action}"
+            )
+    ax.set_xlim(0, len(actions))
+    ax.set_ylim(-len(principals), 0)
+    ax.set_xticks([c + 0.5 for c in range(len(actions))], [a.removeprefix("kms:") for a in actions], fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_yticks([-r - 0.5 for r in range(len(principals))], list(principals), fontsize=9)
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    shown = "no associated data" if associated_data is None else f"associated data {associated_data!r}"
+    ax.set_title(f"Who may do what (data actions asked with {shown})", fontsize=10, pad=22)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -25,6 +25,7 @@ FORMS = {
     "06_envelope_encryption.ipynb": ["kmslib-envelope-form"],
     "07_signatures_and_trust.ipynb": ["kmslib-dh-form"],
     "08_sealed_storage.ipynb": ["kmslib-unseal-form"],
+    "09_access_control.ipynb": ["kmslib-policy-form"],
     "10_capstone.ipynb": ["kmslib-dashboard"],
 }
 
