@@ -93,7 +93,7 @@ whole custodian), so no key policy can govern them: only the owner may call them
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -113,6 +113,7 @@ __all__ = [
     "OWNER_ONLY_METHODS",
     "ADMINISTRATOR_ACTIONS",
     "USER_ACTIONS",
+    "USES",
     "Decision",
     "KeyPolicy",
     "Request",
@@ -554,41 +555,40 @@ def parse_policy(document: object) -> KeyPolicy:
 
 
 #: What :func:`separated_duties` lets key administrators do: manage the key (its policy, rotation, states,
-#: revocation, grants' revocation), never use it, never create grants (a grant hands out uses). After the
-#: "key administrators" statement of AWS KMS's default key policy
+#: revocation, grants' revocation), never use it, never create grants (a grant hands out uses). After the key
+#: administrators' statement of the policy AWS KMS's console writes
 #: (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html), without its ``kms:Create*``.
 ADMINISTRATOR_ACTIONS: tuple[str, ...] = (
     "kms:DescribeKey",
-    "kms:GetPublicKey",
-    "kms:GetKeyPolicy",
-    "kms:PutKeyPolicy",
     "kms:RotateKey",
     "kms:SetRotationPolicy",
+    "kms:RevokeKey",
     "kms:DisableKey",
     "kms:EnableKey",
     "kms:DeactivateKey",
     "kms:MarkCompromised",
-    "kms:RevokeKey",
+    "kms:PutKeyPolicy",
+    "kms:GetKeyPolicy",
     "kms:ListGrants",
     "kms:RevokeGrant",
 )
 
-#: What :func:`separated_duties` lets key users do: use the key, never administer it. After the "key users"
-#: statement of AWS KMS's default key policy.
-USER_ACTIONS: tuple[str, ...] = (
-    "kms:DescribeKey",
-    "kms:GetPublicKey",
+#: What :func:`separated_duties` lets key users do: encrypt and decrypt, nothing else (least privilege: a user who
+#: needs more gets a statement of its own).
+USER_ACTIONS: tuple[str, ...] = ("kms:Encrypt", "kms:Decrypt")
+
+#: What :func:`separated_duties` explicitly denies key administrators, whatever another statement or a grant says.
+USES: tuple[str, ...] = (
     "kms:Encrypt",
     "kms:Decrypt",
     "kms:GenerateDataKey",
     "kms:GenerateDataKeyWithoutPlaintext",
     "kms:ReEncrypt",
     "kms:Sign",
-    "kms:Verify",
 )
 
 
-def _role(names: str | list[str] | tuple[str, ...], role: str) -> list[str]:
+def _role(names: str | Sequence[str], role: str) -> list[str]:
     listed = [names] if isinstance(names, str) else list(names)
     if not listed:
         raise InvalidInputError(f"separated_duties needs at least one of the key's {role}")
@@ -599,45 +599,62 @@ def _role(names: str | list[str] | tuple[str, ...], role: str) -> list[str]:
 
 def separated_duties(
     *,
-    administrators: str | list[str] | tuple[str, ...],
-    users: str | list[str] | tuple[str, ...],
+    administrators: str | Sequence[str],
+    users: str | Sequence[str],
     associated_data: str | None = None,
+    approvals_to_revoke: int = 0,
 ) -> dict[str, Any]:
-    """The course's default key policy: key administrators manage the key, key users use it.
+    """The course's key policy template: key administrators manage the key, key users use it.
 
     Separation of duties, as in the key policy AWS KMS's console writes, whose key administrators' statement
     lets them manage the key and whose key users' statement lets them use it
-    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html), and as NIST SP 800-57
-    Part 2 Rev. 1 (key management organizations' roles) recommends: nobody both administers and uses the key.
-    The document has two statements, ``"KeyAdministrators"`` (:data:`ADMINISTRATOR_ACTIONS`) and ``"KeyUsers"``
-    (:data:`USER_ACTIONS`).
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html): nobody both administers and
+    uses the key, so no one person both decides who may read the data and reads it. The statements:
+    ``"KeyAdministrators"`` allows :data:`ADMINISTRATOR_ACTIONS`; ``"KeyUsers"`` allows :data:`USER_ACTIONS`
+    (only with ``associated_data``, if given); ``"AdministratorsNeverUse"`` denies the administrators
+    :data:`USES`, so that no other statement and no grant can let them; and with ``approvals_to_revoke``,
+    ``"RevokeWithApproval"`` lets an administrator revoke only with that many approvals from other principals
+    (dual control), instead of alone.
 
     Args:
         administrators: the key administrators' principal names (a name or a list).
         users: the key users' principal names (a name or a list).
         associated_data: if given, the users' statement holds only for this associated data.
+        approvals_to_revoke: if above 0, how many approvals revoking the key needs.
 
     Returns:
         A fresh policy document for :meth:`~kmslib.KeyCustodian.set_key_policy`.
 
     Raises:
-        InvalidInputError: a list is empty, names ``"*"``, ``"owner"`` or an invalid name, or a principal is
-            in both lists.
+        InvalidInputError: a list is empty, names ``"*"``, ``"owner"`` or an invalid name, a principal is in
+            both lists, or ``approvals_to_revoke`` is negative or not an ``int``.
 
     """
     admins, key_users = _role(administrators, "administrators"), _role(users, "users")
     both = sorted(set(admins) & set(key_users), key=str)
     if both:
         raise InvalidInputError(f"separated_duties: {_shown(both[0])} both administers and uses the key")
+    if type(approvals_to_revoke) is not int or approvals_to_revoke < 0:
+        raise InvalidInputError(f"approvals_to_revoke must be an int of at least 0, not {_shown(approvals_to_revoke)}")
+    manage = [a for a in ADMINISTRATOR_ACTIONS if not (approvals_to_revoke and a == "kms:RevokeKey")]
     use: dict[str, Any] = {"Sid": "KeyUsers", "Effect": "Allow", "Principal": key_users, "Action": list(USER_ACTIONS)}
     if associated_data is not None:
         use["Condition"] = {"StringEquals": {_AAD_KEY: associated_data}}
-    document: dict[str, Any] = {
-        "Version": _VERSION,
-        "Statement": [
-            {"Sid": "KeyAdministrators", "Effect": "Allow", "Principal": admins, "Action": list(ADMINISTRATOR_ACTIONS)},
-            use,
-        ],
-    }
+    statements: list[dict[str, Any]] = [
+        {"Sid": "KeyAdministrators", "Effect": "Allow", "Principal": admins, "Action": manage},
+        use,
+        {"Sid": "AdministratorsNeverUse", "Effect": "Deny", "Principal": list(admins), "Action": list(USES)},
+    ]
+    if approvals_to_revoke:
+        statements.append(
+            {
+                "Sid": "RevokeWithApproval",
+                "Effect": "Allow",
+                "Principal": list(admins),
+                "Action": "kms:RevokeKey",
+                "Condition": {"NumericGreaterThanEquals": {_APPROVALS_KEY: approvals_to_revoke}},
+            }
+        )
+    document: dict[str, Any] = {"Version": _VERSION, "Statement": statements}
     parse_policy(document)  # names and data checked as in any policy
     return document

@@ -25,9 +25,8 @@ from kmslib.course.lesson09 import (
     q3,
     q4,
     q5,
-    separated_policy,
 )
-from kmslib.policy import ACTIONS, Request, parse_policy
+from kmslib.policy import ACTIONS, Request, parse_policy, separated_duties
 
 NAMES = {"AccessDeniedError": AccessDeniedError, "ApprovalRequiredError": ApprovalRequiredError}
 
@@ -85,7 +84,7 @@ def test_a_closed_or_throwaway_custodian_is_named(exercise: Any) -> None:
 
 
 def test_the_template_separates_duties_and_its_deny_beats_a_grant() -> None:
-    policy = parse_policy(separated_policy(["bob"], ["alice"], "payments"))
+    policy = parse_policy(separated_duties(administrators=["bob"], users=["alice"], associated_data="payments"))
     for action in ACTIONS:
         assert not (policy.decide("bob", action, b"payments").allowed and policy.decide("alice", action).allowed)
     assert policy.decide("alice", "kms:Decrypt", b"payments").allowed
@@ -95,7 +94,9 @@ def test_the_template_separates_duties_and_its_deny_beats_a_grant() -> None:
     assert policy.decide("bob", "kms:Decrypt", b"payments").reason == "explicit-deny"
     kms = KeyCustodian()
     kms.establish_aes_key("payments")
-    kms.set_key_policy("payments", separated_policy(["bob"], ["alice"], "payments"))
+    kms.set_key_policy(
+        "payments", separated_duties(administrators=["bob"], users=["alice"], associated_data="payments")
+    )
     kms.create_grant("payments", "bob", ["kms:Decrypt"])  # even the owner's grant: the Deny wins
     bob = kms.as_principal(kms.issue_credential("bob"))
     with pytest.raises(AccessDeniedError):
@@ -103,7 +104,11 @@ def test_the_template_separates_duties_and_its_deny_beats_a_grant() -> None:
 
 
 def test_the_template_with_approvals_makes_revocation_need_them() -> None:
-    policy = parse_policy(separated_policy(["bob", "carol"], ["alice"], "payments", approvals_to_revoke=1))
+    policy = parse_policy(
+        separated_duties(
+            administrators=["bob", "carol"], users=["alice"], associated_data="payments", approvals_to_revoke=1
+        )
+    )
     decision = policy.decide("bob", "kms:RevokeKey")
     assert not decision.allowed
     assert decision.approvals_required == 1
@@ -420,7 +425,9 @@ def test_q4_names_the_pair_grant_lab_returns() -> None:
 def test_the_policy_matrix_draws_each_decision_of_the_policy_and_its_statement() -> None:
     from kmslib.course import pictures
 
-    document = separated_policy(["bob", "carol"], ["alice"], "payments", approvals_to_revoke=1)
+    document = separated_duties(
+        administrators=["bob", "carol"], users=["alice"], associated_data="payments", approvals_to_revoke=1
+    )
     policy = parse_policy(document)
     principals = ["alice", "bob", "mallory"]
     actions = ["kms:Encrypt", "kms:Decrypt", "kms:RotateKey", "kms:RevokeKey", "kms:CreateGrant"]
@@ -490,7 +497,7 @@ def test_q4_a_grant_the_operator_made_itself_once_it_held_decrypt_is_named() -> 
 def test_a_policy_can_ask_approvals_for_rewriting_the_policy_too_as_the_lesson_says() -> None:
     kms = KeyCustodian()
     kms.establish_aes_key("payments")
-    document = separated_policy(["bob", "carol"], ["alice"], "payments")
+    document = separated_duties(administrators=["bob", "carol"], users=["alice"], associated_data="payments")
     admins = document["Statement"][0]
     admins["Action"].remove("kms:PutKeyPolicy")
     document["Statement"].append(
@@ -503,7 +510,9 @@ def test_a_policy_can_ask_approvals_for_rewriting_the_policy_too_as_the_lesson_s
     )
     kms.set_key_policy("payments", document)
     bob, carol = view(kms, "bob"), view(kms, "carol")
-    rewritten = separated_policy(["carol"], ["alice", "bob"], "payments")  # bob giving himself a use
+    rewritten = separated_duties(
+        administrators=["carol"], users=["alice", "bob"], associated_data="payments"
+    )  # bob giving himself a use
     with pytest.raises(ApprovalRequiredError) as raised:
         bob.set_key_policy("payments", rewritten)
     assert kms.get_key_policy("payments") == document

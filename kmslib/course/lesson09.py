@@ -1,6 +1,6 @@
 """Lesson 09 (access control): the course's policy template, five checked exercises, and the quiz.
 
-- :func:`separated_policy`: the course's key policy template, which separates duties: key administrators
+- :func:`kmslib.policy.separated_duties`: the course's key policy template, which separates duties: key administrators
   manage the key and never use it (an explicit Deny says so), key users use it and never manage it;
 - :func:`grant_lab` and :func:`production`: a fresh custodian for exercises 4 and 5 each time.
 
@@ -30,7 +30,15 @@ from kmslib.clock import classroom_clock
 from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian, student_entries
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import ArgumentTypeError, InvalidInputError
-from kmslib.policy import ACTIONS, Decision, KeyPolicy, parse_policy
+from kmslib.policy import (
+    ACTIONS,
+    ADMINISTRATOR_ACTIONS,
+    USER_ACTIONS,
+    Decision,
+    KeyPolicy,
+    parse_policy,
+    separated_duties,
+)
 from kmslib.principals import Grant, PrincipalView
 from kmslib.states import REVOKED
 
@@ -49,26 +57,12 @@ __all__ = [
     "q4",
     "q5",
     "quiz",
-    "separated_policy",
 ]
 
 #: What a key administrator does: manage the key, its policy and its grants (never use it).
-ADMIN_ACTIONS: tuple[str, ...] = (
-    "kms:DescribeKey",
-    "kms:RotateKey",
-    "kms:SetRotationPolicy",
-    "kms:RevokeKey",
-    "kms:DisableKey",
-    "kms:EnableKey",
-    "kms:DeactivateKey",
-    "kms:MarkCompromised",
-    "kms:PutKeyPolicy",
-    "kms:GetKeyPolicy",
-    "kms:ListGrants",
-    "kms:RevokeGrant",
-)
+ADMIN_ACTIONS: tuple[str, ...] = ADMINISTRATOR_ACTIONS
 #: What a key user does with the key (the lesson's users encrypt and decrypt; nothing else).
-USE_ACTIONS: tuple[str, ...] = ("kms:Encrypt", "kms:Decrypt")
+USE_ACTIONS: tuple[str, ...] = USER_ACTIONS
 #: The actions that carry associated data (the others are asked without any).
 _DATA_ACTIONS: tuple[str, ...] = (
     "kms:Encrypt",
@@ -81,52 +75,6 @@ _DATA_ACTIONS: tuple[str, ...] = (
 
 def _aad(value: str) -> dict[str, Any]:
     return {"StringEquals": {"kmslib:AssociatedData": value}}
-
-
-def separated_policy(
-    administrators: Sequence[str], users: Sequence[str], associated_data: str, *, approvals_to_revoke: int = 0
-) -> dict[str, Any]:
-    """The course's key policy template: separation of duties between administrators and users.
-
-    Args:
-        administrators: who manages the key (:data:`ADMIN_ACTIONS`); an explicit Deny stops them from using it,
-            whatever another statement or a grant says.
-        users: who uses it (:data:`USE_ACTIONS`), only with ``associated_data``.
-        associated_data: the one associated data the users may use the key with.
-        approvals_to_revoke: if above 0, revoking the key needs that many approvals from other administrators
-            (dual control).
-
-    Returns:
-        A key policy document for ``KeyCustodian.set_key_policy``.
-    """
-    manage = [a for a in ADMIN_ACTIONS if not (approvals_to_revoke and a == "kms:RevokeKey")]
-    statements: list[dict[str, Any]] = [
-        {"Sid": "KeyAdministrators", "Effect": "Allow", "Principal": list(administrators), "Action": manage},
-        {
-            "Sid": "KeyUsers",
-            "Effect": "Allow",
-            "Principal": list(users),
-            "Action": list(USE_ACTIONS),
-            "Condition": _aad(associated_data),
-        },
-        {
-            "Sid": "AdministratorsNeverUse",
-            "Effect": "Deny",
-            "Principal": list(administrators),
-            "Action": list(_DATA_ACTIONS),
-        },
-    ]
-    if approvals_to_revoke:
-        statements.append(
-            {
-                "Sid": "RevokeWithApproval",
-                "Effect": "Allow",
-                "Principal": list(administrators),
-                "Action": "kms:RevokeKey",
-                "Condition": {"NumericGreaterThanEquals": {"kmslib:Approvals": approvals_to_revoke}},
-            }
-        )
-    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def _policy_answer(value: object, name: str) -> KeyPolicy | str:
@@ -644,7 +592,12 @@ def production() -> KeyCustodian:
     """A fresh custodian for exercise 5: key 'prod-payments', whose revocation needs one approval (bob and carol)."""
     prod = KeyCustodian(clock=classroom_clock())
     prod.establish_aes_key(PROD)
-    prod.set_key_policy(PROD, separated_policy(["bob", "carol"], ["checkout"], "orders", approvals_to_revoke=1))
+    prod.set_key_policy(
+        PROD,
+        separated_duties(
+            administrators=["bob", "carol"], users="checkout", associated_data="orders", approvals_to_revoke=1
+        ),
+    )
     _MADE_BY[prod] = "production()"
     return prod
 
