@@ -170,6 +170,43 @@ def _pending_from(request_id: str, data: dict[str, Any]) -> _Pending:
     )
 
 
+class _UnbindableError(Exception):
+    """An argument whose value a dual-control binding cannot pin down (an object of another type)."""
+
+
+def _frozen(value: object) -> object:
+    """A plain copy of a call's argument that later changes cannot reach, whose ``repr`` is its value.
+
+    ``str``, ``bytes`` and ``int`` subclasses become their plain values (a subclass's ``__repr__`` could
+    make one call look like another), bytes-like values become ``bytes`` (a ``bytearray`` could change
+    after the approval was checked), containers are copied.
+
+    Raises:
+        _UnbindableError: a value of any other type.
+    """
+    kind = type(value)
+    if value is None or kind in {str, bytes, int, float, bool, timedelta}:
+        return value
+    if issubclass(kind, str):
+        return str.__str__(value)
+    if issubclass(kind, (bytes, bytearray, memoryview)):
+        return bytes(memoryview(value))  # type: ignore[arg-type]
+    if issubclass(kind, int) and not issubclass(kind, bool):
+        return int.__int__(value)  # type: ignore[arg-type]
+    if kind in {list, tuple}:
+        return kind(_frozen(item) for item in value)  # type: ignore[attr-defined]
+    if kind is dict:
+        return {_frozen(k): _frozen(v) for k, v in value.items()}  # type: ignore[attr-defined]
+    raise _UnbindableError
+
+
+@dataclass(frozen=True, slots=True)
+class _ByApprovals:
+    """A call let through by approvals: it runs with these frozen positional arguments (keywords frozen in place)."""
+
+    args: tuple[Any, ...]
+
+
 def _canonical(value: object) -> object:
     """A plain, comparable form of a call's argument (bytes-like values as bytes)."""
     if isinstance(value, (bytearray, memoryview)):
@@ -632,19 +669,24 @@ class PrincipalView:
                     approved = valid and self._approved(name, action, key_id, aad, args, kwargs)
                     if not approved:
                         raise self._refuse(name, action, raw)
+                    if type(approved) is _ByApprovals:
+                        args = approved.args
                     result = method(*args, **kwargs)
                     with access.lock:  # after the cryptography: not if revoked meanwhile
                         if not (
                             access.is_current(record)
-                            if approved == "approved"
+                            if type(approved) is _ByApprovals
                             else access.decide(record, action, key_id, aad)
                         ):
                             result = None
                             raise self._refuse(name, action, raw)
                     return result
                 with access.lock:  # a change: over before any revocation returns
-                    if not (valid and self._approved(name, action, key_id, aad, args, kwargs)):
+                    approved = valid and self._approved(name, action, key_id, aad, args, kwargs)
+                    if not approved:
                         raise self._refuse(name, action, raw)
+                    if type(approved) is _ByApprovals:
+                        args = approved.args
                     return method(*args, **kwargs)
             except BaseException:
                 del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
@@ -665,8 +707,12 @@ class PrincipalView:
         aad: bytes | None,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> bool | str:
-        """Whether the call may go ahead: ``True`` by policy or grant, ``"approved"`` by approvals, else ``False``.
+    ) -> bool | _ByApprovals:
+        """Whether the call may go ahead: ``True`` by policy or grant, :class:`_ByApprovals` by approvals, else no.
+
+        A call that needs approvals is bound to, and then runs with, frozen copies of its arguments
+        (:func:`_frozen`; ``kwargs`` in place): what runs is what was approved. An argument of another
+        type cannot be bound, and the call is denied.
 
         Raises:
             ApprovalRequiredError: a policy statement would allow it with approvals it does not have yet.
@@ -677,11 +723,17 @@ class PrincipalView:
         needed = access.approvals_required(record.principal, action, key_id, aad)
         if needed is None or key_id is None or not access.is_current(record):
             return False
-        binding = access.binding(name, args, kwargs)
+        try:
+            frozen = _ByApprovals(tuple(_frozen(item) for item in args))
+            kwargs.update({keyword: _frozen(value) for keyword, value in kwargs.items()})
+        except _UnbindableError:
+            return False
+        binding = access.binding(name, frozen.args, kwargs)
         del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
         request_id = access.use_approvals(record, action, key_id, aad, binding, self._kms._now())
         if request_id is None:
-            return "approved"
+            return frozen
+        del frozen
         self._kms.audit_log._append(name, key_id, None, "ApprovalRequiredError")
         raise ApprovalRequiredError(
             f"principal {record.principal!r} needs {needed} approval(s) from other principals for {action} "
