@@ -224,13 +224,15 @@ def _operations(value: object) -> tuple[str, ...]:
         raise ArgumentTypeError(f"operations must be a list of action names, not {type(value).__name__}")
     if not value:
         raise InvalidInputError("operations must name at least one action")
-    for item in value:
-        if not isinstance(item, str) or item not in GRANT_OPERATIONS:
+    # plain values first: a str subclass's __eq__ and __hash__ may lie to the check below
+    plain = [str.__str__(item) if issubclass(type(item), str) else item for item in value]
+    for item in plain:
+        if type(item) is not str or item not in GRANT_OPERATIONS:
             shown = repr(item)[:60]
             raise InvalidInputError(
                 f"operations names {shown}, which a grant cannot give (see kmslib.policy.GRANT_OPERATIONS)"
             )
-    return tuple(sorted({str.__str__(item) for item in value}))
+    return tuple(sorted(set(plain)))
 
 
 def _denied(principal: str, action: str, key_id: object) -> AccessDeniedError:

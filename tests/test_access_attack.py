@@ -5,6 +5,10 @@ Defects found by these attacks, each fixed (the tests below failed before):
 - A dual-control approval was bound to the call by ``repr`` of its arguments: a ``str`` subclass with a
   forged ``__repr__`` made another call look like the approved one, and a ``bytearray`` changed after the
   binding was computed ran other bytes than were approved.
+- A grant's operations were checked with ``in GRANT_OPERATIONS`` on the caller's ``str`` subclass (whose
+  ``__eq__`` and ``__hash__`` can lie) and stored as its plain value: a grant could give administration
+  (``kms:RevokeKey``, ``kms:PutKeyPolicy``), which grants never give. (The list was also iterated twice,
+  once to check and once to keep: a list subclass could answer differently the second time.)
 
 Attacks that held (no defect), with a test for the most important:
 
@@ -14,12 +18,15 @@ Attacks that held (no defect), with a test for the most important:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 
 from helpers import StepClock
-from kmslib import AccessDeniedError, ApprovalRequiredError, DecryptionError, KeyCustodian
+from kmslib import AccessDeniedError, ApprovalRequiredError, DecryptionError, InvalidInputError, KeyCustodian
+from kmslib.policy import GRANT_OPERATIONS
 
 
 def allow(principal: object, action: object, **extra: object) -> dict[str, object]:
@@ -107,6 +114,47 @@ def test_an_approved_bytearray_changed_after_the_check_is_not_what_runs(dual: tu
 
     clock.hook = swap
     assert alice.decrypt_envelope("prod", sealed) == b"harmless"
+
+
+class Liar(str):
+    """A str that says it equals anything, with the hash of a harmless grant operation."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return hash("kms:Decrypt")
+
+
+class Shifty(list[str]):
+    """A list that shows its first items once, then the others."""
+
+    def __init__(self, first: list[str], then: list[str]) -> None:
+        super().__init__(first)
+        self.then = then
+        self.shown = False
+
+    def __iter__(self) -> Iterator[str]:
+        items, self.shown = (self.then if self.shown else list.__iter__(self)), True
+        return iter(items)
+
+
+@pytest.mark.parametrize("creator", ["owner", "alice"])
+def test_a_grant_never_gives_administration_whatever_its_operations_claim(creator: str) -> None:
+    kms = KeyCustodian(clock=StepClock())
+    kms.establish_aes_key("prod")
+    kms.set_key_policy("prod", policy(allow("alice", ["kms:RevokeKey", "kms:PutKeyPolicy", "kms:CreateGrant"])))
+    granter = kms if creator == "owner" else view(kms, "alice")
+    bob = view(kms, "bob")
+    for action in ("kms:RevokeKey", "kms:PutKeyPolicy"):
+        with pytest.raises(InvalidInputError, match="a grant cannot give"):
+            granter.create_grant("prod", "bob", [Liar(action)])
+        with contextlib.suppress(AccessDeniedError):  # alice holds no kms:Decrypt to give
+            granter.create_grant("prod", "bob", Shifty(["kms:Decrypt"], [action]))
+    assert all(set(grant.operations) <= GRANT_OPERATIONS for grant in kms.list_grants("prod"))
+    with pytest.raises(AccessDeniedError):
+        bob.invalidate_key("prod")
+    assert kms.key_info("prod").state == "active"
 
 
 # ---------------------------------------------------------------------------------------------- held
