@@ -1761,7 +1761,8 @@ class KeyCustodian:
         """Approve another principal's call that its key policy allows only with approvals (dual control).
 
         The approver must be one the policy would allow the same action (approvals aside), and not the
-        requester; the owner may approve any request. An approval lasts 24 hours by the custodian's clock.
+        requester; the owner may approve any request. An approval lasts 24 hours by the custodian's clock, and
+        counts only while its approver still holds a credential and the policy still allows it the action.
 
         Raises:
             InvalidInputError: no pending request has that id (never made, used, or expired).

@@ -466,7 +466,11 @@ class AccessControl:
                 self._pending_calls[record.principal, binding] = request_id
                 return request_id
             pending = self._pending[request_id]
-            count = sum(1 for given in pending.approvals.values() if now < given + APPROVAL_LIFETIME)
+            count = sum(
+                1
+                for approver, given in pending.approvals.items()
+                if now < given + APPROVAL_LIFETIME and self._may_approve(approver, pending)
+            )
             policy = self._policies.get(key_id)
             if policy is None or not policy.evaluate(Request(record.principal, action, associated_data, count)).allowed:
                 return request_id
@@ -490,17 +494,28 @@ class AccessControl:
                 raise InvalidInputError("no pending request has that id: it was never made, was used, or expired")
             if approver == pending.principal:
                 raise AccessDeniedError(f"principal {approver!r} cannot approve its own request")
-            if approver != OWNER:
-                policy = self._policies.get(pending.key_id)
-                asked = Request(approver, pending.action, pending.associated_data, _ANY_APPROVALS)
-                if policy is None or not policy.evaluate(asked).allowed:
-                    raise AccessDeniedError(
-                        f"principal {approver!r} may not approve {pending.action} on key {pending.key_id!r}"
-                    )
+            if not self._may_approve(approver, pending):
+                raise AccessDeniedError(
+                    f"principal {approver!r} may not approve {pending.action} on key {pending.key_id!r}"
+                )
             approvals = {**pending.approvals, approver: now}
             self._saved(f"pending\n{pending.request_id}", _pending_row(pending, approvals))
             pending.approvals = approvals
             return pending.key_id
+
+    def _may_approve(self, approver: str, pending: _Pending) -> bool:
+        """Whether ``approver``'s approval of ``pending`` counts now (checked when given and again when used).
+
+        The owner's does; another principal's while it holds a credential, is not the requester, and the
+        key's policy would allow it the same action (approvals aside).
+        """
+        if approver == OWNER:
+            return True
+        if approver == pending.principal or approver not in self._by_principal:
+            return False
+        policy = self._policies.get(pending.key_id)
+        asked = Request(approver, pending.action, pending.associated_data, _ANY_APPROVALS)
+        return policy is not None and policy.evaluate(asked).allowed
 
     def request_key(self, request_id: object) -> str | None:
         """The key a pending request is on, or ``None``."""
@@ -748,9 +763,10 @@ class PrincipalView:
         access, record = self._access, self._record
         token = ACTING.set(record.principal)
         try:
-            if not access.is_current(record):
-                raise self._refuse("approve", "approve", access.request_key(request_id))
-            self._kms.approve(request_id)
+            with access.lock:  # an approval is over before a revocation of its approver returns
+                if not access.is_current(record):
+                    raise self._refuse("approve", "approve", access.request_key(request_id))
+                self._kms.approve(request_id)
         finally:
             ACTING.reset(token)
 

@@ -9,6 +9,8 @@ Defects found by these attacks, each fixed (the tests below failed before):
   ``__eq__`` and ``__hash__`` can lie) and stored as its plain value: a grant could give administration
   (``kms:RevokeKey``, ``kms:PutKeyPolicy``), which grants never give. (The list was also iterated twice,
   once to check and once to keep: a list subclass could answer differently the second time.)
+- An approval kept counting after its approver's credential was revoked, or after the key's policy stopped
+  allowing the approver the action: it was checked only when given, not when used.
 
 Attacks that held (no defect), with a test for the most important:
 
@@ -154,6 +156,36 @@ def test_a_grant_never_gives_administration_whatever_its_operations_claim(creato
     assert all(set(grant.operations) <= GRANT_OPERATIONS for grant in kms.list_grants("prod"))
     with pytest.raises(AccessDeniedError):
         bob.invalidate_key("prod")
+    assert kms.key_info("prod").state == "active"
+
+
+def test_an_approval_counts_only_while_its_approver_may_still_give_it(dual: tuple[KeyCustodian, HookClock]) -> None:
+    kms, _ = dual
+    alice, bob, carol = view(kms, "alice"), view(kms, "bob"), view(kms, "carol")
+    request_id = request(lambda: alice.invalidate_key("prod", reason="retire"))
+    bob.approve(request_id)
+    kms.revoke_credential("bob")  # bob leaves before alice acts
+    assert request(lambda: alice.invalidate_key("prod", reason="retire")) == request_id
+    carol.approve(request_id)
+    document = kms.get_key_policy("prod")
+    assert document is not None
+    document["Statement"].append(deny("carol", "kms:RevokeKey"))  # carol may no longer revoke, nor approve it
+    kms.set_key_policy("prod", document)
+    assert request(lambda: alice.invalidate_key("prod", reason="retire")) == request_id
+    assert kms.key_info("prod").state == "active"
+    kms.approve(request_id)  # the owner's approval counts
+    alice.invalidate_key("prod", reason="retire")
+    assert kms.key_info("prod").state == "revoked"
+
+
+def test_an_approval_given_as_its_approver_is_revoked_does_not_count(dual: tuple[KeyCustodian, HookClock]) -> None:
+    kms, clock = dual
+    alice, bob = view(kms, "alice"), view(kms, "bob")
+    request_id = request(lambda: alice.invalidate_key("prod", reason="retire"))
+    clock.hook = lambda: kms.revoke_credential("bob")  # the owner revokes bob while bob's approve runs
+    with pytest.raises(AccessDeniedError):
+        bob.approve(request_id)
+    assert request(lambda: alice.invalidate_key("prod", reason="retire")) == request_id
     assert kms.key_info("prod").state == "active"
 
 
