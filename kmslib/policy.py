@@ -389,8 +389,18 @@ class KeyPolicy:
         return frozenset(named)
 
 
-def _plain(value: object, where: str, depth: int) -> object:
-    """A plain copy of ``value`` (dict with str keys, list, str, int, bool, None), depth-limited."""
+def _plain(value: object, where: str, depth: int, budget: list[int]) -> object:
+    """A plain copy of ``value`` (dict with str keys, list, str, int, bool, None), depth- and size-limited.
+
+    ``budget[0]`` starts at :data:`MAX_POLICY_BYTES` and loses one per value and per character: each
+    takes at least a byte of the compact JSON, so the walk stops as soon as the document is over the limit
+    (a document sharing its lists could otherwise take exponential time to walk).
+    """
+    budget[0] -= 1 + (len(value) if isinstance(value, str) else 0)
+    if budget[0] < 0:
+        raise InvalidInputError(
+            f"policy is more than {MAX_POLICY_BYTES} bytes as JSON; the limit is {MAX_POLICY_BYTES}"
+        )
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, bool) or value is None:
@@ -405,10 +415,11 @@ def _plain(value: object, where: str, depth: int) -> object:
             if not isinstance(key, str):
                 raise InvalidInputError(f"policy {where} has a key that is not a string: {_shown(key)}")
             name = str.__str__(key)
-            copied[name] = _plain(value[key], f"{where}.{name}" if where else name, depth + 1)
+            budget[0] -= len(name)
+            copied[name] = _plain(value[key], f"{where}.{name}" if where else name, depth + 1, budget)
         return copied
     if isinstance(value, (list, tuple)):
-        return [_plain(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
+        return [_plain(item, f"{where}[{i}]", depth + 1, budget) for i, item in enumerate(value)]
     raise InvalidInputError(f"policy {where or 'document'} holds a {type(value).__name__}, which JSON has not")
 
 
@@ -530,7 +541,7 @@ def parse_policy(document: object) -> KeyPolicy:
     """
     if not isinstance(document, Mapping):
         raise ArgumentTypeError(f"policy must be a dict, not {type(document).__name__}")
-    plain = cast("dict[str, Any]", _plain(document, "", 1))  # a mapping is copied as a dict
+    plain = cast("dict[str, Any]", _plain(document, "", 1, [MAX_POLICY_BYTES]))  # a mapping is copied as a dict
     size = len(json.dumps(plain, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
     if size > MAX_POLICY_BYTES:
         raise InvalidInputError(f"policy is {size} bytes as JSON; the limit is {MAX_POLICY_BYTES}")

@@ -11,6 +11,9 @@ Defects found by these attacks, each fixed (the tests below failed before):
   once to check and once to keep: a list subclass could answer differently the second time.)
 - An approval kept counting after its approver's credential was revoked, or after the key's policy stopped
   allowing the approver the action: it was checked only when given, not when used.
+- A policy document that shares its lists or objects (``[[...] * 40] * 40``, a few kilobytes of Python) was
+  walked in full before its size was checked: exponential time, while a principal's ``set_key_policy``
+  holds the access lock that every principal's call needs. The walk now stops at the size limit.
 
 Attacks that held (no defect), with a test for the most important:
 
@@ -28,7 +31,7 @@ import pytest
 
 from helpers import StepClock
 from kmslib import AccessDeniedError, ApprovalRequiredError, DecryptionError, InvalidInputError, KeyCustodian
-from kmslib.policy import GRANT_OPERATIONS
+from kmslib.policy import GRANT_OPERATIONS, MAX_POLICY_BYTES
 
 
 def allow(principal: object, action: object, **extra: object) -> dict[str, object]:
@@ -187,6 +190,30 @@ def test_an_approval_given_as_its_approver_is_revoked_does_not_count(dual: tuple
         bob.approve(request_id)
     assert request(lambda: alice.invalidate_key("prod", reason="retire")) == request_id
     assert kms.key_info("prod").state == "active"
+
+
+class Counting(dict[str, object]):
+    """A dict that counts how often its values are read."""
+
+    reads = 0
+
+    def __getitem__(self, key: str) -> object:
+        Counting.reads += 1
+        return super().__getitem__(key)
+
+
+def test_a_policy_sharing_its_parts_is_refused_without_walking_them_all(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("prod")
+    shared: object = "x"
+    for _ in range(5):  # 12 ** 5 = 248,832 leaves, from 60 dict entries
+        shared = Counting({f"k{i}": shared for i in range(12)})
+    document = policy(allow("alice", "kms:Decrypt"))
+    document["Id"] = shared
+    Counting.reads = 0
+    with pytest.raises(InvalidInputError, match="limit is 32768"):
+        kms.set_key_policy("prod", document)
+    assert Counting.reads <= MAX_POLICY_BYTES
+    assert kms.get_key_policy("prod") is None
 
 
 # ---------------------------------------------------------------------------------------------- held
