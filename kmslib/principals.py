@@ -334,12 +334,17 @@ class AccessControl:
             raise InvalidInputError("'owner' is the plain custodian itself: it needs no credential")
         secret = secrets.token_urlsafe(32)
         record = _Credential(name, secrets.token_hex(8), hashlib.sha256(secret.encode("ascii")).digest())
-        with self.lock:
-            self._saved(f"credential\n{name}", json.dumps({"id": record.credential_id, "sha256": record.digest.hex()}))
-            old = self._by_principal.pop(name, None)
-            if old is not None:
-                del self._by_id[old.credential_id]
-            self._by_principal[name] = self._by_id[record.credential_id] = record
+        try:
+            with self.lock:
+                row = json.dumps({"id": record.credential_id, "sha256": record.digest.hex()})
+                self._saved(f"credential\n{name}", row)
+                old = self._by_principal.pop(name, None)
+                if old is not None:
+                    del self._by_id[old.credential_id]
+                self._by_principal[name] = self._by_id[record.credential_id] = record
+        except BaseException:
+            del secret  # a traceback keeps its frames' locals: not the credential
+            raise
         return f"{_PREFIX}{record.credential_id}:{secret}"
 
     def revoke(self, principal: object) -> None:

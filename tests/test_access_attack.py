@@ -14,6 +14,8 @@ Defects found by these attacks, each fixed (the tests below failed before):
 - A policy document that shares its lists or objects (``[[...] * 40] * 40``, a few kilobytes of Python) was
   walked in full before its size was checked: exponential time, while a principal's ``set_key_policy``
   holds the access lock that every principal's call needs. The walk now stops at the size limit.
+- ``issue_credential`` that failed to save (a store error) left the new credential's secret in its
+  traceback's frame locals.
 
 Attacks that held (no defect), with a test for the most important:
 
@@ -29,8 +31,16 @@ from datetime import datetime
 
 import pytest
 
-from helpers import StepClock
-from kmslib import AccessDeniedError, ApprovalRequiredError, DecryptionError, InvalidInputError, KeyCustodian
+from helpers import StepClock, leaks
+from kmslib import (
+    AccessDeniedError,
+    ApprovalRequiredError,
+    DecryptionError,
+    InvalidInputError,
+    KeyCustodian,
+    StoreError,
+    principals,
+)
 from kmslib.policy import GRANT_OPERATIONS, MAX_POLICY_BYTES
 
 
@@ -214,6 +224,21 @@ def test_a_policy_sharing_its_parts_is_refused_without_walking_them_all(kms: Key
         kms.set_key_policy("prod", document)
     assert Counting.reads <= MAX_POLICY_BYTES
     assert kms.get_key_policy("prod") is None
+
+
+def test_a_credential_that_could_not_be_saved_leaves_no_secret_in_the_traceback(
+    kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "S3CRET-never-shown-Qx7rT0k9wZp2mNv8bLc4dFg6hJ1kL5a"
+
+    def disk_full(name: str, value: str | None) -> None:
+        raise StoreError("the store could not be written")
+
+    monkeypatch.setattr(principals.secrets, "token_urlsafe", lambda nbytes: secret)
+    monkeypatch.setattr(kms._access, "_save", disk_full)
+    with pytest.raises(StoreError) as caught:
+        kms.issue_credential("dave")
+    assert leaks(caught.value, [secret.encode()]) == []
 
 
 # ---------------------------------------------------------------------------------------------- held
