@@ -360,7 +360,7 @@ class AccessControl:
     def authenticate(self, credential: object) -> _Credential:
         """The record of a valid ``credential``; one :class:`AccessDeniedError` for every invalid one."""
         record = None
-        if isinstance(credential, str) and credential.startswith(_PREFIX):
+        if issubclass(type(credential), str) and str.startswith(credential, _PREFIX):  # type: ignore[arg-type]
             credential_id, _, secret = str.__str__(credential)[len(_PREFIX) :].partition(":")
             record = self._by_id.get(credential_id)
             digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()

@@ -14,6 +14,8 @@ Defects found by these attacks, each fixed (the tests below failed before):
 - A policy document that shares its lists or objects (``[[...] * 40] * 40``, a few kilobytes of Python) was
   walked in full before its size was checked: exponential time, while a principal's ``set_key_policy``
   holds the access lock that every principal's call needs. The walk now stops at the size limit.
+- An object whose ``__class__`` claims ``str``, ``int`` or ``dict`` (``isinstance`` believes it) in a policy, or
+  given as a credential, raised a ``TypeError`` or ``AttributeError`` instead of kmslib's typed error.
 - ``issue_credential`` that failed to save (a store error) left the new credential's secret in its
   traceback's frame locals.
 
@@ -35,6 +37,7 @@ from helpers import StepClock, leaks
 from kmslib import (
     AccessDeniedError,
     ApprovalRequiredError,
+    ArgumentTypeError,
     DecryptionError,
     InvalidInputError,
     KeyCustodian,
@@ -239,6 +242,49 @@ def test_a_credential_that_could_not_be_saved_leaves_no_secret_in_the_traceback(
     with pytest.raises(StoreError) as caught:
         kms.issue_credential("dave")
     assert leaks(caught.value, [secret.encode()]) == []
+
+
+def posing_as(kind: type) -> object:
+    """An object whose ``__class__`` says ``kind``: ``isinstance`` believes it, ``kind``'s own methods do not."""
+
+    class Impostor:
+        __class__ = property(lambda self: kind)  # type: ignore[assignment]
+
+    return Impostor()
+
+
+@pytest.mark.parametrize(
+    ("document", "error"),
+    [
+        (posing_as(dict), ArgumentTypeError),
+        (policy(allow(posing_as(str), "kms:Decrypt")), InvalidInputError),
+        (policy(allow("alice", posing_as(str))), InvalidInputError),
+        (
+            policy(
+                allow(
+                    "alice", "kms:Decrypt", Condition={"NumericGreaterThanEquals": {"kmslib:Approvals": posing_as(int)}}
+                )
+            ),
+            InvalidInputError,
+        ),
+        ({"Statement": [allow("alice", "kms:Decrypt")], "Id": {posing_as(str): "x"}}, InvalidInputError),
+        ({"Statement": [allow("alice", "kms:Decrypt")], "Id": posing_as(dict)}, InvalidInputError),
+    ],
+)
+def test_an_impostor_in_a_policy_is_a_typed_error_and_the_old_policy_stays(
+    kms: KeyCustodian, document: object, error: type[Exception]
+) -> None:
+    kms.establish_aes_key("prod")
+    kms.set_key_policy("prod", policy(allow("bob", "kms:Encrypt")))
+    with pytest.raises(error):
+        kms.set_key_policy("prod", document)  # type: ignore[arg-type]
+    assert kms.get_key_policy("prod") == policy(allow("bob", "kms:Encrypt"))
+
+
+def test_an_impostor_credential_gets_the_one_credential_error(kms: KeyCustodian) -> None:
+    kms.issue_credential("alice")
+    with pytest.raises(AccessDeniedError, match="not valid here"):
+        kms.as_principal(posing_as(str))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------- held
