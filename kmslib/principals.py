@@ -32,7 +32,7 @@ import json
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -588,9 +588,9 @@ class AccessControl:
             return key_id
 
     def list_grants(self, key_id: str) -> tuple[Grant, ...]:
-        """The grants on ``key_id``, in the order they were made."""
+        """Copies of the grants on ``key_id``, in the order they were made (this object's own never leave it)."""
         with self.lock:
-            return tuple(self._grants.get(key_id, {}).values())
+            return tuple(replace(grant) for grant in self._grants.get(key_id, {}).values())
 
 
 def _plain_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str | None, bytes | None, bool]:

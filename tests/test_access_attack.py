@@ -16,6 +16,10 @@ Defects found by these attacks, each fixed (the tests below failed before):
   holds the access lock that every principal's call needs. The walk now stops at the size limit.
 - An object whose ``__class__`` claims ``str``, ``int`` or ``dict`` (``isinstance`` believes it) in a policy, or
   given as a credential, raised a ``TypeError`` or ``AttributeError`` instead of kmslib's typed error.
+- ``list_grants`` handed out the custodian's own ``Grant`` records: a principal allowed only
+  ``kms:ListGrants`` rewrote one with ``object.__setattr__`` (a frozen dataclass only refuses plain
+  assignment) into a grant of ``kms:RevokeKey`` to itself, and revoked the key. It now hands out copies,
+  as the audit log does with its entries.
 - ``issue_credential`` that failed to save (a store error) left the new credential's secret in its
   traceback's frame locals.
 
@@ -285,6 +289,20 @@ def test_an_impostor_credential_gets_the_one_credential_error(kms: KeyCustodian)
     kms.issue_credential("alice")
     with pytest.raises(AccessDeniedError, match="not valid here"):
         kms.as_principal(posing_as(str))  # type: ignore[arg-type]
+
+
+def test_a_listed_grant_is_a_copy_that_changes_no_permission(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("prod")
+    kms.set_key_policy("prod", policy(allow("alice", "kms:ListGrants")))
+    kms.create_grant("prod", "bob", ["kms:Encrypt"])
+    alice = view(kms, "alice")
+    (grant,) = alice.list_grants("prod")
+    object.__setattr__(grant, "grantee", "alice")
+    object.__setattr__(grant, "operations", ("kms:RevokeKey",))
+    with pytest.raises(AccessDeniedError):
+        alice.invalidate_key("prod")
+    assert kms.key_info("prod").state == "active"
+    assert [(g.grantee, g.operations) for g in kms.list_grants("prod")] == [("bob", ("kms:Encrypt",))]
 
 
 # ---------------------------------------------------------------------------------------------- held
