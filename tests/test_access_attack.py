@@ -27,16 +27,22 @@ Attacks that held (no defect), with a test for the most important:
 
 - Decrypting or rewrapping another key's token or envelope under a key the principal may use: refused by
   the cryptography (the token's key is checked), not only by the policy.
+- Putting back, in a sealed store's file, an access row from an older copy of the same file (a looser
+  policy, a revoked credential) or from another store: the whole store is refused on open (each row's HMAC
+  is in the manifest, keyed by the store).
 """
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
+import kmslib
 from helpers import StepClock, leaks
 from kmslib import (
     AccessDeniedError,
@@ -306,6 +312,58 @@ def test_a_listed_grant_is_a_copy_that_changes_no_permission(kms: KeyCustodian) 
 
 
 # ---------------------------------------------------------------------------------------------- held
+
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def access_rows(path: Path) -> dict[str, tuple[str, str]]:
+    db = sqlite3.connect(path)
+    try:
+        return {name: (value, mac) for name, value, mac in db.execute("SELECT name, value, mac FROM access")}
+    finally:
+        db.close()
+
+
+def put_back(path: Path, name: str, row: tuple[str, str]) -> None:
+    db = sqlite3.connect(path)
+    try:
+        db.execute("INSERT OR REPLACE INTO access VALUES (?, ?, ?)", [name, *row])
+        db.commit()
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("row", ["policy\nprod", "credential\nalice"])
+def test_an_access_row_from_an_older_copy_of_the_store_refuses_it(tmp_path: Path, row: str) -> None:
+    path = tmp_path / "keys.db"
+    kmslib.init_store(path, passphrase=PASSPHRASE)
+    with KeyCustodian.open(path, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("prod")
+        kms.set_key_policy("prod", policy(allow("alice", "kms:Decrypt")))
+        kms.issue_credential("alice")
+    backup = access_rows(path)
+    with KeyCustodian.open(path, passphrase=PASSPHRASE) as kms:
+        kms.set_key_policy("prod", policy(deny("alice", "kms:Decrypt")))
+        kms.revoke_credential("alice")
+    put_back(path, row, backup[row])
+    with pytest.raises(StoreError, match=r"tampered|differ from its manifest"):
+        KeyCustodian.open(path, passphrase=PASSPHRASE)
+
+
+def test_a_pending_row_from_another_store_refuses_it(tmp_path: Path) -> None:
+    paths = [tmp_path / "a.db", tmp_path / "b.db"]
+    for path in paths:
+        kmslib.init_store(path, passphrase=PASSPHRASE)
+        with KeyCustodian.open(path, passphrase=PASSPHRASE) as kms:
+            kms.establish_aes_key("prod")
+            kms.set_key_policy("prod", policy(allow(["alice", "bob"], "kms:RevokeKey", Condition=approvals(1))))
+            with pytest.raises(ApprovalRequiredError):
+                view(kms, "alice").invalidate_key("prod")
+    (name, row), *_ = ((n, r) for n, r in access_rows(paths[0]).items() if n.startswith("pending"))
+    put_back(paths[1], name, row)
+    with pytest.raises(StoreError, match=r"tampered|differ from its manifest"):
+        KeyCustodian.open(paths[1], passphrase=PASSPHRASE)
 
 
 def test_a_token_of_another_key_is_not_decrypted_under_a_key_the_principal_may_use() -> None:
