@@ -27,6 +27,11 @@ Attacks that held (no defect), with a test for the most important:
 
 - Decrypting or rewrapping another key's token or envelope under a key the principal may use: refused by
   the cryptography (the token's key is checked), not only by the policy.
+- Existence oracle: for every method that names a key, a principal without permission gets the same error
+  type, message (but for the id), exception chain (none) and audit entry for a key that exists and one that
+  does not, and the owner's policy on another key changes nothing.
+- A view made with a credential that was revoked, then reissued to the same principal, stays refused; the
+  new credential works.
 - Putting back, in a sealed store's file, an access row from an older copy of the same file (a looser
   policy, a revoked credential) or from another store: the whole store is refused on open (each row's HMAC
   is in the manifest, keyed by the store).
@@ -54,7 +59,7 @@ from kmslib import (
     StoreError,
     principals,
 )
-from kmslib.policy import GRANT_OPERATIONS, MAX_POLICY_BYTES
+from kmslib.policy import GRANT_OPERATIONS, MAX_POLICY_BYTES, METHOD_ACTIONS
 
 
 def allow(principal: object, action: object, **extra: object) -> dict[str, object]:
@@ -312,6 +317,49 @@ def test_a_listed_grant_is_a_copy_that_changes_no_permission(kms: KeyCustodian) 
 
 
 # ---------------------------------------------------------------------------------------------- held
+
+
+KEYED = sorted(set(METHOD_ACTIONS) - {"list_keys", "revoke_grant"})
+
+
+@pytest.mark.parametrize("method", KEYED)
+def test_no_permission_and_no_such_key_look_the_same_for_every_keyed_method(kms: KeyCustodian, method: str) -> None:
+    kms.establish_aes_key("exists")
+    kms.establish_aes_key("other")
+    kms.set_key_policy("other", policy(allow("alice", "kms:*")))
+    alice = view(kms, "alice")
+    seen = []
+    for key_id in ("exists", "absent"):
+        with pytest.raises(AccessDeniedError) as caught:
+            getattr(alice, method)(key_id)  # denied before the method runs: no other argument is needed
+        error = caught.value
+        last = kms.audit_log[-1]
+        seen.append(
+            (
+                type(error),
+                str(error).replace(repr(key_id), "K"),
+                error.__cause__,
+                error.__context__,
+                (last.operation, last.key_id == key_id, last.version, last.outcome, last.principal),
+            )
+        )
+    assert seen[0] == seen[1]
+    assert seen[0][4] == (method, True, None, "AccessDeniedError", "alice")
+
+
+def test_a_revoked_then_reissued_credential_leaves_the_old_view_refused(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("prod")
+    kms.set_key_policy("prod", policy(allow("alice", "kms:Encrypt")))
+    old_credential = kms.issue_credential("alice")
+    old = kms.as_principal(old_credential)
+    old.encrypt_data_aes("prod", "x")
+    kms.revoke_credential("alice")
+    new = view(kms, "alice")
+    with pytest.raises(AccessDeniedError):
+        old.encrypt_data_aes("prod", "x")
+    with pytest.raises(AccessDeniedError, match="not valid here"):
+        kms.as_principal(old_credential)
+    new.encrypt_data_aes("prod", "x")
 
 
 PASSPHRASE = "correct horse battery staple"
