@@ -174,16 +174,24 @@ class _UnbindableError(Exception):
     """An argument whose value a dual-control binding cannot pin down (an object of another type)."""
 
 
-def _frozen(value: object) -> object:
+#: The most values, and the deepest nesting, that a dual-controlled call's arguments may have.
+_MAX_BOUND_VALUES, _MAX_BOUND_DEPTH = 1 << 16, 16
+
+
+def _frozen(value: object, budget: list[int], depth: int = 0) -> object:
     """A plain copy of a call's argument that later changes cannot reach, whose ``repr`` is its value.
 
     ``str``, ``bytes`` and ``int`` subclasses become their plain values (a subclass's ``__repr__`` could
     make one call look like another), bytes-like values become ``bytes`` (a ``bytearray`` could change
-    after the approval was checked), containers are copied.
+    after the approval was checked), containers are copied. ``budget[0]`` loses one per value.
 
     Raises:
-        _UnbindableError: a value of any other type.
+        _UnbindableError: a value of any other type; with an argument, more values than ``budget`` allows or
+            nested deeper than :data:`_MAX_BOUND_DEPTH`.
     """
+    budget[0] -= 1
+    if budget[0] < 0 or depth > _MAX_BOUND_DEPTH:
+        raise _UnbindableError("too large")
     kind = type(value)
     if value is None or kind in {str, bytes, int, float, bool, timedelta}:
         return value
@@ -194,9 +202,9 @@ def _frozen(value: object) -> object:
     if issubclass(kind, int) and not issubclass(kind, bool):
         return int.__int__(value)  # type: ignore[arg-type]
     if kind in {list, tuple}:
-        return kind(_frozen(item) for item in value)  # type: ignore[attr-defined]
+        return kind(_frozen(item, budget, depth + 1) for item in value)  # type: ignore[attr-defined]
     if kind is dict:
-        return {_frozen(k): _frozen(v) for k, v in value.items()}  # type: ignore[attr-defined]
+        return {_frozen(k, budget, depth + 1): _frozen(v, budget, depth + 1) for k, v in value.items()}  # type: ignore[attr-defined]
     raise _UnbindableError
 
 
@@ -745,11 +753,20 @@ class PrincipalView:
         needed = access.approvals_required(record.principal, action, key_id, aad)
         if needed is None or key_id is None or not access.is_current(record):
             return False
+        budget = [_MAX_BOUND_VALUES]
         try:
-            frozen = _ByApprovals(tuple(_frozen(item) for item in args))
-            kwargs.update({keyword: _frozen(value) for keyword, value in kwargs.items()})
-        except _UnbindableError:
-            return False
+            frozen = _ByApprovals(tuple(_frozen(item, budget) for item in args))
+            kwargs.update({keyword: _frozen(value, budget) for keyword, value in kwargs.items()})
+        except _UnbindableError as exc:
+            if not exc.args:
+                return False
+            frozen = None
+        if frozen is None:
+            del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
+            raise InvalidInputError(
+                f"the call's arguments are too large to bind to an approval: at most {_MAX_BOUND_VALUES} values, "
+                f"{_MAX_BOUND_DEPTH} levels deep"
+            )
         binding = access.binding(name, frozen.args, kwargs)
         del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
         request_id = access.use_approvals(record, action, key_id, aad, binding, self._kms._now())

@@ -5,6 +5,10 @@ Defects found by these attacks, each fixed (the tests below failed before):
 - A dual-control approval was bound to the call by ``repr`` of its arguments: a ``str`` subclass with a
   forged ``__repr__`` made another call look like the approved one, and a ``bytearray`` changed after the
   binding was computed ran other bytes than were approved.
+- Binding a dual-controlled call to its arguments walked them without limit: a self-referencing argument
+  raised ``RecursionError``, and one sharing its lists took exponential time (under the access lock, for a
+  change such as ``set_key_policy``). Arguments are now walked to a bounded size and depth; beyond it the
+  call is an ``InvalidInputError``.
 - A grant's operations were checked with ``in GRANT_OPERATIONS`` on the caller's ``str`` subclass (whose
   ``__eq__`` and ``__hash__`` can lie) and stored as its plain value: a grant could give administration
   (``kms:RevokeKey``, ``kms:PutKeyPolicy``), which grants never give. (The list was also iterated twice,
@@ -147,6 +151,32 @@ def test_an_approved_bytearray_changed_after_the_check_is_not_what_runs(dual: tu
 
     clock.hook = swap
     assert alice.decrypt_envelope("prod", sealed) == b"harmless"
+
+
+def shared_lists(width: int, depth: int) -> list[object]:
+    """A list of ``width ** depth`` leaves made of ``depth`` lists of ``width`` items (they share each other)."""
+    shared: list[object] = ["x"]
+    for _ in range(depth):
+        shared = [shared] * width
+    return shared
+
+
+def test_an_argument_too_big_or_deep_to_bind_to_an_approval_is_refused(dual: tuple[KeyCustodian, HookClock]) -> None:
+    kms, _ = dual
+    kms.set_key_policy(
+        "prod", policy(allow(["alice", "bob"], ["kms:PutKeyPolicy", "kms:Decrypt"], Condition=approvals(1)))
+    )
+    alice = view(kms, "alice")
+    looped: dict[str, object] = {"Statement": [allow("alice", "kms:Decrypt")]}
+    looped["Id"] = looped
+    shared = {"Statement": [allow("alice", "kms:Decrypt")], "Id": shared_lists(16, 5)}
+    for document in (looped, shared):
+        with pytest.raises(InvalidInputError, match="too large"):
+            alice.set_key_policy("prod", document)
+    with pytest.raises(InvalidInputError, match="too large") as caught:
+        alice.decrypt_data_aes("prod", "SECRET-TOKEN", extra=looped)
+    assert leaks(caught.value, [b"SECRET-TOKEN"]) == []
+    assert kms._access._pending == {}
 
 
 class Liar(str):
