@@ -1,9 +1,10 @@
 """Who is asking: principals' credentials, key policies, and the view that acts as a principal (contract section 11).
 
 This is authorization inside one process, not isolation: whoever holds the owner's ``KeyCustodian``
-object (or reads its memory) can do anything, whatever the policies say. A real deployment adds what
-this cannot: the custodian in a separate process or machine, callers authenticated over TLS, and
-credentials kept out of the callers' reach (as AWS KMS, Vault and Cloud KMS do).
+object (or reads its memory) can do anything, whatever the policies say; and code holding a view reaches
+that object through Python's introspection (the view's attributes, its methods' closures, ``gc``). A
+real deployment adds what this cannot: the custodian in a separate process or machine, callers
+authenticated over TLS, and credentials kept out of the callers' reach (as AWS KMS, Vault and Cloud KMS do).
 
 - A **credential** is a bearer secret, ``kmslib-credential:<id>:<secret>``: a 64-bit public id and a
   256-bit secret from :func:`secrets.token_urlsafe` (the operating system's CSPRNG). The custodian

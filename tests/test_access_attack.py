@@ -29,6 +29,10 @@ Defects found by these attacks, each fixed (the tests below failed before):
 
 Attacks that held (no defect), with a test for the most important:
 
+- Not a defect, documented (README, ``kmslib/principals.py``): code holding a view reaches the owner's
+  custodian through Python's introspection (``view._kms``, a method's ``__closure__``, a traceback's
+  frames, ``gc.get_referents``); a view restrains callers that use its methods, not hostile code in the
+  same process. The attacks here use only a view's methods, with crafted arguments.
 - Decrypting or rewrapping another key's token or envelope under a key the principal may use: refused by
   the cryptography (the token's key is checked), not only by the policy.
 - Existence oracle: for every method that names a key, a principal without permission gets the same error
@@ -44,6 +48,7 @@ Attacks that held (no defect), with a test for the most important:
 from __future__ import annotations
 
 import contextlib
+import gc
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
@@ -442,6 +447,18 @@ def test_a_pending_row_from_another_store_refuses_it(tmp_path: Path) -> None:
     put_back(paths[1], name, row)
     with pytest.raises(StoreError, match=r"tampered|differ from its manifest"):
         KeyCustodian.open(paths[1], passphrase=PASSPHRASE)
+
+
+def test_a_view_is_no_sandbox_as_the_readme_says(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("prod")
+    alice = view(kms, "alice")
+    reached, frontier = False, [alice]
+    for _ in range(4):  # the owner's object, a few references away from the view
+        frontier = [r for obj in frontier for r in gc.get_referents(obj) if not isinstance(r, type)]
+        reached = reached or any(r is kms for r in frontier)
+    assert reached
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "code holding a view reaches that object through Python's introspection" in " ".join(readme.split())
 
 
 def test_a_token_of_another_key_is_not_decrypted_under_a_key_the_principal_may_use() -> None:
