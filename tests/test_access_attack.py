@@ -35,6 +35,14 @@ Attacks that held (no defect), with a test for the most important:
   same process. The attacks here use only a view's methods, with crafted arguments.
 - Decrypting or rewrapping another key's token or envelope under a key the principal may use: refused by
   the cryptography (the token's key is checked), not only by the policy.
+- Principal names are compared exactly: a credential for a look-alike name (Cyrillic U+0430 for Latin "a",
+  a trailing space) gets nothing from a policy naming the real one, and the audit log names it as it is.
+  (kmslib does not refuse look-alike names: the owner chooses every name, and a principal cannot choose
+  its own.)
+- Approvals: one for a call on one key does not let the same call through on another key, nor another
+  principal's same call; the requester cannot approve its own request (tested in test_dual_control.py),
+  and a request id is 64 random bits (an unknown id and a known one give different errors, so ids must
+  not be guessable).
 - Existence oracle: for every method that names a key, a principal without permission gets the same error
   type, message (but for the id), exception chain (none) and audit entry for a key that exists and one that
   does not, and the owner's policy on another key changes nothing.
@@ -395,6 +403,33 @@ def test_a_revoked_then_reissued_credential_leaves_the_old_view_refused(kms: Key
     with pytest.raises(AccessDeniedError, match="not valid here"):
         kms.as_principal(old_credential)
     new.encrypt_data_aes("prod", "x")
+
+
+@pytest.mark.parametrize("look_alike", ["\u0430lice", "alice ", "Alice"])
+def test_a_look_alike_principal_name_gets_nothing(kms: KeyCustodian, look_alike: str) -> None:
+    kms.establish_aes_key("prod")
+    kms.set_key_policy("prod", policy(allow("alice", "kms:*")))
+    kms.create_grant("prod", "alice", ["kms:Encrypt"])
+    impostor = view(kms, look_alike)
+    with pytest.raises(AccessDeniedError):
+        impostor.encrypt_data_aes("prod", "x")
+    assert kms.audit_log[-1].principal == look_alike
+    view(kms, "alice").encrypt_data_aes("prod", "x")
+
+
+def test_an_approval_for_one_key_does_not_serve_another(kms: KeyCustodian) -> None:
+    for key_id in ("prod", "prod2"):
+        kms.establish_aes_key(key_id)
+        kms.set_key_policy(key_id, policy(allow(["alice", "bob"], "kms:RevokeKey", Condition=approvals(1))))
+    alice, bob = view(kms, "alice"), view(kms, "bob")
+    first = request(lambda: alice.invalidate_key("prod"))
+    bob.approve(first)
+    assert request(lambda: alice.invalidate_key("prod2")) != first
+    with pytest.raises(ApprovalRequiredError):
+        bob.invalidate_key("prod")  # the same call by another principal: its own request
+    assert [kms.key_info(k).state for k in ("prod", "prod2")] == ["active", "active"]
+    alice.invalidate_key("prod")
+    assert [kms.key_info(k).state for k in ("prod", "prod2")] == ["revoked", "active"]
 
 
 PASSPHRASE = "correct horse battery staple"
