@@ -414,7 +414,8 @@ class AccessControl:
             if decision.allowed or decision.reason == "explicit-deny":
                 return decision.allowed
         grants = self._grants.get(key_id)
-        return grants is not None and any(g.covers(principal, action, associated_data) for g in grants.values())
+        # a snapshot (made without running Python code, so at once): another thread may add or revoke a grant
+        return grants is not None and any(g.covers(principal, action, associated_data) for g in tuple(grants.values()))
 
     def _holds_for_any_data(self, principal: str, action: str, key_id: str) -> bool:
         """Whether ``principal`` may do ``action`` on ``key_id`` whatever the associated data (and no approvals)."""

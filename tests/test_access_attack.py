@@ -24,6 +24,9 @@ Defects found by these attacks, each fixed (the tests below failed before):
   ``kms:ListGrants`` rewrote one with ``object.__setattr__`` (a frozen dataclass only refuses plain
   assignment) into a grant of ``kms:RevokeKey`` to itself, and revoked the key. It now hands out copies,
   as the audit log does with its entries.
+- A principal's call checked the key's grants by iterating the live dict without the lock, so a grant
+  created or revoked at that moment by another thread made the call fail with ``RuntimeError: dictionary
+  changed size during iteration`` instead of being decided.
 - ``issue_credential`` that failed to save (a store error) left the new credential's secret in its
   traceback's frame locals.
 
@@ -77,6 +80,7 @@ from kmslib import (
     principals,
 )
 from kmslib.policy import GRANT_OPERATIONS, MAX_POLICY_BYTES, METHOD_ACTIONS
+from kmslib.principals import Grant
 
 
 def allow(principal: object, action: object, **extra: object) -> dict[str, object]:
@@ -285,6 +289,25 @@ def test_a_policy_sharing_its_parts_is_refused_without_walking_them_all(kms: Key
         kms.set_key_policy("prod", document)
     assert Counting.reads <= MAX_POLICY_BYTES
     assert kms.get_key_policy("prod") is None
+
+
+def test_a_grant_revoked_while_a_call_checks_the_grants_does_not_break_the_check(
+    kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kms.establish_aes_key("prod")
+    grant_ids = [kms.create_grant("prod", name, ["kms:Encrypt"]) for name in ("bob", "carol")]
+    alice = view(kms, "alice")
+    covers = Grant.covers
+    pending = list(grant_ids)
+
+    def revoking_meanwhile(grant: Grant, principal: str, action: str, associated_data: bytes | None) -> bool:
+        if pending:  # another thread revokes a grant while alice's call is being checked
+            kms.revoke_grant(pending.pop())
+        return covers(grant, principal, action, associated_data)
+
+    monkeypatch.setattr(Grant, "covers", revoking_meanwhile)
+    with pytest.raises(AccessDeniedError):
+        alice.encrypt_data_aes("prod", "x")
 
 
 def test_a_credential_that_could_not_be_saved_leaves_no_secret_in_the_traceback(
