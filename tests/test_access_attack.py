@@ -38,6 +38,9 @@ Attacks that held (no defect), with a test for the most important:
   same process. The attacks here use only a view's methods, with crafted arguments.
 - Decrypting or rewrapping another key's token or envelope under a key the principal may use: refused by
   the cryptography (the token's key is checked), not only by the policy.
+- A Deny conditioned on the associated data cannot be dodged by leaving the associated data out (the
+  condition then does not match, as in AWS): tokens and envelopes do not carry their associated data, so
+  they do not decrypt without it.
 - Principal names are compared exactly: a credential for a look-alike name (Cyrillic U+0430 for Latin "a",
   a trailing space) gets nothing from a policy naming the real one, and the audit log names it as it is.
   (kmslib does not refuse look-alike names: the owner chooses every name, and a principal cannot choose
@@ -426,6 +429,30 @@ def test_a_revoked_then_reissued_credential_leaves_the_old_view_refused(kms: Key
     with pytest.raises(AccessDeniedError, match="not valid here"):
         kms.as_principal(old_credential)
     new.encrypt_data_aes("prod", "x")
+
+
+def test_a_deny_on_associated_data_is_not_dodged_by_leaving_it_out(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("prod")
+    token = kms.encrypt_data_aes("prod", "salaries", associated_data="hr")
+    sealed = kms.encrypt_envelope("prod", b"salaries", associated_data="hr")
+    hr = {"StringEquals": {"kmslib:AssociatedData": "hr"}}
+    kms.set_key_policy("prod", policy(allow("bob", "kms:*"), deny("bob", "kms:*", Condition=hr)))
+    bob = view(kms, "bob")
+    for call in (
+        lambda: bob.decrypt_data_aes("prod", token, associated_data="hr"),
+        lambda: bob.decrypt_envelope("prod", sealed, associated_data=b"hr"),
+        lambda: bob.rewrap("prod", token, associated_data=bytearray(b"hr")),
+    ):
+        with pytest.raises(AccessDeniedError):
+            call()
+    for call in (
+        lambda: bob.decrypt_data_aes("prod", token),
+        lambda: bob.decrypt_envelope("prod", sealed),
+        lambda: bob.rewrap("prod", token),
+        lambda: bob.decrypt_data_aes("prod", token, associated_data=""),
+    ):
+        with pytest.raises(DecryptionError):
+            call()
 
 
 @pytest.mark.parametrize("look_alike", ["\u0430lice", "alice ", "Alice"])
