@@ -175,6 +175,9 @@ class _UnbindableError(Exception):
     """An argument whose value a dual-control binding cannot pin down (an object of another type)."""
 
 
+#: Argument types whose ``repr`` is their value, and which cannot change: bound to an approval as they are.
+_PLAIN_TYPES = (str, bytes, int, float, bool, timedelta)
+
 #: The most values, and the deepest nesting, that a dual-controlled call's arguments may have.
 _MAX_BOUND_VALUES, _MAX_BOUND_DEPTH = 1 << 16, 16
 
@@ -194,7 +197,7 @@ def _frozen(value: object, budget: list[int], depth: int = 0) -> object:
     if budget[0] < 0 or depth > _MAX_BOUND_DEPTH:
         raise _UnbindableError("too large")
     kind = type(value)
-    if value is None or kind in {str, bytes, int, float, bool, timedelta}:
+    if value is None or any(kind is plain for plain in _PLAIN_TYPES):  # not "in": a metaclass's __eq__ may lie
         return value
     if issubclass(kind, str):
         return str.__str__(value)
@@ -202,7 +205,7 @@ def _frozen(value: object, budget: list[int], depth: int = 0) -> object:
         return bytes(memoryview(value))  # type: ignore[arg-type]
     if issubclass(kind, int) and not issubclass(kind, bool):
         return int.__int__(value)  # type: ignore[arg-type]
-    if kind in {list, tuple}:
+    if kind is list or kind is tuple:
         return kind(_frozen(item, budget, depth + 1) for item in value)  # type: ignore[attr-defined]
     if kind is dict:
         return {_frozen(k, budget, depth + 1): _frozen(v, budget, depth + 1) for k, v in value.items()}  # type: ignore[attr-defined]

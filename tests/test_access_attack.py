@@ -4,7 +4,9 @@ Defects found by these attacks, each fixed (the tests below failed before):
 
 - A dual-control approval was bound to the call by ``repr`` of its arguments: a ``str`` subclass with a
   forged ``__repr__`` made another call look like the approved one, and a ``bytearray`` changed after the
-  binding was computed ran other bytes than were approved.
+  binding was computed ran other bytes than were approved. (The first fix recognised plain types with
+  ``type(value) in {str, ...}``, which a metaclass's ``__hash__`` and ``__eq__`` can pass; it now uses
+  identity.)
 - Binding a dual-controlled call to its arguments walked them without limit: a self-referencing argument
   raised ``RecursionError``, and one sharing its lists took exponential time (under the access lock, for a
   change such as ``set_key_policy``). Arguments are now walked to a bounded size and depth; beyond it the
@@ -142,13 +144,26 @@ def request(call: object) -> str:
 # ---------------------------------------------------------------------------------------------- defects
 
 
-def test_an_approval_cannot_be_reused_by_a_str_whose_repr_lies(dual: tuple[KeyCustodian, HookClock]) -> None:
+class PassesForStr(type):
+    """A metaclass whose classes hash as ``str`` and say they equal any class (so ``cls in {str}`` is true)."""
+
+    def __hash__(cls) -> int:
+        return hash(str)
+
+    def __eq__(cls, other: object) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("metaclass", [type, PassesForStr])
+def test_an_approval_cannot_be_reused_by_a_str_whose_repr_lies(
+    dual: tuple[KeyCustodian, HookClock], metaclass: type
+) -> None:
     kms, _ = dual
     harmless = kms.encrypt_data_aes("prod", "harmless")
     payroll = kms.encrypt_data_aes("prod", "PAYROLL")
     alice, bob = view(kms, "alice"), view(kms, "bob")
 
-    class Masked(str):
+    class Masked(str, metaclass=metaclass):  # type: ignore[misc]
         def __repr__(self) -> str:
             return repr(harmless)
 
