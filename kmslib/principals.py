@@ -670,6 +670,8 @@ class PrincipalView:
         return _denied(self._record.principal, action, key_id)
 
     def __getattr__(self, name: str) -> Any:
+        if type(name) is not str:  # a str subclass's __hash__ and __eq__ could pick one method here, another below
+            name = str.__str__(name)
         if name == "approve":
             return self._approve
         action = METHOD_ACTIONS.get(name)

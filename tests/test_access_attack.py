@@ -11,6 +11,10 @@ Defects found by these attacks, each fixed (the tests below failed before):
   raised ``RecursionError``, and one sharing its lists took exponential time (under the access lock, for a
   change such as ``set_key_policy``). Arguments are now walked to a bounded size and depth; beyond it the
   call is an ``InvalidInputError``.
+- ``getattr(view, name)`` with a ``str`` subclass as the name: the view looked the name up in its table of
+  actions and then on the custodian with the subclass itself, whose ``__hash__`` and ``__eq__`` can answer
+  differently each time, so a principal allowed only ``kms:DescribeKey`` got ``invalidate_key`` authorized
+  as ``kms:DescribeKey`` and destroyed the key. The view now looks up the plain name.
 - A grant's operations were checked with ``in GRANT_OPERATIONS`` on the caller's ``str`` subclass (whose
   ``__eq__`` and ``__hash__`` can lie) and stored as its plain value: a grant could give administration
   (``kms:RevokeKey``, ``kms:PutKeyPolicy``), which grants never give. (The list was also iterated twice,
@@ -212,6 +216,32 @@ def test_an_argument_too_big_or_deep_to_bind_to_an_approval_is_refused(dual: tup
         alice.decrypt_data_aes("prod", "SECRET-TOKEN", extra=looped)
     assert leaks(caught.value, [b"SECRET-TOKEN"]) == []
     assert kms._access._pending == {}
+
+
+@pytest.mark.parametrize("lie_at", range(1, 10))
+def test_a_method_name_that_hashes_as_another_gets_no_other_method(kms: KeyCustodian, lie_at: int) -> None:
+    kms.establish_aes_key("prod")
+    kms.set_key_policy("prod", policy(allow("alice", "kms:DescribeKey")))
+    alice = view(kms, "alice")
+
+    class Shapeshifter(str):
+        """Hashes as "key_info" the ``lie_at``-th time it is hashed, else as itself; equals nearly any name."""
+
+        hashed = 0
+
+        def __hash__(self) -> int:
+            Shapeshifter.hashed += 1
+            return hash("key_info" if Shapeshifter.hashed == lie_at else str.__str__(self))
+
+        def __eq__(self, other: object) -> bool:
+            return other not in ("approve", "list_keys", "revoke_grant")
+
+        def __ne__(self, other: object) -> bool:
+            return not self.__eq__(other)
+
+    with pytest.raises(AccessDeniedError):
+        getattr(alice, Shapeshifter("invalidate_key"))("prod")
+    assert kms.key_info("prod").state == "active"
 
 
 class Liar(str):
