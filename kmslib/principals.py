@@ -611,8 +611,16 @@ def _plain_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str
 
     The method then runs on the very values that were authorized: a ``bytearray`` changed by another
     thread, or a ``str`` subclass that answers differently, cannot slip past the check. The third item is
-    ``False`` if either is not even of a valid type (the call is then denied).
+    ``False`` if either is not even of a valid type, or if two keyword names are one once plain (the call
+    is then denied). Keyword names are made plain first: a ``str`` subclass's ``__hash__`` would hide one from
+    ``kwargs.get`` while Python still binds it to its parameter.
     """
+    if kwargs and not all(type(name) is str for name in kwargs):
+        plain = {str.__str__(name): value for name, value in kwargs.items()}
+        if len(plain) != len(kwargs):
+            return None, None, False
+        kwargs.clear()
+        kwargs.update(plain)
     raw = args[0] if args else kwargs.get("key_id")
     key_id: str | None = None
     if issubclass(type(raw), str):  # not isinstance, which asks the object for its __class__

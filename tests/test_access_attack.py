@@ -15,6 +15,11 @@ Defects found by these attacks, each fixed (the tests below failed before):
   actions and then on the custodian with the subclass itself, whose ``__hash__`` and ``__eq__`` can answer
   differently each time, so a principal allowed only ``kms:DescribeKey`` got ``invalidate_key`` authorized
   as ``kms:DescribeKey`` and destroyed the key. The view now looks up the plain name.
+- Keyword names given as ``str`` subclasses (``**{Hidden("associated_data"): "hr"}``): the view read the
+  associated data and ``allow_compromised`` with ``kwargs.get(...)``, which such a key escapes by its
+  ``__hash__``, while Python still bound it to the parameter by its ``__eq__``; so a Deny on associated data
+  was bypassed and a principal read under a compromised key (the owner's alone). Keyword names are now
+  made plain first, and a call whose names collide once plain is denied.
 - A grant's operations were checked with ``in GRANT_OPERATIONS`` on the caller's ``str`` subclass (whose
   ``__eq__`` and ``__hash__`` can lie) and stored as its plain value: a grant could give administration
   (``kms:RevokeKey``, ``kms:PutKeyPolicy``), which grants never give. (The list was also iterated twice,
@@ -242,6 +247,36 @@ def test_a_method_name_that_hashes_as_another_gets_no_other_method(kms: KeyCusto
     with pytest.raises(AccessDeniedError):
         getattr(alice, Shapeshifter("invalidate_key"))("prod")
     assert kms.key_info("prod").state == "active"
+
+
+class Hidden(str):
+    """A keyword name that equals its plain value but hashes as another name: ``kwargs.get`` misses it."""
+
+    def __hash__(self) -> int:
+        return hash("something else")
+
+    def __eq__(self, other: object) -> bool:
+        return str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+
+def test_a_keyword_name_that_hides_from_the_check_is_seen(kms: KeyCustodian) -> None:
+    kms.establish_aes_key("prod")
+    token = kms.encrypt_data_aes("prod", "salaries", associated_data="hr")
+    old = kms.encrypt_data_aes("prod", "old data")
+    hr = {"StringEquals": {"kmslib:AssociatedData": "hr"}}
+    kms.set_key_policy("prod", policy(allow("bob", "kms:*"), deny("bob", "kms:*", Condition=hr)))
+    bob = view(kms, "bob")
+    with pytest.raises(AccessDeniedError):
+        bob.decrypt_data_aes("prod", token, **{Hidden("associated_data"): "hr"})
+    with pytest.raises(AccessDeniedError):  # two names that are one once plain
+        bob.decrypt_data_aes("prod", token, associated_data="x", **{Hidden("associated_data"): "hr"})
+    kms.mark_compromised("prod", reason="leaked")
+    with pytest.raises(AccessDeniedError):
+        bob.decrypt_data_aes("prod", old, **{Hidden("allow_compromised"): True})
+    assert kms.decrypt_data_aes("prod", old, allow_compromised=True) == "old data"
 
 
 class Liar(str):
