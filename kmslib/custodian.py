@@ -1704,10 +1704,15 @@ class KeyCustodian:
             ArgumentTypeError: ``principal`` is not a ``str``.
             InvalidInputError: ``principal`` is not a valid name (the rules of key ids), or is ``"owner"``.
         """
-        with _Audited(self, "issue_credential"):
-            credential = self._access.issue(principal)
-            self._audit._enable_principals()
-            return credential
+        credential = ""
+        try:
+            with _Audited(self, "issue_credential"):  # saves its entry on exit: that may fail after the issue
+                credential = self._access.issue(principal)
+                self._audit._enable_principals()
+        except BaseException:
+            del credential  # a traceback keeps its frames' locals: not the credential
+            raise
+        return credential
 
     def revoke_credential(self, principal: str) -> None:
         """Revoke ``principal``'s credential: every view made with it is refused from the next call on.

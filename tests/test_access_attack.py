@@ -39,7 +39,8 @@ Defects found by these attacks, each fixed (the tests below failed before):
   created or revoked at that moment by another thread made the call fail with ``RuntimeError: dictionary
   changed size during iteration`` instead of being decided.
 - ``issue_credential`` that failed to save (a store error) left the new credential's secret in its
-  traceback's frame locals.
+  traceback's frame locals: in ``AccessControl.issue`` when its row could not be saved, and in
+  ``KeyCustodian.issue_credential`` when its audit entry could not be saved after the credential was made.
 
 Attacks that held (no defect), with a test for the most important:
 
@@ -463,6 +464,21 @@ def test_a_listed_grant_is_a_copy_that_changes_no_permission(kms: KeyCustodian) 
         alice.invalidate_key("prod")
     assert kms.key_info("prod").state == "active"
     assert [(g.grantee, g.operations) for g in kms.list_grants("prod")] == [("bob", ("kms:Encrypt",))]
+
+
+def test_a_credential_whose_audit_entry_could_not_be_saved_leaves_no_secret_in_the_traceback(
+    kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "S3CRET-never-shown-Qx7rT0k9wZp2mNv8bLc4dFg6hJ1kL5a"
+
+    def disk_full(first: int, records: list[object]) -> None:
+        raise StoreError("the store could not be written")
+
+    monkeypatch.setattr(principals.secrets, "token_urlsafe", lambda nbytes: secret)
+    monkeypatch.setattr(kms._audit, "_write", disk_full)
+    with pytest.raises(StoreError) as caught:
+        kms.issue_credential("dave")
+    assert leaks(caught.value, [secret.encode()]) == []
 
 
 # ---------------------------------------------------------------------------------------------- held
