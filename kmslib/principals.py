@@ -67,6 +67,9 @@ CREDENTIAL_INVALID = "the credential is not valid here: revoked, replaced, misty
 
 _PREFIX = "kmslib-credential:"
 
+#: What a key without a policy (or a missing key) is decided by: no statement, so everything is denied.
+_NO_POLICY = KeyPolicy({"Statement": []}, ())
+
 #: Actions that only read or use a key: checked before the call and again after its cryptography.
 #: Every other action changes a key, its policy or its grants, and holds the access lock throughout.
 _USES = frozenset(
@@ -411,11 +414,10 @@ class AccessControl:
 
         As in AWS KMS, a grant only allows: the key policy's explicit Deny overrides it.
         """
-        policy = self._policies.get(key_id)
-        if policy is not None:
-            decision = policy.decide(principal, action, associated_data)
-            if decision.allowed or decision.reason == "explicit-deny":
-                return decision.allowed
+        policy = self._policies.get(key_id, _NO_POLICY)  # the same work whether or not the key exists (timing)
+        decision = policy.decide(principal, action, associated_data)
+        if decision.allowed or decision.reason == "explicit-deny":
+            return decision.allowed
         grants = self._grants.get(key_id)
         # a snapshot (made without running Python code, so at once): another thread may add or revoke a grant
         return grants is not None and any(g.covers(principal, action, associated_data) for g in tuple(grants.values()))
@@ -437,10 +439,10 @@ class AccessControl:
         self, principal: str, action: str, key_id: str | None, associated_data: bytes | None
     ) -> int | None:
         """How many approvals would let ``principal`` do ``action`` on ``key_id`` under its policy, or ``None``."""
-        policy = None if key_id is None else self._policies.get(key_id)
-        if policy is None:
+        if key_id is None:
             return None
-        return policy.evaluate(Request(principal, action, associated_data)).approvals_required
+        policy = self._policies.get(key_id, _NO_POLICY)  # the same work whether or not the key exists (timing)
+        return policy.decide(principal, action, associated_data).approvals_required
 
     def binding(self, operation: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
         """An HMAC-SHA256 of the call (operation and arguments), keyed by this object's random key."""
