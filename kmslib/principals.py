@@ -270,6 +270,9 @@ class AccessControl:
         self._policies: dict[str, KeyPolicy] = {}
         self._grants: dict[str, dict[str, Grant]] = {}  # by key id, then grant id
         self._grant_keys: dict[str, str] = {}  # grant id -> key id
+        #: (key id, grantee) -> that grantee's grants on that key, replaced (never changed) on every change:
+        #: a call finds its own grants at once, without looking at others' (whose number would show in its time).
+        self._grants_for: dict[tuple[str, str], tuple[Grant, ...]] = {}
         self._binding_key = secrets.token_bytes(32)  # binds pending requests to calls; never leaves this object
         self._pending: dict[str, _Pending] = {}  # by request id
         self._pending_calls: dict[tuple[str, bytes], str] = {}  # (principal, binding) -> request id
@@ -331,6 +334,7 @@ class AccessControl:
                     )
                     self._grants.setdefault(grant.key_id, {})[rest] = grant
                     self._grant_keys[rest] = grant.key_id
+                    self._add_grant(grant)
                 else:
                     raise StoreError(f"the store holds an access row of an unknown kind: {kind!r}")
         except (ValueError, KeyError, TypeError) as exc:
@@ -418,9 +422,8 @@ class AccessControl:
         decision = policy.decide(principal, action, associated_data)
         if decision.allowed or decision.reason == "explicit-deny":
             return decision.allowed
-        grants = self._grants.get(key_id)
-        # a snapshot (made without running Python code, so at once): another thread may add or revoke a grant
-        return grants is not None and any(g.covers(principal, action, associated_data) for g in tuple(grants.values()))
+        grants = self._grants_for.get((key_id, principal))  # a tuple: another thread replaces it, never changes it
+        return grants is not None and any(g.covers(principal, action, associated_data) for g in grants)
 
     def _holds_for_any_data(self, principal: str, action: str, key_id: str) -> bool:
         """Whether ``principal`` may do ``action`` on ``key_id`` whatever the associated data (and no approvals)."""
@@ -581,7 +584,13 @@ class AccessControl:
             self._saved(f"grant\n{grant.grant_id}", json.dumps(row, sort_keys=True))
             self._grants.setdefault(key_id, {})[grant.grant_id] = grant
             self._grant_keys[grant.grant_id] = key_id
+            self._add_grant(grant)
             return grant.grant_id
+
+    def _add_grant(self, grant: Grant) -> None:
+        """Index ``grant`` by key and grantee (call with the lock held, or before anyone else can see this object)."""
+        where = (grant.key_id, grant.grantee)
+        self._grants_for[where] = (*self._grants_for.get(where, ()), grant)
 
     def grant_key(self, grant_id: object) -> str | None:
         """The key a grant is on, or ``None`` if there is no such grant."""
@@ -598,8 +607,13 @@ class AccessControl:
             if key_id is None:
                 raise InvalidInputError(f"no grant with id {_checks.plain_key_id(grant_id)!r}")
             self._saved(f"grant\n{grant_id}", None)
-            del self._grants[key_id][str(grant_id)]
+            grant = self._grants[key_id].pop(str(grant_id))
             del self._grant_keys[str(grant_id)]
+            others = tuple(g for g in self._grants_for[key_id, grant.grantee] if g is not grant)
+            if others:
+                self._grants_for[key_id, grant.grantee] = others
+            else:
+                del self._grants_for[key_id, grant.grantee]
             return key_id
 
     def list_grants(self, key_id: str) -> tuple[Grant, ...]:

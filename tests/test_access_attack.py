@@ -25,6 +25,8 @@ Defects found by these attacks, each fixed (the tests below failed before):
   policy work at all: about 6.5 against 4.2 microseconds here with a 10-statement policy, told apart in a
   few thousand tries. Both now ask a cached decision of a policy (a key without one, or a missing key,
   asks an empty policy): 4.4 against 4.4 microseconds. The test counts the policy work; it measures no time.
+  Likewise a key with grants for other principals: the call looked at each of them (4.9 microseconds with
+  one, 5.2 with five, against 4.4 for a missing key); grants are now found by key and grantee at once.
 - A grant's operations were checked with ``in GRANT_OPERATIONS`` on the caller's ``str`` subclass (whose
   ``__eq__`` and ``__hash__`` can lie) and stored as its plain value: a grant could give administration
   (``kms:RevokeKey``, ``kms:PutKeyPolicy``), which grants never give. (The list was also iterated twice,
@@ -519,7 +521,7 @@ def test_no_permission_and_no_such_key_look_the_same_for_every_keyed_method(kms:
 
 
 @pytest.mark.parametrize("has_policy", [True, False])
-def test_a_denial_does_the_same_policy_work_whether_or_not_the_key_exists(
+def test_a_denial_does_the_same_policy_and_grant_work_whether_or_not_the_key_exists(
     kms: KeyCustodian, monkeypatch: pytest.MonkeyPatch, has_policy: bool
 ) -> None:
     kms.establish_aes_key("exists")
@@ -535,6 +537,15 @@ def test_a_denial_does_the_same_policy_work_whether_or_not_the_key_exists(
             return _original(self, *args)
 
         monkeypatch.setattr(KeyPolicy, method, spy)
+    covers = Grant.covers
+
+    def spy_covers(self: Grant, *args: Any) -> bool:
+        work.append("covers")
+        return covers(self, *args)
+
+    monkeypatch.setattr(Grant, "covers", spy_covers)
+    for grantee in ("bob", "carol"):  # grants for others on the key that exists
+        kms.create_grant("exists", grantee, ["kms:Encrypt"])
     done = []
     for key_id in ("exists", "absent", "exists", "absent"):
         work.clear()
