@@ -296,15 +296,23 @@ class _Statement:
         return True
 
 
+#: The decision for a principal that no statement names: the implicit deny.
+_NAMED_NOWHERE = Decision(False, "implicit-deny")
+
+
 class KeyPolicy:
     """A validated, immutable key policy. Build one with :func:`parse_policy`."""
 
-    __slots__ = ("_cache", "_document", "_statements")
+    __slots__ = ("_cache", "_document", "_named", "_statements")
 
     def __init__(self, document: dict[str, Any], statements: tuple[_Statement, ...]) -> None:
         self._document = document
         self._statements = statements
         self._cache: dict[tuple[str, str, bytes | None], Decision] = {}
+        #: Every principal a statement names, or ``None`` if one names ``"*"``: a principal named nowhere is
+        #: denied at once, as fast as on a key without a policy (no existence oracle by time).
+        named = [s.principals for s in statements]
+        self._named = None if None in named else frozenset().union(*(p for p in named if p is not None))
 
     @property
     def document(self) -> dict[str, Any]:
@@ -329,6 +337,8 @@ class KeyPolicy:
             The :class:`Decision`, naming the statement that decided it.
 
         """
+        if self._named is not None and request.principal not in self._named:
+            return _NAMED_NOWHERE
         allow: _Statement | None = None
         needed: int | None = None
         for statement in self._statements:

@@ -27,6 +27,9 @@ Defects found by these attacks, each fixed (the tests below failed before):
   asks an empty policy): 4.4 against 4.4 microseconds. The test counts the policy work; it measures no time.
   Likewise a key with grants for other principals: the call looked at each of them (4.9 microseconds with
   one, 5.2 with five, against 4.4 for a missing key); grants are now found by key and grantee at once.
+  And with associated data never used before (so that no decision is remembered), the policy's
+  statements were each matched (7.9 against 7.2 microseconds); a policy now answers at once a principal
+  that none of its statements names.
 - A grant's operations were checked with ``in GRANT_OPERATIONS`` on the caller's ``str`` subclass (whose
   ``__eq__`` and ``__hash__`` can lie) and stored as its plain value: a grant could give administration
   (``kms:RevokeKey``, ``kms:PutKeyPolicy``), which grants never give. (The list was also iterated twice,
@@ -83,6 +86,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -102,7 +106,7 @@ from kmslib import (
     StoreError,
     principals,
 )
-from kmslib.policy import GRANT_OPERATIONS, MAX_POLICY_BYTES, METHOD_ACTIONS, KeyPolicy
+from kmslib.policy import GRANT_OPERATIONS, MAX_POLICY_BYTES, METHOD_ACTIONS, KeyPolicy, Request, _Statement
 from kmslib.principals import Grant
 
 
@@ -554,6 +558,20 @@ def test_a_denial_does_the_same_policy_and_grant_work_whether_or_not_the_key_exi
         done.append(tuple(work))
     assert done[2] == done[3]  # once the decisions are remembered: the same work, key or no key
     assert "evaluate" not in done[2]
+    matches = _Statement.matches_except_approvals
+
+    def spy_matches(self: _Statement, request: Request) -> bool:
+        work.append("matches")
+        return matches(self, request)
+
+    monkeypatch.setattr(_Statement, "matches_except_approvals", spy_matches)
+    fresh = []
+    for key_id in ("exists", "absent"):
+        work.clear()
+        with pytest.raises(AccessDeniedError):  # associated data never seen: no decision remembered
+            alice.encrypt_data_aes(key_id, "x", associated_data=f"never seen {key_id} {uuid.uuid4()}")
+        fresh.append(tuple(work))
+    assert fresh[0] == fresh[1]
 
 
 def test_a_revoked_then_reissued_credential_leaves_the_old_view_refused(kms: KeyCustodian) -> None:
