@@ -76,6 +76,8 @@ Attacks that held (no defect), with a test for the most important:
   does not, and the owner's policy on another key changes nothing.
 - A view made with a credential that was revoked, then reissued to the same principal, stays refused; the
   new credential works.
+- Not a defect, documented (README): the whole store file replaced by an older copy of itself opens, and
+  brings back a credential revoked since (a rollback, which the sealed store does not detect).
 - Putting back, in a sealed store's file, an access row from an older copy of the same file (a looser
   policy, a revoked credential) or from another store: the whole store is refused on open (each row's HMAC
   is in the manifest, keyed by the store).
@@ -675,6 +677,23 @@ def test_an_access_row_from_an_older_copy_of_the_store_refuses_it(tmp_path: Path
     put_back(path, row, backup[row])
     with pytest.raises(StoreError, match=r"tampered|differ from its manifest"):
         KeyCustodian.open(path, passphrase=PASSPHRASE)
+
+
+def test_a_whole_file_rollback_brings_back_a_revoked_credential_as_the_readme_says(tmp_path: Path) -> None:
+    path, backup = tmp_path / "keys.db", tmp_path / "backup.db"
+    kmslib.init_store(path, passphrase=PASSPHRASE)
+    with KeyCustodian.open(path, passphrase=PASSPHRASE) as kms:
+        kms.establish_aes_key("prod")
+        kms.set_key_policy("prod", policy(allow("alice", "kms:Encrypt")))
+        credential = kms.issue_credential("alice")
+    backup.write_bytes(path.read_bytes())
+    with KeyCustodian.open(path, passphrase=PASSPHRASE) as kms:
+        kms.revoke_credential("alice")
+    path.write_bytes(backup.read_bytes())
+    with KeyCustodian.open(path, passphrase=PASSPHRASE) as kms:
+        kms.as_principal(credential).encrypt_data_aes("prod", "x")
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "The whole file replaced by an older copy of itself is not detected" in " ".join(readme.split())
 
 
 def test_a_pending_row_from_another_store_refuses_it(tmp_path: Path) -> None:
