@@ -47,7 +47,8 @@ Defects found by these attacks, each fixed (the tests below failed before):
   as the audit log does with its entries.
 - A principal's call checked the key's grants by iterating the live dict without the lock, so a grant
   created or revoked at that moment by another thread made the call fail with ``RuntimeError: dictionary
-  changed size during iteration`` instead of being decided.
+  changed size during iteration`` instead of being decided. (A call's grants are now kept in tuples that a
+  change replaces, never changes.)
 - ``issue_credential`` that failed to save (a store error) left the new credential's secret in its
   traceback's frame locals: in ``AccessControl.issue`` when its row could not be saved, and in
   ``KeyCustodian.issue_credential`` when its audit entry could not be saved after the credential was made.
@@ -81,6 +82,14 @@ Attacks that held (no defect), with a test for the most important:
 - Putting back, in a sealed store's file, an access row from an older copy of the same file (a looser
   policy, a revoked credential) or from another store: the whole store is refused on open (each row's HMAC
   is in the manifest, keyed by the store).
+- Also held, tested elsewhere or by the methods' own checks: ``str``/``dict`` subclasses, ``True``, floats and
+  over-deep documents in a policy (test_policy.py); a view cannot be pickled or copied; a forged, foreign,
+  revoked or replaced credential gets one message, compared with ``hmac.compare_digest``; relabelling an
+  audit entry's principal (even as the owner) breaks the chain (test_principals.py); ``allow_compromised``
+  whose ``__bool__`` changes answer (the method wants a real ``bool``); associated data passed
+  positionally (it is keyword-only); a revoked key's id is never reused, so its policy cannot move to a
+  new key; a ``bytearray`` of associated data changed after the check (test_principals.py); the
+  ``kms:CreateGrant``-only escalation and grants for any data from a conditioned Allow (test_grants.py).
 """
 
 from __future__ import annotations
