@@ -49,6 +49,9 @@ Defects found by these attacks, each fixed (the tests below failed before):
   created or revoked at that moment by another thread made the call fail with ``RuntimeError: dictionary
   changed size during iteration`` instead of being decided. (A call's grants are now kept in tuples that a
   change replaces, never changes.)
+- An approval's row was saved before ``approve`` returned, but not its audit entry: after a crash the
+  approval survived and let the call through, and the log no longer said who approved it. ``approve`` is
+  now among the changes whose entry is saved before they return (``kmslib.audit.KEY_CHANGES``).
 - ``issue_credential`` that failed to save (a store error) left the new credential's secret in its
   traceback's frame locals: in ``AccessControl.issue`` when its row could not be saved, and in
   ``KeyCustodian.issue_credential`` when its audit entry could not be saved after the credential was made.
@@ -96,7 +99,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -703,6 +709,38 @@ def test_a_whole_file_rollback_brings_back_a_revoked_credential_as_the_readme_sa
         kms.as_principal(credential).encrypt_data_aes("prod", "x")
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert "The whole file replaced by an older copy of itself is not detected" in " ".join(readme.split())
+
+
+CRASH_AFTER_APPROVAL = """
+import os, sys
+import kmslib
+from kmslib import ApprovalRequiredError, KeyCustodian
+kms = KeyCustodian.open(sys.argv[1], passphrase=sys.argv[2])
+kms.establish_aes_key("prod")
+statement = {"Effect": "Allow", "Principal": ["alice", "bob"], "Action": "kms:RevokeKey",
+             "Condition": {"NumericGreaterThanEquals": {"kmslib:Approvals": 1}}}
+kms.set_key_policy("prod", {"Statement": [statement]})
+alice = kms.as_principal(kms.issue_credential("alice"))
+bob = kms.as_principal(kms.issue_credential("bob"))
+try:
+    alice.invalidate_key("prod")
+except ApprovalRequiredError as error:
+    bob.approve(error.request_id)
+os._exit(0)  # killed the moment approve returned: no close, nothing flushed
+"""
+
+
+def test_an_approval_that_returned_is_in_the_audit_log_after_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "keys.db"
+    kmslib.init_store(path, passphrase=PASSPHRASE)
+    root = str(Path(kmslib.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": root}
+    subprocess.run([sys.executable, "-c", CRASH_AFTER_APPROVAL, str(path), PASSPHRASE], check=True, env=env)
+    with KeyCustodian.open(path, passphrase=PASSPHRASE) as kms:
+        assert len(kms._access._pending) == 1  # the approval survived the crash
+        assert ("approve", "prod", "bob", "ok") in [
+            (e.operation, e.key_id, e.principal, e.outcome) for e in kms.audit_log
+        ]
 
 
 def test_a_pending_row_from_another_store_refuses_it(tmp_path: Path) -> None:
