@@ -604,6 +604,7 @@ KEY_CHANGES = frozenset(
         "set_key_policy",
         "create_grant",
         "revoke_grant",
+        "approve",
     ]
 )
 

@@ -1704,10 +1704,15 @@ class KeyCustodian:
             ArgumentTypeError: ``principal`` is not a ``str``.
             InvalidInputError: ``principal`` is not a valid name (the rules of key ids), or is ``"owner"``.
         """
-        with _Audited(self, "issue_credential"):
-            credential = self._access.issue(principal)
-            self._audit._enable_principals()
-            return credential
+        credential = ""
+        try:
+            with _Audited(self, "issue_credential"):  # saves its entry on exit: that may fail after the issue
+                credential = self._access.issue(principal)
+                self._audit._enable_principals()
+        except BaseException:
+            del credential  # a traceback keeps its frames' locals: not the credential
+            raise
+        return credential
 
     def revoke_credential(self, principal: str) -> None:
         """Revoke ``principal``'s credential: every view made with it is refused from the next call on.
@@ -1761,7 +1766,8 @@ class KeyCustodian:
         """Approve another principal's call that its key policy allows only with approvals (dual control).
 
         The approver must be one the policy would allow the same action (approvals aside), and not the
-        requester; the owner may approve any request. An approval lasts 24 hours by the custodian's clock.
+        requester; the owner may approve any request. An approval lasts 24 hours by the custodian's clock, and
+        counts only while its approver still holds a credential and the policy still allows it the action.
 
         Raises:
             InvalidInputError: no pending request has that id (never made, used, or expired).

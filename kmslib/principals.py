@@ -1,9 +1,10 @@
 """Who is asking: principals' credentials, key policies, and the view that acts as a principal (contract section 11).
 
 This is authorization inside one process, not isolation: whoever holds the owner's ``KeyCustodian``
-object (or reads its memory) can do anything, whatever the policies say. A real deployment adds what
-this cannot: the custodian in a separate process or machine, callers authenticated over TLS, and
-credentials kept out of the callers' reach (as AWS KMS, Vault and Cloud KMS do).
+object (or reads its memory) can do anything, whatever the policies say; and code holding a view reaches
+that object through Python's introspection (the view's attributes, its methods' closures, ``gc``). A
+real deployment adds what this cannot: the custodian in a separate process or machine, callers
+authenticated over TLS, and credentials kept out of the callers' reach (as AWS KMS, Vault and Cloud KMS do).
 
 - A **credential** is a bearer secret, ``kmslib-credential:<id>:<secret>``: a 64-bit public id and a
   256-bit secret from :func:`secrets.token_urlsafe` (the operating system's CSPRNG). The custodian
@@ -32,7 +33,7 @@ import json
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -174,6 +175,54 @@ def _pending_from(request_id: str, data: dict[str, Any]) -> _Pending:
     )
 
 
+class _UnbindableError(Exception):
+    """An argument whose value a dual-control binding cannot pin down (an object of another type)."""
+
+
+#: Argument types whose ``repr`` is their value, and which cannot change: bound to an approval as they are.
+_PLAIN_TYPES = (str, bytes, int, float, bool, timedelta)
+
+#: The most values, and the deepest nesting, that a dual-controlled call's arguments may have.
+_MAX_BOUND_VALUES, _MAX_BOUND_DEPTH = 1 << 16, 16
+
+
+def _frozen(value: object, budget: list[int], depth: int = 0) -> object:
+    """A plain copy of a call's argument that later changes cannot reach, whose ``repr`` is its value.
+
+    ``str``, ``bytes`` and ``int`` subclasses become their plain values (a subclass's ``__repr__`` could
+    make one call look like another), bytes-like values become ``bytes`` (a ``bytearray`` could change
+    after the approval was checked), containers are copied. ``budget[0]`` loses one per value.
+
+    Raises:
+        _UnbindableError: a value of any other type; with an argument, more values than ``budget`` allows or
+            nested deeper than :data:`_MAX_BOUND_DEPTH`.
+    """
+    budget[0] -= 1
+    if budget[0] < 0 or depth > _MAX_BOUND_DEPTH:
+        raise _UnbindableError("too large")
+    kind = type(value)
+    if value is None or any(kind is plain for plain in _PLAIN_TYPES):  # not "in": a metaclass's __eq__ may lie
+        return value
+    if issubclass(kind, str):
+        return str.__str__(value)
+    if issubclass(kind, (bytes, bytearray, memoryview)):
+        return bytes(memoryview(value))  # type: ignore[arg-type]
+    if issubclass(kind, int) and not issubclass(kind, bool):
+        return int.__int__(value)  # type: ignore[arg-type]
+    if kind is list or kind is tuple:
+        return kind(_frozen(item, budget, depth + 1) for item in value)  # type: ignore[attr-defined]
+    if kind is dict:
+        return {_frozen(k, budget, depth + 1): _frozen(v, budget, depth + 1) for k, v in value.items()}  # type: ignore[attr-defined]
+    raise _UnbindableError
+
+
+@dataclass(frozen=True, slots=True)
+class _ByApprovals:
+    """A call let through by approvals: it runs with these frozen positional arguments (keywords frozen in place)."""
+
+    args: tuple[Any, ...]
+
+
 def _canonical(value: object) -> object:
     """A plain, comparable form of a call's argument (bytes-like values as bytes)."""
     if isinstance(value, (bytearray, memoryview)):
@@ -191,13 +240,15 @@ def _operations(value: object) -> tuple[str, ...]:
         raise ArgumentTypeError(f"operations must be a list of action names, not {type(value).__name__}")
     if not value:
         raise InvalidInputError("operations must name at least one action")
-    for item in value:
-        if not isinstance(item, str) or item not in GRANT_OPERATIONS:
+    # plain values first: a str subclass's __eq__ and __hash__ may lie to the check below
+    plain = [str.__str__(item) if issubclass(type(item), str) else item for item in value]
+    for item in plain:
+        if type(item) is not str or item not in GRANT_OPERATIONS:
             shown = repr(item)[:60]
             raise InvalidInputError(
                 f"operations names {shown}, which a grant cannot give (see kmslib.policy.GRANT_OPERATIONS)"
             )
-    return tuple(sorted({str.__str__(item) for item in value}))
+    return tuple(sorted(set(plain)))
 
 
 def _denied(principal: str, action: str, key_id: object) -> AccessDeniedError:
@@ -220,6 +271,9 @@ class AccessControl:
         self._policies: dict[str, KeyPolicy] = {}
         self._grants: dict[str, dict[str, Grant]] = {}  # by key id, then grant id
         self._grant_keys: dict[str, str] = {}  # grant id -> key id
+        #: (key id, grantee) -> that grantee's grants on that key, replaced (never changed) on every change:
+        #: a call finds its own grants at once, without looking at others' (whose number would show in its time).
+        self._grants_for: dict[tuple[str, str], tuple[Grant, ...]] = {}
         self._binding_key = secrets.token_bytes(32)  # binds pending requests to calls; never leaves this object
         self._pending: dict[str, _Pending] = {}  # by request id
         self._pending_calls: dict[tuple[str, bytes], str] = {}  # (principal, binding) -> request id
@@ -281,6 +335,7 @@ class AccessControl:
                     )
                     self._grants.setdefault(grant.key_id, {})[rest] = grant
                     self._grant_keys[rest] = grant.key_id
+                    self._add_grant(grant)
                 else:
                     raise StoreError(f"the store holds an access row of an unknown kind: {kind!r}")
         except (ValueError, KeyError, TypeError) as exc:
@@ -299,12 +354,17 @@ class AccessControl:
             raise InvalidInputError("'owner' is the plain custodian itself: it needs no credential")
         secret = secrets.token_urlsafe(32)
         record = _Credential(name, secrets.token_hex(8), hashlib.sha256(secret.encode("ascii")).digest())
-        with self.lock:
-            self._saved(f"credential\n{name}", json.dumps({"id": record.credential_id, "sha256": record.digest.hex()}))
-            old = self._by_principal.pop(name, None)
-            if old is not None:
-                del self._by_id[old.credential_id]
-            self._by_principal[name] = self._by_id[record.credential_id] = record
+        try:
+            with self.lock:
+                row = json.dumps({"id": record.credential_id, "sha256": record.digest.hex()})
+                self._saved(f"credential\n{name}", row)
+                old = self._by_principal.pop(name, None)
+                if old is not None:
+                    del self._by_id[old.credential_id]
+                self._by_principal[name] = self._by_id[record.credential_id] = record
+        except BaseException:
+            del secret  # a traceback keeps its frames' locals: not the credential
+            raise
         return f"{_PREFIX}{record.credential_id}:{secret}"
 
     def revoke(self, principal: object) -> None:
@@ -320,7 +380,7 @@ class AccessControl:
     def authenticate(self, credential: object) -> _Credential:
         """The record of a valid ``credential``; one :class:`AccessDeniedError` for every invalid one."""
         record = None
-        if isinstance(credential, str) and credential.startswith(_PREFIX):
+        if issubclass(type(credential), str) and str.startswith(credential, _PREFIX):  # type: ignore[arg-type]
             credential_id, _, secret = str.__str__(credential)[len(_PREFIX) :].partition(":")
             record = self._by_id.get(credential_id)
             digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
@@ -359,11 +419,12 @@ class AccessControl:
 
         As in AWS KMS, a grant only allows: the key policy's explicit Deny overrides it.
         """
-        decision = self._policies.get(key_id, _NO_POLICY).decide(principal, action, associated_data)
+        policy = self._policies.get(key_id, _NO_POLICY)  # the same work whether or not the key exists (timing)
+        decision = policy.decide(principal, action, associated_data)
         if decision.allowed or decision.reason == "explicit-deny":
             return decision.allowed
-        grants = self._grants.get(key_id)
-        return grants is not None and any(g.covers(principal, action, associated_data) for g in grants.values())
+        grants = self._grants_for.get((key_id, principal))  # a tuple: another thread replaces it, never changes it
+        return grants is not None and any(g.covers(principal, action, associated_data) for g in grants)
 
     def _holds_for_any_data(self, principal: str, action: str, key_id: str) -> bool:
         """Whether ``principal`` may do ``action`` on ``key_id`` whatever the associated data (and no approvals)."""
@@ -382,8 +443,10 @@ class AccessControl:
         self, principal: str, action: str, key_id: str | None, associated_data: bytes | None
     ) -> int | None:
         """How many approvals would let ``principal`` do ``action`` on ``key_id`` under its policy, or ``None``."""
-        policy = _NO_POLICY if key_id is None else self._policies.get(key_id, _NO_POLICY)
-        return policy.decide(principal, action, associated_data).approvals_required  # remembered: no timing oracle
+        if key_id is None:
+            return None
+        policy = self._policies.get(key_id, _NO_POLICY)  # the same work whether or not the key exists (timing)
+        return policy.decide(principal, action, associated_data).approvals_required
 
     def binding(self, operation: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
         """An HMAC-SHA256 of the call (operation and arguments), keyed by this object's random key."""
@@ -427,7 +490,11 @@ class AccessControl:
                 self._pending_calls[record.principal, binding] = request_id
                 return request_id
             pending = self._pending[request_id]
-            count = sum(1 for given in pending.approvals.values() if now < given + APPROVAL_LIFETIME)
+            count = sum(
+                1
+                for approver, given in pending.approvals.items()
+                if now < given + APPROVAL_LIFETIME and self._may_approve(approver, pending)
+            )
             policy = self._policies.get(key_id)
             if policy is None or not policy.evaluate(Request(record.principal, action, associated_data, count)).allowed:
                 return request_id
@@ -451,17 +518,28 @@ class AccessControl:
                 raise InvalidInputError("no pending request has that id: it was never made, was used, or expired")
             if approver == pending.principal:
                 raise AccessDeniedError(f"principal {approver!r} cannot approve its own request")
-            if approver != OWNER:
-                policy = self._policies.get(pending.key_id)
-                asked = Request(approver, pending.action, pending.associated_data, _ANY_APPROVALS)
-                if policy is None or not policy.evaluate(asked).allowed:
-                    raise AccessDeniedError(
-                        f"principal {approver!r} may not approve {pending.action} on key {pending.key_id!r}"
-                    )
+            if not self._may_approve(approver, pending):
+                raise AccessDeniedError(
+                    f"principal {approver!r} may not approve {pending.action} on key {pending.key_id!r}"
+                )
             approvals = {**pending.approvals, approver: now}
             self._saved(f"pending\n{pending.request_id}", _pending_row(pending, approvals))
             pending.approvals = approvals
             return pending.key_id
+
+    def _may_approve(self, approver: str, pending: _Pending) -> bool:
+        """Whether ``approver``'s approval of ``pending`` counts now (checked when given and again when used).
+
+        The owner's does; another principal's while it holds a credential, is not the requester, and the
+        key's policy would allow it the same action (approvals aside).
+        """
+        if approver == OWNER:
+            return True
+        if approver == pending.principal or approver not in self._by_principal:
+            return False
+        policy = self._policies.get(pending.key_id)
+        asked = Request(approver, pending.action, pending.associated_data, _ANY_APPROVALS)
+        return policy is not None and policy.evaluate(asked).allowed
 
     def request_key(self, request_id: object) -> str | None:
         """The key a pending request is on, or ``None``."""
@@ -507,7 +585,13 @@ class AccessControl:
             self._saved(f"grant\n{grant.grant_id}", json.dumps(row, sort_keys=True))
             self._grants.setdefault(key_id, {})[grant.grant_id] = grant
             self._grant_keys[grant.grant_id] = key_id
+            self._add_grant(grant)
             return grant.grant_id
+
+    def _add_grant(self, grant: Grant) -> None:
+        """Index ``grant`` by key and grantee (call with the lock held, or before anyone else can see this object)."""
+        where = (grant.key_id, grant.grantee)
+        self._grants_for[where] = (*self._grants_for.get(where, ()), grant)
 
     def grant_key(self, grant_id: object) -> str | None:
         """The key a grant is on, or ``None`` if there is no such grant."""
@@ -524,14 +608,19 @@ class AccessControl:
             if key_id is None:
                 raise InvalidInputError(f"no grant with id {_checks.plain_key_id(grant_id)!r}")
             self._saved(f"grant\n{grant_id}", None)
-            del self._grants[key_id][str(grant_id)]
+            grant = self._grants[key_id].pop(str(grant_id))
             del self._grant_keys[str(grant_id)]
+            others = tuple(g for g in self._grants_for[key_id, grant.grantee] if g is not grant)
+            if others:
+                self._grants_for[key_id, grant.grantee] = others
+            else:
+                del self._grants_for[key_id, grant.grantee]
             return key_id
 
     def list_grants(self, key_id: str) -> tuple[Grant, ...]:
-        """The grants on ``key_id``, in the order they were made."""
+        """Copies of the grants on ``key_id``, in the order they were made (this object's own never leave it)."""
         with self.lock:
-            return tuple(self._grants.get(key_id, {}).values())
+            return tuple(replace(grant) for grant in self._grants.get(key_id, {}).values())
 
 
 def _plain_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str | None, bytes | None, bool]:
@@ -539,8 +628,16 @@ def _plain_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str
 
     The method then runs on the very values that were authorized: a ``bytearray`` changed by another
     thread, or a ``str`` subclass that answers differently, cannot slip past the check. The third item is
-    ``False`` if either is not even of a valid type (the call is then denied).
+    ``False`` if either is not even of a valid type, or if two keyword names are one once plain (the call
+    is then denied). Keyword names are made plain first: a ``str`` subclass's ``__hash__`` would hide one from
+    ``kwargs.get`` while Python still binds it to its parameter.
     """
+    if kwargs and not all(type(name) is str for name in kwargs):
+        plain = {str.__str__(name): value for name, value in kwargs.items()}
+        if len(plain) != len(kwargs):
+            return None, None, False
+        kwargs.clear()
+        kwargs.update(plain)
     raw = args[0] if args else kwargs.get("key_id")
     key_id: str | None = None
     if issubclass(type(raw), str):  # not isinstance, which asks the object for its __class__
@@ -598,6 +695,8 @@ class PrincipalView:
         return _denied(self._record.principal, action, key_id)
 
     def __getattr__(self, name: str) -> Any:
+        if type(name) is not str:  # a str subclass's __hash__ and __eq__ could pick one method here, another below
+            name = str.__str__(name)
         if name == "approve":
             return self._approve
         action = METHOD_ACTIONS.get(name)
@@ -632,19 +731,24 @@ class PrincipalView:
                     approved = valid and self._approved(name, action, key_id, aad, args, kwargs)
                     if not approved:
                         raise self._refuse(name, action, raw)
+                    if type(approved) is _ByApprovals:
+                        args = approved.args
                     result = method(*args, **kwargs)
                     with access.lock:  # after the cryptography: not if revoked meanwhile
                         if not (
                             access.is_current(record)
-                            if approved == "approved"
+                            if type(approved) is _ByApprovals
                             else access.decide(record, action, key_id, aad)
                         ):
                             result = None
                             raise self._refuse(name, action, raw)
                     return result
                 with access.lock:  # a change: over before any revocation returns
-                    if not (valid and self._approved(name, action, key_id, aad, args, kwargs)):
+                    approved = valid and self._approved(name, action, key_id, aad, args, kwargs)
+                    if not approved:
                         raise self._refuse(name, action, raw)
+                    if type(approved) is _ByApprovals:
+                        args = approved.args
                     return method(*args, **kwargs)
             except BaseException:
                 del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
@@ -665,8 +769,12 @@ class PrincipalView:
         aad: bytes | None,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> bool | str:
-        """Whether the call may go ahead: ``True`` by policy or grant, ``"approved"`` by approvals, else ``False``.
+    ) -> bool | _ByApprovals:
+        """Whether the call may go ahead: ``True`` by policy or grant, :class:`_ByApprovals` by approvals, else no.
+
+        A call that needs approvals is bound to, and then runs with, frozen copies of its arguments
+        (:func:`_frozen`; ``kwargs`` in place): what runs is what was approved. An argument of another
+        type cannot be bound, and the call is denied.
 
         Raises:
             ApprovalRequiredError: a policy statement would allow it with approvals it does not have yet.
@@ -677,11 +785,26 @@ class PrincipalView:
         needed = access.approvals_required(record.principal, action, key_id, aad)
         if needed is None or key_id is None or not access.is_current(record):
             return False
-        binding = access.binding(name, args, kwargs)
+        budget = [_MAX_BOUND_VALUES]
+        try:
+            frozen = _ByApprovals(tuple(_frozen(item, budget) for item in args))
+            kwargs.update({keyword: _frozen(value, budget) for keyword, value in kwargs.items()})
+        except _UnbindableError as exc:
+            if not exc.args:
+                return False
+            frozen = None
+        if frozen is None:
+            del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
+            raise InvalidInputError(
+                f"the call's arguments are too large to bind to an approval: at most {_MAX_BOUND_VALUES} values, "
+                f"{_MAX_BOUND_DEPTH} levels deep"
+            )
+        binding = access.binding(name, frozen.args, kwargs)
         del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
         request_id = access.use_approvals(record, action, key_id, aad, binding, self._kms._now())
         if request_id is None:
-            return "approved"
+            return frozen
+        del frozen
         self._kms.audit_log._append(name, key_id, None, "ApprovalRequiredError")
         raise ApprovalRequiredError(
             f"principal {record.principal!r} needs {needed} approval(s) from other principals for {action} "
@@ -694,9 +817,10 @@ class PrincipalView:
         access, record = self._access, self._record
         token = ACTING.set(record.principal)
         try:
-            if not access.is_current(record):
-                raise self._refuse("approve", "approve", access.request_key(request_id))
-            self._kms.approve(request_id)
+            with access.lock:  # an approval is over before a revocation of its approver returns
+                if not access.is_current(record):
+                    raise self._refuse("approve", "approve", access.request_key(request_id))
+                self._kms.approve(request_id)
         finally:
             ACTING.reset(token)
 
