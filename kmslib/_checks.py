@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Collection
+from typing import cast
 
 from kmslib.errors import ArgumentTypeError, InvalidInputError
 
@@ -62,14 +63,15 @@ def data(value: object, name: str) -> bytes:
     """
     if type(value) is bytes:  # the common case, first
         return value
-    if isinstance(value, str):
+    kind = type(value)  # not isinstance, which asks the object for its __class__ (and believes a lie)
+    if issubclass(kind, str):
         try:
-            return str.encode(value, "utf-8")  # str's own method: a subclass's encode() is not called
+            return str.encode(cast("str", value), "utf-8")  # str's own method, not a subclass's encode()
         except UnicodeEncodeError:
             pass
         raise InvalidInputError(f"{name} is a str that cannot be encoded as UTF-8")
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(memoryview(value))  # the buffer itself: a subclass's __bytes__ is not called
+    if issubclass(kind, (bytes, bytearray, memoryview)):
+        return bytes(memoryview(cast("bytes", value)))  # the buffer itself: a subclass's __bytes__ is not called
     raise ArgumentTypeError(f"{name} must be str or bytes, not {type(value).__name__}")
 
 

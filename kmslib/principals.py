@@ -352,6 +352,8 @@ class AccessControl:
         name = _checks.key_id(principal, "principal")
         if name == OWNER:
             raise InvalidInputError("'owner' is the plain custodian itself: it needs no credential")
+        if name == "*":
+            raise InvalidInputError("'*' means every principal in a policy: it is no principal's name")
         secret = secrets.token_urlsafe(32)
         record = _Credential(name, secrets.token_hex(8), hashlib.sha256(secret.encode("ascii")).digest())
         try:
@@ -558,6 +560,8 @@ class AccessControl:
             AccessDeniedError: ``creator`` does not hold one of the operations, for that associated data.
         """
         name = _checks.key_id(grantee, "grantee")
+        if name == "*":
+            raise InvalidInputError("'*' means every principal in a policy: a grant names one grantee")
         if name == OWNER:
             raise InvalidInputError("'owner' may do anything: it needs no grant")
         actions = _operations(operations)

@@ -788,3 +788,37 @@ def test_a_token_of_another_key_is_not_decrypted_under_a_key_the_principal_may_u
             call()
     with pytest.raises(AccessDeniedError):
         alice.decrypt_data_aes("theirs", token)
+
+
+class _ClaimsToBeStr:
+    """An object whose ``__class__`` says ``str``: ``isinstance`` believes it."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # the lie is the point
+        return str
+
+
+@pytest.mark.parametrize("method", ["encrypt", "decrypt"])
+def test_associated_data_claiming_to_be_str_is_a_typed_error(method: str) -> None:
+    kms = KeyCustodian()
+    kms.establish_aes_key("k")
+    token = kms.encrypt_data_aes("k", "x")
+    alice = kms.as_principal(kms.issue_credential("alice"))
+    kms.set_key_policy("k", {"Statement": [{"Effect": "Allow", "Principal": "alice", "Action": "kms:*"}]})
+    impostor = _ClaimsToBeStr()
+    assert isinstance(impostor, str)
+    for custodian in (kms, alice):
+        call = custodian.encrypt_data_aes if method == "encrypt" else custodian.decrypt_data_aes
+        argument = "x" if method == "encrypt" else token
+        with pytest.raises((ArgumentTypeError, AccessDeniedError)):
+            call("k", argument, associated_data=impostor)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["*"])
+def test_the_wildcard_is_no_principal_name(name: str) -> None:
+    kms = KeyCustodian()
+    kms.establish_aes_key("k")
+    with pytest.raises(InvalidInputError, match="every principal"):
+        kms.issue_credential(name)
+    with pytest.raises(InvalidInputError, match="every principal"):
+        kms.create_grant("k", name, ["kms:Decrypt"])
