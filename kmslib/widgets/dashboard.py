@@ -166,7 +166,8 @@ def audit_html(entries: list[AuditEntry], verified: bool, total: int, saved_at: 
             ``None`` if it was checked on its own (which proves internal consistency only).
     """
     head = "".join(
-        f"<th {_CELL}>{h}</th>" for h in ("#", "time (UTC)", "operation", "key id", "version", "outcome", "hash")
+        f"<th {_CELL}>{h}</th>"
+        for h in ("#", "time (UTC)", "principal", "operation", "key id", "version", "outcome", "hash")
     )
     rows = []
     for e in entries:
@@ -174,6 +175,7 @@ def audit_html(entries: list[AuditEntry], verified: bool, total: int, saved_at: 
         cells = [
             str(e.seq),
             e.time.strftime("%H:%M:%S"),
+            html.escape(e.principal),
             e.operation,
             html.escape(e.key_id or "—"),
             "—" if e.version is None else str(e.version),
