@@ -59,6 +59,10 @@ __all__ = ["APPROVAL_LIFETIME", "CREDENTIAL_INVALID", "AccessControl", "Grant", 
 #: How long an approval, and a pending request, lasts (by the custodian's clock).
 APPROVAL_LIFETIME = timedelta(hours=24)
 
+#: The most approval requests one principal may have pending at once: each is a durable write to a sealed store,
+#: so a principal may not flood it. A retry of a pending call reuses its request and counts once.
+MAX_PENDING_PER_PRINCIPAL = 16
+
 #: Enough approvals to satisfy any condition: asks whether a statement would allow, approvals aside.
 _ANY_APPROVALS = 1 << 30
 
@@ -482,6 +486,12 @@ class AccessControl:
                 raise _denied(record.principal, action, key_id)
             request_id = self._pending_calls.get((record.principal, binding))
             if request_id is None:
+                waiting = sum(1 for p in self._pending.values() if p.principal == record.principal)
+                if waiting >= MAX_PENDING_PER_PRINCIPAL:
+                    raise AccessDeniedError(
+                        f"principal {record.principal!r} already has {waiting} pending requests, the most allowed: "
+                        "another waits until one is approved and used, or expires (24 hours)"
+                    )
                 request_id = f"request-{secrets.token_hex(8)}"
                 pending = _Pending(request_id, record.principal, action, key_id, associated_data, binding, now)
                 if self._seal is not None:  # a store's first pending request: save the binding key, sealed
@@ -805,7 +815,12 @@ class PrincipalView:
             )
         binding = access.binding(name, frozen.args, kwargs)
         del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
-        request_id = access.use_approvals(record, action, key_id, aad, binding, self._kms._now())
+        try:
+            request_id = access.use_approvals(record, action, key_id, aad, binding, self._kms._now())
+        except AccessDeniedError:
+            del frozen
+            self._kms.audit_log._append(name, key_id, None, "AccessDeniedError")
+            raise
         if request_id is None:
             return frozen
         del frozen
