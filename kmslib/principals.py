@@ -445,6 +445,17 @@ class AccessControl:
 
     # ------------------------------------------------------------------ dual control
 
+    def approvable(self, record: _Credential, action: str, key_id: str | None, associated_data: bytes | None) -> bool:
+        """Whether ``record`` is current and ``key_id``'s policy would allow the action with enough approvals.
+
+        What an approved call is checked against after its cryptography: a Deny added, or the approving
+        statement taken away, while the call ran makes it fail, as for any other use.
+        """
+        if not self.is_current(record) or key_id is None:
+            return False
+        policy = self._policies.get(key_id, _NO_POLICY)
+        return policy.evaluate(Request(record.principal, action, associated_data, _ANY_APPROVALS)).allowed
+
     def approvals_required(
         self, principal: str, action: str, key_id: str | None, associated_data: bytes | None
     ) -> int | None:
@@ -750,7 +761,7 @@ class PrincipalView:
                     result = method(*args, **kwargs)
                     with access.lock:  # after the cryptography: not if revoked meanwhile
                         if not (
-                            access.is_current(record)
+                            access.approvable(record, action, key_id, aad)
                             if type(approved) is _ByApprovals
                             else access.decide(record, action, key_id, aad)
                         ):
