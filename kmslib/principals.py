@@ -836,6 +836,7 @@ class PrincipalView:
             return frozen
         del frozen
         self._kms.audit_log._append(name, key_id, None, "ApprovalRequiredError")
+        self._kms.audit_log.flush()  # saved, as its pending request is, before the error reaches the caller
         raise ApprovalRequiredError(
             f"principal {record.principal!r} needs {needed} approval(s) from other principals for {action} "
             f"on key {key_id!r}: they call approve({request_id!r}), then this same call succeeds once",

@@ -743,6 +743,21 @@ def test_an_approval_that_returned_is_in_the_audit_log_after_a_crash(tmp_path: P
         ]
 
 
+def test_a_request_that_was_raised_is_in_the_audit_log_after_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "keys.db"
+    kmslib.init_store(path, passphrase=PASSPHRASE)
+    root = str(Path(kmslib.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": root}
+    script = CRASH_AFTER_APPROVAL.replace("    bob.approve(error.request_id)\n", "    pass\n")
+    assert script != CRASH_AFTER_APPROVAL
+    subprocess.run([sys.executable, "-c", script, str(path), PASSPHRASE], check=True, env=env)
+    with KeyCustodian.open(path, passphrase=PASSPHRASE) as kms:
+        assert len(kms._access._pending) == 1  # the request survived the crash, and so does its entry
+        assert ("invalidate_key", "prod", "alice", "ApprovalRequiredError") in [
+            (e.operation, e.key_id, e.principal, e.outcome) for e in kms.audit_log
+        ]
+
+
 def test_a_pending_row_from_another_store_refuses_it(tmp_path: Path) -> None:
     paths = [tmp_path / "a.db", tmp_path / "b.db"]
     for path in paths:
