@@ -88,7 +88,7 @@ def _policy_answer(value: object, name: str) -> KeyPolicy | str:
 
 
 def _said(data: bytes | None) -> str:
-    return "no associated data" if data is None else f"associated data {data.decode()!r}"
+    return "no associated data" if data is None else f"associated data {data.decode()[:40]!r}"
 
 
 # ---------------------------------------------------------------- q1: which statement decides?
@@ -201,21 +201,54 @@ _OTHERS = ("intern", "batch-operator")
 _DATA: tuple[bytes | None, ...] = (None, b"payments", b"refunds", b"")
 
 
-def _requests(principals: Sequence[str]) -> list[tuple[str, str, bytes | None]]:
+#: The most principals, or associated data, a judged policy may name beyond the grid's own (each is asked).
+_MOST_NAMED = 64
+
+
+def _named(*policies: KeyPolicy) -> tuple[list[str], list[bytes]] | str:
+    """Every principal and associated data the policies name, so that the grid asks each; or why there are too many.
+
+    A principal no policy names is decided as any other unnamed one is (``"intern"``), and associated data no
+    Condition names as any other unnamed data is: the grid, with these added, asks every case that can differ.
+    """
+    principals: dict[str, None] = {}
+    data: dict[bytes, None] = {}
+    for policy in policies:
+        principals.update(dict.fromkeys(sorted(policy.principals() - {"*"})))
+        for statement in policy.document["Statement"]:
+            values = statement.get("Condition", {}).get("StringEquals", {}).get("kmslib:AssociatedData", [])
+            for value in [values] if isinstance(values, str) else values:
+                try:
+                    data[value.encode("utf-8")] = None
+                except UnicodeEncodeError:  # no request's associated data decodes to it: it matches none
+                    continue
+    if len(principals) > _MOST_NAMED or len(data) > _MOST_NAMED:
+        return (
+            f"the policy names {len(principals)} principals and {len(data)} associated data: the task needs a few. "
+            "Name only the principals and data it asks for."
+        )
+    unnamed = b"other"
+    while unnamed in data:
+        unnamed += b"-data"
+    return list(principals), [*data, unnamed]
+
+
+def _requests(principals: Sequence[str], named: Sequence[bytes] = ()) -> list[tuple[str, str, bytes | None]]:
     """Every (principal, action, associated data) the checkers ask a policy: data only for actions that carry it."""
+    asked = list(dict.fromkeys([*_DATA, *named]))
     return [
         (principal, action, data)
         for principal in principals
         for action in ACTIONS
-        for data in (_DATA if action in _DATA_ACTIONS else (None,))
+        for data in (asked if action in _DATA_ACTIONS else (None,))
     ]
 
 
 def _first_difference(
-    policy: KeyPolicy, wanted: KeyPolicy, principals: Sequence[str]
+    policy: KeyPolicy, wanted: KeyPolicy, principals: Sequence[str], named: Sequence[bytes] = ()
 ) -> tuple[str, str, bytes | None, bool] | None:
     """The first request on which ``policy`` and ``wanted`` disagree, with what ``policy`` says; or None."""
-    for principal, action, data in _requests(principals):
+    for principal, action, data in _requests(principals, named):
         allowed = policy.decide(principal, action, data).allowed
         if allowed != wanted.decide(principal, action, data).allowed:
             return principal, action, data, allowed
@@ -238,8 +271,13 @@ def _check_q2(policy: object) -> str | None:
     parsed = _policy_answer(policy, "policy")
     if isinstance(parsed, str):
         return parsed
-    found = _first_difference(parsed, _PAYMENTS_WANTED, _OTHERS) or _first_difference(
-        parsed, _PAYMENTS_WANTED, (PAYMENTS_SVC, SECOPS)
+    named = _named(parsed, _PAYMENTS_WANTED)
+    if isinstance(named, str):
+        return named
+    principals, data = named
+    others = [p for p in dict.fromkeys([*_OTHERS, *principals]) if p not in {PAYMENTS_SVC, SECOPS}]
+    found = _first_difference(parsed, _PAYMENTS_WANTED, others, data) or _first_difference(
+        parsed, _PAYMENTS_WANTED, (PAYMENTS_SVC, SECOPS), data
     )
     if found is None:
         return None
@@ -255,17 +293,17 @@ def _check_q2(policy: object) -> str | None:
             f"{asked} is denied: the administrator must rotate, revoke and set the policy. A condition on associated "
             "data never matches these calls, which carry none."
         )
-    if principal in _OTHERS:
+    if principal not in {PAYMENTS_SVC, SECOPS}:
         return (
             f"{asked} is allowed, and {principal!r} is neither of the two: a Principal of '*' allows every principal. "
-            "Name each principal."
+            "Name each principal, and only the two."
         )
     if principal == SECOPS and action in _DATA_ACTIONS:
         return f"{asked} is allowed: an administrator must never use the key (separation of duties)."
     if principal == PAYMENTS_SVC and action in {"kms:Encrypt", "kms:Decrypt"}:
         return (
             f"{asked} is allowed: the service may use the key only with associated data 'payments'. Add a Condition "
-            "(StringEquals on kmslib:AssociatedData)."
+            "(StringEquals on kmslib:AssociatedData) that names 'payments' and nothing else."
         )
     if principal == PAYMENTS_SVC:
         return f"{asked} is allowed: the service encrypts and decrypts, and does nothing else (least privilege)."

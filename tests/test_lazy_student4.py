@@ -1,0 +1,56 @@
+"""A lazy, confused or cheating student against lesson 09's checked exercises (access control).
+
+Each test is a wrong answer some checker once accepted, or an answer it crashed on: a policy right only for
+the principals and associated data the checker happened to ask about, a grant handed to someone the task never
+names, a decryption made before the grant it should show, the owner's approval spent where carol's should be,
+the policy loosened so that no approval was needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from test_lazy_student2 import accepted, refused
+
+from kmslib import KeyCustodian
+from kmslib.course.lesson09 import q2
+
+PAYMENTS = {"StringEquals": {"kmslib:AssociatedData": "payments"}}
+SERVICE = {
+    "Effect": "Allow",
+    "Principal": "payments-svc",
+    "Action": ["kms:Encrypt", "kms:Decrypt"],
+    "Condition": PAYMENTS,
+}
+SECOPS = {"Effect": "Allow", "Principal": "secops", "Action": ["kms:RotateKey", "kms:RevokeKey", "kms:PutKeyPolicy"]}
+MALLORY = {"Effect": "Allow", "Principal": "mallory", "Action": "kms:*"}
+
+
+def data(*values: str) -> dict[str, Any]:
+    return {"StringEquals": {"kmslib:AssociatedData": list(values)}}
+
+
+def view(kms: KeyCustodian, name: str) -> KeyCustodian:
+    return kms.as_principal(kms.issue_credential(name))
+
+
+# ---------------------------------------------------------------- q2: a policy right only where the checker looks
+
+
+def test_q2_associated_data_the_checker_never_tried_is_asked_too() -> None:
+    also_orders = {**SERVICE, "Condition": data("payments", "orders")}
+    refused(q2, {"Statement": [also_orders, SECOPS]}, because="with associated data 'orders' is allowed")
+    accepted(q2, {"Statement": [{**SERVICE, "Condition": data("payments")}, SECOPS]})
+
+
+def test_q2_a_principal_the_checker_never_tried_is_asked_too() -> None:
+    refused(q2, {"Statement": [SERVICE, SECOPS, MALLORY]}, because="'mallory' asking kms:Encrypt")
+    denied = {"Effect": "Deny", "Principal": "mallory", "Action": "kms:*"}  # naming someone to deny is fine
+    accepted(q2, {"Statement": [SERVICE, SECOPS, denied]})
+
+
+def test_q2_a_policy_naming_a_crowd_gets_words_not_a_long_wait() -> None:
+    crowd = {"Effect": "Deny", "Principal": [f"user-{n}" for n in range(100)], "Action": "kms:*"}
+    refused(q2, {"Statement": [SERVICE, SECOPS, crowd]}, because="Name only the principals and data it asks for")
+    values = {**SERVICE, "Effect": "Deny", "Condition": data(*[f"v{n}" for n in range(100)])}
+    refused(q2, {"Statement": [SERVICE, SECOPS, values]}, because="Name only the principals and data it asks for")
