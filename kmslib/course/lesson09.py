@@ -274,10 +274,10 @@ def _check_q2(policy: object) -> str | None:
     named = _named(parsed, _PAYMENTS_WANTED)
     if isinstance(named, str):
         return named
-    principals, data = named
+    principals, values = named
     others = [p for p in dict.fromkeys([*_OTHERS, *principals]) if p not in {PAYMENTS_SVC, SECOPS}]
-    found = _first_difference(parsed, _PAYMENTS_WANTED, others, data) or _first_difference(
-        parsed, _PAYMENTS_WANTED, (PAYMENTS_SVC, SECOPS), data
+    found = _first_difference(parsed, _PAYMENTS_WANTED, others, values) or _first_difference(
+        parsed, _PAYMENTS_WANTED, (PAYMENTS_SVC, SECOPS), values
     )
     if found is None:
         return None
