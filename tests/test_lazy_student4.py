@@ -8,12 +8,13 @@ the policy loosened so that no approval was needed.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from test_lazy_student2 import accepted, refused
 
 from kmslib import KeyCustodian
-from kmslib.course.lesson09 import q2
+from kmslib.course.lesson09 import OVERBROAD_POLICY, q2, q3
 
 PAYMENTS = {"StringEquals": {"kmslib:AssociatedData": "payments"}}
 SERVICE = {
@@ -54,3 +55,25 @@ def test_q2_a_policy_naming_a_crowd_gets_words_not_a_long_wait() -> None:
     refused(q2, {"Statement": [SERVICE, SECOPS, crowd]}, because="Name only the principals and data it asks for")
     values = {**SERVICE, "Effect": "Deny", "Condition": data(*[f"v{n}" for n in range(100)])}
     refused(q2, {"Statement": [SERVICE, SECOPS, values]}, because="Name only the principals and data it asks for")
+
+
+# ---------------------------------------------------------------- q3: a fix that drops what the checker never asked
+
+
+def fixed(*more: dict[str, Any], drop: tuple[int, ...] = ()) -> dict[str, Any]:
+    policy = copy.deepcopy(OVERBROAD_POLICY)
+    policy["Statement"][3]["Action"] = "kms:ReEncrypt"
+    policy["Statement"] = [s for i, s in enumerate(policy["Statement"]) if i not in drop] + list(more)
+    return policy
+
+
+def test_q3_a_fix_that_drops_the_orders_statements_is_refused() -> None:
+    refused(q3, "Backup", fixed(drop=(0, 1)), because="'checkout' asking kms:Encrypt with associated data 'orders'")
+    reporting = fixed(drop=(1,))
+    reporting["Statement"].insert(1, {**OVERBROAD_POLICY["Statement"][1], "Condition": data("orders", "refunds2")})
+    refused(q3, "Backup", reporting, because="associated data 'refunds2' is still allowed")
+    accepted(q3, "Backup", fixed())
+
+
+def test_q3_a_fix_that_lets_in_someone_new_is_refused() -> None:
+    refused(q3, "Backup", fixed(MALLORY), because="'mallory' asking kms:Encrypt")

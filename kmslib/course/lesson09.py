@@ -396,7 +396,11 @@ def _check_q3(statement: object, fixed: object) -> str | None:
     parsed = _policy_answer(fixed, "fixed")
     if isinstance(parsed, str):
         return parsed
-    found = _first_difference(parsed, _INTENDED, _Q3_PRINCIPALS)
+    named = _named(parsed, _INTENDED)
+    if isinstance(named, str):
+        return named
+    principals, values = named
+    found = _first_difference(parsed, _INTENDED, list(dict.fromkeys([*_Q3_PRINCIPALS, *principals])), values)
     if found is None:
         return None
     principal, action, data, allowed = found
