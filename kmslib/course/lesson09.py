@@ -396,10 +396,10 @@ def _check_q3(statement: object, fixed: object) -> str | None:
     parsed = _policy_answer(fixed, "fixed")
     if isinstance(parsed, str):
         return parsed
-    named = _named(parsed, _INTENDED)
-    if isinstance(named, str):
-        return named
-    principals, values = named
+    grid = _named(parsed, _INTENDED)
+    if isinstance(grid, str):
+        return grid
+    principals, values = grid
     found = _first_difference(parsed, _INTENDED, list(dict.fromkeys([*_Q3_PRINCIPALS, *principals])), values)
     if found is None:
         return None
