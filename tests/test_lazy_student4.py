@@ -11,10 +11,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from test_lazy_student2 import accepted, refused
 
-from kmslib import KeyCustodian
-from kmslib.course.lesson09 import OVERBROAD_POLICY, q2, q3
+from kmslib import AccessDeniedError, KeyCustodian
+from kmslib.course.lesson09 import OVERBROAD_POLICY, grant_lab, q2, q3, q4
 
 PAYMENTS = {"StringEquals": {"kmslib:AssociatedData": "payments"}}
 SERVICE = {
@@ -77,3 +78,34 @@ def test_q3_a_fix_that_drops_the_orders_statements_is_refused() -> None:
 
 def test_q3_a_fix_that_lets_in_someone_new_is_refused() -> None:
     refused(q3, "Backup", fixed(MALLORY), because="'mallory' asking kms:Encrypt")
+
+
+# ---------------------------------------------------------------- q4: the narrow delegation, judged everywhere
+
+NARROW = {"Effect": "Allow", "Principal": "batch-operator", "Action": "kms:Decrypt", "Condition": PAYMENTS}
+
+
+def delegated(*statements: dict[str, Any]) -> tuple[KeyCustodian, str, KeyCustodian]:
+    """grant_lab() worked through as the solution does, with ``statements`` added to the policy instead of NARROW."""
+    lab, ledger = grant_lab()
+    operator = view(lab, "batch-operator")
+    with pytest.raises(AccessDeniedError):
+        operator.create_grant("payments", "batch-operator", ["kms:Decrypt"])
+    policy = lab.get_key_policy("payments")
+    assert policy is not None
+    policy["Statement"].extend(statements or [NARROW])
+    lab.set_key_policy("payments", policy)
+    operator.create_grant("payments", "nightly-batch", ["kms:Decrypt"], associated_data="payments")
+    view(lab, "nightly-batch").decrypt_data_aes("payments", ledger, associated_data="payments")
+    return lab, ledger, operator
+
+
+def test_q4_a_policy_that_also_lets_in_someone_new_is_refused() -> None:
+    lab, _, _ = delegated(NARROW, MALLORY)
+    refused(q4, lab, because="'mallory' may kms:Encrypt")
+
+
+def test_q4_an_operator_holding_decrypt_for_data_the_checker_never_tried_is_refused() -> None:
+    lab, _, _ = delegated({**NARROW, "Condition": data("payments", "orders")})
+    refused(q4, lab, because="may kms:Decrypt with associated data 'orders'")
+    accepted(q4, delegated()[0])

@@ -501,7 +501,13 @@ def _policy_problem(custodian: KeyCustodian) -> str | None:
     if document is None:
         return f"{KEY!r} has no policy any more: start again from grant_lab()."
     policy = parse_policy(document)
-    for principal, action, data in _requests((NIGHTLY, OPERATOR, PAYMENTS_SVC, "intern")):
+    grid = _named(policy, _Q4_WANTED)
+    if isinstance(grid, str):
+        return grid
+    principals, values = grid
+    for principal, action, data in _requests(
+        list(dict.fromkeys([NIGHTLY, OPERATOR, PAYMENTS_SVC, "intern", *principals])), values
+    ):
         allowed = policy.decide(principal, action, data).allowed
         if allowed == _Q4_WANTED.decide(principal, action, data).allowed:
             continue
