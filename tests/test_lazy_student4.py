@@ -109,3 +109,13 @@ def test_q4_an_operator_holding_decrypt_for_data_the_checker_never_tried_is_refu
     lab, _, _ = delegated({**NARROW, "Condition": data("payments", "orders")})
     refused(q4, lab, because="may kms:Decrypt with associated data 'orders'")
     accepted(q4, delegated()[0])
+
+
+def test_q4_a_grant_to_someone_the_task_never_names_is_refused() -> None:
+    lab, _, operator = delegated()
+    extra = operator.create_grant("payments", "accomplice", ["kms:Decrypt"], associated_data="payments")
+    refused(q4, lab, because="gives 'accomplice' kms:Decrypt")
+    operator.revoke_grant(extra)
+    accepted(q4, lab)  # revoked: judged on what is left
+    lab.create_grant("payments", "mallory", ["kms:Encrypt"])  # the owner's grant counts too
+    refused(q4, lab, because="made by 'owner' gives 'mallory' kms:Encrypt")

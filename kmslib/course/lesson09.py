@@ -580,6 +580,11 @@ def _check_q4(kms: object) -> str | None:
                 f"a grant made by {grant.creator!r} gives {OPERATOR!r} {', '.join(grant.operations)}: the operator "
                 "passes permissions on and needs no grant of its own. Revoke it (revoke_grant)."
             )
+        if grant.grantee != NIGHTLY:
+            return (
+                f"a grant made by {grant.creator!r} gives {grant.grantee!r} {', '.join(grant.operations)}: the task "
+                f"delegates to {NIGHTLY!r} alone. Revoke it (revoke_grant)."
+            )
     problem = _policy_problem(lab)
     if problem is not None:
         return problem
