@@ -119,3 +119,20 @@ def test_q4_a_grant_to_someone_the_task_never_names_is_refused() -> None:
     accepted(q4, lab)  # revoked: judged on what is left
     lab.create_grant("payments", "mallory", ["kms:Encrypt"])  # the owner's grant counts too
     refused(q4, lab, because="made by 'owner' gives 'mallory' kms:Encrypt")
+
+
+def test_q4_a_decryption_made_before_the_operators_grant_does_not_show_it_works() -> None:
+    lab, ledger = grant_lab()
+    operator, nightly = view(lab, "batch-operator"), view(lab, "nightly-batch")
+    with pytest.raises(AccessDeniedError):
+        operator.create_grant("payments", "batch-operator", ["kms:Decrypt"])
+    shortcut = lab.create_grant("payments", "nightly-batch", ["kms:Decrypt"], associated_data="payments")
+    nightly.decrypt_data_aes("payments", ledger, associated_data="payments")  # under the owner's grant
+    lab.revoke_grant(shortcut)
+    policy = lab.get_key_policy("payments")
+    assert policy is not None
+    lab.set_key_policy("payments", {**policy, "Statement": [*policy["Statement"], NARROW]})
+    operator.create_grant("payments", "nightly-batch", ["kms:Decrypt"], associated_data="payments")
+    refused(q4, lab, because="no decryption by 'nightly-batch'")
+    nightly.decrypt_data_aes("payments", ledger, associated_data="payments")  # now under the operator's grant
+    accepted(q4, lab)

@@ -597,10 +597,11 @@ def _check_q4(kms: object) -> str | None:
     problem = next(filter(None, map(_grant_problem, nightly)), None)
     if problem is not None:
         return problem
-    if not _entries(lab, NIGHTLY, "decrypt_data_aes", "ok"):
+    granted = min((e.seq for e in _entries(lab, OPERATOR, "create_grant", "ok")), default=-1)  # one made it
+    if not any(e.seq > granted for e in _entries(lab, NIGHTLY, "decrypt_data_aes", "ok")):
         return (
-            f"the audit log shows no decryption by {NIGHTLY!r}: as {NIGHTLY} (its own view), decrypt the ledger with "
-            "associated_data='payments'."
+            f"the audit log shows no decryption by {NIGHTLY!r} since {OPERATOR} granted it: as {NIGHTLY} (its own "
+            "view), decrypt the ledger with associated_data='payments'."
         )
     return None
 
