@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from test_lazy_student2 import accepted, refused
 
-from kmslib import AccessDeniedError, KeyCustodian
-from kmslib.course.lesson09 import OVERBROAD_POLICY, grant_lab, q2, q3, q4
+from kmslib import AccessDeniedError, ApprovalRequiredError, KeyCustodian
+from kmslib.course.lesson09 import OVERBROAD_POLICY, grant_lab, production, q2, q3, q4, q5
+from kmslib.policy import separated_duties
 
 PAYMENTS = {"StringEquals": {"kmslib:AssociatedData": "payments"}}
 SERVICE = {
@@ -136,3 +137,31 @@ def test_q4_a_decryption_made_before_the_operators_grant_does_not_show_it_works(
     refused(q4, lab, because="no decryption by 'nightly-batch'")
     nightly.decrypt_data_aes("payments", ledger, associated_data="payments")  # now under the operator's grant
     accepted(q4, lab)
+
+
+# ---------------------------------------------------------------- q5: dual control, judged on whose approval counted
+
+PROD = "prod-payments"
+
+
+def ask(bob: KeyCustodian, reason: str) -> str:
+    with pytest.raises(ApprovalRequiredError) as raised:
+        bob.invalidate_key(PROD, reason=reason)
+    return raised.value.request_id
+
+
+def test_q5_a_policy_loosened_so_that_bob_needs_no_approval_is_refused() -> None:
+    loose = separated_duties(administrators=["bob", "carol"], users="checkout", associated_data="orders")
+    for who in ("owner", "bob"):  # the owner rewrites it, or bob does (an administrator holds kms:PutKeyPolicy)
+        prod = production()
+        bob, carol = view(prod, "bob"), view(prod, "carol")
+        carol.approve(ask(bob, "a first try"))
+        (prod if who == "owner" else bob).set_key_policy(PROD, loose)
+        bob.invalidate_key(PROD, reason="retired")  # alone
+        refused(q5, prod, because="the policy of 'prod-payments' was changed")
+    prod = production()  # and with no approval at all: words, not an empty name
+    bob = view(prod, "bob")
+    ask(bob, "retired")
+    prod.set_key_policy(PROD, loose)
+    bob.invalidate_key(PROD, reason="retired")
+    refused(q5, prod, because="the policy of 'prod-payments' was changed")

@@ -674,6 +674,12 @@ def _check_q5(kms: object) -> str | None:
                 "Start again from production(); bob asks, carol approves."
             )
         return f"{who!r} revoked it: the task has bob ask and carol approve. Start again from production()."
+    rewrites = [e for e in mine if e.operation == "set_key_policy" and e.outcome == "ok"][1:]  # after production()
+    if rewrites:
+        return (
+            f"the policy of {PROD!r} was changed (set_key_policy by {rewrites[0].principal!r}): dual control is "
+            "judged under the policy production() set, which asks for an approval. Start again from production()."
+        )
     if not any(e.principal == "bob" for e in asked):
         return "the audit log shows no revocation asked by bob: as bob (his own view), call invalidate_key."
     if prod.key_info(PROD).state != REVOKED or not revoked:
