@@ -150,6 +150,15 @@ def ask(bob: KeyCustodian, reason: str) -> str:
     return raised.value.request_id
 
 
+def test_q5_carols_approval_of_another_request_does_not_cover_the_owners() -> None:
+    prod = production()
+    bob, carol = view(prod, "bob"), view(prod, "carol")
+    carol.approve(ask(bob, "a first try"))
+    prod.approve(ask(bob, "retired"))  # the owner approves the call that then goes through
+    bob.invalidate_key(PROD, reason="retired")
+    refused(q5, prod, because="the approval came from owner")
+
+
 def test_q5_a_policy_loosened_so_that_bob_needs_no_approval_is_refused() -> None:
     loose = separated_duties(administrators=["bob", "carol"], users="checkout", associated_data="orders")
     for who in ("owner", "bob"):  # the owner rewrites it, or bob does (an administrator holds kms:PutKeyPolicy)

@@ -693,6 +693,12 @@ def _check_q5(kms: object) -> str | None:
             "(the same key and arguments)."
         )
     approvers = {e.principal for e in approved if e.seq < revoked[0].seq}
+    if "owner" in approvers:
+        return (
+            "the approval came from owner (prod.approve), and the owner may do anything: its approval is no second "
+            "person's, and the audit log does not say which request an approval was for. Start again from "
+            "production(); carol approves bob's request."
+        )
     if "carol" not in approvers:
         return f"the approval came from {', '.join(sorted(approvers))}: the second person should be carol."
     return None
