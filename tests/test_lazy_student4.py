@@ -12,10 +12,11 @@ import copy
 from typing import Any
 
 import pytest
+from test_lazy_student import AlwaysEqual, InRange
 from test_lazy_student2 import accepted, refused
 
 from kmslib import AccessDeniedError, ApprovalRequiredError, KeyCustodian
-from kmslib.course.lesson09 import OVERBROAD_POLICY, grant_lab, production, q2, q3, q4, q5
+from kmslib.course.lesson09 import OVERBROAD_POLICY, grant_lab, production, q1, q2, q3, q4, q5
 from kmslib.policy import separated_duties
 
 PAYMENTS = {"StringEquals": {"kmslib:AssociatedData": "payments"}}
@@ -35,6 +36,15 @@ def data(*values: str) -> dict[str, Any]:
 
 def view(kms: KeyCustodian, name: str) -> KeyCustodian:
     return kms.as_principal(kms.issue_credential(name))
+
+
+# ---------------------------------------------------------------- q1: indices judged by their value
+
+
+def test_q1_an_index_that_lies_about_its_range_gets_words_not_a_crash() -> None:
+    refused(q1, "BobMovedTeams", InRange(7), "KeyAdmins", because="the indices are 0 to 2")
+    refused(q1, AlwaysEqual(0), None, 1, because="An explicit Deny wins")
+    accepted(q1, InRange(2), None, AlwaysEqual(1))  # the right values, whatever their comparisons say
 
 
 # ---------------------------------------------------------------- q2: a policy right only where the checker looks

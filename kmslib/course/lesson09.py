@@ -27,7 +27,7 @@ from typing import Any
 
 from kmslib.audit import AuditEntry
 from kmslib.clock import classroom_clock
-from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian, student_entries
+from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian, student_entries, whole
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import ArgumentTypeError, InvalidInputError
 from kmslib.policy import (
@@ -125,10 +125,11 @@ def _which(answer: object, policy: dict[str, Any]) -> int | str | None:
         return None
     if isinstance(answer, bool):
         return f"{answer} names no statement: give its Sid (such as {sids[0]!r}), its index, or None."
-    if isinstance(answer, int):
-        if 0 <= answer < len(sids):
-            return int(answer)
-        return f"there is no statement {answer}: the indices are 0 to {len(sids) - 1}."
+    index = whole(answer)  # an int subclass keeps only its value
+    if index is not None:
+        if 0 <= index < len(sids):
+            return index
+        return f"there is no statement {index}: the indices are 0 to {len(sids) - 1}."
     if isinstance(answer, str):
         text = answer.strip()
         for index, sid in enumerate(sids):
