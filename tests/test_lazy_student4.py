@@ -47,6 +47,11 @@ def test_q1_an_index_that_lies_about_its_range_gets_words_not_a_crash() -> None:
     accepted(q1, InRange(2), None, AlwaysEqual(1))  # the right values, whatever their comparisons say
 
 
+def test_q1_an_index_too_long_to_print_gets_words_not_a_crash() -> None:
+    refused(q1, 10**5000, None, 1, because="the indices are 0 to 2")
+    refused(q1, -(10**5000), None, 1, because="the indices are 0 to 2")
+
+
 # ---------------------------------------------------------------- q2: a policy right only where the checker looks
 
 

@@ -129,7 +129,7 @@ def _which(answer: object, policy: dict[str, Any]) -> int | str | None:
     if index is not None:
         if 0 <= index < len(sids):
             return index
-        return f"there is no statement {index}: the indices are 0 to {len(sids) - 1}."
+        return f"there is no statement with that index: the indices are 0 to {len(sids) - 1}."
     if isinstance(answer, str):
         text = answer.strip()
         for index, sid in enumerate(sids):
