@@ -189,3 +189,22 @@ def test_q5_a_policy_loosened_so_that_bob_needs_no_approval_is_refused() -> None
     prod.set_key_policy(PROD, loose)
     bob.invalidate_key(PROD, reason="retired")
     refused(q5, prod, because="the policy of 'prod-payments' was changed")
+
+
+# ---------------------------------------------------------------- q2, q3, q4: an Allow that waits for approvals
+
+WITH_APPROVAL = {
+    "Effect": "Allow",
+    "Principal": "*",
+    "Action": "kms:*",
+    "Condition": {"NumericGreaterThanEquals": {"kmslib:Approvals": 1}},
+}
+
+
+def test_an_allow_for_everyone_once_someone_approves_is_still_an_allow() -> None:
+    refused(q2, {"Statement": [SERVICE, SECOPS, WITH_APPROVAL]}, because="kms:Encrypt with no associated data once")
+    refused(q3, "Backup", fixed(WITH_APPROVAL), because="once others approve it is still allowed")
+    lab, _, _ = delegated(NARROW, WITH_APPROVAL)
+    refused(q4, lab, because="once others approve it")
+    revoke = {**SECOPS, "Action": "kms:RevokeKey", "Condition": WITH_APPROVAL["Condition"]}
+    accepted(q2, {"Statement": [SERVICE, SECOPS, revoke]})  # the same allow, also with approvals: nothing more

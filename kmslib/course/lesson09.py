@@ -33,9 +33,11 @@ from kmslib.errors import ArgumentTypeError, InvalidInputError
 from kmslib.policy import (
     ACTIONS,
     ADMINISTRATOR_ACTIONS,
+    MAX_STATEMENTS,
     USER_ACTIONS,
     Decision,
     KeyPolicy,
+    Request,
     parse_policy,
     separated_duties,
 )
@@ -234,25 +236,42 @@ def _named(*policies: KeyPolicy) -> tuple[list[str], list[bytes]] | str:
     return list(principals), [*data, unnamed]
 
 
-def _requests(principals: Sequence[str], named: Sequence[bytes] = ()) -> list[tuple[str, str, bytes | None]]:
-    """Every (principal, action, associated data) the checkers ask a policy: data only for actions that carry it."""
+#: Approvals enough for any Condition on kmslib:Approvals: the grid asks each request without approvals, then with.
+_ANY_APPROVALS = MAX_STATEMENTS
+
+
+def _requests(principals: Sequence[str], named: Sequence[bytes] = ()) -> list[Request]:
+    """Every request the checkers ask a policy: data only for actions that carry it; without approvals, then with."""
     asked = list(dict.fromkeys([*_DATA, *named]))
     return [
-        (principal, action, data)
+        Request(principal, action, data, approvals)
+        for approvals in (0, _ANY_APPROVALS)
         for principal in principals
         for action in ACTIONS
         for data in (asked if action in _DATA_ACTIONS else (None,))
     ]
 
 
+def _allows(policy: KeyPolicy, request: Request) -> bool:
+    if request.approvals:
+        return policy.evaluate(request).allowed
+    return policy.decide(request.principal, request.action, request.associated_data).allowed
+
+
+def _asking(request: Request) -> str:
+    """A request in words, without its principal: ``kms:Decrypt with associated data 'payments'``."""
+    data = f" with {_said(request.associated_data)}" if request.action in _DATA_ACTIONS else ""
+    return request.action + data + (" once others approve it" if request.approvals else "")
+
+
 def _first_difference(
     policy: KeyPolicy, wanted: KeyPolicy, principals: Sequence[str], named: Sequence[bytes] = ()
-) -> tuple[str, str, bytes | None, bool] | None:
+) -> tuple[Request, bool] | None:
     """The first request on which ``policy`` and ``wanted`` disagree, with what ``policy`` says; or None."""
-    for principal, action, data in _requests(principals, named):
-        allowed = policy.decide(principal, action, data).allowed
-        if allowed != wanted.decide(principal, action, data).allowed:
-            return principal, action, data, allowed
+    for request in _requests(principals, named):
+        allowed = _allows(policy, request)
+        if allowed != _allows(wanted, request):
+            return request, allowed
     return None
 
 
@@ -282,8 +301,9 @@ def _check_q2(policy: object) -> str | None:
     )
     if found is None:
         return None
-    principal, action, data, allowed = found
-    asked = f"{principal!r} asking {action}" + (f" with {_said(data)}" if action in _DATA_ACTIONS else "")
+    request, allowed = found
+    principal, action = request.principal, request.action
+    asked = f"{principal!r} asking {_asking(request)}"
     if not allowed:
         if principal == PAYMENTS_SVC:
             return (
@@ -404,8 +424,8 @@ def _check_q3(statement: object, fixed: object) -> str | None:
     found = _first_difference(parsed, _INTENDED, list(dict.fromkeys([*_Q3_PRINCIPALS, *principals])), values)
     if found is None:
         return None
-    principal, action, data, allowed = found
-    asked = f"{principal!r} asking {action}" + (f" with {_said(data)}" if action in _DATA_ACTIONS else "")
+    request, allowed = found
+    asked = f"{request.principal!r} asking {_asking(request)}"
     if allowed:
         return f"you found it, and in your fixed policy {asked} is still allowed: give each principal its purpose only."
     return (
@@ -506,15 +526,14 @@ def _policy_problem(custodian: KeyCustodian) -> str | None:
     if isinstance(grid, str):
         return grid
     principals, values = grid
-    for principal, action, data in _requests(
-        list(dict.fromkeys([NIGHTLY, OPERATOR, PAYMENTS_SVC, "intern", *principals])), values
-    ):
-        allowed = policy.decide(principal, action, data).allowed
-        if allowed == _Q4_WANTED.decide(principal, action, data).allowed:
+    for request in _requests(list(dict.fromkeys([NIGHTLY, OPERATOR, PAYMENTS_SVC, "intern", *principals])), values):
+        allowed = _allows(policy, request)
+        if allowed == _allows(_Q4_WANTED, request):
             continue
+        principal, action = request.principal, request.action
         if principal == OPERATOR and action in _OPERATOR_FREE:
             continue
-        asked = f"{action}" + (f" with {_said(data)}" if action in _DATA_ACTIONS else "")
+        asked = _asking(request)
         if principal == OPERATOR and action == "kms:Decrypt" and not allowed:
             return (
                 f"under the policy, {OPERATOR!r} does not hold kms:Decrypt with associated data 'payments', so "
