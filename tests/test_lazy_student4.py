@@ -16,7 +16,7 @@ from test_lazy_student import AlwaysEqual, InRange
 from test_lazy_student2 import accepted, refused
 
 from kmslib import AccessDeniedError, ApprovalRequiredError, KeyCustodian
-from kmslib.course.lesson09 import OVERBROAD_POLICY, grant_lab, production, q1, q2, q3, q4, q5
+from kmslib.course.lesson09 import OVERBROAD_POLICY, RECALL_POLICY, grant_lab, production, q1, q2, q3, q4, q5
 from kmslib.policy import separated_duties
 
 PAYMENTS = {"StringEquals": {"kmslib:AssociatedData": "payments"}}
@@ -62,7 +62,7 @@ def test_q2_associated_data_the_checker_never_tried_is_asked_too() -> None:
 
 
 def test_q2_a_principal_the_checker_never_tried_is_asked_too() -> None:
-    refused(q2, {"Statement": [SERVICE, SECOPS, MALLORY]}, because="'mallory' asking kms:Encrypt")
+    refused(q2, {"Statement": [SERVICE, SECOPS, MALLORY]}, because="allow only the two the task names")
     denied = {"Effect": "Deny", "Principal": "mallory", "Action": "kms:*"}  # naming someone to deny is fine
     accepted(q2, {"Statement": [SERVICE, SECOPS, denied]})
 
@@ -208,3 +208,53 @@ def test_an_allow_for_everyone_once_someone_approves_is_still_an_allow() -> None
     refused(q4, lab, because="once others approve it")
     revoke = {**SECOPS, "Action": "kms:RevokeKey", "Condition": WITH_APPROVAL["Condition"]}
     accepted(q2, {"Statement": [SERVICE, SECOPS, revoke]})  # the same allow, also with approvals: nothing more
+
+
+# ---------------------------------------------------------------- attempts that held
+
+
+class Agreeable(str):
+    """A Sid that says it equals every other."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = str.__hash__
+
+
+class Lenient(dict):  # type: ignore[type-arg]
+    """A policy that says it equals any other, and hands out 'kms:*' to whoever reads it with get."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def get(self, key: object, default: object = None) -> object:
+        return "kms:*"
+
+
+def test_held_odd_and_borrowed_answers() -> None:
+    refused(q1, Agreeable("anything"), None, "KeyAdmins", because="no statement has the Sid")
+    refused(q1, "KeyAdmins", "keyadmins", 1, because="request 1")  # one answer spelled three ways
+    refused(q2, RECALL_POLICY, because="'alice' asking kms:Encrypt")  # the lesson's own policy
+    refused(q2, Lenient({"Statement": [SERVICE]}), because="the administrator must rotate")  # judged as a plain dict
+    refused(q2, {"Statement": [{**SERVICE, "Condition": [PAYMENTS]}, SECOPS]}, because="kmslib refuses policy")
+    refused(q2, {"Statement": [SERVICE, SECOPS], "Version": float("nan")}, because="kmslib refuses policy")
+    refused(q2, {"Statement": [SERVICE, SECOPS, {**MALLORY, "NotAction": "kms:Decrypt"}]}, because="NotAction")
+    refused(q2, b'{"Statement": []}', because="should be a dict")
+    refused(q3, "Backup", {**fixed(), "Statement": "kms:ReEncrypt"}, because="kmslib refuses fixed")
+    refused(q4, production(), because="pass the custodian that grant_lab() gave you")
+    refused(q5, grant_lab()[0], because="pass the custodian that production() gave you")
+    lab, _ = grant_lab()  # the right grant to a look-alike grantee
+    operator = view(lab, "batch-operator")
+    with pytest.raises(AccessDeniedError):
+        operator.create_grant("payments", "batch-operator", ["kms:Decrypt"])
+    policy = lab.get_key_policy("payments")
+    assert policy is not None
+    lab.set_key_policy("payments", {**policy, "Statement": [*policy["Statement"], NARROW]})
+    operator.create_grant("payments", "Nightly-Batch", ["kms:Decrypt"], associated_data="payments")
+    refused(q4, lab, because="gives 'Nightly-Batch' kms:Decrypt")

@@ -315,6 +315,8 @@ def _check_q2(policy: object) -> str | None:
             "data never matches these calls, which carry none."
         )
     if principal not in {PAYMENTS_SVC, SECOPS}:
+        if principal in principals:
+            return f"{asked} is allowed, and {principal!r} is neither of the two: allow only the two the task names."
         return (
             f"{asked} is allowed, and {principal!r} is neither of the two: a Principal of '*' allows every principal. "
             "Name each principal, and only the two."
