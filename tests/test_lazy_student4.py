@@ -231,7 +231,7 @@ class Lenient(dict):  # type: ignore[type-arg]
     def __eq__(self, other: object) -> bool:
         return True
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def get(self, key: object, default: object = None) -> object:
         return "kms:*"
