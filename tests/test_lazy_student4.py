@@ -8,7 +8,9 @@ the policy loosened so that no approval was needed.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 from typing import Any
 
 import pytest
@@ -258,3 +260,46 @@ def test_held_odd_and_borrowed_answers() -> None:
     lab.set_key_policy("payments", {**policy, "Statement": [*policy["Statement"], NARROW]})
     operator.create_grant("payments", "Nightly-Batch", ["kms:Decrypt"], associated_data="payments")
     refused(q4, lab, because="gives 'Nightly-Batch' kms:Decrypt")
+
+
+# ---------------------------------------------------------------- the quiz
+
+
+class Anything(str):
+    """A letter that says it is every letter: hashes as 'a' (every question has one) and equals all."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    def __hash__(self) -> int:
+        return hash("a")
+
+    def __str__(self) -> str:
+        return self
+
+    def strip(self, chars: str | None = None) -> str:
+        return self
+
+    def lower(self) -> str:
+        return self
+
+
+def test_the_quiz_judges_a_letter_by_its_value() -> None:
+    from test_lessons import PYTHON_INTERNALS
+
+    from kmslib.course.lesson09 import quiz
+
+    for number, question in enumerate(quiz.questions, 1):
+        wrong = next(letter for letter in question.choices if letter != question.answer)
+        for choice in (Anything(wrong), Anything("z")):
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                assert not quiz.answer(number, choice)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert not quiz.answer(InRange(99), question.answer)  # a number that says it is in range
+        assert "There are questions 1 to" in out.getvalue()
+        assert not any(words in out.getvalue() for words in PYTHON_INTERNALS)
