@@ -303,3 +303,12 @@ def test_the_quiz_judges_a_letter_by_its_value() -> None:
             assert not quiz.answer(InRange(99), question.answer)  # a number that says it is in range
         assert "There are questions 1 to" in out.getvalue()
         assert not any(words in out.getvalue() for words in PYTHON_INTERNALS)
+
+
+def test_the_quiz_gives_words_for_a_number_too_long_to_print() -> None:
+    from kmslib.course.lesson09 import quiz
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert not quiz.answer(1, 10**5000)
+    assert "choose one of a, b, c" in out.getvalue()

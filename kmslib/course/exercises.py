@@ -298,7 +298,7 @@ class Quiz:
             print(f"✘ Question {number}: replace the blank ____ with a letter first.")
             return Verdict(False)
         question = self.questions[number - 1]
-        letter = str.__str__(str(choice)).strip().lower()  # a str subclass keeps only its value
+        letter = str.__str__(choice).strip().lower() if isinstance(choice, str) else ""  # its plain value
         if letter not in question.choices:
             print(f"✘ Question {number}: choose one of {', '.join(sorted(question.choices))}.")
             return Verdict(False)
