@@ -312,3 +312,14 @@ def test_the_quiz_gives_words_for_a_number_too_long_to_print() -> None:
     with contextlib.redirect_stdout(out):
         assert not quiz.answer(1, 10**5000)
     assert "choose one of a, b, c" in out.getvalue()
+
+
+def test_an_allow_at_exactly_one_approval_is_still_an_allow() -> None:
+    # Allowed with one approval, denied with two or more: asking with none and with many misses it.
+    window = [
+        {**MALLORY, "Condition": {"NumericGreaterThanEquals": {"kmslib:Approvals": 1}}},
+        {**MALLORY, "Effect": "Deny", "Condition": {"NumericGreaterThanEquals": {"kmslib:Approvals": 2}}},
+    ]
+    refused(q2, {"Statement": [SERVICE, SECOPS, *window]}, because="once others approve it")
+    refused(q3, "Backup", fixed(*window), because="once others approve it")
+    refused(q4, delegated(NARROW, *window)[0], because="once others approve it")

@@ -8,7 +8,8 @@ Exercises:
 
 - ``q1`` (recall): which statement of :data:`RECALL_POLICY` decides each of three requests;
 - ``q2`` (build): a least-privilege policy for a payments service, judged by what it allows and denies
-  (every principal, action and associated data of a grid is asked of it), not by its text;
+  (every principal, action and associated data of a grid, with every principal, associated data and number of
+  approvals the policy names, is asked of it), not by its text;
 - ``q3`` (apply): find the over-broad statement of :data:`OVERBROAD_POLICY`, and fix it, the fix judged the same way;
 - ``q4`` (break): a principal that holds only ``kms:CreateGrant`` tries to grant itself ``kms:Decrypt`` (kmslib
   refuses: a grant never gives more than its creator holds), then the delegation is done the narrow way;
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from kmslib.audit import AuditEntry
 from kmslib.clock import classroom_clock
@@ -33,7 +34,6 @@ from kmslib.errors import ArgumentTypeError, InvalidInputError
 from kmslib.policy import (
     ACTIONS,
     ADMINISTRATOR_ACTIONS,
-    MAX_STATEMENTS,
     USER_ACTIONS,
     Decision,
     KeyPolicy,
@@ -206,20 +206,34 @@ _DATA: tuple[bytes | None, ...] = (None, b"payments", b"refunds", b"")
 
 #: The most principals, or associated data, a judged policy may name beyond the grid's own (each is asked).
 _MOST_NAMED = 64
+#: The most different numbers of approvals a judged policy may ask for (the grid asks at each).
+_MOST_LEVELS = 4
 
 
-def _named(*policies: KeyPolicy) -> tuple[list[str], list[bytes]] | str:
-    """Every principal and associated data the policies name, so that the grid asks each; or why there are too many.
+class _Grid(NamedTuple):
+    """What the policies name, for the grid to ask: principals, associated data, and numbers of approvals."""
 
-    A principal no policy names is decided as any other unnamed one is (``"intern"``), and associated data no
-    Condition names as any other unnamed data is: the grid, with these added, asks every case that can differ.
+    principals: list[str]
+    data: list[bytes]
+    approvals: list[int]
+
+
+def _named(*policies: KeyPolicy) -> _Grid | str:
+    """Every principal, associated data and number of approvals the policies name; or why there are too many.
+
+    A principal no policy names is decided as any other unnamed one is (``"intern"``), associated data no
+    Condition names as any other unnamed data is, and a number of approvals as the largest named one below it
+    (or none): the grid, with these added, asks every case that can differ.
     """
     principals: dict[str, None] = {}
     data: dict[bytes, None] = {}
+    approvals: set[int] = {0}
     for policy in policies:
         principals.update(dict.fromkeys(sorted(policy.principals() - {"*"})))
         for statement in policy.document["Statement"]:
-            values = statement.get("Condition", {}).get("StringEquals", {}).get("kmslib:AssociatedData", [])
+            condition = statement.get("Condition", {})
+            values = condition.get("StringEquals", {}).get("kmslib:AssociatedData", [])
+            approvals.add(condition.get("NumericGreaterThanEquals", {}).get("kmslib:Approvals", 0))
             for value in [values] if isinstance(values, str) else values:
                 try:
                     data[value.encode("utf-8")] = None
@@ -230,22 +244,20 @@ def _named(*policies: KeyPolicy) -> tuple[list[str], list[bytes]] | str:
             f"the policy names {len(principals)} principals and {len(data)} associated data: the task needs a few. "
             "Name only the principals and data it asks for."
         )
+    if len(approvals) > _MOST_LEVELS:
+        return f"the policy asks for {len(approvals) - 1} different numbers of approvals: the task needs none."
     unnamed = b"other"
     while unnamed in data:
         unnamed += b"-data"
-    return list(principals), [*data, unnamed]
+    return _Grid(list(principals), [*data, unnamed], sorted(approvals))
 
 
-#: Approvals enough for any Condition on kmslib:Approvals: the grid asks each request without approvals, then with.
-_ANY_APPROVALS = MAX_STATEMENTS
-
-
-def _requests(principals: Sequence[str], named: Sequence[bytes] = ()) -> list[Request]:
-    """Every request the checkers ask a policy: data only for actions that carry it; without approvals, then with."""
-    asked = list(dict.fromkeys([*_DATA, *named]))
+def _requests(principals: Sequence[str], grid: _Grid | None = None) -> list[Request]:
+    """Every request the checkers ask a policy: data only for actions that carry it; at each number of approvals."""
+    asked = list(dict.fromkeys([*_DATA, *(grid.data if grid else ())]))
     return [
         Request(principal, action, data, approvals)
-        for approvals in (0, _ANY_APPROVALS)
+        for approvals in (grid.approvals if grid else (0,))
         for principal in principals
         for action in ACTIONS
         for data in (asked if action in _DATA_ACTIONS else (None,))
@@ -265,10 +277,10 @@ def _asking(request: Request) -> str:
 
 
 def _first_difference(
-    policy: KeyPolicy, wanted: KeyPolicy, principals: Sequence[str], named: Sequence[bytes] = ()
+    policy: KeyPolicy, wanted: KeyPolicy, principals: Sequence[str], grid: _Grid
 ) -> tuple[Request, bool] | None:
     """The first request on which ``policy`` and ``wanted`` disagree, with what ``policy`` says; or None."""
-    for request in _requests(principals, named):
+    for request in _requests(principals, grid):
         allowed = _allows(policy, request)
         if allowed != _allows(wanted, request):
             return request, allowed
@@ -291,13 +303,13 @@ def _check_q2(policy: object) -> str | None:
     parsed = _policy_answer(policy, "policy")
     if isinstance(parsed, str):
         return parsed
-    named = _named(parsed, _PAYMENTS_WANTED)
-    if isinstance(named, str):
-        return named
-    principals, values = named
+    grid = _named(parsed, _PAYMENTS_WANTED)
+    if isinstance(grid, str):
+        return grid
+    principals = grid.principals
     others = [p for p in dict.fromkeys([*_OTHERS, *principals]) if p not in {PAYMENTS_SVC, SECOPS}]
-    found = _first_difference(parsed, _PAYMENTS_WANTED, others, values) or _first_difference(
-        parsed, _PAYMENTS_WANTED, (PAYMENTS_SVC, SECOPS), values
+    found = _first_difference(parsed, _PAYMENTS_WANTED, others, grid) or _first_difference(
+        parsed, _PAYMENTS_WANTED, (PAYMENTS_SVC, SECOPS), grid
     )
     if found is None:
         return None
@@ -422,8 +434,7 @@ def _check_q3(statement: object, fixed: object) -> str | None:
     grid = _named(parsed, _INTENDED)
     if isinstance(grid, str):
         return grid
-    principals, values = grid
-    found = _first_difference(parsed, _INTENDED, list(dict.fromkeys([*_Q3_PRINCIPALS, *principals])), values)
+    found = _first_difference(parsed, _INTENDED, list(dict.fromkeys([*_Q3_PRINCIPALS, *grid.principals])), grid)
     if found is None:
         return None
     request, allowed = found
@@ -527,8 +538,7 @@ def _policy_problem(custodian: KeyCustodian) -> str | None:
     grid = _named(policy, _Q4_WANTED)
     if isinstance(grid, str):
         return grid
-    principals, values = grid
-    for request in _requests(list(dict.fromkeys([NIGHTLY, OPERATOR, PAYMENTS_SVC, "intern", *principals])), values):
+    for request in _requests(list(dict.fromkeys([NIGHTLY, OPERATOR, PAYMENTS_SVC, "intern", *grid.principals])), grid):
         allowed = _allows(policy, request)
         if allowed == _allows(_Q4_WANTED, request):
             continue
