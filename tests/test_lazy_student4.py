@@ -323,3 +323,15 @@ def test_an_allow_at_exactly_one_approval_is_still_an_allow() -> None:
     refused(q2, {"Statement": [SERVICE, SECOPS, *window]}, because="once others approve it")
     refused(q3, "Backup", fixed(*window), because="once others approve it")
     refused(q4, delegated(NARROW, *window)[0], because="once others approve it")
+
+
+def test_everyone_but_the_principals_the_checker_asks_is_still_someone() -> None:
+    everyone = {"Effect": "Allow", "Principal": "*", "Action": "kms:DescribeKey"}
+    asked = ["intern", "batch-operator", "payments-svc", "secops", "checkout", "reporting", "backup", "dana"]
+    but = {"Effect": "Deny", "Principal": [*asked, "nightly-batch"], "Action": "kms:DescribeKey"}
+    refused(q2, {"Statement": [SERVICE, SECOPS, everyone, but]}, because="a Principal of '*' allows every principal")
+    refused(q4, delegated(NARROW, everyone, but)[0], because="may kms:DescribeKey")
+    public = [{**everyone, "Action": "kms:GetPublicKey"}, {**but, "Action": "kms:GetPublicKey"}]
+    refused(q3, "Backup", fixed(*public), because="kms:GetPublicKey is still allowed")
+    levels = [{**SECOPS, "Condition": {"NumericGreaterThanEquals": {"kmslib:Approvals": n}}} for n in range(1, 6)]
+    refused(q2, {"Statement": [SERVICE, SECOPS, *levels]}, because="different numbers of approvals")

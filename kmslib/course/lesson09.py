@@ -216,6 +216,7 @@ class _Grid(NamedTuple):
     principals: list[str]
     data: list[bytes]
     approvals: list[int]
+    stranger: str  # a principal no policy names
 
 
 def _named(*policies: KeyPolicy) -> _Grid | str:
@@ -246,10 +247,12 @@ def _named(*policies: KeyPolicy) -> _Grid | str:
         )
     if len(approvals) > _MOST_LEVELS:
         return f"the policy asks for {len(approvals) - 1} different numbers of approvals: the task needs none."
-    unnamed = b"other"
+    unnamed, stranger = b"other", "someone-else"
     while unnamed in data:
         unnamed += b"-data"
-    return _Grid(list(principals), [*data, unnamed], sorted(approvals))
+    while stranger in principals:
+        stranger += "-too"
+    return _Grid(list(principals), [*data, unnamed], sorted(approvals), stranger)
 
 
 def _requests(principals: Sequence[str], grid: _Grid | None = None) -> list[Request]:
@@ -307,7 +310,7 @@ def _check_q2(policy: object) -> str | None:
     if isinstance(grid, str):
         return grid
     principals = grid.principals
-    others = [p for p in dict.fromkeys([*_OTHERS, *principals]) if p not in {PAYMENTS_SVC, SECOPS}]
+    others = [p for p in dict.fromkeys([*_OTHERS, *principals, grid.stranger]) if p not in {PAYMENTS_SVC, SECOPS}]
     found = _first_difference(parsed, _PAYMENTS_WANTED, others, grid) or _first_difference(
         parsed, _PAYMENTS_WANTED, (PAYMENTS_SVC, SECOPS), grid
     )
@@ -434,7 +437,8 @@ def _check_q3(statement: object, fixed: object) -> str | None:
     grid = _named(parsed, _INTENDED)
     if isinstance(grid, str):
         return grid
-    found = _first_difference(parsed, _INTENDED, list(dict.fromkeys([*_Q3_PRINCIPALS, *grid.principals])), grid)
+    principals = list(dict.fromkeys([*_Q3_PRINCIPALS, *grid.principals, grid.stranger]))
+    found = _first_difference(parsed, _INTENDED, principals, grid)
     if found is None:
         return None
     request, allowed = found
@@ -538,7 +542,8 @@ def _policy_problem(custodian: KeyCustodian) -> str | None:
     grid = _named(policy, _Q4_WANTED)
     if isinstance(grid, str):
         return grid
-    for request in _requests(list(dict.fromkeys([NIGHTLY, OPERATOR, PAYMENTS_SVC, "intern", *grid.principals])), grid):
+    principals = list(dict.fromkeys([NIGHTLY, OPERATOR, PAYMENTS_SVC, "intern", *grid.principals, grid.stranger]))
+    for request in _requests(principals, grid):
         allowed = _allows(policy, request)
         if allowed == _allows(_Q4_WANTED, request):
             continue
