@@ -326,12 +326,28 @@ def test_an_allow_at_exactly_one_approval_is_still_an_allow() -> None:
 
 
 def test_everyone_but_the_principals_the_checker_asks_is_still_someone() -> None:
-    everyone = {"Effect": "Allow", "Principal": "*", "Action": "kms:DescribeKey"}
+    everyone: dict[str, Any] = {"Effect": "Allow", "Principal": "*", "Action": "kms:DescribeKey"}
     asked = ["intern", "batch-operator", "payments-svc", "secops", "checkout", "reporting", "backup", "dana"]
-    but = {"Effect": "Deny", "Principal": [*asked, "nightly-batch"], "Action": "kms:DescribeKey"}
+    but: dict[str, Any] = {"Effect": "Deny", "Principal": [*asked, "nightly-batch"], "Action": "kms:DescribeKey"}
     refused(q2, {"Statement": [SERVICE, SECOPS, everyone, but]}, because="a Principal of '*' allows every principal")
     refused(q4, delegated(NARROW, everyone, but)[0], because="may kms:DescribeKey")
     public = [{**everyone, "Action": "kms:GetPublicKey"}, {**but, "Action": "kms:GetPublicKey"}]
     refused(q3, "Backup", fixed(*public), because="kms:GetPublicKey is still allowed")
     levels = [{**SECOPS, "Condition": {"NumericGreaterThanEquals": {"kmslib:Approvals": n}}} for n in range(1, 6)]
     refused(q2, {"Statement": [SERVICE, SECOPS, *levels]}, because="different numbers of approvals")
+
+
+def test_q5_an_owners_approval_that_let_nothing_through_is_an_earlier_attempt() -> None:
+    prod = production()
+    bob, carol = view(prod, "bob"), view(prod, "carol")
+    prod.approve(ask(bob, "a first try"))  # the owner approves: wrong, and then left unused
+    carol.approve(ask(bob, "retired"))  # the retry, done right
+    bob.invalidate_key(PROD, reason="retired")
+    accepted(q5, prod)
+    prod2 = production()  # and an owner's approval given afterwards does not hide one that was spent
+    bob2, carol2 = view(prod2, "bob"), view(prod2, "carol")
+    carol2.approve(ask(bob2, "a first try"))
+    prod2.approve(ask(bob2, "retired"))
+    bob2.invalidate_key(PROD, reason="retired")
+    prod2.approve(ask(bob2, "afterwards"))
+    refused(q5, prod2, because="the approval came from owner")

@@ -34,6 +34,7 @@ from kmslib.errors import ArgumentTypeError, InvalidInputError
 from kmslib.policy import (
     ACTIONS,
     ADMINISTRATOR_ACTIONS,
+    OWNER,
     USER_ACTIONS,
     Decision,
     KeyPolicy,
@@ -693,6 +694,17 @@ def production() -> KeyCustodian:
     return prod
 
 
+def _owners_spent(prod: KeyCustodian, approved: list[AuditEntry]) -> bool:
+    """Whether an owner's approval may have let a call through: the log has more than pending requests hold.
+
+    The audit log does not say which request an approval was for; a request that let its call through is no
+    longer pending, so an owner's approval still on a pending request let nothing through.
+    """
+    pending = prod._access._pending.values()  # the requests still waiting, with whose approvals
+    unused = sum(1 for p in pending if p.key_id == PROD and OWNER in p.approvals)
+    return sum(1 for e in approved if e.principal == OWNER) > unused
+
+
 def _check_q5(kms: object) -> str | None:
     if (view := _not_a_view(kms, "prod")) is not None:
         return view
@@ -730,11 +742,10 @@ def _check_q5(kms: object) -> str | None:
             "(the same key and arguments)."
         )
     approvers = {e.principal for e in approved if e.seq < revoked[0].seq}
-    if "owner" in approvers:
+    if _owners_spent(prod, approved):
         return (
             "the approval came from owner (prod.approve), and the owner may do anything: its approval is no second "
-            "person's, and the audit log does not say which request an approval was for. Start again from "
-            "production(); carol approves bob's request."
+            "person's. Start again from production(); carol approves bob's request."
         )
     if "carol" not in approvers:
         return f"the approval came from {', '.join(sorted(approvers))}: the second person should be carol."
