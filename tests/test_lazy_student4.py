@@ -351,3 +351,18 @@ def test_q5_an_owners_approval_that_let_nothing_through_is_an_earlier_attempt() 
     bob2.invalidate_key(PROD, reason="retired")
     prod2.approve(ask(bob2, "afterwards"))
     refused(q5, prod2, because="the approval came from owner")
+
+
+def test_q5_a_revocation_written_under_bobs_name_by_the_owner_is_not_bobs_approved_call() -> None:
+    from kmslib.audit import ACTING
+
+    prod = production()
+    bob, carol = view(prod, "bob"), view(prod, "carol")
+    carol.approve(ask(bob, "retired"))
+    token = ACTING.set("bob")  # the owner's own call, recorded under bob's name
+    try:
+        prod.invalidate_key(PROD, reason="retired")
+    finally:
+        ACTING.reset(token)
+    assert [e.principal for e in prod.audit_log if e.operation == "invalidate_key"][-1] == "bob"
+    refused(q5, prod, because="carol's approval is still on a pending request")

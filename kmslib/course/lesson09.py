@@ -694,15 +694,15 @@ def production() -> KeyCustodian:
     return prod
 
 
-def _owners_spent(prod: KeyCustodian, approved: list[AuditEntry]) -> bool:
-    """Whether an owner's approval may have let a call through: the log has more than pending requests hold.
+def _spent(prod: KeyCustodian, approved: list[AuditEntry], approver: str) -> bool:
+    """Whether an approval by ``approver`` may have let a call through: the log has more than pending requests hold.
 
     The audit log does not say which request an approval was for; a request that let its call through is no
-    longer pending, so an owner's approval still on a pending request let nothing through.
+    longer pending, so an approval still on a pending request let nothing through.
     """
     pending = prod._access._pending.values()  # the requests still waiting, with whose approvals
-    unused = sum(1 for p in pending if p.key_id == PROD and OWNER in p.approvals)
-    return sum(1 for e in approved if e.principal == OWNER) > unused
+    unused = sum(1 for p in pending if p.key_id == PROD and approver in p.approvals)
+    return sum(1 for e in approved if e.principal == approver) > unused
 
 
 def _check_q5(kms: object) -> str | None:
@@ -742,10 +742,15 @@ def _check_q5(kms: object) -> str | None:
             "(the same key and arguments)."
         )
     approvers = {e.principal for e in approved if e.seq < revoked[0].seq}
-    if _owners_spent(prod, approved):
+    if _spent(prod, approved, OWNER):
         return (
             "the approval came from owner (prod.approve), and the owner may do anything: its approval is no second "
             "person's. Start again from production(); carol approves bob's request."
+        )
+    if "carol" in approvers and not _spent(prod, approved, "carol"):
+        return (
+            "carol's approval is still on a pending request: bob's revocation did not go through it. The approved "
+            "call is bob's own, the same one again (same key and arguments). Start again from production()."
         )
     if "carol" not in approvers:
         return f"the approval came from {', '.join(sorted(approvers))}: the second person should be carol."
