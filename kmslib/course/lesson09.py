@@ -15,8 +15,8 @@ Exercises:
   refuses: a grant never gives more than its creator holds), then the delegation is done the narrow way;
 - ``q5`` (apply): dual control: bob asks to revoke a production key, carol approves, bob's same call succeeds.
 
-Checkers 4 and 5 read the custodian's grants, policy, key states and its audit log (whose entries name their
-principals), never the student's code. The policy vocabulary and evaluation are AWS KMS's key policies'
+Checkers 4 and 5 read the custodian's grants, policy, key states, pending requests and its audit log (whose entries
+name their principals), never the student's code. The policy vocabulary and evaluation are AWS KMS's key policies'
 (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html), as :mod:`kmslib.policy` says.
 """
 
@@ -223,9 +223,9 @@ class _Grid(NamedTuple):
 def _named(*policies: KeyPolicy) -> _Grid | str:
     """Every principal, associated data and number of approvals the policies name; or why there are too many.
 
-    A principal no policy names is decided as any other unnamed one is (``"intern"``), associated data no
-    Condition names as any other unnamed data is, and a number of approvals as the largest named one below it
-    (or none): the grid, with these added, asks every case that can differ.
+    A principal no policy names is decided as any other unnamed one is (the grid asks one, ``stranger``),
+    associated data no Condition names as any other unnamed data is (it asks one), and a number of approvals as
+    the largest named one below it (or none): the grid, with these added, asks every case that can differ.
     """
     principals: dict[str, None] = {}
     data: dict[bytes, None] = {}
