@@ -366,3 +366,31 @@ def test_q5_a_revocation_written_under_bobs_name_by_the_owner_is_not_bobs_approv
         ACTING.reset(token)
     assert [e.principal for e in prod.audit_log if e.operation == "invalidate_key"][-1] == "bob"
     refused(q5, prod, because="carol's approval is still on a pending request")
+
+
+def deep(levels: int) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    inner = nested
+    for _ in range(levels):
+        inner["Statement"] = {}
+        inner = inner["Statement"]
+    return nested
+
+
+ODD_POLICIES = {
+    "deep": deep(3000),
+    "surrogate-principal": {"Statement": [{**SERVICE, "Principal": "\ud800"}]},
+    "float-sid": {"Statement": [{**SERVICE, "Sid": 1.5}]},
+    "nan-id": {"Statement": [SERVICE, SECOPS], "Id": float("nan")},
+    "surrogate-data": {"Statement": [{**SERVICE, "Condition": data("\ud800")}]},
+    "huge-key": {"x" * 10**6: 1},
+    "bytearray": bytearray(b"{}"),
+    "nan": float("nan"),
+    "huge": 10**5000,
+}
+
+
+@pytest.mark.parametrize("odd", list(ODD_POLICIES.values()), ids=list(ODD_POLICIES))
+def test_held_odd_policies_get_words_not_a_crash(odd: object) -> None:
+    refused(q2, odd, because="not yet")
+    refused(q3, "Backup", odd, because="not yet")
