@@ -394,3 +394,30 @@ ODD_POLICIES = {
 def test_held_odd_policies_get_words_not_a_crash(odd: object) -> None:
     refused(q2, odd, because="not yet")
     refused(q3, "Backup", odd, because="not yet")
+
+
+def test_q5_a_policy_set_again_as_it_was_then_the_task_done_right_passes() -> None:
+    prod = production()
+    policy = prod.get_key_policy(PROD)
+    assert policy is not None
+    prod.set_key_policy(PROD, policy)  # an earlier attempt that changed nothing
+    bob, carol = view(prod, "bob"), view(prod, "carol")
+    carol.approve(ask(bob, "retired"))
+    bob.invalidate_key(PROD, reason="retired")
+    accepted(q5, prod)
+
+
+def test_q5_a_policy_loosened_for_the_revocation_then_restored_is_refused() -> None:
+    loose = separated_duties(administrators=["bob", "carol"], users="checkout", associated_data="orders")
+    for approve in (True, False):
+        prod = production()
+        bob, carol = view(prod, "bob"), view(prod, "carol")
+        request = ask(bob, "retired")
+        if approve:
+            carol.approve(request)
+        strict = prod.get_key_policy(PROD)
+        assert strict is not None
+        prod.set_key_policy(PROD, loose)
+        bob.invalidate_key(PROD, reason="retired")  # allowed by the loose policy: no approval used
+        prod.set_key_policy(PROD, strict)
+        refused(q5, prod, because="carol's approval is still on a pending request" if approve else "with no approval")

@@ -680,16 +680,17 @@ q4.check(lab)""",
 PROD = "prod-payments"
 
 
+def _dual_control() -> dict[str, Any]:
+    return separated_duties(
+        administrators=["bob", "carol"], users="checkout", associated_data="orders", approvals_to_revoke=1
+    )
+
+
 def production() -> KeyCustodian:
     """A fresh custodian for exercise 5: key 'prod-payments', whose revocation needs one approval (bob and carol)."""
     prod = KeyCustodian(clock=classroom_clock())
     prod.establish_aes_key(PROD)
-    prod.set_key_policy(
-        PROD,
-        separated_duties(
-            administrators=["bob", "carol"], users="checkout", associated_data="orders", approvals_to_revoke=1
-        ),
-    )
+    prod.set_key_policy(PROD, _dual_control())
     _MADE_BY[prod] = "production()"
     return prod
 
@@ -703,6 +704,29 @@ def _spent(prod: KeyCustodian, approved: list[AuditEntry], approver: str) -> boo
     pending = prod._access._pending.values()  # the requests still waiting, with whose approvals
     unused = sum(1 for p in pending if p.key_id == PROD and approver in p.approvals)
     return sum(1 for e in approved if e.principal == approver) > unused
+
+
+def _approval_problem(prod: KeyCustodian, approved: list[AuditEntry], revoked: int) -> str | None:
+    """What is wrong with the approvals before bob's revocation (the entry at ``revoked``), or None."""
+    approvers = {e.principal for e in approved if e.seq < revoked}
+    if _spent(prod, approved, OWNER):
+        return (
+            "the approval came from owner (prod.approve), and the owner may do anything: its approval is no second "
+            "person's. Start again from production(); carol approves bob's request."
+        )
+    if "carol" in approvers and not _spent(prod, approved, "carol"):
+        return (
+            "carol's approval is still on a pending request: bob's revocation did not go through it. The approved "
+            "call is bob's own, the same one again (same key and arguments). Start again from production()."
+        )
+    if not approvers:
+        return (
+            "bob's revocation went through with no approval before it: was the policy changed meanwhile? Start again "
+            "from production(); carol approves bob's request, and the policy stays as it is."
+        )
+    if "carol" not in approvers:
+        return f"the approval came from {', '.join(sorted(approvers))}: the second person should be carol."
+    return None
 
 
 def _check_q5(kms: object) -> str | None:
@@ -723,11 +747,11 @@ def _check_q5(kms: object) -> str | None:
                 "Start again from production(); bob asks, carol approves."
             )
         return f"{who!r} revoked it: the task has bob ask and carol approve. Start again from production()."
-    rewrites = [e for e in mine if e.operation == "set_key_policy" and e.outcome == "ok"][1:]  # after production()
-    if rewrites:
+    if prod.get_key_policy(PROD) != _dual_control():  # a change undone is judged by whose approval was spent
+        who = [e.principal for e in mine if e.operation == "set_key_policy" and e.outcome == "ok"][-1]
         return (
-            f"the policy of {PROD!r} was changed (set_key_policy by {rewrites[0].principal!r}): dual control is "
-            "judged under the policy production() set, which asks for an approval. Start again from production()."
+            f"the policy of {PROD!r} was changed (set_key_policy by {who!r}): dual control is judged under the "
+            "policy production() set, which asks for an approval. Start again from production()."
         )
     if not any(e.principal == "bob" for e in asked):
         return "the audit log shows no revocation asked by bob: as bob (his own view), call invalidate_key."
@@ -741,20 +765,7 @@ def _check_q5(kms: object) -> str | None:
             "carol approved, and bob has not made the same call again: the request is bound to that exact call "
             "(the same key and arguments)."
         )
-    approvers = {e.principal for e in approved if e.seq < revoked[0].seq}
-    if _spent(prod, approved, OWNER):
-        return (
-            "the approval came from owner (prod.approve), and the owner may do anything: its approval is no second "
-            "person's. Start again from production(); carol approves bob's request."
-        )
-    if "carol" in approvers and not _spent(prod, approved, "carol"):
-        return (
-            "carol's approval is still on a pending request: bob's revocation did not go through it. The approved "
-            "call is bob's own, the same one again (same key and arguments). Start again from production()."
-        )
-    if "carol" not in approvers:
-        return f"the approval came from {', '.join(sorted(approvers))}: the second person should be carol."
-    return None
+    return _approval_problem(prod, approved, revoked[0].seq)
 
 
 q5 = Exercise(
