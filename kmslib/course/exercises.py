@@ -289,14 +289,16 @@ class Quiz:
         Returns:
             A :class:`Verdict`, true when the choice is right.
         """
-        if not isinstance(number, int) or not 1 <= number <= len(self.questions):
+        index = whole(number)  # an int subclass keeps only its value
+        if index is None or not 1 <= index <= len(self.questions):
             print(f"✘ There are questions 1 to {len(self.questions)}.")
             return Verdict(False)
+        number = index
         if choice is blank:
             print(f"✘ Question {number}: replace the blank ____ with a letter first.")
             return Verdict(False)
         question = self.questions[number - 1]
-        letter = str(choice).strip().lower()
+        letter = str.__str__(choice).strip().lower() if isinstance(choice, str) else ""  # its plain value
         if letter not in question.choices:
             print(f"✘ Question {number}: choose one of {', '.join(sorted(question.choices))}.")
             return Verdict(False)

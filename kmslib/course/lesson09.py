@@ -8,14 +8,15 @@ Exercises:
 
 - ``q1`` (recall): which statement of :data:`RECALL_POLICY` decides each of three requests;
 - ``q2`` (build): a least-privilege policy for a payments service, judged by what it allows and denies
-  (every principal, action and associated data of a grid is asked of it), not by its text;
+  (every principal, action and associated data of a grid, with every principal, associated data and number of
+  approvals the policy names, is asked of it), not by its text;
 - ``q3`` (apply): find the over-broad statement of :data:`OVERBROAD_POLICY`, and fix it, the fix judged the same way;
 - ``q4`` (break): a principal that holds only ``kms:CreateGrant`` tries to grant itself ``kms:Decrypt`` (kmslib
   refuses: a grant never gives more than its creator holds), then the delegation is done the narrow way;
 - ``q5`` (apply): dual control: bob asks to revoke a production key, carol approves, bob's same call succeeds.
 
-Checkers 4 and 5 read the custodian's grants, policy, key states and its audit log (whose entries name their
-principals), never the student's code. The policy vocabulary and evaluation are AWS KMS's key policies'
+Checkers 4 and 5 read the custodian's grants, policy, key states, pending requests and its audit log (whose entries
+name their principals), never the student's code. The policy vocabulary and evaluation are AWS KMS's key policies'
 (https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html), as :mod:`kmslib.policy` says.
 """
 
@@ -23,19 +24,21 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from kmslib.audit import AuditEntry
 from kmslib.clock import classroom_clock
-from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian, student_entries
+from kmslib.course.exercises import Exercise, Question, Quiz, kind, student_custodian, student_entries, whole
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import ArgumentTypeError, InvalidInputError
 from kmslib.policy import (
     ACTIONS,
     ADMINISTRATOR_ACTIONS,
+    OWNER,
     USER_ACTIONS,
     Decision,
     KeyPolicy,
+    Request,
     parse_policy,
     separated_duties,
 )
@@ -88,7 +91,7 @@ def _policy_answer(value: object, name: str) -> KeyPolicy | str:
 
 
 def _said(data: bytes | None) -> str:
-    return "no associated data" if data is None else f"associated data {data.decode()!r}"
+    return "no associated data" if data is None else f"associated data {data.decode()[:40]!r}"
 
 
 # ---------------------------------------------------------------- q1: which statement decides?
@@ -125,10 +128,11 @@ def _which(answer: object, policy: dict[str, Any]) -> int | str | None:
         return None
     if isinstance(answer, bool):
         return f"{answer} names no statement: give its Sid (such as {sids[0]!r}), its index, or None."
-    if isinstance(answer, int):
-        if 0 <= answer < len(sids):
-            return int(answer)
-        return f"there is no statement {answer}: the indices are 0 to {len(sids) - 1}."
+    index = whole(answer)  # an int subclass keeps only its value
+    if index is not None:
+        if 0 <= index < len(sids):
+            return index
+        return f"there is no statement with that index: the indices are 0 to {len(sids) - 1}."
     if isinstance(answer, str):
         text = answer.strip()
         for index, sid in enumerate(sids):
@@ -201,24 +205,89 @@ _OTHERS = ("intern", "batch-operator")
 _DATA: tuple[bytes | None, ...] = (None, b"payments", b"refunds", b"")
 
 
-def _requests(principals: Sequence[str]) -> list[tuple[str, str, bytes | None]]:
-    """Every (principal, action, associated data) the checkers ask a policy: data only for actions that carry it."""
+#: The most principals, or associated data, a judged policy may name beyond the grid's own (each is asked).
+_MOST_NAMED = 64
+#: The most different numbers of approvals a judged policy may ask for (the grid asks at each).
+_MOST_LEVELS = 4
+
+
+class _Grid(NamedTuple):
+    """What the policies name, for the grid to ask: principals, associated data, and numbers of approvals."""
+
+    principals: list[str]
+    data: list[bytes]
+    approvals: list[int]
+    stranger: str  # a principal no policy names
+
+
+def _named(*policies: KeyPolicy) -> _Grid | str:
+    """Every principal, associated data and number of approvals the policies name; or why there are too many.
+
+    A principal no policy names is decided as any other unnamed one is (the grid asks one, ``stranger``),
+    associated data no Condition names as any other unnamed data is (it asks one), and a number of approvals as
+    the largest named one below it (or none): the grid, with these added, asks every case that can differ.
+    """
+    principals: dict[str, None] = {}
+    data: dict[bytes, None] = {}
+    approvals: set[int] = {0}
+    for policy in policies:
+        principals.update(dict.fromkeys(sorted(policy.principals() - {"*"})))
+        for statement in policy.document["Statement"]:
+            condition = statement.get("Condition", {})
+            values = condition.get("StringEquals", {}).get("kmslib:AssociatedData", [])
+            approvals.add(condition.get("NumericGreaterThanEquals", {}).get("kmslib:Approvals", 0))
+            for value in [values] if isinstance(values, str) else values:
+                try:
+                    data[value.encode("utf-8")] = None
+                except UnicodeEncodeError:  # no request's associated data decodes to it: it matches none
+                    continue
+    if len(principals) > _MOST_NAMED or len(data) > _MOST_NAMED:
+        return (
+            f"the policy names {len(principals)} principals and {len(data)} associated data: the task needs a few. "
+            "Name only the principals and data it asks for."
+        )
+    if len(approvals) > _MOST_LEVELS:
+        return f"the policy asks for {len(approvals) - 1} different numbers of approvals: the task needs none."
+    unnamed, stranger = b"other", "someone-else"
+    while unnamed in data:
+        unnamed += b"-data"
+    while stranger in principals:
+        stranger += "-too"
+    return _Grid(list(principals), [*data, unnamed], sorted(approvals), stranger)
+
+
+def _requests(principals: Sequence[str], grid: _Grid | None = None) -> list[Request]:
+    """Every request the checkers ask a policy: data only for actions that carry it; at each number of approvals."""
+    asked = list(dict.fromkeys([*_DATA, *(grid.data if grid else ())]))
     return [
-        (principal, action, data)
+        Request(principal, action, data, approvals)
+        for approvals in (grid.approvals if grid else (0,))
         for principal in principals
         for action in ACTIONS
-        for data in (_DATA if action in _DATA_ACTIONS else (None,))
+        for data in (asked if action in _DATA_ACTIONS else (None,))
     ]
 
 
+def _allows(policy: KeyPolicy, request: Request) -> bool:
+    if request.approvals:
+        return policy.evaluate(request).allowed
+    return policy.decide(request.principal, request.action, request.associated_data).allowed
+
+
+def _asking(request: Request) -> str:
+    """A request in words, without its principal: ``kms:Decrypt with associated data 'payments'``."""
+    data = f" with {_said(request.associated_data)}" if request.action in _DATA_ACTIONS else ""
+    return request.action + data + (" once others approve it" if request.approvals else "")
+
+
 def _first_difference(
-    policy: KeyPolicy, wanted: KeyPolicy, principals: Sequence[str]
-) -> tuple[str, str, bytes | None, bool] | None:
+    policy: KeyPolicy, wanted: KeyPolicy, principals: Sequence[str], grid: _Grid
+) -> tuple[Request, bool] | None:
     """The first request on which ``policy`` and ``wanted`` disagree, with what ``policy`` says; or None."""
-    for principal, action, data in _requests(principals):
-        allowed = policy.decide(principal, action, data).allowed
-        if allowed != wanted.decide(principal, action, data).allowed:
-            return principal, action, data, allowed
+    for request in _requests(principals, grid):
+        allowed = _allows(policy, request)
+        if allowed != _allows(wanted, request):
+            return request, allowed
     return None
 
 
@@ -238,13 +307,19 @@ def _check_q2(policy: object) -> str | None:
     parsed = _policy_answer(policy, "policy")
     if isinstance(parsed, str):
         return parsed
-    found = _first_difference(parsed, _PAYMENTS_WANTED, _OTHERS) or _first_difference(
-        parsed, _PAYMENTS_WANTED, (PAYMENTS_SVC, SECOPS)
+    grid = _named(parsed, _PAYMENTS_WANTED)
+    if isinstance(grid, str):
+        return grid
+    principals = grid.principals
+    others = [p for p in dict.fromkeys([*_OTHERS, *principals, grid.stranger]) if p not in {PAYMENTS_SVC, SECOPS}]
+    found = _first_difference(parsed, _PAYMENTS_WANTED, others, grid) or _first_difference(
+        parsed, _PAYMENTS_WANTED, (PAYMENTS_SVC, SECOPS), grid
     )
     if found is None:
         return None
-    principal, action, data, allowed = found
-    asked = f"{principal!r} asking {action}" + (f" with {_said(data)}" if action in _DATA_ACTIONS else "")
+    request, allowed = found
+    principal, action = request.principal, request.action
+    asked = f"{principal!r} asking {_asking(request)}"
     if not allowed:
         if principal == PAYMENTS_SVC:
             return (
@@ -255,17 +330,19 @@ def _check_q2(policy: object) -> str | None:
             f"{asked} is denied: the administrator must rotate, revoke and set the policy. A condition on associated "
             "data never matches these calls, which carry none."
         )
-    if principal in _OTHERS:
+    if principal not in {PAYMENTS_SVC, SECOPS}:
+        if principal in principals:
+            return f"{asked} is allowed, and {principal!r} is neither of the two: allow only the two the task names."
         return (
             f"{asked} is allowed, and {principal!r} is neither of the two: a Principal of '*' allows every principal. "
-            "Name each principal."
+            "Name each principal, and only the two."
         )
     if principal == SECOPS and action in _DATA_ACTIONS:
         return f"{asked} is allowed: an administrator must never use the key (separation of duties)."
     if principal == PAYMENTS_SVC and action in {"kms:Encrypt", "kms:Decrypt"}:
         return (
             f"{asked} is allowed: the service may use the key only with associated data 'payments'. Add a Condition "
-            "(StringEquals on kmslib:AssociatedData)."
+            "(StringEquals on kmslib:AssociatedData) that names 'payments' and nothing else."
         )
     if principal == PAYMENTS_SVC:
         return f"{asked} is allowed: the service encrypts and decrypts, and does nothing else (least privilege)."
@@ -358,11 +435,15 @@ def _check_q3(statement: object, fixed: object) -> str | None:
     parsed = _policy_answer(fixed, "fixed")
     if isinstance(parsed, str):
         return parsed
-    found = _first_difference(parsed, _INTENDED, _Q3_PRINCIPALS)
+    grid = _named(parsed, _INTENDED)
+    if isinstance(grid, str):
+        return grid
+    principals = list(dict.fromkeys([*_Q3_PRINCIPALS, *grid.principals, grid.stranger]))
+    found = _first_difference(parsed, _INTENDED, principals, grid)
     if found is None:
         return None
-    principal, action, data, allowed = found
-    asked = f"{principal!r} asking {action}" + (f" with {_said(data)}" if action in _DATA_ACTIONS else "")
+    request, allowed = found
+    asked = f"{request.principal!r} asking {_asking(request)}"
     if allowed:
         return f"you found it, and in your fixed policy {asked} is still allowed: give each principal its purpose only."
     return (
@@ -459,13 +540,18 @@ def _policy_problem(custodian: KeyCustodian) -> str | None:
     if document is None:
         return f"{KEY!r} has no policy any more: start again from grant_lab()."
     policy = parse_policy(document)
-    for principal, action, data in _requests((NIGHTLY, OPERATOR, PAYMENTS_SVC, "intern")):
-        allowed = policy.decide(principal, action, data).allowed
-        if allowed == _Q4_WANTED.decide(principal, action, data).allowed:
+    grid = _named(policy, _Q4_WANTED)
+    if isinstance(grid, str):
+        return grid
+    principals = list(dict.fromkeys([NIGHTLY, OPERATOR, PAYMENTS_SVC, "intern", *grid.principals, grid.stranger]))
+    for request in _requests(principals, grid):
+        allowed = _allows(policy, request)
+        if allowed == _allows(_Q4_WANTED, request):
             continue
+        principal, action = request.principal, request.action
         if principal == OPERATOR and action in _OPERATOR_FREE:
             continue
-        asked = f"{action}" + (f" with {_said(data)}" if action in _DATA_ACTIONS else "")
+        asked = _asking(request)
         if principal == OPERATOR and action == "kms:Decrypt" and not allowed:
             return (
                 f"under the policy, {OPERATOR!r} does not hold kms:Decrypt with associated data 'payments', so "
@@ -532,6 +618,11 @@ def _check_q4(kms: object) -> str | None:
                 f"a grant made by {grant.creator!r} gives {OPERATOR!r} {', '.join(grant.operations)}: the operator "
                 "passes permissions on and needs no grant of its own. Revoke it (revoke_grant)."
             )
+        if grant.grantee != NIGHTLY:
+            return (
+                f"a grant made by {grant.creator!r} gives {grant.grantee!r} {', '.join(grant.operations)}: the task "
+                f"delegates to {NIGHTLY!r} alone. Revoke it (revoke_grant)."
+            )
     problem = _policy_problem(lab)
     if problem is not None:
         return problem
@@ -544,10 +635,11 @@ def _check_q4(kms: object) -> str | None:
     problem = next(filter(None, map(_grant_problem, nightly)), None)
     if problem is not None:
         return problem
-    if not _entries(lab, NIGHTLY, "decrypt_data_aes", "ok"):
+    granted = min((e.seq for e in _entries(lab, OPERATOR, "create_grant", "ok")), default=-1)  # one made it
+    if not any(e.seq > granted for e in _entries(lab, NIGHTLY, "decrypt_data_aes", "ok")):
         return (
-            f"the audit log shows no decryption by {NIGHTLY!r}: as {NIGHTLY} (its own view), decrypt the ledger with "
-            "associated_data='payments'."
+            f"the audit log shows no decryption by {NIGHTLY!r} since {OPERATOR} granted it: as {NIGHTLY} (its own "
+            "view), decrypt the ledger with associated_data='payments'."
         )
     return None
 
@@ -588,18 +680,53 @@ q4.check(lab)""",
 PROD = "prod-payments"
 
 
+def _dual_control() -> dict[str, Any]:
+    return separated_duties(
+        administrators=["bob", "carol"], users="checkout", associated_data="orders", approvals_to_revoke=1
+    )
+
+
 def production() -> KeyCustodian:
     """A fresh custodian for exercise 5: key 'prod-payments', whose revocation needs one approval (bob and carol)."""
     prod = KeyCustodian(clock=classroom_clock())
     prod.establish_aes_key(PROD)
-    prod.set_key_policy(
-        PROD,
-        separated_duties(
-            administrators=["bob", "carol"], users="checkout", associated_data="orders", approvals_to_revoke=1
-        ),
-    )
+    prod.set_key_policy(PROD, _dual_control())
     _MADE_BY[prod] = "production()"
     return prod
+
+
+def _spent(prod: KeyCustodian, approved: list[AuditEntry], approver: str) -> bool:
+    """Whether an approval by ``approver`` may have let a call through: the log has more than pending requests hold.
+
+    The audit log does not say which request an approval was for; a request that let its call through is no
+    longer pending, so an approval still on a pending request let nothing through.
+    """
+    pending = prod._access._pending.values()  # the requests still waiting, with whose approvals
+    unused = sum(1 for p in pending if p.key_id == PROD and approver in p.approvals)
+    return sum(1 for e in approved if e.principal == approver) > unused
+
+
+def _approval_problem(prod: KeyCustodian, approved: list[AuditEntry], revoked: int) -> str | None:
+    """What is wrong with the approvals before bob's revocation (the entry at ``revoked``), or None."""
+    approvers = {e.principal for e in approved if e.seq < revoked}
+    if _spent(prod, approved, OWNER):
+        return (
+            "the approval came from owner (prod.approve), and the owner may do anything: its approval is no second "
+            "person's. Start again from production(); carol approves bob's request."
+        )
+    if "carol" in approvers and not _spent(prod, approved, "carol"):
+        return (
+            "carol's approval is still on a pending request: bob's revocation did not go through it. The approved "
+            "call is bob's own, the same one again (same key and arguments). Start again from production()."
+        )
+    if not approvers:
+        return (
+            "bob's revocation went through with no approval before it: was the policy changed meanwhile? Start again "
+            "from production(); carol approves bob's request, and the policy stays as it is."
+        )
+    if "carol" not in approvers:
+        return f"the approval came from {', '.join(sorted(approvers))}: the second person should be carol."
+    return None
 
 
 def _check_q5(kms: object) -> str | None:
@@ -620,6 +747,12 @@ def _check_q5(kms: object) -> str | None:
                 "Start again from production(); bob asks, carol approves."
             )
         return f"{who!r} revoked it: the task has bob ask and carol approve. Start again from production()."
+    if prod.get_key_policy(PROD) != _dual_control():  # a change undone is judged by whose approval was spent
+        who = [e.principal for e in mine if e.operation == "set_key_policy" and e.outcome == "ok"][-1]
+        return (
+            f"the policy of {PROD!r} was changed (set_key_policy by {who!r}): dual control is judged under the "
+            "policy production() set, which asks for an approval. Start again from production()."
+        )
     if not any(e.principal == "bob" for e in asked):
         return "the audit log shows no revocation asked by bob: as bob (his own view), call invalidate_key."
     if prod.key_info(PROD).state != REVOKED or not revoked:
@@ -632,10 +765,7 @@ def _check_q5(kms: object) -> str | None:
             "carol approved, and bob has not made the same call again: the request is bound to that exact call "
             "(the same key and arguments)."
         )
-    approvers = {e.principal for e in approved if e.seq < revoked[0].seq}
-    if "carol" not in approvers:
-        return f"the approval came from {', '.join(sorted(approvers))}: the second person should be carol."
-    return None
+    return _approval_problem(prod, approved, revoked[0].seq)
 
 
 q5 = Exercise(
