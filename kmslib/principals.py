@@ -223,6 +223,9 @@ class AccessControl:
         self._save: Callable[[str, str | None], None] | None = None
         #: A sealed store's ``seal_access_secret``: the binding key is saved sealed, with the first pending request.
         self._seal: Callable[[bytes], str] | None = None
+        #: Moves on (under :attr:`lock`, after the change) with every change of credentials, policies or grants:
+        #: a decision made in one version holds as long as the version has not moved (read without the lock).
+        self.version = 0
 
     def _saved(self, name: str, value: str | None) -> None:
         """Save one row of this state to the sealed store, if there is one (call with the lock held)."""
@@ -284,6 +287,7 @@ class AccessControl:
         if "secret\nbinding" not in rows:
             self._seal = seal
         self._save = save
+        self.version += 1
         return bool(self._by_principal)
 
     # ------------------------------------------------------------------ credentials
@@ -301,6 +305,7 @@ class AccessControl:
             if old is not None:
                 del self._by_id[old.credential_id]
             self._by_principal[name] = self._by_id[record.credential_id] = record
+            self.version += 1
         return f"{_PREFIX}{record.credential_id}:{secret}"
 
     def revoke(self, principal: object) -> None:
@@ -312,6 +317,7 @@ class AccessControl:
             self._saved(f"credential\n{name}", None)
             record = self._by_principal.pop(name)
             del self._by_id[record.credential_id]
+            self.version += 1
 
     def authenticate(self, credential: object) -> _Credential:
         """The record of a valid ``credential``; one :class:`AccessDeniedError` for every invalid one."""
@@ -339,6 +345,7 @@ class AccessControl:
         with self.lock:
             self._saved(f"policy\n{key_id}", json.dumps(policy.document, sort_keys=True))
             self._policies[key_id] = policy
+            self.version += 1
 
     def policy(self, key_id: str) -> KeyPolicy | None:
         """The policy of ``key_id``, or ``None`` (then the key is the owner's alone)."""
@@ -507,6 +514,7 @@ class AccessControl:
             self._saved(f"grant\n{grant.grant_id}", json.dumps(row, sort_keys=True))
             self._grants.setdefault(key_id, {})[grant.grant_id] = grant
             self._grant_keys[grant.grant_id] = key_id
+            self.version += 1
             return grant.grant_id
 
     def grant_key(self, grant_id: object) -> str | None:
@@ -526,6 +534,7 @@ class AccessControl:
             self._saved(f"grant\n{grant_id}", None)
             del self._grants[key_id][str(grant_id)]
             del self._grant_keys[str(grant_id)]
+            self.version += 1
             return key_id
 
     def list_grants(self, key_id: str) -> tuple[Grant, ...]:
@@ -556,6 +565,33 @@ def _plain_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str
     return key_id, aad, True
 
 
+#: Keyword arguments whose calls are always decided anew: the key id given by name, and the owner's own flag.
+_DECIDED_ANEW = frozenset({"key_id", "allow_compromised"})
+
+#: How many decisions a view remembers (it forgets them all when full), and the longest associated data it
+#: remembers one for.
+_REMEMBERED, _REMEMBERED_DATA = 4096, 256
+
+
+def _remembered(key_id: str, kwargs: dict[str, Any]) -> str | tuple[str, bytes] | None:
+    """What a use's decision may be remembered under: its key id, or ``(key id, associated data)``; or ``None``.
+
+    Only for a call whose values need no normalizing, so that what was authorized is what the method
+    uses: a plain ``str`` key id given first (the caller checks), keyword names that are plain ``str``
+    (their hash and equality are ``str``'s own), associated data that is ``None`` or plain (immutable)
+    ``bytes`` of at most 256 bytes, and no ``allow_compromised``.
+    """
+    aad = None
+    for keyword, value in kwargs.items():
+        if type(keyword) is not str or keyword in _DECIDED_ANEW:
+            return None
+        if keyword == "associated_data":
+            if value is not None and (type(value) is not bytes or len(value) > _REMEMBERED_DATA):
+                return None
+            aad = value
+    return key_id if aad is None else (key_id, aad)
+
+
 class PrincipalView:
     """A custodian acting as one principal: every method of ``KeyCustodian``, authorized on every call.
 
@@ -563,15 +599,22 @@ class PrincipalView:
     lists the keys the principal may describe (``kms:DescribeKey``); ``inspect_token`` needs no key;
     the owner's own methods (creating keys, ``rekey``, ``close``, the ``audit_log``) are refused, and so is
     ``allow_compromised=True`` (reading old data under a compromised key is the owner's decision).
+
+    A use (encrypt, decrypt, sign, ...) allowed once is remembered with the version of the access-control
+    state it was decided in (:attr:`AccessControl.version`): the same call is let through again without
+    deciding it while that version has not moved, and checked after its cryptography by comparing the
+    version (deciding again, under the lock, if it moved). A change of credentials, policies or grants
+    moves the version before it returns, so nothing it withdraws succeeds after.
     """
 
-    __slots__ = ("_access", "_calls", "_kms", "_record")
+    __slots__ = ("__dict__", "_access", "_allowed", "_kms", "_record")  # __dict__: each method's wrapper, made once
 
     def __init__(self, kms: KeyCustodian, access: AccessControl, record: _Credential) -> None:
         self._kms = kms
         self._access = access
         self._record = record
-        self._calls: dict[str, Callable[..., Any]] = {}  # each method's authorizing wrapper, made once
+        #: action -> (key id, or key id and associated data) -> the access-control version in which it was allowed.
+        self._allowed: dict[str, dict[str | tuple[str, bytes], int]] = {}
 
     @property
     def principal(self) -> str:
@@ -611,51 +654,116 @@ class PrincipalView:
             return self._list_keys
         if name == "revoke_grant":
             return self._revoke_grant
-        call = self._calls.get(name)
-        if call is None:
-            call = self._calls[name] = self._authorized(name, action, getattr(self._kms, name))
+        call = self._authorized(name, action, getattr(self._kms, name))
+        object.__setattr__(self, name, call)  # found there from now on, without this method
         return call
 
     def _authorized(self, name: str, action: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        access, record = self._access, self._record
+        access, principal = self._access, self._record.principal
+        allowed = self._allowed.setdefault(action, {})  # only uses are remembered
+        acting, done = ACTING.set, ACTING.reset  # bound once (an imported name's methods are looked up as attributes)
+        if action not in _USES:
+
+            def change(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return self._decided(name, action, method, args, kwargs, access.version, None)
+                except BaseException:
+                    del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
+                    raise
+
+            change.__name__ = name
+            change.__doc__ = method.__doc__
+            return change
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            raw = args[0] if args else kwargs.get("key_id")
-            key_id, aad, valid = _plain_arguments(args, kwargs)
-            valid = valid and not kwargs.get("allow_compromised")  # reading under a compromised key: the owner's
-            if args and key_id is not None:
-                args = (key_id, *args[1:])
-            result: Any = None
-            token = ACTING.set(record.principal)
+            version = access.version  # read before anything is decided
+            memo = None
+            if args and type(args[0]) is str:
+                memo = _remembered(args[0], kwargs) if kwargs else args[0]
+            if memo is None or allowed.get(memo) != version:
+                try:
+                    return self._decided(name, action, method, args, kwargs, version, memo)
+                except BaseException:
+                    del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
+                    raise
+            token = acting(principal)  # allowed in this very state: no need to decide again
             try:
-                if action in _USES:
-                    approved = valid and self._approved(name, action, key_id, aad, args, kwargs)
-                    if not approved:
-                        raise self._refuse(name, action, raw)
-                    result = method(*args, **kwargs)
-                    with access.lock:  # after the cryptography: not if revoked meanwhile
-                        if not (
-                            access.is_current(record)
-                            if approved == "approved"
-                            else access.decide(record, action, key_id, aad)
-                        ):
-                            result = None
-                            raise self._refuse(name, action, raw)
-                    return result
-                with access.lock:  # a change: over before any revocation returns
-                    if not (valid and self._approved(name, action, key_id, aad, args, kwargs)):
-                        raise self._refuse(name, action, raw)
-                    return method(*args, **kwargs)
+                result = method(*args, **kwargs)
             except BaseException:
                 del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
-                result = None
                 raise
             finally:
-                ACTING.reset(token)
+                done(token)
+            if access.version != version and not self._still_allowed(action, memo):  # changed during the call
+                key_id = args[0]
+                del args, kwargs, result  # a traceback keeps its frames' locals: not the call's plaintext
+                raise self._refuse(name, action, key_id)
+            return result
 
         call.__name__ = name
         call.__doc__ = method.__doc__
         return call
+
+    def _still_allowed(self, action: str, memo: str | tuple[str, bytes]) -> bool:
+        """Whether a remembered use is still allowed, decided again under the lock (after a change)."""
+        key_id, aad = (memo, None) if isinstance(memo, str) else memo
+        with self._access.lock:
+            return self._access.decide(self._record, action, key_id, aad)
+
+    def _decided(  # noqa: PLR0917 - the call's parts
+        self,
+        name: str,
+        action: str,
+        method: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        version: int,
+        memo: str | tuple[str, bytes] | None,
+    ) -> Any:
+        """Decide a call and make it: a use checked before and after (remembered by ``memo``), a change under the lock.
+
+        ``version`` is :attr:`AccessControl.version` read before anything was decided.
+        """
+        access, record = self._access, self._record
+        raw = args[0] if args else kwargs.get("key_id")
+        key_id, aad, valid = _plain_arguments(args, kwargs)
+        valid = valid and not kwargs.get("allow_compromised")  # reading under a compromised key: the owner's
+        if args and key_id is not None:
+            args = (key_id, *args[1:])
+        result: Any = None
+        token = ACTING.set(record.principal)
+        try:
+            if action in _USES:
+                approved = valid and self._approved(name, action, key_id, aad, args, kwargs)
+                if not approved:
+                    raise self._refuse(name, action, raw)
+                if approved is True and memo is not None and access.version == version:
+                    allowed = self._allowed[action]
+                    if len(allowed) >= _REMEMBERED:
+                        allowed.clear()
+                    allowed[memo] = version
+                result = method(*args, **kwargs)
+                if approved is True and access.version == version:  # after the cryptography: nothing changed
+                    return result
+                with access.lock:  # after the cryptography: not if revoked meanwhile
+                    if not (
+                        access.is_current(record)
+                        if approved == "approved"
+                        else access.decide(record, action, key_id, aad)
+                    ):
+                        result = None
+                        raise self._refuse(name, action, raw)
+                return result
+            with access.lock:  # a change: over before any revocation returns
+                if not (valid and self._approved(name, action, key_id, aad, args, kwargs)):
+                    raise self._refuse(name, action, raw)
+                return method(*args, **kwargs)
+        except BaseException:
+            del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
+            result = None
+            raise
+        finally:
+            ACTING.reset(token)
 
     def _approved(  # noqa: PLR0917 - the call's parts
         self,
