@@ -50,6 +50,7 @@ from kmslib.clock import Clock as Clock  # noqa: PLC0414 - re-exported: kmslib.w
 from kmslib.clock import checked_clock, utc_now
 from kmslib.dh import DEFAULT_INFO, GROUPS, DHPrivateKey, DHPublicKey, generate_key_pair
 from kmslib.errors import (
+    AccessDeniedError,
     ArgumentTypeError,
     DecryptionError,
     InvalidInputError,
@@ -65,7 +66,7 @@ from kmslib.errors import (
 )
 from kmslib.keyinfo import KeyInfo
 from kmslib.policy import OWNER, parse_policy
-from kmslib.principals import AccessControl, Grant, PrincipalView
+from kmslib.principals import UNAUTHENTICATED, AccessControl, Grant, PrincipalView
 from kmslib.rsa import KEY_SIZES, RSA_PADDINGS, RSAKeyVersion, private_key_from_pem
 from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion, signable
 from kmslib.states import KeyRecord as _Key
@@ -297,26 +298,30 @@ class KeyCustodian:
         return key.info()
 
     def _catch_up(self, key: _Key) -> None:
-        """Make the time-driven changes due on ``key`` (section 13), each saved and audited.
+        """Make the time-driven changes due on ``key`` (section 13), each saved and audited as the owner's.
 
         Activation at ``activate_at``, deactivation of older versions after ``deactivate_after``, then a
         rotation after ``rotate_every`` or at ``max_uses`` (its new material is made outside the lock).
         """
         if key.view.due is None:
             return
-        with self._lock:
-            if key.revoked_at is not None or self._closed:
-                return
-            newest, due = key.newest, key.plan(self._now())
-            if due.activate:
-                with _Audited(self, "activate_key", key.key_id):
-                    self._apply(key, life=replace(key.life, state=states.ACTIVE))  # activate_at stays on record
-            for version in due.deactivate:
-                with _Audited(self, "deactivate_key_by_policy", key.key_id, version):
-                    self._apply(key, life=key.life.with_version(version, states.DEACTIVATED))
-        if due.rotate:
-            with _Audited(self, "rotate_key_by_policy", key.key_id) as audit:
-                self._rotate(key.key_id, audit, after=newest)
+        token = ACTING.set(None)  # the clock's doing: the owner's, whoever's call found the changes due
+        try:
+            with self._lock:
+                if key.revoked_at is not None or self._closed:
+                    return
+                newest, due = key.newest, key.plan(self._now())
+                if due.activate:
+                    with _Audited(self, "activate_key", key.key_id):
+                        self._apply(key, life=replace(key.life, state=states.ACTIVE))  # activate_at stays on record
+                for version in due.deactivate:
+                    with _Audited(self, "deactivate_key_by_policy", key.key_id, version):
+                        self._apply(key, life=key.life.with_version(version, states.DEACTIVATED))
+            if due.rotate:
+                with _Audited(self, "rotate_key_by_policy", key.key_id) as audit:
+                    self._rotate(key.key_id, audit, after=newest)
+        finally:
+            ACTING.reset(token)
 
     def _renewed(self, key: _Key, version: int) -> bool:
         """Whether ``key`` rotated by its policy because ``version`` reached its ``max_uses`` (then try again)."""
@@ -1702,7 +1707,8 @@ class KeyCustodian:
 
         Raises:
             ArgumentTypeError: ``principal`` is not a ``str``.
-            InvalidInputError: ``principal`` is not a valid name (the rules of key ids), or is ``"owner"``.
+            InvalidInputError: ``principal`` is not a valid name (the rules of key ids), or is ``"owner"`` or
+                ``"unauthenticated"`` (reserved: the audit log's names for the owner and for failed authentications).
         """
         with _Audited(self, "issue_credential"):
             credential = self._access.issue(principal)
@@ -1724,11 +1730,17 @@ class KeyCustodian:
         The view is typed as a ``KeyCustodian`` because it offers the same methods; it is a
         :class:`~kmslib.principals.PrincipalView`. This is authorization inside one process, not isolation.
 
+        A credential refused is recorded in the audit log as a denial, under the name
+        :data:`~kmslib.principals.UNAUTHENTICATED` (never with the credential).
+
         Raises:
             AccessDeniedError: the credential is revoked, replaced, mistyped or another custodian's (one message).
         """
         try:
             record = self._access.authenticate(credential)
+        except AccessDeniedError:
+            self._audit._append_as(UNAUTHENTICATED, "as_principal", "AccessDeniedError")
+            raise
         finally:
             del credential  # a traceback keeps its frames' locals: not the credential
         return cast("KeyCustodian", PrincipalView(self, self._access, record))

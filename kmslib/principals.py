@@ -53,7 +53,7 @@ from kmslib.policy import (
 if TYPE_CHECKING:
     from kmslib.custodian import KeyCustodian
 
-__all__ = ["APPROVAL_LIFETIME", "CREDENTIAL_INVALID", "AccessControl", "Grant", "PrincipalView"]
+__all__ = ["APPROVAL_LIFETIME", "CREDENTIAL_INVALID", "UNAUTHENTICATED", "AccessControl", "Grant", "PrincipalView"]
 
 #: How long an approval, and a pending request, lasts (by the custodian's clock).
 APPROVAL_LIFETIME = timedelta(hours=24)
@@ -65,6 +65,10 @@ _ANY_APPROVALS = 1 << 30
 CREDENTIAL_INVALID = "the credential is not valid here: revoked, replaced, mistyped, or issued by another custodian"
 
 _PREFIX = "kmslib-credential:"
+
+#: The name the audit log gives a failed ``as_principal`` (no credential's name is known then); reserved, like
+#: ``"owner"``: no principal may be given it.
+UNAUTHENTICATED = "unauthenticated"
 
 #: Actions that only read or use a key: checked before the call and again after its cryptography.
 #: Every other action changes a key, its policy or its grants, and holds the access lock throughout.
@@ -297,6 +301,8 @@ class AccessControl:
         name = _checks.key_id(principal, "principal")
         if name == OWNER:
             raise InvalidInputError("'owner' is the plain custodian itself: it needs no credential")
+        if name == UNAUTHENTICATED:
+            raise InvalidInputError("'unauthenticated' is the audit log's name for failed authentications")
         secret = secrets.token_urlsafe(32)
         record = _Credential(name, secrets.token_hex(8), hashlib.sha256(secret.encode("ascii")).digest())
         with self.lock:
