@@ -34,10 +34,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from kmslib import _checks
 from kmslib.audit import ACTING
+from kmslib.audit import Audited as _Audited
 from kmslib.errors import AccessDeniedError, ApprovalRequiredError, ArgumentTypeError, InvalidInputError, StoreError
 from kmslib.policy import (
     GRANT_OPERATIONS,
@@ -51,9 +52,20 @@ from kmslib.policy import (
 )
 
 if TYPE_CHECKING:
+    from kmslib.audit import AuditLog
     from kmslib.custodian import KeyCustodian
+    from kmslib.states import KeyRecord
+    from kmslib.store import SealedStore
 
-__all__ = ["APPROVAL_LIFETIME", "CREDENTIAL_INVALID", "UNAUTHENTICATED", "AccessControl", "Grant", "PrincipalView"]
+__all__ = [
+    "APPROVAL_LIFETIME",
+    "CREDENTIAL_INVALID",
+    "UNAUTHENTICATED",
+    "AccessControl",
+    "AccessMethods",
+    "Grant",
+    "PrincipalView",
+]
 
 #: How long an approval, and a pending request, lasts (by the custodian's clock).
 APPROVAL_LIFETIME = timedelta(hours=24)
@@ -841,3 +853,155 @@ class PrincipalView:
             )
         finally:
             ACTING.reset(token)
+
+
+class AccessMethods:
+    """``KeyCustodian``'s methods for principals, key policies, grants and approvals (contract section 11).
+
+    The custodian inherits them; each delegates to the custodian's :class:`AccessControl`.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        _access: AccessControl
+        _audit: AuditLog
+        _lock: threading.RLock
+        _now: Callable[[], datetime]
+
+        def _get(self, key_id: object) -> KeyRecord: ...
+
+    def _restore_access(self, store: SealedStore, rows: dict[str, str]) -> None:
+        """Adopt a sealed store's access rows when it is opened (the store is closed if they are refused)."""
+        try:
+            if self._access.restore(rows, store.save_access, store.seal_access_secret, store.open_access_secret):
+                self._audit._enable_principals()
+        except StoreError:
+            store.close()
+            raise
+
+    def issue_credential(self, principal: str) -> str:
+        """Issue a bearer credential to ``principal`` and return it, shown this once (:mod:`kmslib.principals`).
+
+        The custodian keeps only its SHA-256 hash. A principal holds one credential at a time: issuing
+        another revokes the one before. Pass the credential to :meth:`as_principal`.
+
+        Raises:
+            ArgumentTypeError: ``principal`` is not a ``str``.
+            InvalidInputError: ``principal`` is not a valid name (the rules of key ids), or is ``"owner"`` or
+                ``"unauthenticated"`` (reserved: the audit log's names for the owner and for failed authentications).
+        """
+        with _Audited(self, "issue_credential"):
+            credential = self._access.issue(principal)
+            self._audit._enable_principals()
+            return credential
+
+    def revoke_credential(self, principal: str) -> None:
+        """Revoke ``principal``'s credential: every view made with it is refused from the next call on.
+
+        Raises:
+            InvalidInputError: ``principal`` holds no credential.
+        """
+        with _Audited(self, "revoke_credential"):
+            self._access.revoke(principal)
+
+    def as_principal(self, credential: str) -> KeyCustodian:
+        """A view of this custodian that acts as the credential's principal: every method, authorized on every call.
+
+        The view is typed as a ``KeyCustodian`` because it offers the same methods; it is a
+        :class:`~kmslib.principals.PrincipalView`. This is authorization inside one process, not isolation.
+
+        A credential refused is recorded in the audit log as a denial, under the name
+        :data:`~kmslib.principals.UNAUTHENTICATED` (never with the credential).
+
+        Raises:
+            AccessDeniedError: the credential is revoked, replaced, mistyped or another custodian's (one message).
+        """
+        try:
+            record = self._access.authenticate(credential)
+        except AccessDeniedError:
+            self._audit._append_as(UNAUTHENTICATED, "as_principal", "AccessDeniedError")
+            raise
+        finally:
+            del credential  # a traceback keeps its frames' locals: not the credential
+        return cast("KeyCustodian", PrincipalView(cast("KeyCustodian", self), self._access, record))
+
+    def set_key_policy(self, key_id: str, policy: dict[str, Any]) -> None:
+        """Attach a key policy (:mod:`kmslib.policy`) to a key, replacing its policy; a refused one changes nothing.
+
+        Raises:
+            KeyNotFoundError: no key has that id.
+            InvalidInputError: the policy is malformed, too large, or names an unknown action or condition.
+        """
+        with _Audited(self, "set_key_policy", key_id):
+            compiled = parse_policy(policy)
+            with self._lock:
+                name = self._get(key_id).key_id
+            self._access.set_policy(name, compiled)  # not under self._lock: a view's change holds the access lock first
+
+    def get_key_policy(self, key_id: str) -> dict[str, Any] | None:
+        """A copy of the key's policy document, or ``None`` if it has none (then only the owner may use it).
+
+        Raises:
+            KeyNotFoundError: no key has that id.
+        """
+        with self._lock:
+            name = self._get(key_id).key_id
+        policy = self._access.policy(name)
+        return None if policy is None else policy.document
+
+    def approve(self, request_id: str) -> None:
+        """Approve another principal's call that its key policy allows only with approvals (dual control).
+
+        The approver must be one the policy would allow the same action (approvals aside), and not the
+        requester; the owner may approve any request. An approval lasts 24 hours by the custodian's clock.
+
+        Raises:
+            InvalidInputError: no pending request has that id (never made, used, or expired).
+            AccessDeniedError: the requester approving its own request, or an approver the policy does not name.
+        """
+        with _Audited(self, "approve") as audit:
+            audit.key_id = self._access.request_key(request_id)
+            self._access.approve(request_id, ACTING.get() or OWNER, self._now())
+
+    def create_grant(
+        self, key_id: str, grantee: str, operations: list[str], *, associated_data: str | bytes | None = None
+    ) -> str:
+        """Give ``grantee`` ``operations`` on a key without editing its policy (AWS ``CreateGrant``); return its id.
+
+        ``operations`` are actions of :data:`kmslib.policy.GRANT_OPERATIONS` (using a key, never administering
+        it); with ``associated_data``, only calls with exactly that associated data are allowed. A grant made
+        by a principal never gives more than that principal holds when it makes it; as in AWS, a grant stays
+        until it is revoked, and the key policy's explicit Deny overrides it.
+
+        Raises:
+            KeyNotFoundError: no key has that id.
+            ArgumentTypeError, InvalidInputError: a bad grantee, operations or associated data.
+            AccessDeniedError: a principal granting what it does not hold.
+        """
+        with _Audited(self, "create_grant", key_id):
+            aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
+            with self._lock:
+                name = self._get(key_id).key_id
+            creator = ACTING.get() or OWNER  # the view that calls this has authorized kms:CreateGrant
+            return self._access.create_grant(name, grantee, operations, aad, creator)
+
+    def revoke_grant(self, grant_id: str) -> None:
+        """Revoke a grant: no call it allowed succeeds once this returns (as with :meth:`invalidate_key`).
+
+        Raises:
+            InvalidInputError: no grant has that id (it never existed, or was revoked).
+        """
+        with _Audited(self, "revoke_grant") as audit:
+            audit.key_id = self._access.grant_key(grant_id)
+            self._access.revoke_grant(grant_id)
+
+    def list_grants(self, key_id: str) -> tuple[Grant, ...]:
+        """The grants on a key, in the order they were made (records with ``grant_id``, ``grantee``, ``operations``).
+
+        Raises:
+            KeyNotFoundError: no key has that id.
+        """
+        with self._lock:
+            name = self._get(key_id).key_id
+        return self._access.list_grants(name)
