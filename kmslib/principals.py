@@ -678,7 +678,6 @@ class PrincipalView:
 
     def _authorized(self, name: str, action: str, method: Callable[..., Any]) -> Callable[..., Any]:
         access, principal = self._access, self._record.principal
-        allowed = self._allowed.setdefault(action, {})  # only uses are remembered
         acting, done = ACTING.set, ACTING.reset  # bound once (an imported name's methods are looked up as attributes)
         if action not in _USES:
 
@@ -692,6 +691,7 @@ class PrincipalView:
             change.__name__ = name
             change.__doc__ = method.__doc__
             return change
+        allowed = self._allowed.setdefault(action, {})  # only uses are remembered
 
         def call(*args: Any, **kwargs: Any) -> Any:
             version = access.version  # read before anything is decided
