@@ -169,6 +169,56 @@ def round_trips(data: bytes, *, tink: bool = True) -> dict[str, Callable[[], obj
     return cases
 
 
+#: A key policy of ten statements (issue 25's cost target): the principal's Allow is the last one, after others'
+#: Allows, Denies and conditions, so that a decision made afresh reads them all.
+TEN_STATEMENTS: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "Admins", "Effect": "Allow", "Principal": ["admin", "backup-admin"],
+         "Action": ["kms:PutKeyPolicy", "kms:GetKeyPolicy", "kms:RotateKey", "kms:DescribeKey"], "Resource": "*"},
+        {"Sid": "AdminsNeverUse", "Effect": "Deny", "Principal": ["admin", "backup-admin"],
+         "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"},
+        {"Sid": "Auditor", "Effect": "Allow", "Principal": "auditor", "Action": "kms:DescribeKey", "Resource": "*"},
+        {"Sid": "Payments", "Effect": "Allow", "Principal": "payments", "Action": ["kms:Encrypt", "kms:Decrypt"],
+         "Resource": "*", "Condition": {"StringEquals": {"kmslib:AssociatedData": "payments"}}},
+        {"Sid": "Batch", "Effect": "Allow", "Principal": "batch", "Action": "kms:GenerateDataKey", "Resource": "*"},
+        {"Sid": "NoInterns", "Effect": "Deny", "Principal": "intern", "Action": "kms:*", "Resource": "*"},
+        {"Sid": "Revoke", "Effect": "Allow", "Principal": ["admin", "security"], "Action": "kms:RevokeKey",
+         "Resource": "*", "Condition": {"NumericGreaterThanEquals": {"kmslib:Approvals": 1}}},
+        {"Sid": "Grants", "Effect": "Allow", "Principal": "security", "Action": ["kms:CreateGrant", "kms:ListGrants"],
+         "Resource": "*"},
+        {"Sid": "Rewrap", "Effect": "Allow", "Principal": "release", "Action": "kms:ReEncrypt", "Resource": "*"},
+        {"Sid": "App", "Effect": "Allow", "Principal": "app", "Action": ["kms:Encrypt", "kms:Decrypt"],
+         "Resource": "*"},
+    ],
+}  # fmt: skip
+
+PRINCIPAL_CASES = ("owner 1 KiB round trip", "principal 1 KiB round trip, 10-statement policy")
+
+
+def principal_cases(data: bytes) -> tuple[dict[str, Callable[[], object]], KeyCustodian]:
+    """AES-GCM encrypt + decrypt of ``data`` by the owner and by a principal that a ten-statement policy allows.
+
+    Both on the same custodian and key (credentials issued, so the owner's records are the ones a custodian
+    with principals makes), and, beside them, the owner of a custodian that never issued a credential.
+    Returns the cases and that custodian.
+    """
+    plain = KeyCustodian()
+    plain.establish_aes_key("k")
+    kms = KeyCustodian()
+    kms.establish_aes_key("k")
+    kms.set_key_policy("k", TEN_STATEMENTS)
+    app = kms.as_principal(kms.issue_credential("app"))
+    cases: dict[str, Callable[[], object]] = {
+        PRINCIPAL_CASES[0]: lambda: kms.decrypt_data_aes("k", kms.encrypt_data_aes("k", data), encoding=None),
+        PRINCIPAL_CASES[1]: lambda: app.decrypt_data_aes("k", app.encrypt_data_aes("k", data), encoding=None),
+        "owner 1 KiB round trip, no principals": lambda: plain.decrypt_data_aes(
+            "k", plain.encrypt_data_aes("k", data), encoding=None
+        ),
+    }
+    return cases, kms
+
+
 #: The envelope's sizes, beside the peers that also take bytes of any size.
 ENVELOPE_SIZES = {"1 KiB": 1024, "1 MiB": 1 << 20, "64 MiB": 64 << 20}
 ENVELOPE_CASES = ("raw pyca AESGCM", "kmslib envelope", "Tink AEAD AES256_GCM", "pyca Fernet")
@@ -509,6 +559,29 @@ def main(argv: list[str] | None = None) -> int:
                       ("raw pyca RSA-2048 OAEP decrypt", "kmslib RSA-2048 OAEP decrypt")):  # fmt: skip
         print(f"  {ours}: {other[ours].median / other[raw].median:.2f}x raw")
 
+    print("\nprincipals (issue 25): 1 KiB AES-GCM round trip, the owner and a principal under a 10-statement policy")
+    owner_case, principal_case = PRINCIPAL_CASES
+    principal_samples = measure_interleaved(
+        principal_cases(os.urandom(1024))[0], repeats=3 * repeats, min_time=0.01 if args.quick else 0.03
+    )
+    results["principals"] = {}
+    for name, times in principal_samples.items():
+        results["principals"][name] = {"median": statistics.median(times), "low": min(times), "high": max(times)}
+        print(f"{name:<56}{fmt_time(statistics.median(times)):>10}")
+    principal_ratio = statistics.median(
+        p / o for p, o in zip(principal_samples[principal_case], principal_samples[owner_case], strict=True)
+    )
+    plain_ratio = statistics.median(
+        o / p
+        for o, p in zip(
+            principal_samples[owner_case], principal_samples["owner 1 KiB round trip, no principals"], strict=True
+        )
+    )
+    results["principals"]["ratio_principal_to_owner"] = principal_ratio
+    results["principals"]["ratio_owner_to_no_principals"] = plain_ratio
+    print(f"  the principal's round trip: {principal_ratio:.2f}x the owner's")
+    print(f"  the owner's, once credentials exist: {plain_ratio:.2f}x a custodian's without principals")
+
     print("\nthe sealed store (a passphrase store and a 3-of-5 shares store, three keys each)")
     with tempfile.TemporaryDirectory() as folder:
         slow_store, hot_store, close_store = store_cases(Path(folder))
@@ -562,6 +635,11 @@ def main(argv: list[str] | None = None) -> int:
             f"1 KiB GCM through a stored custodian at most 1.3x the in-memory one, the audit log saved with its "
             f"4,096-record crash bound ({store_ratio:.2f}x)",
             store_ratio <= 1.3,
+        ),
+        (
+            f"a principal's 1 KiB GCM round trip under a 10-statement policy at most 1.3x the owner's "
+            f"({principal_ratio:.2f}x)",
+            principal_ratio <= 1.3,
         ),
     ]
     goals = [

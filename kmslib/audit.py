@@ -285,6 +285,10 @@ class AuditLog(Sequence[AuditEntry]):
             version = int.__int__(version) if isinstance(version, int) and not isinstance(version, bool) else None
         self._record((self._now(), operation, plain_key_id(key_id), version, outcome))
 
+    def _append_as(self, principal: str, operation: str, outcome: str) -> None:
+        """Record one operation on no key under ``principal``'s name, whoever is acting (kmslib's own use)."""
+        self._plain_record((self._now(), operation, None, None, outcome, principal))
+
     def _record_and_notify(self, record: Record) -> None:
         """:attr:`_record` while someone has subscribed: record, tell the subscribers, then save if due."""
         self._records.append(record)
@@ -344,7 +348,8 @@ class AuditLog(Sequence[AuditEntry]):
     def _record_as_principal(self, record: Record) -> None:
         """:attr:`_record` once principals exist: a principal's call is recorded with the principal's name."""
         principal = ACTING.get()
-        self._plain_record(record if principal is None else (*record[:5], principal))
+        # kmslib's records have 5 items; concatenation is faster than (*record, principal)
+        self._plain_record(record if principal is None else record + (principal,))  # type: ignore[arg-type]  # noqa: RUF005
 
     def _enable_principals(self) -> None:
         """Name principals in new records from now on (the custodian calls it when it issues a credential)."""

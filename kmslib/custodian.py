@@ -40,10 +40,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast, overload
+from typing import TYPE_CHECKING, overload
 
 from kmslib import _checks, envelope, hybrid, kex, states
-from kmslib.aes import AES_MODES, GCM_MAX_ASSOCIATED_DATA, AESKeyVersion
+from kmslib.aes import AES_MODES, AESKeyVersion
 from kmslib.audit import ACTING, AuditLog, outcome
 from kmslib.audit import Audited as _Audited
 from kmslib.clock import Clock as Clock  # noqa: PLC0414 - re-exported: kmslib.widgets names it from here
@@ -64,12 +64,14 @@ from kmslib.errors import (
     StoreError,
 )
 from kmslib.keyinfo import KeyInfo
-from kmslib.policy import OWNER, parse_policy
-from kmslib.principals import AccessControl, Grant, PrincipalView
+from kmslib.principals import AccessControl, AccessMethods
 from kmslib.rsa import KEY_SIZES, RSA_PADDINGS, RSAKeyVersion, private_key_from_pem
 from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion, signable
 from kmslib.states import KeyRecord as _Key
 from kmslib.states import Lifecycle, Material
+from kmslib.states import admission as _admission
+from kmslib.states import decoded as _decode
+from kmslib.states import open_version as _open
 from kmslib.states import refused as _refused
 from kmslib.states import token_refusal as _refusal
 from kmslib.states import unencrypted as _unencrypted
@@ -113,64 +115,7 @@ class _InMemory:
 _IN_MEMORY = _InMemory()
 
 
-def _unbindable(material: Material) -> InvalidInputError:
-    """The error for associated data given to a key that cannot bind it."""
-    return InvalidInputError(f"an {material.algorithm} key cannot bind associated_data (only aes-256-gcm can)")
-
-
-def _admission(material: Material, length: int, aad: bytes | None) -> KMSError | None:
-    """The error for associated data the material cannot bind, or a plaintext over its limit."""
-    if aad is not None and not material.binds_associated_data:
-        return _unbindable(material)
-    if aad is not None and len(aad) > GCM_MAX_ASSOCIATED_DATA:
-        return MessageTooLongError(
-            f"associated_data is {len(aad)} bytes; {material.algorithm} takes at most {GCM_MAX_ASSOCIATED_DATA} bytes"
-        )
-    if length > material.max_plaintext:
-        return MessageTooLongError(material.too_long(length))
-    return None
-
-
-def _open(  # noqa: PLR0917 - the token's parts and the caller's choices
-    key: _Key, version: int, algorithm: str, payload: bytes, aad: bytes | None, allow: bool = False
-) -> bytes:
-    """Decrypt ``payload`` with ``version`` of ``key``, which must still be live when the cryptography ends.
-
-    Raises:
-        DecryptionError, KeyRevokedError, KeyStateError, InvalidInputError: from this frame, once it
-            has dropped the key's record, the material and the plaintext.
-    """
-    material = key.versions.get(version)
-    plaintext = None
-    error: KMSError | None
-    if material is None or material.algorithm != algorithm:
-        error = _refusal(key, version, allow)
-    else:
-        error = None if aad is None else _admission(material, 0, aad)
-        if error is None:
-            plaintext = material.decrypt(payload, aad)
-            if plaintext is None or _refused(key, version, allow):  # read after the cryptography
-                error = _refusal(key, version, allow)
-    if error is not None:
-        del key, material, plaintext  # a traceback keeps its frames' locals
-        raise error
-    assert plaintext is not None
-    return plaintext
-
-
-def _decode(plaintext: bytes, encoding: str) -> str | None:
-    """The plaintext as text, or ``None`` if it does not decode (a decryption failure like any other).
-
-    Returning rather than raising keeps the decode error, whose ``object`` is the plaintext, out of
-    the caller's error: nothing in it points back here.
-    """
-    try:
-        return plaintext.decode(encoding)
-    except (ValueError, LookupError, TypeError, Warning):  # UnicodeError is a ValueError; a warning, if
-        return None  # warnings are errors ("unicode_escape" warns of bad escapes), is a failure too
-
-
-class KeyCustodian:
+class KeyCustodian(AccessMethods):
     """Holds AES and RSA keys in memory and performs every operation on them by key id.
 
     Args:
@@ -297,26 +242,30 @@ class KeyCustodian:
         return key.info()
 
     def _catch_up(self, key: _Key) -> None:
-        """Make the time-driven changes due on ``key`` (section 13), each saved and audited.
+        """Make the time-driven changes due on ``key`` (section 13), each saved and audited as the owner's.
 
         Activation at ``activate_at``, deactivation of older versions after ``deactivate_after``, then a
         rotation after ``rotate_every`` or at ``max_uses`` (its new material is made outside the lock).
         """
         if key.view.due is None:
             return
-        with self._lock:
-            if key.revoked_at is not None or self._closed:
-                return
-            newest, due = key.newest, key.plan(self._now())
-            if due.activate:
-                with _Audited(self, "activate_key", key.key_id):
-                    self._apply(key, life=replace(key.life, state=states.ACTIVE))  # activate_at stays on record
-            for version in due.deactivate:
-                with _Audited(self, "deactivate_key_by_policy", key.key_id, version):
-                    self._apply(key, life=key.life.with_version(version, states.DEACTIVATED))
-        if due.rotate:
-            with _Audited(self, "rotate_key_by_policy", key.key_id) as audit:
-                self._rotate(key.key_id, audit, after=newest)
+        token = ACTING.set(None)  # the clock's doing: the owner's, whoever's call found the changes due
+        try:
+            with self._lock:
+                if key.revoked_at is not None or self._closed:
+                    return
+                newest, due = key.newest, key.plan(self._now())
+                if due.activate:
+                    with _Audited(self, "activate_key", key.key_id):
+                        self._apply(key, life=replace(key.life, state=states.ACTIVE))  # activate_at stays on record
+                for version in due.deactivate:
+                    with _Audited(self, "deactivate_key_by_policy", key.key_id, version):
+                        self._apply(key, life=key.life.with_version(version, states.DEACTIVATED))
+            if due.rotate:
+                with _Audited(self, "rotate_key_by_policy", key.key_id) as audit:
+                    self._rotate(key.key_id, audit, after=newest)
+        finally:
+            ACTING.reset(token)
 
     def _renewed(self, key: _Key, version: int) -> bool:
         """Whether ``key`` rotated by its policy because ``version`` reached its ``max_uses`` (then try again)."""
@@ -1595,14 +1544,7 @@ class KeyCustodian:
                 start = loaded.usage.get((info.key_id, version), 0)
                 custodian._counted(info.key_id, version, material, start, uses)
             custodian._keys[info.key_id] = _Key.loaded(info, versions)
-        try:
-            if custodian._access.restore(
-                loaded.access, store.save_access, store.seal_access_secret, store.open_access_secret
-            ):
-                custodian._audit._enable_principals()
-        except StoreError:
-            store.close()
-            raise
+        custodian._restore_access(store, loaded.access)
         wake = store.start_writer(custodian._audit)
         custodian._audit._restore(loaded.audit, store.write_audit, wake, batch=AUDIT_BATCH, limit=AUDIT_LIMIT)
         custodian._audit._append("open", None, None, "ok")
@@ -1691,133 +1633,6 @@ class KeyCustodian:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    # ------------------------------------------------------------------ principals and key policies (section 11)
-
-    def issue_credential(self, principal: str) -> str:
-        """Issue a bearer credential to ``principal`` and return it, shown this once (:mod:`kmslib.principals`).
-
-        The custodian keeps only its SHA-256 hash. A principal holds one credential at a time: issuing
-        another revokes the one before. Pass the credential to :meth:`as_principal`.
-
-        Raises:
-            ArgumentTypeError: ``principal`` is not a ``str``.
-            InvalidInputError: ``principal`` is not a valid name (the rules of key ids), or is ``"owner"``.
-        """
-        credential = ""
-        try:
-            with _Audited(self, "issue_credential"):  # saves its entry on exit: that may fail after the issue
-                credential = self._access.issue(principal)
-                self._audit._enable_principals()
-        except BaseException:
-            del credential  # a traceback keeps its frames' locals: not the credential
-            raise
-        return credential
-
-    def revoke_credential(self, principal: str) -> None:
-        """Revoke ``principal``'s credential: every view made with it is refused from the next call on.
-
-        Raises:
-            InvalidInputError: ``principal`` holds no credential.
-        """
-        with _Audited(self, "revoke_credential"):
-            self._access.revoke(principal)
-
-    def as_principal(self, credential: str) -> KeyCustodian:
-        """A view of this custodian that acts as the credential's principal: every method, authorized on every call.
-
-        The view is typed as a ``KeyCustodian`` because it offers the same methods; it is a
-        :class:`~kmslib.principals.PrincipalView`. This is authorization inside one process, not isolation.
-
-        Raises:
-            AccessDeniedError: the credential is revoked, replaced, mistyped or another custodian's (one message).
-        """
-        try:
-            record = self._access.authenticate(credential)
-        finally:
-            del credential  # a traceback keeps its frames' locals: not the credential
-        return cast("KeyCustodian", PrincipalView(self, self._access, record))
-
-    def set_key_policy(self, key_id: str, policy: dict[str, Any]) -> None:
-        """Attach a key policy (:mod:`kmslib.policy`) to a key, replacing its policy; a refused one changes nothing.
-
-        Raises:
-            KeyNotFoundError: no key has that id.
-            InvalidInputError: the policy is malformed, too large, or names an unknown action or condition.
-        """
-        with _Audited(self, "set_key_policy", key_id):
-            compiled = parse_policy(policy)
-            with self._lock:
-                name = self._get(key_id).key_id
-            self._access.set_policy(name, compiled)  # not under self._lock: a view's change holds the access lock first
-
-    def get_key_policy(self, key_id: str) -> dict[str, Any] | None:
-        """A copy of the key's policy document, or ``None`` if it has none (then only the owner may use it).
-
-        Raises:
-            KeyNotFoundError: no key has that id.
-        """
-        with self._lock:
-            name = self._get(key_id).key_id
-        policy = self._access.policy(name)
-        return None if policy is None else policy.document
-
-    def approve(self, request_id: str) -> None:
-        """Approve another principal's call that its key policy allows only with approvals (dual control).
-
-        The approver must be one the policy would allow the same action (approvals aside), and not the
-        requester; the owner may approve any request. An approval lasts 24 hours by the custodian's clock, and
-        counts only while its approver still holds a credential and the policy still allows it the action.
-
-        Raises:
-            InvalidInputError: no pending request has that id (never made, used, or expired).
-            AccessDeniedError: the requester approving its own request, or an approver the policy does not name.
-        """
-        with _Audited(self, "approve") as audit:
-            audit.key_id = self._access.request_key(request_id)
-            self._access.approve(request_id, ACTING.get() or OWNER, self._now())
-
-    def create_grant(
-        self, key_id: str, grantee: str, operations: list[str], *, associated_data: str | bytes | None = None
-    ) -> str:
-        """Give ``grantee`` ``operations`` on a key without editing its policy (AWS ``CreateGrant``); return its id.
-
-        ``operations`` are actions of :data:`kmslib.policy.GRANT_OPERATIONS` (using a key, never administering
-        it); with ``associated_data``, only calls with exactly that associated data are allowed. A grant made
-        by a principal never gives more than that principal holds when it makes it; as in AWS, a grant stays
-        until it is revoked, and the key policy's explicit Deny overrides it.
-
-        Raises:
-            KeyNotFoundError: no key has that id.
-            ArgumentTypeError, InvalidInputError: a bad grantee, operations or associated data.
-            AccessDeniedError: a principal granting what it does not hold.
-        """
-        with _Audited(self, "create_grant", key_id):
-            aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
-            with self._lock:
-                name = self._get(key_id).key_id
-            creator = ACTING.get() or OWNER  # the view that calls this has authorized kms:CreateGrant
-            return self._access.create_grant(name, grantee, operations, aad, creator)
-
-    def revoke_grant(self, grant_id: str) -> None:
-        """Revoke a grant: no call it allowed succeeds once this returns (as with :meth:`invalidate_key`).
-
-        Raises:
-            InvalidInputError: no grant has that id (it never existed, or was revoked).
-        """
-        with _Audited(self, "revoke_grant") as audit:
-            audit.key_id = self._access.grant_key(grant_id)
-            self._access.revoke_grant(grant_id)
-
-    def list_grants(self, key_id: str) -> tuple[Grant, ...]:
-        """The grants on a key, in the order they were made (records with ``grant_id``, ``grantee``, ``operations``).
-
-        Raises:
-            KeyNotFoundError: no key has that id.
-        """
-        with self._lock:
-            name = self._get(key_id).key_id
-        return self._access.list_grants(name)
 
     def key_info(self, key_id: str) -> KeyInfo:
         """Return a key's metadata (also for a revoked key's tombstone), once the changes due on it are made.

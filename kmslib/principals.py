@@ -35,10 +35,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from kmslib import _checks
 from kmslib.audit import ACTING
+from kmslib.audit import Audited as _Audited
 from kmslib.errors import AccessDeniedError, ApprovalRequiredError, ArgumentTypeError, InvalidInputError, StoreError
 from kmslib.policy import (
     GRANT_OPERATIONS,
@@ -52,9 +53,20 @@ from kmslib.policy import (
 )
 
 if TYPE_CHECKING:
+    from kmslib.audit import AuditLog
     from kmslib.custodian import KeyCustodian
+    from kmslib.states import KeyRecord
+    from kmslib.store import SealedStore
 
-__all__ = ["APPROVAL_LIFETIME", "CREDENTIAL_INVALID", "AccessControl", "Grant", "PrincipalView"]
+__all__ = [
+    "APPROVAL_LIFETIME",
+    "CREDENTIAL_INVALID",
+    "UNAUTHENTICATED",
+    "AccessControl",
+    "AccessMethods",
+    "Grant",
+    "PrincipalView",
+]
 
 #: How long an approval, and a pending request, lasts (by the custodian's clock).
 APPROVAL_LIFETIME = timedelta(hours=24)
@@ -74,6 +86,10 @@ _PREFIX = "kmslib-credential:"
 #: What a key without a policy, or no key at all, is decided by: no statement, so every request is an implicit
 #: deny, reached by the same steps (and about the same time) as a real policy's denial: no existence oracle.
 _NO_POLICY = KeyPolicy({"Statement": []}, ())
+
+#: The name the audit log gives a failed ``as_principal`` (no credential's name is known then); reserved, like
+#: ``"owner"``: no principal may be given it.
+UNAUTHENTICATED = "unauthenticated"
 
 #: Actions that only read or use a key: checked before the call and again after its cryptography.
 #: Every other action changes a key, its policy or its grants, and holds the access lock throughout.
@@ -285,6 +301,9 @@ class AccessControl:
         self._save: Callable[[str, str | None], None] | None = None
         #: A sealed store's ``seal_access_secret``: the binding key is saved sealed, with the first pending request.
         self._seal: Callable[[bytes], str] | None = None
+        #: Moves on (under :attr:`lock`, after the change) with every change of credentials, policies or grants:
+        #: a decision made in one version holds as long as the version has not moved (read without the lock).
+        self.version = 0
 
     def _saved(self, name: str, value: str | None) -> None:
         """Save one row of this state to the sealed store, if there is one (call with the lock held)."""
@@ -347,6 +366,7 @@ class AccessControl:
         if "secret\nbinding" not in rows:
             self._seal = seal
         self._save = save
+        self.version += 1
         return bool(self._by_principal)
 
     # ------------------------------------------------------------------ credentials
@@ -358,6 +378,8 @@ class AccessControl:
             raise InvalidInputError("'owner' is the plain custodian itself: it needs no credential")
         if name == "*":
             raise InvalidInputError("'*' means every principal in a policy: it is no principal's name")
+        if name == UNAUTHENTICATED:
+            raise InvalidInputError("'unauthenticated' is the audit log's name for failed authentications")
         secret = secrets.token_urlsafe(32)
         record = _Credential(name, secrets.token_hex(8), hashlib.sha256(secret.encode("ascii")).digest())
         try:
@@ -368,6 +390,7 @@ class AccessControl:
                 if old is not None:
                     del self._by_id[old.credential_id]
                 self._by_principal[name] = self._by_id[record.credential_id] = record
+                self.version += 1
         except BaseException:
             del secret  # a traceback keeps its frames' locals: not the credential
             raise
@@ -382,6 +405,7 @@ class AccessControl:
             self._saved(f"credential\n{name}", None)
             record = self._by_principal.pop(name)
             del self._by_id[record.credential_id]
+            self.version += 1
 
     def authenticate(self, credential: object) -> _Credential:
         """The record of a valid ``credential``; one :class:`AccessDeniedError` for every invalid one."""
@@ -409,6 +433,7 @@ class AccessControl:
         with self.lock:
             self._saved(f"policy\n{key_id}", json.dumps(policy.document, sort_keys=True))
             self._policies[key_id] = policy
+            self.version += 1
 
     def policy(self, key_id: str) -> KeyPolicy | None:
         """The policy of ``key_id``, or ``None`` (then the key is the owner's alone)."""
@@ -611,6 +636,7 @@ class AccessControl:
             self._grants.setdefault(key_id, {})[grant.grant_id] = grant
             self._grant_keys[grant.grant_id] = key_id
             self._add_grant(grant)
+            self.version += 1
             return grant.grant_id
 
     def _add_grant(self, grant: Grant) -> None:
@@ -640,6 +666,7 @@ class AccessControl:
                 self._grants_for[key_id, grant.grantee] = others
             else:
                 del self._grants_for[key_id, grant.grantee]
+            self.version += 1
             return key_id
 
     def list_grants(self, key_id: str) -> tuple[Grant, ...]:
@@ -678,6 +705,33 @@ def _plain_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str
     return key_id, aad, True
 
 
+#: Keyword arguments whose calls are always decided anew: the key id given by name, and the owner's own flag.
+_DECIDED_ANEW = frozenset({"key_id", "allow_compromised"})
+
+#: How many decisions a view remembers (it forgets them all when full), and the longest associated data it
+#: remembers one for.
+_REMEMBERED, _REMEMBERED_DATA = 4096, 256
+
+
+def _remembered(key_id: str, kwargs: dict[str, Any]) -> str | tuple[str, bytes] | None:
+    """What a use's decision may be remembered under: its key id, or ``(key id, associated data)``; or ``None``.
+
+    Only for a call whose values need no normalizing, so that what was authorized is what the method
+    uses: a plain ``str`` key id given first (the caller checks), keyword names that are plain ``str``
+    (their hash and equality are ``str``'s own), associated data that is ``None`` or plain (immutable)
+    ``bytes`` of at most 256 bytes, and no ``allow_compromised``.
+    """
+    aad = None
+    for keyword, value in kwargs.items():
+        if type(keyword) is not str or keyword in _DECIDED_ANEW:
+            return None
+        if keyword == "associated_data":
+            if value is not None and (type(value) is not bytes or len(value) > _REMEMBERED_DATA):
+                return None
+            aad = value
+    return key_id if aad is None else (key_id, aad)
+
+
 class PrincipalView:
     """A custodian acting as one principal: every method of ``KeyCustodian``, authorized on every call.
 
@@ -685,15 +739,22 @@ class PrincipalView:
     lists the keys the principal may describe (``kms:DescribeKey``); ``inspect_token`` needs no key;
     the owner's own methods (creating keys, ``rekey``, ``close``, the ``audit_log``) are refused, and so is
     ``allow_compromised=True`` (reading old data under a compromised key is the owner's decision).
+
+    A use (encrypt, decrypt, sign, ...) allowed once is remembered with the version of the access-control
+    state it was decided in (:attr:`AccessControl.version`): the same call is let through again without
+    deciding it while that version has not moved, and checked after its cryptography by comparing the
+    version (deciding again, under the lock, if it moved). A change of credentials, policies or grants
+    moves the version before it returns, so nothing it withdraws succeeds after.
     """
 
-    __slots__ = ("_access", "_calls", "_kms", "_record")
+    __slots__ = ("__dict__", "_access", "_allowed", "_kms", "_record")  # __dict__: each method's wrapper, made once
 
     def __init__(self, kms: KeyCustodian, access: AccessControl, record: _Credential) -> None:
         self._kms = kms
         self._access = access
         self._record = record
-        self._calls: dict[str, Callable[..., Any]] = {}  # each method's authorizing wrapper, made once
+        #: action -> (key id, or key id and associated data) -> the access-control version in which it was allowed.
+        self._allowed: dict[str, dict[str | tuple[str, bytes], int]] = {}
 
     @property
     def principal(self) -> str:
@@ -735,56 +796,121 @@ class PrincipalView:
             return self._list_keys
         if name == "revoke_grant":
             return self._revoke_grant
-        call = self._calls.get(name)
-        if call is None:
-            call = self._calls[name] = self._authorized(name, action, getattr(self._kms, name))
+        call = self._authorized(name, action, getattr(self._kms, name))
+        object.__setattr__(self, name, call)  # found there from now on, without this method
         return call
 
     def _authorized(self, name: str, action: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        access, record = self._access, self._record
+        access, principal = self._access, self._record.principal
+        acting, done = ACTING.set, ACTING.reset  # bound once (an imported name's methods are looked up as attributes)
+        if action not in _USES:
+
+            def change(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return self._decided(name, action, method, args, kwargs, access.version, None)
+                except BaseException:
+                    del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
+                    raise
+
+            change.__name__ = name
+            change.__doc__ = method.__doc__
+            return change
+        allowed = self._allowed.setdefault(action, {})  # only uses are remembered
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            raw = args[0] if args else kwargs.get("key_id")
-            key_id, aad, valid = _plain_arguments(args, kwargs)
-            valid = valid and not kwargs.get("allow_compromised")  # reading under a compromised key: the owner's
-            if args and key_id is not None:
-                args = (key_id, *args[1:])
-            result: Any = None
-            token = ACTING.set(record.principal)
+            version = access.version  # read before anything is decided
+            memo = None
+            if args and type(args[0]) is str:
+                memo = _remembered(args[0], kwargs) if kwargs else args[0]
+            if memo is None or allowed.get(memo) != version:
+                try:
+                    return self._decided(name, action, method, args, kwargs, version, memo)
+                except BaseException:
+                    del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
+                    raise
+            token = acting(principal)  # allowed in this very state: no need to decide again
             try:
-                if action in _USES:
-                    approved = valid and self._approved(name, action, key_id, aad, args, kwargs)
-                    if not approved:
-                        raise self._refuse(name, action, raw)
-                    if type(approved) is _ByApprovals:
-                        args = approved.args
-                    result = method(*args, **kwargs)
-                    with access.lock:  # after the cryptography: not if revoked meanwhile
-                        if not (
-                            access.approvable(record, action, key_id, aad)
-                            if type(approved) is _ByApprovals
-                            else access.decide(record, action, key_id, aad)
-                        ):
-                            result = None
-                            raise self._refuse(name, action, raw)
-                    return result
-                with access.lock:  # a change: over before any revocation returns
-                    approved = valid and self._approved(name, action, key_id, aad, args, kwargs)
-                    if not approved:
-                        raise self._refuse(name, action, raw)
-                    if type(approved) is _ByApprovals:
-                        args = approved.args
-                    return method(*args, **kwargs)
+                result = method(*args, **kwargs)
             except BaseException:
                 del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
-                result = None
                 raise
             finally:
-                ACTING.reset(token)
+                done(token)
+            if access.version != version and not self._still_allowed(action, memo):  # changed during the call
+                key_id = args[0]
+                del args, kwargs, result  # a traceback keeps its frames' locals: not the call's plaintext
+                raise self._refuse(name, action, key_id)
+            return result
 
         call.__name__ = name
         call.__doc__ = method.__doc__
         return call
+
+    def _still_allowed(self, action: str, memo: str | tuple[str, bytes]) -> bool:
+        """Whether a remembered use is still allowed, decided again under the lock (after a change)."""
+        key_id, aad = (memo, None) if isinstance(memo, str) else memo
+        with self._access.lock:
+            return self._access.decide(self._record, action, key_id, aad)
+
+    def _decided(  # noqa: PLR0917 - the call's parts
+        self,
+        name: str,
+        action: str,
+        method: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        version: int,
+        memo: str | tuple[str, bytes] | None,
+    ) -> Any:
+        """Decide a call and make it: a use checked before and after (remembered by ``memo``), a change under the lock.
+
+        ``version`` is :attr:`AccessControl.version` read before anything was decided.
+        """
+        access, record = self._access, self._record
+        raw = args[0] if args else kwargs.get("key_id")
+        key_id, aad, valid = _plain_arguments(args, kwargs)
+        valid = valid and not kwargs.get("allow_compromised")  # reading under a compromised key: the owner's
+        if args and key_id is not None:
+            args = (key_id, *args[1:])
+        result: Any = None
+        token = ACTING.set(record.principal)
+        try:
+            if action in _USES:
+                approved = valid and self._approved(name, action, key_id, aad, args, kwargs)
+                if not approved:
+                    raise self._refuse(name, action, raw)
+                if type(approved) is _ByApprovals:
+                    args = approved.args  # what runs is what was approved
+                if approved is True and memo is not None and access.version == version:
+                    allowed = self._allowed[action]
+                    if len(allowed) >= _REMEMBERED:
+                        allowed.clear()
+                    allowed[memo] = version
+                result = method(*args, **kwargs)
+                if approved is True and access.version == version:  # after the cryptography: nothing changed
+                    return result
+                with access.lock:  # after the cryptography: not if revoked meanwhile
+                    if not (
+                        access.approvable(record, action, key_id, aad)
+                        if type(approved) is _ByApprovals
+                        else access.decide(record, action, key_id, aad)
+                    ):
+                        result = None
+                        raise self._refuse(name, action, raw)
+                return result
+            with access.lock:  # a change: over before any revocation returns
+                approved = valid and self._approved(name, action, key_id, aad, args, kwargs)
+                if not approved:
+                    raise self._refuse(name, action, raw)
+                if type(approved) is _ByApprovals:
+                    args = approved.args  # what runs is what was approved
+                return method(*args, **kwargs)
+        except BaseException:
+            del args, kwargs  # a traceback keeps its frames' locals: not the call's plaintext
+            result = None
+            raise
+        finally:
+            ACTING.reset(token)
 
     def _approved(  # noqa: PLR0917 - the call's parts
         self,
@@ -882,3 +1008,161 @@ class PrincipalView:
             )
         finally:
             ACTING.reset(token)
+
+
+class AccessMethods:
+    """``KeyCustodian``'s methods for principals, key policies, grants and approvals (contract section 11).
+
+    The custodian inherits them; each delegates to the custodian's :class:`AccessControl`.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        _access: AccessControl
+        _audit: AuditLog
+        _lock: threading.RLock
+        _now: Callable[[], datetime]
+
+        def _get(self, key_id: object) -> KeyRecord: ...
+
+    def _restore_access(self, store: SealedStore, rows: dict[str, str]) -> None:
+        """Adopt a sealed store's access rows when it is opened (the store is closed if they are refused)."""
+        try:
+            if self._access.restore(rows, store.save_access, store.seal_access_secret, store.open_access_secret):
+                self._audit._enable_principals()
+        except StoreError:
+            store.close()
+            raise
+
+    def issue_credential(self, principal: str) -> str:
+        """Issue a bearer credential to ``principal`` and return it, shown this once (:mod:`kmslib.principals`).
+
+        The custodian keeps only its SHA-256 hash. A principal holds one credential at a time: issuing
+        another revokes the one before. Pass the credential to :meth:`as_principal`.
+
+        Raises:
+            ArgumentTypeError: ``principal`` is not a ``str``.
+            InvalidInputError: ``principal`` is not a valid name (the rules of key ids), or is ``"owner"`` or
+                ``"unauthenticated"`` (reserved: the audit log's names for the owner and for failed authentications).
+        """
+        credential = ""
+        try:
+            with _Audited(self, "issue_credential"):  # saves its entry on exit: that may fail after the issue
+                credential = self._access.issue(principal)
+                self._audit._enable_principals()
+        except BaseException:
+            del credential  # a traceback keeps its frames' locals: not the credential
+            raise
+        return credential
+
+    def revoke_credential(self, principal: str) -> None:
+        """Revoke ``principal``'s credential: every view made with it is refused from the next call on.
+
+        Raises:
+            InvalidInputError: ``principal`` holds no credential.
+        """
+        with _Audited(self, "revoke_credential"):
+            self._access.revoke(principal)
+
+    def as_principal(self, credential: str) -> KeyCustodian:
+        """A view of this custodian that acts as the credential's principal: every method, authorized on every call.
+
+        The view is typed as a ``KeyCustodian`` because it offers the same methods; it is a
+        :class:`~kmslib.principals.PrincipalView`. This is authorization inside one process, not isolation.
+
+        A credential refused is recorded in the audit log as a denial, under the name
+        :data:`~kmslib.principals.UNAUTHENTICATED` (never with the credential).
+
+        Raises:
+            AccessDeniedError: the credential is revoked, replaced, mistyped or another custodian's (one message).
+        """
+        try:
+            record = self._access.authenticate(credential)
+        except AccessDeniedError:
+            self._audit._append_as(UNAUTHENTICATED, "as_principal", "AccessDeniedError")
+            raise
+        finally:
+            del credential  # a traceback keeps its frames' locals: not the credential
+        return cast("KeyCustodian", PrincipalView(cast("KeyCustodian", self), self._access, record))
+
+    def set_key_policy(self, key_id: str, policy: dict[str, Any]) -> None:
+        """Attach a key policy (:mod:`kmslib.policy`) to a key, replacing its policy; a refused one changes nothing.
+
+        Raises:
+            KeyNotFoundError: no key has that id.
+            InvalidInputError: the policy is malformed, too large, or names an unknown action or condition.
+        """
+        with _Audited(self, "set_key_policy", key_id):
+            compiled = parse_policy(policy)
+            with self._lock:
+                name = self._get(key_id).key_id
+            self._access.set_policy(name, compiled)  # not under self._lock: a view's change holds the access lock first
+
+    def get_key_policy(self, key_id: str) -> dict[str, Any] | None:
+        """A copy of the key's policy document, or ``None`` if it has none (then only the owner may use it).
+
+        Raises:
+            KeyNotFoundError: no key has that id.
+        """
+        with self._lock:
+            name = self._get(key_id).key_id
+        policy = self._access.policy(name)
+        return None if policy is None else policy.document
+
+    def approve(self, request_id: str) -> None:
+        """Approve another principal's call that its key policy allows only with approvals (dual control).
+
+        The approver must be one the policy would allow the same action (approvals aside), and not the
+        requester; the owner may approve any request. An approval lasts 24 hours by the custodian's clock, and
+        counts only while its approver still holds a credential and the policy still allows it the action.
+
+        Raises:
+            InvalidInputError: no pending request has that id (never made, used, or expired).
+            AccessDeniedError: the requester approving its own request, or an approver the policy does not name.
+        """
+        with _Audited(self, "approve") as audit:
+            audit.key_id = self._access.request_key(request_id)
+            self._access.approve(request_id, ACTING.get() or OWNER, self._now())
+
+    def create_grant(
+        self, key_id: str, grantee: str, operations: list[str], *, associated_data: str | bytes | None = None
+    ) -> str:
+        """Give ``grantee`` ``operations`` on a key without editing its policy (AWS ``CreateGrant``); return its id.
+
+        ``operations`` are actions of :data:`kmslib.policy.GRANT_OPERATIONS` (using a key, never administering
+        it); with ``associated_data``, only calls with exactly that associated data are allowed. A grant made
+        by a principal never gives more than that principal holds when it makes it; as in AWS, a grant stays
+        until it is revoked, and the key policy's explicit Deny overrides it.
+
+        Raises:
+            KeyNotFoundError: no key has that id.
+            ArgumentTypeError, InvalidInputError: a bad grantee, operations or associated data.
+            AccessDeniedError: a principal granting what it does not hold.
+        """
+        with _Audited(self, "create_grant", key_id):
+            aad = None if associated_data is None else _checks.data(associated_data, "associated_data")
+            with self._lock:
+                name = self._get(key_id).key_id
+            creator = ACTING.get() or OWNER  # the view that calls this has authorized kms:CreateGrant
+            return self._access.create_grant(name, grantee, operations, aad, creator)
+
+    def revoke_grant(self, grant_id: str) -> None:
+        """Revoke a grant: no call it allowed succeeds once this returns (as with :meth:`invalidate_key`).
+
+        Raises:
+            InvalidInputError: no grant has that id (it never existed, or was revoked).
+        """
+        with _Audited(self, "revoke_grant") as audit:
+            audit.key_id = self._access.grant_key(grant_id)
+            self._access.revoke_grant(grant_id)
+
+    def list_grants(self, key_id: str) -> tuple[Grant, ...]:
+        """The grants on a key, in the order they were made (records with ``grant_id``, ``grantee``, ``operations``).
+
+        Raises:
+            KeyNotFoundError: no key has that id.
+        """
+        with self._lock:
+            name = self._get(key_id).key_id
+        return self._access.list_grants(name)

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kmslib.aes import AESKeyVersion
+from kmslib.aes import GCM_MAX_ASSOCIATED_DATA, AESKeyVersion
 from kmslib.errors import (
     ArgumentTypeError,
     DecryptionError,
@@ -55,6 +55,7 @@ from kmslib.errors import (
     KeyStateError,
     KeyTypeError,
     KMSError,
+    MessageTooLongError,
 )
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import RSAKeyVersion
@@ -684,6 +685,63 @@ def refused(key: KeyRecord, version: int, allow_compromised: bool) -> bool:
     """Whether the states of ``key`` (read now, without the lock) refuse decrypting with ``version``."""
     view = key.view
     return version in view.no_process or (version in view.compromised and not allow_compromised)
+
+
+def unbindable(material: Material) -> InvalidInputError:
+    """The error for associated data given to a key that cannot bind it."""
+    return InvalidInputError(f"an {material.algorithm} key cannot bind associated_data (only aes-256-gcm can)")
+
+
+def admission(material: Material, length: int, aad: bytes | None) -> KMSError | None:
+    """The error for associated data the material cannot bind, or a plaintext over its limit."""
+    if aad is not None and not material.binds_associated_data:
+        return unbindable(material)
+    if aad is not None and len(aad) > GCM_MAX_ASSOCIATED_DATA:
+        return MessageTooLongError(
+            f"associated_data is {len(aad)} bytes; {material.algorithm} takes at most {GCM_MAX_ASSOCIATED_DATA} bytes"
+        )
+    if length > material.max_plaintext:
+        return MessageTooLongError(material.too_long(length))
+    return None
+
+
+def open_version(  # noqa: PLR0917 - the token's parts and the caller's choices
+    key: KeyRecord, version: int, algorithm: str, payload: bytes, aad: bytes | None, allow: bool = False
+) -> bytes:
+    """Decrypt ``payload`` with ``version`` of ``key``, which must still be live when the cryptography ends.
+
+    Raises:
+        DecryptionError, KeyRevokedError, KeyStateError, InvalidInputError: from this frame, once it
+            has dropped the key's record, the material and the plaintext.
+    """
+    material = key.versions.get(version)
+    plaintext = None
+    error: KMSError | None
+    if material is None or material.algorithm != algorithm:
+        error = token_refusal(key, version, allow)
+    else:
+        error = None if aad is None else admission(material, 0, aad)
+        if error is None:
+            plaintext = material.decrypt(payload, aad)
+            if plaintext is None or refused(key, version, allow):  # read after the cryptography
+                error = token_refusal(key, version, allow)
+    if error is not None:
+        del key, material, plaintext  # a traceback keeps its frames' locals
+        raise error
+    assert plaintext is not None
+    return plaintext
+
+
+def decoded(plaintext: bytes, encoding: str) -> str | None:
+    """The plaintext as text, or ``None`` if it does not decode (a decryption failure like any other).
+
+    Returning rather than raising keeps the decode error, whose ``object`` is the plaintext, out of
+    the caller's error: nothing in it points back here.
+    """
+    try:
+        return plaintext.decode(encoding)
+    except (ValueError, LookupError, TypeError, Warning):  # UnicodeError is a ValueError; a warning, if
+        return None  # warnings are errors ("unicode_escape" warns of bad escapes), is a failure too
 
 
 def version_refusal(key: KeyRecord, version: int) -> KMSError | None:

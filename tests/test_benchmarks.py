@@ -16,6 +16,7 @@ from types import ModuleType
 import pytest
 
 from helpers import ROOT
+from kmslib import AccessDeniedError
 
 
 @functools.cache
@@ -114,3 +115,18 @@ def test_the_cell_profile_rewrites_only_the_readmes_table(tmp_path: Path) -> Non
     )
     assert costly.says_so
     assert not cheap.says_so
+
+
+def test_the_principal_cases_round_trip_as_a_principal_under_ten_statements() -> None:
+    run = load_benchmark()
+    assert len(run.TEN_STATEMENTS["Statement"]) == 10
+    data = os.urandom(1024)
+    cases, kms = run.principal_cases(data)
+    assert set(run.PRINCIPAL_CASES) <= set(cases)
+    for name, round_trip in cases.items():
+        assert round_trip() == data, name
+    cases[run.PRINCIPAL_CASES[1]]()
+    assert [entry.principal for entry in kms.audit_log][-2:] == ["app", "app"]  # the principal's own calls
+    kms.revoke_credential("app")
+    with pytest.raises(AccessDeniedError):
+        cases[run.PRINCIPAL_CASES[1]]()

@@ -1,0 +1,211 @@
+"""A principal's view remembers the decisions that let its calls through (the cost target of issue 25).
+
+Each view remembers, per action, key and associated data, the access-control state (a version number
+that every credential, policy and grant change moves on) in which its call was allowed, so that a
+repeated call is not decided again. These tests hold what must not change with it: a remembered
+decision never outlives a change that withdraws it, it answers only the very call it was made for,
+and a call that starts after a revocation returned never succeeds.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from helpers import StepClock
+from kmslib import AccessDeniedError, KeyCustodian
+
+
+def allow(principal: object, action: object, **extra: object) -> dict[str, object]:
+    return {"Effect": "Allow", "Principal": principal, "Action": action, **extra}
+
+
+def deny(principal: object, action: object, **extra: object) -> dict[str, object]:
+    return {"Effect": "Deny", "Principal": principal, "Action": action, **extra}
+
+
+def policy(*statements: dict[str, object]) -> dict[str, object]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+PAYMENTS = {"StringEquals": {"kmslib:AssociatedData": "payments"}}
+
+
+@pytest.fixture
+def kms() -> KeyCustodian:
+    kms = KeyCustodian(clock=StepClock())
+    kms.establish_aes_key("aes")
+    kms.establish_aes_key("other")
+    return kms
+
+
+def view(kms: KeyCustodian, name: str) -> KeyCustodian:
+    return kms.as_principal(kms.issue_credential(name))
+
+
+def denials(kms: KeyCustodian, principal: str) -> int:
+    return sum(1 for e in kms.audit_log if e.principal == principal and e.outcome == "AccessDeniedError")
+
+
+def test_a_new_policy_withdraws_what_the_old_one_allowed_at_once(kms: KeyCustodian) -> None:
+    kms.set_key_policy("aes", policy(allow("alice", ["kms:Encrypt", "kms:Decrypt"])))
+    alice = view(kms, "alice")
+    token = alice.encrypt_data_aes("aes", "x")
+    assert alice.decrypt_data_aes("aes", token) == "x"
+    assert alice.decrypt_data_aes("aes", token) == "x"  # remembered now
+    kms.set_key_policy("aes", policy(allow("alice", "kms:Encrypt")))
+    with pytest.raises(AccessDeniedError):
+        alice.decrypt_data_aes("aes", token)
+    alice.encrypt_data_aes("aes", "x")
+    kms.set_key_policy("aes", policy(allow("alice", "kms:Encrypt"), deny("alice", "kms:Encrypt")))
+    before = denials(kms, "alice")
+    with pytest.raises(AccessDeniedError):
+        alice.encrypt_data_aes("aes", "x")
+    assert denials(kms, "alice") == before + 1  # a denial after a remembered allow is audited too
+
+
+def test_a_principal_s_own_new_policy_takes_effect_at_once(kms: KeyCustodian) -> None:
+    kms.set_key_policy("aes", policy(allow("alice", ["kms:Encrypt", "kms:PutKeyPolicy"])))
+    alice = view(kms, "alice")
+    alice.encrypt_data_aes("aes", "x")
+    alice.encrypt_data_aes("aes", "x")
+    alice.set_key_policy("aes", policy(allow("alice", "kms:Decrypt")))
+    with pytest.raises(AccessDeniedError):
+        alice.encrypt_data_aes("aes", "x")
+
+
+def test_a_revoked_grant_withdraws_a_remembered_decision(kms: KeyCustodian) -> None:
+    grant_id = kms.create_grant("aes", "bob", ["kms:Encrypt"])
+    bob = view(kms, "bob")
+    bob.encrypt_data_aes("aes", "x")
+    bob.encrypt_data_aes("aes", "x")
+    kms.revoke_grant(grant_id)
+    with pytest.raises(AccessDeniedError):
+        bob.encrypt_data_aes("aes", "x")
+
+
+def test_a_replaced_or_revoked_credential_withdraws_a_remembered_decision(kms: KeyCustodian) -> None:
+    kms.set_key_policy("aes", policy(allow(["alice", "bob"], "kms:Encrypt")))
+    alice, bob = view(kms, "alice"), view(kms, "bob")
+    for principal in (alice, bob):
+        principal.encrypt_data_aes("aes", "x")
+        principal.encrypt_data_aes("aes", "x")
+    kms.issue_credential("alice")  # replaces alice's: the old view is refused
+    with pytest.raises(AccessDeniedError):
+        alice.encrypt_data_aes("aes", "x")
+    bob.encrypt_data_aes("aes", "x")
+    kms.revoke_credential("bob")
+    with pytest.raises(AccessDeniedError):
+        bob.encrypt_data_aes("aes", "x")
+
+
+def test_a_remembered_decision_answers_only_its_own_action_key_data_and_principal(kms: KeyCustodian) -> None:
+    kms.set_key_policy("aes", policy(allow("alice", "kms:Encrypt", Condition=PAYMENTS)))
+    kms.set_key_policy("other", policy(allow("bob", "kms:Encrypt")))
+    alice, bob = view(kms, "alice"), view(kms, "bob")
+    for _ in range(2):
+        token = alice.encrypt_data_aes("aes", "x", associated_data=b"payments")
+    for call in (
+        lambda: alice.encrypt_data_aes("aes", "x", associated_data=b"refunds"),
+        lambda: alice.encrypt_data_aes("aes", "x"),
+        lambda: alice.decrypt_data_aes("aes", token, associated_data=b"payments"),
+        lambda: alice.encrypt_data_aes("other", "x"),
+        lambda: bob.encrypt_data_aes("aes", "x", associated_data=b"payments"),
+    ):
+        with pytest.raises(AccessDeniedError):
+            call()
+    bob.encrypt_data_aes("other", "x")
+    bob.encrypt_data_aes("other", "x")
+    with pytest.raises(AccessDeniedError):
+        bob.encrypt_data_aes("aes", "x")
+
+
+def test_a_remembered_decision_never_lets_the_owner_s_own_argument_through(kms: KeyCustodian) -> None:
+    kms.set_key_policy("aes", policy(allow("alice", ["kms:Encrypt", "kms:Decrypt"])))
+    alice = view(kms, "alice")
+    token = alice.encrypt_data_aes("aes", "x")
+    alice.decrypt_data_aes("aes", token)
+    kms.mark_compromised("aes", reason="leaked")
+    for flag in (True, 1):
+        with pytest.raises(AccessDeniedError):
+            alice.decrypt_data_aes("aes", token, allow_compromised=flag)
+
+
+def test_remembered_decisions_are_bounded(kms: KeyCustodian) -> None:
+    kms.set_key_policy("aes", policy(allow("alice", "kms:Encrypt")))
+    alice = view(kms, "alice")
+    for n in range(5000):
+        alice.encrypt_data_aes("aes", "x", associated_data=n.to_bytes(2, "big"))
+    assert len(alice._allowed["kms:Encrypt"]) <= 4096  # type: ignore[attr-defined]
+
+
+def test_changing_the_policy_while_a_principal_works_lets_nothing_start_and_succeed_after(
+    kms: KeyCustodian,
+) -> None:
+    kms.set_key_policy("aes", policy(allow("alice", ["kms:Encrypt", "kms:Decrypt"])))
+    alice = view(kms, "alice")
+    token = kms.encrypt_data_aes("aes", "hello")
+    changed = threading.Event()
+    late: list[str] = []
+    done = [0]
+
+    def work(decrypt: bool) -> None:
+        for _ in range(100_000):
+            was_changed = changed.is_set()  # read before the call: set only once set_key_policy has returned
+            try:
+                if decrypt:
+                    alice.decrypt_data_aes("aes", token)
+                else:
+                    alice.encrypt_data_aes("aes", "x")
+            except AccessDeniedError:
+                if was_changed:
+                    return
+                continue
+            done[0] += 1
+            if was_changed:
+                late.append("decrypt" if decrypt else "encrypt")
+
+    threads = [threading.Thread(target=work, args=(i % 2 == 0,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    while done[0] < 200:
+        pass
+    kms.set_key_policy("aes", policy(deny("alice", "kms:*")))
+    changed.set()
+    for thread in threads:
+        thread.join()
+    assert late == []
+
+
+@pytest.mark.parametrize("change", ["revoke_credential", "set_key_policy", "revoke_grant"])
+@pytest.mark.parametrize("remembered", [False, True])
+@pytest.mark.parametrize("aad", [None, b"payments"])
+def test_a_change_returned_during_the_cryptography_fails_the_call(
+    kms: KeyCustodian, change: str, remembered: bool, aad: bytes | None
+) -> None:
+    grant_id = kms.create_grant("aes", "alice", ["kms:Encrypt"])
+    changes = {
+        "revoke_credential": lambda: kms.revoke_credential("alice"),
+        "set_key_policy": lambda: kms.set_key_policy("aes", policy(deny("alice", "kms:Encrypt"))),
+        "revoke_grant": lambda: kms.revoke_grant(grant_id),
+    }
+    during: list[str] = []
+    original = kms.encrypt_data_aes
+
+    def encrypt(*args: object, **kwargs: object) -> str:  # the owner's method, as the view calls it
+        token = original(*args, **kwargs)  # type: ignore[arg-type]
+        for name in during:
+            changes[name]()  # returns before the call can
+        return token
+
+    kms.encrypt_data_aes = encrypt  # type: ignore[method-assign]
+    alice = view(kms, "alice")
+    if remembered:
+        for _ in range(2):
+            alice.encrypt_data_aes("aes", "x", associated_data=aad)
+    during.append(change)
+    before = denials(kms, "alice")
+    with pytest.raises(AccessDeniedError):
+        alice.encrypt_data_aes("aes", "x", associated_data=aad)
+    assert denials(kms, "alice") == before + 1
