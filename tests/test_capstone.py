@@ -333,6 +333,8 @@ def test_the_responder_administers_and_revoking_needs_the_second_approver() -> N
     with pytest.raises(AccessDeniedError):
         case.responder.encrypt_data_aes("link-1", "prices")  # an administrator, not a user of keys
     case.responder.rotate_key("archive")  # administering needs no approval
+    with pytest.raises(ApprovalRequiredError):
+        case.second_approver.invalidate_key("link-1", reason="shop-1 terminal stolen")  # nor does the officer alone
     with pytest.raises(ApprovalRequiredError) as asked:
         case.responder.invalidate_key("link-1", reason="shop-1 terminal stolen")
     assert case.hq.key_info("link-1").active
