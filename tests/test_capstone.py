@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import io
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from kmslib import KeyCustodian, KeyRevokedError, KMSError, SignatureError
+from kmslib import AccessDeniedError, ApprovalRequiredError, KeyCustodian, KeyRevokedError, KMSError, SignatureError
 from kmslib.course import capstone, exercises, pictures
-from kmslib.course.capstone import Incident, incident, q1, q2, q3, q4
+from kmslib.course.capstone import Incident, q1, q2, q3, q4
 from kmslib.kex import Transcript, sign_transcript, verify_transcript
 
 INTERNALS = ("unhashable", "positional argument", "list indices", "has no attribute", "NoneType", "Traceback")
@@ -44,6 +45,27 @@ def accepted(exercise: exercises.Exercise, *answer: object) -> None:
     assert verdict(exercise, *answer)[0]  # and again
 
 
+_CASES: weakref.WeakKeyDictionary[KeyCustodian, Incident] = weakref.WeakKeyDictionary()
+
+
+def incident() -> Incident:
+    """A new incident, remembered so that :func:`revoke` finds its responder and second approver from ``hq``."""
+    case = capstone.incident()
+    _CASES[case.hq] = case
+    return case
+
+
+def revoke(hq: KeyCustodian, key_id: str, *, how: str = "invalidate_key", **kwargs: Any) -> None:
+    """A revocation as the capstone asks: by the responder, refused until the security officer approves it."""
+    case = _CASES[hq]
+    call = getattr(case.responder, how)
+    try:
+        call(key_id, **kwargs)
+    except ApprovalRequiredError as request:
+        case.second_approver.approve(request.request_id)
+        call(key_id, **kwargs)
+
+
 def namespace(case: Incident) -> dict[str, Any]:
     """What the notebook's cells have imported and named before the exercises."""
     return {
@@ -54,6 +76,7 @@ def namespace(case: Incident) -> dict[str, Any]:
         "sign_transcript": sign_transcript,
         "verify_transcript": verify_transcript,
         "SignatureError": SignatureError,
+        "ApprovalRequiredError": ApprovalRequiredError,
         **{f"q{n}": exercise for n, exercise in enumerate(capstone.EXERCISES, 1)},
     }
 
@@ -150,11 +173,11 @@ def test_q1_refuses_the_theft_time_wrong_counts_and_versions() -> None:
 
 def respond(hq: KeyCustodian, archive: dict[str, bytes], versions: tuple[int, ...] = (2, 3)) -> dict[str, bytes]:
     """The right decisions, done one way."""
-    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", reason="shop-1 terminal stolen")
     hq.rotate_key("archive")
     archive = {name: bytes(hq.rewrap_envelope("archive", env, associated_data=name)) for name, env in archive.items()}
     for version in versions:
-        hq.invalidate_key("archive", version=version, reason="copies were on the stolen terminal")
+        revoke(hq, "archive", version=version, reason="copies were on the stolen terminal")
     return archive
 
 
@@ -168,9 +191,9 @@ def test_q2_other_correct_answers() -> None:
     archive = dict(case.archive)
     for name in case.on_the_terminal:
         archive[name] = hq.rewrap_envelope("archive", archive[name], associated_data=name)
-    hq.invalidate_key("archive", version=3, reason="a copy was on the stolen terminal")
-    hq.invalidate_key("archive", version=2, reason="a copy was on the stolen terminal")
-    hq.invalidate_key("link-1", reason="terminal stolen from shop-1")
+    revoke(hq, "archive", version=3, reason="a copy was on the stolen terminal")
+    revoke(hq, "archive", version=2, reason="a copy was on the stolen terminal")
+    revoke(hq, "link-1", reason="terminal stolen from shop-1")
     accepted(q2, hq, archive)
     stolen = case.on_the_terminal["shop-1/2026-01-06"]
     with pytest.raises(KeyRevokedError):
@@ -182,7 +205,7 @@ def respond_archive(hq: KeyCustodian, archive: dict[str, bytes], how: str = "inv
     hq.rotate_key("archive")
     archive = {name: bytes(hq.rewrap_envelope("archive", env, associated_data=name)) for name, env in archive.items()}
     for version in (2, 3):
-        getattr(hq, how)("archive", version=version, reason="copies were on the stolen terminal")
+        revoke(hq, "archive", how=how, version=version, reason="copies were on the stolen terminal")
     return archive
 
 
@@ -190,12 +213,12 @@ def test_q2_accepts_link_1_marked_compromised_as_well_as_revoked() -> None:
     """A stolen key may be marked compromised (material kept for forensics, every use refused), with a reason."""
     case = incident()
     hq = case.hq
-    hq.mark_compromised("link-1", reason="shop-1 terminal stolen; keep for the investigation")
+    revoke(hq, "link-1", how="mark_compromised", reason="shop-1 terminal stolen; keep for the investigation")
     accepted(q2, hq, respond_archive(hq, case.archive))
     case = incident()  # compromised first, revoked once the investigation is done: also right
     hq = case.hq
-    hq.mark_compromised("link-1", reason="terminal stolen")
-    hq.invalidate_key("link-1", reason="investigation closed")
+    revoke(hq, "link-1", how="mark_compromised", reason="terminal stolen")
+    revoke(hq, "link-1", reason="investigation closed")
     accepted(q2, hq, respond_archive(hq, case.archive))
 
 
@@ -216,7 +239,7 @@ def test_q2_refuses_a_stolen_link_suspended_or_deactivated(move: str, says: str)
 def test_q2_a_compromised_link_still_needs_a_real_reason() -> None:
     case = incident()
     hq = case.hq
-    hq.mark_compromised("link-1", reason="x")
+    revoke(hq, "link-1", how="mark_compromised", reason="x")
     refused(q2, hq, respond_archive(hq, case.archive), because="reason that says something")
 
 
@@ -238,16 +261,16 @@ def test_q2_refuses_a_rotated_link_and_lazy_archives() -> None:
     refused(q2, hq, case.archive, because="Revoke the whole key")
     case = incident()
     hq = case.hq
-    hq.invalidate_key("link-1", reason="x")
+    revoke(hq, "link-1", reason="x")
     refused(q2, hq, case.archive, because="reason that says something")
     case = incident()
     hq = case.hq
-    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", reason="shop-1 terminal stolen")
     refused(q2, hq, case.archive, because="rotate the KEK, rewrap")  # nothing done to the archive
     hq.rotate_key("archive")
     refused(q2, hq, case.archive, because="still opens the copies")  # rotated only: version 2 still opens
-    hq.invalidate_key("archive", version=2, reason="copies were on the stolen terminal")
-    hq.invalidate_key("archive", version=3, reason="copies were on the stolen terminal")
+    revoke(hq, "archive", version=2, reason="copies were on the stolen terminal")
+    revoke(hq, "archive", version=3, reason="copies were on the stolen terminal")
     refused(q2, hq, case.archive, because="Rewrap before you revoke")  # the old envelopes, passed unchanged
     refused(q2, hq, None, because="envelopes by name")
     refused(q2, hq, {}, because="every one of head office's envelopes")
@@ -256,14 +279,14 @@ def test_q2_refuses_a_rotated_link_and_lazy_archives() -> None:
 def test_q2_refuses_decrypt_and_encrypt_again_and_a_foreign_envelope() -> None:
     case = incident()
     hq = case.hq
-    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", reason="shop-1 terminal stolen")
     hq.rotate_key("archive")
     archive = {}
     for name, envelope in case.archive.items():
         data = hq.decrypt_envelope("archive", envelope, associated_data=name)
         archive[name] = bytes(hq.encrypt_envelope("archive", data, associated_data=name))
-    hq.invalidate_key("archive", version=2, reason="copies were on the stolen terminal")
-    hq.invalidate_key("archive", version=3, reason="copies were on the stolen terminal")
+    revoke(hq, "archive", version=2, reason="copies were on the stolen terminal")
+    revoke(hq, "archive", version=3, reason="copies were on the stolen terminal")
     refused(q2, hq, archive, because="encrypted again")
     case = incident()
     archive = respond(case.hq, case.archive)
@@ -293,15 +316,85 @@ def test_q2_refuses_revoking_or_rotating_what_was_never_exposed(wrong: Any, says
     case = incident()
     hq = case.hq
     wrong(hq)
-    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", reason="shop-1 terminal stolen")
     if hq.key_info("archive").active:
         hq.rotate_key("archive")
         archive = {n: bytes(hq.rewrap_envelope("archive", e, associated_data=n)) for n, e in case.archive.items()}
         for version in (2, 3):
-            hq.invalidate_key("archive", version=version, reason="copies were on the stolen terminal")
+            revoke(hq, "archive", version=version, reason="copies were on the stolen terminal")
     else:
         archive = case.archive
     refused(q2, hq, archive, because=says)
+
+
+def test_the_responder_administers_and_revoking_needs_the_second_approver() -> None:
+    """Separation of duties and dual control: the responder uses no key, and revokes once the officer approves."""
+    case = incident()
+    with pytest.raises(AccessDeniedError):
+        case.responder.encrypt_data_aes("link-1", "prices")  # an administrator, not a user of keys
+    case.responder.rotate_key("archive")  # administering needs no approval
+    with pytest.raises(ApprovalRequiredError):
+        case.second_approver.invalidate_key("link-1", reason="shop-1 terminal stolen")  # nor does the officer alone
+    with pytest.raises(ApprovalRequiredError) as asked:
+        case.responder.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    assert case.hq.key_info("link-1").active
+    with pytest.raises(AccessDeniedError, match="own request"):
+        case.responder.approve(asked.value.request_id)
+    case.second_approver.approve(asked.value.request_id)
+    case.responder.invalidate_key("link-1", reason="shop-1 terminal stolen")  # the same call, once
+    assert case.hq.key_info("link-1").state == "revoked"
+    who = [(e.operation, e.principal, e.outcome) for e in case.hq.audit_log if e.key_id == "link-1"][-4:]
+    assert who == [
+        ("invalidate_key", "responder", "ApprovalRequiredError"),
+        ("approve", "responder", "AccessDeniedError"),  # a refused try is recorded too
+        ("approve", "security-officer", "ok"),
+        ("invalidate_key", "responder", "ok"),
+    ]
+
+
+@pytest.mark.parametrize("key_id", ["link-1", "archive"])
+def test_q2_refuses_a_revocation_by_the_owner_bypassing_the_policy(key_id: str) -> None:
+    case = incident()
+    hq = case.hq
+    archive = respond(hq, case.archive)
+    accepted(q2, hq, archive)
+    case = incident()  # the same decisions, one of them as the owner
+    hq = case.hq
+    hq.invalidate_key("link-1", reason="shop-1 terminal stolen") if key_id == "link-1" else revoke(
+        hq, "link-1", reason="shop-1 terminal stolen"
+    )
+    hq.rotate_key("archive")
+    archive = {n: bytes(hq.rewrap_envelope("archive", e, associated_data=n)) for n, e in case.archive.items()}
+    for version in (2, 3):
+        if key_id == "archive":
+            hq.invalidate_key("archive", version=version, reason="copies were on the stolen terminal")
+        else:
+            revoke(hq, "archive", version=version, reason="copies were on the stolen terminal")
+    refused(q2, hq, archive, because="revoked by 'owner', not by you as 'responder'")
+
+
+def test_q2_refuses_a_revocation_approved_by_the_owner_and_names_hq_for_a_view() -> None:
+    case = incident()
+    hq = case.hq
+    with pytest.raises(ApprovalRequiredError) as asked:
+        case.responder.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    hq.approve(asked.value.request_id)  # the owner, not the second approver
+    case.responder.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    archive = respond_archive(hq, case.archive)
+    refused(q2, hq, archive, because="no approval by 'security-officer'")
+    refused(q2, case.responder, archive, because="not the view acting as 'responder'")
+
+
+def test_q2_refuses_a_revocation_whose_approval_the_owner_removed_from_the_policy() -> None:
+    case = incident()
+    hq = case.hq
+    policy = hq.get_key_policy("link-1")
+    assert policy is not None
+    for statement in policy["Statement"]:
+        statement.pop("Condition", None)  # no second approver any more
+    hq.set_key_policy("link-1", policy)
+    case.responder.invalidate_key("link-1", reason="shop-1 terminal stolen")  # goes through alone
+    refused(q2, hq, respond_archive(hq, case.archive), because="security-officer")
 
 
 # ---------------------------------------------------------------- q3: the replacement enrolls, authenticated

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from test_capstone import respond_archive
+from test_capstone import incident, respond_archive, revoke
 from test_lazy_student import AlwaysEqual
 from test_lessons import PYTHON_INTERNALS, verdict
 
@@ -213,7 +213,7 @@ class Timeless(datetime):
 
 
 def test_capstone_q1_numbers_and_times_are_judged_by_value() -> None:
-    case = capstone.incident()
+    case = incident()
     since, tokens, versions = q1_answers(case)
     accepted(capstone.q1, case.hq, since, tokens, versions)
     refused(capstone.q1, case.hq, since, AlwaysEqual(1), versions, because="count the tokens")
@@ -223,7 +223,7 @@ def test_capstone_q1_numbers_and_times_are_judged_by_value() -> None:
 
 
 def test_capstone_q1_versions_in_any_collection_are_right() -> None:
-    case = capstone.incident()
+    case = incident()
     since, tokens, versions = q1_answers(case)
     accepted(capstone.q1, case.hq, since, tokens, range(min(versions), max(versions) + 1))
     accepted(capstone.q1, case.hq, since, tokens, dict.fromkeys(versions).keys())
@@ -232,7 +232,7 @@ def test_capstone_q1_versions_in_any_collection_are_right() -> None:
 
 
 def test_capstone_q2_a_link_revocation_poked_into_the_record_is_none() -> None:
-    case = capstone.incident()
+    case = incident()
     record = case.hq._keys["link-1"]
     record.revoked_at = case.hq.key_info("link-1").created_at
     record.reason = "shop-1 terminal stolen"
@@ -241,18 +241,18 @@ def test_capstone_q2_a_link_revocation_poked_into_the_record_is_none() -> None:
 
 
 def test_capstone_q2_a_suspended_or_deactivated_link_is_not_revoked() -> None:
-    case = capstone.incident()
+    case = incident()
     case.hq.suspend_key("link-1", reason="shop-1 terminal stolen")  # resume_key brings it back
     refused(capstone.q2, case.hq, respond_archive(case.hq, dict(case.archive)), because="mark it compromised")
-    case = capstone.incident()
+    case = incident()
     case.hq.deactivate_key("link-1", reason="shop-1 terminal stolen")  # it still decrypts the thief's tokens
     refused(capstone.q2, case.hq, respond_archive(case.hq, dict(case.archive)), because="mark it compromised")
 
 
 def test_capstone_q2_archive_versions_poked_into_the_record_are_not_revoked() -> None:
-    case = capstone.incident()
+    case = incident()
     hq = case.hq
-    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", reason="shop-1 terminal stolen")
     hq.rotate_key("archive")
     archive = {name: bytes(hq.rewrap_envelope("archive", e, associated_data=name)) for name, e in case.archive.items()}
     hq._keys["archive"].revoked_versions = frozenset({2, 3})
@@ -285,9 +285,9 @@ class Boastful(str):
 
 
 def test_capstone_q4_odd_counts_get_words_and_a_lying_split_proves_nothing() -> None:
-    case = capstone.incident()
+    case = incident()
     hq = case.hq
-    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", reason="shop-1 terminal stolen")
     respond_archive(hq, dict(case.archive))
     enrolled(case)
     checkpoint = hq.sign_audit_checkpoint("auditor")
@@ -312,9 +312,9 @@ def both_enrolled(case: capstone.Incident) -> None:
 
 def test_capstone_q3_q4_the_thiefs_link_suspended_deactivated_or_poked_is_still_his() -> None:
     for how in ("poked", "suspended", "deactivated"):
-        case = capstone.incident()
+        case = incident()
         hq = case.hq
-        hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+        revoke(hq, "link-1", reason="shop-1 terminal stolen")
         respond_archive(hq, dict(case.archive))
         both_enrolled(case)
         assert case.arrivals[0].identity != case.installer_sheet  # link-3 is the thief's
@@ -336,7 +336,7 @@ def test_capstone_q3_q4_the_thiefs_link_suspended_deactivated_or_poked_is_still_
 
 
 def test_capstone_q4_a_response_poked_into_key_records_is_not_finished() -> None:
-    case = capstone.incident()
+    case = incident()
     hq = case.hq
     record = hq._keys["link-1"]
     record.revoked_at = hq.key_info("link-1").created_at
@@ -347,7 +347,7 @@ def test_capstone_q4_a_response_poked_into_key_records_is_not_finished() -> None
 
 
 def test_capstone_q3_a_suspended_new_link_is_called_suspended() -> None:
-    case = capstone.incident()
+    case = incident()
     enrolled(case)
     case.hq.suspend_key("link-3", reason="installer asked to wait")
     refused(capstone.q3, case.hq, "link-3", because="'link-3' is suspended")
@@ -369,9 +369,9 @@ def test_l06_q3_a_data_key_generated_without_plaintext_then_unwrapped_is_a_gener
 
 
 def test_capstone_q4_archive_versions_marked_compromised_then_poked_revoked_are_not_a_finished_response() -> None:
-    case = capstone.incident()
+    case = incident()
     hq = case.hq
-    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", reason="shop-1 terminal stolen")
     respond_archive(hq, dict(case.archive), how="mark_compromised")
     hq._keys["archive"].revoked_versions = frozenset({2, 3})
     enrolled(case)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from test_capstone import respond_archive
+from test_capstone import incident, respond_archive, revoke
 from test_lazy_student2 import accepted, refused, said_twice
 
 from kmslib import KeyCustodian, KeyStateError, KMSError
@@ -374,9 +374,9 @@ def test_q4_held_correct_answers() -> None:
 
 
 def test_capstone_q2_archive_versions_marked_compromised_then_poked_revoked_are_not_revoked() -> None:
-    case = capstone.incident()
+    case = incident()
     hq = case.hq
-    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", reason="shop-1 terminal stolen")
     archive = respond_archive(hq, dict(case.archive), how="mark_compromised")
     hq._keys["archive"].revoked_versions = frozenset({2, 3})
     refused(capstone.q2, hq, archive, because="no invalidate_key('archive', version=2)")
@@ -385,9 +385,9 @@ def test_capstone_q2_archive_versions_marked_compromised_then_poked_revoked_are_
 @pytest.mark.parametrize("move", ["suspend_key", "deactivate_key", "mark_compromised"])
 @pytest.mark.parametrize("key_id", ["link-2", "auditor"])
 def test_capstone_q2_a_key_left_alone_in_another_state_is_called_by_its_state(move: str, key_id: str) -> None:
-    case = capstone.incident()
+    case = incident()
     hq = case.hq
-    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", reason="shop-1 terminal stolen")
     archive = respond_archive(hq, dict(case.archive))
     getattr(hq, move)(key_id, reason="just in case")
     state = hq.key_info(key_id).state
@@ -401,9 +401,9 @@ def test_capstone_q2_a_key_left_alone_in_another_state_is_called_by_its_state(mo
 
 @pytest.mark.parametrize("move", ["suspend_key", "deactivate_key", "mark_compromised"])
 def test_capstone_q2_the_whole_archive_kek_in_another_state_is_called_by_its_state(move: str) -> None:
-    case = capstone.incident()
+    case = incident()
     hq = case.hq
-    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", reason="shop-1 terminal stolen")
     archive = respond_archive(hq, dict(case.archive))
     getattr(hq, move)("archive", reason="just in case")
     state = hq.key_info("archive").state
@@ -414,44 +414,44 @@ def test_capstone_q2_the_whole_archive_kek_in_another_state_is_called_by_its_sta
 
 
 def test_capstone_q2_held() -> None:
-    case = capstone.incident()
+    case = incident()
     hq = case.hq
-    hq.mark_compromised("link-1", reason="x")
+    revoke(hq, "link-1", how="mark_compromised", reason="x")
     refused(capstone.q2, hq, respond_archive(hq, dict(case.archive)), because="compromise a reason")
-    case = capstone.incident()
+    case = incident()
     hq = case.hq
-    hq.mark_compromised("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", how="mark_compromised", reason="shop-1 terminal stolen")
     accepted(capstone.q2, hq, respond_archive(hq, dict(case.archive)))
-    case = capstone.incident()  # suspended first, then marked compromised: the outcome is judged
+    case = incident()  # suspended first, then marked compromised: the outcome is judged
     hq = case.hq
     hq.suspend_key("link-1", reason="terminal missing")
-    hq.mark_compromised("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", how="mark_compromised", reason="shop-1 terminal stolen")
     archive = respond_archive(hq, dict(case.archive))
     accepted(capstone.q2, hq, archive)
     for odd in (None, "archive", 10**100, [archive], {name: memoryview(env) for name, env in archive.items()}):
         ok, said = said_twice(capstone.q2, hq, odd)
         assert not ok, said
     refused(capstone.q2, hq, case.archive, because="which is revoked")  # the archive before the rewrap
-    other = capstone.incident()
+    other = incident()
     refused(capstone.q2, other.hq, archive, because="link-1 still works")  # a fresh incident, this archive
     refused(capstone.q2, KeyCustodian(), archive, because="pass hq")
-    case = capstone.incident()  # right steps, wrong order: versions revoked before the rewrap
+    case = incident()  # right steps, wrong order: versions revoked before the rewrap
     hq = case.hq
-    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", reason="shop-1 terminal stolen")
     hq.rotate_key("archive")
     for version in (2, 3):
-        hq.invalidate_key("archive", version=version, reason="copies were on the stolen terminal")
+        revoke(hq, "archive", version=version, reason="copies were on the stolen terminal")
     lost = {name: bytes(env) for name, env in case.archive.items()}
     refused(capstone.q2, hq, lost, because="Rewrap before you revoke")
-    case = capstone.incident()  # only the link: partial work
-    case.hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    case = incident()  # only the link: partial work
+    revoke(case.hq, "link-1", reason="shop-1 terminal stolen")
     refused(capstone.q2, case.hq, case.archive, because="still opens the copies")
 
 
 def test_capstone_q2_shop_2s_link_marked_compromised_version_by_version_is_not_left_alone() -> None:
-    case = capstone.incident()
+    case = incident()
     hq = case.hq
-    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", reason="shop-1 terminal stolen")
     archive = respond_archive(hq, dict(case.archive))
     hq.mark_compromised("link-2", version=1, reason="just in case")  # the key stays active; its only version does not
     assert hq.key_info("link-2").active
@@ -469,9 +469,9 @@ def test_q2_a_policy_on_a_key_whose_newest_version_cannot_encrypt_is_not_a_key_i
 
 
 def test_capstone_q2_odd_archives_get_words() -> None:
-    case = capstone.incident()
+    case = incident()
     hq = case.hq
-    hq.invalidate_key("link-1", reason="shop-1 terminal stolen")
+    revoke(hq, "link-1", reason="shop-1 terminal stolen")
     archive = respond_archive(hq, dict(case.archive))
     nested: object = b""
     for _ in range(10_000):

@@ -10,7 +10,9 @@ nothing, and checking again gives the same verdict). A revocation counts when th
   crossed the network under it, and which versions of the archive KEK wrapped the copies on the terminal;
 - ``q2`` (revoke or rotate): revoke the stolen link key (or mark it compromised); rotate the archive KEK, rewrap
   head office's envelopes, then revoke the versions that wrapped the stolen copies; leave alone what was never
-  exposed;
+  exposed. Each revocation counts when the log shows it made by the responder (``case.responder``, an
+  administrator under head office's key policy, :data:`POLICY`) after an approval of its own by the security
+  officer (``case.second_approver``): dual control, which the owner's custodian would bypass;
 - ``q3`` (enrolment): of two terminals that say they are the replacement, the genuine one enrolls by a
   signed, transcript-bound exchange (:mod:`kmslib.kex`), checked against the identity key on the installer's
   sheet; the thief, who holds the stolen terminal's identity key, does not;
@@ -46,10 +48,14 @@ from kmslib.custodian import KeyCustodian
 from kmslib.envelope import split
 from kmslib.errors import KeyRevokedError, KMSError
 from kmslib.kex import Transcript, sign_transcript, verify_transcript
+from kmslib.principals import PrincipalView
 from kmslib.tokens import parse_token
 
 __all__ = [
     "AUDITOR",
+    "OFFICER",
+    "POLICY",
+    "RESPONDER",
     "HQ",
     "HQ_ID",
     "EXERCISES",
@@ -73,6 +79,40 @@ OTHER_LINK = "link-2"  # agreed with shop-2's terminal, which was not
 #: When the theft was reported (the terminal went missing that evening).
 REPORTED = datetime(2026, 1, 7, 19, 0, tzinfo=UTC)
 _DAYS = ("2026-01-05", "2026-01-06", "2026-01-07")
+#: The principals of the response: the student works as the responder; revoking needs the officer's approval.
+RESPONDER = "responder"
+OFFICER = "security-officer"
+#: Head office's key policy, on every one of its keys (:mod:`kmslib.policy`). The responder administers keys
+#: and uses none (separation of duties; rewrapping, ``kms:ReEncrypt``, returns no plaintext); a revocation, or a
+#: mark of compromise, needs one approval by another principal the policy names for it (dual control: NIST SP
+#: 800-57 Part 2 Rev. 1, SP 800-130); the security officer cannot act alone either.
+POLICY: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "ResponderAdministers",
+            "Effect": "Allow",
+            "Principal": RESPONDER,
+            "Action": [
+                "kms:DescribeKey",
+                "kms:GetKeyPolicy",
+                "kms:RotateKey",
+                "kms:ReEncrypt",
+                "kms:DisableKey",
+                "kms:EnableKey",
+                "kms:DeactivateKey",
+            ],
+        },
+        {
+            "Sid": "RevocationNeedsASecondApprover",
+            "Effect": "Allow",
+            "Principal": [RESPONDER, OFFICER],
+            "Action": ["kms:RevokeKey", "kms:MarkCompromised"],
+            "Condition": {"NumericGreaterThanEquals": {"kmslib:Approvals": 1}},
+        },
+        {"Sid": "OfficerReads", "Effect": "Allow", "Principal": OFFICER, "Action": ["kms:DescribeKey"]},
+    ],
+}
 _RESTART = "run the incident cell again (case = capstone.incident()) to start over"
 
 
@@ -191,6 +231,10 @@ class Incident:
         auditor_public_key: the auditor's copy of the ``auditor`` key's public half.
         arrivals: two terminals that say they are shop-1's replacement, waiting to enroll (exercise 3).
         installer_sheet: the genuine replacement's identity public key (PEM), from the installer, on paper.
+        responder: head office's custodian acting as the principal ``"responder"`` (the student, an
+            administrator under :data:`POLICY`): exercise 2's calls.
+        second_approver: head office's custodian acting as ``"security-officer"``, who approves a revocation's
+            request (``approve(request_id)``).
     """
 
     hq: KeyCustodian
@@ -200,6 +244,8 @@ class Incident:
     auditor_public_key: str
     arrivals: tuple[Terminal, Terminal] = field(repr=False)
     installer_sheet: str = field(repr=False)
+    responder: KeyCustodian = field(repr=False)
+    second_approver: KeyCustodian = field(repr=False)
 
     def __repr__(self) -> str:
         return f"Incident(hq={self.hq!r}, archive={sorted(self.archive)}, reported={REPORTED:%Y-%m-%d %H:%M} UTC)"
@@ -218,6 +264,7 @@ def _enroll(hq: KeyCustodian, hq_pem: str, terminal: KeyCustodian, name: str, li
     confirmation = sign_transcript(terminal, "terminal-id", transcript, role="initiator")
     verify_transcript(terminal_pem, transcript, confirmation, role="initiator")
     hq.derive_shared_key(link, hq_private, public, transcript=transcript)
+    hq.set_key_policy(link, POLICY)
 
 
 def incident() -> Incident:
@@ -229,13 +276,17 @@ def incident() -> Incident:
     version 2; shop-2's terminal enrolls as ``link-2`` at 11:00, shop-1's as ``link-1`` at 13:00, each by a
     signed exchange. Each day at 17:00 both shops send their figures; shop-1 gets the price list, and head
     office archives its figures in an envelope and sends shop-1 a copy. On 6 January the KEK rotates to
-    version 3. On the evening of 7 January shop-1's terminal is stolen.
+    version 3. On the evening of 7 January shop-1's terminal is stolen. Every key gets head office's key
+    policy (:data:`POLICY`) when it is made, and the responder and the security officer their credentials.
     """
     clock = _Clock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
     hq = KeyCustodian(clock=clock)
+    responder, officer = (hq.as_principal(hq.issue_credential(name)) for name in (RESPONDER, OFFICER))
     hq.establish_aes_key(ARCHIVE)
     hq.generate_signing_key(HQ_ID)
     hq.generate_signing_key(AUDITOR)
+    for key_id in (ARCHIVE, HQ_ID, AUDITOR):
+        hq.set_key_policy(key_id, POLICY)
     hq_pem, auditor_pem = hq.export_public_key(HQ_ID), hq.export_public_key(AUDITOR)  # terminals', the auditor's
     records = {"2025/annual-report": b"revenue 14.2M", "2025/payroll": b"total 3.1M"}
     archive = {name: bytes(hq.encrypt_envelope(ARCHIVE, data, associated_data=name)) for name, data in records.items()}
@@ -268,7 +319,9 @@ def incident() -> Incident:
     facts.genuine, facts.impostor = genuine, impostor
     _FACTS[hq] = facts
     arrivals = (impostor, genuine)  # the thief is quicker
-    return Incident(hq, dict(archive), dict(on_the_terminal), earlier, auditor_pem, arrivals, genuine.identity)
+    return Incident(
+        hq, dict(archive), dict(on_the_terminal), earlier, auditor_pem, arrivals, genuine.identity, responder, officer
+    )
 
 
 def _facts(
@@ -310,6 +363,11 @@ def _facts(
 
 def _facts_of(kms: object) -> tuple[KeyCustodian, _Facts]:
     """The incident's custodian and its facts; a ``TypeError`` (the checker's plain words) for anything else."""
+    if isinstance(kms, PrincipalView):
+        raise TypeError(
+            f"pass hq, head office's custodian (case.hq), not the view acting as {kms.principal!r}: the checker "
+            "reads hq's keys and its audit log, which names who did what"
+        )
     custodian = student_custodian(kms)
     facts = _FACTS.get(custodian)
     if facts is None:
@@ -451,6 +509,21 @@ def _archive_stopped(state: str) -> str:
     )
 
 
+def _archive_revocations(custodian: KeyCustodian, facts: _Facts) -> str | None:
+    """What is wrong with the log's record of the exposed versions' revocations, if anything."""
+    revoke = {"invalidate_key"}
+    unlogged = sorted(v for v in facts.versions if not _revoked_in_log(custodian, ARCHIVE, v, by=revoke))
+    alone = sorted(v for v in facts.versions if not _dual(custodian, ARCHIVE, v, by=revoke))
+    if not unlogged and alone:
+        return _not_dual(custodian, ARCHIVE, alone[0], by=revoke)
+    if unlogged:
+        return (
+            f"the audit log shows no invalidate_key({ARCHIVE!r}, version={unlogged[0]}): revoke each exposed version "
+            "with that call, which records it; a key record changed by hand revokes nothing."
+        )
+    return None
+
+
 def _check_archive(custodian: KeyCustodian, facts: _Facts, archive: object) -> str | None:  # noqa: PLR0911
     """What is wrong with the archive KEK and head office's envelopes, if anything."""
     info = custodian.key_info(ARCHIVE)
@@ -462,12 +535,9 @@ def _check_archive(custodian: KeyCustodian, facts: _Facts, archive: object) -> s
             f"version {exposed[0]} of {ARCHIVE!r} still opens the copies on the terminal through head office: "
             "rotate the KEK, rewrap head office's envelopes, then revoke each version that wrapped a copy."
         )
-    unlogged = sorted(v for v in facts.versions if not _revoked_in_log(custodian, ARCHIVE, v, by={"invalidate_key"}))
-    if unlogged:
-        return (
-            f"the audit log shows no invalidate_key({ARCHIVE!r}, version={unlogged[0]}): revoke each exposed version "
-            "with that call, which records it; a key record changed by hand revokes nothing."
-        )
+    revocations = _archive_revocations(custodian, facts)
+    if revocations:
+        return revocations
     if not all(_says_something(reason) for version, reason in info.version_reasons if version in facts.versions):
         return f"give each version's revocation a reason that says something: {_REASON_RULE}"
     if not isinstance(archive, Mapping):
@@ -542,10 +612,56 @@ def _revoked_in_log(
     )
 
 
+_REVOKING = ("invalidate_key", "mark_compromised")
+
+
+def _approved(custodian: KeyCustodian, key_id: str) -> list[AuditEntry]:
+    """``key_id``'s revocations and marks of compromise made by the responder, each after an approval of its own.
+
+    Read from the log, as an auditor would: each approval by the security officer of a request on ``key_id``
+    lets one revocation by the responder count (the custodian lets an approved call through once).
+    """
+    approvals, counted = 0, []
+    for entry in student_entries(custodian):
+        if entry.key_id != key_id or entry.outcome != "ok":
+            continue
+        if entry.operation == "approve" and entry.principal == OFFICER:
+            approvals += 1
+        elif entry.operation in _REVOKING and entry.principal == RESPONDER and approvals:
+            approvals -= 1
+            counted.append(entry)
+    return counted
+
+
+def _dual(custodian: KeyCustodian, key_id: str, version: int | None = None, by: Collection[str] = _REVOKING) -> bool:
+    """Whether the log shows ``key_id`` (or one version) revoked by the responder with the officer's approval."""
+    return any(e.version == version and e.operation in by for e in _approved(custodian, key_id))
+
+
+def _not_dual(custodian: KeyCustodian, key_id: str, version: int | None = None, by: Collection[str] = _REVOKING) -> str:
+    """What is wrong with a revocation the log records, but not as the responder's with the officer's approval."""
+    what = repr(key_id) if version is None else f"version {version} of {key_id!r}"
+    who = [e.principal for e in student_entries(custodian) if e.key_id == key_id and e.version == version
+           and e.outcome == "ok" and e.operation in by]  # fmt: skip
+    if who and who[0] != RESPONDER:
+        return (
+            f"the audit log shows {what} revoked by {who[0]!r}, not by you as {RESPONDER!r}: that bypasses head "
+            f"office's key policy and its second approver. Do the response as case.responder, and have the "
+            f"security officer approve each revocation (case.second_approver.approve(request_id)) ({_RESTART})."
+        )
+    return (
+        f"the audit log shows {what} revoked by {RESPONDER!r} with no approval by {OFFICER!r} before it: a "
+        "revocation needs the second approver, as head office's key policy says (put its condition back, and "
+        f"{_RESTART})."
+    )
+
+
 def _link_revoked(custodian: KeyCustodian) -> str | None:
     """What is wrong with link-1's revocation, when the key is no longer active: ``None`` if the log records it."""
-    if _revoked_in_log(custodian, STOLEN_LINK):
+    if _dual(custodian, STOLEN_LINK):
         return None
+    if _revoked_in_log(custodian, STOLEN_LINK):
+        return _not_dual(custodian, STOLEN_LINK)
     return (
         "link-1 looks revoked, but the audit log shows no invalidate_key('link-1') or mark_compromised('link-1'): "
         "a key record changed by hand is not revoked. Revoke the whole key with invalidate_key, or mark it "
@@ -556,20 +672,34 @@ def _link_revoked(custodian: KeyCustodian) -> str | None:
 q2 = Exercise(
     2,
     "build",
-    "Decide, for each of head office's keys, whether to revoke it, rotate it, or leave it alone, and do it in "
-    "`hq`: nothing still usable by the thief, nothing lost that was never exposed. Pass `hq` and head office's "
+    "Decide, for each of head office's keys, whether to revoke it, rotate it, or leave it alone, and do it as "
+    "the responder (`responder = case.responder`), with the security officer's approval where the policy asks for "
+    "it: nothing still usable by the thief, nothing lost that was never exposed. Pass `hq` and head office's "
     "envelopes (`archive`, rewrapped where needed).",
     _check_q2,
     "link-1 is in the thief's hands: revoke the whole key (or mark it compromised, which refuses every use and "
     "keeps its material for the investigation). The archive KEK never left head office, but envelopes "
     "under some of its versions did: rotate, rewrap your envelopes (rewrap_envelope, the name as associated_data), "
-    "then revoke those versions (invalidate_key(..., version=..., reason=...)). The rest was never exposed.",
-    'hq.invalidate_key("link-1", reason="shop-1 terminal stolen")\n'
-    'hq.rotate_key("archive")\n'
-    'archive = {name: hq.rewrap_envelope("archive", envelope, associated_data=name)\n'
+    "then revoke those versions (invalidate_key(..., version=..., reason=...)). The rest was never exposed. "
+    "Each revocation raises ApprovalRequiredError first: case.second_approver.approve(its .request_id), then make "
+    "the same call again.",
+    "responder = case.responder  # you, an administrator under head office's key policy\n"
+    "try:\n"
+    '    responder.invalidate_key("link-1", reason="shop-1 terminal stolen")\n'
+    "except ApprovalRequiredError as request:  # dual control: the policy asks for a second approver\n"
+    "    print(request)\n"
+    "    case.second_approver.approve(request.request_id)  # the security officer approves this exact call\n"
+    '    responder.invalidate_key("link-1", reason="shop-1 terminal stolen")  # the same call, now approved: once\n'
+    'responder.rotate_key("archive")\n'
+    'archive = {name: responder.rewrap_envelope("archive", envelope, associated_data=name)\n'
     "           for name, envelope in archive.items()}\n"
-    "for version in versions:  # exercise 1's answer\n"
-    '    hq.invalidate_key("archive", version=version, reason="copies were on the stolen terminal")\n'
+    'reason = "copies were on the stolen terminal"\n'
+    "for version in versions:  # exercise 1's answer; each revocation needs its own approval\n"
+    "    try:\n"
+    '        responder.invalidate_key("archive", version=version, reason=reason)\n'
+    "    except ApprovalRequiredError as request:\n"
+    "        case.second_approver.approve(request.request_id)\n"
+    '        responder.invalidate_key("archive", version=version, reason=reason)\n'
     "q2.check(hq, archive)",
 )
 
@@ -697,9 +827,9 @@ def _check_q4(kms: object, checkpoint: object) -> str | None:  # noqa: PLR0911
     genuine = set(facts.genuine.fingerprints)
     new_link = any(info.active and info.fingerprint in genuine for info in custodian.list_keys())
     response = (
-        not link.active and _revoked_in_log(custodian, STOLEN_LINK),
+        not link.active and _dual(custodian, STOLEN_LINK),
         facts.versions <= set(archive.revoked_versions)
-        and all(_revoked_in_log(custodian, ARCHIVE, v, by={"invalidate_key"}) for v in facts.versions),
+        and all(_dual(custodian, ARCHIVE, v, by={"invalidate_key"}) for v in facts.versions),
         new_link,
     )
     if not all(response) or _impostors_live_keys(custodian, facts):
