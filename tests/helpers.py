@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.hazmat.primitives.ciphers import algorithms
@@ -90,3 +91,31 @@ def leaks(exc: BaseException, secrets: list[bytes]) -> list[str]:
                         )
         tb = tb.tb_next
     return found
+
+
+# ---------------------------------------------------------------- key policies and principals (contract section 11)
+
+
+def allow(principal: object, action: object, **extra: object) -> dict[str, object]:
+    """An Allow statement; ``extra`` adds fields such as ``Condition`` or ``Sid``."""
+    return {"Effect": "Allow", "Principal": principal, "Action": action, **extra}
+
+
+def deny(principal: object, action: object, **extra: object) -> dict[str, object]:
+    """A Deny statement; ``extra`` adds fields such as ``Condition`` or ``Sid``."""
+    return {"Effect": "Deny", "Principal": principal, "Action": action, **extra}
+
+
+def policy(*statements: dict[str, object]) -> dict[str, object]:
+    """A key policy document of ``statements``."""
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def approvals(n: int) -> dict[str, object]:
+    """The condition that asks ``n`` approvals (dual control)."""
+    return {"NumericGreaterThanEquals": {"kmslib:Approvals": n}}
+
+
+def view(kms: Any, name: str) -> Any:
+    """``kms`` acting as principal ``name``, with a credential issued for it."""
+    return kms.as_principal(kms.issue_credential(name))

@@ -112,7 +112,7 @@ from typing import Any
 import pytest
 
 import kmslib
-from helpers import StepClock, leaks
+from helpers import StepClock, allow, approvals, deny, leaks, policy, view
 from kmslib import (
     AccessDeniedError,
     ApprovalRequiredError,
@@ -125,26 +125,6 @@ from kmslib import (
 )
 from kmslib.policy import GRANT_OPERATIONS, MAX_POLICY_BYTES, METHOD_ACTIONS, KeyPolicy, Request, _Statement
 from kmslib.principals import Grant
-
-
-def allow(principal: object, action: object, **extra: object) -> dict[str, object]:
-    return {"Effect": "Allow", "Principal": principal, "Action": action, **extra}
-
-
-def deny(principal: object, action: object, **extra: object) -> dict[str, object]:
-    return {"Effect": "Deny", "Principal": principal, "Action": action, **extra}
-
-
-def policy(*statements: dict[str, object]) -> dict[str, object]:
-    return {"Version": "2012-10-17", "Statement": list(statements)}
-
-
-def approvals(n: int) -> dict[str, object]:
-    return {"NumericGreaterThanEquals": {"kmslib:Approvals": n}}
-
-
-def view(kms: KeyCustodian, name: str) -> KeyCustodian:
-    return kms.as_principal(kms.issue_credential(name))
 
 
 class HookClock(StepClock):

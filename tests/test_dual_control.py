@@ -6,26 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from helpers import StepClock, leaks
+from helpers import StepClock, allow, approvals, deny, leaks, policy
 from kmslib import AccessDeniedError, ApprovalRequiredError, InvalidInputError, KeyCustodian
 from kmslib.principals import APPROVAL_LIFETIME
-
-
-def allow(principal: object, action: object, **extra: object) -> dict[str, object]:
-    return {"Effect": "Allow", "Principal": principal, "Action": action, **extra}
-
-
-def deny(principal: object, action: object, **extra: object) -> dict[str, object]:
-    return {"Effect": "Deny", "Principal": principal, "Action": action, **extra}
-
-
-def policy(*statements: dict[str, object]) -> dict[str, object]:
-    return {"Version": "2012-10-17", "Statement": list(statements)}
-
-
-def approvals(n: int) -> dict[str, object]:
-    return {"NumericGreaterThanEquals": {"kmslib:Approvals": n}}
-
 
 ADMINS = ["alice", "bob", "carol"]
 

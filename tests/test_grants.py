@@ -6,23 +6,10 @@ import threading
 
 import pytest
 
-from helpers import StepClock
+from helpers import StepClock, allow, deny, policy, view
 from kmslib import AccessDeniedError, ArgumentTypeError, InvalidInputError, KeyCustodian, KeyNotFoundError
 from kmslib.policy import GRANT_OPERATIONS
 from kmslib.principals import Grant
-
-
-def allow(principal: object, action: object, **extra: object) -> dict[str, object]:
-    return {"Effect": "Allow", "Principal": principal, "Action": action, **extra}
-
-
-def deny(principal: object, action: object, **extra: object) -> dict[str, object]:
-    return {"Effect": "Deny", "Principal": principal, "Action": action, **extra}
-
-
-def policy(*statements: dict[str, object]) -> dict[str, object]:
-    return {"Version": "2012-10-17", "Statement": list(statements)}
-
 
 PAYMENTS = {"StringEquals": {"kmslib:AssociatedData": "payments"}}
 
@@ -32,10 +19,6 @@ def kms() -> KeyCustodian:
     kms = KeyCustodian(clock=StepClock())
     kms.establish_aes_key("aes")
     return kms
-
-
-def view(kms: KeyCustodian, name: str) -> KeyCustodian:
-    return kms.as_principal(kms.issue_credential(name))
 
 
 def test_an_owner_s_grant_allows_its_operations_only_until_revoked(kms: KeyCustodian) -> None:

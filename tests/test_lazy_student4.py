@@ -17,6 +17,7 @@ import pytest
 from test_lazy_student import AlwaysEqual, InRange
 from test_lazy_student2 import accepted, refused
 
+from helpers import view
 from kmslib import AccessDeniedError, ApprovalRequiredError, KeyCustodian
 from kmslib.course.lesson09 import OVERBROAD_POLICY, RECALL_POLICY, grant_lab, production, q1, q2, q3, q4, q5
 from kmslib.policy import separated_duties
@@ -34,10 +35,6 @@ MALLORY = {"Effect": "Allow", "Principal": "mallory", "Action": "kms:*"}
 
 def data(*values: str) -> dict[str, Any]:
     return {"StringEquals": {"kmslib:AssociatedData": list(values)}}
-
-
-def view(kms: KeyCustodian, name: str) -> KeyCustodian:
-    return kms.as_principal(kms.issue_credential(name))
 
 
 # ---------------------------------------------------------------- q1: indices judged by their value

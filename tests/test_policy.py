@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import allow, deny, policy
 from kmslib import KeyCustodian
 from kmslib.errors import ArgumentTypeError, InvalidInputError
 from kmslib.policy import (
@@ -24,18 +25,6 @@ from kmslib.policy import (
     Request,
     parse_policy,
 )
-
-
-def allow(principal: object, action: object, **extra: object) -> dict[str, object]:
-    return {"Effect": "Allow", "Principal": principal, "Action": action, **extra}
-
-
-def deny(principal: object, action: object, **extra: object) -> dict[str, object]:
-    return {"Effect": "Deny", "Principal": principal, "Action": action, **extra}
-
-
-def policy(*statements: dict[str, object]) -> dict[str, object]:
-    return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
 def aad_is(*values: str) -> dict[str, object]:

@@ -13,22 +13,10 @@ from typing import Any
 import pytest
 
 import kmslib
-from helpers import StepClock, leaks
+from helpers import StepClock, allow, deny, leaks, policy
 from kmslib import AccessDeniedError, AuditLog, InvalidInputError, KeyCustodian, KeyNotFoundError
 from kmslib.policy import METHOD_ACTIONS
 from kmslib.principals import CREDENTIAL_INVALID
-
-
-def allow(principal: object, action: object, **extra: object) -> dict[str, object]:
-    return {"Effect": "Allow", "Principal": principal, "Action": action, **extra}
-
-
-def deny(principal: object, action: object, **extra: object) -> dict[str, object]:
-    return {"Effect": "Deny", "Principal": principal, "Action": action, **extra}
-
-
-def policy(*statements: dict[str, object]) -> dict[str, object]:
-    return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
 class World:

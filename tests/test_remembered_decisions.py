@@ -13,21 +13,8 @@ import threading
 
 import pytest
 
-from helpers import StepClock
+from helpers import StepClock, allow, deny, policy, view
 from kmslib import AccessDeniedError, KeyCustodian
-
-
-def allow(principal: object, action: object, **extra: object) -> dict[str, object]:
-    return {"Effect": "Allow", "Principal": principal, "Action": action, **extra}
-
-
-def deny(principal: object, action: object, **extra: object) -> dict[str, object]:
-    return {"Effect": "Deny", "Principal": principal, "Action": action, **extra}
-
-
-def policy(*statements: dict[str, object]) -> dict[str, object]:
-    return {"Version": "2012-10-17", "Statement": list(statements)}
-
 
 PAYMENTS = {"StringEquals": {"kmslib:AssociatedData": "payments"}}
 
@@ -38,10 +25,6 @@ def kms() -> KeyCustodian:
     kms.establish_aes_key("aes")
     kms.establish_aes_key("other")
     return kms
-
-
-def view(kms: KeyCustodian, name: str) -> KeyCustodian:
-    return kms.as_principal(kms.issue_credential(name))
 
 
 def denials(kms: KeyCustodian, principal: str) -> int:
