@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,3 +120,41 @@ def approvals(n: int) -> dict[str, object]:
 def view(kms: Any, name: str) -> Any:
     """``kms`` acting as principal ``name``, with a credential issued for it."""
     return kms.as_principal(kms.issue_credential(name))
+
+
+def succeeded_after(principal: Any, key_id: str, token: str, withdraw: Callable[[], object]) -> list[str]:
+    """The calls that started after ``withdraw`` returned and still succeeded: there must be none.
+
+    Four threads encrypt and decrypt with ``key_id`` as ``principal``; once 200 calls have succeeded, ``withdraw``
+    (a revocation, a new policy...) runs, and each thread stops at its first refusal after it returned.
+    """
+    withdrawn = threading.Event()
+    late: list[str] = []
+    done = [0]
+
+    def work(decrypt: bool) -> None:
+        for _ in range(100_000):
+            was_withdrawn = withdrawn.is_set()  # read before the call: set only once withdraw has returned
+            try:
+                if decrypt:
+                    principal.decrypt_data_aes(key_id, token)
+                else:
+                    principal.encrypt_data_aes(key_id, "x")
+            except kmslib.AccessDeniedError:
+                if was_withdrawn:
+                    return
+                continue
+            done[0] += 1
+            if was_withdrawn:
+                late.append("decrypt" if decrypt else "encrypt")
+
+    threads = [threading.Thread(target=work, args=(i % 2 == 0,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    while done[0] < 200:  # readiness, not a fixed time
+        pass
+    withdraw()
+    withdrawn.set()
+    for thread in threads:
+        thread.join()
+    return late
