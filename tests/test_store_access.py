@@ -84,6 +84,18 @@ def test_the_file_holds_credentials_only_as_hashes(store: Path) -> None:
         assert credential.rsplit(":", 1)[1].encode() not in raw
 
 
+def assert_tampering_refused(store: Path, tamper: str) -> None:
+    """Run one SQL edit of exactly one row on the closed store; opening it must then refuse the whole store."""
+    db = sqlite3.connect(store)
+    try:
+        assert db.execute(tamper).rowcount == 1
+        db.commit()
+    finally:
+        db.close()
+    with pytest.raises(StoreError, match=r"tampered|differ from its manifest"):
+        reopen(store)
+
+
 @pytest.mark.parametrize(
     "tamper",
     [
@@ -98,14 +110,7 @@ def test_the_file_holds_credentials_only_as_hashes(store: Path) -> None:
 )
 def test_an_edited_access_row_refuses_the_whole_store(store: Path, tamper: str) -> None:
     populate(store)
-    db = sqlite3.connect(store)
-    try:
-        assert db.execute(tamper).rowcount == 1
-        db.commit()
-    finally:
-        db.close()
-    with pytest.raises(StoreError, match=r"tampered|differ from its manifest"):
-        reopen(store)
+    assert_tampering_refused(store, tamper)
 
 
 def test_a_rekey_keeps_access_rows_authentic(store: Path) -> None:
@@ -202,11 +207,4 @@ def test_a_pending_request_survives_a_rekey(store: Path) -> None:
 )
 def test_an_edited_pending_row_refuses_the_whole_store(store: Path, tamper: str) -> None:
     dual_control(store)
-    db = sqlite3.connect(store)
-    try:
-        assert db.execute(tamper).rowcount == 1
-        db.commit()
-    finally:
-        db.close()
-    with pytest.raises(StoreError, match=r"tampered|differ from its manifest"):
-        reopen(store)
+    assert_tampering_refused(store, tamper)
