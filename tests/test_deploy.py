@@ -158,3 +158,9 @@ def test_the_classroom_compares_outputs_as_nbval_does() -> None:
     assert run.comparable(a, rules) != run.comparable(c, rules)  # a real difference stays one
     image = [{"output_type": "display_data", "data": {"image/png": "iVBOR", "text/plain": "<Figure>"}}]
     assert run.comparable(image, rules) == [("data", "<Figure>")]
+
+
+def test_the_classroom_reports_a_class_in_which_no_cell_ran() -> None:
+    run = load(DEPLOY / "classroom" / "run.py")
+    assert run._seconds(None, 2) == "none measured"  # every student failed before a cell ran: say so, not crash
+    assert run._seconds(3.517, 2) == "3.52 s"

@@ -606,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
             report["cells_run"] = len(latencies)
             report["cell_latency_p95_seconds"] = latencies[int(0.95 * (len(latencies) - 1))] if latencies else None
             report["cell_latency_median_seconds"] = statistics.median(latencies) if latencies else None
-            log(f"{len(latencies)} cells run; p95 latency {report['cell_latency_p95_seconds']:.2f} s")
+            log(f"{len(latencies)} cells run; p95 latency {_seconds(report['cell_latency_p95_seconds'], 2)}")
             log("the instructor restarts every server")
             stop_servers(hub, names)
             report["class_restart_seconds"] = start_servers(hub, names)
@@ -627,7 +627,8 @@ def main(argv: list[str] | None = None) -> int:
             failures += [f"{n}: the idle culler did not stop this server" for n in running]
     finally:
         signal.alarm(0)
-        if failures:  # what the hub and the students' servers logged about each failing student: the evidence
+        if failures:  # what failed, and what the hub logged about each failing student: the evidence
+            print("\nfailures so far:", *(f"  - {failure}" for failure in failures), sep="\n")
             hub_log = folder / "hub.log"
             said = hub_log.read_text(errors="replace").splitlines() if hub_log.exists() else []
             for name in sorted({failure.split(":", 1)[0] for failure in failures}):
@@ -643,8 +644,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"time to start the whole class:   {report['class_start_seconds']:.1f} s")
     print(f"time for the class's work:       {report['class_work_seconds']:.1f} s (pull + both notebooks + save)")
     print(f"cells run:                       {report['cells_run']}")
-    print(f"cell latency under load:         median {report['cell_latency_median_seconds']:.3f} s, "
-          f"95th percentile {report['cell_latency_p95_seconds']:.3f} s")  # fmt: skip
+    print(f"cell latency under load:         median {_seconds(report['cell_latency_median_seconds'], 3)}, "
+          f"95th percentile {_seconds(report['cell_latency_p95_seconds'], 3)}")  # fmt: skip
     print(f"restart of every server:         {report['class_restart_seconds']:.1f} s, saved work checked")
     if peaks:
         most, median = max(peaks), statistics.median(peaks)
@@ -661,6 +662,11 @@ def main(argv: list[str] | None = None) -> int:
     results_file.parent.mkdir(exist_ok=True)
     results_file.write_text(json.dumps(report, indent=2) + "\n")
     return 1 if failures else 0
+
+
+def _seconds(value: float | None, digits: int) -> str:
+    """``value`` seconds with ``digits`` decimals, or "none measured" (no cell ran: the failures say why)."""
+    return "none measured" if value is None else f"{value:.{digits}f} s"
 
 
 if __name__ == "__main__":
