@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from test_lessons import PYTHON_INTERNALS, run_solution, verdict
+from test_lessons import right, run_solution, same_twice, wrong
 
 from kmslib import KeyCustodian, KeyStateError, KMSError
 from kmslib.clock import classroom_clock
@@ -25,25 +25,6 @@ NAMES = {
     "classroom_clock": classroom_clock,
     "KeyStateError": KeyStateError,
 }
-
-
-def same_twice(exercise: Any, *answer: object) -> tuple[bool, str]:
-    first = verdict(exercise, *answer)
-    assert verdict(exercise, *answer) == first
-    for words in PYTHON_INTERNALS:
-        assert words not in first[1], first[1]
-    return first
-
-
-def wrong(exercise: Any, *answer: object, because: str) -> None:
-    ok, said = same_twice(exercise, *answer)
-    assert not ok, said
-    assert because in said, said
-
-
-def right(exercise: Any, *answer: object) -> None:
-    ok, said = same_twice(exercise, *answer)
-    assert ok, said
 
 
 def solution(exercise: Any, **names: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import struct
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from test_lessons import PYTHON_INTERNALS, run_solution, verdict
+from test_lessons import right, run_solution, verdict, wrong
 
 from helpers import ROOT
 from kmslib import KeyCustodian
@@ -25,27 +25,6 @@ from kmslib.envelope import DataKey
 
 KEK, ACME_KEK = lesson06.KEK, lesson06.ACME_KEK
 NOTEBOOK = ROOT / "notebooks" / "06_envelope_encryption.ipynb"
-
-
-def same_twice(exercise: Any, *answer: object) -> tuple[bool, str]:
-    """The verdict, asserted to be the same when checked again; no Python internals in it."""
-    first = verdict(exercise, *answer)
-    assert verdict(exercise, *answer) == first
-    for words in PYTHON_INTERNALS:
-        assert words not in first[1], first[1]
-    return first
-
-
-def wrong(exercise: Any, *answer: object, because: str, not_: str | None = None) -> None:
-    ok, said = same_twice(exercise, *answer)
-    assert not ok, said
-    assert because in said, said
-    assert not_ is None or not_ not in said, said
-
-
-def right(exercise: Any, *answer: object) -> None:
-    ok, said = same_twice(exercise, *answer)
-    assert ok, said
 
 
 def by_hand(data_key: DataKey, data: bytes, *, aad: bytes = b"KMSE\x01", little_endian: bool = False) -> bytes:

@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 import pytest
-from test_lessons import PYTHON_INTERNALS, run_solution, verdict
+from test_lessons import right, run_solution, same_twice, wrong
 
 from kmslib import AccessDeniedError, ApprovalRequiredError, KeyCustodian
 from kmslib.course import lesson09
@@ -29,25 +29,6 @@ from kmslib.course.lesson09 import (
 from kmslib.policy import ACTIONS, Request, parse_policy, separated_duties
 
 NAMES = {"AccessDeniedError": AccessDeniedError, "ApprovalRequiredError": ApprovalRequiredError}
-
-
-def same_twice(exercise: Any, *answer: object) -> tuple[bool, str]:
-    first = verdict(exercise, *answer)
-    assert verdict(exercise, *answer) == first
-    for words in PYTHON_INTERNALS:
-        assert words not in first[1], first[1]
-    return first
-
-
-def wrong(exercise: Any, *answer: object, because: str) -> None:
-    ok, said = same_twice(exercise, *answer)
-    assert not ok, said
-    assert because in said, said
-
-
-def right(exercise: Any, *answer: object) -> None:
-    ok, said = same_twice(exercise, *answer)
-    assert ok, said
 
 
 def solution(exercise: Any, **names: Any) -> dict[str, Any]:

@@ -81,6 +81,29 @@ def accepted(exercise: exercises.Exercise, *answer: object) -> None:
     assert ok, said
 
 
+def same_twice(exercise: Any, *answer: object) -> tuple[bool, str]:
+    """The verdict, asserted to be the same when checked again; no Python internals in it."""
+    first = verdict(exercise, *answer)
+    assert verdict(exercise, *answer) == first
+    for words in PYTHON_INTERNALS:
+        assert words not in first[1], first[1]
+    return first
+
+
+def wrong(exercise: Any, *answer: object, because: str, not_: str | None = None) -> None:
+    """Refused, with ``because`` in the words (and not ``not_``), the same twice, without Python internals."""
+    ok, said = same_twice(exercise, *answer)
+    assert not ok, said
+    assert because in said, said
+    assert not_ is None or not_ not in said, said
+
+
+def right(exercise: Any, *answer: object) -> None:
+    """Passed, the same twice, without Python internals."""
+    ok, said = same_twice(exercise, *answer)
+    assert ok, said
+
+
 # ---------------------------------------------------------------- the machinery
 
 
