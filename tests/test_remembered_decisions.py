@@ -161,3 +161,26 @@ def test_a_change_returned_during_the_cryptography_fails_the_call(
     with pytest.raises(AccessDeniedError):
         alice.encrypt_data_aes("aes", "x", associated_data=aad)
     assert denials(kms, "alice") == before + 1
+
+
+def test_a_remembered_allow_without_associated_data_lets_no_denied_data_through(kms: KeyCustodian) -> None:
+    secret = {"StringEquals": {"kmslib:AssociatedData": "secret"}}
+    kms.set_key_policy(
+        "aes",
+        policy(allow("alice", ["kms:Encrypt", "kms:Decrypt"]), deny("alice", "kms:Decrypt", Condition=secret)),
+    )
+    alice = view(kms, "alice")
+    token = alice.encrypt_data_aes("aes", "x")
+    for _ in range(2):
+        assert alice.decrypt_data_aes("aes", token) == "x"  # remembered under the key id alone
+    sealed = kms.encrypt_data_aes("aes", "y", associated_data="secret")
+
+    class Text(str):
+        pass
+
+    class Data(bytes):
+        pass
+
+    for data in (b"secret", "secret", bytearray(b"secret"), memoryview(b"secret"), Text("secret"), Data(b"secret")):
+        with pytest.raises(AccessDeniedError):
+            alice.decrypt_data_aes("aes", sealed, associated_data=data)
