@@ -18,6 +18,8 @@ Catch :class:`KMSError` to catch them all. The tree::
     ├── SignatureError(KMSError)                   a signature that does not verify; one message for all
     ├── UnsealError(KMSError)                      a wrong passphrase, too few or wrong shares (a sealed store)
     ├── StoreError(KMSError)                       a store file that is locked, corrupted, tampered, too new or closed
+    ├── HardwareError(KMSError)                    a PKCS#11 token (contract section 12) that is missing, locked,
+    │                                              full or gone, a wrong PIN, or a session lost mid-operation
     └── AccessDeniedError(KMSError, PermissionError)
         │                                          the caller's principal may not do this (a key policy, contract
         │                                          section 11): the same error whether or not the key exists
@@ -54,6 +56,7 @@ __all__ = [
     "ApprovalRequiredError",
     "ArgumentTypeError",
     "DecryptionError",
+    "HardwareError",
     "InvalidInputError",
     "InvalidPeerKeyError",
     "KMSError",
@@ -151,6 +154,16 @@ class StoreError(KMSError):
     """A store file is held by another process, corrupted, tampered with, of a newer format, or closed.
 
     The message names the problem; a store that raises it at opening was not loaded at all.
+    """
+
+
+class HardwareError(KMSError):
+    """A hardware token (PKCS#11, contract section 12) could not do what was asked.
+
+    The message names the problem: no PKCS#11 module at the path given, no token with that label,
+    a wrong or locked PIN, a token that is full or was removed, or a session lost mid-operation.
+    It never contains the PIN, and it carries no cause (``__cause__`` and ``__context__`` are
+    ``None``): the binding's own exception stays behind.
     """
 
 

@@ -27,6 +27,7 @@ def test_the_tree_of_the_contract() -> None:
         errors.SignatureError: (errors.KMSError,),
         errors.AccessDeniedError: (errors.KMSError, PermissionError),
         errors.ApprovalRequiredError: (errors.AccessDeniedError,),
+        errors.HardwareError: (errors.KMSError,),
     }
     assert issubclass(errors.KMSError, Exception)
     for cls, bases in expected.items():
