@@ -41,6 +41,7 @@ from kmslib.errors import (
     StoreError,
     UnsealError,
 )
+from kmslib.hsm import HardwareToken
 from kmslib.hybrid import HybridPrivateKey, HybridPublicKey, KeyExchangeReply
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import encrypt_with_public_key
@@ -76,6 +77,7 @@ __all__ = [
     "DHPrivateKey",
     "DHPublicKey",
     "DataKey",
+    "HardwareToken",
     "HybridPrivateKey",
     "HybridPublicKey",
     "DecryptionError",

@@ -43,6 +43,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, overload
 
 from kmslib import _checks, envelope, hybrid, kex, states
+from kmslib import hsm as _hsm
 from kmslib.aes import AES_MODES, AESKeyVersion
 from kmslib.audit import ACTING, AuditLog, outcome
 from kmslib.audit import Audited as _Audited
@@ -126,16 +127,21 @@ class KeyCustodian(AccessMethods):
             AES-GCM key version may make before it refuses with ``KeyStateError`` until the key is
             rotated: at most, and by default, 2**32 (NIST SP 800-38D, section 8.3; see
             :mod:`kmslib.usage`). Lower it to test what happens at the limit.
+        hsm: a :class:`kmslib.HardwareToken`, for keys made with ``protection="hsm"`` (contract section 12).
 
     Raises:
-        ArgumentTypeError: ``clock`` is not callable, or ``gcm_invocation_limit`` is not an ``int``.
+        ArgumentTypeError: ``clock`` is not callable, ``gcm_invocation_limit`` is not an ``int``, or ``hsm``
+            is not a ``HardwareToken``.
         InvalidInputError: ``gcm_invocation_limit`` is below 1 or above 2**32.
 
     """
 
-    def __init__(self, *, clock: Clock | None = None, gcm_invocation_limit: int | None = None) -> None:
+    def __init__(
+        self, *, clock: Clock | None = None, gcm_invocation_limit: int | None = None, hsm: object = None
+    ) -> None:
         if clock is not None and not callable(clock):
             raise ArgumentTypeError(f"clock must be callable, not {type(clock).__name__}")
+        self._hsm = _hsm.checked_token(hsm)
         self._gcm_limit = checked_limit(gcm_invocation_limit)
         self._now: Clock = utc_now if clock is None else checked_clock(clock)
         self._keys: dict[str, _Key] = {}
@@ -191,16 +197,15 @@ class KeyCustodian(AccessMethods):
                 raise KeyExistsError(f"the key id {key_id!r} is taken (ids of revoked keys are never reused)")
             self._counted(key_id, 1, material)
             now = self._now()
-            life = Lifecycle.new(now, activate_at)
-            key = _Key(
-                key_id, kind, material.algorithm, now, {1: material}, fingerprint=material.fingerprint, life=life
-            )
+            life, protection = Lifecycle.new(now, activate_at), getattr(material, "protection", "software")
+            key = _Key(key_id, kind, material.algorithm, now, {1: material}, life=life, protection=protection)
+            key.fingerprint = material.fingerprint
             key.publish()
             error = self._save(key.info(), key.versions)  # durable before the key exists in memory
             if error is None:
                 self._keys[key_id] = key
                 return key.info()
-        material.destroy()
+        _hsm.erase(material, quiet=True)
         del key, material  # a traceback keeps its frames' locals: not the unsaved key
         raise error
 
@@ -435,8 +440,10 @@ class KeyCustodian(AccessMethods):
 
     # ------------------------------------------------------------------ AES
 
-    def establish_aes_key(self, key_id: str, *, mode: str = "gcm", activate_at: datetime | None = None) -> KeyInfo:
-        """Create a new AES-256 key from the OS CSPRNG.
+    def establish_aes_key(
+        self, key_id: str, *, mode: str = "gcm", activate_at: datetime | None = None, protection: str = "software"
+    ) -> KeyInfo:
+        """Create a new AES-256 key from the OS CSPRNG, or inside a hardware token.
 
         Args:
             key_id: the new key's id.
@@ -444,19 +451,24 @@ class KeyCustodian(AccessMethods):
                 (AES-256-CBC with PKCS7, as the original description specifies).
             activate_at: a later time (timezone-aware) makes the key ``pre-activation`` until the
                 custodian's clock reaches it: no use at all before then (section 13).
+            protection: ``"software"`` (the default) or ``"hsm"``: made inside this custodian's hardware token,
+                sensitive and never extractable (contract section 12; :mod:`kmslib.hsm`).
 
         Returns:
             The new key's :class:`KeyInfo` (metadata only).
 
         Raises:
             KeyExistsError: the id is taken, by a live or a revoked key.
-            InvalidInputError: a bad key id or mode.
+            InvalidInputError: a bad key id or mode; ``"hsm"`` without a token, or one lacking the mode.
+            HardwareError: the token refused (full, removed...).
 
         """
         with _Audited(self, "establish_aes_key", key_id) as audit:
             checked = self._require_free(key_id)
             mode, when = _checks.choice(mode, "mode", AES_MODES), states.checked_activation(activate_at)
-            return self._create(checked, "aes", AESKeyVersion.generate(mode), audit, when)
+            hardware = _checks.choice(protection, "protection", _hsm.PROTECTIONS) == "hsm"
+            material = _hsm.HardwareAESKey.generate(self._hsm, mode) if hardware else AESKeyVersion.generate(mode)
+            return self._create(checked, "aes", material, audit, when)
 
     def import_aes_key(self, key_id: str, key_bytes: bytes, *, mode: str = "gcm") -> KeyInfo:
         """Bring your own AES-256 key: keep ``key_bytes`` as version 1 of a new key.
@@ -824,6 +836,7 @@ class KeyCustodian(AccessMethods):
         algorithm: str = "ed25519",
         key_size: int | None = None,
         activate_at: datetime | None = None,
+        protection: str = "software",
     ) -> KeyInfo:
         """Create a signing key pair (contract section 8); ``KeyInfo.kind`` is ``"signing"``.
 
@@ -832,10 +845,14 @@ class KeyCustodian(AccessMethods):
             algorithm: ``"ed25519"`` (the default), ``"ecdsa-p256-sha256"`` or ``"rsa-pss-sha256"``.
             key_size: RSA-PSS only: 2048 (the default), 3072 or 4096.
             activate_at: as for :meth:`establish_aes_key`.
+            protection: ``"software"`` or ``"hsm"`` (``"ecdsa-p256-sha256"`` only): the private key made inside
+                this custodian's hardware token (contract section 12).
 
         Raises:
             KeyExistsError: the id is taken.
-            InvalidInputError: an unknown algorithm, or a key size where none applies.
+            InvalidInputError: an unknown algorithm, a key size where none applies, or ``"hsm"`` without a token
+                or for another algorithm.
+            HardwareError: the token refused.
 
         """
         with _Audited(self, "generate_signing_key", key_id) as audit:
@@ -847,6 +864,10 @@ class KeyCustodian(AccessMethods):
                 if algorithm != RSA_PSS or key_size not in RSA_PSS_SIZES:
                     raise InvalidInputError("key_size applies to rsa-pss-sha256 only: 2048, 3072 or 4096")
             when = states.checked_activation(activate_at)
+            if _checks.choice(protection, "protection", _hsm.PROTECTIONS) == "hsm":
+                return self._create(
+                    checked, "signing", _hsm.HardwareSigningKey.generate(algorithm, token=self._hsm), audit, when
+                )
             return self._create(checked, "signing", SigningKeyVersion.generate(algorithm, key_size), audit, when)
 
     def sign(self, key_id: str, message: str | bytes, *, deterministic: bool = False) -> str:
@@ -1205,9 +1226,7 @@ class KeyCustodian(AccessMethods):
             if current is None:
                 raise _unencrypted(key, key.newest)
             version, material, header = current
-            payload = material.encrypt(data_key, aad)
-            if payload is None or _refused(key, old, False) or version in key.view.no_protect:
-                raise _refusal(key, old) if _refused(key, old, False) else _unencrypted(key, version)
+            payload = states.rewrapped(key, old, version, material.encrypt(data_key, aad))
             result = envelope.rewrapped(header + self._encode_payload(payload), body)
         except BaseException as exc:
             key = data_key = material = current = None
@@ -1260,7 +1279,7 @@ class KeyCustodian(AccessMethods):
             planned = replace(key, newest=key.newest + 1, fingerprint=fresh.fingerprint, life=life)
             error = self._save(planned.info(), {key.newest + 1: fresh})  # durable before memory changes
             if error is not None:
-                fresh.destroy()
+                _hsm.erase(fresh, quiet=True)
                 del key, fresh, planned  # a traceback keeps its frames' locals: no key material
                 raise error
             key.newest += 1
@@ -1281,7 +1300,7 @@ class KeyCustodian(AccessMethods):
         if error is None and key.revoked_at is None and (after is None or key.newest == after):
             return key
         if fresh is not None:
-            fresh.destroy()
+            _hsm.erase(fresh, quiet=True)
         del key, fresh  # a traceback keeps its frames' locals: not the record of a key
         if error is not None and after is None:  # a rotation by policy that a state change overtook: none is due
             raise error
@@ -1321,9 +1340,7 @@ class KeyCustodian(AccessMethods):
             error = _admission(material, len(plaintext), aad)
             if error is not None:
                 raise error
-            rewrapped = material.encrypt(plaintext, aad)
-            if rewrapped is None or _refused(key, old, False) or version in key.view.no_protect:
-                raise _refusal(key, old) if _refused(key, old, False) else _unencrypted(key, version)
+            rewrapped = states.rewrapped(key, old, version, material.encrypt(plaintext, aad))
             result = header + self._encode_payload(rewrapped)
         except BaseException as exc:
             key = current = material = plaintext = None
@@ -1374,8 +1391,8 @@ class KeyCustodian(AccessMethods):
             if error is not None:
                 key = planned = None  # type: ignore[assignment]  # a traceback keeps its frames' locals: not the record of a live key
                 raise error
-            for material in doomed:  # nothing can reach them any more: overwrite what Python allows
-                material.destroy()
+            for material in doomed:  # nothing can reach them any more: overwrite what Python allows, erase in a token
+                _hsm.erase(material)
             return REVOCATION_SUCCESSFUL
 
     # ------------------------------------------------------------------ states and cryptoperiods (section 13)
@@ -1497,6 +1514,7 @@ class KeyCustodian(AccessMethods):
         shares: list[str] | None = None,
         clock: Clock | None = None,
         gcm_invocation_limit: int | None = None,
+        hsm: object = None,
     ) -> KeyCustodian:
         """Open a sealed store made by :func:`kmslib.init_store`: a custodian like any other, written through.
 
@@ -1513,6 +1531,8 @@ class KeyCustodian(AccessMethods):
             clock: as for :class:`KeyCustodian`.
             gcm_invocation_limit: as for :class:`KeyCustodian`; each version's count goes on from
                 the reservation the store holds for it (:mod:`kmslib.usage`).
+            hsm: the :class:`kmslib.HardwareToken` holding the store's hardware keys, or sealing its root
+                key (``init_store(path, hsm=token)``); then no passphrase or shares are needed.
 
         Returns:
             The custodian, holding every key and the audit log the store holds (an ``open`` entry added).
@@ -1529,8 +1549,8 @@ class KeyCustodian(AccessMethods):
 
         error: BaseException | None = None
         try:
-            custodian = cls(clock=clock, gcm_invocation_limit=gcm_invocation_limit)
-            store, loaded = open_store(path, passphrase=passphrase, shares=shares)
+            custodian = cls(clock=clock, gcm_invocation_limit=gcm_invocation_limit, hsm=hsm)
+            store, loaded = open_store(path, passphrase=passphrase, shares=shares, hsm=custodian._hsm)
         except BaseException as exc:  # noqa: BLE001 - a KMSError, or MemoryError...: raised below without the secret
             error = exc
         if error is not None:
@@ -1608,7 +1628,8 @@ class KeyCustodian(AccessMethods):
         """Seal the custodian again: save the audit log, drop every key's material from memory, release the store.
 
         Afterwards every key operation raises :class:`~kmslib.errors.StoreError`; the audit log
-        stays readable. Closing twice does nothing. An in-memory custodian's keys are simply gone.
+        stays readable. Closing twice does nothing. An in-memory custodian's keys are simply gone (and its keys in a
+        hardware token are destroyed there).
         """
         with self._lock:
             if self._closed:
@@ -1622,8 +1643,8 @@ class KeyCustodian(AccessMethods):
             self._audit._detach()
             for key in keys.values():
                 key.current = None
-                for material in key.versions.values():
-                    material.destroy()
+                for material in key.versions.values():  # an in-memory custodian's token keys go with it
+                    _hsm.erase(material, quiet=True) if self._store is _IN_MEMORY else material.destroy()
             self._store.close()
 
     def __enter__(self) -> KeyCustodian:

@@ -44,6 +44,8 @@ class KeyInfo:
             key's ``state`` applies on top of it.
         policy: the key's :class:`~kmslib.states.RotationPolicy`, or ``None``.
         version_created: when each version was made, oldest first.
+        protection: where the key lives: ``"software"`` (in this process's memory) or ``"hsm"`` (in a
+            PKCS#11 token, contract section 12; see :mod:`kmslib.hsm`).
 
     """
 
@@ -62,6 +64,7 @@ class KeyInfo:
     version_states: tuple[tuple[int, str], ...] = ()
     policy: RotationPolicy | None = None
     version_created: tuple[datetime, ...] = ()
+    protection: str = "software"
 
     @property
     def active(self) -> bool:
@@ -91,4 +94,6 @@ class KeyInfo:
             parts.append(f"version_states={self.version_states!r}")
         if self.policy is not None:
             parts.append(f"policy={self.policy!r}")
+        if self.protection != "software":
+            parts.append(f"protection={self.protection!r}")
         return f"KeyInfo({', '.join(parts)})"

@@ -57,6 +57,7 @@ from kmslib.errors import (
     KMSError,
     MessageTooLongError,
 )
+from kmslib.hsm import HardwareAESKey
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import RSAKeyVersion
 from kmslib.signing import SigningKeyVersion
@@ -65,7 +66,7 @@ from kmslib.tokens import header as token_header
 from kmslib.usage import GCM_INVOCATION_LIMIT
 
 #: The material of one key version; each implements :class:`kmslib._material.KeyMaterial`.
-Material = AESKeyVersion | RSAKeyVersion | SigningKeyVersion
+Material = AESKeyVersion | RSAKeyVersion | SigningKeyVersion | HardwareAESKey
 #: An encryption, wrap or signature with one material: the payload, the error that refuses it, or ``None``.
 Use = Callable[[Material], bytes | bytearray | KMSError | None]
 
@@ -555,6 +556,8 @@ class KeyRecord:
     current: tuple[int, Material, str] | None = None
     #: What the states allow each version, read without the lock.
     view: Published = Published(frozenset(), frozenset(), frozenset(), None)
+    #: Where the key lives: ``"software"`` or ``"hsm"`` (a PKCS#11 token; contract section 12).
+    protection: str = "software"
 
     @classmethod
     def loaded(cls, info: KeyInfo, versions: dict[int, Material]) -> KeyRecord:
@@ -572,6 +575,7 @@ class KeyRecord:
             reason=info.reason,
             version_reasons=info.version_reasons,
             life=lifecycle_of(info),
+            protection=info.protection,
         )
         key.publish()
         return key
@@ -632,12 +636,31 @@ class KeyRecord:
             reason=self.reason,
             fingerprint=self.fingerprint,
             version_reasons=self.version_reasons,
+            protection=self.protection,
             **self.life.info_fields(self.newest, self.revoked_versions),
         )
 
 
 # What the custodian decides on failure. Each returns the error rather than raising it, so that
 # its caller raises it from a frame that holds no key record, material or plaintext.
+
+
+def rewrapped(
+    key: KeyRecord, old: int, version: int, payload: bytes | bytearray | KMSError | None
+) -> bytes | bytearray:
+    """A re-encryption's ``payload`` under ``version`` (of a token made by ``old``), once it is known to stand.
+
+    Raises:
+        KMSError: the material's own error (a hardware token's); the refusal of a material that answered
+            ``None``; the old version's, revoked meanwhile; or the new one's, no longer allowed to encrypt.
+    """
+    if isinstance(payload, (bytes, bytearray)) and not refused(key, old, False) and version not in key.view.no_protect:
+        return payload
+    error = payload if isinstance(payload, KMSError) else None
+    if error is None:
+        error = token_refusal(key, old) if refused(key, old, False) else unencrypted(key, version)
+    del key, payload  # a traceback keeps its frames' locals: not the record of a key, nor a payload
+    raise error
 
 
 def unusable(key: KeyRecord, kind: str | None) -> KMSError:

@@ -112,6 +112,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kmslib import _json, unsealing
+from kmslib import hsm as _hsm
 from kmslib._checks import key_id as checked_key_id
 from kmslib.aes import AES_MODES, AESKeyVersion
 from kmslib.audit import GENESIS, AuditLog, Record
@@ -119,7 +120,7 @@ from kmslib.errors import ArgumentTypeError, InvalidInputError, KMSError, StoreE
 from kmslib.keyinfo import KeyInfo
 from kmslib.rsa import RSA_PADDINGS, RSAKeyVersion
 from kmslib.signing import SIGNING_ALGORITHMS, SigningKeyVersion
-from kmslib.states import STATES, Lifecycle, lifecycle_of
+from kmslib.states import STATES, Lifecycle, Material, lifecycle_of
 
 __all__ = ["AUDIT_BATCH", "AUDIT_INTERVAL", "AUDIT_LIMIT", "FORMAT", "SealedStore", "init_store", "open_store"]
 
@@ -241,6 +242,9 @@ def _info_from(row: Sequence[Any]) -> KeyInfo:
     created_at = datetime.fromisoformat(row[6])
     revoked_versions = frozenset(int(v) for v in json.loads(row[10]))
     life = Lifecycle.from_json(None if row[13] is None else str(row[13]), str(row[5]), created_at, int(row[4]))
+    protection = "software" if row[13] is None else json.loads(str(row[13])).get("protection", "software")
+    if protection not in _hsm.PROTECTIONS:
+        raise ValueError("bad key row")
     info = KeyInfo(
         key_id=checked_key_id(row[0]),
         kind=str(row[2]),
@@ -253,6 +257,7 @@ def _info_from(row: Sequence[Any]) -> KeyInfo:
         reason=None if row[8] is None else str(row[8]),
         fingerprint=str(row[9]),
         version_reasons=tuple((int(v), str(r)) for v, r in json.loads(row[11])),
+        protection=protection,
         **life.info_fields(int(row[4]), revoked_versions),
     )
     if info.created_at.utcoffset() is None or info.version < 1 or info.state not in STATES:
@@ -265,8 +270,23 @@ _AES_MODE_OF = {name: mode for mode, name in AES_MODES.items()}
 _RSA_PADDING_OF = {name: padding for padding, name in RSA_PADDINGS.items()}
 
 
-def _material(algorithm: str, secret: bytes) -> AESKeyVersion | RSAKeyVersion | SigningKeyVersion | None:
-    """The key material ``secret`` holds for ``algorithm``, or ``None`` if it does not fit."""
+def _lifecycle_text(info: KeyInfo) -> str:
+    """A key row's lifecycle column: its :class:`Lifecycle`, and ``"protection": "hsm"`` for a key in a token."""
+    text = lifecycle_of(info).to_json()
+    if info.protection == "software":  # as before hardware keys: old stores' rows unchanged
+        return text
+    return json.dumps({**json.loads(text), "protection": info.protection}, sort_keys=True)
+
+
+def _material(
+    algorithm: str, secret: bytes, token: _hsm.HardwareToken | None = None
+) -> AESKeyVersion | RSAKeyVersion | SigningKeyVersion | _hsm.HardwareAESKey | str | None:
+    """The key material ``secret`` holds for ``algorithm``, or ``None`` if it does not fit.
+
+    A key in a hardware token is a reference, found in ``token``; the problem, in words, if it is not there.
+    """
+    if secret.startswith(_hsm.REFERENCE_PREFIX):
+        return _hsm.load_material(token, algorithm, secret)
     try:
         if algorithm in _AES_MODE_OF:
             return AESKeyVersion(secret, _AES_MODE_OF[algorithm])
@@ -370,6 +390,76 @@ def _new_unseal(passphrase: object, shares: object, threshold: object) -> tuple[
     unseal_key = secrets.token_bytes(unsealing.UNSEAL_KEY_BYTES)
     printable = unsealing.split_unseal_key(unseal_key, count, needed)
     return {"method": "shares", "shares": count, "threshold": needed}, unseal_key, printable
+
+
+def _hsm_root(
+    token: _hsm.HardwareToken | None,
+    *,
+    passphrase: object,
+    shares: object,
+    sealed_hex: str,
+    store_id: str,
+    unseal: Mapping[str, Any],
+) -> bytearray:
+    """The root key of a store sealed by a hardware token (auto-unseal), opened in the token.
+
+    Raises:
+        UnsealError: no token given, a passphrase or shares given instead, or the token does not hold the
+            store's unseal key or it does not open the root key.
+        HardwareError: the token failed.
+    """
+    if passphrase is not None or shares is not None or token is None:
+        raise UnsealError("this store is unsealed by a hardware token: open it with hsm=HardwareToken(...) alone")
+    object_id = bytes.fromhex(str(unseal["object_id"]))
+    material = _hsm.load_material(token, AES_MODES["gcm"], _hsm.REFERENCE_PREFIX + object_id.hex().encode())
+    if isinstance(material, str):
+        raise UnsealError(f"token {token.label!r} does not hold this store's unseal key: the store stays sealed")
+    try:
+        sealed = bytes.fromhex(sealed_hex)
+    except ValueError:
+        sealed = b""
+    root = material.decrypt(sealed, _root_aad(store_id, unseal))
+    if root is None or len(root) != _ROOT_BYTES:
+        raise UnsealError("the store's unseal key in the token does not open its root key: the store stays sealed")
+    return bytearray(root)
+
+
+def _hsm_unseal(token: _hsm.HardwareToken, root_key: bytes | bytearray, store_id: str) -> tuple[dict[str, Any], str]:
+    """Seal ``root_key`` under a new AES-GCM key made in ``token``: ``(unseal parameters, sealed root hex)``."""
+    material = _hsm.HardwareAESKey.generate(token, "gcm")
+    parameters = {"method": "hsm", "object_id": material.object_id.hex()}
+    sealed = material.encrypt(bytes(root_key), _root_aad(store_id, parameters))
+    if not isinstance(sealed, bytes):
+        raise sealed or StoreError("the token's new unseal key refused to seal the root key")
+    return parameters, sealed.hex()
+
+
+def _new_root(
+    passphrase: object, shares: object, threshold: object, hsm: object
+) -> tuple[dict[str, Any], bytearray, str, str, list[str]]:
+    """A new store's root key, sealed: ``(unseal parameters, root key, store id, sealed root, shares to hand out)``.
+
+    Raises:
+        InvalidInputError, ArgumentTypeError: not exactly one of a passphrase, shares and a token; bad values.
+        StoreError: shares without the ``kmslib[store]`` extra.
+        HardwareError: the token refused.
+    """
+    token = _hsm.checked_token(hsm)
+    if token is not None and (passphrase is not None or shares is not None or threshold is not None):
+        raise InvalidInputError("hsm= unseals the store on its own: give no passphrase=, shares= or threshold=")
+    root_key = bytearray(secrets.token_bytes(_ROOT_BYTES))
+    store_id = secrets.token_hex(16)
+    try:
+        if token is not None:
+            parameters, root_text = _hsm_unseal(token, root_key, store_id)
+            return parameters, root_key, store_id, root_text, []
+        parameters, unseal_key, printable = _new_unseal(passphrase, shares, threshold)
+        root_text = _seal_root(unseal_key, root_key, store_id, parameters)
+        unseal_key = b""
+    except BaseException:
+        root_key[:] = bytes(_ROOT_BYTES)
+        raise
+    return parameters, root_key, store_id, root_text, printable
 
 
 def _unseal_key(unseal: Mapping[str, Any], passphrase: object, shares: object) -> bytes:
@@ -524,7 +614,7 @@ def _sqlite_problem(exc: sqlite3.Error) -> str:
 class _Loaded:
     """What :func:`open_store` read and checked, for the custodian to adopt."""
 
-    keys: list[tuple[KeyInfo, dict[int, AESKeyVersion | RSAKeyVersion | SigningKeyVersion]]]
+    keys: list[tuple[KeyInfo, dict[int, Material]]]
     audit: list[Record]
     #: Each AES-GCM version's usage reservation, by (key id, version).
     usage: dict[tuple[str, int], int]
@@ -554,6 +644,8 @@ class SealedStore:
         self._audit_head = GENESIS
         self._keys_digest = ""
         self._unseal_digest = ""
+        #: The hardware token that holds this store's keys in a token (contract section 12), if any.
+        self._hsm: _hsm.HardwareToken | None = None
         #: Whether the keys table has its lifecycle column (a store written before key states gains it).
         self._lifecycle = _has_lifecycle(connection)
         self._stop = threading.Event()
@@ -610,7 +702,7 @@ class SealedStore:
         """
         with self._lock:
             position = self._positions.get(info.key_id, len(self._positions))
-            fields, lifecycle = _key_fields(info, position), lifecycle_of(info).to_json()
+            fields, lifecycle = _key_fields(info, position), _lifecycle_text(info)
             mac = _key_mac(self._barrier, fields, lifecycle)
             statements: list[tuple[str, Sequence[Any]]] = [] if self._lifecycle else [(_LIFECYCLE_COLUMN, [])]
             statements.append(
@@ -939,7 +1031,7 @@ class SealedStore:
 
     # ------------------------------------------------------------------ reading
 
-    def _load(self) -> _Loaded | str:  # noqa: PLR0911, PLR0912 - one refusal for each check, each with its own message
+    def _load(self) -> _Loaded | str:  # noqa: PLR0911, PLR0912, PLR0915 - one refusal for each check, each with its own message
         """Every key, version and audit entry, checked; or the problem that refuses the store."""
         db = self._db
         assert db is not None
@@ -989,8 +1081,12 @@ class SealedStore:
                     continue
                 algorithm, blob = sealed.pop((info.key_id, version), (None, b""))
                 secret = barrier.open(_version_aad(barrier.store_id, info.key_id, version, info.algorithm), blob)
-                material = None if secret is None or algorithm != info.algorithm else _material(algorithm, secret)
+                found = secret is not None and algorithm == info.algorithm
+                material = _material(algorithm, secret, self._hsm) if found else None  # type: ignore[arg-type]
                 del secret
+                if isinstance(material, str):
+                    _destroy(keys)
+                    return f"version {version} of key {info.key_id!r} cannot be loaded: {material}"
                 if material is None:
                     _destroy(keys)
                     return (
@@ -1121,6 +1217,7 @@ def init_store(
     passphrase: str | bytes | None = None,
     shares: int | None = None,
     threshold: int | None = None,
+    hsm: object = None,
 ) -> list[str]:
     """Create a new, empty sealed store at ``path`` (refusing an existing file).
 
@@ -1128,16 +1225,22 @@ def init_store(
         path: the new store file.
         passphrase: unseal with this passphrase (stretched with Argon2id, else scrypt); or
         shares: split the unseal key into this many SLIP-0039 shares (2 to 16), with
-        threshold: how many of them unseal the store (2 to ``shares``).
+        threshold: how many of them unseal the store (2 to ``shares``); or
+        hsm: a :class:`kmslib.HardwareToken`: auto-unseal (contract section 12, as Vault's ``pkcs11`` seal).
+            The root key is sealed with AES-256-GCM by a new non-extractable key made in the token, so
+            opening needs the token (``KeyCustodian.open(path, hsm=token)``), no passphrase, and the file
+            alone opens nothing; whoever holds the token and its PIN opens the store.
 
     Returns:
         The printable shares (hand one to each holder: they are shown only now), or ``[]`` for a
-        passphrase.
+        passphrase or a token.
 
     Raises:
         StoreError: a file exists at ``path``, it cannot be created, or shares were asked for
             without the ``kmslib[store]`` extra.
-        InvalidInputError, ArgumentTypeError: not exactly one of ``passphrase`` and ``shares``, or bad values.
+        InvalidInputError, ArgumentTypeError: not exactly one of ``passphrase``, ``shares`` and ``hsm``, or bad
+            values.
+        HardwareError: the token refused to make or use the unseal key.
 
     """
     if not isinstance(path, (str, os.PathLike)):
@@ -1145,9 +1248,7 @@ def init_store(
     target = Path(path)
     if target.exists() or target.is_symlink():
         raise StoreError(f"a file already exists at {str(target)!r}: init_store never overwrites")
-    parameters, unseal_key, printable = _new_unseal(passphrase, shares, threshold)
-    root_key = bytearray(secrets.token_bytes(_ROOT_BYTES))
-    store_id = secrets.token_hex(16)
+    parameters, root_key, store_id, root_text, printable = _new_root(passphrase, shares, threshold, hsm)
     barrier = _Barrier(root_key, store_id)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.new")
     problem = None
@@ -1158,7 +1259,7 @@ def init_store(
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA + _USAGE_TABLE + ";")
             keys_text, keys_digest = _keys_manifest(barrier, {})
-            unseal_text, root_text = json.dumps(parameters), _seal_root(unseal_key, root_key, store_id, parameters)
+            unseal_text = json.dumps(parameters)
             rows = {
                 "format": str(FORMAT),
                 "store_id": store_id,
@@ -1191,7 +1292,6 @@ def init_store(
             leftover.unlink(missing_ok=True)
         barrier.destroy()
         root_key[:] = bytes(_ROOT_BYTES)
-    unseal_key = b""
     if problem is not None:
         printable = []
         raise StoreError(problem)
@@ -1199,7 +1299,7 @@ def init_store(
 
 
 def open_store(
-    path: str | os.PathLike[str], *, passphrase: object = None, shares: object = None
+    path: str | os.PathLike[str], *, passphrase: object = None, shares: object = None, hsm: object = None
 ) -> tuple[SealedStore, _Loaded]:
     """Open and unseal the store at ``path``, check all of it, and return it with what it holds.
 
@@ -1214,7 +1314,7 @@ def open_store(
     loaded: tuple[SealedStore, _Loaded] | str | BaseException = "the store could not be opened"
     try:
         db = _connect(Path(path))
-        loaded = _open(db, Path(path), hold, passphrase, shares)
+        loaded = _open(db, Path(path), hold, passphrase, shares, _hsm.checked_token(hsm))
     except KMSError as exc:  # first: kmslib's InvalidInputError is a ValueError too
         loaded = exc
     except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError) as exc:
@@ -1237,8 +1337,13 @@ def open_store(
     raise error
 
 
-def _open(  # noqa: PLR0911 - one refusal for each problem, each with its own message
-    db: sqlite3.Connection, path: Path, hold: _Hold, passphrase: object, shares: object
+def _open(  # noqa: PLR0911, PLR0917 - one refusal for each problem, each with its own message
+    db: sqlite3.Connection,
+    path: Path,
+    hold: _Hold,
+    passphrase: object,
+    shares: object,
+    token: _hsm.HardwareToken | None,
 ) -> tuple[SealedStore, _Loaded] | str:
     """Unseal and load an exclusive connection's store; the problem that refuses it otherwise."""
     if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
@@ -1254,9 +1359,14 @@ def _open(  # noqa: PLR0911 - one refusal for each problem, each with its own me
     if int(meta["format"]) > FORMAT:
         return f"the store has format {meta['format']}, newer than this kmslib reads ({FORMAT}): upgrade kmslib"
     store_id, unseal = str(meta["store_id"]), unsealing.unseal_parameters(meta["unseal"])
-    unseal_key = _unseal_key(unseal, passphrase, shares)
-    root_key = _open_root(unseal_key, meta["root"], store_id, unseal)
-    del unseal_key
+    if unseal["method"] == "hsm":
+        root_key: bytearray | None = _hsm_root(
+            token, passphrase=passphrase, shares=shares, sealed_hex=meta["root"], store_id=store_id, unseal=unseal
+        )
+    else:
+        unseal_key = _unseal_key(unseal, passphrase, shares)
+        root_key = _open_root(unseal_key, meta["root"], store_id, unseal)
+        del unseal_key
     if root_key is None:
         wrong = (
             "the passphrase is wrong"
@@ -1267,6 +1377,7 @@ def _open(  # noqa: PLR0911 - one refusal for each problem, each with its own me
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA secure_delete=ON")
     store = SealedStore(db, path, _Barrier(root_key, store_id), root_key, hold)
+    store._hsm = token
     store._unseal_digest = _unseal_digest(str(meta["unseal"]), str(meta["root"]))
     loaded: _Loaded | str = "the store could not be loaded"
     try:

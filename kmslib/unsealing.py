@@ -32,7 +32,9 @@ kmslib writes, before any key derivation runs: a JSON object of at most
   "salt": ...}`` (:data:`ARGON2ID`), or
 - ``{"method": "passphrase", "kdf": "scrypt", "n": 131072, "r": 8, "p": 1, "salt": ...}``
   (:data:`SCRYPT`), the salt being 32 lower-case hexadecimal digits (16 bytes) in both, or
-- ``{"method": "shares", "shares": s, "threshold": t}`` with integers 2 <= t <= s <= 16.
+- ``{"method": "shares", "shares": s, "threshold": t}`` with integers 2 <= t <= s <= 16, or
+- ``{"method": "hsm", "object_id": ...}`` (auto-unseal, contract section 12: the root key sealed by an AES-GCM
+  key in a hardware token), the object id being 32 lower-case hexadecimal digits.
 
 The numbers must be JSON integers (``3.0`` and ``true`` are refused). Anything else, an unknown
 KDF, a missing or extra field included, is a :class:`~kmslib.errors.StoreError`, so an attacker
@@ -160,6 +162,10 @@ def unseal_parameters(text: object) -> dict[str, Any]:
                 f"the store's shares row is outside 2 <= threshold <= shares <= {MAX_SHARES}: "
                 "the file was tampered with"
             )
+    elif method == "hsm":
+        object_id = parameters.get("object_id")
+        if set(parameters) != {"method", "object_id"} or type(object_id) is not str or not _SALT.fullmatch(object_id):
+            raise StoreError("the store's hardware-token row is not what kmslib writes: the file was tampered with")
     else:
         raise StoreError("the store's unseal row names no known method: the file was damaged or tampered with")
     return parameters

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -11,7 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, settings
 
 from helpers import StepClock
-from kmslib import KeyCustodian
+from kmslib import HardwareToken, KeyCustodian
+from kmslib.softhsm import SoftHSM, unavailable
 
 settings.register_profile(
     "kmslib", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -47,3 +48,35 @@ def rsa_pems() -> Callable[[int], str]:
         return made[index]
 
     return get
+
+
+# ---------------------------------------------------------------- hardware tokens (contract section 12)
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHSM:
+    """SoftHSM2 with a configuration and token folder of this test session's own (never the system's tokens).
+
+    Without SoftHSM2 the HSM tests skip, saying how to install it; in CI (``CI`` set) they fail instead.
+    """
+    problem = unavailable()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the HSM tests: {problem}")
+        pytest.skip(problem)
+    return SoftHSM(tmp_path_factory.mktemp("softhsm"))
+
+
+@pytest.fixture
+def token(softhsm: SoftHSM) -> Iterator[HardwareToken]:
+    """A fresh SoftHSM2 token for this test, logged in."""
+    label, pin = softhsm.new_token()
+    opened = HardwareToken(softhsm.module, token_label=label, pin=pin)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def hsm_kms(clock: StepClock, token: HardwareToken) -> KeyCustodian:
+    """A custodian with a fresh token and the deterministic clock."""
+    return KeyCustodian(clock=clock, hsm=token)

@@ -211,6 +211,7 @@ def test_key_info_is_immutable_metadata(kms: KeyCustodian) -> None:
         "version_states",
         "policy",
         "version_created",
+        "protection",
     ]
     with pytest.raises(dataclasses.FrozenInstanceError):
         info.state = "revoked"  # type: ignore[misc]
