@@ -32,6 +32,16 @@ def test_binder_folder_holds_what_repo2docker_reads() -> None:
     assert os.access(BINDER / "postBuild", os.X_OK)
 
 
+def test_binder_and_ci_install_softhsm2_for_the_hardware_lesson() -> None:
+    """repo2docker installs binder/apt.txt's Debian packages; .ci/run installs the same on a fresh machine."""
+    apt = [line for line in (BINDER / "apt.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert "softhsm2" in apt
+    requirements = (BINDER / "requirements.txt").read_text().splitlines()
+    assert any(re.fullmatch(r"python-pkcs11==[\d.]+", line) for line in requirements)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "missing+=(softhsm2)" in ci
+
+
 def test_postbuild_switches_the_news_off(tmp_path: Path) -> None:
     subprocess.run([BINDER / "postBuild"], env={**os.environ, "NB_PYTHON_PREFIX": str(tmp_path)}, check=True)
     installed = tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
