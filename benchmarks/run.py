@@ -402,6 +402,53 @@ def _reopen(path: Path, **secret: Any) -> None:
     KeyCustodian.open(path, **secret).close()
 
 
+#: The hardware cases' 1 KiB round trips: the same kmslib call, the key in a SoftHSM2 token or in memory.
+HARDWARE_CASES = ("kmslib GCM 1 KiB, key in the token", "kmslib GCM 1 KiB, key in software")
+
+
+def hardware_cases(
+    folder: Path,
+) -> tuple[dict[str, Callable[[], object]], dict[str, Callable[[], object]], Callable[[], None]] | str:
+    """Keys in a SoftHSM2 token (contract section 12) beside the same operations in software.
+
+    Returns ``(slow cases: auto-unseal against passphrase unseal, 1 KiB round trips, cleanup)``, or why
+    SoftHSM2 cannot run here.
+    """
+    from kmslib.softhsm import SoftHSM, unavailable  # noqa: PLC0415 - only with SoftHSM2 installed
+
+    problem = unavailable()
+    if problem is not None:
+        return problem
+    softhsm = SoftHSM(folder / "softhsm")
+    label, pin = softhsm.new_token()
+    token = kmslib.HardwareToken(softhsm.module, token_label=label, pin=pin)
+    by_token, by_passphrase = folder / "auto-unseal.db", folder / "passphrase.db"
+    kmslib.init_store(by_token, hsm=token)
+    kmslib.init_store(by_passphrase, passphrase="benchmark passphrase")
+    for path, secret in ((by_token, {"hsm": token}), (by_passphrase, {"passphrase": "benchmark passphrase"})):
+        with KeyCustodian.open(path, **secret) as kms:  # type: ignore[arg-type]
+            kms.establish_aes_key("a")
+    hardware, software = KeyCustodian(hsm=token), KeyCustodian()
+    hardware.establish_aes_key("k", protection="hsm")
+    software.establish_aes_key("k")
+    data = os.urandom(1024)
+
+    def through(kms: KeyCustodian) -> Callable[[], object]:
+        return lambda: kms.decrypt_data_aes("k", kms.encrypt_data_aes("k", data), encoding=None)
+
+    slow = {
+        "store: open + close (auto-unseal, token)": lambda: _reopen(by_token, hsm=token),
+        "store: open + close (passphrase)": lambda: _reopen(by_passphrase, passphrase="benchmark passphrase"),
+    }
+    hot = {HARDWARE_CASES[0]: through(hardware), HARDWARE_CASES[1]: through(software)}
+
+    def cleanup() -> None:
+        hardware.close()
+        token.close()
+
+    return slow, hot, cleanup
+
+
 def dh_parameter_generation(cap: float) -> dict[str, Any]:
     """One attempt at generating 2048-bit DH parameters, in a subprocess killed after ``cap`` seconds."""
     code = (
@@ -598,6 +645,29 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  the stored custodian's round trip: {store_ratio:.2f}x the in-memory one (its audit log is saved)")
     results["store"] = {name: asdict(stats) for name, stats in store_stats.items()}
     results["store"]["round_trip_ratio_stored_to_memory"] = store_ratio
+
+    print("\nkeys in hardware (issue 26): a SoftHSM2 token through PKCS#11, beside the same calls in software")
+    with tempfile.TemporaryDirectory() as folder:
+        hardware = hardware_cases(Path(folder))
+        if isinstance(hardware, str):
+            print(f"  skipped: {hardware}")
+            results["hardware"] = {"skipped": hardware}
+        else:
+            slow_hw, hot_hw, close_hw = hardware
+            results["hardware"] = {}
+            for name, fn in slow_hw.items():
+                stats = measure(fn, repeats=5, max_number=50)
+                results["hardware"][name] = asdict(stats)
+                print(f"{name:<48}{fmt_time(stats.median):>10} ±{stats.spread:4.0%}")
+            hw_samples = measure_interleaved(hot_hw, repeats=3 * repeats, min_time=0.03)
+            close_hw()
+            in_token, in_software = (hw_samples[name] for name in HARDWARE_CASES)
+            hw_ratio = statistics.median(t / m for t, m in zip(in_token, in_software, strict=True))
+            for name in HARDWARE_CASES:
+                print(f"{name:<48}{fmt_time(statistics.median(hw_samples[name])):>10}")
+                results["hardware"][name] = statistics.median(hw_samples[name])
+            print(print(f"  the token's round trip: {hw_ratio:.2f}x software's (two PKCS#11 calls into the token)"))
+            results["hardware"]["round_trip_ratio_token_to_software"] = hw_ratio
 
     cap = 30.0 if not args.quick else 5.0
     parameters = dh_parameter_generation(cap)

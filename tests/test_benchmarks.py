@@ -130,3 +130,16 @@ def test_the_principal_cases_round_trip_as_a_principal_under_ten_statements() ->
     kms.revoke_credential("app")
     with pytest.raises(AccessDeniedError):
         cases[run.PRINCIPAL_CASES[1]]()
+
+
+def test_the_hardware_cases_round_trip_in_a_token(tmp_path: Path, softhsm: object) -> None:
+    made = load_benchmark().hardware_cases(tmp_path)
+    assert not isinstance(made, str), made
+    slow, hot, cleanup = made
+    try:
+        for name, case in hot.items():
+            assert len(case()) == 1024, name  # type: ignore[arg-type]
+        for case in slow.values():
+            case()
+    finally:
+        cleanup()
