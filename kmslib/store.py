@@ -889,6 +889,10 @@ class SealedStore:
                 raise StoreError("the store is closed")
             meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
             unseal = unsealing.unseal_parameters(meta["unseal"])
+            if unseal["method"] == "hsm":
+                raise InvalidInputError(
+                    "this store is unsealed by a hardware token (auto-unseal): rekey replaces a passphrase or shares"
+                )
             as_shares = not isinstance(current, (str, bytes, bytearray))
             old_key: bytes | None = _unseal_key(unseal, None if as_shares else current, current if as_shares else None)
             assert old_key is not None

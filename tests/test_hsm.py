@@ -400,3 +400,29 @@ def test_a_tampered_hsm_unseal_row_is_refused(tmp_path: Path, token: HardwareTok
     db.close()
     with pytest.raises(StoreError, match="hardware-token row"):
         KeyCustodian.open(path, hsm=token)
+
+
+def test_rekey_refuses_an_auto_unseal_store_and_changes_nothing(tmp_path: Path, token: HardwareToken) -> None:
+    path = tmp_path / "auto.db"
+    kmslib.init_store(path, hsm=token)
+    with KeyCustodian.open(path, hsm=token) as kms:
+        kms.establish_aes_key("k")
+        with pytest.raises(InvalidInputError, match="unsealed by a hardware token"):
+            kms.rekey("anything", passphrase="new passphrase")
+        sealed = kms.encrypt_data_aes("k", "still here")
+    with KeyCustodian.open(path, hsm=token) as kms:
+        assert kms.decrypt_data_aes("k", sealed) == "still here"
+
+
+def test_a_token_key_is_a_kek_for_envelopes_rewraps_and_rewrap(hsm_kms: KeyCustodian) -> None:
+    """The common deployment: data keys in software, the key that wraps them in the token."""
+    hsm_kms.establish_aes_key("kek", protection="hsm")
+    sealed = hsm_kms.encrypt_envelope("kek", b"a large file" * 1000, associated_data="file-7")
+    assert bytes(hsm_kms.decrypt_envelope("kek", sealed, associated_data="file-7")) == b"a large file" * 1000
+    old = hsm_kms.encrypt_data_aes("kek", "short")
+    hsm_kms.rotate_key("kek")
+    moved = hsm_kms.rewrap_envelope("kek", sealed, associated_data="file-7")
+    assert bytes(hsm_kms.decrypt_envelope("kek", moved, associated_data="file-7")) == b"a large file" * 1000
+    assert inspect_token(hsm_kms.rewrap("kek", old)).version == 2
+    with pytest.raises(DecryptionError):
+        hsm_kms.decrypt_envelope("kek", sealed, associated_data="file-8")
