@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kmslib.audit import AuditEntry, AuditLog
+from kmslib.ceremony import open_share
 from kmslib.clock import ClassroomClock, classroom_clock
 from kmslib.custodian import REVOCATION_SUCCESSFUL, KeyCustodian
 from kmslib.dh import GROUPS, DHPrivateKey, DHPublicKey, load_public_key, public_key_pem
@@ -105,6 +106,7 @@ __all__ = [
     "init_store",
     "inspect_token",
     "load_public_key",
+    "open_share",
     "public_key_pem",
     "verify_signature",
 ]

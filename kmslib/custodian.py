@@ -35,7 +35,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -105,7 +105,9 @@ class _InMemory:
     def reserver(self, key_id: str, version: int) -> None:
         """Nothing keeps usage counts: they live as long as the process (see :mod:`kmslib.usage`)."""
 
-    def rekey(self, current: object, passphrase: object, shares: object, threshold: object) -> list[str]:
+    def rekey(
+        self, current: object, passphrase: object, shares: object, threshold: object, share_recipients: object = None
+    ) -> list[str]:
         """An in-memory custodian has no unseal secret."""
         raise InvalidInputError("an in-memory custodian has no unseal secret: rekey a store opened with open()")
 
@@ -1578,6 +1580,7 @@ class KeyCustodian(AccessMethods):
         passphrase: str | bytes | None = None,
         shares: int | None = None,
         threshold: int | None = None,
+        share_recipients: Sequence[str | bytes] | None = None,
     ) -> list[str]:
         """Replace a stored custodian's unseal secret and rotate its root key, as when a share holder leaves.
 
@@ -1595,9 +1598,13 @@ class KeyCustodian(AccessMethods):
             passphrase: the new passphrase; or
             shares: how many new shares to make (2 to 16), with
             threshold: how many of them will unseal.
+            share_recipients: with ``shares``, one public key PEM per new share, in order: each new share
+                is then sealed to its holder, as with :func:`kmslib.init_store` (Vault's ``operator rekey
+                -pgp-keys``; see :mod:`kmslib.ceremony`). Checked before anything changes.
 
         Returns:
-            The new shares, shown once, or ``[]`` for a passphrase.
+            The new shares, shown once (each sealed to its holder if ``share_recipients`` was given), or
+            ``[]`` for a passphrase.
 
         Raises:
             UnsealError: ``current`` does not unseal this store; nothing changes.
@@ -1611,7 +1618,7 @@ class KeyCustodian(AccessMethods):
             with self._lock:
                 self._require_open()
                 try:
-                    return self._store.rekey(current, passphrase, shares, threshold)
+                    return self._store.rekey(current, passphrase, shares, threshold, share_recipients)
                 except BaseException as exc:  # noqa: BLE001 - a KMSError, or MemoryError...: raised below
                     error = exc
                     error.__traceback__ = error.__context__ = None  # the store's frames held the secrets

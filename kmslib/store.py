@@ -111,7 +111,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from kmslib import _json, unsealing
+from kmslib import _json, ceremony, unsealing
 from kmslib import hsm as _hsm
 from kmslib._checks import key_id as checked_key_id
 from kmslib.aes import AES_MODES, AESKeyVersion
@@ -372,13 +372,19 @@ def _open_root(unseal_key: bytes, sealed_hex: str, store_id: str, unseal: Mappin
         return None
 
 
-def _new_unseal(passphrase: object, shares: object, threshold: object) -> tuple[dict[str, Any], bytes, list[str]]:
+def _new_unseal(
+    passphrase: object, shares: object, threshold: object, share_recipients: object = None, store_id: str = ""
+) -> tuple[dict[str, Any], bytes, list[str]]:
     """How a new unseal secret will work: ``(parameters to store, unseal key, shares to hand out)``.
+
+    With ``share_recipients``, the shares to hand out are sealed, each to its holder, for the store
+    ``store_id`` (:mod:`kmslib.ceremony`), and the plaintext ones are dropped.
 
     Raises:
         InvalidInputError, ArgumentTypeError: not exactly one of a passphrase and shares, or bad values.
         StoreError: shares without the ``kmslib[store]`` extra.
     """
+    holders = None if share_recipients is None else ceremony.recipients(share_recipients, shares)
     if (passphrase is None) == (shares is None):
         raise InvalidInputError("give exactly one of passphrase= and shares= (with threshold=)")
     if passphrase is not None:
@@ -389,6 +395,12 @@ def _new_unseal(passphrase: object, shares: object, threshold: object) -> tuple[
     count, needed = unsealing.check_share_counts(shares, threshold)
     unseal_key = secrets.token_bytes(unsealing.UNSEAL_KEY_BYTES)
     printable = unsealing.split_unseal_key(unseal_key, count, needed)
+    if holders is not None:
+        try:
+            printable = ceremony.seal_shares(printable, holders, store_id, needed)
+        except BaseException:
+            unseal_key = b""  # a traceback keeps its frames' locals
+            raise
     return {"method": "shares", "shares": count, "threshold": needed}, unseal_key, printable
 
 
@@ -435,7 +447,7 @@ def _hsm_unseal(token: _hsm.HardwareToken, root_key: bytes | bytearray, store_id
 
 
 def _new_root(
-    passphrase: object, shares: object, threshold: object, hsm: object
+    passphrase: object, shares: object, threshold: object, hsm: object, share_recipients: object = None
 ) -> tuple[dict[str, Any], bytearray, str, str, list[str]]:
     """A new store's root key, sealed: ``(unseal parameters, root key, store id, sealed root, shares to hand out)``.
 
@@ -445,7 +457,7 @@ def _new_root(
         HardwareError: the token refused.
     """
     token = _hsm.checked_token(hsm)
-    if token is not None and (passphrase is not None or shares is not None or threshold is not None):
+    if token is not None and not (passphrase is shares is threshold is share_recipients is None):
         raise InvalidInputError("hsm= unseals the store on its own: give no passphrase=, shares= or threshold=")
     root_key = bytearray(secrets.token_bytes(_ROOT_BYTES))
     store_id = secrets.token_hex(16)
@@ -453,7 +465,7 @@ def _new_root(
         if token is not None:
             parameters, root_text = _hsm_unseal(token, root_key, store_id)
             return parameters, root_key, store_id, root_text, []
-        parameters, unseal_key, printable = _new_unseal(passphrase, shares, threshold)
+        parameters, unseal_key, printable = _new_unseal(passphrase, shares, threshold, share_recipients, store_id)
         root_text = _seal_root(unseal_key, root_key, store_id, parameters)
         unseal_key = b""
     except BaseException:
@@ -858,7 +870,9 @@ class SealedStore:
         atexit.register(self._at_exit)
         return wake
 
-    def rekey(self, current: object, passphrase: object, shares: object, threshold: object) -> list[str]:
+    def rekey(
+        self, current: object, passphrase: object, shares: object, threshold: object, share_recipients: object = None
+    ) -> list[str]:
         """Replace the unseal secret and rotate the root key: every sealed row is re-sealed, in one transaction.
 
         A new random root key replaces the old one. Every key version's sealed row, every key row's
@@ -873,9 +887,11 @@ class SealedStore:
             passphrase: the new passphrase; or
             shares: the number of new shares, with
             threshold: how many of them unseal.
+            share_recipients: one public key PEM per new share, to seal each to (:mod:`kmslib.ceremony`).
 
         Returns:
-            The new shares (printable, shown once), or ``[]`` for a passphrase.
+            The new shares (printable, shown once; sealed if ``share_recipients`` was given), or ``[]``
+            for a passphrase.
 
         Raises:
             UnsealError: ``current`` does not unseal this store.
@@ -901,7 +917,8 @@ class SealedStore:
                 current = old_key = opened = None  # a traceback keeps its frames' locals
                 raise UnsealError("the current unseal secret is wrong: the store keeps its old one")
             current = old_key = opened = None
-            parameters, unseal_key, printable = _new_unseal(passphrase, shares, threshold)
+            store_id = self._barrier.store_id
+            parameters, unseal_key, printable = _new_unseal(passphrase, shares, threshold, share_recipients, store_id)
             root_key = bytearray(secrets.token_bytes(_ROOT_BYTES))
             barrier = _Barrier(root_key, self._barrier.store_id)
             try:
@@ -1221,6 +1238,7 @@ def init_store(
     passphrase: str | bytes | None = None,
     shares: int | None = None,
     threshold: int | None = None,
+    share_recipients: Sequence[str | bytes] | None = None,
     hsm: object = None,
 ) -> list[str]:
     """Create a new, empty sealed store at ``path`` (refusing an existing file).
@@ -1229,21 +1247,25 @@ def init_store(
         path: the new store file.
         passphrase: unseal with this passphrase (stretched with Argon2id, else scrypt); or
         shares: split the unseal key into this many SLIP-0039 shares (2 to 16), with
-        threshold: how many of them unseal the store (2 to ``shares``); or
-        hsm: a :class:`kmslib.HardwareToken`: auto-unseal (contract section 12, as Vault's ``pkcs11`` seal).
-            The root key is sealed with AES-256-GCM by a new non-extractable key made in the token, so
-            opening needs the token (``KeyCustodian.open(path, hsm=token)``), no passphrase, and the file
-            alone opens nothing; whoever holds the token and its PIN opens the store.
+        threshold: how many of them unseal the store (2 to ``shares``).
+        share_recipients: with ``shares``, one public key PEM per share, in order: each share is then
+            sealed to its holder with HPKE (RFC 9180), and no plaintext share leaves this call
+            (Vault's ``-pgp-keys``; see :mod:`kmslib.ceremony`). Holders open theirs with
+            :func:`kmslib.open_share`.
+        hsm: instead of a passphrase or shares, a :class:`kmslib.HardwareToken`: auto-unseal (contract section
+            12, as Vault's ``pkcs11`` seal). The root key is sealed with AES-256-GCM by a new non-extractable key
+            made in the token, so opening needs the token (``KeyCustodian.open(path, hsm=token)``), no
+            passphrase, and the file alone opens nothing; whoever holds the token and its PIN opens the store.
 
     Returns:
-        The printable shares (hand one to each holder: they are shown only now), or ``[]`` for a
-        passphrase or a token.
+        The printable shares (hand one to each holder: they are shown only now), each sealed to its
+        holder if ``share_recipients`` was given, or ``[]`` for a passphrase or a token.
 
     Raises:
         StoreError: a file exists at ``path``, it cannot be created, or shares were asked for
             without the ``kmslib[store]`` extra.
         InvalidInputError, ArgumentTypeError: not exactly one of ``passphrase``, ``shares`` and ``hsm``, or bad
-            values.
+            values, bad ``share_recipients`` among them (checked before anything is written).
         HardwareError: the token refused to make or use the unseal key.
 
     """
@@ -1252,7 +1274,9 @@ def init_store(
     target = Path(path)
     if target.exists() or target.is_symlink():
         raise StoreError(f"a file already exists at {str(target)!r}: init_store never overwrites")
-    parameters, root_key, store_id, root_text, printable = _new_root(passphrase, shares, threshold, hsm)
+    parameters, root_key, store_id, root_text, printable = _new_root(
+        passphrase, shares, threshold, hsm, share_recipients
+    )
     barrier = _Barrier(root_key, store_id)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.new")
     problem = None
