@@ -47,6 +47,7 @@ from kmslib import hsm as _hsm
 from kmslib.aes import AES_MODES, AESKeyVersion
 from kmslib.audit import ACTING, AuditLog, outcome
 from kmslib.audit import Audited as _Audited
+from kmslib.byok import ImportMethods
 from kmslib.clock import Clock as Clock  # noqa: PLC0414 - re-exported: kmslib.widgets names it from here
 from kmslib.clock import checked_clock, utc_now
 from kmslib.dh import DEFAULT_INFO, GROUPS, DHPrivateKey, DHPublicKey, generate_key_pair
@@ -118,7 +119,7 @@ class _InMemory:
 _IN_MEMORY = _InMemory()
 
 
-class KeyCustodian(AccessMethods):
+class KeyCustodian(AccessMethods, ImportMethods):
     """Holds AES and RSA keys in memory and performs every operation on them by key id.
 
     Args:
@@ -154,6 +155,7 @@ class KeyCustodian(AccessMethods):
         self._audit = AuditLog(time.time if clock is None else self._now)
         self._encode_payload = payload_encoder()
         self._access = AccessControl()
+        self._imports = {}  # pending wrapped imports (kmslib.byok), in memory only
 
     # ------------------------------------------------------------------ helpers
 

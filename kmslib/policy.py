@@ -164,6 +164,8 @@ OWNER_ONLY_METHODS: frozenset[str] = frozenset(
     {
         "establish_aes_key",
         "import_aes_key",
+        "get_import_parameters",
+        "import_wrapped_key",
         "generate_rsa_pair",
         "import_rsa_key",
         "generate_signing_key",
