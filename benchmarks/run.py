@@ -296,7 +296,20 @@ def keygen_cases() -> dict[str, Callable[[], object]]:
         "kmslib DH key pair (ffdhe2048)": lambda: dh.generate_key_pair("ffdhe2048"),
         "raw pyca X25519 key pair": x25519.X25519PrivateKey.generate,
         "kmslib DH key pair (x25519)": lambda: dh.generate_key_pair("x25519"),
+        "kmslib wrapped import (parameters, wrap, import)": lambda: wrapped_import(kms, f"w{next(counter)}"),
     }
+
+
+def wrapped_import(kms: KeyCustodian, key_id: str) -> object:
+    """One BYOK import, as AWS's: import parameters (an RSA-3072 key pair), the owner's wrap, the import."""
+    from cryptography.hazmat.primitives import keywrap  # noqa: PLC0415
+
+    public_pem, token = kms.get_import_parameters(key_id)
+    public: Any = serialization.load_pem_public_key(public_pem.encode())
+    aes_key = os.urandom(32)
+    oaep = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    wrapped = public.encrypt(aes_key, oaep) + keywrap.aes_key_wrap_with_padding(aes_key, os.urandom(32))
+    return kms.import_wrapped_key(key_id, wrapped, token)
 
 
 def exchange_cases() -> tuple[dict[str, Callable[[], object]], dict[str, tuple[int, int]]]:

@@ -16,7 +16,7 @@ from types import ModuleType
 import pytest
 
 from helpers import ROOT
-from kmslib import AccessDeniedError
+from kmslib import AccessDeniedError, KeyCustodian
 
 
 @functools.cache
@@ -143,3 +143,9 @@ def test_the_hardware_cases_round_trip_in_a_token(tmp_path: Path, softhsm: objec
             case()
     finally:
         cleanup()
+
+
+def test_the_wrapped_import_case_imports_a_key() -> None:
+    kms = KeyCustodian()
+    info = load_benchmark().wrapped_import(kms, "w")
+    assert kms.key_info("w") == info
