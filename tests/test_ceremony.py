@@ -282,7 +282,8 @@ def test_open_share_refuses_what_is_not_a_holders_private_key(team: Ceremony) ->
             kmslib.open_share(private, team.sealed[0])  # type: ignore[arg-type]
         text = private.decode() if isinstance(private, bytes) else str(private)
         assert not any(line in str(caught.value) for line in text.splitlines() if len(line) > 20)
-        assert leaks(caught.value, [text.encode()]) == []
+        if len(text) >= 20:  # a short text ("42") may occur by chance inside the sealed share's base64
+            assert leaks(caught.value, [text.encode()]) == []
 
 
 # ------------------------------------------------------------------------ what init_store refuses, writing nothing

@@ -44,6 +44,7 @@ _TITLES = {
     "SignatureError": "Signature does not verify",
     "UnsealError": "Still sealed",
     "StoreError": "Store problem",
+    "HardwareError": "Hardware token problem",
     "AccessDeniedError": "Access denied",
     "ApprovalRequiredError": "Approval required",
 }
