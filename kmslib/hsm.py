@@ -256,18 +256,11 @@ class HardwareToken:
         Raises:
             HardwareError: the token is closed, or refused (removed, full, session lost...).
         """
-        problem = None
-        with self._lock:
-            session = self._session
-            if session is None:
-                problem = f"token {self.label!r} was closed: open it again"
-            else:
-                try:
-                    return operation(session)
-                except self._pkcs11.PKCS11Error as exc:
-                    problem = _problem(exc, self.label)
-        del operation  # a traceback keeps its frames' locals: not the closure (it may hold plaintext)
-        raise HardwareError(problem)
+        ok, result = self.attempt(operation)
+        del operation  # a traceback keeps its frames' locals: not the closure
+        if ok:
+            return result
+        raise result
 
     def attempt(self, operation: Callable[[Any], Any], failures: frozenset[str] = frozenset()) -> tuple[bool, Any]:
         """Like :meth:`call`, but never raising: ``(True, result)``, or ``(False, ...)``.

@@ -400,7 +400,8 @@ def test_recipients_need_shares(tmp_path: Path, kwargs: dict[str, object], match
 # ------------------------------------------------------------------------ the plaintext shares never leave
 
 
-def test_no_plaintext_share_survives_a_failed_init_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def spy_on_shares(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[bytes]]:
+    """Record every plaintext share and unseal key that init_store makes (to look for them afterwards)."""
     made: list[str] = []
     unseal_keys: list[bytes] = []
     split = unsealing.split_unseal_key
@@ -411,6 +412,11 @@ def test_no_plaintext_share_survives_a_failed_init_store(tmp_path: Path, monkeyp
         return made[-5:]
 
     monkeypatch.setattr(unsealing, "split_unseal_key", spy)
+    return made, unseal_keys
+
+
+def test_no_plaintext_share_survives_a_failed_init_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made, unseal_keys = spy_on_shares(monkeypatch)
     keys = [kind()[1] for kind in KINDS]
     with pytest.raises(StoreError, match="could not be created") as caught:  # no such folder: the file cannot be made
         kmslib.init_store(tmp_path / "missing" / "team.db", shares=5, threshold=3, share_recipients=keys)
@@ -420,15 +426,7 @@ def test_no_plaintext_share_survives_a_failed_init_store(tmp_path: Path, monkeyp
 
 
 def test_no_plaintext_share_survives_a_failure_while_sealing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    made: list[str] = []
-    unseal_keys: list[bytes] = []
-    split = unsealing.split_unseal_key
-
-    def spy(*args: object) -> list[str]:
-        unseal_keys.append(args[0])  # type: ignore[arg-type]
-        made.extend(split(*args))  # type: ignore[arg-type]
-        return made[-5:]
-
+    made, unseal_keys = spy_on_shares(monkeypatch)
     sealing: list[object] = []  # HPKE calls made once the shares exist (checking the recipients seals too)
     suite = ceremony._suite
 
@@ -445,7 +443,6 @@ def test_no_plaintext_share_survives_a_failure_while_sealing(tmp_path: Path, mon
                     raise MemoryError
             return bytes(self.real.encrypt(plaintext, key, info=info))
 
-    monkeypatch.setattr(unsealing, "split_unseal_key", spy)
     monkeypatch.setattr(ceremony, "_suite", Failing)
     keys = [kind()[1] for kind in KINDS]
     with pytest.raises(MemoryError) as caught:
