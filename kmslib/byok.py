@@ -10,7 +10,7 @@ the key's owner wraps the 32 bytes of material with AWS KMS's ``RSA_AES_KEY_WRAP
 - the key material wrapped under that AES key with AES Key Wrap with Padding (RFC 5649): 40 bytes for 32.
 
 :meth:`ImportMethods.import_wrapped_key` unwraps it in the custodian and keeps it as version 1 of a new
-AES-256 key. The material never crosses the network in the clear, as it does with
+AES-256 key. The material travels only wrapped, not in the clear as with
 :meth:`kmslib.KeyCustodian.import_aes_key` (plaintext import, for teaching: not BYOK).
 
 An import token is bound to its key id, expires after :data:`IMPORT_TOKEN_LIFETIME` (24 hours, as AWS's

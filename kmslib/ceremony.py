@@ -1,4 +1,4 @@
-"""The key ceremony: each Shamir share sealed to its holder's public key, so that no one sees every share.
+"""The key ceremony: each Shamir share sealed to its holder's public key, so that no one is handed every share.
 
 When a store is split into shares (:func:`kmslib.init_store` with ``shares=``), whoever runs the call
 receives every share in the clear, and could keep a threshold of them. HashiCorp Vault names the
