@@ -426,3 +426,47 @@ def test_a_token_key_is_a_kek_for_envelopes_rewraps_and_rewrap(hsm_kms: KeyCusto
     assert inspect_token(hsm_kms.rewrap("kek", old)).version == 2
     with pytest.raises(DecryptionError):
         hsm_kms.decrypt_envelope("kek", sealed, associated_data="file-8")
+
+
+def test_an_unseal_row_pointed_at_another_token_key_opens_nothing(tmp_path: Path, token: HardwareToken) -> None:
+    """An attacker who can write the file names another key of the same token: the root key does not open."""
+    import json
+    import sqlite3
+
+    path = tmp_path / "auto.db"
+    kmslib.init_store(path, hsm=token)
+    other = hsm_module.HardwareAESKey.generate(token, "gcm")
+    db = sqlite3.connect(path)
+    db.execute(
+        "UPDATE meta SET value = ? WHERE name = 'unseal'",
+        [json.dumps({"method": "hsm", "object_id": other.object_id.hex()})],
+    )
+    db.commit()
+    db.close()
+    with pytest.raises(UnsealError, match="does not open its root key"):
+        KeyCustodian.open(path, hsm=token)
+
+
+def test_one_import_token_used_by_two_threads_imports_at_most_once() -> None:
+    kms = KeyCustodian()
+    public_pem, import_token = kms.get_import_parameters("k")
+    from test_byok import pyca_wrap
+
+    wrapped = pyca_wrap(public_pem, bytes(range(32)))
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def race() -> None:
+        barrier.wait()
+        try:
+            kms.import_wrapped_key("k", wrapped, import_token)
+            outcomes.append("ok")
+        except kmslib.KMSError as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=race) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("ok") == 1
