@@ -104,7 +104,7 @@ def test_an_allowed_step_would_be_reported(token: HardwareToken) -> None:
     """attack_kmslib_key's report can say ALLOWED: a careless key's step, tried the same way, is not refused."""
     pkcs11 = token._pkcs11
     careless = hardware.careless_key(token)
-    ok, answer = hardware._try(token, lambda _: careless.__setitem__(pkcs11.Attribute.WRAP, True))
+    ok, _ = hardware._try(token, lambda _: careless.__setitem__(pkcs11.Attribute.WRAP, True))
     assert ok
     assert "ALLOWED: " in str(hardware.Attempt("step", refused=False, answer="it worked"))
 

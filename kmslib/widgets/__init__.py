@@ -14,6 +14,16 @@ from kmslib.widgets.dh_form import DHExchangeForm
 from kmslib.widgets.envelope_form import EnvelopeForm
 from kmslib.widgets.policy_form import PolicyForm
 from kmslib.widgets.rsa_form import RSAForm
+from kmslib.widgets.token_form import TokenForm
 from kmslib.widgets.unseal_form import UnsealForm
 
-__all__ = ["AESForm", "DHExchangeForm", "EnvelopeForm", "KeyVaultDashboard", "PolicyForm", "RSAForm", "UnsealForm"]
+__all__ = [
+    "AESForm",
+    "DHExchangeForm",
+    "EnvelopeForm",
+    "KeyVaultDashboard",
+    "PolicyForm",
+    "RSAForm",
+    "TokenForm",
+    "UnsealForm",
+]
