@@ -129,7 +129,7 @@ def test_make_key_refuses_reserved_taken_and_unknown(token: HardwareToken) -> No
     with pytest.raises(InvalidInputError, match="not one of the attributes"):
         hardware.make_key(token, "x", {"VALUE": True})
     with pytest.raises(kmslib.ArgumentTypeError, match="True or False"):
-        hardware.make_key(token, "x", {"WRAP": "no"})
+        hardware.make_key(token, "x", {"WRAP": "no"})  # type: ignore[dict-item]
 
 
 # ---------------------------------------------------------------- q1

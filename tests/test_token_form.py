@@ -27,7 +27,7 @@ def hsm_keys(hsm_kms: KeyCustodian) -> KeyCustodian:
 def make(token: object, kms: object) -> Any:
     from kmslib.widgets import TokenForm
 
-    return TokenForm(token, kms)
+    return TokenForm(token, kms)  # type: ignore[arg-type]
 
 
 def test_the_listing_shows_each_object_and_its_attributes(hsm_keys: KeyCustodian, token: HardwareToken) -> None:
