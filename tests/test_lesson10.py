@@ -263,3 +263,27 @@ def test_q4_lazy_answers(token: HardwareToken, tmp_path: Path) -> None:
     wrong(q4, token, second, early, because="should be what KeyCustodian.open(path) raises")
     wrong(q4, token, second, "UnsealError", because="pass the exception")
     wrong(q4, "token", second, early, because="pass the token")
+
+
+# ---------------------------------------------------------------- the picture
+
+
+def test_the_trust_boundary_picture_lists_the_tokens_objects(hsm_kms: KeyCustodian, token: HardwareToken) -> None:
+    from matplotlib.figure import Figure
+
+    from kmslib.course import pictures
+
+    empty = pictures.trust_boundary()
+    assert isinstance(empty, Figure)
+    assert any("(no objects yet)" in t.get_text() for t in empty.axes[0].texts)
+    hsm_kms.establish_aes_key("k", protection="hsm")
+    hsm_kms.generate_signing_key("s", algorithm="ecdsa-p256-sha256", protection="hsm")
+    texts = " ".join(t.get_text() for t in pictures.trust_boundary(token.objects()).axes[0].texts)
+    for item in token.objects():
+        assert f"{item.object_class}, {item.key_type}: {item.label[:24]}" in texts
+    assert "key values: never cross" in texts
+    assert "ciphertext, signatures" in texts
+    many = [hardware.make_key(token, f"k{n}", {"TOKEN": True}) for n in range(7)]
+    assert "... and 3 more" in " ".join(
+        t.get_text() for t in pictures.trust_boundary(many + token.objects()[:2]).axes[0].texts
+    )

@@ -21,6 +21,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Rectangl
 from kmslib import dh, hybrid
 from kmslib.audit import GENESIS, AuditEntry
 from kmslib.custodian import KeyCustodian
+from kmslib.hsm import TokenObject
 from kmslib.policy import Decision, parse_policy
 from kmslib.rsa import RSAKeyVersion
 from kmslib.signing import SigningKeyVersion
@@ -48,6 +49,7 @@ __all__ = [
     "signature_sizes",
     "signing_table",
     "signing_times",
+    "trust_boundary",
 ]
 
 
@@ -433,6 +435,63 @@ def barrier() -> Figure:
     _arrow(ax, (4.1, 2.1), (6.7, 2.9), _RED)
     _arrow(ax, (4.1, 0.7), (6.7, 1.95), _RED)
     return _finish(fig, ax, "A sealed store: the barrier between the keys and the file", (-0.1, 12.0), (-0.2, 5.3))
+
+
+def trust_boundary(objects: Sequence[TokenObject] = ()) -> Figure:
+    """The trust boundary of a PKCS#11 token: the host's side, the token's, and what crosses between them.
+
+    Args:
+        objects: the token's objects (:meth:`kmslib.HardwareToken.objects`), listed inside the token; at most
+            six are named, with a count of the rest.
+    """
+    fig, ax = plt.subplots(figsize=(11, 5.6))
+    ax.add_patch(FancyBboxPatch((0.0, 0.0), 5.2, 5.0, boxstyle="round,pad=0.05", fc="#f9fafb", ec="#6b7280"))
+    ax.text(2.6, 4.7, "the host: never holds a token key's value", ha="center", fontsize=10, fontweight="bold")
+    _box(ax, 2.6, 3.9, "the application\n(calls kms.encrypt_data_aes(...))", "#dbeafe", width=3.6)
+    _box(ax, 2.6, 2.7, "kmslib: KeyCustodian(hsm=token)\nkeys by id; tokens in kmslib's format", "#fef3c7", width=3.6)
+    _box(ax, 2.6, 1.3, "the store file\nreferences to token objects (CKA_ID),\nnever key bytes", "#f3f4f6", width=3.6)
+    _arrow(ax, (2.6, 3.55), (2.6, 3.05))
+    _arrow(ax, (2.6, 2.35), (2.6, 1.75))
+    ax.plot([6.0, 6.0], [-0.1, 5.1], color=_RED, lw=2.5, ls="--")
+    ax.text(6.0, -0.3, "the PKCS#11 boundary (C_Encrypt, C_Sign, ...)", color=_RED, fontsize=9, ha="center")
+    ax.add_patch(FancyBboxPatch((6.8, 0.0), 4.6, 5.0, boxstyle="round,pad=0.05", fc="#ecfdf5", ec="#065f46"))
+    ax.text(9.1, 4.7, "the token (an HSM; here SoftHSM2)", ha="center", fontsize=10, fontweight="bold")
+    shown = [f"{item.object_class}, {item.key_type}: {item.label[:24]}" for item in objects[:6]]
+    if len(objects) > 6:
+        shown.append(f"... and {len(objects) - 6} more")
+    listing = "\n".join(shown) if shown else "(no objects yet)"
+    ax.text(
+        9.1,
+        3.0,
+        "the objects in the token\n(its secret and private keys: sensitive,\nnever extractable)\n\n" + listing,
+        ha="center",
+        va="center",
+        fontsize=8,
+    )
+    ax.text(9.1, 0.5, "the cryptography happens here", ha="center", fontsize=9, color="#065f46")
+    crossings = (
+        (4.4, "data in: plaintext, digests, the PIN (log-in)", "black", True),
+        (3.6, "results out: ciphertext, signatures, public keys", _BLUE, False),
+    )
+    for y, words, colour, inwards in crossings:
+        start, end = ((4.5, y), (7.4, y)) if inwards else ((7.4, y), (4.5, y))
+        _arrow(ax, start, end, colour)
+        ax.text(
+            6.0, y + 0.22, words, ha="center", fontsize=8, color=colour, bbox={"fc": "white", "ec": "none", "pad": 1}
+        )
+    ax.text(
+        6.0,
+        1.9,
+        "key values: never cross\n(CKA_VALUE read: refused;\nC_WrapKey: refused)",
+        ha="center",
+        va="center",
+        fontsize=8,
+        color=_RED,
+        bbox={"fc": "white", "ec": _RED},
+    )
+    return _finish(
+        fig, ax, "Keys in a token: what crosses the boundary, and what never does", (-0.2, 11.6), (-0.5, 5.3)
+    )
 
 
 def signature_sizes() -> Figure:
