@@ -26,7 +26,8 @@ FORMS = {
     "07_signatures_and_trust.ipynb": ["kmslib-dh-form"],
     "08_sealed_storage.ipynb": ["kmslib-unseal-form"],
     "09_access_control.ipynb": ["kmslib-policy-form"],
-    "10_capstone.ipynb": ["kmslib-dashboard"],
+    "10_keys_in_hardware.ipynb": ["kmslib-token-form"],
+    "11_capstone.ipynb": ["kmslib-dashboard"],
 }
 
 KERNEL_IDLE = """() => {
