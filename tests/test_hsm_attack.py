@@ -135,6 +135,43 @@ def test_a_careless_but_modifiable_key_can_be_turned_into_a_wrapping_key(token: 
     assert key[pkcs11.Attribute.WRAP]
 
 
+def derive_readable(token: HardwareToken, base: Any, data: bytes) -> Any:
+    """C_DeriveKey with CKM_AES_ECB_ENCRYPT_DATA: a new key AES(base, data), asked for readable (not sensitive)."""
+    pkcs11 = raw(token)
+    derive = pkcs11._pkcs11.DeriveMixin.derive_key  # python-pkcs11 offers derive_key only where CKA_DERIVE is true
+    readable = {pkcs11.Attribute.SENSITIVE: False, pkcs11.Attribute.EXTRACTABLE: True}
+    return token.call(
+        lambda _: derive(
+            base,
+            pkcs11.KeyType.GENERIC_SECRET,
+            128,
+            mechanism=pkcs11.Mechanism.AES_ECB_ENCRYPT_DATA,
+            mechanism_param=data,
+            template=readable,
+        )
+    )
+
+
+def test_a_careless_deriving_key_gives_a_readable_key_computed_from_its_value(token: HardwareToken) -> None:
+    """The control: with CKA_DERIVE true the token hands out a readable key made from the sensitive one."""
+    pkcs11 = raw(token)
+    key = careless_key(token, DERIVE=True)
+    stolen = wrap_then_decrypt(token, careless_key(token), key)  # the value, to compare with (this key is careless)
+    data = os.urandom(16)
+    derived = derive_readable(token, key, data)
+    encryptor = Cipher(algorithms.AES(stolen), modes.ECB()).encryptor()
+    assert bytes(derived[pkcs11.Attribute.VALUE]) == encryptor.update(data) + encryptor.finalize()
+
+
+def test_a_kmslib_key_derives_nothing(hsm_kms: KeyCustodian, token: HardwareToken) -> None:
+    hsm_kms.establish_aes_key("k", protection="hsm")
+    pkcs11 = raw(token)
+    key = kmslib_secret_key(token)
+    assert not key[pkcs11.Attribute.DERIVE]
+    with pytest.raises(HardwareError, match="refused the operation"):
+        derive_readable(token, key, os.urandom(16))
+
+
 def test_a_kmslib_key_cannot_be_copied_into_an_extractable_one(hsm_kms: KeyCustodian, token: HardwareToken) -> None:
     hsm_kms.establish_aes_key("k", protection="hsm")
     pkcs11 = raw(token)

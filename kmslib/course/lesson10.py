@@ -82,7 +82,7 @@ def _check_q1(unsafe: object) -> str | None:
 q1 = Exercise(
     1,
     "recall",
-    "Read `TEMPLATES` (printed below). Which of them make a key that can serve as the tool of Clulow's attacks: "
+    "Read `TEMPLATES` (printed above). Which of them make a key that can serve as the tool of Clulow's attacks: "
     "a key that can, now or after C_SetAttributeValue, both wrap and decrypt, or both unwrap and encrypt? Pass "
     "their indices, as a set.",
     _check_q1,
@@ -331,7 +331,8 @@ quiz = Quiz(
         "b",
         "FIPS 140-3 adopts the four levels of ISO/IEC 19790:2012. Level 2 asks tamper evidence and role-based "
         "authentication; Level 3 identity-based authentication and tamper detection and response (zeroising "
-        "secrets); Level 4 adds protection against environmental conditions. No level proves that no key leaves: "
+        "secrets), with protection against voltage and temperature outside the normal range or testing in place of it; "
+        "Level 4 requires that protection, and multi-factor authentication. No level proves that no key leaves: "
         "what leaves is decided by the module's interface and its keys' attributes.",
     ),
     Question(
