@@ -45,6 +45,7 @@ from kmslib.errors import (
 from kmslib.hsm import HardwareToken
 from kmslib.hybrid import HybridPrivateKey, HybridPublicKey, KeyExchangeReply
 from kmslib.keyinfo import KeyInfo
+from kmslib.pki import CertificateAuthority
 from kmslib.rsa import encrypt_with_public_key
 from kmslib.signing import verify_signature
 from kmslib.states import RotationPolicy
@@ -78,6 +79,7 @@ __all__ = [
     "DHPrivateKey",
     "DHPublicKey",
     "DataKey",
+    "CertificateAuthority",
     "HardwareToken",
     "HybridPrivateKey",
     "HybridPublicKey",

@@ -66,6 +66,8 @@ from kmslib.errors import (
     StoreError,
 )
 from kmslib.keyinfo import KeyInfo
+from kmslib.memory import IN_MEMORY as _IN_MEMORY
+from kmslib.memory import InMemory as _InMemory
 from kmslib.principals import AccessControl, AccessMethods
 from kmslib.rsa import KEY_SIZES, RSA_PADDINGS, RSAKeyVersion, private_key_from_pem
 from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion, signable
@@ -87,36 +89,6 @@ __all__ = ["REVOCATION_SUCCESSFUL", "KeyCustodian"]
 
 #: What :meth:`KeyCustodian.invalidate_key` returns, as the original description promises.
 REVOCATION_SUCCESSFUL = "Key Revocation Successful"
-
-
-class _InMemory:
-    """The default store: nothing is written, and keys live only as long as the process.
-
-    It offers what :class:`kmslib.store.SealedStore` offers the custodian, so that both run the
-    same code above the store.
-    """
-
-    __slots__ = ()
-    #: An in-memory custodian has no file.
-    path: Path | None = None
-
-    def save_key(self, info: KeyInfo, new_versions: dict[int, Material]) -> None:
-        """Nothing to write: the custodian's memory is the store."""
-
-    def reserver(self, key_id: str, version: int) -> None:
-        """Nothing keeps usage counts: they live as long as the process (see :mod:`kmslib.usage`)."""
-
-    def rekey(
-        self, current: object, passphrase: object, shares: object, threshold: object, share_recipients: object = None
-    ) -> list[str]:
-        """An in-memory custodian has no unseal secret."""
-        raise InvalidInputError("an in-memory custodian has no unseal secret: rekey a store opened with open()")
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-_IN_MEMORY = _InMemory()
 
 
 class KeyCustodian(AccessMethods, ImportMethods):
@@ -907,6 +879,8 @@ class KeyCustodian(AccessMethods, ImportMethods):
         """
         version = key = None
         try:
+            if operation in ("sign", "sign_audit_checkpoint") and self._access.dedicated(key_id):
+                raise KeyTypeError(f"key {key_id!r} signs certificates, CRLs and OCSP responses only (kmslib.pki)")
             signed = data()
             key, version, header, signature = self._protect(
                 key_id,

@@ -301,9 +301,20 @@ class AccessControl:
         self._save: Callable[[str, str | None], None] | None = None
         #: A sealed store's ``seal_access_secret``: the binding key is saved sealed, with the first pending request.
         self._seal: Callable[[bytes], str] | None = None
+        #: The certificate authorities' records (:mod:`kmslib.pki`), by row name: ``ca\n<key id>``, ``cert\n<serial>``.
+        self.pki: dict[str, Any] = {}
         #: Moves on (under :attr:`lock`, after the change) with every change of credentials, policies or grants:
         #: a decision made in one version holds as long as the version has not moved (read without the lock).
         self.version = 0
+
+    def dedicated(self, key_id: object) -> bool:
+        """Whether ``key_id`` is a certificate authority's key, which signs nothing but what :mod:`kmslib.pki` signs."""
+        return isinstance(key_id, str) and f"ca\n{key_id}" in self.pki
+
+    def save_pki(self, name: str, record: dict[str, Any]) -> None:
+        """Save a certificate authority's row durably, then keep it (call with :attr:`lock` held)."""
+        self._saved(f"pki\n{name}", json.dumps(record, sort_keys=True))
+        self.pki[name] = record
 
     def _saved(self, name: str, value: str | None) -> None:
         """Save one row of this state to the sealed store, if there is one (call with the lock held)."""
@@ -346,6 +357,8 @@ class AccessControl:
                     if key is None:
                         raise StoreError("the store's sealed access secret fails its check: it was tampered with")
                     self._binding_key, self._seal = key, None  # saved already
+                elif kind == "pki":
+                    self.pki[rest] = data
                 elif kind == "grant":
                     aad = data["associated_data"]
                     grant = Grant(
