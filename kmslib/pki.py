@@ -46,6 +46,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from kmslib import _der
 from kmslib.custodian import KeyCustodian
@@ -525,20 +526,70 @@ class CertificateAuthority:
             revocation_time=when,
             revocation_reason=reason,
         )
-        builder = builder.responder_id(ocsp.OCSPResponderEncoding.NAME, _stand_in(self._cert, self._algorithm))
+        signer = self._responder()
+        key_id, version, algorithm_name, responder = signer
+        stand_in = _stand_in(responder, algorithm_name)
+        builder = builder.responder_id(ocsp.OCSPResponderEncoding.NAME, stand_in)
+        if responder is not self._cert:
+            builder = builder.certificates([responder])  # a delegated responder's certificate travels with it
         if nonce is not None:
             builder = builder.add_extension(nonce, critical=False)
-        draft = _signed_by_throwaway_ocsp(builder, self._algorithm)
-        signature = self._signature("sign_ocsp_response", draft.tbs_response_bytes)
-        algorithm_der = (
-            _der.algorithm_of(self._cert.public_bytes(serialization.Encoding.DER))
-            if self._algorithm == RSA_PSS
-            else None
+        draft = _signed_by_throwaway_ocsp(builder, algorithm_name)
+        signature = _custodian_signature(self._kms, key_id, version, "sign_ocsp_response", draft.tbs_response_bytes)
+        # pyca signs OCSP with PKCS#1 v1.5 for an RSA key: PSS's identifier comes from the stand-in, signed with PSS.
+        pss = (
+            _der.algorithm_of(stand_in.public_bytes(serialization.Encoding.DER)) if algorithm_name == RSA_PSS else None
         )
-        der = _der.replace_ocsp_signature(draft.public_bytes(serialization.Encoding.DER), signature, algorithm_der)
+        der = _der.replace_ocsp_signature(draft.public_bytes(serialization.Encoding.DER), signature, pss)
         response = ocsp.load_der_ocsp_response(der)
-        _check(self._cert.public_key(), self._algorithm, response.tbs_response_bytes, response.signature)
+        _check(responder.public_key(), algorithm_name, response.tbs_response_bytes, response.signature)
         return der
+
+    def _responder(self) -> tuple[str, int, str, x509.Certificate]:
+        """Who signs OCSP responses: the delegated responder if there is one, else this CA's key."""
+        name = self._kms._access.pki[f"ca\n{self.key_id}"].get("responder")
+        if name is None:
+            return self.key_id, self._version, self._algorithm, self._cert
+        record = self._kms._access.pki[f"ocsp\n{name}"]
+        responder = x509.load_pem_x509_certificate(record["certificate"].encode("ascii"))
+        return name, record["version"], record["algorithm"], responder
+
+    def delegate_ocsp(self, key_id: str, *, subject: str | x509.Name, days: int) -> str:
+        """Certify ``key_id`` as this CA's OCSP responder; from now on it signs this CA's OCSP responses.
+
+        The certificate has extended key usage ``id-kp-OCSPSigning`` and ``id-pkix-ocsp-nocheck`` (RFC 6960
+        §4.2.2.2, §4.2.2.2.1): relying parties accept responses it signs for this CA's certificates, and do
+        not check its own status, so keep it short-lived. The key then signs nothing else; delegating again
+        replaces the responder (the old one's certificate stays valid until it expires or is revoked).
+
+        Args:
+            key_id: an ``ecdsa-p256-sha256`` or ``rsa-pss-sha256`` signing key, not a CA's.
+            subject: the responder's name.
+            days: its validity, within this CA's.
+
+        Returns:
+            The responder's certificate, PEM.
+        """
+        name, lifetime = _name(subject), _days(days)
+        kms = self._kms
+        with kms._access.lock:
+            algorithm, version, public = _certifiable(kms, key_id)
+            if kms._access.dedicated(key_id):
+                raise InvalidInputError(f"key {key_id!r} signs for a CA already: give the responder a key of its own")
+            builder = self._child(name, public, lifetime)
+            builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            builder = builder.add_extension(_usage(digital_signature=True), critical=True)
+            builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+            builder = builder.add_extension(x509.OCSPNoCheck(), critical=False)
+            pem, serial = self._signed(builder, "delegate_ocsp_responder")
+            self._record(serial, pem, key_id, version, ca=False)
+            kms._access.save_pki(
+                f"ocsp\n{key_id}",
+                {"certificate": pem, "issuer": self.key_id, "version": version, "algorithm": algorithm},
+            )
+            ca_record = kms._access.pki[f"ca\n{self.key_id}"]
+            kms._access.save_pki(f"ca\n{self.key_id}", {**ca_record, "responder": key_id})
+        return pem
 
     def _issuer_hashes(self, algorithm: hashes.HashAlgorithm) -> tuple[bytes, bytes]:
         """This CA's issuerNameHash and issuerKeyHash under ``algorithm`` (RFC 6960 §4.1.1's CertID)."""
@@ -654,7 +705,6 @@ def _stand_in(ca: x509.Certificate, algorithm: str) -> x509.Certificate:
 
 
 def _signed_by_throwaway_ocsp(builder: ocsp.OCSPResponseBuilder, algorithm: str) -> ocsp.OCSPResponse:
-    # pyca signs OCSP responses with PKCS#1 v1.5 for RSA keys: the algorithm identifier is replaced by PSS's.
     return builder.sign(_throwaway_key(algorithm), hashes.SHA256())
 
 

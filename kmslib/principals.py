@@ -308,8 +308,8 @@ class AccessControl:
         self.version = 0
 
     def dedicated(self, key_id: object) -> bool:
-        """Whether ``key_id`` is a certificate authority's key, which signs nothing but what :mod:`kmslib.pki` signs."""
-        return isinstance(key_id, str) and f"ca\n{key_id}" in self.pki
+        """Whether ``key_id`` is a CA's or an OCSP responder's key: it signs only what :mod:`kmslib.pki` signs."""
+        return isinstance(key_id, str) and (f"ca\n{key_id}" in self.pki or f"ocsp\n{key_id}" in self.pki)
 
     def save_pki(self, name: str, record: dict[str, Any]) -> None:
         """Save a certificate authority's row durably, then keep it (call with :attr:`lock` held)."""

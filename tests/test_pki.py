@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.x509 import ocsp
 from cryptography.x509 import verification as v
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 import kmslib
 from helpers import StepClock
@@ -584,3 +586,55 @@ def test_the_custodian_clock_dates_what_a_ca_signs(world: World) -> None:
     crl = crl_of(world, world.ca.crl())
     assert before <= crl.last_update_utc + timedelta(seconds=1)
     assert crl.last_update_utc <= datetime(2026, 1, 2, tzinfo=UTC)  # the StepClock's day, not the system's
+
+
+# ---------------------------------------------------------------------------- a delegated OCSP responder
+
+
+def delegated(world: World) -> x509.Certificate:
+    world.kms.generate_signing_key("responder", algorithm="ecdsa-p256-sha256")
+    return cert(world.ca.delegate_ocsp("responder", subject="CN=Example OCSP,O=Example", days=7))
+
+
+def test_a_delegated_responder_signs_ocsp_responses(world: World) -> None:
+    responder = delegated(world)
+    assert ExtendedKeyUsageOID.OCSP_SIGNING in responder.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    responder.extensions.get_extension_for_class(x509.OCSPNoCheck)
+    responder.verify_directly_issued_by(cert(world.ca.certificate))
+    response = ocsp.load_der_ocsp_response(world.ca.ocsp_response(world.ocsp_request()))
+    assert response.certificates == [responder]
+    assert response.responder_name == responder.subject
+    public = responder.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    public.verify(response.signature, response.tbs_response_bytes, ec.ECDSA(hashes.SHA256()))
+    with pytest.raises(InvalidSignature):  # no longer the CA's own signature
+        ocsp_of(world, world.ca.ocsp_response(world.ocsp_request()))
+    assert ("sign_ocsp_response", "responder", "ok") in [
+        (e.operation, e.key_id, e.outcome) for e in world.kms.audit_log
+    ]
+
+
+def test_a_responders_key_signs_nothing_else(world: World) -> None:
+    delegated(world)
+    with pytest.raises(KeyTypeError):
+        world.kms.sign("responder", "a message")
+    with pytest.raises(InvalidInputError, match="already"):
+        world.ca.delegate_ocsp("root", subject="CN=x", days=1)
+    with pytest.raises(InvalidInputError, match="create_intermediate"):
+        world.ca.issue("responder", subject="CN=x", days=1)
+
+
+@needs_openssl
+def test_openssl_ocsp_accepts_a_delegated_responders_response(tmp_path: Path) -> None:
+    world = World(KeyCustodian())
+    delegated(world)
+    world.ca.revoke(world.leaf.serial_number, reason="superseded")
+    files = write_world(world, tmp_path)
+    chain = tmp_path / "chain.pem"
+    chain.write_text(world.root.certificate + world.ca.certificate)
+    response = tmp_path / "response.der"
+    response.write_bytes(world.ca.ocsp_response(world.ocsp_request()))
+    result = openssl("ocsp", "-respin", response, "-issuer", files["ca"], "-cert", files["leaf"], "-CAfile", chain)
+    output = result.stdout + result.stderr
+    assert "Response verify OK" in output, output
+    assert f"{files['leaf']}: revoked" in output
