@@ -312,6 +312,97 @@ def wrapped_import(kms: KeyCustodian, key_id: str) -> object:
     return kms.import_wrapped_key(key_id, wrapped, token)
 
 
+def certificate_cases(entries: int = 10_000) -> dict[str, Callable[[], object]]:
+    """Issue 27: a certificate, a CRL of ``entries`` revoked certificates, and an OCSP response, kmslib's CA
+    (the custodian signs; pyca's signature replaced) beside pyca signing the same structures with a key it holds.
+    """
+    from datetime import timedelta  # noqa: PLC0415
+
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509 import ocsp  # noqa: PLC0415
+
+    from kmslib.pki import CertificateAuthority  # noqa: PLC0415
+
+    kms = KeyCustodian()
+    kms.generate_signing_key("root", algorithm="ecdsa-p256-sha256")
+    kms.generate_signing_key("signer", algorithm="ecdsa-p256-sha256")
+    ca = CertificateAuthority.create_root(kms, "root", subject="CN=Bench Root", days=3650)
+    issued = [x509.load_pem_x509_certificate(ca.issue("signer", subject="CN=Leaf", days=30).encode())]
+    for _ in range(entries):
+        serial = x509.load_pem_x509_certificate(ca.issue("signer", subject="CN=n", days=30).encode()).serial_number
+        ca.revoke(serial, reason="superseded")
+    ca_cert = x509.load_pem_x509_certificate(ca.certificate.encode())
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(issued[0], ca_cert, hashes.SHA1())
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+    )
+    # pyca alone: a key it holds, the same structures.
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf_public = issued[0].public_key()
+    name = x509.Name.from_rfc4514_string("CN=Leaf")
+    now = kms._now()
+
+    def raw_certificate() -> object:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(ca_cert.subject)
+            .public_key(leaf_public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_public), critical=False)
+            .sign(key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.PEM)
+        )
+
+    revoked = [
+        x509.RevokedCertificateBuilder()
+        .serial_number(x509.random_serial_number())
+        .revocation_date(now)
+        .add_extension(x509.CRLReason(x509.ReasonFlags.superseded), critical=False)
+        .build()
+        for _ in range(entries)
+    ]
+
+    def raw_crl() -> object:
+        builder = x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject).last_update(now)
+        builder = builder.next_update(now + timedelta(days=7)).add_extension(x509.CRLNumber(1), critical=False)
+        for entry in revoked:
+            builder = builder.add_revoked_certificate(entry)
+        return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+    def raw_ocsp() -> object:
+        stand_in = x509.CertificateBuilder().subject_name(ca_cert.subject).issuer_name(ca_cert.subject)
+        stand_in = stand_in.public_key(key.public_key()).serial_number(1).not_valid_before(now)
+        responder = stand_in.not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256())
+        builder = ocsp.OCSPResponseBuilder().add_response(
+            cert=issued[0],
+            issuer=ca_cert,
+            algorithm=hashes.SHA1(),
+            cert_status=ocsp.OCSPCertStatus.GOOD,
+            this_update=now,
+            next_update=now + timedelta(days=1),
+            revocation_time=None,
+            revocation_reason=None,
+        )
+        builder = builder.responder_id(ocsp.OCSPResponderEncoding.NAME, responder)
+        return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    return {
+        "raw pyca certificate (ECDSA P-256)": raw_certificate,
+        "kmslib CA issue (ECDSA P-256)": lambda: ca.issue("signer", subject="CN=Leaf", days=30),
+        f"raw pyca CRL of {entries:,} entries": raw_crl,
+        f"kmslib CA crl() of {entries:,} entries": ca.crl,
+        "raw pyca OCSP response": raw_ocsp,
+        "kmslib CA ocsp_response": lambda: ca.ocsp_response(request),
+    }
+
+
 def exchange_cases() -> tuple[dict[str, Callable[[], object]], dict[str, tuple[int, int]]]:
     """A full key exchange between two custodians in each group, the raw pyca hybrid exchange, and bytes on the wire."""
     from cryptography.hazmat.primitives.asymmetric import mlkem  # noqa: PLC0415 - cryptography 50
@@ -679,8 +770,24 @@ def main(argv: list[str] | None = None) -> int:
             for name in HARDWARE_CASES:
                 print(f"{name:<48}{fmt_time(statistics.median(hw_samples[name])):>10}")
                 results["hardware"][name] = statistics.median(hw_samples[name])
-            print(print(f"  the token's round trip: {hw_ratio:.2f}x software's (two PKCS#11 calls into the token)"))
+            print(f"  the token's round trip: {hw_ratio:.2f}x software's (two PKCS#11 calls into the token)")
             results["hardware"]["round_trip_ratio_token_to_software"] = hw_ratio
+
+    print("\ncertificates (issue 27): kmslib's CA (the custodian signs) beside pyca signing with a key it holds")
+    results["certificates"] = {}
+    certificate = certificate_cases(1_000 if args.quick else 10_000)
+    for name, fn in certificate.items():
+        slow = "CRL" in name or "crl()" in name
+        stats = measure(
+            fn, repeats=3 if slow else repeats, min_time=0.0 if slow else 0.05, max_number=1 if slow else 1000
+        )
+        results["certificates"][name] = asdict(stats)
+        print(f"{name:<48}{fmt_time(stats.median):>10} ±{stats.spread:4.0%}")
+    names = list(certificate)
+    for raw, ours in zip(names[::2], names[1::2], strict=True):
+        ratio = results["certificates"][ours]["median"] / results["certificates"][raw]["median"]
+        results["certificates"][f"{ours} / {raw}"] = ratio
+        print(f"  {ours}: {ratio:.2f}x {raw}")
 
     cap = 30.0 if not args.quick else 5.0
     parameters = dh_parameter_generation(cap)

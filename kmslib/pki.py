@@ -51,6 +51,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from kmslib import _der
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import ArgumentTypeError, InvalidInputError, KeyNotFoundError, KeyStateError, KeyTypeError
+from kmslib.keyinfo import KeyInfo
 from kmslib.tokens import ECDSA_P256, RSA_PSS, parse_token
 
 __all__ = ["CA_ALGORITHMS", "KEY_USAGES", "REASONS", "CertificateAuthority", "CertificateStatus"]
@@ -350,6 +351,7 @@ class CertificateAuthority:
         return pem, x509.load_pem_x509_certificate(pem.encode("ascii")).serial_number
 
     def _record(self, serial: int, pem: str, key_id: str, version: int, *, ca: bool) -> None:
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
         self._kms._access.save_pki(
             f"cert\n{serial:x}",
             {
@@ -358,6 +360,8 @@ class CertificateAuthority:
                 "version": version,
                 "ca": ca,
                 "certificate": pem,
+                "subject": cert.subject.rfc4514_string(),
+                "not_after": cert.not_valid_after_utc.isoformat(),
                 "revoked": None,
             },
         )
@@ -366,14 +370,13 @@ class CertificateAuthority:
 
     def issued(self) -> tuple[CertificateStatus, ...]:
         """Every certificate this CA issued, with its status now, oldest serial first."""
-        return tuple(self.status(serial) for serial in sorted(self._serials()))
-
-    def _serials(self) -> list[int]:
-        return [
-            int(name[5:], 16)
+        infos: dict[str, KeyInfo] = {}
+        mine = [
+            (int(name[5:], 16), record)
             for name, record in list(self._kms._access.pki.items())
             if name.startswith("cert\n") and record.get("issuer") == self.key_id
         ]
+        return tuple(self._status(serial, record, infos) for serial, record in sorted(mine, key=lambda x: x[0]))
 
     def status(self, serial: int) -> CertificateStatus:
         """The status of the certificate with ``serial`` that this CA issued.
@@ -381,21 +384,26 @@ class CertificateAuthority:
         Raises:
             KeyNotFoundError: this CA issued no certificate with that serial.
         """
-        record = self._certificate_record(serial)
-        cert = x509.load_pem_x509_certificate(record["certificate"].encode("ascii"))
+        return self._status(serial, self._certificate_record(serial), {})
+
+    def _status(self, serial: int, record: dict[str, Any], infos: dict[str, KeyInfo]) -> CertificateStatus:
+        """The status of ``record``, with ``infos`` the key infos read so far (read once per key per call)."""
         base = {
-            "serial": cert.serial_number,
-            "subject": cert.subject.rfc4514_string(),
+            "serial": serial,
+            "subject": record["subject"],
             "key_id": record["key_id"],
             "version": record["version"],
-            "not_valid_after": cert.not_valid_after_utc,
+            "not_valid_after": datetime.fromisoformat(record["not_after"]),
         }
         revoked = record.get("revoked")
         if revoked is not None:
             return CertificateStatus(
                 **base, revoked_at=datetime.fromisoformat(revoked["time"]), reason=revoked["reason"]
             )
-        derived = _derived(self._kms, record)
+        key_id = record["key_id"]
+        if key_id not in infos:
+            infos[key_id] = self._kms.key_info(key_id)
+        derived = _derived(self._kms, record, infos[key_id])
         if derived is not None:
             return CertificateStatus(**base, revoked_at=derived[0], reason=derived[1], derived=True)
         return CertificateStatus(**base)
@@ -427,7 +435,10 @@ class CertificateAuthority:
                 raise InvalidInputError(f"reason {shown} is not one of {', '.join(REASONS)}")
             with kms._access.lock:
                 record = self._certificate_record(serial)
-                if record.get("revoked") is not None or _derived(kms, record) is not None:
+                if (
+                    record.get("revoked") is not None
+                    or _derived(kms, record, kms.key_info(record["key_id"])) is not None
+                ):
                     raise InvalidInputError(f"certificate {serial:x} is revoked already")
                 revoked = {"time": kms._now().isoformat(), "reason": reason}
                 kms._access.save_pki(f"cert\n{serial:x}", {**record, "revoked": revoked})
@@ -712,13 +723,9 @@ def _signed_by_throwaway_ocsp(builder: ocsp.OCSPResponseBuilder, algorithm: str)
 _REVOKING = {"invalidate_key": "cessation_of_operation", "mark_compromised": "key_compromise"}
 
 
-def _derived(kms: KeyCustodian, record: dict[str, Any]) -> tuple[datetime, str] | None:
+def _derived(kms: KeyCustodian, record: dict[str, Any], info: KeyInfo) -> tuple[datetime, str] | None:
     """``(time, reason)`` if the certified key version is revoked or compromised in the custodian, else ``None``."""
     key_id, version = record["key_id"], record["version"]
-    try:
-        info = kms.key_info(key_id)
-    except KeyNotFoundError:  # pragma: no cover - key ids are never reused and keys never leave the table
-        return None
     state = dict(info.version_states).get(version, "active")
     if info.state == "compromised" or state == "compromised":
         reason = "ca_compromise" if record.get("ca") else "key_compromise"

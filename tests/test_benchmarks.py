@@ -149,3 +149,22 @@ def test_the_wrapped_import_case_imports_a_key() -> None:
     kms = KeyCustodian()
     info = load_benchmark().wrapped_import(kms, "w")
     assert kms.key_info("w") == info
+
+
+def test_the_certificate_cases_make_what_they_name() -> None:
+    """Each pair makes the same kind of structure: a certificate, a CRL of the entries asked, an OCSP response."""
+    from cryptography import x509
+    from cryptography.x509 import ocsp
+
+    cases = load_benchmark().certificate_cases(entries=5)
+    assert len(cases) == 6
+    for name, case in cases.items():
+        made = case()
+        assert isinstance(made, (str, bytes)), name
+        data = made.encode() if isinstance(made, str) else made
+        if "OCSP" in name or "ocsp" in name:
+            assert ocsp.load_der_ocsp_response(data).response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
+        elif "CRL" in name or "crl()" in name:
+            assert len(x509.load_pem_x509_crl(data)) == 5, name
+        else:
+            assert x509.load_pem_x509_certificate(data).subject.rfc4514_string() == "CN=Leaf"
