@@ -22,6 +22,7 @@ from kmslib import dh, hybrid
 from kmslib.audit import GENESIS, AuditEntry
 from kmslib.custodian import KeyCustodian
 from kmslib.hsm import TokenObject
+from kmslib.pki import CertificateAuthority, CertificateStatus
 from kmslib.policy import Decision, parse_policy
 from kmslib.rsa import RSAKeyVersion
 from kmslib.signing import SigningKeyVersion
@@ -32,6 +33,7 @@ __all__ = [
     "audit_chain",
     "barrier",
     "cbc_chain",
+    "certificate_chain",
     "ecb_vs_cbc",
     "gcm_diagram",
     "key_lifecycle",
@@ -890,3 +892,60 @@ def policy_matrix(
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def _status_words(status: CertificateStatus | None) -> tuple[str, str]:
+    """What a certificate's status says, in words, and its colour (red for revoked)."""
+    if status is None:
+        return "trust anchor: trusted as configured, no status checked", "#dbeafe"
+    if status.revoked_at is None:
+        return f"good (valid to {status.not_valid_after:%Y-%m-%d})", "#dcfce7"
+    why = status.reason or "no reason given"
+    source = ", from the key's state in the custodian" if status.derived else ""
+    return f"✘ REVOKED {status.revoked_at:%Y-%m-%d %H:%M} UTC: {why}{source}", "#fecaca"
+
+
+def certificate_chain(root: CertificateAuthority, intermediate: CertificateAuthority, leaf_serial: int) -> Figure:
+    """A two-level chain from the trust anchor down to a leaf, each certificate with its status in words.
+
+    A revoked certificate is red, crossed (✘) and says ``REVOKED``, its time and reason, so that the picture does
+    not rest on colour alone; the arrows say who signed what, and where each status comes from.
+
+    Args:
+        root: the root CA (the relying party's trust anchor).
+        intermediate: the CA the root certified, which issued the leaf.
+        leaf_serial: the serial number of the leaf certificate ``intermediate`` issued.
+    """
+    from cryptography import x509  # noqa: PLC0415 - pki certificates are parsed only for this picture
+
+    middle = x509.load_pem_x509_certificate(intermediate.certificate.encode("ascii"))
+    anchor = x509.load_pem_x509_certificate(root.certificate.encode("ascii"))
+    leaf = intermediate.status(leaf_serial)
+    rows = (
+        (anchor.subject.rfc4514_string(), "root CA (self-signed)", None, ""),
+        (
+            middle.subject.rfc4514_string(),
+            "intermediate CA",
+            root.status(middle.serial_number),
+            "status: the root's CRL or OCSP",
+        ),
+        (
+            leaf.subject,
+            f"end entity (key '{leaf.key_id}', version {leaf.version})",
+            leaf,
+            "status: the intermediate's CRL or OCSP",
+        ),
+    )
+    fig, ax = plt.subplots(figsize=(10, 5.4))
+    for index, (subject, role, status, source) in enumerate(rows):
+        y = 4.2 - 1.8 * index
+        words, colour = _status_words(status)
+        edge = _RED if status is not None and status.revoked_at is not None else "black"
+        ax.add_patch(FancyBboxPatch((0.6, y - 0.6), 6.2, 1.2, boxstyle="round,pad=0.05", fc=colour, ec=edge, lw=2))
+        ax.text(3.7, y + 0.3, f"{role}: {subject[:48]}", ha="center", va="center", fontsize=9, fontweight="bold")
+        ax.text(3.7, y - 0.2, words, ha="center", va="center", fontsize=9, color=edge)
+        if index:
+            _arrow(ax, (3.7, y + 1.2), (3.7, y + 0.65))
+            ax.text(3.9, y + 0.92, "signed by the certificate above", fontsize=8, va="center")
+            ax.text(7.1, y, source, fontsize=8, va="center", color="#374151")
+    return _finish(fig, ax, "A certificate chain, and the status of each certificate", (0.2, 10.2), (-0.5, 5.0))
