@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
-from kmslib import _checks, _ffdh
+from kmslib import _checks, _ffdh, relying
 from kmslib.audit import CHECKPOINT_CONTEXT
+from kmslib.clock import utc_now
 from kmslib.errors import ArgumentTypeError, InvalidInputError, KMSError, SignatureError
 from kmslib.rsa import PUBLIC_EXPONENT, seal_pkcs8
 from kmslib.tokens import ECDSA_P256, ED25519, ML_DSA_65, RSA_PSS, parse_token
@@ -235,7 +237,18 @@ def signable(message: object) -> bytes:
     return data
 
 
-def verify_signature(public_key_pem: str | bytes, message: str | bytes, signature: str) -> None:
+def verify_signature(
+    public_key_pem: str | bytes | None,
+    message: str | bytes,
+    signature: str,
+    *,
+    certificate: str | bytes | None = None,
+    trust_anchor: str | bytes | None = None,
+    intermediates: Sequence[str | bytes] = (),
+    crl: str | bytes | Sequence[str | bytes] | None = None,
+    ocsp: bytes | Sequence[bytes] | None = None,
+    at: datetime | None = None,
+) -> None:
     """Check a signature token with only the signer's public key, as a relying party does.
 
     The algorithm comes from the key: an Ed25519, P-256 or ML-DSA-65 key, or any RSA key of 2048 bits or
@@ -246,17 +259,38 @@ def verify_signature(public_key_pem: str | bytes, message: str | bytes, signatur
     low or high, as FIPS 186-5 defines verification (any ``0 < s < n``): ``(r, n - s)`` verifies wherever
     ``(r, s)`` does, so a signature's bytes do not identify a message (kmslib's own are always low-s).
 
+    With ``certificate=`` instead of a PEM (``public_key_pem=None``), the relying party checks what a bare key
+    cannot tell (contract section 14, :mod:`kmslib.relying`): the chain from the certificate through
+    ``intermediates`` to ``trust_anchor``, at ``at``, with pyca's ``x509.verification``; that the certificate is
+    for signing; and the status of every certificate of the chain but the anchor, from ``crl`` (its issuer's,
+    fresh) or ``ocsp`` (about that certificate, signed by its issuer or a delegated responder, fresh). Only then
+    does it check the signature with the certified key. Every refusal is a ``SignatureError`` that says why:
+    revoked (with reason and time), expired, not yet valid, untrusted, not for signing, stale, about another
+    certificate, or no status.
+
     Args:
         public_key_pem: the signer's SubjectPublicKeyInfo PEM (``export_public_key``): exactly one PEM
-            block, with nothing but whitespace around it.
+            block, with nothing but whitespace around it; ``None`` with ``certificate=``.
         message: what was signed: ``str`` (UTF-8) or bytes.
         signature: the token ``sign`` returned.
+        certificate: the signer's certificate (PEM), in place of ``public_key_pem``.
+        trust_anchor: the root certificate the relying party trusts (PEM); needed with ``certificate``.
+        intermediates: the CA certificates between them (PEM).
+        crl: CRLs (PEM): one, or a list.
+        ocsp: OCSP responses (DER bytes): one, or a list.
+        at: when to judge the chain and the status (timezone-aware; now by default).
 
     Raises:
         SignatureError: the signature does not verify, is malformed, is of another algorithm, or the PEM is
-            not exactly one signing public key: one message for every cause.
-        ArgumentTypeError: an argument of the wrong type.
+            not exactly one signing public key: one message for every cause. With ``certificate=``: why the
+            certificate is refused, or that the signature does not verify with the certified key.
+        ArgumentTypeError, InvalidInputError: an argument of the wrong type or form.
     """
+    if certificate is not None or public_key_pem is None:
+        _verify_certified(public_key_pem, message, signature, certificate, trust_anchor, intermediates, crl, ocsp, at)
+        return
+    if (trust_anchor, crl, ocsp, at) != (None, None, None, None) or intermediates != ():
+        raise InvalidInputError("trust_anchor, intermediates, crl, ocsp and at go with certificate=, not with a PEM")
     data = _checks.data(message, "message")
     raw = _checks.text_or_bytes_pem(public_key_pem, "public_key_pem")
     if not isinstance(signature, str):
@@ -278,3 +312,47 @@ def verify_signature(public_key_pem: str | bytes, message: str | bytes, signatur
     )
     if not ok:
         raise SignatureError()  # outside any except block: no context
+
+
+def _verify_certified(  # noqa: PLR0917 - verify_signature's arguments, passed through
+    public_key_pem: object,
+    message: object,
+    signature: object,
+    certificate: object,
+    trust_anchor: object,
+    intermediates: object,
+    crl: object,
+    ocsp: object,
+    at: object,
+) -> None:
+    """:func:`verify_signature` with a certificate: the relying party's checks, then the signature."""
+    if public_key_pem is not None:
+        raise InvalidInputError("give the signer's public key PEM or its certificate, not both")
+    if certificate is None:
+        raise InvalidInputError("give the signer's public key PEM, or public_key_pem=None with certificate=")
+    if trust_anchor is None:
+        raise InvalidInputError("certificate= needs trust_anchor=, the root certificate the relying party trusts")
+    data = _checks.data(message, "message")
+    if not isinstance(signature, str):
+        raise ArgumentTypeError(f"signature must be a str token, not {type(signature).__name__}")
+    public_key = relying.certified_key(
+        certificate,
+        trust_anchor=trust_anchor,
+        intermediates=intermediates,
+        crl=crl,
+        ocsp_responses=ocsp,
+        at=utc_now() if at is None else at,
+    )
+    algorithm = payload = None
+    try:
+        _, algorithm, payload = parse_token(signature)
+    except KMSError:
+        algorithm = None
+    ok = (
+        algorithm is not None
+        and payload is not None
+        and _algorithm_of(public_key) == algorithm
+        and _verifies(public_key, algorithm, data, payload)
+    )
+    if not ok:
+        raise SignatureError("the signature does not verify with the key the certificate names")
