@@ -15,6 +15,7 @@ Usage: ``python benchmarks/run.py [--quick] [--no-notebooks] [--json PATH]``
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -393,6 +394,56 @@ def certificate_cases(entries: int = 10_000) -> dict[str, Callable[[], object]]:
         builder = builder.responder_id(ocsp.OCSPResponderEncoding.NAME, responder)
         return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
+    # The relying party: a two-level chain of its own, and its status from the CAs' (short) CRLs.
+    for key_id in ("rp-root", "rp-issuing", "clerk"):
+        kms.generate_signing_key(key_id, algorithm="ecdsa-p256-sha256")
+    rp_root = CertificateAuthority.create_root(kms, "rp-root", subject="CN=Relying Root", days=3650)
+    issuing = rp_root.create_intermediate("rp-issuing", subject="CN=Relying Issuing", days=365)
+    clerk_pem = issuing.issue("clerk", subject="CN=Clerk", days=30)
+    signed = kms.sign("clerk", b"benchmark message")
+    crls = [rp_root.crl(), issuing.crl()]
+    anchor = x509.load_pem_x509_certificate(rp_root.certificate.encode())
+    leaf_cert = x509.load_pem_x509_certificate(clerk_pem.encode())
+    middle_cert = x509.load_pem_x509_certificate(issuing.certificate.encode())
+    crl_objects = [x509.load_pem_x509_crl(c.encode()) for c in crls]
+    token_signature = tokens.parse_token(signed)[2]
+    at = kms._now()
+
+    def raw_relying_party() -> object:
+        from cryptography.x509 import verification  # noqa: PLC0415
+
+        verifier = (
+            verification.PolicyBuilder()
+            .store(verification.Store([anchor]))
+            .time(at)
+            .extension_policies(
+                ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
+                ee_policy=verification.ExtensionPolicy.permit_all(),
+            )
+            .build_client_verifier()
+        )
+        chain = verifier.verify(leaf_cert, [middle_cert]).chain
+        for child, parent in itertools.pairwise(chain):
+            crl = next(c for c in crl_objects if c.issuer == parent.subject)
+            assert crl.is_signature_valid(parent.public_key())  # type: ignore[arg-type]
+            assert crl.get_revoked_certificate_by_serial_number(child.serial_number) is None
+        public: Any = leaf_cert.public_key()
+        public.verify(token_signature, b"benchmark message", ec.ECDSA(hashes.SHA256()))
+        return chain
+
+    def kmslib_relying_party() -> object:
+        kmslib.verify_signature(
+            None,
+            b"benchmark message",
+            signed,
+            certificate=clerk_pem,
+            trust_anchor=rp_root.certificate,
+            intermediates=[issuing.certificate],
+            crl=crls,
+            at=at,
+        )
+        return True
+
     return {
         "raw pyca certificate (ECDSA P-256)": raw_certificate,
         "kmslib CA issue (ECDSA P-256)": lambda: ca.issue("signer", subject="CN=Leaf", days=30),
@@ -400,6 +451,8 @@ def certificate_cases(entries: int = 10_000) -> dict[str, Callable[[], object]]:
         f"kmslib CA crl() of {entries:,} entries": ca.crl,
         "raw pyca OCSP response": raw_ocsp,
         "kmslib CA ocsp_response": lambda: ca.ocsp_response(request),
+        "raw pyca chain + CRL status + signature": raw_relying_party,
+        "kmslib verify_signature(certificate=, crl=)": kmslib_relying_party,
     }
 
 

@@ -157,9 +157,12 @@ def test_the_certificate_cases_make_what_they_name() -> None:
     from cryptography.x509 import ocsp
 
     cases = load_benchmark().certificate_cases(entries=5)
-    assert len(cases) == 6
+    assert len(cases) == 8
     for name, case in cases.items():
         made = case()
+        if "status" in name or "verify_signature" in name:
+            assert made  # it returns only once the chain, its status and the signature all check
+            continue
         assert isinstance(made, (str, bytes)), name
         data = made.encode() if isinstance(made, str) else made
         if "OCSP" in name or "ocsp" in name:
