@@ -197,6 +197,10 @@ class CertificateAuthority:
         self._algorithm: str = record["algorithm"]
         self.certificate: str = record["certificate"]
 
+    def now(self) -> datetime:
+        """The time by this CA's clock (its custodian's): what it dates certificates, CRLs and responses by."""
+        return self._kms._now()
+
     def __repr__(self) -> str:
         return f"CertificateAuthority(key_id={self.key_id!r}, subject={self._cert.subject.rfc4514_string()!r})"
 

@@ -13,6 +13,7 @@ from kmslib.widgets.dashboard import KeyVaultDashboard
 from kmslib.widgets.dh_form import DHExchangeForm
 from kmslib.widgets.envelope_form import EnvelopeForm
 from kmslib.widgets.policy_form import PolicyForm
+from kmslib.widgets.relying_party_form import RelyingPartyForm
 from kmslib.widgets.rsa_form import RSAForm
 from kmslib.widgets.token_form import TokenForm
 from kmslib.widgets.unseal_form import UnsealForm
@@ -24,6 +25,7 @@ __all__ = [
     "KeyVaultDashboard",
     "PolicyForm",
     "RSAForm",
+    "RelyingPartyForm",
     "TokenForm",
     "UnsealForm",
 ]
