@@ -41,6 +41,7 @@ from kmslib.course import (
     lesson08,
     lesson09,
     lesson10,
+    lesson11,
     tamper,
 )
 from kmslib.tokens import format_token
@@ -164,7 +165,7 @@ PYTHON_INTERNALS = (
 
 _ODD_SHAPED = [
     (f"{module.__name__.rsplit('.', 1)[1]}-q{n}", module.__dict__[f"q{n}"])
-    for module in (lesson01, lesson02, lesson04, lesson05, lesson06, lesson08, lesson09, lesson10, capstone)
+    for module in (lesson01, lesson02, lesson04, lesson05, lesson06, lesson08, lesson09, lesson10, lesson11, capstone)
     for n in range(1, 7)
     if f"q{n}" in module.__dict__
 ]
