@@ -624,7 +624,7 @@ def test_the_notebook_asks_each_exercise_and_says_true_things() -> None:
 
     from helpers import ROOT
 
-    cells = json.loads((ROOT / "notebooks" / "11_capstone.ipynb").read_text())["cells"]
+    cells = json.loads((ROOT / "notebooks" / "12_capstone.ipynb").read_text())["cells"]
     source = ["".join(c["source"]) for c in cells]
     code = "\n".join(s for s, c in zip(source, cells, strict=True) if c["cell_type"] == "code")
     markdown = "\n".join(s for s, c in zip(source, cells, strict=True) if c["cell_type"] == "markdown")

@@ -38,7 +38,8 @@ def test_the_course_notebooks_exist() -> None:
         "08_sealed_storage.ipynb",
         "09_access_control.ipynb",
         "10_keys_in_hardware.ipynb",
-        "11_capstone.ipynb",
+        "11_certificates_and_revocation.ipynb",
+        "12_capstone.ipynb",
     ]
 
 

@@ -9,6 +9,7 @@
 - :mod:`kmslib.course.exercises`: exercises and quizzes (``check``, ``hint``, ``solution``);
 - :mod:`kmslib.course.lesson01` ... : each lesson's exercises and quiz;
 - :mod:`kmslib.course.hardware`: lesson 10's practice token (SoftHSM2) and Clulow's attack;
+- :mod:`kmslib.course.certificates`: lesson 11's course PKI and a relying party that skips status;
 - :mod:`kmslib.course.capstone`: the capstone's exercise checkers.
 
 Like :mod:`kmslib.widgets`, this package is never imported by ``import kmslib``.
@@ -41,7 +42,8 @@ COURSE = (
     ("08_sealed_storage.ipynb", "Sealed storage: where the root key lives"),
     ("09_access_control.ipynb", "Access control: who may use a key"),
     ("10_keys_in_hardware.ipynb", "Keys in hardware: PKCS#11, auto-unseal, wrapped import and a key ceremony"),
-    ("11_capstone.ipynb", "Capstone: a stolen terminal, and the decisions of the response"),
+    ("11_certificates_and_revocation.ipynb", "Certificates and revocation: telling the relying parties"),
+    ("12_capstone.ipynb", "Capstone: a stolen terminal, and the decisions of the response"),
 )
 
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509 import verification as v
 
-from kmslib.clock import classroom_clock
+from kmslib.clock import ClassroomClock, classroom_clock
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import InvalidInputError, KMSError
 from kmslib.pki import CertificateAuthority
@@ -39,6 +39,7 @@ class CertificateWorld:
         signer: the id of the certified signing key.
         certificate: the signer's certificate, PEM.
         message: a message the signer signed, and ``signature`` its signature token.
+        clock: the custodian's classroom clock (``clock.advance(timedelta(days=1))`` moves the story on).
     """
 
     kms: KeyCustodian
@@ -48,6 +49,7 @@ class CertificateWorld:
     certificate: str
     message: str
     signature: str
+    clock: ClassroomClock
 
     @property
     def serial(self) -> int:
@@ -60,13 +62,14 @@ class CertificateWorld:
 
 def certificate_world(signer: str = "invoices", message: str = "invoice 2026-001: 12.50 EUR") -> CertificateWorld:
     """A root CA, an issuing CA and a certified ECDSA P-256 signer, all keys in one custodian, and a signature."""
-    kms = KeyCustodian(clock=classroom_clock())
+    clock = classroom_clock()
+    kms = KeyCustodian(clock=clock)
     for key_id in ("root", "issuing", signer):
         kms.generate_signing_key(key_id, algorithm="ecdsa-p256-sha256")
     root = CertificateAuthority.create_root(kms, "root", subject="CN=Course Root CA,O=kmslib course", days=3650)
     ca = root.create_intermediate("issuing", subject="CN=Course Issuing CA,O=kmslib course", days=1825)
     certificate = ca.issue(signer, subject=f"CN={signer},O=kmslib course", days=90)
-    return CertificateWorld(kms, root, ca, signer, certificate, message, kms.sign(signer, message))
+    return CertificateWorld(kms, root, ca, signer, certificate, message, kms.sign(signer, message), clock)
 
 
 def certificate_lab() -> CertificateWorld:

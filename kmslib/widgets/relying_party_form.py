@@ -82,7 +82,7 @@ class RelyingPartyForm(Form):
         self.message = w.Textarea(value="", rows=2, layout=w.Layout(width="100%"))
         self.signature = w.Text(value="", layout=w.Layout(width="100%"))
         self.certificate = w.Textarea(value="", rows=4, layout=w.Layout(width="100%"))
-        self.source = w.RadioButtons(options=[(label, key) for key, label in SOURCES.items()], value="pem")
+        self.source = w.Dropdown(options=[(label, key) for key, label in SOURCES.items()], value="pem")
         self.why = w.HTML(value="")
         self.choose_button = make_button("Use this sample", "", "folder-open")
         self.verify_button = make_button("Verify as the relying party", "primary", "check")
@@ -220,4 +220,4 @@ class RelyingPartyForm(Form):
             "ocsp": "the chain to the trust anchor, each certificate's status in a signed OCSP response from its "
             "issuer (fresh, about that very certificate), then the signature.",
         }[how]
-        return f'<p class="kmslib-why"><b>What this relying party checked:</b> {checked}</p>'
+        return f'<p class="kmslib-why-text"><b>What this relying party checked:</b> {checked}</p>'

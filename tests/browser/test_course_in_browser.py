@@ -27,7 +27,8 @@ FORMS = {
     "08_sealed_storage.ipynb": ["kmslib-unseal-form"],
     "09_access_control.ipynb": ["kmslib-policy-form"],
     "10_keys_in_hardware.ipynb": ["kmslib-token-form"],
-    "11_capstone.ipynb": ["kmslib-dashboard"],
+    "11_certificates_and_revocation.ipynb": ["kmslib-relying-party-form"],
+    "12_capstone.ipynb": ["kmslib-dashboard"],
 }
 
 KERNEL_IDLE = """() => {
