@@ -309,6 +309,8 @@ def test_q2_refuses_decrypt_and_encrypt_again_and_a_foreign_envelope() -> None:
         (lambda hq: hq.rotate_key("link-2"), "'link-2' was rotated"),
         (lambda hq: hq.invalidate_key("hq-id", reason="to be safe, all keys"), "'hq-id' was revoked"),
         (lambda hq: hq.rotate_key("auditor"), "'auditor' was rotated"),
+        (lambda hq: hq.rotate_key("hq-root"), "'hq-root' was rotated"),
+        (lambda hq: hq.invalidate_key("hq-root", reason="to be safe"), "'hq-root' was revoked"),
         (lambda hq: hq.invalidate_key("archive", reason="copies were on the terminal"), "archive is lost"),
     ],
 )
@@ -575,6 +577,44 @@ def test_q4_the_auditor_checks_with_the_public_key_and_the_earlier_checkpoint() 
     assert AuditLog.verify_jsonl(cut, checkpoint=case.auditor_checkpoint, public_key=case.auditor_public_key)
 
 
+def test_q4_the_auditor_trusts_the_auditor_key_through_its_certificate_and_a_fresh_crl() -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from kmslib.relying import certified_key
+
+    case = incident()
+    assert case.authority is not None
+    certificate = x509.load_pem_x509_certificate(case.auditor_certificate.encode())
+    assert certificate.issuer.rfc4514_string() == "CN=Head Office Root CA,O=Example"
+    key = certified_key(
+        case.auditor_certificate,
+        trust_anchor=case.authority.certificate,
+        crl=case.authority.crl(),
+        at=case.authority.now(),
+    )
+    pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    assert pem == case.auditor_public_key  # the key the certificate names is the one that signs checkpoints
+
+
+def test_q4_a_compromised_auditor_key_revokes_its_certificate_and_the_auditor_refuses() -> None:
+    names = solve(incident(), 3)
+    hq = names["hq"]
+    checkpoint = hq.sign_audit_checkpoint("auditor")  # signed after the response...
+    accepted(q4, hq, checkpoint)
+    hq.mark_compromised("auditor", reason="to be safe")  # ...then the wrong decision
+    refused(q4, hq, checkpoint, because="revoked")
+    refused(q4, hq, checkpoint, because="key_compromise")
+
+
+def test_q4_a_rotated_root_ca_can_publish_no_crl_and_the_auditor_cannot_decide() -> None:
+    names = solve(incident(), 3)
+    hq = names["hq"]
+    checkpoint = hq.sign_audit_checkpoint("auditor")
+    hq.rotate_key("hq-root")
+    refused(q4, hq, checkpoint, because="can no longer publish a CRL")
+
+
 # ---------------------------------------------------------------- the picture
 
 
@@ -582,7 +622,7 @@ def test_the_timeline_draws_every_key_the_theft_and_the_response() -> None:
     case = incident()
     before = pictures.incident_timeline(case.hq.audit_log, reported=capstone.REPORTED, exposed=["link-1"])
     labels = {label.get_text() for ax in before.axes for label in ax.get_yticklabels()}
-    assert {"archive", "link-1", "link-2", "hq-id", "auditor"} <= labels
+    assert {"archive", "link-1", "link-2", "hq-id", "auditor", "hq-root"} <= labels
     words = " ".join(t.get_text() for ax in before.axes for t in ax.texts)
     assert "theft reported" in words
     assert "exposed" in before.axes[0].get_legend_handles_labels()[1]

@@ -17,7 +17,9 @@ nothing, and checking again gives the same verdict). A revocation counts when th
   signed, transcript-bound exchange (:mod:`kmslib.kex`), checked against the identity key on the installer's
   sheet; the thief, who holds the stolen terminal's identity key, does not;
 - ``q4`` (the audit): a checkpoint signed with the auditor's key after the response, so that it covers the
-  whole story, which the auditor checks with the public key and the checkpoint kept from before.
+  whole story, which the auditor checks with the checkpoint kept from before and the key that head office's root
+  CA certified for ``auditor``, once a fresh CRL says that certificate is good (:mod:`kmslib.relying`): a
+  revocation or compromise of the auditor key in head office's custodian revokes that certificate at once.
 """
 
 from __future__ import annotations
@@ -48,11 +50,14 @@ from kmslib.custodian import KeyCustodian
 from kmslib.envelope import split
 from kmslib.errors import KeyRevokedError, KMSError
 from kmslib.kex import Transcript, sign_transcript, verify_transcript
+from kmslib.pki import CertificateAuthority
 from kmslib.principals import PrincipalView
+from kmslib.relying import certified_key
 from kmslib.tokens import parse_token
 
 __all__ = [
     "AUDITOR",
+    "HQ_ROOT",
     "OFFICER",
     "POLICY",
     "RESPONDER",
@@ -72,7 +77,8 @@ __all__ = [
 #: Head office's identity in key exchanges, and the ids of its keys.
 HQ = "head-office"
 HQ_ID = "hq-id"  # head office's signing key for key exchanges; terminals hold its public key
-AUDITOR = "auditor"  # the signing key for audit checkpoints only; the auditor holds its public key
+AUDITOR = "auditor"  # the signing key for audit checkpoints only; the auditor holds its certificate
+HQ_ROOT = "hq-root"  # head office's root CA key (kmslib.pki): it certifies the auditor key
 ARCHIVE = "archive"  # the key-encryption key of head office's envelopes
 STOLEN_LINK = "link-1"  # agreed with shop-1's terminal, the one stolen
 OTHER_LINK = "link-2"  # agreed with shop-2's terminal, which was not
@@ -145,6 +151,8 @@ class _Facts:
     auditor_pem: str
     hq_pem: str
     earlier: str  # the checkpoint the auditor kept from 5 January
+    authority: CertificateAuthority | None = None  # head office's root CA
+    auditor_certificate: str = ""
     genuine: Terminal | None = None
     impostor: Terminal | None = None
 
@@ -228,7 +236,10 @@ class Incident:
         archive: head office's envelopes, by name; each is bound to its name as associated data.
         on_the_terminal: the copies of envelopes that were on the stolen terminal (the thief has them).
         auditor_checkpoint: the checkpoint the auditor was given on 5 January.
-        auditor_public_key: the auditor's copy of the ``auditor`` key's public half.
+        auditor_public_key: the ``auditor`` key's public half, as its certificate names it.
+        auditor_certificate: the ``auditor`` key's certificate (PEM), issued by head office's root CA.
+        authority: head office's root CA (key ``hq-root``): its certificate is the auditor's trust anchor, and
+            its CRL says whether the auditor key's certificate is still good.
         arrivals: two terminals that say they are shop-1's replacement, waiting to enroll (exercise 3).
         installer_sheet: the genuine replacement's identity public key (PEM), from the installer, on paper.
         responder: head office's custodian acting as the principal ``"responder"`` (the student, an
@@ -246,6 +257,8 @@ class Incident:
     installer_sheet: str = field(repr=False)
     responder: KeyCustodian = field(repr=False)
     second_approver: KeyCustodian = field(repr=False)
+    auditor_certificate: str = field(repr=False, default="")
+    authority: CertificateAuthority | None = field(repr=False, default=None)
 
     def __repr__(self) -> str:
         return f"Incident(hq={self.hq!r}, archive={sorted(self.archive)}, reported={REPORTED:%Y-%m-%d %H:%M} UTC)"
@@ -284,9 +297,12 @@ def incident() -> Incident:
     responder, officer = (hq.as_principal(hq.issue_credential(name)) for name in (RESPONDER, OFFICER))
     hq.establish_aes_key(ARCHIVE)
     hq.generate_signing_key(HQ_ID)
-    hq.generate_signing_key(AUDITOR)
-    for key_id in (ARCHIVE, HQ_ID, AUDITOR):
+    hq.generate_signing_key(AUDITOR, algorithm="ecdsa-p256-sha256")
+    hq.generate_signing_key(HQ_ROOT, algorithm="ecdsa-p256-sha256")
+    for key_id in (ARCHIVE, HQ_ID, AUDITOR, HQ_ROOT):
         hq.set_key_policy(key_id, POLICY)
+    authority = CertificateAuthority.create_root(hq, HQ_ROOT, subject="CN=Head Office Root CA,O=Example", days=3650)
+    auditor_certificate = authority.issue(AUDITOR, subject="CN=auditor,O=Example", days=365)
     hq_pem, auditor_pem = hq.export_public_key(HQ_ID), hq.export_public_key(AUDITOR)  # terminals', the auditor's
     records = {"2025/annual-report": b"revenue 14.2M", "2025/payroll": b"total 3.1M"}
     archive = {name: bytes(hq.encrypt_envelope(ARCHIVE, data, associated_data=name)) for name, data in records.items()}
@@ -317,10 +333,21 @@ def incident() -> Incident:
     genuine, impostor = Terminal(hq_pem), Terminal(hq_pem, custodian=shop1)  # the thief holds shop-1's
     facts = _facts(hq, records=records, archive=archive, pems=(hq_pem, auditor_pem), earlier=earlier)
     facts.genuine, facts.impostor = genuine, impostor
+    facts.authority, facts.auditor_certificate = authority, auditor_certificate
     _FACTS[hq] = facts
     arrivals = (impostor, genuine)  # the thief is quicker
     return Incident(
-        hq, dict(archive), dict(on_the_terminal), earlier, auditor_pem, arrivals, genuine.identity, responder, officer
+        hq,
+        dict(archive),
+        dict(on_the_terminal),
+        earlier,
+        auditor_pem,
+        arrivals,
+        genuine.identity,
+        responder,
+        officer,
+        auditor_certificate,
+        authority,
     )
 
 
@@ -467,7 +494,8 @@ def _check_untouched(custodian: KeyCustodian) -> str | None:
     for key_id, why in (
         (OTHER_LINK, "shop-2's terminal was not stolen, and nothing of link-2 was on shop-1's"),
         (HQ_ID, "only hq-id's public key was on the terminal, and a public key is public anyway"),
-        (AUDITOR, "the auditor key never left head office, and the auditor holds its public key"),
+        (AUDITOR, "the auditor key never left head office, and the auditor holds its certificate"),
+        (HQ_ROOT, "head office's root CA key never left head office, and the auditor trusts what it certified"),
     ):
         info = custodian.key_info(key_id)
         if info.state == "suspended":
@@ -802,6 +830,30 @@ def _checkpoint_count(checkpoint: str) -> int | None:
     return int(parts[2])
 
 
+def _auditor_distrusts(custodian: KeyCustodian, facts: _Facts) -> str | None:
+    """Why the auditor no longer trusts the auditor key's certificate, or ``None``: its chain and a fresh CRL."""
+    authority = facts.authority
+    if authority is None:  # pragma: no cover - every incident has its CA
+        return None
+    try:
+        with as_checker(custodian):  # the CRL's signing is the checker's, not the student's
+            crl = authority.crl()
+    except KMSError:
+        return (
+            "head office's root CA can no longer publish a CRL (its key 'hq-root' was rotated, revoked or marked "
+            f"compromised), so the auditor cannot learn whether the auditor key is still good; hq-root was never "
+            f"exposed ({_RESTART})."
+        )
+    try:
+        certified_key(facts.auditor_certificate, trust_anchor=authority.certificate, crl=crl, at=authority.now())
+    except KMSError as error:
+        return (
+            f"the auditor refuses: {error}. Revoking or marking the auditor key changed its certificate's status, "
+            f"and the auditor key was never exposed ({_RESTART})."
+        )
+    return None
+
+
 def _check_q4(kms: object, checkpoint: object) -> str | None:  # noqa: PLR0911
     custodian, facts = _facts_of(kms)
     if not isinstance(checkpoint, str) or not checkpoint.startswith("kmslib-checkpoint:"):
@@ -810,6 +862,9 @@ def _check_q4(kms: object, checkpoint: object) -> str | None:  # noqa: PLR0911
     count = _checkpoint_count(checkpoint)
     if count is None:
         return "that checkpoint is cut short or altered: pass the whole text sign_audit_checkpoint returned."
+    distrust = _auditor_distrusts(custodian, facts)
+    if distrust is not None:
+        return distrust
     export = custodian.audit_log.to_jsonl()
     if not AuditLog.verify_jsonl(export, checkpoint=checkpoint, public_key=facts.auditor_pem):
         if AuditLog.verify_jsonl(export, checkpoint=checkpoint, public_key=facts.hq_pem):
