@@ -68,7 +68,7 @@ from kmslib.errors import (
 from kmslib.keyinfo import KeyInfo
 from kmslib.memory import IN_MEMORY as _IN_MEMORY
 from kmslib.memory import InMemory as _InMemory
-from kmslib.principals import AccessControl, AccessMethods
+from kmslib.principals import PKI_OPERATIONS, AccessControl, AccessMethods
 from kmslib.rsa import KEY_SIZES, RSA_PADDINGS, RSAKeyVersion, private_key_from_pem
 from kmslib.signing import RSA_PSS_SIZES, SIGNING_ALGORITHMS, SigningKeyVersion, signable
 from kmslib.states import KeyRecord as _Key
@@ -879,7 +879,7 @@ class KeyCustodian(AccessMethods, ImportMethods):
         """
         version = key = None
         try:
-            if operation in ("sign", "sign_audit_checkpoint") and self._access.dedicated(key_id):
+            if self._access.dedicated(key_id) and operation not in PKI_OPERATIONS:
                 raise KeyTypeError(f"key {key_id!r} signs certificates, CRLs and OCSP responses only (kmslib.pki)")
             signed = data()
             key, version, header, signature = self._protect(

@@ -64,9 +64,23 @@ __all__ = [
     "UNAUTHENTICATED",
     "AccessControl",
     "AccessMethods",
+    "PKI_OPERATIONS",
     "Grant",
     "PrincipalView",
 ]
+
+#: The only signings a certificate authority's or OCSP responder's key may make (:mod:`kmslib.pki`): the
+#: custodian refuses it every other (``sign``, checkpoints, key-exchange transcripts): one key, one purpose.
+PKI_OPERATIONS = frozenset(
+    {
+        "create_root_ca",
+        "create_intermediate_ca",
+        "issue_certificate",
+        "delegate_ocsp_responder",
+        "sign_crl",
+        "sign_ocsp_response",
+    }
+)
 
 #: How long an approval, and a pending request, lasts (by the custodian's clock).
 APPROVAL_LIFETIME = timedelta(hours=24)

@@ -138,16 +138,21 @@ def _signing_policy() -> v.ExtensionPolicy:
     return v.ExtensionPolicy.permit_all()
 
 
+def _dates(cert: x509.Certificate, at: datetime, role: str) -> str | None:
+    """Why ``cert`` is not valid at ``at`` (RFC 5280 §4.1.2.5), or ``None``."""
+    if at > cert.not_valid_after_utc:
+        return f"the certificate of {_name(cert)}{role} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    if at < cert.not_valid_before_utc:
+        return (
+            f"the certificate of {_name(cert)}{role} is not valid until {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+        )
+    return None
+
+
 def _chain(leaf: x509.Certificate, anchor: x509.Certificate, middle: list[x509.Certificate], at: datetime) -> list[Any]:
-    for cert in (leaf, *middle):
-        if at > cert.not_valid_after_utc:
-            raise SignatureError(
-                f"the certificate of {_name(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
-            )
-        if at < cert.not_valid_before_utc:
-            raise SignatureError(
-                f"the certificate of {_name(cert)} is not valid until {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
-            )
+    problem = _dates(leaf, at, "") or _dates(anchor, at, " (the trust anchor)")
+    if problem is not None:
+        raise SignatureError(problem)
     verifier = (
         v.PolicyBuilder()
         .store(v.Store([anchor]))
@@ -166,6 +171,10 @@ def _chain(leaf: x509.Certificate, anchor: x509.Certificate, middle: list[x509.C
                 f"the certificate of {_name(leaf)} uses an algorithm pyca's verifier does not accept (it takes ECDSA "
                 "and RSA, as the CA/Browser Forum does; not Ed25519 or ML-DSA)"
             )
+        for cert in middle:  # an intermediate out of its dates breaks the path: say so, rather than "untrusted"
+            dated = _dates(cert, at, " (an intermediate)")
+            if dated is not None and cert.subject == leaf.issuer:
+                raise SignatureError(dated)
         raise SignatureError(
             f"the certificate of {_name(leaf)} does not chain to the trust anchor (untrusted): no path through the "
             "intermediates given is signed all the way to it"
@@ -306,28 +315,28 @@ def _ocsp_status(cert: x509.Certificate, issuer: x509.Certificate, responses: Se
     for response in responses:
         if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
             continue
-        algorithm = response.hash_algorithm
-        same = response.serial_number == cert.serial_number and (
-            response.issuer_name_hash == _digest(algorithm, issuer.subject.public_bytes())
-            and response.issuer_key_hash == _digest(algorithm, _key_bytes(issuer))
-        )
-        if not same:
-            about_others = f"the OCSP response given is about another certificate, not {_name(cert)}"
-            continue
-        signer = _responder(response, issuer, at)
-        if signer is None or not _signed(signer, response, response.tbs_response_bytes):
-            continue
-        next_update = response.next_update_utc
-        if response.this_update_utc > at or next_update is None or next_update < at:
-            stale = f"the OCSP response about {_name(cert)} is stale at that time: ask the responder again"
-            continue
-        if response.certificate_status is ocsp.OCSPCertStatus.REVOKED:
-            reason = response.revocation_reason
-            return _Status(
-                revoked=_revocation(cert, response.revocation_time_utc, None if reason is None else reason.name)
+        for single in response.responses:  # a response may answer for several certificates (RFC 6960 §4.2.1)
+            algorithm = single.hash_algorithm
+            same = single.serial_number == cert.serial_number and (
+                single.issuer_name_hash == _digest(algorithm, issuer.subject.public_bytes())
+                and single.issuer_key_hash == _digest(algorithm, _key_bytes(issuer))
             )
-        if response.certificate_status is ocsp.OCSPCertStatus.GOOD:
-            return _Status(good=True)
+            if not same:
+                about_others = f"the OCSP response given is about another certificate, not {_name(cert)}"
+                continue
+            signer = _responder(response, issuer, at)
+            if signer is None or not _signed(signer, response, response.tbs_response_bytes):
+                continue
+            next_update = single.next_update_utc
+            if single.this_update_utc > at or next_update is None or next_update < at:
+                stale = f"the OCSP response about {_name(cert)} is stale at that time: ask the responder again"
+                continue
+            if single.certificate_status is ocsp.OCSPCertStatus.REVOKED:
+                reason = single.revocation_reason
+                when = single.revocation_time_utc
+                return _Status(revoked=_revocation(cert, when, None if reason is None else reason.name))
+            if single.certificate_status is ocsp.OCSPCertStatus.GOOD:
+                return _Status(good=True)
     return _Status(problem=stale or about_others)
 
 

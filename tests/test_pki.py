@@ -215,6 +215,17 @@ def test_a_ca_key_signs_nothing_else(world: World) -> None:
     world.kms.verify("signer", "hello", world.kms.sign("signer", "hello"))  # the end entity's key still signs
 
 
+def test_a_ca_key_signs_no_key_exchange_either(world: World) -> None:
+    from kmslib import dh
+    from kmslib.kex import Transcript, sign_transcript
+
+    ours, theirs = dh.generate_key_pair("x25519")[1], dh.generate_key_pair("x25519")[1]
+    transcript = Transcript.of(ours, theirs, initiator="a", responder="b")
+    with pytest.raises(KeyTypeError, match="certificates, CRLs and OCSP"):
+        sign_transcript(world.kms, "issuing", transcript, role="responder")
+    sign_transcript(world.kms, "signer", transcript, role="responder")  # an end entity's key still does
+
+
 def test_a_rotated_ca_key_no_longer_signs_for_its_certificate(world: World) -> None:
     world.kms.rotate_key("issuing")
     with pytest.raises(KeyStateError, match="rotated"):

@@ -456,3 +456,59 @@ def test_kmslibs_ca_is_what_the_relying_party_reads(kms: KeyCustodian) -> None:
     ca: CertificateAuthority = party.world.ca
     ca.revoke(party.world.leaf.serial_number, reason="affiliation_changed")
     refused(party, "affiliation_changed", crl=party.crls())
+
+
+# ---------------------------------------------------------------------------- dates anywhere in the chain
+
+
+def pyca_chain(root_days: tuple[int, int], middle_days: tuple[int, int]) -> tuple[str, str, str, str, Any]:
+    """A root, an intermediate and a leaf made by pyca, the first two valid from and to the days given (from now)."""
+    now = datetime.now(UTC)
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(3)]
+    names = [x509.Name.from_rfc4514_string(f"CN={n}") for n in ("Root", "Middle", "Leaf")]
+
+    def make(i: int, issuer: int, days: tuple[int, int], ca: bool) -> x509.Certificate:
+        usage = x509.KeyUsage(
+            digital_signature=not ca, content_commitment=False, key_encipherment=False, data_encipherment=False,
+            key_agreement=False, key_cert_sign=ca, crl_sign=ca, encipher_only=False, decipher_only=False,
+        )  # fmt: skip
+        public = keys[i].public_key()
+        return (
+            x509.CertificateBuilder()
+            .subject_name(names[i])
+            .issuer_name(names[issuer])
+            .public_key(public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now + timedelta(days=days[0]))
+            .not_valid_after(now + timedelta(days=days[1]))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(usage, critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(keys[issuer].public_key()), critical=False
+            )
+            .sign(keys[issuer], hashes.SHA256())
+        )
+
+    certs = [make(0, 0, root_days, True), make(1, 0, middle_days, True), make(2, 1, (-1, 30), False)]
+    pems = [c.public_bytes(serialization.Encoding.PEM).decode() for c in certs]
+    signature = format_token(1, "ecdsa-p256-sha256", keys[2].sign(MESSAGE.encode(), ec.ECDSA(hashes.SHA256())))
+    return pems[0], pems[1], pems[2], signature, now
+
+
+def test_an_expired_trust_anchor_is_named() -> None:
+    root, middle, leaf, signature, now = pyca_chain((-20, -10), (-5, 60))
+    with pytest.raises(SignatureError, match=r"'CN=Root' \(the trust anchor\) expired"):
+        verify_signature(None, MESSAGE, signature, certificate=leaf, trust_anchor=root, intermediates=[middle], at=now)
+
+
+def test_an_expired_intermediate_is_named() -> None:
+    root, middle, leaf, signature, now = pyca_chain((-20, 60), (-10, -2))
+    with pytest.raises(SignatureError, match=r"'CN=Middle' \(an intermediate\) expired"):
+        verify_signature(None, MESSAGE, signature, certificate=leaf, trust_anchor=root, intermediates=[middle], at=now)
+
+
+def test_an_intermediate_not_yet_valid_is_named() -> None:
+    root, middle, leaf, signature, now = pyca_chain((-20, 60), (2, 30))
+    with pytest.raises(SignatureError, match=r"'CN=Middle' \(an intermediate\) is not valid until"):
+        verify_signature(None, MESSAGE, signature, certificate=leaf, trust_anchor=root, intermediates=[middle], at=now)
