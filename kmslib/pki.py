@@ -58,13 +58,9 @@ __all__ = ["CA_ALGORITHMS", "KEY_USAGES", "REASONS", "CertificateAuthority", "Ce
 
 #: The signing algorithms a CA key, or a certified key, may have (see the module docstring).
 CA_ALGORITHMS = (ECDSA_P256, RSA_PSS)
-#: The RFC 5280 §5.3.1 reasons ``revoke`` accepts: ``x509.ReasonFlags``' names, but ``remove_from_crl`` (delta CRLs
-#: only) and ``unspecified`` (RFC 5280 asks CRL issuers to omit the code rather than use it): leave ``reason`` out.
-REASONS = tuple(
-    flag.name
-    for flag in x509.ReasonFlags
-    if flag not in (x509.ReasonFlags.remove_from_crl, x509.ReasonFlags.unspecified)
-)
+#: The RFC 5280 §5.3.1 reasons ``revoke`` accepts: ``x509.ReasonFlags``' names but ``remove_from_crl`` (delta CRLs
+#: only). ``unspecified`` is recorded as no reason: RFC 5280 asks CRL issuers to omit the code rather than use it.
+REASONS = tuple(flag.name for flag in x509.ReasonFlags if flag is not x509.ReasonFlags.remove_from_crl)
 #: The key usages an end-entity certificate may carry (RFC 5280 §4.2.1.3); ``key_cert_sign`` and ``crl_sign``
 #: belong to CAs (:meth:`CertificateAuthority.create_intermediate`).
 KEY_USAGES = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement")
@@ -425,8 +421,8 @@ class CertificateAuthority:
 
         Args:
             serial: its serial number.
-            reason: one of :data:`REASONS` (``"key_compromise"``, ``"superseded"``, ...), or ``None`` to give
-                no reason code (RFC 5280 §5.3.1).
+            reason: one of :data:`REASONS` (``"key_compromise"``, ``"superseded"``, ...); ``None`` or
+                ``"unspecified"`` to give no reason code (RFC 5280 §5.3.1).
 
         Raises:
             KeyNotFoundError: this CA issued no certificate with that serial.
@@ -444,7 +440,7 @@ class CertificateAuthority:
                     or _derived(kms, record, kms.key_info(record["key_id"])) is not None
                 ):
                     raise InvalidInputError(f"certificate {serial:x} is revoked already")
-                revoked = {"time": kms._now().isoformat(), "reason": reason}
+                revoked = {"time": kms._now().isoformat(), "reason": None if reason == "unspecified" else reason}
                 kms._access.save_pki(f"cert\n{serial:x}", {**record, "revoked": revoked})
         except BaseException as exc:
             kms._audit._append("revoke_certificate", self.key_id, None, type(exc).__name__)
