@@ -19,6 +19,8 @@ the signature:
    issuer or by a responder the issuer certified for OCSP signing (§4.2.2.2), fresh at ``at``. A certificate
    any usable source lists as revoked is refused, with the reason and time; one with no usable status is
    refused too ("no status"): a relying party that cannot learn a revocation must not assume there was none.
+   The trust anchor is trusted as configured, with no status: a certificate given as its own trust anchor (a
+   pinned certificate) is accepted without any, so only a CA's certificate belongs there.
 
 Every refusal is a :class:`~kmslib.errors.SignatureError` that says why, naming the certificate by subject.
 """

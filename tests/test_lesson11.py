@@ -139,6 +139,10 @@ def test_q3_wrong_answers_say_where_to_look() -> None:
     wrong(q3, world, str(serial), early, because="an int")
     world.ca.revoke(serial, reason="superseded")
     wrong(q3, world, serial, world.ca.crl(), because="key may be in a thief's hands")
+    retired = certificate_world()
+    serial_3 = serial_of(issued(retired))
+    retired.kms.invalidate_key("contracts", reason="stolen")  # the key revoked: cessation of operation, derived
+    wrong(q3, retired, serial_3, retired.ca.crl(), because="Mark the key compromised")
     again = certificate_world()
     serial_2 = serial_of(issued(again))
     stale_before = again.ca.crl()

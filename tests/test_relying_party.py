@@ -512,3 +512,11 @@ def test_an_intermediate_not_yet_valid_is_named() -> None:
     root, middle, leaf, signature, now = pyca_chain((-20, 60), (2, 30))
     with pytest.raises(SignatureError, match=r"'CN=Middle' \(an intermediate\) is not valid until"):
         verify_signature(None, MESSAGE, signature, certificate=leaf, trust_anchor=root, intermediates=[middle], at=now)
+
+
+def test_a_pinned_certificate_is_its_own_anchor_and_needs_no_status() -> None:
+    """As documented: the anchor is trusted as configured, so a certificate given as its own anchor is accepted."""
+    root, middle, leaf, signature, now = pyca_chain((-20, 60), (-5, 60))
+    verify_signature(None, MESSAGE, signature, certificate=leaf, trust_anchor=leaf, at=now)
+    with pytest.raises(SignatureError, match="no status"):  # anchored at the root, the leaf needs its status
+        verify_signature(None, MESSAGE, signature, certificate=leaf, trust_anchor=root, intermediates=[middle], at=now)

@@ -172,13 +172,8 @@ q2.check(world, pem)""",
 # ---------------------------------------------------------------- q3: revoke, and publish the CRL
 
 
-def _check_q3(world: object, serial: object, crl_pem: object) -> str | None:
-    found = _world(world)
-    if isinstance(found, str):
-        return found
-    number = whole(serial)
-    if number is None:
-        return f"serial should be the certificate's serial number (an int: cert.serial_number), not {kind(serial)}."
+def _revocation_problem(found: CertificateWorld, number: int) -> str | None:
+    """What is wrong with the revocation of certificate ``number`` of ``contracts``, or ``None``."""
     try:
         status = found.ca.status(number)
     except KMSError:
@@ -187,11 +182,23 @@ def _check_q3(world: object, serial: object, crl_pem: object) -> str | None:
         return f"that serial is the certificate of {status.key_id!r}: revoke the one of 'contracts'."
     if not status.revoked:
         return "that certificate is not revoked yet: revoke it with world.ca.revoke(serial, reason=...)."
+    if status.reason != "key_compromise" and status.derived:
+        return (
+            f"its certificate is revoked because the key was revoked in the custodian, which says "
+            f"{status.reason}: a stolen key is a compromise. Mark the key compromised (mark_compromised) instead of "
+            "revoking it; a revoked key stays revoked, so start again with world = certificate_world() and "
+            "exercise 2."
+        )
     if status.reason != "key_compromise":
         return (
             f"its reason is {status.reason or 'none'}: the laptop holding the key was stolen, so the key may be in a "
             "thief's hands. Which RFC 5280 reason says that?"
         )
+    return None
+
+
+def _crl_problem(found: CertificateWorld, number: int, crl_pem: object) -> str | None:
+    """What is wrong with ``crl_pem`` as the CRL a relying party needs to learn of ``number``, or ``None``."""
     if not isinstance(crl_pem, str):
         return f"crl_pem should be the PEM text world.ca.crl() returned, not {kind(crl_pem)}."
     try:
@@ -204,13 +211,22 @@ def _check_q3(world: object, serial: object, crl_pem: object) -> str | None:
         return "that is the root's CRL: it lists the CAs the root certified. A relying party needs the issuing CA's."
     if crl.issuer != issuing.subject or not crl.is_signature_valid(issuing.public_key()):  # type: ignore[arg-type]
         return "the issuing CA did not sign that CRL: make it with world.ca.crl()."
-    entry = crl.get_revoked_certificate_by_serial_number(number)
-    if entry is None:
+    if crl.get_revoked_certificate_by_serial_number(number) is None:
         return "that CRL does not list the certificate: it was made before the revocation. Make a new one now."
     next_update = crl.next_update_utc
     if next_update is None or next_update <= found.ca.now():
         return "that CRL is stale (its nextUpdate has passed): a relying party refuses it. Make a fresh one."
     return None
+
+
+def _check_q3(world: object, serial: object, crl_pem: object) -> str | None:
+    found = _world(world)
+    if isinstance(found, str):
+        return found
+    number = whole(serial)
+    if number is None:
+        return f"serial should be the certificate's serial number (an int: cert.serial_number), not {kind(serial)}."
+    return _revocation_problem(found, number) or _crl_problem(found, number, crl_pem)
 
 
 q3 = Exercise(
