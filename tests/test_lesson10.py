@@ -263,6 +263,16 @@ def test_q4_lazy_answers(token: HardwareToken, tmp_path: Path) -> None:
     wrong(q4, token, second, early, because="should be what KeyCustodian.open(path) raises")
     wrong(q4, token, second, "UnsealError", because="pass the exception")
     wrong(q4, "token", second, early, because="pass the token")
+    words = "this store is unsealed by a hardware token: open it with hsm=HardwareToken(...) alone"
+    wrong(q4, token, second, UnsealError(words), because="made by hand")  # the right words, copied
+    try:
+        raise UnsealError(words)
+    except UnsealError as raised_by_hand:
+        wrong(q4, token, second, raised_by_hand, because="made by hand")
+    try:
+        KeyCustodian.open(second)
+    except UnsealError as genuine:
+        right(q4, token, second, genuine)
 
 
 # ---------------------------------------------------------------- the picture

@@ -16,6 +16,7 @@ import inspect
 import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 from kmslib.audit import AuditEntry
 from kmslib.custodian import KeyCustodian
@@ -33,6 +34,7 @@ __all__ = [
     "envelope_problem",
     "indices",
     "kind",
+    "raised_by_kmslib",
     "student_custodian",
     "student_entries",
     "whole",
@@ -80,6 +82,23 @@ def envelope_problem(custodian: KeyCustodian, kek: str, view: memoryview, contex
 def kind(value: object) -> str:
     """What a wrong answer is, in a student's words: ``None``, or its type's name (``str``, ``list``)."""
     return "None" if value is None else type(value).__name__
+
+
+_KMSLIB = str(Path(__file__).resolve().parent.parent)
+
+
+def raised_by_kmslib(error: BaseException) -> bool:
+    """Whether ``error`` was raised inside kmslib (its innermost frame is kmslib's), not built or raised by hand.
+
+    A checker that asks for "the error kmslib raised" judges the error, not only its words: an exception made
+    with the right message, or raised by the student's own ``raise``, is not what the call answered.
+    """
+    trace = error.__traceback__
+    if trace is None:
+        return False
+    while trace.tb_next is not None:
+        trace = trace.tb_next
+    return trace.tb_frame.f_code.co_filename.startswith(_KMSLIB)
 
 
 def whole(value: object) -> int | None:

@@ -21,7 +21,7 @@ import os
 from typing import Any
 
 from kmslib.course import hardware
-from kmslib.course.exercises import Exercise, Question, Quiz, indices, kind
+from kmslib.course.exercises import Exercise, Question, Quiz, indices, kind, raised_by_kmslib
 from kmslib.course.lesson08 import _path, _refusal
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import UnsealError
@@ -290,6 +290,11 @@ def _check_q4(token: object, path: object, error: object) -> str | None:
         return f"{store.name} opened without the token: it is not sealed by it."
     if not isinstance(error, BaseException):
         return f"pass the exception you caught (except UnsealError as error), not {kind(error)}."
+    if isinstance(error, UnsealError) and not raised_by_kmslib(error):
+        return (
+            "that error was made by hand, not raised by KeyCustodian.open: catch the one it raises "
+            "(except UnsealError as error)."
+        )
     if not isinstance(error, UnsealError) or str(error) != str(alone):
         return (
             f"error is {type(error).__name__}: {str(error)[:120]}. It should be what KeyCustodian.open(path) raises, "

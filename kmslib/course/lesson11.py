@@ -17,7 +17,6 @@ Checkers read the certificates, the CRL and the CA's records, never the student'
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kmslib.course.certificates import CertificateWorld, naive_relying_party
-from kmslib.course.exercises import Exercise, Question, Quiz, indices, kind, whole
+from kmslib.course.exercises import Exercise, Question, Quiz, indices, kind, raised_by_kmslib, whole
 from kmslib.errors import KMSError, SignatureError
 from kmslib.signing import verify_signature
 
@@ -251,19 +250,6 @@ def _fresh_crls(world: CertificateWorld) -> list[str]:
     return [world.root.crl(), world.ca.crl()]
 
 
-_KMSLIB = str(Path(__file__).resolve().parent.parent)
-
-
-def _raised_by_kmslib(error: BaseException) -> bool:
-    """Whether ``error`` was raised inside kmslib (its innermost frame is kmslib's), not built or raised by hand."""
-    trace = error.__traceback__
-    if trace is None:
-        return False
-    while trace.tb_next is not None:
-        trace = trace.tb_next
-    return trace.tb_frame.f_code.co_filename.startswith(_KMSLIB)
-
-
 def _check_q4(lab: object, accepted: object, error: object) -> str | None:
     found = _world(lab)
     if isinstance(found, str):
@@ -291,7 +277,7 @@ def _check_q4(lab: object, accepted: object, error: object) -> str | None:
             "error should be the SignatureError that kmslib.verify_signature(..., crl=...) raised for the receipt "
             f"(except SignatureError as error), not {kind(error)}."
         )
-    if not _raised_by_kmslib(error):
+    if not raised_by_kmslib(error):
         return (
             "that error was made by hand, not raised by verify_signature: catch the one it raises "
             "(except SignatureError as error)."
