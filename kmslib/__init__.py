@@ -45,7 +45,6 @@ from kmslib.errors import (
 from kmslib.hsm import HardwareToken
 from kmslib.hybrid import HybridPrivateKey, HybridPublicKey, KeyExchangeReply
 from kmslib.keyinfo import KeyInfo
-from kmslib.pki import CertificateAuthority
 from kmslib.rsa import encrypt_with_public_key
 from kmslib.signing import verify_signature
 from kmslib.states import RotationPolicy
@@ -54,16 +53,21 @@ from kmslib.tokens import TokenInfo, inspect_token
 __version__ = "0.1.0"
 
 
-if TYPE_CHECKING:  # the store imports sqlite3: loaded on first use (PEP 562), never by ``import kmslib``
+if TYPE_CHECKING:  # loaded on first use (PEP 562), never by ``import kmslib``: the store imports sqlite3, and
+    from kmslib.pki import CertificateAuthority  # the certificate authority pyca's x509 (some 20 ms)
     from kmslib.store import init_store
 
 
 def __getattr__(name: str) -> Any:
-    """``kmslib.init_store``, imported from :mod:`kmslib.store` when first used."""
+    """``kmslib.init_store`` and ``kmslib.CertificateAuthority``, imported when first used."""
     if name == "init_store":
         from kmslib.store import init_store  # noqa: PLC0415 - sqlite3 only when a store is used
 
         return init_store
+    if name == "CertificateAuthority":
+        from kmslib.pki import CertificateAuthority  # noqa: PLC0415 - x509 only when certificates are used
+
+        return CertificateAuthority
     raise AttributeError(f"module 'kmslib' has no attribute {name!r}")
 
 

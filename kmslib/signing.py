@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
-from kmslib import _checks, _ffdh, relying
+from kmslib import _checks, _ffdh
 from kmslib.audit import CHECKPOINT_CONTEXT
 from kmslib.clock import utc_now
 from kmslib.errors import ArgumentTypeError, InvalidInputError, KMSError, SignatureError
@@ -335,6 +335,8 @@ def _verify_certified(  # noqa: PLR0917 - verify_signature's arguments, passed t
     data = _checks.data(message, "message")
     if not isinstance(signature, str):
         raise ArgumentTypeError(f"signature must be a str token, not {type(signature).__name__}")
+    from kmslib import relying  # noqa: PLC0415 - pyca's x509 (some 20 ms) only when a certificate is checked
+
     public_key = relying.certified_key(
         certificate,
         trust_anchor=trust_anchor,

@@ -74,3 +74,14 @@ def test_the_code_line_counter_skips_docstrings_comments_and_blank_lines(tmp_pat
 
 def test_the_custodian_stays_a_facade_of_about_900_lines_of_code() -> None:
     assert code_lines(Path(kmslib.__file__).parent / "custodian.py") <= 900
+
+
+def test_import_kmslib_leaves_x509_until_certificates_are_used() -> None:
+    """pyca's x509 (some 20 ms to import) loads with the first certificate, not with ``import kmslib``."""
+    code = (
+        "import sys, kmslib; before = 'cryptography.x509' in sys.modules;"
+        "from kmslib import CertificateAuthority; after = 'cryptography.x509' in sys.modules;"
+        "print(before, after, CertificateAuthority.__module__)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "True", "kmslib.pki"]
