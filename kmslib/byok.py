@@ -159,7 +159,9 @@ class ImportMethods:
             with self._lock:
                 pending: Any = self._imports.pop(import_token, None)  # used once, whatever follows
             fits = (
-                pending is not None and hmac.compare_digest(pending.key_id, checked) and self._now() < pending.expires
+                pending is not None
+                and hmac.compare_digest(pending.key_id.encode("utf-8"), checked.encode("utf-8"))
+                and self._now() < pending.expires
             )
             material = _unwrapped(pending.private_key, bytes(wrapped), mode) if fits else None
             del pending  # a traceback keeps its frames' locals: not the wrapping private key

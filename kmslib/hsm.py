@@ -173,6 +173,15 @@ class TokenObject:
 _SHOWN_ATTRIBUTES = ("SENSITIVE", "EXTRACTABLE", "ENCRYPT", "DECRYPT", "SIGN", "WRAP", "UNWRAP", "MODIFIABLE")
 
 
+def _encodable(pin: str) -> bool:
+    """Whether ``pin`` is UTF-8 text, as PKCS#11 takes a PIN (a lone surrogate is not)."""
+    try:
+        pin.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class HardwareToken:
     """A PKCS#11 token, logged in with its user PIN (contract section 12).
 
@@ -188,7 +197,9 @@ class HardwareToken:
 
     Raises:
         HardwareError: no binding installed, no module at ``module``, no token with that label, a wrong or
-            locked PIN; the message never contains the PIN.
+            locked PIN, a PIN that is not UTF-8 text; the message never contains the PIN. PKCS#11 logs an
+            application in once per token, so an earlier object for the same token is closed first, even if
+            this log-in then fails.
         ArgumentTypeError: an argument of the wrong type.
 
     """
@@ -202,6 +213,9 @@ class HardwareToken:
             raise ArgumentTypeError(f"token_label must be a str, not {type(token_label).__name__}")
         if not isinstance(pin, str):
             raise ArgumentTypeError(f"pin must be a str, not {type(pin).__name__}")
+        if not _encodable(pin):
+            pin = ""  # a traceback keeps its frames' locals: not the PIN
+            raise HardwareError("the PIN is not UTF-8 text (it holds a lone surrogate): no token was opened")
         self.module = os.fspath(module)
         self.label = token_label
         self._lock = threading.RLock()
@@ -238,6 +252,8 @@ class HardwareToken:
                 self._session = self._token.open(rw=True, user_pin=pin)
             except pkcs11.PKCS11Error as exc:
                 problem = _problem(exc, self.label)
+            except (UnicodeError, ValueError, TypeError) as exc:  # the binding's own checks: never its text (the PIN)
+                problem = f"token {self.label!r} refused the log-in ({type(exc).__name__})"
             pin = ""
             if problem is not None:
                 return problem

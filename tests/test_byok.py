@@ -160,3 +160,12 @@ def test_an_imported_key_persists_in_a_sealed_store(tmp_path: Path) -> None:
         kms.import_wrapped_key("byok", pyca_wrap(public_pem, material), token)
     with KeyCustodian.open(path, passphrase="pass phrase") as kms:
         proves_material(kms, "byok", material)
+
+
+def test_a_key_id_beyond_ascii_imports_too(kms: KeyCustodian) -> None:
+    """The import token's key id is compared as UTF-8 bytes (hmac.compare_digest refuses non-ASCII str)."""
+    material = os.urandom(32)
+    public_pem, token = kms.get_import_parameters("clé-été")
+    info = kms.import_wrapped_key("clé-été", pyca_wrap(public_pem, material), token)
+    assert info.key_id == "clé-été"
+    proves_material(kms, "clé-été", material)

@@ -69,6 +69,37 @@ def test_a_wrong_pin_is_a_hardware_error_that_carries_no_pin(softhsm: SoftHSM) -
     assert wrong not in "".join(traceback.format_exception(caught.value))
 
 
+def test_a_pin_that_is_not_utf8_is_a_hardware_error_that_keeps_nothing(softhsm: SoftHSM) -> None:
+    """A lone surrogate cannot reach the token (PINs are UTF-8): a typed error, no PIN in it or in any frame."""
+    label, pin = softhsm.new_token()
+    good = HardwareToken(softhsm.module, token_label=label, pin=pin)
+    secret = "\ud800hunter2-SECRET"
+    with pytest.raises(HardwareError, match="not UTF-8 text") as caught:
+        HardwareToken(softhsm.module, token_label=label, pin=secret)
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+    trace = caught.value.__traceback__
+    kmslib_frames = 0
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename.startswith(str(Path(kmslib.__file__).parent)):
+            kmslib_frames += 1
+            assert all(value != secret for value in trace.tb_frame.f_locals.values())
+        trace = trace.tb_next
+    assert kmslib_frames >= 1
+    assert not good.closed  # refused before the token was touched: the open object keeps working
+    good.close()
+
+
+def test_a_failed_log_in_closes_the_earlier_object_as_documented(softhsm: SoftHSM) -> None:
+    """PKCS#11 logs an application in once per token: the earlier object closes first, even if the PIN is wrong."""
+    label, pin = softhsm.new_token()
+    good = HardwareToken(softhsm.module, token_label=label, pin=pin)
+    with pytest.raises(HardwareError, match="PIN was refused"):
+        HardwareToken(softhsm.module, token_label=label, pin="wrong-pin-000")
+    assert good.closed
+    HardwareToken(softhsm.module, token_label=label, pin=pin).close()  # the right PIN opens it again
+
+
 def test_a_missing_module_or_token_is_a_hardware_error_naming_it(softhsm: SoftHSM, tmp_path: Path) -> None:
     with pytest.raises(HardwareError, match="no PKCS#11 module at"):
         HardwareToken(tmp_path / "nothing.so", token_label="x", pin="1234")

@@ -111,3 +111,12 @@ def test_widgets_never_import_the_course() -> None:
     source = (Path(__file__).parent.parent / "kmslib" / "widgets" / "token_form.py").read_text()
     imported = [node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom) and node.module]
     assert not [name for name in imported if name.startswith("kmslib.course")]
+
+
+def test_a_message_or_key_id_that_is_not_text_is_said_in_the_form(hsm_keys: KeyCustodian, token: HardwareToken) -> None:
+    form = make(token, hsm_keys)
+    for key_id, message in (("payments", b"PLAINTEXT"), ("payments", 5), (7, "hello")):
+        said = form.encrypt(key_id, message)  # type: ignore[arg-type]
+        assert "text (str)" in said
+        assert "Invalid input" in form.status.value
+    assert form.output.value == ""  # nothing was encrypted

@@ -239,6 +239,8 @@ class TokenForm(Form):
         try:
             if not chosen:
                 raise InvalidInputError("choose a kmslib key made in the token first (protection='hsm')")
+            if not isinstance(chosen, str) or not isinstance(text, str):
+                raise ArgumentTypeError("the key id and the message are text (str)")
             if len(text) > _LONGEST_MESSAGE:
                 raise InvalidInputError(f"the form encrypts at most {_LONGEST_MESSAGE} characters at once")
             info = self.custodian.key_info(chosen)
