@@ -13,14 +13,14 @@ the signature:
    list), not Ed25519 or ML-DSA.
 4. **The leaf is for signing**: not a CA certificate, and its key usage includes ``digitalSignature``
    (RFC 5280 §4.2.1.3).
-5. **Status** for every certificate of the chain but the trust anchor: from a CRL its issuer signed (RFC 5280
-   §5; usable only while ``thisUpdate <= at <= nextUpdate``) or an OCSP response about that very certificate
-   (RFC 6960: its CertID names the certificate's serial and its issuer's name and key hashes), signed by the
-   issuer or by a responder the issuer certified for OCSP signing (§4.2.2.2), fresh at ``at``. A certificate
-   any usable source lists as revoked is refused, with the reason and time; one with no usable status is
-   refused too ("no status"): a relying party that cannot learn a revocation must not assume there was none.
-   The trust anchor is trusted as configured, with no status: a certificate given as its own trust anchor (a
-   pinned certificate) is accepted without any, so only a CA's certificate belongs there.
+5. **Status** for every certificate of the chain but the trust anchor: from a CRL its issuer signed (RFC 5280 §5;
+   usable only while ``thisUpdate <= at <= nextUpdate``, and complete: not a delta or scoped CRL) or an OCSP
+   response about that very certificate (RFC 6960: its CertID names the certificate's serial and its issuer's name
+   and key hashes), signed by the issuer or by a responder the issuer certified for OCSP signing (§4.2.2.2), fresh
+   at ``at``. A certificate any usable source lists as revoked is refused, with the reason and time; one with no
+   usable status is refused too ("no status"): a relying party that cannot learn a revocation must not assume there
+   was none. The trust anchor is trusted as configured, with no status: a certificate given as its own trust anchor
+   (a pinned certificate) is accepted without any, so only a CA's certificate belongs there.
 
 Every refusal is a :class:`~kmslib.errors.SignatureError` that says why, naming the certificate by subject.
 """
@@ -257,7 +257,7 @@ def _digest(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
 def _crl_status(cert: x509.Certificate, issuer: x509.Certificate, crls: Sequence[Any], at: datetime) -> _Status:
     stale = None
     for crl in crls:
-        if crl.issuer != issuer.subject or not _signed(issuer, crl, crl.tbs_certlist_bytes):
+        if crl.issuer != issuer.subject or not _signed(issuer, crl, crl.tbs_certlist_bytes) or _partial(crl):
             continue
         next_update = crl.next_update_utc
         if crl.last_update_utc > at or next_update is None or next_update < at:
@@ -272,6 +272,17 @@ def _crl_status(cert: x509.Certificate, issuer: x509.Certificate, crls: Sequence
             return _Status(revoked=_revocation(cert, entry.revocation_date_utc, _reason_of(entry)))
         return _Status(good=True)
     return _Status(problem=stale)
+
+
+def _partial(crl: x509.CertificateRevocationList) -> bool:
+    """Whether ``crl`` lists only some revocations: a delta CRL (RFC 5280 §5.2.4), or one scoped (§5.2.5).
+
+    Its silence about a certificate says nothing, so it gives no status.
+    """
+    for extension in crl.extensions:
+        if isinstance(extension.value, (x509.DeltaCRLIndicator, x509.IssuingDistributionPoint)):
+            return True
+    return False
 
 
 def _reason_of(entry: x509.RevokedCertificate) -> str | None:

@@ -520,3 +520,65 @@ def test_a_pinned_certificate_is_its_own_anchor_and_needs_no_status() -> None:
     verify_signature(None, MESSAGE, signature, certificate=leaf, trust_anchor=leaf, at=now)
     with pytest.raises(SignatureError, match="no status"):  # anchored at the root, the leaf needs its status
         verify_signature(None, MESSAGE, signature, certificate=leaf, trust_anchor=root, intermediates=[middle], at=now)
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        x509.DeltaCRLIndicator(1),
+        x509.IssuingDistributionPoint(
+            full_name=None, relative_name=None, only_contains_user_certs=True, only_contains_ca_certs=False,
+            only_some_reasons=None, indirect_crl=False, only_contains_attribute_certs=False,
+        ),
+    ],
+)  # fmt: skip
+def test_a_delta_or_scoped_crl_gives_no_status(kms: KeyCustodian, scope: Any) -> None:
+    """A CRL that lists only some revocations says nothing by its silence (RFC 5280 5.2.4, 5.2.5)."""
+    from kmslib.pki import CertificateAuthority
+
+    party = Party(kms)
+    w = party.world
+    ca_key = ec.generate_private_key(ec.SECP256R1())  # a CA of pyca's own, so that the CRL carries the extension
+    name = x509.Name.from_rfc4514_string("CN=Scoped CA")
+    now = w.kms._now()
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    signer = w.kms.export_public_key("signer")
+    public = serialization.load_pem_public_key(signer.encode())
+    leaf = (
+        x509.CertificateBuilder().subject_name(x509.Name.from_rfc4514_string("CN=Scoped leaf")).issuer_name(name)
+        .public_key(public).serial_number(2).not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=10))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+
+    def crl(extra: Any) -> str:
+        builder = x509.CertificateRevocationListBuilder().issuer_name(name).last_update(now - timedelta(minutes=1))
+        builder = builder.next_update(now + timedelta(days=1)).add_extension(x509.CRLNumber(3), critical=False)
+        if extra is not None:
+            builder = builder.add_extension(extra, critical=True)
+        return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
+
+    pems = {
+        "certificate": leaf.public_bytes(serialization.Encoding.PEM).decode(),
+        "trust_anchor": root.public_bytes(serialization.Encoding.PEM).decode(),
+        "at": now,
+    }
+    verify_signature(None, MESSAGE, party.signature, crl=crl(None), **pems)  # the complete CRL: accepted
+    with pytest.raises(SignatureError, match="no status"):
+        verify_signature(None, MESSAGE, party.signature, crl=crl(scope), **pems)
+    assert CertificateAuthority  # the CA class is untouched by this
