@@ -148,7 +148,9 @@ def test_q1_lazy_answers() -> None:
     wrong(q1, {1, 2, 3, 4}, because="template 1 cannot")
     wrong(q1, {2, 3, 4, 5}, because="template 5 cannot", not_="key-wrapping")
     wrong(q1, range(6), because="every template")
-    wrong(q1, "2, 3, 4", because="in a list or set")
+    wrong(q1, "2, 3, 4", because="in a list or set, not str")
+    wrong(q1, {2.0, 3.0, 4.0}, because="whole numbers", not_="not set")  # fractions: the items' fault
+    wrong(q1, ["2", "3", "4"], because="whole numbers", not_="not list")
     wrong(q1, {2, 3, 4, 9}, because="no template 9")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from cryptography import x509
 from test_lessons import right, run_solution, wrong
 
@@ -43,6 +44,11 @@ def test_q1_solution_and_other_spellings_pass() -> None:
     right(q1, (1, 2, 2))
 
 
+def test_q1_fractions_or_text_are_said_to_be_the_items_fault() -> None:
+    wrong(q1, {1.0, 2.0}, because="whole numbers", not_="not set")
+    wrong(q1, ["1", "2"], because="whole numbers", not_="not list")
+
+
 def test_q1_wrong_answers_say_why() -> None:
     wrong(q1, {0, 1, 2}, because="bare public key")
     wrong(q1, {1, 2, 3}, because="signed once, when it is issued")
@@ -50,9 +56,9 @@ def test_q1_wrong_answers_say_why() -> None:
     wrong(q1, {1, 2, 5}, because="another certificate")
     wrong(q1, {1}, because="a source is missing")
     wrong(q1, set(range(len(SOURCES))), because="every source?")
-    wrong(q1, "1, 2", because="in a list or set")
+    wrong(q1, "1, 2", because="in a list or set, not str")
     wrong(q1, {7}, because="there is no source 7")
-    wrong(q1, {True}, because="in a list or set")
+    wrong(q1, {True}, because="whole numbers")
 
 
 # ---------------------------------------------------------------- q2
@@ -86,12 +92,19 @@ def test_q2_wrong_answers_say_where_to_look() -> None:
     wrong(q2, world, world.certificate, because="names another key")  # the invoices certificate, reused
     wrong(q2, world, world.ca.certificate, because="the root issued")  # the CA's own certificate
     wrong(q2, world, world.root.certificate, because="the root issued")  # the root's own, self-signed
-    enciphers = world.ca.issue("contracts", subject="CN=contracts", days=30, key_usage="key_encipherment")
+    subject = "CN=contracts,O=kmslib course"
+    enciphers = world.ca.issue("contracts", subject=subject, days=30, key_usage="key_encipherment")
     wrong(q2, world, enciphers, because="lacks digital_signature")
-    extra = world.ca.issue("contracts", subject="CN=c", days=30, key_usage=("digital_signature", "key_agreement"))
+    extra = world.ca.issue("contracts", subject=subject, days=30, key_usage=("digital_signature", "key_agreement"))
     wrong(q2, world, extra, because="also allows key_agreement")
-    longer = world.ca.issue("contracts", subject="CN=contracts", days=90)
+    longer = world.ca.issue("contracts", subject=subject, days=90)
     wrong(q2, world, longer, because="valid for 90 days")
+    misnamed = world.ca.issue("contracts", subject="CN=invoices,O=evil", days=30)  # the right key, another name
+    wrong(q2, world, misnamed, because="the contracts team asked for 'CN=contracts,O=kmslib course'")
+    wrong(q2, world, world, because="PEM text")  # the same object twice
+    rsa = certificate_world()
+    rsa.kms.generate_signing_key("contracts", algorithm="rsa-pss-sha256")  # another algorithm than asked
+    wrong(q2, rsa, rsa.ca.issue("contracts", subject=subject, days=30), because="not an ecdsa-p256-sha256 key")
     other = certificate_world()  # another course PKI: same names, other keys
     other.kms.generate_signing_key("contracts", algorithm="ecdsa-p256-sha256")
     foreign = other.ca.issue("contracts", subject="CN=contracts", days=30)
@@ -152,6 +165,13 @@ def test_q3_wrong_answers_say_where_to_look() -> None:
     wrong(q3, again, serial_2, world.ca.crl(), because="did not sign that CRL")  # another PKI's CA, same name
     wrong(q3, again, serial_2, serial_2, because="PEM text")  # the same value twice
     wrong(q3, again, serial_2, "a CRL", because="not a PEM CRL")
+    twice = certificate_world()
+    first = serial_of(issued(twice))
+    second = serial_of(str(twice.ca.issue("contracts", subject="CN=contracts,O=kmslib course", days=30)))
+    twice.ca.revoke(second, reason="key_compromise")  # exercise 2 run twice: only the newer certificate revoked
+    wrong(q3, twice, second, twice.ca.crl(), because="1 more certificate(s) still good")
+    twice.ca.revoke(first, reason="key_compromise")
+    right(q3, twice, second, twice.ca.crl())
 
 
 # ---------------------------------------------------------------- q4
@@ -180,14 +200,14 @@ def test_q4_solution_passes() -> None:
 
 
 def test_q4_other_correct_answers_pass() -> None:
+    from kmslib.course.certificates import ocsp_request
+
     lab = certificate_lab()
     lab.ca.revoke(lab.serial, reason="key_compromise")  # the certificate revoked directly
     right(q4, lab, naive_relying_party(lab, lab.message, lab.signature, lab.certificate), caught(lab))
     other = certificate_lab()
-    other.kms.invalidate_key("receipts", reason="retired after the theft")  # a revoked key: revoked certificate
-    try:  # OCSP instead of CRLs refuses for the same reason, in the same words
-        from kmslib.course.certificates import ocsp_request
-
+    other.kms.mark_compromised("receipts", reason="laptop stolen")
+    with pytest.raises(SignatureError) as by_ocsp:  # OCSP instead of CRLs refuses in the same words
         verify_signature(
             None,
             other.message,
@@ -201,8 +221,7 @@ def test_q4_other_correct_answers_pass() -> None:
             ],
             at=other.ca.now(),
         )
-    except SignatureError as error:
-        right(q4, other, True, error)
+    right(q4, other, True, by_ocsp.value)
 
 
 def test_q4_wrong_answers_say_where_to_look() -> None:
@@ -220,14 +239,21 @@ def test_q4_wrong_answers_say_where_to_look() -> None:
         raise SignatureError(str(error))
     except SignatureError as raised_by_hand:
         wrong(q4, lab, True, raised_by_hand, because="made by hand")
-    try:
+    with pytest.raises(SignatureError) as bare:  # the bare-key check's error, raised by kmslib
         verify_signature(lab.root.certificate, lab.message, lab.signature)  # not a public key PEM
-    except SignatureError as bare:  # the bare-key check's error, raised by kmslib
-        wrong(q4, lab, True, bare, because="for another reason")
+    wrong(q4, lab, True, bare.value, because="for another reason")
     wrong(q4, lab, True, "the certificate was revoked", because="SignatureError")
     wrong(q4, lab, True, None, because="SignatureError")
-    wrong(q4, certificate_world(), True, error, because="not revoked yet")  # lesson's world, not the lab
+    world = certificate_world()
+    world.kms.mark_compromised("invoices", reason="x")
+    wrong(q4, world, True, caught(world), because="certificate_lab()")  # the lesson's world, not the lab
     wrong(q4, SimpleNamespace(ca=lab.ca), True, error, because="certificate_lab()")
+    other = certificate_lab()  # another lab's error, caught the same way: another certificate
+    other.kms.mark_compromised("receipts", reason="laptop stolen")
+    wrong(q4, lab, True, caught(other), because="for another reason")
+    superseded = certificate_lab()
+    superseded.ca.revoke(superseded.serial, reason="superseded")  # revoked, but not for what happened
+    wrong(q4, superseded, True, caught(superseded), because="reason superseded")
 
 
 def caught_or_none(lab: Any) -> SignatureError | None:

@@ -12,6 +12,7 @@ Sources: RFC 5280 (certificates and CRLs), RFC 6960 (OCSP).
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -60,21 +61,31 @@ class CertificateWorld:
         return f"CertificateWorld(root={self.root!r}, ca={self.ca!r}, signer={self.signer!r})"
 
 
-def certificate_world(signer: str = "invoices", message: str = "invoice 2026-001: 12.50 EUR") -> CertificateWorld:
-    """A root CA, an issuing CA and a certified ECDSA P-256 signer, all keys in one custodian, and a signature."""
+def certificate_world(
+    signer: str = "invoices", message: str = "invoice 2026-001: 12.50 EUR", *, unit: str | None = None
+) -> CertificateWorld:
+    """A root CA, an issuing CA and a certified ECDSA P-256 signer, all keys in one custodian, and a signature.
+
+    ``unit`` adds an organizational unit to the signer's subject (``OU=...``), so that two worlds' signers differ.
+    """
     clock = classroom_clock()
     kms = KeyCustodian(clock=clock)
     for key_id in ("root", "issuing", signer):
         kms.generate_signing_key(key_id, algorithm="ecdsa-p256-sha256")
     root = CertificateAuthority.create_root(kms, "root", subject="CN=Course Root CA,O=kmslib course", days=3650)
     ca = root.create_intermediate("issuing", subject="CN=Course Issuing CA,O=kmslib course", days=1825)
-    certificate = ca.issue(signer, subject=f"CN={signer},O=kmslib course", days=90)
+    unit_part = "" if unit is None else f",OU={unit}"
+    certificate = ca.issue(signer, subject=f"CN={signer}{unit_part},O=kmslib course", days=90)
     return CertificateWorld(kms, root, ca, signer, certificate, message, kms.sign(signer, message), clock)
 
 
 def certificate_lab() -> CertificateWorld:
-    """A fresh world for exercise 4: the signer ``receipts`` and a receipt it signed, before anything went wrong."""
-    return certificate_world("receipts", "receipt 7731: 3 coffees, 9.60 EUR")
+    """A fresh world for exercise 4: the signer ``receipts`` and a receipt it signed, before anything went wrong.
+
+    Each lab's signer has a subject of its own (``OU=lab <6 random hex digits>``), so that what a relying party
+    says of one lab's certificate is not what it says of another's.
+    """
+    return certificate_world("receipts", "receipt 7731: 3 coffees, 9.60 EUR", unit=f"lab {secrets.token_hex(3)}")
 
 
 def ocsp_request(certificate: str, issuer: str) -> bytes:

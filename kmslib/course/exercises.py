@@ -33,6 +33,7 @@ __all__ = [
     "envelope_answer",
     "envelope_problem",
     "indices",
+    "indices_refusal",
     "kind",
     "raised_by_kmslib",
     "student_custodian",
@@ -124,6 +125,19 @@ def indices(value: object) -> set[int] | None:
         return None
     found = [whole(item) for item in value]
     return None if any(item is None for item in found) else {item for item in found if item is not None}
+
+
+def indices_refusal(value: object, count: int, what: str) -> str:
+    """What to say when :func:`indices` refused ``value``: the items' fault, or the container's.
+
+    Args:
+        value: the student's answer.
+        count: how many ``what`` there are (numbered from 0).
+        what: what the indices number, in the plural ("sources", "unsafe templates").
+    """
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return f"give the indices of the {what} as whole numbers (0 to {count - 1}): not text, fractions or True/False."
+    return f"give the indices of the {what} (0 to {count - 1}) in a list or set, not {kind(value)}."
 
 
 def student_custodian(answer: object) -> KeyCustodian:

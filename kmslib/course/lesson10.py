@@ -21,7 +21,7 @@ import os
 from typing import Any
 
 from kmslib.course import hardware
-from kmslib.course.exercises import Exercise, Question, Quiz, indices, kind, raised_by_kmslib
+from kmslib.course.exercises import Exercise, Question, Quiz, indices, indices_refusal, kind, raised_by_kmslib
 from kmslib.course.lesson08 import _path, _refusal
 from kmslib.custodian import KeyCustodian
 from kmslib.errors import UnsealError
@@ -47,8 +47,7 @@ _UNSAFE = frozenset(i for i, template in enumerate(TEMPLATES) if hardware.clulow
 def _check_q1(unsafe: object) -> str | None:
     chosen = indices(unsafe)
     if chosen is None:
-        last = len(TEMPLATES) - 1
-        return f"give the indices of the unsafe templates (0 to {last}) in a list or set, not {kind(unsafe)}."
+        return indices_refusal(unsafe, len(TEMPLATES), "unsafe templates")
     outside = sorted(i for i in chosen if not 0 <= i < len(TEMPLATES))
     if outside:
         return f"there is no template {outside[0]}: they are numbered 0 to {len(TEMPLATES) - 1}."

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from kmslib.course.certificates import CertificateWorld, naive_relying_party
-from kmslib.course.exercises import Exercise, Question, Quiz, indices, kind, raised_by_kmslib, whole
+from kmslib.course.exercises import Exercise, Question, Quiz, indices, indices_refusal, kind, raised_by_kmslib, whole
 from kmslib.errors import KMSError, SignatureError
 from kmslib.signing import verify_signature
 
@@ -53,7 +53,7 @@ _WHY_NOT = {
 def _check_q1(chosen: object) -> str | None:
     picked = indices(chosen)
     if picked is None:
-        return f"give the indices of the sources (0 to {len(SOURCES) - 1}) in a list or set, not {kind(chosen)}."
+        return indices_refusal(chosen, len(SOURCES), "sources")
     outside = sorted(i for i in picked if not 0 <= i < len(SOURCES))
     if outside:
         return f"there is no source {outside[0]}: they are numbered 0 to {len(SOURCES) - 1}."
@@ -121,6 +121,9 @@ def _certifies(world: CertificateWorld, cert: x509.Certificate, key_id: str) -> 
     return cert.public_key() == serialization.load_pem_public_key(pem.encode("ascii"))
 
 
+_CONTRACTS_SUBJECT = "CN=contracts,O=kmslib course"
+
+
 def _check_q2(world: object, pem: object) -> str | None:
     found = _world(world)
     if isinstance(found, str):
@@ -136,6 +139,14 @@ def _check_q2(world: object, pem: object) -> str | None:
         return "the custodian holds no key 'contracts': make it (an ecdsa-p256-sha256 signing key), then certify it."
     if not _certifies(found, cert, "contracts"):
         return "that certificate names another key: certify 'contracts' (its newest version)."
+    if found.kms.key_info("contracts").algorithm != "ecdsa-p256-sha256":
+        return (
+            "'contracts' is not an ecdsa-p256-sha256 key, as the contracts team asked. Key ids are never reused: "
+            "start again with world = certificate_world() and make it with that algorithm."
+        )
+    subject = cert.subject.rfc4514_string()
+    if subject != _CONTRACTS_SUBJECT:
+        return f"its subject is {subject[:80]!r}: the contracts team asked for {_CONTRACTS_SUBJECT!r}."
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     if not usage.digital_signature:
         return (
@@ -192,6 +203,12 @@ def _revocation_problem(found: CertificateWorld, number: int) -> str | None:
         return (
             f"its reason is {status.reason or 'none'}: the laptop holding the key was stolen, so the key may be in a "
             "thief's hands. Which RFC 5280 reason says that?"
+        )
+    still_good = [s for s in found.ca.issued() if s.key_id == "contracts" and not s.revoked]
+    if still_good:
+        return (
+            f"'contracts' has {len(still_good)} more certificate(s) still good (issue ran more than once?): whoever "
+            "holds the stolen key can use any of them. Revoke every certificate of that key (world.ca.issued())."
         )
     return None
 
@@ -252,13 +269,18 @@ def _fresh_crls(world: CertificateWorld) -> list[str]:
 
 def _check_q4(lab: object, accepted: object, error: object) -> str | None:
     found = _world(lab)
-    if isinstance(found, str):
+    if isinstance(found, str) or found.signer != "receipts":
         return "pass the lab that certificate_lab() gave you (lab = certificate_lab()), then what you found."
     status = found.ca.status(found.serial)
     if not status.revoked:
         return (
             "the signer's certificate is not revoked yet: the receipts key was stolen. Mark it compromised in the "
             "custodian (the certificate follows), or revoke the certificate."
+        )
+    if status.reason != "key_compromise":
+        return (
+            f"the certificate is revoked with reason {status.reason or 'none'}: the receipts laptop was stolen, so "
+            "the key is compromised. Mark it compromised (a revoked key or certificate stays so: start a new lab)."
         )
     if not isinstance(accepted, bool):
         return (
