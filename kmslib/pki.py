@@ -78,6 +78,7 @@ class CertificateStatus:
         serial: the certificate's serial number.
         subject: its subject, as an RFC 4514 string.
         key_id: the custodian key it certifies, and ``version`` that key's version.
+        not_valid_after: when the certificate expires.
         revoked_at: when it was revoked, or ``None`` while it is good.
         reason: the RFC 5280 reason (an ``x509.ReasonFlags`` name), or ``None``.
         derived: whether the revocation comes from the key's state in the custodian (not from ``revoke``).
@@ -230,7 +231,7 @@ class CertificateAuthority:
             builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             builder = builder.add_extension(_usage(key_cert_sign=True, crl_sign=True), critical=True)
             builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
-            pem = _sign_certificate(
+            signed = _sign_certificate(
                 kms,
                 key_id,
                 builder,
@@ -239,6 +240,7 @@ class CertificateAuthority:
                 issuer_public=public,
                 operation="create_root_ca",
             )
+            pem = signed.public_bytes(serialization.Encoding.PEM).decode("ascii")
             kms._access.save_pki(
                 f"ca\n{key_id}",
                 {"certificate": pem, "issuer": None, "version": version, "algorithm": algorithm, "crl_number": 0},
@@ -258,7 +260,7 @@ class CertificateAuthority:
             builder = self._child(name, public, lifetime)
             builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             builder = builder.add_extension(_usage(key_cert_sign=True, crl_sign=True), critical=True)
-            pem, serial = self._signed(builder, "create_intermediate_ca")
+            pem = self._signed(builder, "create_intermediate_ca", key_id, version, ca=True)
             kms._access.save_pki(
                 f"ca\n{key_id}",
                 {
@@ -269,7 +271,6 @@ class CertificateAuthority:
                     "crl_number": 0,
                 },
             )
-            self._record(serial, pem, key_id, version, ca=True)
         return CertificateAuthority(kms, key_id, _CONSTRUCT)
 
     @classmethod
@@ -319,8 +320,7 @@ class CertificateAuthority:
             builder = self._child(name, public, lifetime)
             builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             builder = builder.add_extension(_usage(**dict.fromkeys(usages, True)), critical=True)
-            pem, serial = self._signed(builder, "issue_certificate")
-            self._record(serial, pem, subject_key_id, version, ca=False)
+            pem = self._signed(builder, "issue_certificate", subject_key_id, version, ca=False)
         return pem
 
     def _child(self, name: x509.Name, public: Any, lifetime: int) -> x509.CertificateBuilder:
@@ -337,23 +337,20 @@ class CertificateAuthority:
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
         )
 
-    def _signed(self, builder: x509.CertificateBuilder, operation: str) -> tuple[str, int]:
-        public = self._cert.public_key()
-        pem = _sign_certificate(
+    def _signed(self, builder: x509.CertificateBuilder, operation: str, key_id: str, version: int, *, ca: bool) -> str:
+        """``builder``'s certificate signed with this CA's key and recorded as issued: its PEM."""
+        cert = _sign_certificate(
             self._kms,
             self.key_id,
             builder,
             algorithm=self._algorithm,
             version=self._version,
-            issuer_public=public,
+            issuer_public=self._cert.public_key(),
             operation=operation,
         )
-        return pem, x509.load_pem_x509_certificate(pem.encode("ascii")).serial_number
-
-    def _record(self, serial: int, pem: str, key_id: str, version: int, *, ca: bool) -> None:
-        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+        pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
         self._kms._access.save_pki(
-            f"cert\n{serial:x}",
+            f"cert\n{cert.serial_number:x}",
             {
                 "issuer": self.key_id,
                 "key_id": key_id,
@@ -365,6 +362,7 @@ class CertificateAuthority:
                 "revoked": None,
             },
         )
+        return pem
 
     # ------------------------------------------------------------------ status
 
@@ -545,7 +543,7 @@ class CertificateAuthority:
             builder = builder.certificates([responder])  # a delegated responder's certificate travels with it
         if nonce is not None:
             builder = builder.add_extension(nonce, critical=False)
-        draft = _signed_by_throwaway_ocsp(builder, algorithm_name)
+        draft = builder.sign(_throwaway_key(algorithm_name), hashes.SHA256())
         signature = _custodian_signature(self._kms, key_id, version, "sign_ocsp_response", draft.tbs_response_bytes)
         # pyca signs OCSP with PKCS#1 v1.5 for an RSA key: PSS's identifier comes from the stand-in, signed with PSS.
         pss = (
@@ -592,8 +590,7 @@ class CertificateAuthority:
             builder = builder.add_extension(_usage(digital_signature=True), critical=True)
             builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
             builder = builder.add_extension(x509.OCSPNoCheck(), critical=False)
-            pem, serial = self._signed(builder, "delegate_ocsp_responder")
-            self._record(serial, pem, key_id, version, ca=False)
+            pem = self._signed(builder, "delegate_ocsp_responder", key_id, version, ca=False)
             kms._access.save_pki(
                 f"ocsp\n{key_id}",
                 {"certificate": pem, "issuer": self.key_id, "version": version, "algorithm": algorithm},
@@ -684,13 +681,13 @@ def _custodian_signature(kms: KeyCustodian, key_id: str, version: int, operation
 
 def _sign_certificate(
     kms: KeyCustodian, key_id: str, builder: Any, *, algorithm: str, version: int, issuer_public: Any, operation: str
-) -> str:
+) -> x509.Certificate:
     draft = _signed_by_throwaway(builder, algorithm)
     signature = _custodian_signature(kms, key_id, version, operation, draft.tbs_certificate_bytes)
     der = _der.replace_signature(draft.public_bytes(serialization.Encoding.DER), signature)
     cert = x509.load_der_x509_certificate(der)
     _check(issuer_public, algorithm, cert.tbs_certificate_bytes, cert.signature)
-    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    return cert
 
 
 def _check(public: Any, algorithm: str, data: bytes, signature: bytes) -> None:
@@ -713,10 +710,6 @@ def _stand_in(ca: x509.Certificate, algorithm: str) -> x509.Certificate:
     key = _throwaway_key(algorithm)
     builder = _builder(ca.subject, ca.subject, key.public_key(), ca.not_valid_before_utc, ca.not_valid_after_utc)
     return _signed_by_throwaway(builder, algorithm)  # type: ignore[no-any-return]
-
-
-def _signed_by_throwaway_ocsp(builder: ocsp.OCSPResponseBuilder, algorithm: str) -> ocsp.OCSPResponse:
-    return builder.sign(_throwaway_key(algorithm), hashes.SHA256())
 
 
 #: The custodian's operations whose audit records say when a key's version stopped being trustworthy.

@@ -135,11 +135,6 @@ def _time(at: object) -> datetime:
     return at
 
 
-def _signing_policy() -> v.ExtensionPolicy:
-    """The end entity's extensions: any are allowed here; key usage and basic constraints are checked after."""
-    return v.ExtensionPolicy.permit_all()
-
-
 def _dates(cert: x509.Certificate, at: datetime, role: str) -> str | None:
     """Why ``cert`` is not valid at ``at`` (RFC 5280 §4.1.2.5), or ``None``."""
     if at > cert.not_valid_after_utc:
@@ -159,7 +154,9 @@ def _chain(leaf: x509.Certificate, anchor: x509.Certificate, middle: list[x509.C
         v.PolicyBuilder()
         .store(v.Store([anchor]))
         .time(at)
-        .extension_policies(ca_policy=v.ExtensionPolicy.webpki_defaults_ca(), ee_policy=_signing_policy())
+        .extension_policies(
+            ca_policy=v.ExtensionPolicy.webpki_defaults_ca(), ee_policy=v.ExtensionPolicy.permit_all()
+        )  # the leaf's fitness: checked below
         .build_client_verifier()
     )
     problem = None
