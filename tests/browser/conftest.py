@@ -114,23 +114,78 @@ def lab(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[La
         log.close()
 
 
+class Chromium:
+    """Debian's Chromium under Playwright, launched again when it has gone away.
+
+    A browser that crashes under load (twice seen on a busy two-core machine) would otherwise fail every later
+    test of the session with "Target closed": the next page gets a fresh browser instead.
+    """
+
+    def __init__(self, playwright: Any, executable: Path) -> None:
+        self._playwright, self._executable = playwright, executable
+        self._instance: Any = None
+        self.launches = 0
+
+    def get(self) -> Any:
+        """The running browser, launched again if it is gone."""
+        if self._instance is None or not self._instance.is_connected():
+            self._instance = self._playwright.chromium.launch(executable_path=str(self._executable), args=CHROMIUM_ARGS)
+            self.launches += 1
+        return self._instance
+
+    def close(self) -> None:
+        if self._instance is not None and self._instance.is_connected():
+            self._instance.close()
+
+
 @pytest.fixture(scope="session")
-def browser(chromium: Path) -> Iterator[Any]:
+def browser(chromium: Path) -> Iterator[Chromium]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+        holder = Chromium(playwright, chromium)
+        yield holder
+        holder.close()
 
 
 @pytest.fixture
-def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def page(browser: Chromium, request: pytest.FixtureRequest) -> Iterator[Any]:
+    context = browser.get().new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(60_000)
     page = context.new_page()
     yield page
+    if page.is_closed() or not context.browser.is_connected():
+        return  # the browser went away during the test: nothing to photograph or close
     SCREENSHOTS.mkdir(exist_ok=True)
     name = request.node.name.replace("[", "_").replace("]", "").replace(".ipynb", "")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
     context.close()
+
+
+#: What Playwright says when the browser itself went away mid-test (a crash, not the test's verdict).
+BROWSER_GONE = "Target page, context or browser has been closed"
+
+
+def _browser_gone(reports: list[pytest.TestReport]) -> bool:
+    return any(report.failed and BROWSER_GONE in str(report.longrepr) for report in reports)
+
+
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """Run a browser test again, once, in a fresh browser, if the browser crashed under it.
+
+    Only that failure is retried: any other failure, or a second crash, is reported as it happened.
+    """
+    if "page" not in getattr(item, "fixturenames", ()):
+        return None
+    from _pytest.runner import runtestprotocol
+
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    if _browser_gone(reports):
+        sys.stderr.write(f"\n{item.nodeid}: the browser went away mid-test; running it again in a fresh one\n")
+        item._initrequest()  # type: ignore[attr-defined] # fresh function-scoped fixtures for the second run
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    for report in reports:
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,3 +24,17 @@ def test_present_browser_is_used(tmp_path: Path) -> None:
     browser = tmp_path / "chromium"
     browser.touch()
     assert require_chromium(browser, ci=True) == browser
+
+
+_CRASHES: list[int] = []
+
+
+def test_a_browser_that_goes_away_mid_test_is_replaced_and_the_test_run_again(page: Any, browser: Any) -> None:
+    """The conftest's retry: the first run closes the browser under its page, as a crash would; the second passes."""
+    _CRASHES.append(len(_CRASHES))
+    if len(_CRASHES) == 1:
+        browser.get().close()
+        page.goto("about:blank")  # Playwright: the target has been closed
+    assert page.evaluate("1 + 1") == 2
+    assert _CRASHES == [0, 1]
+    assert browser.launches >= 2
